@@ -1,0 +1,63 @@
+/**
+ * Helpers for reading configuration from the environment. Each service reads its
+ * environment in exactly one place (its `compileOptions`) using these.
+ */
+export type Env = Record<string, string | undefined>;
+
+export function envString(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v === "" ? fallback : v;
+}
+
+export function envOptional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+export function envInt(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, got "${v}"`);
+  return n;
+}
+
+export function envBool(env: Env, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === "") return fallback;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name} must be a boolean, got "${v}"`);
+}
+
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses "250ms", "30s", "10m", "1h30m" or a bare number of seconds into ms. */
+export function parseDurationMs(text: string): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(t); m; m = re.exec(t)) {
+    total += Number(m[1]) * (unitMs[m[2] as string] as number);
+    pos = re.lastIndex;
+  }
+  if (pos !== t.length || t.length === 0)
+    throw new ConfigError(`invalid duration "${text}" (use e.g. 30s, 10m, 1h)`);
+  return Math.round(total);
+}
+
+export function envDurationMs(env: Env, name: string, fallbackMs: number): number {
+  const v = env[name];
+  if (v === undefined || v === "") return fallbackMs;
+  try {
+    return parseDurationMs(v);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}

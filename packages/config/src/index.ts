@@ -1,0 +1,12 @@
+export {
+  ConfigError,
+  type Env,
+  envBool,
+  envDurationMs,
+  envInt,
+  envOptional,
+  envString,
+  parseDurationMs,
+} from "./env.js";
+export { createLogger, type Logger } from "./logger.js";
+export { GracefulShutdown } from "./shutdown.js";

@@ -1,0 +1,2 @@
+export { ExecutorError, StepStartError } from "./errors.js";
+export type { BuildSpec, Executor, StepProcess } from "./executor.js";

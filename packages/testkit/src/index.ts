@@ -1,0 +1,8 @@
+export {
+  BUSYBOX_IMAGE,
+  containersWithLabel,
+  dockerAvailable,
+  ensureBusyboxImage,
+  requireDockerOrSkip,
+} from "./docker.js";
+export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";

@@ -1,0 +1,60 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+
+/** Folder holding the .proto files; outside clients generate from here too. */
+export const protoRoot = path.dirname(fileURLToPath(import.meta.url));
+
+// longs as strings would leak into every caller; ids stay far below 2^53 so
+// numbers are safe. Enums as numbers keep the wire value visible.
+const loaderOptions: protoLoader.Options = {
+  keepCase: false,
+  longs: Number,
+  enums: Number,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [protoRoot],
+};
+
+function load(file: string): grpc.GrpcObject {
+  return grpc.loadPackageDefinition(protoLoader.loadSync(path.join(protoRoot, file), loaderOptions));
+}
+
+type Ctor = grpc.ServiceClientConstructor;
+
+export interface WorkerPackage {
+  Worker: Ctor;
+  WorkerExtras: Ctor;
+}
+
+export interface ApiPackage {
+  Builds: Ctor;
+}
+
+/** wharf.worker.v1: the worker's API. */
+export function loadWorkerProto(): WorkerPackage {
+  const root = load("wharf/worker/v1/worker.proto") as unknown as {
+    wharf: { worker: { v1: WorkerPackage } };
+  };
+  return root.wharf.worker.v1;
+}
+
+/** wharf.api.v5: the part of wharf-api the aggregator talks to. */
+export function loadApiProto(): ApiPackage {
+  const root = load("wharf/api/v5/builds.proto") as unknown as { wharf: { api: { v5: ApiPackage } } };
+  return root.wharf.api.v5;
+}
+
+/** Status enum values of wharf.worker.v1.Status. */
+export const WorkerStatus = {
+  UNSPECIFIED: 0,
+  PENDING: 1,
+  SCHEDULING: 2,
+  INITIALIZING: 3,
+  RUNNING: 4,
+  SUCCESS: 5,
+  FAILED: 6,
+  CANCELLED: 7,
+} as const;
+export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
