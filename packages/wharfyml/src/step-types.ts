@@ -1,0 +1,171 @@
+import type { FieldReader } from "./field-reader.js";
+import type {
+  ContainerSpec,
+  DockerSpec,
+  HelmPackageSpec,
+  HelmSpec,
+  KubectlSpec,
+  NugetPackageSpec,
+  StepType,
+} from "./plan.js";
+
+/**
+ * The six Wharf step types: which fields each accepts, which are required (`string(k, true)`)
+ * and their defaults. Field names are Wharf's, spelled as users write them in YAML.
+ */
+interface StepTypeSchema<S> {
+  fields: readonly string[];
+  read(r: FieldReader): S;
+}
+
+const container: StepTypeSchema<ContainerSpec> = {
+  fields: ["image", "cmds", "shell", "os", "secretName", "serviceAccount", "certificatesMountPath"],
+  read: (r) => ({
+    image: r.string("image", true) ?? "",
+    cmds: r.stringList("cmds", true) ?? [],
+    shell: r.string("shell") ?? "/bin/sh",
+    os: r.string("os") ?? "linux",
+    ...optional("secretName", r.string("secretName")),
+    ...optional("serviceAccount", r.string("serviceAccount")),
+    ...optional("certificatesMountPath", r.string("certificatesMountPath")),
+  }),
+};
+
+const docker: StepTypeSchema<DockerSpec> = {
+  fields: [
+    "file",
+    "tag",
+    "destination",
+    "name",
+    "group",
+    "context",
+    "secret",
+    "registry",
+    "append-cert",
+    "push",
+    "args",
+    "secretName",
+    "secretArgs",
+  ],
+  read: (r) => ({
+    file: r.string("file", true) ?? "",
+    tags: splitTags(r.string("tag", true)),
+    ...optional("destination", r.string("destination")),
+    ...optional("name", r.string("name")),
+    ...optional("group", r.string("group")),
+    context: r.string("context") ?? ".",
+    ...optional("secret", r.string("secret")),
+    ...optional("registry", r.string("registry")),
+    // wharf-cmd defaults append-cert to true.
+    appendCert: r.bool("append-cert") ?? true,
+    push: r.bool("push") ?? true,
+    args: r.stringList("args") ?? [],
+    ...optional("secretName", r.string("secretName")),
+    secretArgs: r.stringList("secretArgs") ?? [],
+  }),
+};
+
+const helm: StepTypeSchema<HelmSpec> = {
+  fields: [
+    "chart",
+    "name",
+    "namespace",
+    "repo",
+    "set",
+    "files",
+    "chartVersion",
+    "helmVersion",
+    "cluster",
+    "secret",
+  ],
+  read: (r) => ({
+    chart: r.string("chart", true) ?? "",
+    name: r.string("name", true) ?? "",
+    namespace: r.string("namespace", true) ?? "",
+    ...optional("repo", r.string("repo")),
+    set: r.stringMap("set") ?? {},
+    files: r.stringList("files") ?? [],
+    ...optional("chartVersion", r.string("chartVersion")),
+    ...optional("helmVersion", r.string("helmVersion")),
+    ...optional("cluster", r.string("cluster")),
+    ...optional("secret", r.string("secret")),
+  }),
+};
+
+const helmPackage: StepTypeSchema<HelmPackageSpec> = {
+  fields: ["version", "chart-path", "destination", "secret"],
+  read: (r) => ({
+    ...optional("version", r.string("version")),
+    ...optional("chartPath", r.string("chart-path")),
+    ...optional("destination", r.string("destination")),
+    ...optional("secret", r.string("secret")),
+  }),
+};
+
+const kubectl: StepTypeSchema<KubectlSpec> = {
+  fields: ["file", "files", "namespace", "action", "force", "cluster"],
+  read: (r) => {
+    // Wharf takes `file` (one manifest) or `files` (several); at least one is required.
+    const hasEither = r.has("file") || r.has("files");
+    const file = r.string("file");
+    const files = r.stringList("files") ?? [];
+    if (!hasEither) r.missing("file or files");
+    return {
+      files: file === undefined ? files : [file, ...files],
+      ...optional("namespace", r.string("namespace")),
+      action: r.string("action") ?? "apply",
+      force: r.bool("force") ?? false,
+      ...optional("cluster", r.string("cluster")),
+    };
+  },
+};
+
+const nugetPackage: StepTypeSchema<NugetPackageSpec> = {
+  fields: ["version", "project-path", "repo", "skip-duplicate", "certificatesMountPath"],
+  read: (r) => ({
+    version: r.string("version", true) ?? "",
+    projectPath: r.string("project-path", true) ?? "",
+    repo: r.string("repo", true) ?? "",
+    skipDuplicate: r.bool("skip-duplicate") ?? false,
+    ...optional("certificatesMountPath", r.string("certificatesMountPath")),
+  }),
+};
+
+export type AnySpec =
+  | ContainerSpec
+  | DockerSpec
+  | HelmSpec
+  | HelmPackageSpec
+  | KubectlSpec
+  | NugetPackageSpec;
+
+export const stepTypeSchemas: Readonly<Record<StepType, StepTypeSchema<AnySpec>>> = {
+  container,
+  docker,
+  helm,
+  "helm-package": helmPackage,
+  kubectl,
+  "nuget-package": nugetPackage,
+};
+
+export const stepTypeNames = Object.keys(stepTypeSchemas) as StepType[];
+
+export function isStepType(name: string): name is StepType {
+  return Object.hasOwn(stepTypeSchemas, name);
+}
+
+/** Our extensions, accepted on every step type (and `artifacts` on container steps). */
+export const extensionFields = ["timeout", "retries", "artifacts"] as const;
+
+function splitTags(tag: string | undefined): string[] {
+  if (tag === undefined) return [];
+  return tag
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
+}
+
+/** `{ key: value }` when set, `{}` otherwise, so optional spec fields stay absent. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
