@@ -1,0 +1,28 @@
+export {
+  ArtifactNotFoundError,
+  BuildFinishedError,
+  ResultStoreArgumentError,
+  ResultStoreClosedError,
+  ResultStoreCorruptError,
+  ResultStoreError,
+  ResultStoreWriteError,
+} from "./errors.js";
+export { DEFAULT_MAX_LINE_BYTES, LineEncoder, SECRET_MASK } from "./line-encoder.js";
+export {
+  type FollowLogsOptions,
+  type FollowOptions,
+  ResultStore,
+  type ResultStoreOptions,
+} from "./result-store.js";
+export {
+  type ArtifactEvent,
+  type BuildSummary,
+  FINAL_STATUSES,
+  isStepStatus,
+  type LogEntry,
+  STEP_STATUSES,
+  type StatusEvent,
+  type StepDeclaration,
+  type StepStatus,
+  type StepSummary,
+} from "./types.js";

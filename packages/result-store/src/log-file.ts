@@ -1,0 +1,246 @@
+import fs from "node:fs";
+import { crc32 } from "./crc32.js";
+import { ResultStoreCorruptError } from "./errors.js";
+import { fsyncFd, openReadWrite, readAt, readAtSync, writeFully } from "./file-io.js";
+import type { LogEntry } from "./types.js";
+
+/*
+ * On-disk format (little endian):
+ *   logs.dat  records back to back: u32 payloadLength, u32 crc32(payload),
+ *             payload = u32 stepId, f64 timestamp (epoch ms), UTF-8 message
+ *   logs.idx  one u64 per record: the record's offset in logs.dat. Log ids are dense from 1, so the
+ *             entry of id N sits at (N-1)*8: reading from any id is one seek, O(1).
+ * Data is written before its index entries, so after a crash the index is at most a little behind or
+ * ends in a torn entry; open() repairs both (see recover()).
+ */
+const HEADER_BYTES = 8;
+const FIXED_PAYLOAD_BYTES = 12;
+const RECORD_OVERHEAD = HEADER_BYTES + FIXED_PAYLOAD_BYTES;
+const INDEX_ENTRY_BYTES = 8;
+// Sanity bound for a payload length read back from disk, independent of today's maxLineBytes.
+const MAX_PAYLOAD_ON_DISK = 64 * 1024 * 1024;
+const TWO_32 = 2 ** 32;
+/** Appends are buffered in memory up to this much before they are written to the OS. */
+export const DEFAULT_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * The append-only log of one build: a data file plus a fixed-width offset index. Appends go to a
+ * fixed buffer (memory stays flat whatever the volume); `writeOut()` hands the buffer to the OS and
+ * only then are the records visible to `read()`, which always reads from disk.
+ */
+export class LogFile {
+  private readonly pending: Buffer;
+  private pendingBytes = 0;
+  private readonly pendingIndex: Buffer;
+  private pendingCount = 0;
+
+  private constructor(
+    private readonly dataFd: number,
+    private readonly indexFd: number,
+    /** Records written to the OS, readable by followers. */
+    private committedCount: number,
+    private committedBytes: number,
+    maxMessageBytes: number,
+  ) {
+    this.pending = Buffer.allocUnsafe(
+      Math.max(DEFAULT_BUFFER_BYTES, 4 * (RECORD_OVERHEAD + maxMessageBytes)),
+    );
+    this.pendingIndex = Buffer.allocUnsafe(
+      Math.ceil(this.pending.length / RECORD_OVERHEAD) * INDEX_ENTRY_BYTES,
+    );
+  }
+
+  /** Opens (creating if needed) and repairs a torn tail left by a crash. */
+  static open(dataPath: string, indexPath: string, maxMessageBytes: number): LogFile {
+    const dataFd = openReadWrite(dataPath);
+    let indexFd: number;
+    try {
+      indexFd = openReadWrite(indexPath);
+    } catch (err) {
+      fs.closeSync(dataFd);
+      throw err;
+    }
+    try {
+      const { count, bytes } = recover(dataFd, indexFd);
+      return new LogFile(dataFd, indexFd, count, bytes, maxMessageBytes);
+    } catch (err) {
+      fs.closeSync(dataFd);
+      fs.closeSync(indexFd);
+      throw err;
+    }
+  }
+
+  /** Id of the last appended record (buffered or not); 0 when empty. */
+  get lastId(): number {
+    return this.committedCount + this.pendingCount;
+  }
+
+  /** Id of the last record readers can see. */
+  get lastCommittedId(): number {
+    return this.committedCount;
+  }
+
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  get bufferCapacity(): number {
+    return this.pending.length;
+  }
+
+  /** Buffers one record and returns its id. `line` must fit the maxMessageBytes given to open(). */
+  append(stepId: number, timestamp: number, line: string): number {
+    const length = Buffer.byteLength(line);
+    const recordBytes = RECORD_OVERHEAD + length;
+    if (this.pendingBytes + recordBytes > this.pending.length) this.writeOut();
+    const buf = this.pending;
+    const at = this.pendingBytes;
+    buf.writeUInt32LE(FIXED_PAYLOAD_BYTES + length, at);
+    buf.writeUInt32LE(stepId, at + 8);
+    buf.writeDoubleLE(timestamp, at + 12);
+    buf.write(line, at + RECORD_OVERHEAD, length, "utf8");
+    buf.writeUInt32LE(crc32(buf.subarray(at + HEADER_BYTES, at + recordBytes)), at + 4);
+    const offset = this.committedBytes + at;
+    const entry = this.pendingCount * INDEX_ENTRY_BYTES;
+    this.pendingIndex.writeUInt32LE(offset % TWO_32, entry);
+    this.pendingIndex.writeUInt32LE(Math.floor(offset / TWO_32), entry + 4);
+    this.pendingBytes += recordBytes;
+    this.pendingCount++;
+    return this.committedCount + this.pendingCount;
+  }
+
+  /** Hands buffered records to the OS (data first, then index), making them readable. */
+  writeOut(): void {
+    if (this.pendingCount === 0) return;
+    writeFully(this.dataFd, this.pending, 0, this.pendingBytes, this.committedBytes);
+    writeFully(
+      this.indexFd,
+      this.pendingIndex,
+      0,
+      this.pendingCount * INDEX_ENTRY_BYTES,
+      this.committedCount * INDEX_ENTRY_BYTES,
+    );
+    this.committedBytes += this.pendingBytes;
+    this.committedCount += this.pendingCount;
+    this.pendingBytes = 0;
+    this.pendingCount = 0;
+  }
+
+  /** Durably stores everything written out so far. */
+  async sync(): Promise<void> {
+    await fsyncFd(this.dataFd);
+    await fsyncFd(this.indexFd);
+  }
+
+  /**
+   * Reads committed records from `fromId` on: at most `maxCount` of them and at most `maxBytes` of
+   * record data, but always at least one record when there is one.
+   */
+  async read(fromId: number, maxCount: number, maxBytes: number): Promise<LogEntry[]> {
+    const count = this.committedCount;
+    const size = this.committedBytes;
+    if (fromId > count || maxCount < 1) return [];
+    const last = Math.min(count, fromId + maxCount - 1);
+    // One extra index entry (when it exists) gives the end of the last record.
+    const indexLast = Math.min(last + 1, count);
+    const index = await readAt(
+      this.indexFd,
+      (indexLast - fromId + 1) * INDEX_ENTRY_BYTES,
+      (fromId - 1) * INDEX_ENTRY_BYTES,
+    );
+    const offsetOf = (id: number) => readOffset(index, (id - fromId) * INDEX_ENTRY_BYTES);
+    const endOf = (id: number) => (id < count ? offsetOf(id + 1) : size);
+    const start = offsetOf(fromId);
+    let n = 1;
+    while (fromId + n <= last && endOf(fromId + n) - start <= maxBytes) n++;
+    const data = await readAt(this.dataFd, endOf(fromId + n - 1) - start, start);
+    const entries: LogEntry[] = [];
+    let pos = 0;
+    for (let id = fromId; id < fromId + n; id++) {
+      if (offsetOf(id) - start !== pos) throw corrupt(id, "index and data disagree");
+      const payload = checkedPayload(data, pos);
+      if (!payload) throw corrupt(id, "record fails its checksum");
+      entries.push({
+        logId: id,
+        stepId: payload.readUInt32LE(0),
+        timestamp: payload.readDoubleLE(4),
+        message: payload.toString("utf8", FIXED_PAYLOAD_BYTES),
+      });
+      pos += HEADER_BYTES + payload.length;
+    }
+    return entries;
+  }
+
+  close(): void {
+    fs.closeSync(this.dataFd);
+    fs.closeSync(this.indexFd);
+  }
+}
+
+function readOffset(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
+}
+
+function corrupt(id: number, why: string): ResultStoreCorruptError {
+  return new ResultStoreCorruptError(`log record ${id}: ${why}`);
+}
+
+/** The payload of the record at `pos` in `buf` if it is complete and its checksum matches. */
+function checkedPayload(buf: Buffer, pos: number): Buffer | undefined {
+  if (pos + HEADER_BYTES > buf.length) return undefined;
+  const length = buf.readUInt32LE(pos);
+  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
+  if (pos + HEADER_BYTES + length > buf.length) return undefined;
+  const payload = buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + length);
+  return crc32(payload) === buf.readUInt32LE(pos + 4) ? payload : undefined;
+}
+
+/** Total size of the valid record at `offset` in the data file, or undefined if it is torn. */
+function recordSizeAt(fd: number, fileSize: number, offset: number): number | undefined {
+  if (offset + HEADER_BYTES > fileSize) return undefined;
+  const length = readAtSync(fd, 4, offset).readUInt32LE(0);
+  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
+  if (offset + HEADER_BYTES + length > fileSize) return undefined;
+  const record = readAtSync(fd, HEADER_BYTES + length, offset);
+  return checkedPayload(record, 0) ? record.length : undefined;
+}
+
+/**
+ * Makes index and data agree after a crash. Index entries are dropped from the end until the last
+ * one points at a valid record that directly follows its predecessor's; then complete records past
+ * that one (written to data, index entry lost) are indexed again; finally the torn tails of both
+ * files are cut off. Cost is proportional to the damaged tail, not to the log size.
+ */
+function recover(dataFd: number, indexFd: number): { count: number; bytes: number } {
+  const dataSize = fs.fstatSync(dataFd).size;
+  let count = Math.floor(fs.fstatSync(indexFd).size / INDEX_ENTRY_BYTES);
+  const entry = (i: number) => readOffset(readAtSync(indexFd, INDEX_ENTRY_BYTES, i * INDEX_ENTRY_BYTES), 0);
+  let end = 0;
+  while (count > 0) {
+    const offset = entry(count - 1);
+    const size = recordSizeAt(dataFd, dataSize, offset);
+    let follows = offset === 0 && count === 1;
+    if (size !== undefined && count > 1) {
+      const prev = entry(count - 2);
+      follows = prev + (recordSizeAt(dataFd, dataSize, prev) ?? Number.NaN) === offset;
+    }
+    if (size !== undefined && follows) {
+      end = offset + size;
+      break;
+    }
+    count--;
+  }
+  fs.ftruncateSync(indexFd, count * INDEX_ENTRY_BYTES);
+  const entryBuf = Buffer.allocUnsafe(INDEX_ENTRY_BYTES);
+  for (;;) {
+    const size = recordSizeAt(dataFd, dataSize, end);
+    if (size === undefined) break;
+    entryBuf.writeUInt32LE(end % TWO_32, 0);
+    entryBuf.writeUInt32LE(Math.floor(end / TWO_32), 4);
+    writeFully(indexFd, entryBuf, 0, INDEX_ENTRY_BYTES, count * INDEX_ENTRY_BYTES);
+    count++;
+    end += size;
+  }
+  fs.ftruncateSync(dataFd, end);
+  return { count, bytes: end };
+}
