@@ -1,0 +1,30 @@
+export {
+  type BuildVerdict,
+  type BuildVerdictInput,
+  deriveBuildStatus,
+  type FinishedStep,
+} from "./build-status.js";
+export { type FakeCall, FakeExecutor, type FakeExecutorOptions } from "./fake-executor.js";
+export { forEachLine, LineSplitter, MAX_LINE_BYTES } from "./line-splitter.js";
+export {
+  MemoryRecorder,
+  type RecordedArtifact,
+  type RecordedLog,
+  type RecordedStatus,
+} from "./memory-recorder.js";
+export { InvalidPlanError } from "./plan-checks.js";
+export {
+  BUILD_STEP_ID,
+  type BuildRecorder,
+  isTerminal,
+  type StepStatus,
+  type TerminalStatus,
+} from "./recorder.js";
+export {
+  type BuildResult,
+  DEFAULT_STOP_GRACE_MS,
+  type RunBuildOptions,
+  runBuild,
+  type StepResult,
+} from "./run-build.js";
+export { stepEnv } from "./step-context.js";

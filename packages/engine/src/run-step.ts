@@ -1,0 +1,106 @@
+import { collectArtifacts } from "./artifacts.js";
+import type { TerminalStatus } from "./recorder.js";
+import { type AttemptResult, runAttempt } from "./run-attempt.js";
+import type { StepRunContext } from "./step-context.js";
+import { formatDuration, stopMessage, stopReasonOf } from "./stop-reason.js";
+
+/** How a step ended, for the stage and the build. */
+export interface StepOutcome {
+  stepId: number;
+  stage: string;
+  name: string;
+  status: TerminalStatus;
+  exitCode: number | null;
+  attempts: number;
+  durationMs: number;
+  /** Never ran because of its stage's run-if. */
+  skipped: boolean;
+  /** Set when the executor or the recording (not the step) failed: the build then fails and stops. */
+  fault: string | null;
+}
+
+/**
+ * Runs one step to its end: up to `1 + retries` attempts (a failure is retried, a cancel
+ * is not), each bounded by the step's timeout; then collects its artifacts if it succeeded.
+ */
+export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
+  const { tracker, signal } = ctx;
+  const { step } = tracker;
+  const startedAt = performance.now();
+  const maxAttempts = 1 + step.retries;
+  let attempts = 0;
+  let result: AttemptResult | undefined;
+  tracker.advance("SCHEDULING");
+  while (result === undefined || (isRetryable(result) && attempts < maxAttempts)) {
+    if (signal.aborted) {
+      result = { kind: "stopped", reason: stopReasonOf(signal), exitCode: exitCodeOf(result) };
+      tracker.log(describe(result)!);
+      break;
+    }
+    attempts++;
+    if (maxAttempts > 1) tracker.log(`attempt ${attempts} of ${maxAttempts}`);
+    tracker.advance("INITIALIZING");
+    result = await runAttempt(ctx);
+    const line = describe(result);
+    if (line !== null) tracker.log(line);
+  }
+  let status = statusOf(result);
+  if (status === "SUCCESS" && step.type === "container" && step.artifacts.length > 0) {
+    if (!(await collectArtifacts(ctx))) status = "FAILED";
+  }
+  const exitCode = exitCodeOf(result);
+  tracker.finish(status, { exitCode, attempts });
+  return {
+    stepId: step.id,
+    stage: step.stage,
+    name: step.name,
+    status,
+    exitCode,
+    attempts,
+    durationMs: Math.round(performance.now() - startedAt),
+    skipped: false,
+    fault: result.kind === "fault" ? result.message : null,
+  };
+}
+
+function isRetryable(result: AttemptResult): boolean {
+  return (
+    result.kind === "start-failed" ||
+    result.kind === "timed-out" ||
+    (result.kind === "exited" && result.exitCode !== 0)
+  );
+}
+
+function statusOf(result: AttemptResult): TerminalStatus {
+  switch (result.kind) {
+    case "exited":
+      return result.exitCode === 0 ? "SUCCESS" : "FAILED";
+    case "stopped":
+      // A build timeout is a failure of the build; a cancel (from outside or by a
+      // failed sibling) is not a failure of this step.
+      return result.reason.kind === "build-timeout" ? "FAILED" : "CANCELLED";
+    default:
+      return "FAILED";
+  }
+}
+
+function exitCodeOf(result: AttemptResult | undefined): number | null {
+  if (result === undefined) return null;
+  return "exitCode" in result ? result.exitCode : null;
+}
+
+/** The log line an attempt's end gets, or null for a plain success. */
+function describe(result: AttemptResult): string | null {
+  switch (result.kind) {
+    case "exited":
+      return result.exitCode === 0 ? null : `exited with code ${result.exitCode}`;
+    case "timed-out":
+      return `timed out after ${formatDuration(result.timeoutMs)}`;
+    case "stopped":
+      return stopMessage(result.reason);
+    case "start-failed":
+      return result.message;
+    case "fault":
+      return result.message;
+  }
+}
