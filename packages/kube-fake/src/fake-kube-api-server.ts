@@ -1,0 +1,251 @@
+import fs from "node:fs/promises";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import { KubeConfig } from "@kubernetes/client-node";
+import { WebSocketServer } from "ws";
+import { type ApiPath, parseApiPath, rbacVerb } from "./api-path.js";
+import { ApiStatusError, notFound, sendJson } from "./api-status.js";
+import { FakeKubelet } from "./kubelet.js";
+import { type KubeObject, ObjectStore } from "./object-store.js";
+import { handleRest } from "./rest-handler.js";
+import { runExecSession, runPortForwardSession } from "./stream-sessions.js";
+
+/** One request as the authorizer would see it; tests compare these with a Role. */
+export interface ApiCall {
+  verb: string;
+  resource: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  /** HTTP status answered (101 for a WebSocket upgrade). */
+  code: number;
+}
+
+export interface FakeKubeOptions {
+  /** Whether an image "exists"; a missing one gives ErrImagePull/ImagePullBackOff. Default: all exist. */
+  imageExists?: (image: string) => boolean;
+  /** Namespace of the kubeconfig's context. Default "default". */
+  namespace?: string;
+}
+
+const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io"];
+
+/**
+ * An in-process stand-in for kube-apiserver + one kubelet, on 127.0.0.1 over plain HTTP.
+ * It speaks the core/v1 REST paths `@kubernetes/client-node` uses for pods (with log,
+ * status, exec and portforward), persistentvolumeclaims, events, secrets and configmaps.
+ * Namespaces need not exist; there is no authentication, but every call is recorded.
+ */
+export class FakeKubeApiServer {
+  readonly store = new ObjectStore();
+  readonly calls: ApiCall[] = [];
+  readonly kubelet: FakeKubelet;
+  private readonly server: http.Server;
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (p) => this.pickProtocol(p),
+  });
+  private pendingProtocols: string[] = EXEC_PROTOCOLS;
+  private port = 0;
+
+  private constructor(
+    readonly rootDir: string,
+    private readonly options: FakeKubeOptions,
+  ) {
+    this.kubelet = new FakeKubelet(this.store, { rootDir, imageExists: options.imageExists });
+    this.server = http.createServer((req, res) => void this.onRequest(req, res));
+    this.server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.store.subscribe((e) => {
+      // kubernetes.io/pvc-protection: a claim marked for deletion goes once no live pod uses it.
+      if (e.resource === "pods") this.releaseProtectedClaims(e.object.metadata.namespace!);
+    });
+  }
+
+  static async start(options: FakeKubeOptions = {}): Promise<FakeKubeApiServer> {
+    const rootDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-kube-fake-"));
+    const fake = new FakeKubeApiServer(rootDir, options);
+    await new Promise<void>((resolve) => fake.server.listen(0, "127.0.0.1", resolve));
+    fake.port = (fake.server.address() as AddressInfo).port;
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** A KubeConfig for client-node pointing at this server. */
+  kubeConfig(namespace = this.options.namespace ?? "default"): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "fake", server: this.url, skipTLSVerify: true }],
+      users: [{ name: "fake", token: "fake-token" }],
+      contexts: [{ name: "fake", cluster: "fake", user: "fake", namespace }],
+      currentContext: "fake",
+    });
+    return kc;
+  }
+
+  /** The same config as a kubeconfig file's YAML, for child processes (`KUBECONFIG=`). */
+  kubeConfigYaml(namespace = this.options.namespace ?? "default"): string {
+    return this.kubeConfig(namespace).exportConfig();
+  }
+
+  private record(method: string, p: ApiPath, url: URL, code: number): void {
+    const watch = ["true", "1"].includes(url.searchParams.get("watch") ?? "");
+    this.calls.push({
+      verb: rbacVerb(method, p, watch),
+      resource: p.resource,
+      ...(p.subresource ? { subresource: p.subresource } : {}),
+      ...(p.namespace ? { namespace: p.namespace } : {}),
+      ...(p.name ? { name: p.name } : {}),
+      code,
+    });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", this.url);
+    if (["/version", "/healthz", "/readyz", "/livez"].includes(url.pathname)) {
+      if (url.pathname === "/version")
+        sendJson(res, 200, { major: "1", minor: "31", gitVersion: "v1.31.0-wharf-fake" });
+      else res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
+      return;
+    }
+    const apiPath = parseApiPath(url.pathname);
+    try {
+      if (!apiPath)
+        throw new ApiStatusError(
+          404,
+          "NotFound",
+          `the server could not find the requested resource ${url.pathname}`,
+        );
+      await handleRest(this.restContext(), apiPath, url, req, res);
+    } catch (err) {
+      const status =
+        err instanceof ApiStatusError
+          ? err
+          : new ApiStatusError(500, "InternalError", `fake: ${(err as Error).message}`);
+      if (!res.headersSent) sendJson(res, status.code, status.toStatus());
+      else res.end();
+    } finally {
+      if (apiPath) this.record(req.method ?? "GET", apiPath, url, res.statusCode);
+    }
+  }
+
+  private restContext() {
+    return {
+      store: this.store,
+      kubelet: this.kubelet,
+      rootDir: this.rootDir,
+      deleteObject: (resource: string, ns: string, name: string, grace?: number, propagation?: string) =>
+        this.deleteObject(resource, ns, name, grace, propagation),
+    };
+  }
+
+  /** Graceful for pods (the kubelet removes them once stopped), protected for PVCs in use, cascading to dependants. */
+  deleteObject(resource: string, ns: string, name: string, grace?: number, propagation?: string): KubeObject {
+    const obj = this.store.get(resource, ns, name);
+    if (!obj) throw notFound(resource, name);
+    let result: KubeObject;
+    if (obj.metadata.deletionTimestamp) {
+      result = obj;
+    } else if (resource === "pods" || (resource === "persistentvolumeclaims" && this.claimInUse(ns, name))) {
+      result = this.store.update(resource, ns, name, (o) => {
+        o.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        o.metadata.deletionGracePeriodSeconds = grace ?? o.spec?.terminationGracePeriodSeconds ?? 30;
+      });
+    } else {
+      result = this.store.remove(resource, ns, name)!;
+    }
+    if (propagation !== "Orphan") {
+      for (const d of this.store.dependantsOf(obj.metadata.uid!)) {
+        const meta = d.object.metadata;
+        if (!meta.deletionTimestamp)
+          this.deleteObject(d.resource, meta.namespace!, meta.name!, undefined, propagation);
+      }
+    }
+    return result;
+  }
+
+  private claimInUse(ns: string, claim: string): boolean {
+    return this.store
+      .list("pods", ns)
+      .some(
+        (p) =>
+          !["Succeeded", "Failed"].includes(p.status?.phase) &&
+          (p.spec.volumes ?? []).some(
+            (v: { persistentVolumeClaim?: { claimName: string } }) =>
+              v.persistentVolumeClaim?.claimName === claim,
+          ),
+      );
+  }
+
+  private releaseProtectedClaims(ns: string): void {
+    for (const pvc of this.store.list("persistentvolumeclaims", ns)) {
+      if (pvc.metadata.deletionTimestamp && !this.claimInUse(ns, pvc.metadata.name!)) {
+        this.store.remove("persistentvolumeclaims", ns, pvc.metadata.name!);
+      }
+    }
+  }
+
+  private pickProtocol(offered: Set<string>): string | false {
+    return this.pendingProtocols.find((p) => offered.has(p)) ?? false;
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? "/", this.url);
+    const apiPath = parseApiPath(url.pathname);
+    const reject = (code: number, message: string) => {
+      if (apiPath) this.record("GET", apiPath, url, code);
+      socket.end(
+        `HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${message}`,
+      );
+    };
+    if (!apiPath?.name || apiPath.resource !== "pods" || !apiPath.namespace) {
+      reject(404, "not found");
+      return;
+    }
+    const sub = apiPath.subresource;
+    if (sub !== "exec" && sub !== "portforward") {
+      reject(404, `no upgrade for ${sub}`);
+      return;
+    }
+    const pod = this.store.get("pods", apiPath.namespace, apiPath.name);
+    if (!pod) {
+      reject(404, `pods "${apiPath.name}" not found`);
+      return;
+    }
+    if (pod.status?.phase !== "Running") {
+      reject(400, `pod ${apiPath.name} is not running (phase ${pod.status?.phase})`);
+      return;
+    }
+    const ports = url.searchParams
+      .getAll("ports")
+      .flatMap((p) => p.split(","))
+      .map(Number);
+    if (
+      sub === "portforward" &&
+      (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535))
+    ) {
+      reject(400, "invalid ports");
+      return;
+    }
+    this.pendingProtocols = sub === "exec" ? EXEC_PROTOCOLS : PORT_FORWARD_PROTOCOLS;
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.record("GET", apiPath, url, 101);
+      if (sub === "exec") runExecSession(ws, this.kubelet, pod, url);
+      else runPortForwardSession(ws, ports);
+    });
+  }
+
+  /** Stops the server, kills every pod process and removes the fake's host directories. */
+  async close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.kubelet.close();
+  }
+}

@@ -1,0 +1,368 @@
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs/promises";
+import { ContainerLog } from "./container-log.js";
+import type { KubeObject, ObjectStore, StoreEvent } from "./object-store.js";
+import { ContainerConfigError, PodSandbox, VolumeError } from "./pod-sandbox.js";
+
+export interface KubeletOptions {
+  /** Host directory for pod sandboxes and PVC data. */
+  rootDir: string;
+  /** Whether an image can be "pulled"; false gives ErrImagePull then ImagePullBackOff. Default: every image exists. */
+  imageExists?: (image: string) => boolean;
+  nodeName?: string;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: container specs are open JSON
+type Container = Record<string, any>;
+
+interface RunningPod {
+  sandbox: PodSandbox;
+  processes: Map<string, ChildProcess>;
+  logs: Map<string, ContainerLog>;
+  stopping: boolean;
+  done: Promise<void>;
+}
+
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const SIGNALS: Record<string, number> = { SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGHUP: 1 };
+
+/**
+ * A tiny kubelet: moves pods Pending → Running → Succeeded/Failed, running init containers
+ * one after another and then the containers together as host processes, and keeps
+ * their output as container logs. Restart policies other than Never are not simulated
+ * (a container that ends stays terminated).
+ */
+export class FakeKubelet {
+  private readonly pods = new Map<string, RunningPod>();
+  private readonly unsubscribe: () => void;
+  readonly nodeName: string;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: KubeletOptions,
+  ) {
+    this.nodeName = options.nodeName ?? "fake-node";
+    this.unsubscribe = store.subscribe((e) => this.onChange(e));
+  }
+
+  private onChange(event: StoreEvent): void {
+    if (event.resource !== "pods") return;
+    const uid = event.object.metadata.uid!;
+    if (event.type === "ADDED") {
+      const running: RunningPod = {
+        sandbox: new PodSandbox(event.object, this.options.rootDir, this.store),
+        processes: new Map(),
+        logs: new Map(),
+        stopping: false,
+        done: Promise.resolve(),
+      };
+      this.pods.set(uid, running);
+      running.done = this.runPod(event.object, running).catch((err) => {
+        this.event(event.object, "Warning", "FailedSync", `fake kubelet: ${(err as Error).message}`);
+      });
+    } else if (event.type === "MODIFIED" && event.object.metadata.deletionTimestamp) {
+      void this.terminate(event.object);
+    } else if (event.type === "DELETED") {
+      const running = this.pods.get(uid);
+      if (running) {
+        running.stopping = true;
+        this.killAll(running, "SIGKILL");
+      }
+    }
+  }
+
+  /** The log of a pod's container, or undefined if it never started. */
+  containerLog(podUid: string, container: string): ContainerLog | undefined {
+    return this.pods.get(podUid)?.logs.get(container);
+  }
+
+  /** The sandbox of a pod the kubelet knows (for exec). */
+  sandbox(podUid: string): PodSandbox | undefined {
+    return this.pods.get(podUid)?.sandbox;
+  }
+
+  private update(pod: KubeObject, change: (p: KubeObject) => void): void {
+    if (!this.store.get("pods", pod.metadata.namespace!, pod.metadata.name!)) return;
+    this.store.update("pods", pod.metadata.namespace!, pod.metadata.name!, change);
+  }
+
+  private setContainerState(
+    pod: KubeObject,
+    init: boolean,
+    name: string,
+    state: object,
+    extra: object = {},
+  ): void {
+    this.update(pod, (p) => {
+      const field = init ? "initContainerStatuses" : "containerStatuses";
+      const statuses: Container[] = p.status[field];
+      const s = statuses.find((c) => c.name === name)!;
+      Object.assign(s, { state, ...extra });
+    });
+  }
+
+  /** Records an Event about the pod, as the kubelet and scheduler do. */
+  event(pod: KubeObject, type: "Normal" | "Warning", reason: string, message: string): void {
+    const ns = pod.metadata.namespace!;
+    this.store.create("events", ns, {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { generateName: `${pod.metadata.name}.` },
+      involvedObject: {
+        kind: "Pod",
+        namespace: ns,
+        name: pod.metadata.name,
+        uid: pod.metadata.uid,
+        apiVersion: "v1",
+      },
+      type,
+      reason,
+      message,
+      source: { component: "kubelet", host: this.nodeName },
+      firstTimestamp: now(),
+      lastTimestamp: now(),
+      count: 1,
+    });
+  }
+
+  private initialStatus(pod: KubeObject): void {
+    const waiting = (reason: string) => (c: Container) => ({
+      name: c.name,
+      image: c.image,
+      imageID: "",
+      ready: false,
+      restartCount: 0,
+      started: false,
+      state: { waiting: { reason } },
+    });
+    const inits: Container[] = pod.spec.initContainers ?? [];
+    this.update(pod, (p) => {
+      p.spec.nodeName = this.nodeName;
+      p.status = {
+        phase: "Pending",
+        qosClass: "BestEffort",
+        hostIP: "127.0.0.1",
+        podIP: "127.0.0.1",
+        startTime: now(),
+        conditions: [
+          { type: "PodScheduled", status: "True", lastTransitionTime: now() },
+          { type: "Initialized", status: inits.length ? "False" : "True", lastTransitionTime: now() },
+          { type: "ContainersReady", status: "False", lastTransitionTime: now() },
+          { type: "Ready", status: "False", lastTransitionTime: now() },
+        ],
+        ...(inits.length ? { initContainerStatuses: inits.map(waiting("PodInitializing")) } : {}),
+        containerStatuses: pod.spec.containers.map(
+          waiting(inits.length ? "PodInitializing" : "ContainerCreating"),
+        ),
+      };
+    });
+    this.event(
+      pod,
+      "Normal",
+      "Scheduled",
+      `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`,
+    );
+  }
+
+  /** Checks the image and config; on failure leaves the container waiting with the kubelet's reason. */
+  private async admit(pod: KubeObject, running: RunningPod, c: Container, init: boolean): Promise<boolean> {
+    const imageExists = this.options.imageExists ?? (() => true);
+    if (!imageExists(c.image)) {
+      const message = `rpc error: code = NotFound desc = failed to pull and unpack image "${c.image}": not found`;
+      this.event(pod, "Warning", "Failed", `Failed to pull image "${c.image}": ${message}`);
+      this.setContainerState(pod, init, c.name, { waiting: { reason: "ErrImagePull", message } });
+      // A real kubelet backs off and retries forever; the pod stays Pending.
+      await new Promise((r) => setTimeout(r, 20));
+      if (!running.stopping) {
+        this.setContainerState(pod, init, c.name, {
+          waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${c.image}"` },
+        });
+      }
+      return false;
+    }
+    try {
+      running.sandbox.environment(c);
+    } catch (err) {
+      if (!(err instanceof ContainerConfigError)) throw err;
+      this.event(pod, "Warning", "Failed", `Error: ${err.message}`);
+      this.setContainerState(pod, init, c.name, {
+        waiting: { reason: "CreateContainerConfigError", message: err.message },
+      });
+      return false;
+    }
+    return true;
+  }
+
+  /** Starts a container's process and resolves with its exit code once it ended. */
+  private async runContainer(
+    pod: KubeObject,
+    running: RunningPod,
+    c: Container,
+    init: boolean,
+  ): Promise<number> {
+    const argv: string[] = [...(c.command ?? []), ...(c.args ?? [])];
+    const log = new ContainerLog();
+    running.logs.set(c.name, log);
+    const startedAt = now();
+    if (running.stopping) {
+      log.end();
+      return 137;
+    }
+    if (argv.length === 0) {
+      log.end();
+      this.setContainerState(pod, init, c.name, {
+        terminated: {
+          exitCode: 128,
+          reason: "StartError",
+          message: "fake kubelet: no command (image entrypoints are not simulated)",
+          startedAt,
+          finishedAt: now(),
+        },
+      });
+      return 128;
+    }
+    const child = running.sandbox.spawn(c, argv);
+    running.processes.set(c.name, child);
+    child.stdin?.end();
+    child.stdout?.on("data", (d: Buffer) => log.append(d));
+    child.stderr?.on("data", (d: Buffer) => log.append(d));
+    const exited = new Promise<number>((resolve) => {
+      child.once("error", (err) => {
+        log.append(Buffer.from(`exec: ${err.message}\n`));
+        resolve(127);
+      });
+      child.once("close", (code, signal) => resolve(code ?? 128 + (SIGNALS[signal ?? "SIGKILL"] ?? 9)));
+    });
+    const containerID = `fake://${pod.metadata.uid}/${c.name}`;
+    this.event(pod, "Normal", "Started", `Started container ${c.name}`);
+    this.setContainerState(
+      pod,
+      init,
+      c.name,
+      { running: { startedAt } },
+      { started: true, ready: !init, containerID, imageID: c.image },
+    );
+    if (!init) this.markReadyIfAllRunning(pod);
+    const exitCode = await exited;
+    running.processes.delete(c.name);
+    log.end();
+    this.setContainerState(
+      pod,
+      init,
+      c.name,
+      {
+        terminated: {
+          exitCode,
+          reason: exitCode === 0 ? "Completed" : "Error",
+          startedAt,
+          finishedAt: now(),
+          containerID,
+        },
+      },
+      { started: false, ready: false },
+    );
+    return exitCode;
+  }
+
+  private markReadyIfAllRunning(pod: KubeObject): void {
+    this.update(pod, (p) => {
+      const all = (p.status.containerStatuses as Container[]).every((s) => s.state.running);
+      p.status.phase = "Running";
+      if (all) {
+        for (const cond of p.status.conditions as Container[]) {
+          if (cond.type === "ContainersReady" || cond.type === "Ready") cond.status = "True";
+        }
+      }
+    });
+  }
+
+  private setPhase(pod: KubeObject, phase: "Succeeded" | "Failed"): void {
+    this.update(pod, (p) => {
+      p.status.phase = phase;
+      for (const cond of p.status.conditions as Container[]) {
+        if (cond.type === "ContainersReady" || cond.type === "Ready") cond.status = "False";
+      }
+    });
+  }
+
+  private async runPod(pod: KubeObject, running: RunningPod): Promise<void> {
+    this.initialStatus(pod);
+    try {
+      await running.sandbox.prepare();
+    } catch (err) {
+      if (!(err instanceof VolumeError)) throw err;
+      // The scheduler would not place a pod whose claim is missing: it stays Pending.
+      this.event(pod, "Warning", "FailedScheduling", err.message);
+      return;
+    }
+    for (const c of (pod.spec.initContainers ?? []) as Container[]) {
+      if (running.stopping || !(await this.admit(pod, running, c, true))) return;
+      const code = await this.runContainer(pod, running, c, true);
+      if (code !== 0) {
+        this.setPhase(pod, "Failed");
+        return;
+      }
+    }
+    if (running.stopping) return;
+    if (pod.spec.initContainers?.length) {
+      this.update(pod, (p) => {
+        for (const cond of p.status.conditions as Container[])
+          if (cond.type === "Initialized") cond.status = "True";
+        for (const s of p.status.containerStatuses as Container[])
+          s.state = { waiting: { reason: "ContainerCreating" } };
+      });
+    }
+    const containers = pod.spec.containers as Container[];
+    for (const c of containers) {
+      if (running.stopping || !(await this.admit(pod, running, c, false))) return;
+    }
+    const codes = await Promise.all(containers.map((c) => this.runContainer(pod, running, c, false)));
+    this.setPhase(pod, codes.every((code) => code === 0) ? "Succeeded" : "Failed");
+  }
+
+  private killAll(running: RunningPod, signal: NodeJS.Signals): void {
+    for (const child of running.processes.values()) {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** Graceful deletion: SIGTERM, SIGKILL after the grace period, then the object is removed. */
+  private async terminate(pod: KubeObject): Promise<void> {
+    const running = this.pods.get(pod.metadata.uid!);
+    if (running && !running.stopping) {
+      running.stopping = true;
+      const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
+      if (running.processes.size > 0) this.event(pod, "Normal", "Killing", "Stopping container");
+      this.killAll(running, graceMs === 0 ? "SIGKILL" : "SIGTERM");
+      const timer = setTimeout(() => this.killAll(running, "SIGKILL"), graceMs);
+      const exits = [...running.processes.values()].map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : once(c, "close"),
+      );
+      await Promise.all(exits);
+      clearTimeout(timer);
+      await running.done;
+    }
+    this.store.remove("pods", pod.metadata.namespace!, pod.metadata.name!);
+    if (running) {
+      this.pods.delete(pod.metadata.uid!);
+      await running.sandbox.cleanup();
+    }
+  }
+
+  /** Kills every process and forgets all pods (server shutdown). */
+  async close(): Promise<void> {
+    this.unsubscribe();
+    for (const running of this.pods.values()) {
+      running.stopping = true;
+      this.killAll(running, "SIGKILL");
+    }
+    await Promise.all([...this.pods.values()].map((r) => r.done));
+    this.pods.clear();
+    await fs.rm(this.options.rootDir, { recursive: true, force: true });
+  }
+}

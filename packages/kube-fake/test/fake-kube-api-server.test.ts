@@ -1,0 +1,287 @@
+import net from "node:net";
+import { PassThrough, Writable } from "node:stream";
+import { CoreV1Api, Log, PortForward, type V1Pod, Watch } from "@kubernetes/client-node";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeKubeApiServer, pollUntil } from "../src/index.js";
+
+let fake: FakeKubeApiServer;
+let api: CoreV1Api;
+const ns = "wharf-test";
+
+beforeEach(async () => {
+  fake = await FakeKubeApiServer.start({ imageExists: (image) => !image.startsWith("missing/") });
+  api = fake.kubeConfig(ns).makeApiClient(CoreV1Api);
+});
+afterEach(async () => {
+  await fake.close();
+});
+
+function shellPod(name: string, script: string, extra: Partial<V1Pod["spec"]> = {}): V1Pod {
+  return {
+    metadata: { name, labels: { app: "t", role: name } },
+    spec: {
+      restartPolicy: "Never",
+      containers: [{ name: "main", image: "busybox", command: ["/bin/sh", "-c", script] }],
+      ...extra,
+    },
+  };
+}
+
+const phaseOf = async (name: string) =>
+  (await api.readNamespacedPodStatus({ name, namespace: ns })).status?.phase;
+
+async function collectLog(name: string, container: string): Promise<string> {
+  let text = "";
+  const done = new Promise<void>((resolve) => {
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        text += chunk.toString();
+        cb();
+      },
+    });
+    sink.on("finish", resolve);
+    void new Log(fake.kubeConfig(ns)).log(ns, name, container, sink, { follow: true });
+  });
+  await done;
+  return text;
+}
+
+describe("pods through client-node", () => {
+  it("runs init containers then containers, serves logs and the exit code", async () => {
+    const created = await api.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { generateName: "job-" },
+        spec: {
+          restartPolicy: "Never",
+          initContainers: [{ name: "init", image: "busybox", command: ["/bin/sh", "-c", "echo init-ran"] }],
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"],
+            },
+          ],
+        },
+      },
+    });
+    const name = created.metadata!.name!;
+    expect(name).toMatch(/^job-[a-z0-9]{5}$/);
+    expect(created.metadata?.uid).toBeTruthy();
+    await pollUntil(async () => (await phaseOf(name)) === "Failed", "pod to fail");
+    const pod = await api.readNamespacedPod({ name, namespace: ns });
+    expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    expect(pod.status?.containerStatuses?.[0]?.state?.terminated).toMatchObject({
+      exitCode: 3,
+      reason: "Error",
+    });
+    expect(await collectLog(name, "init")).toBe("init-ran\n");
+    expect(await collectLog(name, "main")).toBe("hello\noops\n");
+  });
+
+  it("follows a running container's log until it ends", async () => {
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("slow", "echo a; sleep 0.3; echo b") });
+    await pollUntil(async () => (await phaseOf("slow")) === "Running", "pod to run");
+    expect(await collectLog("slow", "main")).toBe("a\nb\n");
+    expect(await phaseOf("slow")).toBe("Succeeded");
+  });
+
+  it("lists with label and field selectors and rejects a bad selector", async () => {
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("one", "true") });
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("two", "true") });
+    const byLabel = await api.listNamespacedPod({
+      namespace: ns,
+      labelSelector: "app=t,role in (two,three)",
+    });
+    expect(byLabel.items.map((p) => p.metadata?.name)).toEqual(["two"]);
+    const byField = await api.listNamespacedPod({ namespace: ns, fieldSelector: "metadata.name=one" });
+    expect(byField.items.map((p) => p.metadata?.name)).toEqual(["one"]);
+    expect((await api.listNamespacedPod({ namespace: "other" })).items).toEqual([]);
+    await expect(api.listNamespacedPod({ namespace: ns, labelSelector: "a in (" })).rejects.toMatchObject({
+      code: 400,
+    });
+  });
+
+  it("rejects invalid pods with 422 and duplicates with 409", async () => {
+    await expect(
+      api.createNamespacedPod({
+        namespace: ns,
+        body: { metadata: { name: "Bad_Name" }, spec: { containers: [] } },
+      }),
+    ).rejects.toMatchObject({ code: 422 });
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("dup", "true") });
+    await expect(
+      api.createNamespacedPod({ namespace: ns, body: shellPod("dup", "true") }),
+    ).rejects.toMatchObject({ code: 409 });
+    await expect(api.readNamespacedPod({ name: "nope", namespace: ns })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it("leaves a pod with an unknown image Pending with ErrImagePull then ImagePullBackOff, and records an event", async () => {
+    await api.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "nopull" },
+        spec: { containers: [{ name: "main", image: "missing/thing:1", command: ["true"] }] },
+      },
+    });
+    const reason = await pollUntil(async () => {
+      const pod = await api.readNamespacedPod({ name: "nopull", namespace: ns });
+      const r = pod.status?.containerStatuses?.[0]?.state?.waiting?.reason;
+      return r === "ImagePullBackOff" && r;
+    }, "back-off");
+    expect(reason).toBe("ImagePullBackOff");
+    expect(await phaseOf("nopull")).toBe("Pending");
+    const events = await api.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: "involvedObject.name=nopull",
+    });
+    expect(events.items.map((e) => e.reason)).toContain("Failed");
+    expect(events.items.find((e) => e.reason === "Failed")?.message).toContain("missing/thing:1");
+  });
+
+  it("reports CreateContainerConfigError for a missing secret and resolves secrets and the downward API", async () => {
+    await api.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "nosecret" },
+        spec: {
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["true"],
+              envFrom: [{ secretRef: { name: "absent" } }],
+            },
+          ],
+        },
+      },
+    });
+    await pollUntil(async () => {
+      const pod = await api.readNamespacedPod({ name: "nosecret", namespace: ns });
+      return pod.status?.containerStatuses?.[0]?.state?.waiting?.reason === "CreateContainerConfigError";
+    }, "config error");
+    await api.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: "creds" },
+        stringData: undefined,
+        data: { TOKEN: Buffer.from("s3cret").toString("base64") },
+      },
+    });
+    await api.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "withsecret" },
+        spec: {
+          restartPolicy: "Never",
+          containers: [
+            {
+              name: "main",
+              image: "busybox",
+              command: ["/bin/sh", "-c", 'echo "$TOKEN $ME"'],
+              envFrom: [{ secretRef: { name: "creds" } }],
+              env: [{ name: "ME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+            },
+          ],
+        },
+      },
+    });
+    await pollUntil(async () => (await phaseOf("withsecret")) === "Succeeded", "pod to succeed");
+    expect(await collectLog("withsecret", "main")).toBe("s3cret withsecret\n");
+  });
+
+  it("deletes gracefully (SIGTERM) and cascades to dependants by ownerReference", async () => {
+    const owner = await api.createNamespacedPod({ namespace: ns, body: shellPod("owner", "sleep 30") });
+    const child = shellPod("child", "sleep 30");
+    child.metadata!.ownerReferences = [
+      { apiVersion: "v1", kind: "Pod", name: "owner", uid: owner.metadata!.uid! },
+    ];
+    await api.createNamespacedPod({ namespace: ns, body: child });
+    await pollUntil(async () => (await phaseOf("child")) === "Running", "child to run");
+    await api.deleteNamespacedPod({ name: "owner", namespace: ns, gracePeriodSeconds: 5 });
+    await pollUntil(
+      async () => (await api.listNamespacedPod({ namespace: ns })).items.length === 0,
+      "pods to go",
+    );
+    expect(fake.calls.filter((c) => c.verb === "delete").map((c) => c.name)).toEqual(["owner"]);
+  });
+
+  it("streams watch events from a resourceVersion, with label selectors", async () => {
+    const list = await api.listNamespacedPod({ namespace: ns });
+    const seen: string[] = [];
+    const controller = await new Watch(fake.kubeConfig(ns)).watch(
+      `/api/v1/namespaces/${ns}/pods`,
+      { labelSelector: "role=watched", resourceVersion: list.metadata?.resourceVersion },
+      (type, obj: V1Pod) => seen.push(`${type}:${obj.metadata?.name}:${obj.status?.phase}`),
+      () => {},
+    );
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("ignored", "true") });
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("watched", "true") });
+    await pollUntil(() => seen.includes("MODIFIED:watched:Succeeded"), "watched pod to succeed");
+    await api.deleteNamespacedPod({ name: "watched", namespace: ns });
+    await pollUntil(() => seen.some((s) => s.startsWith("DELETED:watched")), "DELETED event");
+    controller.abort();
+    expect(seen[0]).toBe("ADDED:watched:Pending");
+    expect(seen.some((s) => s.includes("ignored"))).toBe(false);
+    expect(fake.calls.some((c) => c.verb === "watch" && c.resource === "pods")).toBe(true);
+  });
+});
+
+describe("port-forward", () => {
+  it("relays bytes both ways to a port the pod listens on, with the port-prefix frames", async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const port = (echo.address() as net.AddressInfo).port;
+    try {
+      await api.createNamespacedPod({ namespace: ns, body: shellPod("server", "sleep 30") });
+      await pollUntil(async () => (await phaseOf("server")) === "Running", "pod to run");
+      const input = new PassThrough();
+      const output = new PassThrough();
+      const ws = await new PortForward(fake.kubeConfig(ns)).portForward(
+        ns,
+        "server",
+        [port],
+        output,
+        null,
+        input,
+      );
+      input.write("ping over the api server");
+      const received = await pollUntil(() => {
+        const chunk = output.read()?.toString();
+        return chunk || undefined;
+      }, "echo");
+      expect(received).toBe("ping over the api server");
+      (ws as { close(): void }).close();
+      expect(fake.calls).toContainEqual({
+        verb: "get",
+        resource: "pods",
+        subresource: "portforward",
+        namespace: ns,
+        name: "server",
+        code: 101,
+      });
+    } finally {
+      echo.close();
+    }
+  });
+
+  it("refuses to forward to a pod that is not running", async () => {
+    await api.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: "stuck" },
+        spec: { containers: [{ name: "m", image: "missing/x", command: ["true"] }] },
+      },
+    });
+    await expect(
+      new PortForward(fake.kubeConfig(ns)).portForward(
+        ns,
+        "stuck",
+        [1234],
+        new PassThrough(),
+        null,
+        new PassThrough(),
+      ),
+    ).rejects.toBeTruthy();
+  });
+});
