@@ -6,3 +6,4 @@ export {
   requireDockerOrSkip,
 } from "./docker.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
+export * from "./wharf-api-double.js";

@@ -1,0 +1,170 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@wharf/config";
+import type { Database } from "@wharf/db";
+import { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
+import { noopRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
+import { CheckpointStore, LeaseLostError } from "./relay-store.js";
+import type { WharfApiClient } from "./wharf-api-client.js";
+import type { LiveWorker, WorkerDirectory } from "./worker-directory.js";
+import { WorkerLease } from "./worker-lease.js";
+import { WorkerRelay } from "./worker-relay.js";
+
+export interface AggregatorOptions {
+  db: Database;
+  directory: WorkerDirectory;
+  api: WharfApiClient;
+  log: Logger;
+  metrics?: RelayMetrics;
+  /** This replica's lease identity; unique per process (default: random). */
+  holder?: string;
+  /** Lease lifetime (default 30 s); renewed every third of it. */
+  leaseTtlMs?: number;
+  /** How often the directory is asked for workers (default 1 s). */
+  discoveryIntervalMs?: number;
+  /** Unreachable this long → the worker is declared lost (default 15 s). */
+  workerLostGraceMs?: number;
+  workerToken?: string;
+  tuning?: Partial<RelayTuning>;
+}
+
+/**
+ * Finds workers through the directory, takes a lease on each one it can, and
+ * runs a WorkerRelay for it while the lease lasts. Several replicas on one
+ * Postgres share the workers between them; a dead replica's leases expire and
+ * its workers are picked up from their checkpoints.
+ */
+export class Aggregator {
+  readonly holder: string;
+  private readonly lease: WorkerLease;
+  private readonly checkpoints: CheckpointStore;
+  private readonly relays = new Map<
+    string,
+    { relay: WorkerRelay; abort: AbortController; done: Promise<void> }
+  >();
+  private readonly finished = new Set<string>();
+  private readonly stopping = new AbortController();
+  private loops: Promise<void>[] = [];
+  private discovered = false;
+  private readonly ttlMs: number;
+
+  constructor(private readonly opts: AggregatorOptions) {
+    this.holder = opts.holder ?? `aggregator-${randomUUID()}`;
+    this.ttlMs = opts.leaseTtlMs ?? 30_000;
+    this.lease = new WorkerLease(opts.db, this.holder, this.ttlMs);
+    this.checkpoints = new CheckpointStore(opts.db, this.holder);
+  }
+
+  /** True once the directory answered at least once. */
+  get ready(): boolean {
+    return this.discovered;
+  }
+
+  /** Ids of the workers this replica relays right now. */
+  get relaying(): string[] {
+    return [...this.relays.keys()];
+  }
+
+  start(): void {
+    this.loops = [this.every(this.opts.discoveryIntervalMs ?? 1000, () => this.discover()), this.renewLoop()];
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const r of this.relays.values()) r.abort.abort();
+    await Promise.allSettled([...this.loops, ...[...this.relays.values()].map((r) => r.done)]);
+    // Hand the workers over at once instead of making a successor wait out the TTL.
+    for (const id of [...this.relays.keys()]) await this.lease.release(id).catch(() => {});
+  }
+
+  /** One discovery pass: start relaying every worker that is ours to take. */
+  async discover(): Promise<void> {
+    const workers = await this.opts.directory.list(this.stopping.signal);
+    this.discovered = true;
+    const seen = new Set<string>();
+    for (const w of workers) {
+      seen.add(w.workerId);
+      const running = this.relays.get(w.workerId);
+      if (running) {
+        running.relay.update(w);
+        continue;
+      }
+      if (this.finished.has(w.workerId) || !relayable(w)) continue;
+      if (await this.checkpoints.isFinished(w.workerId)) {
+        this.finished.add(w.workerId);
+        continue;
+      }
+      if (await this.lease.tryAcquire(w.workerId)) this.startRelay(w);
+    }
+    for (const id of this.finished) if (!seen.has(id)) this.finished.delete(id);
+  }
+
+  private startRelay(w: LiveWorker): void {
+    const { opts } = this;
+    const relay = new WorkerRelay(w, {
+      api: opts.api,
+      directory: opts.directory,
+      checkpoints: this.checkpoints,
+      log: opts.log,
+      metrics: opts.metrics ?? noopRelayMetrics,
+      tuning: { ...defaultRelayTuning, ...opts.tuning },
+      workerLostGraceMs: opts.workerLostGraceMs ?? 15_000,
+      ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+    });
+    const abort = new AbortController();
+    const log = opts.log.child({ workerId: w.workerId, buildRef: w.buildRef });
+    log.info({ holder: this.holder }, "relaying worker");
+    const done = relay
+      .run(abort.signal)
+      .then(async (outcome) => {
+        log.info({ outcome }, "stopped relaying worker");
+        if (outcome !== "stopped") {
+          this.finished.add(w.workerId);
+          await this.lease.release(w.workerId).catch(() => {});
+        }
+      })
+      .catch((err: unknown) => {
+        if (err instanceof LeaseLostError) (opts.metrics ?? noopRelayMetrics).count("leases_lost");
+        log.error({ err: String(err) }, "relaying worker stopped with an error; will retry");
+      })
+      .finally(() => this.relays.delete(w.workerId));
+    this.relays.set(w.workerId, { relay, abort, done });
+  }
+
+  private async renewLoop(): Promise<void> {
+    let lastOk = Date.now();
+    await this.every(Math.max(100, Math.floor(this.ttlMs / 3)), async () => {
+      try {
+        for (const [id, r] of this.relays) {
+          if (!(await this.lease.renew(id))) {
+            this.opts.log.warn({ workerId: id }, "lease taken by another aggregator; stopping");
+            (this.opts.metrics ?? noopRelayMetrics).count("leases_lost");
+            r.abort.abort();
+          }
+        }
+        lastOk = Date.now();
+      } catch (err) {
+        // Without Postgres we cannot prove we still hold anything: stop before the TTL runs out.
+        if (Date.now() - lastOk > (this.ttlMs * 2) / 3) for (const r of this.relays.values()) r.abort.abort();
+        throw err;
+      }
+    });
+  }
+
+  private async every(intervalMs: number, fn: () => Promise<void>): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      try {
+        await fn();
+      } catch (err) {
+        if (!signal.aborted) this.opts.log.warn({ err: String(err) }, "aggregator loop step failed");
+      }
+      await sleep(intervalMs, undefined, { signal }).catch(() => {});
+    }
+  }
+}
+
+/** Workers with an address, or that failed before getting one (they need a diagnostic). */
+function relayable(w: LiveWorker): boolean {
+  return w.address !== null || w.status === "failed";
+}

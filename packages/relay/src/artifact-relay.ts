@@ -1,0 +1,51 @@
+import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
+import type { WorkerArtifactEvent } from "./worker-connection.js";
+
+/**
+ * Worker artifact events → POST /api/build/{id}/artifact. Each file is piped
+ * from the worker's DownloadArtifact stream straight into the multipart upload,
+ * chunk by chunk; a failed upload starts a fresh download.
+ */
+export class ArtifactRelay {
+  constructor(private readonly ctx: RelayContext) {}
+
+  async run(): Promise<void> {
+    const { ctx } = this;
+    await followWorkerStream(
+      ctx,
+      "artifacts",
+      () => ctx.worker.streamArtifactEvents(ctx.checkpoint.lastArtifactId),
+      async (it) => {
+        for (;;) {
+          const next = await it.next();
+          if (next.done) return;
+          ctx.workerOk();
+          if (next.value.artifactId > ctx.checkpoint.lastArtifactId) await this.relay(next.value);
+        }
+      },
+    );
+  }
+
+  private async relay(ev: WorkerArtifactEvent): Promise<void> {
+    const { ctx } = this;
+    let uploaded = false;
+    await deliver(ctx, `artifact ${ev.name}`, async () => {
+      if (!uploaded) {
+        let bytes = 0;
+        const source = ctx.worker.downloadArtifact(ev.artifactId, ctx.signal);
+        async function* counted() {
+          for await (const chunk of source) {
+            bytes += chunk.byteLength;
+            yield chunk;
+          }
+        }
+        await ctx.api.uploadArtifact(ctx.buildId, ev.name, counted(), ctx.signal);
+        uploaded = true;
+        ctx.metrics.count("artifacts_delivered");
+        ctx.metrics.count("artifact_bytes_delivered", bytes);
+      }
+      await ctx.checkpoints.save(ctx.workerId, { lastArtifactId: ev.artifactId });
+      ctx.checkpoint.lastArtifactId = ev.artifactId;
+    });
+  }
+}

@@ -1,0 +1,94 @@
+import Docker from "dockerode";
+import {
+  type LiveWorker,
+  type WorkerDirectory,
+  WorkerDirectoryError,
+  type WorkerState,
+} from "./worker-directory.js";
+
+export const WORKER_ID_LABEL = "wharf.iver.com/worker-id";
+export const BUILD_REF_LABEL = "wharf.iver.com/build-ref";
+export const GRPC_PORT_LABEL = "wharf.iver.com/grpc-port";
+export const INSTANCE_LABEL = "wharf.iver.com/instance";
+
+export interface DockerDirectoryOptions {
+  /** Only workers of this wharf instance (label wharf.iver.com/instance). */
+  instance?: string;
+  docker?: Docker;
+}
+
+/**
+ * Worker containers found by label. A host-networked worker is reached on
+ * 127.0.0.1:<grpc-port>; any other on its container IP.
+ */
+export class DockerDirectory implements WorkerDirectory {
+  readonly kind = "docker";
+  private readonly docker: Docker;
+
+  constructor(private readonly opts: DockerDirectoryOptions = {}) {
+    this.docker = opts.docker ?? new Docker();
+  }
+
+  async list(): Promise<LiveWorker[]> {
+    const labels = [WORKER_ID_LABEL];
+    if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await this.docker.listContainers({ all: true, filters: { label: labels } });
+    } catch (err) {
+      throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return containers.map((c) => {
+      const label = (k: string) => c.Labels[k] ?? "";
+      return {
+        workerId: label(WORKER_ID_LABEL),
+        buildRef: label(BUILD_REF_LABEL),
+        address: addressOf(c, label(GRPC_PORT_LABEL)),
+        status: stateOf(c),
+      };
+    });
+  }
+
+  async remove(workerId: string): Promise<void> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] },
+    });
+    for (const c of containers) {
+      await this.docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+    }
+  }
+}
+
+function addressOf(c: Docker.ContainerInfo, port: string): string | null {
+  if (!port || c.State !== "running") return null;
+  if (c.HostConfig.NetworkMode === "host") return `127.0.0.1:${port}`;
+  for (const net of Object.values(c.NetworkSettings?.Networks ?? {})) {
+    if (net.IPAddress) return `${net.IPAddress}:${port}`;
+  }
+  return null;
+}
+
+function stateOf(c: Docker.ContainerInfo): WorkerState {
+  switch (c.State) {
+    case "created":
+      return "starting";
+    case "running":
+    case "restarting":
+    case "paused":
+      return "running";
+    case "exited":
+      return /Exited \(0\)/.test(c.Status) ? "finished" : "failed";
+    case "dead":
+      return "failed";
+    default:
+      return "unknown";
+  }
+}

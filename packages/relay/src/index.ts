@@ -1,0 +1,41 @@
+export { Aggregator, type AggregatorOptions } from "./aggregator.js";
+export { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
+export {
+  BUILD_REF_LABEL,
+  DockerDirectory,
+  type DockerDirectoryOptions,
+  GRPC_PORT_LABEL,
+  INSTANCE_LABEL,
+  WORKER_ID_LABEL,
+} from "./docker-directory.js";
+export { multipartFileBody } from "./multipart-body.js";
+export { ProvisionerDirectory, type ProvisionerDirectoryOptions } from "./provisioner-directory.js";
+export { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
+export { noopRelayMetrics, type RelayCounter, type RelayMetrics } from "./relay-metrics.js";
+export {
+  type Checkpoint,
+  CheckpointStore,
+  LeaseLostError,
+  migrateRelay,
+  relayMigrations,
+} from "./relay-store.js";
+export { retryUntilAborted } from "./retry.js";
+export { Watchdog, type WatchdogDecision, type WatchdogOptions } from "./watchdog.js";
+export {
+  type ApiBuild,
+  type ApiBuildStatus,
+  type ApiLogLine,
+  WharfApiClient,
+  type WharfApiClientOptions,
+  WharfApiError,
+} from "./wharf-api-client.js";
+export { WorkerConnection } from "./worker-connection.js";
+export {
+  type LiveWorker,
+  type WorkerDirectory,
+  WorkerDirectoryError,
+  type WorkerState,
+  workerStateOf,
+} from "./worker-directory.js";
+export { WorkerLease } from "./worker-lease.js";
+export { WorkerRelay, type WorkerRelayOutcome } from "./worker-relay.js";

@@ -1,0 +1,124 @@
+import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
+import type { ApiLogLine } from "./wharf-api-client.js";
+import { timestampToDate, type WorkerLogLine } from "./worker-connection.js";
+
+/**
+ * Worker StreamLogBatches (from the checkpoint) → wharf-api CreateLogStream.
+ * One bounded batch per CreateLogStream call; the checkpoint moves only after
+ * wharf-api closed the call with `lines_inserted`. While a batch is being
+ * delivered (or retried) nothing more is read from the worker, so a slow or
+ * absent wharf-api back-pressures the worker stream instead of filling memory.
+ *
+ * wharf-api stores lines as they arrive, so a call cut midway may have stored a
+ * prefix of its batch. Before resending (and when taking a worker over) we ask
+ * wharf-api how many lines it holds for the build and skip the stored prefix:
+ * that keeps delivery exactly-once without wharf-api deduplicating.
+ */
+export class LogRelay {
+  private inDoubt: boolean;
+
+  constructor(private readonly ctx: RelayContext) {
+    // A previous holder may have died mid-batch: check before the first send.
+    this.inDoubt = ctx.tuning.reconcileLogs;
+  }
+
+  /** Resolves once the worker ended its log stream (build finished) and every line was delivered. */
+  async run(): Promise<void> {
+    const { ctx } = this;
+    await followWorkerStream(
+      ctx,
+      "logs",
+      () => ctx.worker.streamLogBatches(ctx.checkpoint.lastLogId, ctx.tuning.workerBatchLines),
+      async (it, readable) => {
+        for (;;) {
+          const first = await it.next();
+          if (first.done) return;
+          ctx.workerOk();
+          const batch: WorkerLogLine[] = [...first.value.lines];
+          let ended = false;
+          // Fill the batch only from what already arrived, so live lines leave at once.
+          while (batch.length < ctx.tuning.logBatchLines && readable.readableLength > 0) {
+            const next = await it.next();
+            if (next.done) {
+              ended = true;
+              break;
+            }
+            batch.push(...next.value.lines);
+          }
+          await this.deliverBatch(batch.filter((l) => l.logId > ctx.checkpoint.lastLogId));
+          if (ended) return;
+        }
+      },
+    );
+  }
+
+  /** Sends one batch exactly once (see class comment) and moves the checkpoint past it. */
+  async deliverBatch(batch: WorkerLogLine[]): Promise<void> {
+    const { ctx } = this;
+    if (batch.length === 0) return;
+    let pending = batch;
+    // Set once wharf-api acknowledged: a failing checkpoint write is then retried alone, never the send.
+    let acked: number | undefined;
+    await deliver(ctx, "log batch", async () => {
+      if (acked === undefined) {
+        if (this.inDoubt) {
+          pending = await this.skipStoredPrefix(pending);
+          this.inDoubt = false;
+          if (pending.length === 0) return;
+        }
+        const lines: ApiLogLine[] = pending.map((l) => ({
+          buildId: ctx.buildId,
+          workerLogId: l.logId,
+          workerStepId: l.stepId,
+          timestamp: timestampToDate(l.timestamp),
+          message: l.message,
+        }));
+        try {
+          acked = await ctx.api.sendLogBatch(lines, ctx.signal);
+        } catch (err) {
+          this.inDoubt = ctx.tuning.reconcileLogs;
+          throw err;
+        }
+        if (acked !== lines.length)
+          ctx.log.warn(
+            { sent: lines.length, inserted: acked, workerId: ctx.workerId },
+            "wharf-api skipped lines",
+          );
+        ctx.metrics.count("log_lines_delivered", acked);
+        ctx.metrics.count("log_batches_delivered");
+      }
+      await this.advance(pending, acked);
+    });
+  }
+
+  private async skipStoredPrefix(pending: WorkerLogLine[]): Promise<WorkerLogLine[]> {
+    const { ctx } = this;
+    const held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
+    const extra = held - ctx.checkpoint.deliveredLines;
+    if (extra < 0) {
+      ctx.log.warn(
+        { held, delivered: ctx.checkpoint.deliveredLines },
+        "wharf-api holds fewer lines than delivered",
+      );
+      return pending;
+    }
+    if (extra === 0) return pending;
+    const stored = pending.slice(0, extra);
+    ctx.log.info(
+      { workerId: ctx.workerId, skipped: stored.length },
+      "wharf-api already stored part of a batch",
+    );
+    await this.advance(stored, stored.length);
+    ctx.metrics.count("log_lines_reconciled", stored.length);
+    return pending.slice(stored.length);
+  }
+
+  private async advance(lines: WorkerLogLine[], stored: number): Promise<void> {
+    const { ctx } = this;
+    const last = lines[lines.length - 1];
+    if (!last) return;
+    const update = { lastLogId: last.logId, deliveredLines: ctx.checkpoint.deliveredLines + stored };
+    await ctx.checkpoints.save(ctx.workerId, update);
+    Object.assign(ctx.checkpoint, update);
+  }
+}

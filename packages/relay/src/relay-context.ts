@@ -1,0 +1,107 @@
+import type { Logger } from "@wharf/config";
+import type { RelayMetrics } from "./relay-metrics.js";
+import type { Checkpoint, CheckpointStore } from "./relay-store.js";
+import { LeaseLostError } from "./relay-store.js";
+import { retryUntilAborted } from "./retry.js";
+import type { WharfApiClient } from "./wharf-api-client.js";
+import type { WorkerConnection } from "./worker-connection.js";
+
+export interface RelayTuning {
+  /** Lines per CreateLogStream call (default 2000): one bounded, acknowledged batch. */
+  logBatchLines: number;
+  /** Lines per worker StreamLogBatches message (default 1000). */
+  workerBatchLines: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Ask wharf-api how many lines it holds after an interrupted batch, to skip what it stored. */
+  reconcileLogs: boolean;
+}
+
+export const defaultRelayTuning: RelayTuning = {
+  logBatchLines: 2000,
+  workerBatchLines: 1000,
+  retryBaseDelayMs: 200,
+  retryMaxDelayMs: 10_000,
+  reconcileLogs: true,
+};
+
+/** What the three relays of one worker share. `checkpoint` is the live, in-memory copy. */
+export interface RelayContext {
+  workerId: string;
+  buildId: number;
+  worker: WorkerConnection;
+  api: WharfApiClient;
+  checkpoints: CheckpointStore;
+  checkpoint: Checkpoint;
+  signal: AbortSignal;
+  log: Logger;
+  metrics: RelayMetrics;
+  tuning: RelayTuning;
+  /** The worker answered: it is reachable. */
+  workerOk(): void;
+  /** A call to the worker failed; the owner decides when that means the worker is lost. */
+  workerTrouble(err: unknown): void;
+}
+
+/** Retries a wharf-api or Postgres step until it works; losing the lease ends it at once. */
+export function deliver<T>(ctx: RelayContext, what: string, fn: () => Promise<T>): Promise<T> {
+  return retryUntilAborted(fn, {
+    signal: ctx.signal,
+    baseDelayMs: ctx.tuning.retryBaseDelayMs,
+    maxDelayMs: ctx.tuning.retryMaxDelayMs,
+    isFatal: (err) => err instanceof LeaseLostError,
+    onError: (err, attempt, delayMs) => {
+      ctx.metrics.count("delivery_retries");
+      ctx.log.warn(
+        { err: String(err), attempt, delayMs, workerId: ctx.workerId },
+        `${what} failed, retrying`,
+      );
+    },
+  });
+}
+
+/**
+ * Reads a worker stream until it ends OK, reopening it after failures from
+ * wherever the checkpoint is by then. `open` is called with no argument and
+ * reads the checkpoint itself; `handle` processes one message.
+ */
+export async function followWorkerStream<T>(
+  ctx: RelayContext,
+  what: string,
+  open: () => AsyncIterable<T> & { cancel(): void },
+  consume: (stream: AsyncIterator<T>, readable: { readableLength: number }) => Promise<void>,
+): Promise<void> {
+  await retryUntilAborted(
+    async () => {
+      const stream = open();
+      const onAbort = () => stream.cancel();
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        await consume(stream[Symbol.asyncIterator](), stream as unknown as { readableLength: number });
+      } catch (err) {
+        if (!(err instanceof LeaseLostError) && !ctx.signal.aborted && isWorkerCallError(err))
+          ctx.workerTrouble(err);
+        throw err;
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
+        stream.cancel();
+      }
+    },
+    {
+      signal: ctx.signal,
+      baseDelayMs: ctx.tuning.retryBaseDelayMs,
+      maxDelayMs: Math.min(ctx.tuning.retryMaxDelayMs, 2_000),
+      isFatal: (err) => err instanceof LeaseLostError,
+      onError: (err, attempt) =>
+        ctx.log.warn(
+          { err: String(err), attempt, workerId: ctx.workerId },
+          `${what} stream from worker broke`,
+        ),
+    },
+  );
+}
+
+/** gRPC errors carry a numeric `code`; wharf-api errors from our client are WharfApiError. */
+function isWorkerCallError(err: unknown): boolean {
+  return typeof (err as { code?: unknown })?.code === "number";
+}

@@ -1,0 +1,18 @@
+/** What the relay counts; the service maps these onto Prometheus counters. */
+export type RelayCounter =
+  | "log_lines_delivered"
+  | "log_batches_delivered"
+  | "log_lines_reconciled"
+  | "statuses_delivered"
+  | "artifacts_delivered"
+  | "artifact_bytes_delivered"
+  | "delivery_retries"
+  | "workers_finished"
+  | "workers_failed"
+  | "leases_lost";
+
+export interface RelayMetrics {
+  count(counter: RelayCounter, n?: number): void;
+}
+
+export const noopRelayMetrics: RelayMetrics = { count() {} };

@@ -1,0 +1,110 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@wharf/config";
+import type { WharfApiClient } from "./wharf-api-client.js";
+import type { WorkerDirectory } from "./worker-directory.js";
+
+export interface WatchdogOptions {
+  api: WharfApiClient;
+  directory: WorkerDirectory;
+  log: Logger;
+  /** Between two checks (default 30 s). */
+  intervalMs?: number;
+  /** How long a mismatch must persist before acting (default 60 s). */
+  graceMs?: number;
+  now?: () => number;
+}
+
+export type WatchdogDecision =
+  | { action: "fail-build"; buildId: number; orphanedForMs: number }
+  | { action: "remove-worker"; workerId: string; buildRef: string; strayForMs: number };
+
+/**
+ * Reconciles wharf-api with the workers that exist: a build wharf-api thinks is
+ * Scheduling/Running with no worker behind it is marked Failed, and a worker
+ * whose build wharf-api no longer considers active is removed — each only after
+ * the mismatch outlived the grace period, so a worker still being created or a
+ * build still being finished is left alone.
+ */
+export class Watchdog {
+  private readonly orphanBuilds = new Map<number, number>();
+  private readonly strayWorkers = new Map<string, number>();
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly opts: WatchdogOptions) {}
+
+  start(): void {
+    const interval = this.opts.intervalMs ?? 30_000;
+    this.loop = (async () => {
+      const signal = this.stopping.signal;
+      while (!signal.aborted) {
+        await this.check().catch((err: unknown) => {
+          this.opts.log.warn({ err: String(err) }, "watchdog check failed; trying again next interval");
+        });
+        await sleep(interval, undefined, { signal }).catch(() => {});
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  /** One pass; returns (and logs) what it did. */
+  async check(): Promise<WatchdogDecision[]> {
+    const { api, directory, log } = this.opts;
+    const now = (this.opts.now ?? Date.now)();
+    const grace = this.opts.graceMs ?? 60_000;
+    const [builds, workers] = await Promise.all([api.listActiveBuilds(), directory.list()]);
+    const liveRefs = new Set(workers.filter((w) => w.status !== "failed").map((w) => w.buildRef));
+    const activeRefs = new Set(builds.map((b) => String(b.buildId)));
+    const decisions: WatchdogDecision[] = [];
+
+    for (const b of builds) {
+      if (liveRefs.has(String(b.buildId))) {
+        this.orphanBuilds.delete(b.buildId);
+        continue;
+      }
+      const since = this.orphanBuilds.get(b.buildId) ?? now;
+      this.orphanBuilds.set(b.buildId, since);
+      if (now - since < grace) continue;
+      const seconds = Math.round((now - since) / 1000);
+      await api.setBuildStatus(b.buildId, {
+        status: "Failed",
+        message: `wharf watchdog: no worker has been running this build for ${seconds}s`,
+      });
+      this.orphanBuilds.delete(b.buildId);
+      decisions.push({ action: "fail-build", buildId: b.buildId, orphanedForMs: now - since });
+    }
+    for (const id of this.orphanBuilds.keys()) if (!activeRefs.has(String(id))) this.orphanBuilds.delete(id);
+
+    const workerIds = new Set<string>();
+    for (const w of workers) {
+      workerIds.add(w.workerId);
+      if (activeRefs.has(w.buildRef)) {
+        this.strayWorkers.delete(w.workerId);
+        continue;
+      }
+      const since = this.strayWorkers.get(w.workerId) ?? now;
+      this.strayWorkers.set(w.workerId, since);
+      if (now - since < grace) continue;
+      await directory.remove(w.workerId);
+      this.strayWorkers.delete(w.workerId);
+      decisions.push({
+        action: "remove-worker",
+        workerId: w.workerId,
+        buildRef: w.buildRef,
+        strayForMs: now - since,
+      });
+    }
+    for (const id of this.strayWorkers.keys()) if (!workerIds.has(id)) this.strayWorkers.delete(id);
+
+    for (const d of decisions) log.info(d, `watchdog: ${d.action}`);
+    log.debug(
+      { builds: builds.length, workers: workers.length, decisions: decisions.length },
+      "watchdog check",
+    );
+    return decisions;
+  }
+}

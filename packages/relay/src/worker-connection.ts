@@ -1,0 +1,151 @@
+import * as grpc from "@grpc/grpc-js";
+import { loadWorkerProto } from "@wharf/proto";
+
+type Timestamp = { seconds: number; nanos: number } | null;
+
+export interface WorkerLogLine {
+  logId: number;
+  stepId: number;
+  timestamp: Timestamp;
+  message: string;
+}
+export interface WorkerStatusEvent {
+  eventId: number;
+  stepId: number;
+  status: number;
+  timestamp: Timestamp;
+}
+export interface WorkerArtifactEvent {
+  artifactId: number;
+  stepId: number;
+  name: string;
+  size: number;
+  sha256: string;
+}
+export interface WorkerBuildSummary {
+  buildRef: string;
+  status: number;
+  finished: boolean;
+  lastLogId: number;
+  lastEventId: number;
+  lastArtifactId: number;
+  message: string;
+}
+
+type Unary<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: Res) => void,
+) => grpc.ClientUnaryCall;
+type ServerStream<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+) => grpc.ClientReadableStream<Res>;
+
+type WorkerStub = grpc.Client & {
+  StreamStatusEvents: ServerStream<{ afterEventId: number }, WorkerStatusEvent>;
+  StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WorkerArtifactEvent>;
+};
+type ExtrasStub = grpc.Client & {
+  StreamLogBatches: ServerStream<{ afterLogId: number; maxBatchLines: number }, { lines: WorkerLogLine[] }>;
+  DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
+  GetBuildSummary: Unary<object, WorkerBuildSummary>;
+  Cancel: Unary<{ reason: string }, object>;
+  Release: Unary<object, object>;
+};
+
+/**
+ * The aggregator's view of one worker over `wharf.worker.v1`: resumable streams
+ * (after a checkpoint id) and the unary control calls. Streams are Node
+ * Readables, so reading them with `for await` applies back-pressure down to
+ * the worker through HTTP/2 flow control.
+ */
+export class WorkerConnection {
+  private readonly worker: WorkerStub;
+  private readonly extras: ExtrasStub;
+
+  constructor(
+    readonly address: string,
+    private readonly token?: string,
+  ) {
+    const proto = loadWorkerProto();
+    // One channel shared by both services: a single HTTP/2 connection per worker.
+    this.worker = new proto.Worker(address, grpc.credentials.createInsecure()) as unknown as WorkerStub;
+    this.extras = new proto.WorkerExtras(address, grpc.credentials.createInsecure(), {
+      channelOverride: this.worker.getChannel(),
+    }) as unknown as ExtrasStub;
+  }
+
+  streamLogBatches(
+    afterLogId: number,
+    maxBatchLines: number,
+  ): grpc.ClientReadableStream<{ lines: WorkerLogLine[] }> {
+    return this.extras.StreamLogBatches({ afterLogId, maxBatchLines }, this.metadata(), {});
+  }
+
+  streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WorkerStatusEvent> {
+    return this.worker.StreamStatusEvents({ afterEventId }, this.metadata(), {});
+  }
+
+  streamArtifactEvents(afterArtifactId: number): grpc.ClientReadableStream<WorkerArtifactEvent> {
+    return this.worker.StreamArtifactEvents({ afterArtifactId }, this.metadata(), {});
+  }
+
+  /** The artifact's bytes as they arrive (chunks of at most 64 KiB). */
+  async *downloadArtifact(artifactId: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const call = this.extras.DownloadArtifact({ artifactId }, this.metadata(), {});
+    const onAbort = () => call.cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const msg of call as AsyncIterable<{ chunk: Buffer }>) yield msg.chunk;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
+  }
+
+  summary(timeoutMs = 10_000): Promise<WorkerBuildSummary> {
+    return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs);
+  }
+
+  async cancel(reason: string, timeoutMs = 10_000): Promise<void> {
+    await this.unary((md, opts, cb) => this.extras.Cancel({ reason }, md, opts, cb), timeoutMs);
+  }
+
+  async release(timeoutMs = 10_000): Promise<void> {
+    await this.unary((md, opts, cb) => this.extras.Release({}, md, opts, cb), timeoutMs);
+  }
+
+  close(): void {
+    this.extras.close();
+    this.worker.close();
+  }
+
+  private metadata(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    if (this.token) md.set("authorization", `Bearer ${this.token}`);
+    return md;
+  }
+
+  private unary<T>(
+    call: (
+      md: grpc.Metadata,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: T) => void,
+    ) => unknown,
+    timeoutMs: number,
+  ): Promise<T> {
+    return new Promise((resolve, reject) => {
+      call(this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res as T),
+      );
+    });
+  }
+}
+
+/** Converts a wire timestamp to a Date; a missing one becomes "now" (wharf-api rejects lines without one). */
+export function timestampToDate(ts: Timestamp): Date {
+  return ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : new Date();
+}

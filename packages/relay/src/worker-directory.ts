@@ -1,0 +1,43 @@
+/** Lifecycle of a worker as a directory reports it, normalised across backends. */
+export type WorkerState = "queued" | "starting" | "running" | "finished" | "failed" | "unknown";
+
+export interface LiveWorker {
+  workerId: string;
+  /** wharf-api's build id, as a string. */
+  buildRef: string;
+  /** host:port of the worker's gRPC; null while it has none (queued, failed to start). */
+  address: string | null;
+  status: WorkerState;
+}
+
+/**
+ * Where the aggregator and the watchdog learn which workers exist. One
+ * implementation per backend (provisioner HTTP, Docker labels, Kubernetes);
+ * they poll or watch, the aggregator only calls `list` every second or so.
+ */
+export interface WorkerDirectory {
+  readonly kind: string;
+  list(signal?: AbortSignal): Promise<LiveWorker[]>;
+  /** Stops and removes the worker; succeeds when it is already gone. */
+  remove(workerId: string, signal?: AbortSignal): Promise<void>;
+  close?(): Promise<void> | void;
+}
+
+export class WorkerDirectoryError extends Error {
+  override readonly name = "WorkerDirectoryError";
+}
+
+const stateWords: [RegExp, WorkerState][] = [
+  [/^(queued|waiting)$/, "queued"],
+  [/^(starting|scheduled|scheduling|pending|creating|created|initializing)$/, "starting"],
+  [/^(running|started)$/, "running"],
+  [/^(finished|completed|succeeded|success|done|stopped|exited|released)$/, "finished"],
+  [/^(failed|failure|error|errored|crashed|dead|lost)$/, "failed"],
+];
+
+/** Maps a backend's status word (any case) onto a WorkerState. */
+export function workerStateOf(word: string | null | undefined): WorkerState {
+  const w = (word ?? "").toLowerCase();
+  for (const [re, state] of stateWords) if (re.test(w)) return state;
+  return "unknown";
+}

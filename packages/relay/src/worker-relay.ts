@@ -1,0 +1,220 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@wharf/config";
+import { ArtifactRelay } from "./artifact-relay.js";
+import { advancesStatus, isTerminal } from "./build-status.js";
+import { LogRelay } from "./log-relay.js";
+import { deliver, type RelayContext, type RelayTuning } from "./relay-context.js";
+import type { RelayMetrics } from "./relay-metrics.js";
+import type { CheckpointStore } from "./relay-store.js";
+import { StatusRelay } from "./status-relay.js";
+import type { WharfApiClient } from "./wharf-api-client.js";
+import { WorkerConnection } from "./worker-connection.js";
+import type { LiveWorker, WorkerDirectory } from "./worker-directory.js";
+
+export interface WorkerRelayDeps {
+  api: WharfApiClient;
+  directory: WorkerDirectory;
+  checkpoints: CheckpointStore;
+  log: Logger;
+  metrics: RelayMetrics;
+  tuning: RelayTuning;
+  /** Bearer token for the workers' gRPC. */
+  workerToken?: string;
+  /** A worker unreachable this long (or reported failed) is declared lost. */
+  workerLostGraceMs: number;
+}
+
+export type WorkerRelayOutcome = "finished" | "failed" | "invalid" | "stopped";
+
+class WorkerLostError extends Error {
+  override readonly name = "WorkerLostError";
+}
+
+/**
+ * Relays everything of one worker to wharf-api, then finishes it: Release, and
+ * removal through the directory. A worker that stops answering for longer than
+ * the grace period, or that the directory reports failed while unreachable,
+ * gets one diagnostic line in the build log and the build marked Failed.
+ */
+export class WorkerRelay {
+  private reported: LiveWorker;
+  private troubleSince: number | undefined;
+  private lastTrouble: unknown;
+
+  constructor(
+    worker: LiveWorker,
+    private readonly deps: WorkerRelayDeps,
+  ) {
+    this.reported = worker;
+  }
+
+  get workerId(): string {
+    return this.reported.workerId;
+  }
+
+  /** Latest directory entry for this worker (the aggregator calls this every poll). */
+  update(worker: LiveWorker): void {
+    this.reported = worker;
+  }
+
+  async run(signal: AbortSignal): Promise<WorkerRelayOutcome> {
+    const { deps } = this;
+    const w = this.reported;
+    const log = deps.log.child({ workerId: w.workerId, buildRef: w.buildRef });
+    const buildId = Number(w.buildRef);
+    if (!Number.isSafeInteger(buildId) || buildId <= 0) {
+      log.error("build ref is not a wharf-api build id; cannot relay this worker");
+      return "invalid";
+    }
+    const checkpoint = await deps.checkpoints.load(w.workerId, buildId);
+    if (checkpoint.finished) return "finished";
+
+    const inner = new AbortController();
+    const onOuterAbort = () => inner.abort(signal.reason);
+    signal.addEventListener("abort", onOuterAbort, { once: true });
+    const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", deps.workerToken);
+    const ctx: RelayContext = {
+      workerId: w.workerId,
+      buildId,
+      worker,
+      api: deps.api,
+      checkpoints: deps.checkpoints,
+      checkpoint,
+      signal: inner.signal,
+      log,
+      metrics: deps.metrics,
+      tuning: deps.tuning,
+      workerOk: () => {
+        this.troubleSince = undefined;
+      },
+      workerTrouble: (err) => {
+        this.troubleSince ??= Date.now();
+        this.lastTrouble = err;
+      },
+    };
+    try {
+      if (checkpoint.failureReported) throw new WorkerLostError(`worker ${w.workerId} was lost`);
+      if (w.address === null && w.status === "failed")
+        throw new WorkerLostError(`worker ${w.workerId} failed to start`);
+      const lost = this.watchLiveness(ctx);
+      lost.catch(() => {});
+      const logs = new LogRelay(ctx).run();
+      const artifacts = new ArtifactRelay(ctx).run();
+      const relays = Promise.all([logs, artifacts, new StatusRelay(ctx).run(Promise.all([logs, artifacts]))]);
+      relays.catch(() => {});
+      await Promise.race([relays, lost]);
+      await this.finish(ctx);
+      deps.metrics.count("workers_finished");
+      return "finished";
+    } catch (err) {
+      if (signal.aborted) return "stopped";
+      if (!(err instanceof WorkerLostError)) throw err;
+      inner.abort(err);
+      const failed = new AbortController();
+      signal.addEventListener("abort", () => failed.abort(), { once: true });
+      await this.reportFailure({ ...ctx, signal: failed.signal }, err.message);
+      deps.metrics.count("workers_failed");
+      return "failed";
+    } finally {
+      inner.abort();
+      signal.removeEventListener("abort", onOuterAbort);
+      worker.close();
+    }
+  }
+
+  /** Rejects with WorkerLostError once the worker stayed unreachable past the grace period. */
+  private async watchLiveness(ctx: RelayContext): Promise<never> {
+    const { deps } = this;
+    while (!ctx.signal.aborted) {
+      await sleep(Math.min(1000, deps.workerLostGraceMs / 4), undefined, { signal: ctx.signal }).catch(
+        () => {},
+      );
+      if (this.troubleSince === undefined) continue;
+      // Streams only say something when there is news; probe to learn whether the worker is back.
+      const alive = await ctx.worker.summary(2_000).then(
+        () => true,
+        () => false,
+      );
+      if (alive) {
+        this.troubleSince = undefined;
+        continue;
+      }
+      const gone = this.reported.status === "failed" || this.reported.status === "finished";
+      if (gone || Date.now() - this.troubleSince >= deps.workerLostGraceMs) {
+        const seconds = Math.round((Date.now() - this.troubleSince) / 1000);
+        throw new WorkerLostError(
+          `worker ${ctx.workerId} stopped answering (${shortError(this.lastTrouble)}) ` +
+            `for ${seconds}s${gone ? ` and is reported ${this.reported.status}` : ""}`,
+        );
+      }
+    }
+    throw ctx.signal.reason ?? new Error("aborted");
+  }
+
+  private async finish(ctx: RelayContext): Promise<void> {
+    await ctx.worker.release().catch((err: unknown) => {
+      // It may have exited already; everything was delivered, so removal is all that is left.
+      ctx.log.warn({ err: String(err) }, "release failed");
+    });
+    await this.removeWorker(ctx);
+    ctx.log.info({ lastLogId: ctx.checkpoint.lastLogId }, "worker relayed completely, released and removed");
+  }
+
+  private async removeWorker(ctx: RelayContext): Promise<void> {
+    await deliver(ctx, "remove worker", () => this.deps.directory.remove(ctx.workerId, ctx.signal));
+    await deliver(ctx, "finish checkpoint", () => ctx.checkpoints.save(ctx.workerId, { finished: true }));
+  }
+
+  private async reportFailure(ctx: RelayContext, reason: string): Promise<void> {
+    const cp = ctx.checkpoint;
+    ctx.log.warn({ reason }, "worker lost; marking the build Failed");
+    if (isTerminal(cp.sentStatus)) {
+      // Already final (every line was delivered before that): only cleanup remains.
+      await this.removeWorker(ctx);
+      return;
+    }
+    if (!cp.failureReported) {
+      const message =
+        `[wharf] ${reason}. The build is marked Failed. ` +
+        `Log lines up to ${cp.lastLogId} were delivered; anything the worker wrote after that is lost.`;
+      let sent = false;
+      await deliver(ctx, "diagnostic line", async () => {
+        if (!sent) {
+          await ctx.api.sendLogBatch(
+            [
+              {
+                buildId: ctx.buildId,
+                workerLogId: cp.lastLogId + 1,
+                workerStepId: 0,
+                timestamp: new Date(),
+                message,
+              },
+            ],
+            ctx.signal,
+          );
+          sent = true;
+        }
+        const update = { failureReported: true, deliveredLines: cp.deliveredLines + 1 };
+        await ctx.checkpoints.save(ctx.workerId, update);
+        Object.assign(cp, update);
+      });
+    }
+    if (advancesStatus(cp.sentStatus, "Failed")) {
+      let sent = false;
+      await deliver(ctx, "status Failed", async () => {
+        if (!sent) {
+          await ctx.api.setBuildStatus(ctx.buildId, { status: "Failed", message: reason }, ctx.signal);
+          sent = true;
+        }
+        await ctx.checkpoints.save(ctx.workerId, { sentStatus: "Failed" });
+        cp.sentStatus = "Failed";
+      });
+    }
+    await this.removeWorker(ctx);
+  }
+}
+
+function shortError(err: unknown): string {
+  const e = err as { details?: string; message?: string } | undefined;
+  return (e?.details || e?.message || String(err)).slice(0, 200);
+}
