@@ -50,6 +50,8 @@ export interface FollowOptions {
 export interface FollowLogsOptions extends FollowOptions {
   /** Upper bound of lines per batch (default 1000). */
   maxBatch?: number;
+  /** Upper bound of record bytes per batch (default: the store's maxBatchBytes); one line always fits. */
+  maxBatchBytes?: number;
 }
 
 const DEFAULT_MAX_BATCH = 1000;
@@ -297,15 +299,16 @@ export class ResultStore {
   followLogs(afterLogId: number, opts: FollowLogsOptions = {}): AsyncIterable<LogEntry[]> {
     checkAfterId(afterLogId, "afterLogId");
     const maxBatch = positiveInt(opts.maxBatch ?? DEFAULT_MAX_BATCH, "maxBatch");
-    return this.logFollower(afterLogId + 1, maxBatch, opts.signal);
+    const maxBytes = positiveInt(opts.maxBatchBytes ?? this.maxBatchBytes, "maxBatchBytes");
+    return this.logFollower(afterLogId + 1, maxBatch, maxBytes, opts.signal);
   }
 
-  private async *logFollower(next: number, maxBatch: number, signal?: AbortSignal) {
+  private async *logFollower(next: number, maxBatch: number, maxBytes: number, signal?: AbortSignal) {
     for (;;) {
       if (signal?.aborted) return;
       this.assertOpen();
       if (next <= this.log.lastCommittedId) {
-        const batch = await this.reading(this.log.read(next, maxBatch, this.maxBatchBytes));
+        const batch = await this.reading(this.log.read(next, maxBatch, maxBytes));
         next += batch.length;
         yield batch;
         continue;

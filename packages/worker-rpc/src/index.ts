@@ -1,0 +1,16 @@
+export {
+  createWorkerClient,
+  type HealthStatus,
+  type StreamOptions,
+  type WorkerClient,
+  type WorkerClientOptions,
+  WorkerRpcError,
+} from "./client.js";
+export {
+  DEFAULT_WORKER_PORT,
+  startWorkerRpcServer,
+  type WorkerRpcServer,
+  type WorkerRpcServerOptions,
+} from "./server.js";
+export { NO_EXIT_CODE, type WorkerArtifactEvent } from "./wire.js";
+export { ARTIFACT_CHUNK_BYTES, MAX_BATCH_LINES, type WorkerResultSource } from "./worker-handlers.js";

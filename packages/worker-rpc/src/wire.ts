@@ -1,0 +1,171 @@
+import { WorkerStatus } from "@wharf/proto";
+import type {
+  ArtifactEvent,
+  BuildSummary,
+  LogEntry,
+  StatusEvent,
+  StepStatus,
+  StepSummary,
+} from "@wharf/result-store";
+
+/*
+ * Conversions between the store's types and wharf.worker.v1 messages as @wharf/proto's loader shapes
+ * them (camelCase fields, uint64 as numbers, enums as numbers).
+ */
+
+export interface WireTimestamp {
+  seconds: number | string;
+  nanos: number;
+}
+
+export interface WireLogLine {
+  logId: number;
+  stepId: number;
+  timestamp: WireTimestamp | null;
+  message: string;
+}
+
+export interface WireStatusEvent {
+  eventId: number;
+  stepId: number;
+  status: number;
+  timestamp: WireTimestamp | null;
+}
+
+export interface WireArtifactEvent {
+  artifactId: number;
+  stepId: number;
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface WireStepSummary {
+  stepId: number;
+  stage: string;
+  name: string;
+  status: number;
+  exitCode: number;
+  attempts: number;
+}
+
+export interface WireBuildSummary {
+  buildRef: string;
+  status: number;
+  finished: boolean;
+  lastLogId: number;
+  lastEventId: number;
+  lastArtifactId: number;
+  steps: WireStepSummary[];
+  message: string;
+}
+
+/** An artifact event as the wire carries it: the proto has no timestamp for artifacts. */
+export type WorkerArtifactEvent = Omit<ArtifactEvent, "timestamp">;
+
+/** exit_code is a plain int32 on the wire; this stands for "no exit code" (the step never ran). */
+export const NO_EXIT_CODE = -1;
+
+export function statusToWire(status: StepStatus): number {
+  return WorkerStatus[status];
+}
+
+const statusByNumber = new Map<number, StepStatus>(
+  (Object.entries(WorkerStatus) as [string, number][])
+    .filter(([name]) => name !== "UNSPECIFIED")
+    .map(([name, n]) => [n, name as StepStatus]),
+);
+
+/** Undefined for STATUS_UNSPECIFIED and numbers this version does not know. */
+export function statusFromWire(n: number): StepStatus | undefined {
+  return statusByNumber.get(n);
+}
+
+export function timestampToWire(ms: number): WireTimestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+export function timestampFromWire(ts: WireTimestamp | null | undefined): number {
+  if (!ts) return 0;
+  return Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6);
+}
+
+export function logLineToWire(l: LogEntry): WireLogLine {
+  return { logId: l.logId, stepId: l.stepId, timestamp: timestampToWire(l.timestamp), message: l.message };
+}
+
+export function logLineFromWire(l: WireLogLine): LogEntry {
+  return {
+    logId: Number(l.logId),
+    stepId: Number(l.stepId),
+    timestamp: timestampFromWire(l.timestamp),
+    message: l.message,
+  };
+}
+
+export function statusEventToWire(e: StatusEvent): WireStatusEvent {
+  return {
+    eventId: e.eventId,
+    stepId: e.stepId,
+    status: statusToWire(e.status),
+    timestamp: timestampToWire(e.timestamp),
+  };
+}
+
+export function artifactEventToWire(e: ArtifactEvent): WireArtifactEvent {
+  return { artifactId: e.artifactId, stepId: e.stepId, name: e.name, size: e.size, sha256: e.sha256 };
+}
+
+export function artifactEventFromWire(e: WireArtifactEvent): WorkerArtifactEvent {
+  return {
+    artifactId: Number(e.artifactId),
+    stepId: Number(e.stepId),
+    name: e.name,
+    size: Number(e.size),
+    sha256: e.sha256,
+  };
+}
+
+export function summaryToWire(s: BuildSummary): WireBuildSummary {
+  return {
+    buildRef: s.buildRef,
+    status: statusToWire(s.status),
+    finished: s.finished,
+    lastLogId: s.lastLogId,
+    lastEventId: s.lastEventId,
+    lastArtifactId: s.lastArtifactId,
+    message: s.message,
+    steps: s.steps.map((step) => ({
+      stepId: step.stepId,
+      stage: step.stage,
+      name: step.name,
+      status: statusToWire(step.status),
+      exitCode: step.exitCode ?? NO_EXIT_CODE,
+      attempts: step.attempts,
+    })),
+  };
+}
+
+/** Inverse of summaryToWire; `toStatus` decides what an unknown status number becomes. */
+export function summaryFromWire(s: WireBuildSummary, toStatus: (n: number) => StepStatus): BuildSummary {
+  return {
+    buildRef: s.buildRef,
+    status: toStatus(s.status),
+    finished: s.finished,
+    message: s.message,
+    lastLogId: Number(s.lastLogId),
+    lastEventId: Number(s.lastEventId),
+    lastArtifactId: Number(s.lastArtifactId),
+    steps: (s.steps ?? []).map(
+      (step): StepSummary => ({
+        stepId: Number(step.stepId),
+        stage: step.stage,
+        name: step.name,
+        status: toStatus(step.status),
+        exitCode: step.exitCode === NO_EXIT_CODE ? null : step.exitCode,
+        attempts: step.attempts,
+      }),
+    ),
+  };
+}
