@@ -11,7 +11,7 @@ export interface FinishedStep {
 
 export interface BuildVerdictInput {
   steps: FinishedStep[];
-  /** The build was cancelled from outside (AbortSignal). */
+  /** A cancel from outside (AbortSignal) stopped a step or kept one from running. */
   cancelled: boolean;
   /** A reason the build failed that is not a step's own failure (executor fault, build timeout). */
   fault: string | null;

@@ -98,7 +98,6 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
   const artifacts = new ArtifactScratch(options.artifactsTmpDir);
   const outcomes: StepOutcome[] = [];
   let fault: string | null = null;
-  let stopped: StopReason | null = null;
   const contextFor = (stepId: number, signal: AbortSignal): StepRunContext => {
     const tracker = trackers.get(stepId)!;
     return {
@@ -136,8 +135,6 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
       outcomes.push(...stageOutcomes);
       fault ??= stageOutcomes.find((o) => o.fault !== null)?.fault ?? null;
     }
-    // Decided here, before clean-up: a cancel arriving after the last step ended changes nothing.
-    stopped = abort.signal.aborted ? stopReasonOf(abort.signal) : null;
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onCancel);
@@ -153,8 +150,12 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
       .catch((err: unknown) => log.warn({ err }, "removing the artifact scratch dir failed"));
   }
 
-  if (stopped?.kind === "build-timeout") fault ??= stopMessage(stopped);
-  const verdict = deriveBuildStatus({ steps: outcomes, cancelled: stopped?.kind === "cancel", fault });
+  // A cancel or timeout counts only if it stopped a step or kept one from running: one that
+  // arrives after the last step ended changes nothing.
+  const stops = outcomes.map((o) => o.stoppedBy?.kind);
+  const timeout = outcomes.find((o) => o.stoppedBy?.kind === "build-timeout")?.stoppedBy;
+  if (timeout) fault ??= stopMessage(timeout);
+  const verdict = deriveBuildStatus({ steps: outcomes, cancelled: stops.includes("cancel"), fault });
   recorder.appendStatus(BUILD_STEP_ID, verdict.status);
   return {
     status: verdict.status,
@@ -171,7 +172,7 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
   };
 }
 
-type NotRun = { message: string; skipped: boolean };
+type NotRun = { message: string; skipped: boolean; stoppedBy: StopReason | null };
 
 /** Why a stage's steps will not run at all, or null when the stage runs. */
 function notRunReason(
@@ -185,14 +186,14 @@ function notRunReason(
   if (signal.aborted) {
     const reason = stopReasonOf(signal);
     const what = reason.kind === "build-timeout" ? "the build timed out" : "the build was cancelled";
-    return { message: `cancelled: ${what} before this stage started`, skipped: false };
+    return { message: `cancelled: ${what} before this stage started`, skipped: false, stoppedBy: reason };
   }
-  if (fault !== null) return { message: `cancelled: ${fault}`, skipped: false };
+  if (fault !== null) return { message: `cancelled: ${fault}`, skipped: false, stoppedBy: null };
   const skip = runIfSkipReason(
     stage,
     outcomes.some((o) => o.status === "FAILED"),
   );
-  return skip === null ? null : { message: skip, skipped: true };
+  return skip === null ? null : { message: skip, skipped: true, stoppedBy: null };
 }
 
 function endUnrun(tracker: StepTracker, why: NotRun): StepOutcome {
@@ -209,5 +210,6 @@ function endUnrun(tracker: StepTracker, why: NotRun): StepOutcome {
     durationMs: 0,
     skipped: why.skipped,
     fault: null,
+    stoppedBy: why.stoppedBy,
   };
 }

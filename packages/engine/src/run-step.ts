@@ -2,7 +2,7 @@ import { collectArtifacts } from "./artifacts.js";
 import type { TerminalStatus } from "./recorder.js";
 import { type AttemptResult, runAttempt } from "./run-attempt.js";
 import type { StepRunContext } from "./step-context.js";
-import { formatDuration, stopMessage, stopReasonOf } from "./stop-reason.js";
+import { formatDuration, type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
 
 /** How a step ended, for the stage and the build. */
 export interface StepOutcome {
@@ -17,6 +17,8 @@ export interface StepOutcome {
   skipped: boolean;
   /** Set when the executor or the recording (not the step) failed: the build then fails and stops. */
   fault: string | null;
+  /** Set when the engine stopped (or never started) the step: cancel, build timeout, failed sibling. */
+  stoppedBy: StopReason | null;
 }
 
 /**
@@ -60,6 +62,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
     durationMs: Math.round(performance.now() - startedAt),
     skipped: false,
     fault: result.kind === "fault" ? result.message : null,
+    stoppedBy: result.kind === "stopped" ? result.reason : null,
   };
 }
 

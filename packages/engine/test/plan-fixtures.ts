@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BuildSpec } from "@wharf/executor";
 import type { Plan, PlanStage, PlanStep, RunIf } from "@wharf/wharfyml";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import { FakeExecutor, MemoryRecorder, type RunBuildOptions, runBuild } from "../src/index.js";
 
 let nextId = 1;
@@ -63,3 +63,26 @@ export function idOf(p: Plan, name: string): number {
 }
 
 export const FULL_SUCCESS = ["PENDING", "SCHEDULING", "INITIALIZING", "RUNNING", "SUCCESS"];
+
+const ORDER = ["PENDING", "SCHEDULING", "INITIALIZING", "RUNNING"];
+
+/** Every step's statuses move only forward and end in exactly one terminal status. */
+export function expectForwardStatuses(recorder: MemoryRecorder): void {
+  for (const { stepId } of recorder.steps) {
+    const statuses = recorder.statusesOf(stepId);
+    const last = statuses.at(-1);
+    expect(["SUCCESS", "FAILED", "CANCELLED"], `step ${stepId}: ${statuses}`).toContain(last);
+    const before = statuses.slice(0, -1).map((s) => ORDER.indexOf(s));
+    expect(before[0], `step ${stepId} starts PENDING`).toBe(0);
+    for (let i = 1; i < before.length; i++) expect(before[i]!).toBeGreaterThan(before[i - 1]!);
+  }
+}
+
+/** Polls `condition` every 5 ms until true; fails after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
