@@ -1,0 +1,216 @@
+import type { PlanStep } from "@wharf/wharfyml";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { Pod } from "kubernetes-models/v1/Pod";
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_STEP_IMAGES,
+  labelValue,
+  namePrefix,
+  StepSpecError,
+  stepPod,
+  stepRun,
+  workspaceClaim,
+  workspacePod,
+} from "../src/index.js";
+
+const common = { stage: "build", retries: 0, artifacts: [] };
+const steps: PlanStep[] = [
+  {
+    ...common,
+    id: 1,
+    name: "compile it",
+    type: "container",
+    spec: {
+      image: "golang:1.22",
+      cmds: ["go build ./...", "echo done"],
+      shell: "/bin/sh",
+      os: "linux",
+      secretName: "go-secrets",
+      serviceAccount: "builder",
+      certificatesMountPath: "/etc/ssl/custom",
+    },
+  },
+  {
+    ...common,
+    id: 2,
+    name: "image",
+    type: "docker",
+    spec: {
+      file: "Dockerfile",
+      tags: ["v1", "latest"],
+      name: "app",
+      group: "team",
+      registry: "registry.example",
+      context: ".",
+      secret: "registry-auth",
+      appendCert: false,
+      push: true,
+      args: ["A=1"],
+      secretName: "build-secrets",
+      secretArgs: ["TOKEN=API_TOKEN"],
+    },
+  },
+  {
+    ...common,
+    id: 3,
+    name: "deploy",
+    type: "helm",
+    spec: {
+      chart: "app",
+      name: "app",
+      namespace: "prod",
+      repo: "https://charts.example",
+      set: { "image.tag": "v1" },
+      files: ["values.yaml"],
+      chartVersion: "1.2.3",
+      helmVersion: "v3.15.0",
+    },
+  },
+  {
+    ...common,
+    id: 4,
+    name: "package",
+    type: "helm-package",
+    spec: { version: "1.0.0", chartPath: "chart", destination: "https://charts.example/api/charts" },
+  },
+  {
+    ...common,
+    id: 5,
+    name: "apply",
+    type: "kubectl",
+    spec: {
+      files: ["k8s/a.yaml", "k8s/b.yaml"],
+      namespace: "prod",
+      action: "apply",
+      force: true,
+      cluster: "prod-kubeconfig",
+    },
+  },
+  {
+    ...common,
+    id: 6,
+    name: "nuget",
+    type: "nuget-package",
+    spec: {
+      version: "1.0.0",
+      projectPath: "src/Lib.csproj",
+      repo: "https://nuget.example/v3/index.json",
+      skipDuplicate: true,
+    },
+  },
+];
+
+const input = (step: PlanStep) => ({
+  buildRef: "build/42",
+  stepId: step.id,
+  labels: { "wharf.iver.com/build-ref": "build/42", "wharf.iver.com/step-name": step.name },
+  env: { CI: "true", WHARF_BUILD_REF: "42" },
+  run: stepRun(step, DEFAULT_STEP_IMAGES),
+  workspaceClaim: "wharf-ws-abcde",
+  owner: { name: "wharf-worker-xyz12", uid: "0b0c2d4e-1111-2222-3333-444455556666" },
+  certificatesConfigMap: "ca-certificates-config",
+  resources: { limits: { cpu: "1", memory: "1Gi" } },
+});
+
+describe("step pods", () => {
+  for (const step of steps) {
+    it(`builds a schema-valid pod for a ${step.type} step`, () => {
+      const pod = stepPod(input(step));
+      expect(() => new Pod(JSON.parse(JSON.stringify(pod))).validate()).not.toThrow();
+      expect(pod.spec?.restartPolicy).toBe("Never");
+      expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: "wharf-worker-xyz12" });
+      expect(pod.spec?.containers[0]?.volumeMounts?.[0]).toEqual({
+        name: "workspace",
+        mountPath: "/workspace",
+      });
+      for (const v of Object.values(pod.metadata?.labels ?? {})) expect(labelValue(v)).toBe(v);
+    });
+  }
+
+  it("runs a container step's cmds in one shell under set -e, with its secret, account and certificates", () => {
+    const pod = stepPod(input(steps[0]!));
+    const c = pod.spec!.containers[0]!;
+    expect(c.image).toBe("golang:1.22");
+    expect(c.command).toEqual(["/bin/sh", "-c", "set -e\ngo build ./...\necho done"]);
+    expect(c.envFrom).toEqual([{ secretRef: { name: "go-secrets" } }]);
+    expect(c.env).toEqual([
+      { name: "CI", value: "true" },
+      { name: "WHARF_BUILD_REF", value: "42" },
+    ]);
+    expect(pod.spec?.serviceAccountName).toBe("builder");
+    expect(c.volumeMounts).toContainEqual({
+      name: "certificates",
+      mountPath: "/etc/ssl/custom",
+      readOnly: true,
+    });
+    expect(pod.spec?.volumes).toContainEqual({
+      name: "certificates",
+      configMap: { name: "ca-certificates-config" },
+    });
+  });
+
+  it("maps a docker step to kaniko with every tag, build args and the registry secret", () => {
+    const run = stepRun(steps[1]!);
+    expect(run.image).toBe(DEFAULT_STEP_IMAGES.kaniko);
+    const script = run.command[2]!;
+    expect(script).toContain("--destination=registry.example/team/app:v1");
+    expect(script).toContain("--destination=registry.example/team/app:latest");
+    expect(script).toContain("--build-arg=A=1");
+    expect(script).toContain('--build-arg=TOKEN="$API_TOKEN"');
+    expect(run.secretMounts).toEqual([{ secretName: "registry-auth", mountPath: "/kaniko/.docker" }]);
+  });
+
+  it("gives helm and kubectl steps a kubeconfig from the cluster secret", () => {
+    const helm = stepRun(steps[2]!);
+    expect(helm.image).toBe("alpine/helm:3.15.0");
+    expect(helm.command[2]).toContain(
+      "helm upgrade --install app app --namespace prod --repo https://charts.example --version 1.2.3 --values /workspace/values.yaml --set image.tag=v1",
+    );
+    expect(helm.secretMounts[0]?.secretName).toBe("kubectl-config");
+    const kubectl = stepRun(steps[4]!);
+    expect(kubectl.command[2]).toContain(
+      "kubectl apply --namespace prod --force --filename /workspace/k8s/a.yaml --filename /workspace/k8s/b.yaml",
+    );
+    expect(kubectl.secretMounts[0]?.secretName).toBe("prod-kubeconfig");
+    expect(kubectl.env.KUBECONFIG).toBe("/etc/wharf/kubeconfig/config");
+  });
+
+  it("refuses a docker step with nowhere to push", () => {
+    const step = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    step.spec.name = undefined;
+    expect(() => stepRun(step)).toThrow(StepSpecError);
+  });
+
+  it("builds a schema-valid workspace pod and claim", () => {
+    const base = { buildRef: "build/42", labels: { "wharf.iver.com/build-ref": "build/42" } };
+    const pod = workspacePod({ ...base, claimName: "c", image: "busybox:1.36" });
+    expect(() => new Pod(JSON.parse(JSON.stringify(pod))).validate()).not.toThrow();
+    const claim = workspaceClaim({ ...base, size: "1Gi", storageClassName: "fast" });
+    expect(() => new PersistentVolumeClaim(JSON.parse(JSON.stringify(claim))).validate()).not.toThrow();
+    expect(claim.spec?.resources?.requests).toEqual({ storage: "1Gi" });
+    // The schema check is not vacuous: a container with a numeric image fails it.
+    expect(() =>
+      new Pod({
+        metadata: { name: "x" },
+        spec: { containers: [{ name: "c", image: 1 }] },
+      } as never).validate(),
+    ).toThrow();
+  });
+});
+
+describe("names and labels", () => {
+  it("makes any text a valid label value, keeping different texts apart", () => {
+    expect(labelValue("plain-value")).toBe("plain-value");
+    const a = labelValue("build image");
+    const b = labelValue("build/image");
+    expect(a).toMatch(/^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/);
+    expect(a).not.toBe(b);
+    expect(labelValue("x".repeat(100)).length).toBeLessThanOrEqual(63);
+    expect(labelValue("---")).toMatch(/^[a-f0-9]{8}$/);
+  });
+
+  it("makes generateName prefixes that are DNS-1123 and short", () => {
+    expect(namePrefix("wharf-step", "Build/42", "3")).toBe("wharf-step-build-42-3-");
+    expect(namePrefix("x".repeat(100)).length).toBeLessThanOrEqual(57);
+  });
+});
