@@ -1,0 +1,66 @@
+import type { BuildRequest } from "../build-request.js";
+
+/** What a backend needs to start one worker. */
+export interface WorkerSpec {
+  workerId: string;
+  /** Human-readable and unique; the container name on Docker. */
+  name: string;
+  request: BuildRequest;
+}
+
+/** A worker as the backend sees it, independent of the database. */
+export interface BackendWorker {
+  workerId: string;
+  /** "running": the process/container is up; "exited": it is gone but not yet deleted. */
+  state: "running" | "exited";
+  /** Exit code when known (a process we did not spawn has none). */
+  exitCode: number | null;
+  /** "host:port" of the worker's gRPC server. */
+  address: string;
+}
+
+/**
+ * Where workers run. The scheduler calls `create` for a claimed build, polls
+ * `list` to reconcile the database with reality (a worker whose process or
+ * container vanished is lost; one found after a restart is adopted), and asks
+ * the worker itself for the build's status over gRPC at the listed address.
+ *
+ * - `create` resolves once the worker process/container was started (not when
+ *   its gRPC server answers); it must not leave anything behind when it throws.
+ * - `delete` stops the worker and everything it started (step containers),
+ *   removes it, and succeeds for a worker that already exited; it returns false
+ *   when the backend has no such worker.
+ * - `list` may be called concurrently with `create` and `delete`.
+ * - `close` releases the backend's own resources. Workers keep running (they
+ *   hold build results until released) unless the backend was told otherwise.
+ */
+export interface WorkerBackend {
+  readonly kind: "local" | "docker";
+  /**
+   * Which rows this backend instance may reconcile: replicas with the same
+   * scope see the same workers (one Docker engine, one local data dir).
+   */
+  readonly scope: string;
+  create(spec: WorkerSpec): Promise<{ address: string }>;
+  list(): Promise<BackendWorker[]>;
+  delete(workerId: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Worker names: `wharf-worker-<buildRef>-<suffix>` (valid as a container name). */
+export function workerName(buildRef: number, workerId: string): string {
+  return `wharf-worker-${buildRef}-${workerId.slice(-8)}`;
+}
+
+/**
+ * Settings every backend passes to the worker the same way (see the worker
+ * contract): executor kind, gRPC token, extra env.
+ */
+export interface WorkerRuntimeOptions {
+  /** Bearer token the worker requires on gRPC (WHARF_WORKER_TOKEN). */
+  workerToken?: string;
+  /** Extra env for every worker (e.g. WHARF_LOG_LEVEL). */
+  extraEnv?: Record<string, string>;
+  /** Grace between SIGTERM and SIGKILL when deleting a worker (default 5 s). */
+  stopGraceMs?: number;
+}

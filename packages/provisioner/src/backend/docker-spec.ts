@@ -1,0 +1,98 @@
+import type Docker from "dockerode";
+import { workerBuildEnv } from "../build-request.js";
+import type { WorkerRuntimeOptions, WorkerSpec } from "./backend.js";
+
+export const LABEL_INSTANCE = "wharf.iver.com/instance";
+export const LABEL_BUILD_REF = "wharf.iver.com/build-ref";
+export const LABEL_PROJECT_ID = "wharf.iver.com/project-id";
+export const LABEL_WORKER_ID = "wharf.iver.com/worker-id";
+export const LABEL_GRPC_PORT = "wharf.iver.com/grpc-port";
+/** Tells the worker container apart from the step containers that share its worker-id label. */
+export const LABEL_COMPONENT = "wharf.iver.com/component";
+
+export interface DockerWorkerOptions extends WorkerRuntimeOptions {
+  /** Image with git and the `wharf` worker (WHARF_WORKER_IMAGE). */
+  image: string;
+  /** Command in the image; default ["wharf", "worker", "serve"]. */
+  cmd?: string[];
+  /** Network mode of the worker container (default "host"). */
+  network?: string;
+  /** Extra binds "host:container[:ro]" (WHARF_WORKER_BINDS). */
+  binds?: string[];
+  /** Engine socket, mounted into the worker so it can run step containers. */
+  socketPath?: string;
+  /** Host the worker's gRPC port is reached at (default 127.0.0.1). */
+  advertiseHost?: string;
+  /** Address the worker binds inside the container (default 0.0.0.0). */
+  bindHost?: string;
+}
+
+export interface WorkerContainerPorts {
+  grpc: number;
+  http: number;
+}
+
+/**
+ * The create-container body for one worker. Pure: everything the engine needs,
+ * nothing fetched, so it is unit-tested without Docker.
+ */
+export function workerContainerSpec(
+  spec: WorkerSpec,
+  opts: DockerWorkerOptions,
+  ports: WorkerContainerPorts,
+): Docker.ContainerCreateOptions {
+  const socket = opts.socketPath ?? "/var/run/docker.sock";
+  const network = opts.network ?? "host";
+  const env: Record<string, string> = {
+    ...opts.extraEnv,
+    ...workerBuildEnv(spec.workerId, spec.request),
+    WHARF_EXECUTOR: "docker",
+    WHARF_WORKER_HOST: opts.bindHost ?? "0.0.0.0",
+    WHARF_WORKER_PORT: String(ports.grpc),
+    WHARF_WORKER_HTTP_PORT: String(ports.http),
+    WHARF_DATA_DIR: "/var/lib/wharf-worker",
+    DOCKER_HOST: `unix://${socket}`,
+    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+  };
+  const grpcKey = `${ports.grpc}/tcp`;
+  const published =
+    network === "host"
+      ? {}
+      : {
+          ExposedPorts: { [grpcKey]: {} },
+          PortBindings: {
+            [grpcKey]: [{ HostIp: opts.advertiseHost ?? "127.0.0.1", HostPort: String(ports.grpc) }],
+          },
+        };
+  return {
+    name: spec.name,
+    Image: opts.image,
+    Cmd: opts.cmd ?? ["wharf", "worker", "serve"],
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: workerLabels(spec, ports.grpc),
+    ...(published.ExposedPorts ? { ExposedPorts: published.ExposedPorts } : {}),
+    HostConfig: {
+      NetworkMode: network,
+      Binds: [`${socket}:${socket}`, ...(opts.binds ?? [])],
+      ...(published.PortBindings ? { PortBindings: published.PortBindings } : {}),
+    },
+  };
+}
+
+/** The contract's labels (instance, build-ref, project-id, worker-id, grpc-port). */
+export function workerLabels(spec: WorkerSpec, grpcPort: number): Record<string, string> {
+  return {
+    [LABEL_INSTANCE]: spec.request.instance,
+    [LABEL_BUILD_REF]: String(spec.request.buildRef),
+    [LABEL_PROJECT_ID]: spec.request.projectId === null ? "" : String(spec.request.projectId),
+    [LABEL_WORKER_ID]: spec.workerId,
+    [LABEL_GRPC_PORT]: String(grpcPort),
+    [LABEL_COMPONENT]: "worker",
+  };
+}
+
+/** "Exited (137) 2 seconds ago" → 137. */
+export function exitCodeFromStatus(status: string): number | null {
+  const m = /^Exited \((-?\d+)\)/.exec(status);
+  return m ? Number(m[1]) : null;
+}

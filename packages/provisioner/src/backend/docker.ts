@@ -1,0 +1,110 @@
+import Docker from "dockerode";
+import { BackendError } from "../errors.js";
+import type { BackendWorker, WorkerBackend, WorkerSpec } from "./backend.js";
+import {
+  type DockerWorkerOptions,
+  exitCodeFromStatus,
+  LABEL_COMPONENT,
+  LABEL_GRPC_PORT,
+  LABEL_WORKER_ID,
+  workerContainerSpec,
+} from "./docker-spec.js";
+import { freePort } from "./free-port.js";
+
+export interface DockerBackendOptions extends DockerWorkerOptions {
+  /** A client to use; default: one on `socketPath`. */
+  docker?: Docker;
+}
+
+const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+
+/**
+ * A worker container per build. The worker runs its steps as sibling
+ * containers through the mounted engine socket; they carry the same
+ * worker-id label, which is how `delete` finds and removes them.
+ */
+export class DockerBackend implements WorkerBackend {
+  readonly kind = "docker" as const;
+  readonly scope: string;
+  private readonly docker: Docker;
+
+  constructor(private readonly opts: DockerBackendOptions) {
+    const socketPath = opts.socketPath ?? "/var/run/docker.sock";
+    this.docker = opts.docker ?? new Docker({ socketPath });
+    this.scope = `docker:${socketPath}`;
+  }
+
+  async create(spec: WorkerSpec): Promise<{ address: string }> {
+    const ports = { grpc: await freePort(), http: await freePort() };
+    const body = workerContainerSpec(spec, this.opts, ports);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.docker.createContainer(body);
+      await container.start();
+    } catch (err) {
+      if (container) await container.remove({ force: true }).catch(() => {});
+      throw new BackendError(
+        `could not start worker container from ${this.opts.image}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return { address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${ports.grpc}` };
+  }
+
+  async list(): Promise<BackendWorker[]> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [LABEL_WORKER_ID, `${LABEL_COMPONENT}=worker`] },
+    });
+    return containers.map((c) => {
+      const running = c.State === "running" || c.State === "created" || c.State === "restarting";
+      return {
+        workerId: c.Labels[LABEL_WORKER_ID] as string,
+        state: running ? "running" : "exited",
+        exitCode: running ? null : exitCodeFromStatus(c.Status),
+        address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${c.Labels[LABEL_GRPC_PORT] ?? ""}`,
+      };
+    });
+  }
+
+  async delete(workerId: string): Promise<boolean> {
+    const filters = { label: [`${LABEL_WORKER_ID}=${workerId}`] };
+    const containers = await this.docker.listContainers({ all: true, filters });
+    const worker = containers.find((c) => c.Labels[LABEL_COMPONENT] === "worker");
+    if (!worker) return false;
+    // Stop the worker first so it cancels its steps itself; then force-remove
+    // whatever is left (step containers of a worker that did not clean up).
+    const graceSec = Math.ceil((this.opts.stopGraceMs ?? 5000) / 1000);
+    await this.docker
+      .getContainer(worker.Id)
+      .stop({ t: graceSec })
+      .catch((err) => {
+        if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err;
+      });
+    const left = await this.docker.listContainers({ all: true, filters });
+    await Promise.all(
+      left.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch((err) => {
+            if (!isNotFound(err)) throw err;
+          }),
+      ),
+    );
+    const volumes = await this.docker.listVolumes({ filters }).catch(() => ({ Volumes: [] }));
+    await Promise.all(
+      (volumes.Volumes ?? []).map((v) =>
+        this.docker
+          .getVolume(v.Name)
+          .remove()
+          .catch(() => {}),
+      ),
+    );
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}

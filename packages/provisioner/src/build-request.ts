@@ -1,0 +1,114 @@
+import { parse as parseYaml } from "yaml";
+import { ProblemError } from "./errors.js";
+import type { CreateWorkerQuery } from "./schemas.js";
+
+/** One build as asked for by wharf-api, parsed and checked; stored with the worker row. */
+export interface BuildRequest {
+  buildRef: number;
+  instance: string;
+  projectId: number | null;
+  gitUrl: string;
+  gitBranch?: string;
+  repoBranch?: string;
+  repoGroup?: string;
+  repoName?: string;
+  environment?: string;
+  /** "ALL" or one stage name. */
+  runStages: string;
+  /** Input values; wharf-api sends them as a YAML map in VARS. */
+  vars: Record<string, string>;
+  gitToken?: string;
+}
+
+const UINT = /^\d{1,16}$/;
+
+function parseUint(value: string, param: string): number {
+  const t = value.trim();
+  if (!UINT.test(t) || !Number.isSafeInteger(Number(t))) {
+    throw new ProblemError("invalid-param", `${param} must be an unsigned integer, got "${value}"`, param);
+  }
+  return Number(t);
+}
+
+/** VARS: a JSON or YAML map (YAML parses JSON too); values become strings. */
+export function parseVars(textValue: string | undefined, param = "VARS"): Record<string, string> {
+  if (textValue === undefined || textValue.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = parseYaml(textValue, { maxAliasCount: 50 });
+  } catch (err) {
+    throw new ProblemError(
+      "invalid-param",
+      `${param} is not a valid JSON or YAML map: ${(err as Error).message.split("\n")[0]}`,
+      param,
+      { cause: err },
+    );
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    throw new ProblemError("invalid-param", `${param} must be a map of input values`, param);
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = typeof v === "string" ? v : v === null ? "" : JSON.stringify(v);
+  }
+  return out;
+}
+
+function optional(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === "" ? undefined : v;
+}
+
+/** Turns the POST /api/worker query into a BuildRequest, naming the parameter on any error. */
+export function parseBuildRequest(q: CreateWorkerQuery): BuildRequest {
+  if (q.BUILD_REF === undefined || q.BUILD_REF.trim() === "") {
+    throw new ProblemError("missing-param", "BUILD_REF is required", "BUILD_REF");
+  }
+  const buildRef = parseUint(q.BUILD_REF, "BUILD_REF");
+  const gitUrl = optional(q.GIT_FULLURL);
+  if (!gitUrl) throw new ProblemError("missing-param", "GIT_FULLURL is required", "GIT_FULLURL");
+  const projectIdText = optional(q.WHARF_PROJECT_ID);
+  const gitBranch = optional(q.GIT_BRANCH);
+  const repoBranch = optional(q.REPO_BRANCH) ?? gitBranch;
+  const req: BuildRequest = {
+    buildRef,
+    instance: q.WHARF_INSTANCE?.trim() ?? "",
+    projectId: projectIdText ? parseUint(projectIdText, "WHARF_PROJECT_ID") : null,
+    gitUrl,
+    runStages: optional(q.RUN_STAGES) ?? "ALL",
+    vars: parseVars(q.VARS),
+  };
+  const extra: [keyof BuildRequest, string | undefined][] = [
+    ["gitBranch", gitBranch],
+    ["repoBranch", repoBranch],
+    ["repoGroup", optional(q.REPO_GROUP)],
+    ["repoName", optional(q.REPO_NAME)],
+    ["environment", optional(q.ENVIRONMENT)],
+    ["gitToken", optional(q.GIT_TOKEN)],
+  ];
+  for (const [key, v] of extra) if (v !== undefined) (req as unknown as Record<string, unknown>)[key] = v;
+  return req;
+}
+
+/**
+ * The worker's environment for one build (the worker contract's names). The
+ * backend adds what depends on where it runs (ports, data dir, executor).
+ */
+export function workerBuildEnv(workerId: string, req: BuildRequest): Record<string, string> {
+  const env: Record<string, string> = {
+    WHARF_BUILD_REF: String(req.buildRef),
+    WHARF_WORKER_ID: workerId,
+    GIT_FULLURL: req.gitUrl,
+    RUN_STAGES: req.runStages,
+    VARS: JSON.stringify(req.vars),
+    WHARF_INSTANCE: req.instance,
+  };
+  if (req.projectId !== null) env.WHARF_PROJECT_ID = String(req.projectId);
+  if (req.gitBranch) env.GIT_BRANCH = req.gitBranch;
+  if (req.repoBranch) env.REPO_BRANCH = req.repoBranch;
+  if (req.repoGroup) env.REPO_GROUP = req.repoGroup;
+  if (req.repoName) env.REPO_NAME = req.repoName;
+  if (req.environment) env.ENVIRONMENT = req.environment;
+  if (req.gitToken) env.GIT_TOKEN = req.gitToken;
+  return env;
+}

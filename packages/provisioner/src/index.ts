@@ -1,0 +1,27 @@
+export { type AppOptions, buildApp, type ProvisionerApp } from "./app.js";
+export { presentedToken, tokenMatches } from "./auth.js";
+export type { BackendWorker, WorkerBackend, WorkerRuntimeOptions, WorkerSpec } from "./backend/backend.js";
+export { DockerBackend, type DockerBackendOptions } from "./backend/docker.js";
+export {
+  LABEL_BUILD_REF,
+  LABEL_COMPONENT,
+  LABEL_GRPC_PORT,
+  LABEL_INSTANCE,
+  LABEL_PROJECT_ID,
+  LABEL_WORKER_ID,
+  workerContainerSpec,
+} from "./backend/docker-spec.js";
+export { LocalBackend, type LocalBackendOptions } from "./backend/local.js";
+export { defaultWorkerCommand } from "./backend/worker-command.js";
+export { type BuildRequest, parseBuildRequest, parseVars, workerBuildEnv } from "./build-request.js";
+export { BackendError, type Problem, type ProblemCode, ProblemError, problemTypes } from "./errors.js";
+export { Provisioner, type ProvisionerOptions } from "./provisioner.js";
+export {
+  type MissingAnswer,
+  type MissingReason,
+  WORKER_STATUSES,
+  type Worker,
+  type WorkerStatus,
+} from "./schemas.js";
+export { grpcStatusProbe, type ProbedStatus, type StatusProbe } from "./status-probe.js";
+export { migrateProvisioner } from "./store/worker-row.js";

@@ -1,0 +1,68 @@
+import type { Queryable } from "@wharf/db";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export interface ProvisionerMetrics {
+  registry: Registry;
+  created: Counter<"backend">;
+  started: Counter<"backend">;
+  startFailures: Counter<"backend">;
+  lost: Counter<"backend">;
+  httpDuration: Histogram<"method" | "route" | "status">;
+}
+
+/**
+ * One registry per provisioner (not prom-client's global one), so several
+ * provisioners in one process (tests, `wharf up`) do not clash. The per-status
+ * gauge is read from the database at scrape time: it is the same for every
+ * replica and survives restarts.
+ */
+export function createMetrics(db: Queryable): ProvisionerMetrics {
+  const registry = new Registry();
+  const labelNames = ["backend"] as const;
+  new Gauge({
+    name: "wharf_provisioner_workers",
+    help: "Workers not deleted, by status",
+    labelNames: ["status"],
+    registers: [registry],
+    async collect() {
+      const { rows } = await db.query<{ status: string; n: number }>(
+        "SELECT status, count(*)::int8 AS n FROM provisioner_workers WHERE deleted_at IS NULL GROUP BY status",
+      );
+      this.reset();
+      for (const r of rows) this.set({ status: r.status }, r.n);
+    },
+  });
+  return {
+    registry,
+    created: new Counter({
+      name: "wharf_provisioner_workers_created_total",
+      help: "Workers queued by POST /api/worker",
+      labelNames,
+      registers: [registry],
+    }),
+    started: new Counter({
+      name: "wharf_provisioner_workers_started_total",
+      help: "Workers started on the backend by this replica",
+      labelNames,
+      registers: [registry],
+    }),
+    startFailures: new Counter({
+      name: "wharf_provisioner_worker_start_failures_total",
+      help: "Worker starts the backend refused",
+      labelNames,
+      registers: [registry],
+    }),
+    lost: new Counter({
+      name: "wharf_provisioner_workers_lost_total",
+      help: "Workers that vanished before reporting a result",
+      labelNames,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: "wharf_provisioner_http_request_duration_seconds",
+      help: "HTTP request duration",
+      labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+  };
+}

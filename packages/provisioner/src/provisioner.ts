@@ -1,0 +1,131 @@
+import { randomUUID } from "node:crypto";
+import { createLogger, type Logger } from "@wharf/config";
+import type { Database } from "@wharf/db";
+import { type WorkerBackend, workerName } from "./backend/backend.js";
+import type { BuildRequest } from "./build-request.js";
+import { WorkerNotFoundError } from "./errors.js";
+import { createMetrics, type ProvisionerMetrics } from "./metrics.js";
+import { Scheduler } from "./scheduler.js";
+import { ACTIVE_STATUSES, type MissingAnswer, type Worker } from "./schemas.js";
+import { grpcStatusProbe, type StatusProbe } from "./status-probe.js";
+import { findWorkers, getWorker, latestWorkersForRefs, type WorkerFilter } from "./store/find-workers.js";
+import { insertWorker } from "./store/insert-worker.js";
+import { markDeleted } from "./store/update-worker.js";
+import { migrateProvisioner, toWorker } from "./store/worker-row.js";
+
+export interface ProvisionerOptions {
+  db: Database;
+  backend: WorkerBackend;
+  /** WHARF_MAX_WORKERS (default 4). */
+  maxWorkers?: number;
+  /** Reconcile/queue poll interval (default 1 s). */
+  pollIntervalMs?: number;
+  /** Bearer token the provisioner passes to workers and uses to probe them. */
+  workerToken?: string;
+  probe?: StatusProbe;
+  log?: Logger;
+  /** Start the scheduler loop (default true); tests may drive `tick()` themselves. */
+  autoStart?: boolean;
+}
+
+/**
+ * The provisioner's operations, independent of HTTP: queue a build, list,
+ * delete, answer "missing builds". Owns the scheduler; does not own the database
+ * or the backend (whoever opened them closes them).
+ */
+export class Provisioner {
+  readonly metrics: ProvisionerMetrics;
+  readonly scheduler: Scheduler;
+  readonly log: Logger;
+
+  private constructor(private readonly opts: ProvisionerOptions) {
+    this.log = opts.log ?? createLogger("provisioner");
+    this.metrics = createMetrics(opts.db);
+    this.scheduler = new Scheduler({
+      db: opts.db,
+      backend: opts.backend,
+      maxWorkers: opts.maxWorkers ?? 4,
+      pollIntervalMs: opts.pollIntervalMs ?? 1000,
+      probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { token: opts.workerToken } : {}),
+      log: this.log,
+      metrics: this.metrics,
+    });
+  }
+
+  /** Migrates the database, then starts the scheduler (which first reconciles). */
+  static async start(opts: ProvisionerOptions): Promise<Provisioner> {
+    await migrateProvisioner(opts.db);
+    const p = new Provisioner(opts);
+    if (opts.autoStart !== false) p.scheduler.start();
+    return p;
+  }
+
+  get backend(): WorkerBackend {
+    return this.opts.backend;
+  }
+
+  /** Queues a worker for the build; an existing live one for the same ref+instance is returned instead. */
+  async createWorker(request: BuildRequest): Promise<{ worker: Worker; created: boolean }> {
+    const workerId = randomUUID();
+    const { row, created } = await insertWorker(this.opts.db, {
+      workerId,
+      name: workerName(request.buildRef, workerId),
+      backend: this.opts.backend.kind,
+      request,
+    });
+    if (created) {
+      this.metrics.created.inc({ backend: this.opts.backend.kind });
+      this.scheduler.kick();
+    }
+    return { worker: toWorker(row), created };
+  }
+
+  async listWorkers(filter: WorkerFilter = {}): Promise<Worker[]> {
+    return (await findWorkers(this.opts.db, filter)).map(toWorker);
+  }
+
+  async getWorker(workerId: string): Promise<Worker | undefined> {
+    const row = await getWorker(this.opts.db, workerId);
+    return row ? toWorker(row) : undefined;
+  }
+
+  /**
+   * Marks the row deleted first (its slot frees, nobody starts or adopts it),
+   * then stops the worker. A worker this replica cannot reach is removed by the
+   * replica whose scope it is, on its next reconcile.
+   */
+  async deleteWorker(workerId: string): Promise<void> {
+    const row = await getWorker(this.opts.db, workerId);
+    if (!row || !(await markDeleted(this.opts.db, workerId))) throw new WorkerNotFoundError(workerId);
+    if (row.backend_scope === this.opts.backend.scope) await this.opts.backend.delete(workerId);
+    this.scheduler.kick();
+  }
+
+  /** For each ref: is a worker queued or running for it, and if not, why not. */
+  async missing(buildRefs: number[], instance?: string): Promise<MissingAnswer[]> {
+    const latest = await latestWorkersForRefs(this.opts.db, [...new Set(buildRefs)], instance);
+    return buildRefs.map((buildRef): MissingAnswer => {
+      const row = latest.get(buildRef);
+      if (!row) return { buildRef, live: false, reason: "never-seen" };
+      const base = { buildRef, workerId: row.worker_id, status: row.status };
+      if (row.deleted_at) return { ...base, live: false, reason: "deleted" };
+      if (row.status === "Queued" || ACTIVE_STATUSES.includes(row.status)) return { ...base, live: true };
+      return { ...base, live: false, reason: row.end_reason === "lost" ? "lost" : "finished" };
+    });
+  }
+
+  /** True when the database answers. */
+  async ready(): Promise<boolean> {
+    try {
+      await this.opts.db.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops the scheduler; the database and backend stay open for their owner to close. */
+  async close(): Promise<void> {
+    await this.scheduler.close();
+  }
+}

@@ -1,0 +1,109 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { parseBuildRequest } from "../build-request.js";
+import { ProblemError } from "../errors.js";
+import {
+  CreateWorkerQuerySchema,
+  ListWorkersQuerySchema,
+  ProblemSchema,
+  WORKER_STATUSES,
+  WorkerIdParamsSchema,
+  WorkerSchema,
+  type WorkerStatus,
+} from "../schemas.js";
+
+const problems = { 400: ProblemSchema, 401: ProblemSchema };
+
+function parseStatuses(text: string | undefined): WorkerStatus[] | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  const out = text.split(",").map((s) => s.trim());
+  for (const s of out) {
+    if (!(WORKER_STATUSES as readonly string[]).includes(s)) {
+      throw new ProblemError(
+        "invalid-param",
+        `status must be one of ${WORKER_STATUSES.join(", ")}`,
+        "status",
+      );
+    }
+  }
+  return out as WorkerStatus[];
+}
+
+function parseBuildRefFilter(text: string | undefined): number | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  if (!/^\d{1,16}$/.test(text.trim())) {
+    throw new ProblemError("invalid-param", "buildRef must be an unsigned integer", "buildRef");
+  }
+  return Number(text);
+}
+
+/** GET /api/worker, DELETE /api/worker/:workerId. */
+export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    "/api/worker",
+    {
+      schema: {
+        summary: "List workers (deleted ones are not listed)",
+        tags: ["worker"],
+        querystring: ListWorkersQuerySchema,
+        response: { 200: Type.Array(WorkerSchema), ...problems },
+      },
+    },
+    async (req) => {
+      const statuses = parseStatuses(req.query.status);
+      const buildRef = parseBuildRefFilter(req.query.buildRef);
+      return app.provisioner.listWorkers({
+        ...(statuses ? { statuses } : {}),
+        ...(req.query.instance !== undefined ? { instance: req.query.instance } : {}),
+        ...(buildRef !== undefined ? { buildRef } : {}),
+      });
+    },
+  );
+
+  app.delete(
+    "/api/worker/:workerId",
+    {
+      schema: {
+        summary: "Stop and remove a worker (its steps too)",
+        tags: ["worker"],
+        params: WorkerIdParamsSchema,
+        response: { 204: Type.Null({ description: "deleted" }), 404: ProblemSchema, ...problems },
+      },
+    },
+    async (req, reply) => {
+      await app.provisioner.deleteWorker(req.params.workerId);
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+/**
+ * POST /api/worker, wharf-cmd's trigger: every parameter is in the query string
+ * and the body is ignored whatever its content type (wharf-api sends none), so
+ * this plugin replaces the parsers with one that only drains it (bodyLimit still
+ * applies).
+ */
+export const createWorkerRoute: FastifyPluginAsyncTypebox = async (app) => {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, _body, done) => done(null, undefined));
+
+  app.post(
+    "/api/worker",
+    {
+      schema: {
+        summary: "Queue a worker for a build (wharf-cmd compatible, query parameters only)",
+        description:
+          "201 with the new worker; 200 with the existing one when a live worker for the same " +
+          "BUILD_REF and WHARF_INSTANCE exists (safe for retries).",
+        tags: ["worker"],
+        querystring: CreateWorkerQuerySchema,
+        response: { 200: WorkerSchema, 201: WorkerSchema, ...problems },
+      },
+    },
+    async (req, reply) => {
+      const request = parseBuildRequest(req.query);
+      const { worker, created } = await app.provisioner.createWorker(request);
+      return reply.code(created ? 201 : 200).send(worker);
+    },
+  );
+};

@@ -1,0 +1,158 @@
+import type { Logger } from "@wharf/config";
+import type { Database } from "@wharf/db";
+import type { BackendWorker, WorkerBackend } from "./backend/backend.js";
+import type { ProvisionerMetrics } from "./metrics.js";
+import { ACTIVE_STATUSES } from "./schemas.js";
+import type { StatusProbe } from "./status-probe.js";
+import { claimQueued } from "./store/claim-queued.js";
+import { findWorkers } from "./store/find-workers.js";
+import { markEnded, markRunning, markStarted, requeue } from "./store/update-worker.js";
+import type { WorkerRow } from "./store/worker-row.js";
+
+export interface SchedulerOptions {
+  db: Database;
+  backend: WorkerBackend;
+  /** Builds running at once, over all replicas sharing the database. */
+  maxWorkers: number;
+  /** How often to reconcile and look for free slots when nothing kicks us. */
+  pollIntervalMs: number;
+  probe: StatusProbe;
+  log: Logger;
+  metrics: ProvisionerMetrics;
+  /**
+   * A row claimed (Scheduling) this long ago whose worker never appeared was
+   * claimed by a replica that died mid-start: it goes back to the queue.
+   */
+  claimGraceMs?: number;
+}
+
+/**
+ * The queue's engine, one per replica. Each tick it reconciles the rows of its
+ * backend scope with what the backend lists and what the workers report over
+ * gRPC, then claims queued builds for the free slots and starts them. Ticks never
+ * overlap; `kick()` asks for one as soon as possible (after a POST or DELETE).
+ */
+export class Scheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private current: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  /** Workers this replica is creating right now: reconcile leaves them alone. */
+  private readonly starting = new Set<string>();
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  start(): void {
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.closed) return;
+    if (this.current) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.current = this.tick()
+      .catch((err) => this.opts.log.error({ err }, "scheduler tick failed"))
+      .finally(() => {
+        this.current = null;
+        if (this.closed) return;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+          return;
+        }
+        this.timer = setTimeout(() => this.kick(), this.opts.pollIntervalMs);
+        this.timer.unref();
+      });
+  }
+
+  /** Waits for the tick in progress; no new one starts afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.current;
+  }
+
+  /** One reconcile + start round; exposed for tests and `wharf up` start-up. */
+  async tick(): Promise<void> {
+    await this.reconcile();
+    const { db, backend, maxWorkers } = this.opts;
+    const claimed = await claimQueued(db, maxWorkers, backend.scope);
+    await Promise.all(claimed.map((row) => this.startWorker(row)));
+  }
+
+  private async startWorker(row: WorkerRow): Promise<void> {
+    const { db, backend, log, metrics } = this.opts;
+    const id = row.worker_id;
+    this.starting.add(id);
+    try {
+      const { address } = await backend.create({ workerId: id, name: row.name, request: row.request });
+      if (await markStarted(db, id, address)) {
+        metrics.started.inc({ backend: backend.kind });
+        log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
+      } else {
+        // Deleted while we were starting it.
+        await backend.delete(id);
+      }
+    } catch (err) {
+      metrics.startFailures.inc({ backend: backend.kind });
+      log.error({ err, workerId: id, buildRef: row.build_ref }, "could not start worker");
+      await markEnded(db, id, "Failed", "lost", `could not start worker: ${(err as Error).message}`);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    const { db, backend } = this.opts;
+    const [seen, rows] = await Promise.all([
+      backend.list(),
+      findWorkers(db, { scope: backend.scope, statuses: [...ACTIVE_STATUSES] }),
+    ]);
+    const byId = new Map(seen.map((w) => [w.workerId, w]));
+    await Promise.all(rows.map((row) => this.reconcileRow(row, byId.get(row.worker_id))));
+
+    // Workers whose row was deleted (by a replica that could not reach them) go too.
+    const active = new Set(rows.map((r) => r.worker_id));
+    const others = seen.map((w) => w.workerId).filter((id) => !active.has(id) && !this.starting.has(id));
+    if (others.length === 0) return;
+    const known = await findWorkers(db, { workerIds: others, includeDeleted: true });
+    for (const row of known) if (row.deleted_at) await backend.delete(row.worker_id);
+  }
+
+  private async reconcileRow(row: WorkerRow, seen: BackendWorker | undefined): Promise<void> {
+    const { db, probe, claimGraceMs = 30_000, metrics, backend } = this.opts;
+    const id = row.worker_id;
+    if (this.starting.has(id)) return;
+    if (row.status === "Scheduling") {
+      // Another replica may be starting it this very moment; only act on old claims.
+      const claimedAgo = Date.now() - new Date(row.claimed_at ?? 0).getTime();
+      if (claimedAgo < claimGraceMs) return;
+      if (seen) await markStarted(db, id, seen.address);
+      else await requeue(db, id);
+      return;
+    }
+    const lost = async (message: string) => {
+      if (await markEnded(db, id, "Failed", "lost", message)) metrics.lost.inc({ backend: backend.kind });
+    };
+    if (!seen) return lost("worker disappeared from the backend before reporting a result");
+    if (seen.state === "exited") {
+      return lost(`worker exited (code ${seen.exitCode ?? "unknown"}) before reporting a result`);
+    }
+    const probed = await probe(seen.address);
+    if (!probed) return;
+    if (probed.finished) {
+      await markEnded(
+        db,
+        id,
+        probed.status as "Success" | "Failed" | "Cancelled",
+        "finished",
+        probed.message || null,
+      );
+    } else if (row.status === "Initializing") {
+      await markRunning(db, id);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { Queryable } from "@wharf/db";
+import type { BuildRequest } from "../build-request.js";
+import { normaliseRow, WORKER_COLUMNS, type WorkerRow } from "./worker-row.js";
+
+export interface InsertWorkerInput {
+  workerId: string;
+  name: string;
+  backend: string;
+  request: BuildRequest;
+}
+
+/**
+ * Queues a worker for a build, or returns the live one that already exists for
+ * the same build ref and instance (wharf-api retries must not start a second).
+ */
+export async function insertWorker(
+  db: Queryable,
+  input: InsertWorkerInput,
+): Promise<{ row: WorkerRow; created: boolean }> {
+  const { request } = input;
+  const inserted = await db.query<WorkerRow>(
+    `INSERT INTO provisioner_workers (worker_id, name, instance, build_ref, project_id, status, request, backend)
+     VALUES ($1, $2, $3, $4, $5, 'Queued', $6, $7)
+     ON CONFLICT (instance, build_ref) WHERE deleted_at IS NULL DO NOTHING
+     RETURNING ${WORKER_COLUMNS}`,
+    [
+      input.workerId,
+      input.name,
+      request.instance,
+      request.buildRef,
+      request.projectId,
+      JSON.stringify(request),
+      input.backend,
+    ],
+  );
+  const row = inserted.rows[0];
+  if (row) return { row: normaliseRow(row), created: true };
+  const existing = await db.query<WorkerRow>(
+    `SELECT ${WORKER_COLUMNS} FROM provisioner_workers
+     WHERE instance = $1 AND build_ref = $2 AND deleted_at IS NULL`,
+    [request.instance, request.buildRef],
+  );
+  const found = existing.rows[0];
+  // Only reachable if the live row was deleted between the two statements: try once more.
+  if (!found) return insertWorker(db, input);
+  return { row: normaliseRow(found), created: false };
+}

@@ -1,0 +1,68 @@
+import type { Queryable } from "@wharf/db";
+import type { WorkerStatus } from "../schemas.js";
+
+/**
+ * State changes of a worker row. Each guards on the state it expects, so a
+ * replica acting on stale knowledge (a row deleted or finished meanwhile)
+ * changes nothing and learns so from the returned boolean.
+ */
+
+/** Scheduling → Initializing once the backend started the worker. */
+export async function markStarted(db: Queryable, workerId: string, address: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE provisioner_workers SET status = 'Initializing', address = $2, started_at = now()
+     WHERE worker_id = $1 AND status = 'Scheduling' AND deleted_at IS NULL`,
+    [workerId, address],
+  );
+  return r.rowCount > 0;
+}
+
+/** Initializing → Running while the build runs. */
+export async function markRunning(db: Queryable, workerId: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE provisioner_workers SET status = 'Running'
+     WHERE worker_id = $1 AND status IN ('Scheduling', 'Initializing') AND deleted_at IS NULL`,
+    [workerId],
+  );
+  return r.rowCount > 0;
+}
+
+/** An active worker ended: its build finished, or it was lost (never reported a result). */
+export async function markEnded(
+  db: Queryable,
+  workerId: string,
+  status: Extract<WorkerStatus, "Success" | "Failed" | "Cancelled">,
+  reason: "finished" | "lost",
+  message: string | null,
+): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE provisioner_workers
+     SET status = $2, end_reason = $3, message = $4, finished_at = now()
+     WHERE worker_id = $1 AND status IN ('Queued', 'Scheduling', 'Initializing', 'Running')`,
+    [workerId, status, reason, message],
+  );
+  return r.rowCount > 0;
+}
+
+/** A claim whose worker never started goes back to the queue, keeping its place. */
+export async function requeue(db: Queryable, workerId: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE provisioner_workers SET status = 'Queued', backend_scope = NULL, claimed_at = NULL
+     WHERE worker_id = $1 AND status = 'Scheduling' AND deleted_at IS NULL`,
+    [workerId],
+  );
+  return r.rowCount > 0;
+}
+
+/** DELETE: hides the row from lists, frees its slot and remembers why. */
+export async function markDeleted(db: Queryable, workerId: string): Promise<boolean> {
+  const r = await db.query(
+    `UPDATE provisioner_workers
+     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'),
+         finished_at = COALESCE(finished_at, now()),
+         status = CASE WHEN status IN ('Success', 'Failed', 'Cancelled') THEN status ELSE 'Cancelled' END
+     WHERE worker_id = $1 AND deleted_at IS NULL`,
+    [workerId],
+  );
+  return r.rowCount > 0;
+}

@@ -1,0 +1,244 @@
+import http from "node:http";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  api,
+  STAND_IN_WORKER,
+  startTestProvisioner,
+  type TestProvisioner,
+  waitFor,
+  wharfApiQuery,
+} from "./fixture.js";
+
+const TOKEN = "s3cret-token";
+let p: TestProvisioner;
+
+beforeAll(async () => {
+  p = await startTestProvisioner({ token: TOKEN, local: { command: STAND_IN_WORKER } });
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+describe("public routes and auth", () => {
+  it("answers ping, health and readiness without a token", async () => {
+    expect((await api(p.url, "GET", "/")).json).toEqual({ message: "pong" });
+    expect((await api(p.url, "GET", "/healthz")).status).toBe(200);
+    expect((await api(p.url, "GET", "/readyz")).status).toBe(200);
+  });
+
+  it("requires the token as Bearer or ?token= everywhere else, with 401 problem+json", async () => {
+    const none = await api(p.url, "GET", "/api/worker");
+    expect(none.status).toBe(401);
+    expect(none.type).toContain("application/problem+json");
+    expect(none.json).toMatchObject({ status: 401, code: "unauthorized" });
+    expect((await api(p.url, "GET", "/api/worker", { token: "wrong" })).status).toBe(401);
+    expect((await api(p.url, "GET", "/api/worker?token=s3cret-tokeN")).status).toBe(401);
+    expect((await api(p.url, "GET", "/metrics")).status).toBe(401);
+    expect((await api(p.url, "GET", "/api/docs/json")).status).toBe(401);
+    expect((await api(p.url, "GET", "/api/worker", { token: TOKEN })).status).toBe(200);
+    expect((await api(p.url, "GET", `/api/worker?token=${TOKEN}`)).status).toBe(200);
+  });
+
+  it("serves the OpenAPI document and metrics", async () => {
+    const doc = await api(p.url, "GET", "/api/docs/json", { token: TOKEN });
+    expect(doc.status).toBe(200);
+    const paths = (doc.json as { paths: Record<string, Record<string, unknown>> }).paths;
+    expect(Object.keys(paths)).toEqual(expect.arrayContaining(["/api/worker", "/api/worker/{workerId}"]));
+    expect(paths["/api/worker"]).toHaveProperty("post");
+    const metrics = await api(p.url, "GET", "/metrics", { token: TOKEN });
+    expect(metrics.text).toContain("wharf_provisioner_workers");
+  });
+});
+
+describe("POST /api/worker", () => {
+  it("creates a worker from wharf-api's query string and returns the existing one on retry", async () => {
+    const query = wharfApiQuery({ buildRef: 101, gitUrl: "file:///nowhere.git", token: TOKEN });
+    const first = await api(p.url, "POST", `/api/worker?${query}`);
+    expect(first.status).toBe(201);
+    expect(first.json).toMatchObject({
+      buildRef: 101,
+      instance: "test",
+      projectId: 7,
+      backend: "local",
+      status: expect.stringMatching(/^(Queued|Scheduling|Initializing)$/),
+    });
+    const worker = first.json as { workerId: string; name: string; createdAt: string };
+    expect(worker.name).toMatch(/^wharf-worker-101-/);
+    expect(new Date(worker.createdAt).getTime()).not.toBeNaN();
+
+    const again = await api(p.url, "POST", `/api/worker?${query}`);
+    expect(again.status).toBe(200);
+    expect((again.json as { workerId: string }).workerId).toBe(worker.workerId);
+
+    const otherInstance = await api(
+      p.url,
+      "POST",
+      `/api/worker?${wharfApiQuery({ buildRef: 101, gitUrl: "file:///nowhere.git", token: TOKEN, instance: "prod" })}`,
+    );
+    expect(otherInstance.status).toBe(201);
+    expect((otherInstance.json as { workerId: string }).workerId).not.toBe(worker.workerId);
+
+    // The stand-in started, so the worker gets an address.
+    const started = await waitFor("worker started", async () => {
+      const list = await api(p.url, "GET", "/api/worker?buildRef=101&instance=test", { token: TOKEN });
+      const [w] = list.json as { status: string; address: string | null }[];
+      return w?.address ? w : undefined;
+    });
+    expect(started.address).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it("ignores the body whatever its content type", async () => {
+    const res = await api(p.url, "POST", "/api/worker?BUILD_REF=102&GIT_FULLURL=x", {
+      token: TOKEN,
+      body: "\u0000\u0001 not json",
+      headers: { "content-type": "application/x-something-odd" },
+    });
+    expect(res.status).toBe(201);
+  });
+
+  const bad: [string, string, { status: number; param?: string; code?: string }][] = [
+    ["no BUILD_REF", "GIT_FULLURL=x", { status: 400, param: "BUILD_REF", code: "missing-param" }],
+    ["empty BUILD_REF", "BUILD_REF=&GIT_FULLURL=x", { status: 400, param: "BUILD_REF" }],
+    ["non-numeric BUILD_REF", "BUILD_REF=abc&GIT_FULLURL=x", { status: 400, param: "BUILD_REF" }],
+    ["negative BUILD_REF", "BUILD_REF=-1&GIT_FULLURL=x", { status: 400, param: "BUILD_REF" }],
+    ["huge BUILD_REF", "BUILD_REF=99999999999999999999&GIT_FULLURL=x", { status: 400, param: "BUILD_REF" }],
+    ["repeated BUILD_REF", "BUILD_REF=1&BUILD_REF=2&GIT_FULLURL=x", { status: 400, param: "BUILD_REF" }],
+    ["no GIT_FULLURL", "BUILD_REF=5", { status: 400, param: "GIT_FULLURL", code: "missing-param" }],
+    ["VARS not YAML", "BUILD_REF=5&GIT_FULLURL=x&VARS=%7Ba%3A", { status: 400, param: "VARS" }],
+    ["VARS a list", "BUILD_REF=5&GIT_FULLURL=x&VARS=%5B1%2C2%5D", { status: 400, param: "VARS" }],
+    ["VARS a scalar", "BUILD_REF=5&GIT_FULLURL=x&VARS=hello", { status: 400, param: "VARS" }],
+    [
+      "bad project id",
+      "BUILD_REF=5&GIT_FULLURL=x&WHARF_PROJECT_ID=seven",
+      { status: 400, param: "WHARF_PROJECT_ID" },
+    ],
+    ["malformed escapes", "BUILD_REF=%E0%A4%A&GIT_FULLURL=%%%", { status: 400, param: "BUILD_REF" }],
+  ];
+  it.each(bad)("rejects %s with a problem naming the parameter", async (_name, query, want) => {
+    const res = await api(p.url, "POST", `/api/worker?${query}`, { token: TOKEN });
+    expect(res.status).toBe(want.status);
+    expect(res.type).toContain("application/problem+json");
+    expect(res.json).toMatchObject(want);
+  });
+
+  it("answers 413 problem+json to a huge body", async () => {
+    const res = await api(p.url, "POST", "/api/worker?BUILD_REF=6&GIT_FULLURL=x", {
+      token: TOKEN,
+      body: "x".repeat(2 * 1024 * 1024),
+      headers: { "content-type": "text/plain" },
+    });
+    expect(res.status).toBe(413);
+    expect(res.json).toMatchObject({ code: "payload-too-large" });
+  });
+
+  it("never answers 5xx to arbitrary query strings (fuzz)", async () => {
+    const chars = fc.constantFrom(
+      ..."abcAZ09_-.~%&=+?/[]{}:;,'\"!$()*@".split(""),
+      "BUILD_REF",
+      "VARS",
+      "GIT_FULLURL",
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(chars, { maxLength: 40 }),
+        fc.constantFrom("POST", "GET"),
+        async (parts, method) => {
+          const status = await rawRequest(p.url, method, `/api/worker?token=${TOKEN}&${parts.join("")}`);
+          return status < 500;
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+/** A request with the path sent as is (fetch would normalise it). */
+function rawRequest(base: string, method: string, rawPath: string): Promise<number> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, method, path: rawPath }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("list, delete and missing", () => {
+  it("filters, deletes and explains missing builds", async () => {
+    const created = await api(p.url, "POST", "/api/worker?BUILD_REF=201&GIT_FULLURL=x&WHARF_INSTANCE=m", {
+      token: TOKEN,
+    });
+    const { workerId } = created.json as { workerId: string };
+    const byRef = await api(p.url, "GET", "/api/worker?buildRef=201&instance=m", { token: TOKEN });
+    expect((byRef.json as { workerId: string }[]).map((w) => w.workerId)).toEqual([workerId]);
+    const badStatus = await api(p.url, "GET", "/api/worker?status=Sleeping", { token: TOKEN });
+    expect(badStatus.status).toBe(400);
+    expect(badStatus.json).toMatchObject({ param: "status" });
+    const running = await waitFor("worker running", async () => {
+      const r = await api(p.url, "GET", "/api/worker?status=Initializing,Running&instance=m", {
+        token: TOKEN,
+      });
+      return (r.json as unknown[]).length === 1 ? r.json : undefined;
+    });
+    expect(running).toHaveLength(1);
+
+    const live = await api(p.url, "POST", "/api/worker/missing", {
+      token: TOKEN,
+      body: { buildRefs: [201, 999], instance: "m" },
+    });
+    expect(live.status).toBe(200);
+    expect((live.json as { results: unknown[] }).results).toEqual([
+      expect.objectContaining({ buildRef: 201, live: true, workerId }),
+      { buildRef: 999, live: false, reason: "never-seen" },
+    ]);
+
+    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`, { token: TOKEN })).status).toBe(204);
+    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`, { token: TOKEN })).status).toBe(404);
+    const after = await api(p.url, "GET", "/api/worker?buildRef=201", { token: TOKEN });
+    expect(after.json).toEqual([]);
+    expect((await p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);
+
+    // wharf-api's shapes: its build objects, or a bare array of ids.
+    const deleted = await api(p.url, "POST", "/api/worker/missing?instance=m", {
+      token: TOKEN,
+      body: { builds: [{ buildId: 201 }] },
+    });
+    expect((deleted.json as { missing: unknown[] }).missing).toEqual([
+      expect.objectContaining({ buildRef: 201, live: false, reason: "deleted" }),
+    ]);
+    const bare = await api(p.url, "POST", "/api/worker/missing", { token: TOKEN, body: [999] });
+    expect((bare.json as { missing: unknown[] }).missing).toEqual([
+      { buildRef: 999, live: false, reason: "never-seen" },
+    ]);
+  });
+
+  const badMissing: [string, string, Record<string, string>][] = [
+    ["invalid JSON", "{", {}],
+    ["strings as refs", JSON.stringify({ buildRefs: ["a"] }), {}],
+    ["negative ref", JSON.stringify({ buildRefs: [-1] }), {}],
+    ["an object of nothing", "{}", {}],
+    ["empty body", "", {}],
+    ["a prototype pollution attempt", '{"__proto__":{"x":1},"buildRefs":[1]}', {}],
+    ["an unknown content type", "[1]", { "content-type": "application/x-unknown" }],
+  ];
+  it.each(badMissing)(
+    "rejects %s on /api/worker/missing with 4xx problem+json",
+    async (_n, body, headers) => {
+      const res = await api(p.url, "POST", "/api/worker/missing", { token: TOKEN, body, headers });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(res.type).toContain("application/problem+json");
+    },
+  );
+
+  it("answers unknown routes and workers with 404 problem+json", async () => {
+    const route = await api(p.url, "GET", "/api/nothing", { token: TOKEN });
+    expect(route.status).toBe(404);
+    expect(route.json).toMatchObject({ code: "route-not-found" });
+    const worker = await api(p.url, "DELETE", "/api/worker/no-such-worker", { token: TOKEN });
+    expect(worker.json).toMatchObject({ status: 404, code: "not-found" });
+  });
+});

@@ -1,0 +1,133 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { type Database, openDatabase } from "@wharf/db";
+import {
+  buildApp,
+  LocalBackend,
+  type LocalBackendOptions,
+  Provisioner,
+  type WorkerBackend,
+} from "../src/index.js";
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const STAND_IN_WORKER = [process.execPath, path.join(here, "fixtures/stand-in-worker.mjs")];
+
+export interface TestProvisioner {
+  url: string;
+  provisioner: Provisioner;
+  backend: WorkerBackend;
+  db: Database;
+  dataDir: string;
+  /** Stops HTTP and the scheduler; `keepWorkers` leaves worker processes running (restart tests). */
+  close(opts?: { keepWorkers?: boolean }): Promise<void>;
+}
+
+export interface TestProvisionerOptions {
+  /** postgres URL; PGlite in memory when unset (or `db` given). */
+  dbUrl?: string;
+  db?: Database;
+  dataDir?: string;
+  token?: string;
+  maxWorkers?: number;
+  backend?: WorkerBackend;
+  local?: Partial<LocalBackendOptions>;
+}
+
+/** A provisioner listening on 127.0.0.1 with a local backend under a temp data dir. */
+export async function startTestProvisioner(opts: TestProvisionerOptions = {}): Promise<TestProvisioner> {
+  const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-test-")));
+  const ownsDb = !opts.db;
+  const db = opts.db ?? (await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : {}));
+  const backend =
+    opts.backend ??
+    new LocalBackend({ dataDir, stopGraceMs: 3000, ...opts.local, stopWorkersOnClose: false });
+  const provisioner = await Provisioner.start({
+    db,
+    backend,
+    maxWorkers: opts.maxWorkers ?? 4,
+    pollIntervalMs: 200,
+  });
+  const app = await buildApp({ provisioner, ...(opts.token ? { token: opts.token } : {}) });
+  const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  return {
+    url,
+    provisioner,
+    backend,
+    db,
+    dataDir,
+    async close({ keepWorkers = false } = {}) {
+      await app.close();
+      await provisioner.close();
+      if (!keepWorkers) for (const w of await backend.list()) await backend.delete(w.workerId);
+      await backend.close();
+      if (ownsDb) await db.close();
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value; bounded in time. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined | false;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** The exact query string wharf-api sends (v5, wharf-cmd provisioner). */
+export function wharfApiQuery(p: { buildRef: number; gitUrl: string; token?: string; instance?: string }) {
+  const q = new URLSearchParams({
+    REPO_NAME: "hello",
+    REPO_GROUP: "default",
+    REPO_BRANCH: "master",
+    GIT_BRANCH: "master",
+    RUN_STAGES: "ALL",
+    BUILD_REF: String(p.buildRef),
+    VARS: "greeting: hi\ncount: 3\n",
+    GIT_FULLURL: p.gitUrl,
+    GIT_TOKEN: "",
+    WHARF_PROJECT_ID: "7",
+    WHARF_INSTANCE: p.instance ?? "test",
+    ENVIRONMENT: "dev",
+    token: p.token ?? "",
+  });
+  return q.toString();
+}
+
+export async function api(
+  base: string,
+  method: string,
+  pathAndQuery: string,
+  init: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === "string" ? init.body : JSON.stringify(init.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await fetch(`${base}${pathAndQuery}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, type: res.headers.get("content-type") ?? "", json: json as never, text };
+}
