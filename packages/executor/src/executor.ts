@@ -15,7 +15,10 @@ export interface BuildSpec {
 
 /** A running step. Returned by `startStep`; owned by the caller until `destroy`. */
 export interface StepProcess {
-  /** Raw output; both streams end when the step's process ends (or is stopped). */
+  /**
+   * Raw output; both streams end when the step's process ends (or is stopped). They apply
+   * backpressure: read both, or a chatty step blocks once the unread buffer is full.
+   */
   readonly stdout: Readable;
   readonly stderr: Readable;
   /** Resolves with the exit code once the process ended; never rejects for a non-zero exit. */
@@ -52,7 +55,10 @@ export interface Executor {
   ping(): Promise<void>;
   /** Prepares the shared workspace (copy, volume, PVC) from `build.sourceDir`. */
   setupBuild(build: BuildSpec): Promise<void>;
-  /** Starts one step in the build's workspace. */
+  /**
+   * Starts one step in the build's workspace. The step sees `build.env` with `env` on top
+   * (`env` wins); the executor merges them. `container` steps run `[shell, "-c", stepScript(cmds)]`.
+   */
   startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess>;
   /** Copies the workspace files matching `globs` into `destDir`, keeping their relative paths; for artifacts. Returns the relative paths copied. */
   collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]>;
