@@ -5,7 +5,12 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { protoRoot } from "@wharf/proto";
 import { ResultStore } from "@wharf/result-store";
-import { startWorkerRpcServer, type WorkerRpcServer, type WorkerRpcServerOptions } from "../src/index.js";
+import {
+  startWorkerRpcServer,
+  type WorkerResultSource,
+  type WorkerRpcServer,
+  type WorkerRpcServerOptions,
+} from "../src/index.js";
 
 /*
  * A client generated only from the .proto files, the way an outside client (wharf-cmd's aggregator,
@@ -56,10 +61,14 @@ export class Harness {
     readonly server: WorkerRpcServer,
   ) {}
 
-  static async start(opts: Partial<WorkerRpcServerOptions> = {}): Promise<Harness> {
+  /** `wrap` lets a test put an observer between the server and the store. */
+  static async start(
+    opts: Partial<WorkerRpcServerOptions> = {},
+    wrap: (store: ResultStore) => WorkerResultSource = (s) => s,
+  ): Promise<Harness> {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-worker-rpc-"));
     const store = await ResultStore.open(path.join(dir, "results"), { buildRef: "build-1" });
-    const server = await startWorkerRpcServer({ store, host: "127.0.0.1", port: 0, ...opts });
+    const server = await startWorkerRpcServer({ store: wrap(store), host: "127.0.0.1", port: 0, ...opts });
     return new Harness(dir, store, server);
   }
 
