@@ -77,6 +77,7 @@ export class FieldReader {
   /** Numbers and booleans are fine where text is expected; they are kept as written. */
   string(key: string, required = false): string | undefined {
     const s = this.scalar(key, "a string");
+    if (s === null) return undefined;
     if (s === undefined || s.text === "") {
       if (required) this.missing(key);
       return undefined;
@@ -86,7 +87,7 @@ export class FieldReader {
 
   bool(key: string): boolean | undefined {
     const s = this.scalar(key, "true or false");
-    if (s === undefined || s.value === null) return undefined;
+    if (!s || s.value === null) return undefined;
     if (typeof s.value === "boolean") return s.value;
     this.wrongType(key, s, "true or false");
     return undefined;
@@ -94,7 +95,7 @@ export class FieldReader {
 
   int(key: string, min: number): number | undefined {
     const s = this.scalar(key, "an integer");
-    if (s === undefined || s.value === null) return undefined;
+    if (!s || s.value === null) return undefined;
     if (typeof s.value === "number" && Number.isInteger(s.value) && s.value >= min) return s.value;
     this.wrongType(key, s, min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`);
     return undefined;
@@ -103,7 +104,7 @@ export class FieldReader {
   /** A duration like `10m`, `1h30m`, `90s`, or a number of seconds; in ms. */
   durationMs(key: string): number | undefined {
     const s = this.scalar(key, "a duration");
-    if (s === undefined || s.value === null) return undefined;
+    if (!s || s.value === null) return undefined;
     if (typeof s.value === "number" || typeof s.value === "string") {
       try {
         const ms = parseDurationMs(String(s.value));
@@ -123,7 +124,7 @@ export class FieldReader {
       return undefined;
     }
     if (node.kind !== "seq") {
-      const s = this.resolve(node as YScalar);
+      const s = node.kind === "scalar" ? this.resolve(node) : null;
       if (s?.unresolved && this.opts.lenient) return undefined;
       this.opts.diags.error(
         node.pos,
@@ -145,7 +146,8 @@ export class FieldReader {
       const s = this.resolve(item);
       if (s) out.push(s.text);
     }
-    if (required && out.length === 0) this.missing(key);
+    // Items that failed are reported already; only an empty list is "missing".
+    if (required && node.items.length === 0) this.missing(key);
     return out;
   }
 
@@ -204,7 +206,8 @@ export class FieldReader {
     return this.pairs.get(key)?.value;
   }
 
-  private scalar(key: string, expected: string): Scalarish | undefined {
+  /** undefined: not written; null: written but unusable (already reported). */
+  private scalar(key: string, expected: string): Scalarish | null | undefined {
     const node = this.take(key);
     if (node === undefined) return undefined;
     if (node.kind !== "scalar") {
@@ -213,12 +216,12 @@ export class FieldReader {
         this.opts.scope,
         `field "${key}" must be ${expected}, got ${describe(node)}`,
       );
-      return undefined;
+      return null;
     }
     return this.resolve(node);
   }
 
-  private resolve(node: YScalar): Scalarish | undefined {
+  private resolve(node: YScalar): Scalarish | null {
     if (typeof node.value !== "string") {
       const text = node.value === null ? "" : (node.raw ?? String(node.value));
       return { value: node.value, text, pos: node.pos, unresolved: false };
@@ -227,7 +230,7 @@ export class FieldReader {
     const r = substitute(node.value, lookup);
     if (!r.ok) {
       this.opts.diags.error(node.pos, this.opts.scope, r.error);
-      return undefined;
+      return null;
     }
     const text = r.value === null ? "" : String(r.value);
     return { value: r.value, text, pos: node.pos, unresolved: r.unresolved.length > 0 };
