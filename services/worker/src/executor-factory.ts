@@ -1,0 +1,21 @@
+import path from "node:path";
+import type { Logger } from "@wharf/config";
+import type { Executor } from "@wharf/executor";
+import type { WorkerOptions } from "./options.js";
+
+/**
+ * The only place concrete executors are chosen. Imported lazily so a local run
+ * never loads dockerode and a docker worker never needs the local executor.
+ */
+export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<Executor> {
+  if (opts.executor === "docker") {
+    const { DockerExecutor } = await import("@wharf/executor-docker");
+    return new DockerExecutor({ networkMode: opts.dockerNetwork, logger: log.child({ executor: "docker" }) });
+  }
+  const { LocalExecutor } = await import("@wharf/executor-local");
+  log.debug("using the local executor: step images are ignored");
+  return new LocalExecutor({
+    workspaceRoot: path.join(opts.dataDir, "workspaces"),
+    logger: log.child({ executor: "local" }),
+  });
+}

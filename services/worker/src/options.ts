@@ -1,0 +1,100 @@
+import os from "node:os";
+import path from "node:path";
+import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { parse as parseYaml } from "yaml";
+
+export type BuildSource =
+  | { kind: "dir"; dir: string }
+  | { kind: "git"; url: string; branch?: string; token?: string };
+
+export interface WorkerOptions {
+  buildRef: string;
+  workerId: string;
+  source: BuildSource;
+  /** A stage name, or undefined for all stages (RUN_STAGES=ALL). */
+  stage?: string;
+  environment?: string;
+  /** Input values (VARS / -i). */
+  inputs: Record<string, string>;
+  executor: "local" | "docker";
+  host: string;
+  /** gRPC port; 0 picks a free one. */
+  port: number;
+  /** Health/metrics HTTP port; 0 picks a free one, -1 disables. */
+  httpPort: number;
+  token?: string;
+  /** Root of kept results: <dataDir>/builds/<buildRef>. */
+  dataDir: string;
+  buildTimeoutMs?: number;
+  stopGraceMs: number;
+  /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
+  idleTimeoutMs: number;
+  /** Docker network mode for step containers. */
+  dockerNetwork: string;
+}
+
+/** Parses VARS: a JSON or YAML map of input values (wharf-api sends YAML). */
+export function parseVars(text: string | undefined): Record<string, string> {
+  if (!text || text.trim() === "") return {};
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`VARS is not valid JSON or YAML: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== "object" || Array.isArray(value))
+    throw new ConfigError("VARS must be a map of input values");
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+/**
+ * The worker's one place that reads the environment. Flags from the CLI come in
+ * as `overrides` and win over env.
+ */
+export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
+  const buildRef = overrides.buildRef ?? envOptional(env, "WHARF_BUILD_REF") ?? envOptional(env, "BUILD_REF");
+  if (!buildRef) throw new ConfigError("WHARF_BUILD_REF is required");
+  const sourceDir = envOptional(env, "WHARF_SOURCE_DIR");
+  const gitUrl = envOptional(env, "GIT_FULLURL");
+  let source: BuildSource | undefined = overrides.source;
+  if (!source && sourceDir) source = { kind: "dir", dir: path.resolve(sourceDir) };
+  if (!source && gitUrl) {
+    const branch = envOptional(env, "GIT_BRANCH");
+    const token = envOptional(env, "GIT_TOKEN");
+    source = { kind: "git", url: gitUrl, ...(branch ? { branch } : {}), ...(token ? { token } : {}) };
+  }
+  if (!source) throw new ConfigError("set WHARF_SOURCE_DIR or GIT_FULLURL");
+  const runStages = envOptional(env, "RUN_STAGES");
+  const executor = envString(env, "WHARF_EXECUTOR", "local");
+  if (executor !== "local" && executor !== "docker") {
+    throw new ConfigError(`WHARF_EXECUTOR must be local or docker, got "${executor}"`);
+  }
+  const port = overrides.port ?? envInt(env, "WHARF_WORKER_PORT", 5010);
+  const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", 0);
+  const token = envOptional(env, "WHARF_WORKER_TOKEN");
+  const environment = envOptional(env, "ENVIRONMENT");
+  return {
+    buildRef,
+    workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
+    source,
+    ...(runStages && runStages.toUpperCase() !== "ALL" ? { stage: runStages } : {}),
+    ...(environment ? { environment } : {}),
+    inputs: parseVars(envOptional(env, "VARS")),
+    executor,
+    host: envString(env, "WHARF_WORKER_HOST", "0.0.0.0"),
+    port,
+    httpPort: envInt(env, "WHARF_WORKER_HTTP_PORT", port === 0 ? 0 : port + 1),
+    ...(token ? { token } : {}),
+    dataDir: path.resolve(envString(env, "WHARF_DATA_DIR", path.join(os.tmpdir(), "wharf-worker"))),
+    ...(buildTimeoutMs > 0 ? { buildTimeoutMs } : {}),
+    stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
+    idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
+    dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", "host"),
+    ...overrides,
+  };
+}

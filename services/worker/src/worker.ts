@@ -1,0 +1,125 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "@wharf/config";
+import { type BuildResult, runBuild } from "@wharf/engine";
+import type { BuildSpec } from "@wharf/executor";
+import { ResultStore } from "@wharf/result-store";
+import { startWorkerRpcServer } from "@wharf/worker-rpc";
+import { checkoutSource } from "./checkout.js";
+import { createExecutor } from "./executor-factory.js";
+import type { WorkerOptions } from "./options.js";
+import { planBuild } from "./plan-build.js";
+
+export interface RunningWorker {
+  readonly store: ResultStore;
+  /** gRPC port actually bound (0 when serving is off). */
+  readonly grpcPort: number;
+  /** Resolves when the build finished (also after a planning/checkout failure). */
+  readonly finished: Promise<BuildResult | null>;
+  /** Resolves when an aggregator called Release (everything was delivered). */
+  readonly released: Promise<void>;
+  cancel(reason: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs one build: checkout → plan → run on the executor, recording everything in the
+ * result store, which is served over gRPC from the first moment so a late aggregator
+ * still gets every line. The process stays up after the build until released.
+ */
+export async function startWorker(
+  opts: WorkerOptions,
+  log: Logger,
+  serve: boolean = true,
+): Promise<RunningWorker> {
+  const buildDir = path.join(opts.dataDir, "builds", opts.buildRef);
+  await fs.mkdir(buildDir, { recursive: true });
+  const abort = new AbortController();
+
+  // Planning first: password inputs must be known before anything reaches the store.
+  let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
+  let setupError: string | null = null;
+  let sourceDir = "";
+  try {
+    sourceDir = await checkoutSource(opts.source, buildDir);
+    planned = await planBuild(sourceDir, opts);
+    if (planned.errors.length > 0) setupError = planned.errors.join("\n");
+  } catch (err) {
+    setupError = (err as Error).message;
+  }
+  const secrets = [...(planned?.plan.secrets ?? []), ...envSecrets()];
+  const store = await ResultStore.open(path.join(buildDir, "results"), { buildRef: opts.buildRef, secrets });
+
+  let releaseResolve!: () => void;
+  const released = new Promise<void>((r) => {
+    releaseResolve = r;
+  });
+  const rpc = serve
+    ? await startWorkerRpcServer({
+        store,
+        host: opts.host,
+        port: opts.port,
+        ...(opts.token ? { token: opts.token } : {}),
+        onCancel: (reason: string) => abort.abort(new Error(reason || "cancelled over gRPC")),
+        onRelease: () => releaseResolve(),
+      })
+    : null;
+
+  const finished = (async (): Promise<BuildResult | null> => {
+    if (setupError !== null || !planned) {
+      for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
+      store.appendStatus(0, "FAILED");
+      await store.finish("FAILED", setupError ?? "build could not start");
+      return null;
+    }
+    for (const w of planned.warnings) store.appendLog(0, `warning: ${w}`);
+    const executor = await createExecutor(opts, log);
+    const build: BuildSpec = {
+      buildRef: opts.buildRef,
+      sourceDir,
+      labels: { "wharf.iver.com/build-ref": opts.buildRef, "wharf.iver.com/worker-id": opts.workerId },
+      env: {},
+    };
+    try {
+      const result = await runBuild(planned.plan, {
+        executor,
+        recorder: store,
+        build,
+        signal: abort.signal,
+        stopGraceMs: opts.stopGraceMs,
+        artifactsTmpDir: path.join(buildDir, "artifacts-tmp"),
+        log,
+        ...(opts.buildTimeoutMs ? { buildTimeoutMs: opts.buildTimeoutMs } : {}),
+      });
+      await store.finish(result.status, result.message);
+      return result;
+    } catch (err) {
+      log.error({ err }, "build crashed");
+      store.appendLog(0, `worker error: ${(err as Error).message}`);
+      store.appendStatus(0, "FAILED");
+      await store.finish("FAILED", (err as Error).message);
+      return null;
+    }
+  })();
+
+  return {
+    store,
+    grpcPort: rpc?.port ?? 0,
+    finished,
+    released,
+    cancel: (reason) => abort.abort(new Error(reason)),
+    async close() {
+      abort.abort(new Error("worker shutting down"));
+      await finished.catch(() => null);
+      await rpc?.close();
+      await store.close();
+    },
+  };
+}
+
+/** WHARF_SECRET_* values are masked wherever they appear in output. */
+function envSecrets(): string[] {
+  return Object.entries(process.env)
+    .filter(([k, v]) => k.startsWith("WHARF_SECRET_") && v)
+    .map(([, v]) => v as string);
+}

@@ -1,0 +1,98 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createLogger } from "@wharf/config";
+import { createWorkerClient } from "@wharf/worker-rpc";
+import { afterEach, describe, expect, it } from "vitest";
+import { compileWorkerOptions, startWorker } from "../src/index.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function repoWith(yml: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-worker-test-"));
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  await fs.writeFile(path.join(dir, ".wharf-ci.yml"), yml);
+  return dir;
+}
+
+async function start(dir: string, env: Record<string, string> = {}) {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-worker-data-"));
+  cleanups.push(() => fs.rm(dataDir, { recursive: true, force: true }));
+  const opts = compileWorkerOptions(
+    { WHARF_BUILD_REF: "42", WHARF_SOURCE_DIR: dir, WHARF_DATA_DIR: dataDir, ...env },
+    { port: 0, host: "127.0.0.1" },
+  );
+  const worker = await startWorker(opts, createLogger("worker-test", "silent"));
+  cleanups.push(() => worker.close());
+  return worker;
+}
+
+describe("worker", () => {
+  it("runs the build and serves every line over gRPC, then waits to be released", async () => {
+    const dir = await repoWith(`
+build:
+  hello:
+    container:
+      image: wharf-test/busybox:latest
+      cmds:
+        - echo "hello from \${BUILD_REF}"
+        - echo "secret is $WHARF_SECRET_TOKEN_TEST"
+`);
+    process.env.WHARF_SECRET_TOKEN_TEST = "hunter2";
+    const worker = await start(dir);
+    delete process.env.WHARF_SECRET_TOKEN_TEST;
+    const client = createWorkerClient(`127.0.0.1:${worker.grpcPort}`);
+    try {
+      const lines: string[] = [];
+      for await (const batch of client.streamLogBatches(0)) lines.push(...batch.map((l) => l.message));
+      expect(lines).toContain("hello from 42");
+      expect(lines.some((l) => l.includes("hunter2"))).toBe(false);
+      const summary = await client.summary();
+      expect(summary.finished).toBe(true);
+      expect(summary.status).toBe("SUCCESS");
+      let released = false;
+      void worker.released.then(() => {
+        released = true;
+      });
+      await client.release();
+      await worker.released;
+      expect(released).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("an invalid pipeline file fails the build with a positioned message in the log", async () => {
+    const dir = await repoWith("build:\n  bad:\n    container:\n      image: 3\n");
+    const worker = await start(dir);
+    expect(await worker.finished).toBeNull();
+    const summary = worker.store.summary();
+    expect(summary.status).toBe("FAILED");
+    const lines: string[] = [];
+    for await (const batch of worker.store.followLogs(0)) lines.push(...batch.map((l) => l.message));
+    expect(lines.join("\n")).toMatch(/build could not start/);
+    expect(lines.join("\n")).toMatch(/\d+:\d+ /);
+  });
+
+  it("cancel over gRPC stops a running step and ends the build CANCELLED", async () => {
+    const dir = await repoWith(
+      "build:\n  slow:\n    container:\n      image: x\n      cmds: ['echo started', 'sleep 60']\n",
+    );
+    const worker = await start(dir);
+    const client = createWorkerClient(`127.0.0.1:${worker.grpcPort}`);
+    try {
+      for await (const batch of client.streamLogBatches(0)) {
+        if (batch.some((l) => l.message === "started")) break;
+      }
+      await client.cancel("test cancel");
+      const result = await worker.finished;
+      expect(result?.status).toBe("CANCELLED");
+      expect(worker.store.summary().steps[0]?.status).toBe("CANCELLED");
+    } finally {
+      client.close();
+    }
+  });
+});
