@@ -51,7 +51,9 @@ export class LineSplitter {
     if (piece.length === 0) return;
     this.pending.push(piece);
     this.pendingBytes += piece.length;
-    while (this.pendingBytes > this.maxLineBytes) {
+    // One byte of slack for a trailing CR: it may be the CR of a CRLF, which a cut
+    // right before it would turn into an extra empty line.
+    while (this.pendingBytes > this.maxLineBytes + (this.endsWithCR() ? 1 : 0)) {
       const all = this.take();
       const cut = utf8Boundary(all, this.maxLineBytes);
       out.push(all.subarray(0, cut));
@@ -59,6 +61,11 @@ export class LineSplitter {
       this.pending = [rest];
       this.pendingBytes = rest.length;
     }
+  }
+
+  private endsWithCR(): boolean {
+    const last = this.pending[this.pending.length - 1];
+    return last !== undefined && last[last.length - 1] === CR;
   }
 
   private take(): Buffer {
