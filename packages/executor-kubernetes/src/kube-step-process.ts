@@ -1,0 +1,66 @@
+import { PassThrough } from "node:stream";
+import { type CoreV1Api, type KubeConfig, Log } from "@kubernetes/client-node";
+import type { StepProcess } from "@wharf/executor";
+import { STEP_CONTAINER } from "@wharf/kube-manifests";
+import { deletePod, waitForContainerExit } from "./pod-lifecycle.js";
+
+// A stopped pod can vanish before we read its terminated state; report it as killed.
+const EXIT_CODE_WHEN_GONE = 137;
+
+/**
+ * A step running as a pod. The container's log (stdout and stderr merged, as Kubernetes
+ * keeps them) is followed into `stdout`; `stderr` carries nothing and ends with it.
+ */
+export class KubeStepProcess implements StepProcess {
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  private exit?: Promise<number>;
+  private stopped?: Promise<void>;
+  private logAbort?: AbortController;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly api: CoreV1Api,
+    readonly namespace: string,
+    readonly podName: string,
+    private readonly pollMs: number,
+  ) {}
+
+  /** Starts following the container's log; call once the container has started. */
+  async followLog(): Promise<void> {
+    this.stdout.once("finish", () => this.stderr.end());
+    try {
+      this.logAbort = await new Log(this.kc).log(this.namespace, this.podName, STEP_CONTAINER, this.stdout, {
+        follow: true,
+      });
+    } catch (err) {
+      // The pod may be gone already (stopped); the step's output then ends here.
+      this.stdout.end(`[wharf] could not follow the log of pod ${this.podName}: ${(err as Error).message}\n`);
+    }
+  }
+
+  wait(): Promise<number> {
+    this.exit ??= waitForContainerExit(
+      this.api,
+      { namespace: this.namespace, name: this.podName, container: STEP_CONTAINER, pollMs: this.pollMs },
+      () => EXIT_CODE_WHEN_GONE,
+    );
+    return this.exit;
+  }
+
+  /** Deleting the pod is the stop: the kubelet sends SIGTERM, then SIGKILL after the grace period. */
+  stop(graceMs: number): Promise<void> {
+    this.stopped ??= (async () => {
+      const exit = this.wait();
+      await deletePod(this.api, this.namespace, this.podName, Math.max(0, Math.ceil(graceMs / 1000)));
+      await exit;
+    })();
+    return this.stopped;
+  }
+
+  async destroy(): Promise<void> {
+    this.logAbort?.abort();
+    await deletePod(this.api, this.namespace, this.podName, 0);
+    if (!this.stdout.writableEnded) this.stdout.end();
+  }
+}

@@ -1,0 +1,201 @@
+import { CoreV1Api } from "@kubernetes/client-node";
+import {
+  type BuildSpec,
+  buildLabels,
+  type Executor,
+  ExecutorError,
+  type StepProcess,
+  StepStartError,
+  stepLabels,
+} from "@wharf/executor";
+import {
+  labelSelector,
+  STEP_CONTAINER,
+  StepSpecError,
+  stepPod,
+  stepRun,
+  WORKSPACE_CONTAINER,
+  workspaceClaim,
+  workspacePod,
+} from "@wharf/kube-manifests";
+import type { PlanStep } from "@wharf/wharfyml";
+import { KubeStepProcess } from "./kube-step-process.js";
+import {
+  type CompiledKubernetesOptions,
+  compileKubernetesOptions,
+  type KubernetesExecutorOptions,
+} from "./options.js";
+import { deletePod, isNotFound, PodStartError, waitForContainerStart } from "./pod-lifecycle.js";
+import { copyFromWorkspace, copyIntoWorkspace } from "./workspace-transfer.js";
+
+interface BuildResources {
+  claimName: string;
+  workspacePod: string;
+}
+
+/**
+ * Runs each step as a pod in the worker's namespace. The workspace is a PVC per build,
+ * held by a small workspace pod through which the repository is copied in and artifacts
+ * out (tar over pods/exec); step pods mount the same claim at /workspace. Every pod and
+ * the claim carry the build's labels and (when the worker runs in a pod) an ownerReference
+ * to the worker pod, so deleting the worker cascades.
+ */
+export class KubernetesExecutor implements Executor {
+  readonly kind = "kubernetes";
+  private readonly options: CompiledKubernetesOptions;
+  private readonly api: CoreV1Api;
+  private readonly builds = new Map<string, BuildResources>();
+
+  constructor(options: KubernetesExecutorOptions) {
+    this.options = compileKubernetesOptions(options);
+    this.api = this.options.kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  private get namespace(): string {
+    return this.options.namespace;
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.api.listNamespacedPod({ namespace: this.namespace, limit: 1 });
+    } catch (err) {
+      throw new ExecutorError(`Kubernetes API not reachable: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private placement() {
+    return { owner: this.options.owner, ...this.options.placement };
+  }
+
+  async setupBuild(build: BuildSpec): Promise<void> {
+    const labels = buildLabels(build);
+    const claim = await this.api.createNamespacedPersistentVolumeClaim({
+      namespace: this.namespace,
+      body: workspaceClaim({
+        buildRef: build.buildRef,
+        labels,
+        owner: this.options.owner,
+        size: this.options.workspaceSize,
+        storageClassName: this.options.storageClassName,
+      }),
+    });
+    const claimName = claim.metadata!.name!;
+    this.builds.set(build.buildRef, { claimName, workspacePod: "" });
+    const pod = await this.api.createNamespacedPod({
+      namespace: this.namespace,
+      body: workspacePod({
+        buildRef: build.buildRef,
+        labels,
+        claimName,
+        image: this.options.workspaceImage,
+        ...this.placement(),
+      }),
+    });
+    const podName = pod.metadata!.name!;
+    this.builds.set(build.buildRef, { claimName, workspacePod: podName });
+    try {
+      await waitForContainerStart(this.api, {
+        namespace: this.namespace,
+        name: podName,
+        container: WORKSPACE_CONTAINER,
+        timeoutMs: this.options.startTimeoutMs,
+        pollMs: this.options.pollMs,
+      });
+      await copyIntoWorkspace(
+        this.options.kubeConfig,
+        { namespace: this.namespace, pod: podName },
+        build.sourceDir,
+      );
+    } catch (err) {
+      throw new ExecutorError(
+        `could not prepare the workspace of build ${build.buildRef}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+
+  async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {
+    const resources = this.builds.get(build.buildRef);
+    if (!resources) throw new ExecutorError(`setupBuild was not called for build ${build.buildRef}`);
+    let run: ReturnType<typeof stepRun>;
+    try {
+      run = stepRun(step, this.options.images);
+    } catch (err) {
+      if (err instanceof StepSpecError) throw new StepStartError(err.message, step.id, { cause: err });
+      throw err;
+    }
+    const created = await this.api.createNamespacedPod({
+      namespace: this.namespace,
+      body: stepPod({
+        buildRef: build.buildRef,
+        stepId: step.id,
+        labels: stepLabels(build, step),
+        env: { ...build.env, ...env },
+        run,
+        workspaceClaim: resources.claimName,
+        certificatesConfigMap: this.options.certificatesConfigMap,
+        ...this.placement(),
+      }),
+    });
+    const process = new KubeStepProcess(
+      this.options.kubeConfig,
+      this.api,
+      this.namespace,
+      created.metadata!.name!,
+      this.options.pollMs,
+    );
+    try {
+      await waitForContainerStart(this.api, {
+        namespace: this.namespace,
+        name: process.podName,
+        container: STEP_CONTAINER,
+        timeoutMs: this.options.startTimeoutMs,
+        pollMs: this.options.pollMs,
+      });
+    } catch (err) {
+      await process.destroy();
+      if (err instanceof PodStartError) throw new StepStartError(err.message, step.id, { cause: err });
+      throw err;
+    }
+    await process.followLog();
+    return process;
+  }
+
+  async collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
+    const resources = this.builds.get(build.buildRef);
+    if (!resources?.workspacePod) throw new ExecutorError(`no workspace for build ${build.buildRef}`);
+    return copyFromWorkspace(
+      this.options.kubeConfig,
+      { namespace: this.namespace, pod: resources.workspacePod },
+      globs,
+      destDir,
+    );
+  }
+
+  /**
+   * Deletes every pod of the build (found by label, so also those of a crashed earlier
+   * attempt), then the claim. Pods first: the claim is protected while pods use it.
+   */
+  async destroyBuild(build: BuildSpec): Promise<void> {
+    const selector = labelSelector(buildLabels(build));
+    const pods = await this.api.listNamespacedPod({ namespace: this.namespace, labelSelector: selector });
+    await Promise.all(pods.items.map((p) => deletePod(this.api, this.namespace, p.metadata!.name!, 0)));
+    const claims = await this.api.listNamespacedPersistentVolumeClaim({
+      namespace: this.namespace,
+      labelSelector: selector,
+    });
+    for (const c of claims.items) {
+      try {
+        await this.api.deleteNamespacedPersistentVolumeClaim({
+          name: c.metadata!.name!,
+          namespace: this.namespace,
+        });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    this.builds.delete(build.buildRef);
+  }
+}

@@ -1,0 +1,78 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import { type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import {
+  DEFAULT_STEP_IMAGES,
+  type PodOwner,
+  type PodPlacement,
+  type StepImages,
+} from "@wharf/kube-manifests";
+
+export interface KubernetesExecutorOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of step pods, the workspace pod and claim. Default: the kubeconfig context's, else "default". */
+  namespace?: string;
+  /** The worker's own pod; step pods get an ownerReference to it so deleting the worker removes them. */
+  owner?: PodOwner;
+  images?: Partial<StepImages>;
+  /** Image of the pod holding the workspace; needs `sh`, `sleep` and `tar`. Default busybox:1.36. */
+  workspaceImage?: string;
+  /** Size of the workspace claim. Default 1Gi. */
+  workspaceSize?: string;
+  storageClassName?: string;
+  /** ConfigMap mounted at a step's `certificatesMountPath`. Default ca-certificates-config. */
+  certificatesConfigMap?: string;
+  placement?: PodPlacement;
+  /** How long a pod may take to start (image pull, scheduling). Default 5 minutes. */
+  startTimeoutMs?: number;
+  /** Interval of pod status polls. Default 250 ms. */
+  pollMs?: number;
+}
+
+export interface CompiledKubernetesOptions
+  extends Required<Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images">> {
+  owner?: PodOwner;
+  storageClassName?: string;
+  images: StepImages;
+}
+
+export function compileKubernetesOptions(o: KubernetesExecutorOptions): CompiledKubernetesOptions {
+  return {
+    kubeConfig: o.kubeConfig,
+    namespace:
+      o.namespace ?? o.kubeConfig.getContextObject(o.kubeConfig.getCurrentContext())?.namespace ?? "default",
+    owner: o.owner,
+    images: { ...DEFAULT_STEP_IMAGES, ...o.images },
+    workspaceImage: o.workspaceImage ?? "busybox:1.36",
+    workspaceSize: o.workspaceSize ?? "1Gi",
+    storageClassName: o.storageClassName,
+    certificatesConfigMap: o.certificatesConfigMap ?? "ca-certificates-config",
+    placement: o.placement ?? {},
+    startTimeoutMs: o.startTimeoutMs ?? 5 * 60_000,
+    pollMs: o.pollMs ?? 250,
+  };
+}
+
+/**
+ * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
+ * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
+ * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`.
+ */
+export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
+  const podName = envOptional(env, "WHARF_POD_NAME");
+  const podUid = envOptional(env, "WHARF_POD_UID");
+  return {
+    kubeConfig,
+    namespace: envOptional(env, "WHARF_K8S_NAMESPACE"),
+    owner: podName && podUid ? { name: podName, uid: podUid } : undefined,
+    workspaceImage: envString(env, "WHARF_K8S_WORKSPACE_IMAGE", "busybox:1.36"),
+    workspaceSize: envString(env, "WHARF_K8S_WORKSPACE_SIZE", "1Gi"),
+    storageClassName: envOptional(env, "WHARF_K8S_STORAGE_CLASS"),
+    images: {
+      helm: envString(env, "WHARF_K8S_HELM_IMAGE", DEFAULT_STEP_IMAGES.helm),
+      kubectl: envString(env, "WHARF_K8S_KUBECTL_IMAGE", DEFAULT_STEP_IMAGES.kubectl),
+      kaniko: envString(env, "WHARF_K8S_KANIKO_IMAGE", DEFAULT_STEP_IMAGES.kaniko),
+      nuget: envString(env, "WHARF_K8S_NUGET_IMAGE", DEFAULT_STEP_IMAGES.nuget),
+    },
+    startTimeoutMs: envDurationMs(env, "WHARF_K8S_START_TIMEOUT", 5 * 60_000),
+  };
+}
