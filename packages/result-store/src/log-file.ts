@@ -23,6 +23,17 @@ const TWO_32 = 2 ** 32;
 /** Appends are buffered in memory up to this much before they are written to the OS. */
 export const DEFAULT_BUFFER_BYTES = 1024 * 1024;
 
+/** Where a sequential reader goes on: the next id, and that record's offset once known. */
+export interface ReadCursor {
+  nextId: number;
+  offset?: number;
+}
+
+export interface ReadResult {
+  entries: LogEntry[];
+  cursor: ReadCursor;
+}
+
 /**
  * The append-only log of one build: a data file plus a fixed-width offset index. Appends go to a
  * fixed buffer (memory stays flat whatever the volume); `writeOut()` hands the buffer to the OS and
@@ -133,33 +144,32 @@ export class LogFile {
   }
 
   /**
-   * Reads committed records from `fromId` on: at most `maxCount` of them and at most `maxBytes` of
-   * record data, but always at least one record when there is one.
+   * Reads committed records from `cursor.nextId` on: at most `maxCount` of them and at most `maxBytes`
+   * of record data, but always at least one record when there is one. A cursor returned by an earlier
+   * read carries the data offset, so a sequential reader skips the index (one read per batch); a
+   * fresh cursor (`offset` undefined) seeks through the index.
    */
-  async read(fromId: number, maxCount: number, maxBytes: number): Promise<LogEntry[]> {
+  async read(cursor: ReadCursor, maxCount: number, maxBytes: number): Promise<ReadResult> {
     const count = this.committedCount;
     const size = this.committedBytes;
-    if (fromId > count || maxCount < 1) return [];
+    const fromId = cursor.nextId;
+    if (fromId > count || maxCount < 1) return { entries: [], cursor };
     const last = Math.min(count, fromId + maxCount - 1);
-    // One extra index entry (when it exists) gives the end of the last record.
-    const indexLast = Math.min(last + 1, count);
-    const index = await readAt(
-      this.indexFd,
-      (indexLast - fromId + 1) * INDEX_ENTRY_BYTES,
-      (fromId - 1) * INDEX_ENTRY_BYTES,
-    );
-    const offsetOf = (id: number) => readOffset(index, (id - fromId) * INDEX_ENTRY_BYTES);
-    const endOf = (id: number) => (id < count ? offsetOf(id + 1) : size);
-    const start = offsetOf(fromId);
-    let n = 1;
-    while (fromId + n <= last && endOf(fromId + n) - start <= maxBytes) n++;
-    const data = await readAt(this.dataFd, endOf(fromId + n - 1) - start, start);
+    const start = cursor.offset ?? (await this.offsetOf(fromId));
+    let data = await readAt(this.dataFd, Math.min(size - start, Math.max(maxBytes, HEADER_BYTES)), start);
+    if (!checkedPayload(data, 0)) {
+      // The first record alone is larger than maxBytes (or damaged: checked again below).
+      data = await readAt(this.dataFd, Math.min(size - start, HEADER_BYTES + data.readUInt32LE(0)), start);
+    }
     const entries: LogEntry[] = [];
     let pos = 0;
-    for (let id = fromId; id < fromId + n; id++) {
-      if (offsetOf(id) - start !== pos) throw corrupt(id, "index and data disagree");
+    for (let id = fromId; id <= last; id++) {
       const payload = checkedPayload(data, pos);
-      if (!payload) throw corrupt(id, "record fails its checksum");
+      if (!payload) {
+        // A record cut by the end of this read continues in the next batch; anything else is damage.
+        if (entries.length > 0 && pos + recordLength(data, pos) > data.length) break;
+        throw new ResultStoreCorruptError(`log record ${id}: fails its checksum`);
+      }
       entries.push({
         logId: id,
         stepId: payload.readUInt32LE(0),
@@ -168,7 +178,11 @@ export class LogFile {
       });
       pos += HEADER_BYTES + payload.length;
     }
-    return entries;
+    return { entries, cursor: { nextId: fromId + entries.length, offset: start + pos } };
+  }
+
+  private async offsetOf(id: number): Promise<number> {
+    return readOffset(await readAt(this.indexFd, INDEX_ENTRY_BYTES, (id - 1) * INDEX_ENTRY_BYTES), 0);
   }
 
   close(): void {
@@ -181,8 +195,9 @@ function readOffset(buf: Buffer, at: number): number {
   return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
 }
 
-function corrupt(id: number, why: string): ResultStoreCorruptError {
-  return new ResultStoreCorruptError(`log record ${id}: ${why}`);
+/** Total length the header at `pos` claims (header included); Infinity past the end of `buf`. */
+function recordLength(buf: Buffer, pos: number): number {
+  return pos + 4 <= buf.length ? HEADER_BYTES + buf.readUInt32LE(pos) : Number.POSITIVE_INFINITY;
 }
 
 /** The payload of the record at `pos` in `buf` if it is complete and its checksum matches. */

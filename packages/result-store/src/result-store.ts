@@ -17,7 +17,7 @@ import { EventFile } from "./event-file.js";
 import { parseArtifactEvent, parseStatusEvent } from "./event-parsers.js";
 import { fsyncDirSync, fsyncPath } from "./file-io.js";
 import { DEFAULT_MAX_LINE_BYTES, LineEncoder } from "./line-encoder.js";
-import { LogFile } from "./log-file.js";
+import { LogFile, type ReadCursor } from "./log-file.js";
 import {
   type ArtifactEvent,
   type BuildSummary,
@@ -303,14 +303,15 @@ export class ResultStore {
     return this.logFollower(afterLogId + 1, maxBatch, maxBytes, opts.signal);
   }
 
-  private async *logFollower(next: number, maxBatch: number, maxBytes: number, signal?: AbortSignal) {
+  private async *logFollower(nextId: number, maxBatch: number, maxBytes: number, signal?: AbortSignal) {
+    let cursor: ReadCursor = { nextId };
     for (;;) {
       if (signal?.aborted) return;
       this.assertOpen();
-      if (next <= this.log.lastCommittedId) {
-        const batch = await this.reading(this.log.read(next, maxBatch, maxBytes));
-        next += batch.length;
-        yield batch;
+      if (cursor.nextId <= this.log.lastCommittedId) {
+        const read = await this.reading(this.log.read(cursor, maxBatch, maxBytes));
+        cursor = read.cursor;
+        yield read.entries;
         continue;
       }
       if (this.done) return;
