@@ -63,6 +63,17 @@ describe("ResultStore logs", () => {
     }
   });
 
+  it("yields a line larger than the batch byte bound as a batch of its own", async () => {
+    const store = track(await ResultStore.open(await tempDir(), { maxBatchBytes: 100, maxLineBytes: 4096 }));
+    store.appendLog(1, "small");
+    store.appendLog(1, "L".repeat(3000));
+    store.appendLog(1, "tail");
+    await store.finish("SUCCESS");
+    const batches: LogEntry[][] = [];
+    for await (const b of store.followLogs(0)) batches.push(b);
+    expect(batches.map((b) => b.map((l) => l.message.length))).toEqual([[5], [3000], [4]]);
+  });
+
   it("serves live lines to a follower without flush() and ends it after finish", async () => {
     const store = track(await ResultStore.open(await tempDir()));
     store.appendLog(1, "before");
