@@ -1,0 +1,223 @@
+import { createLogger, type Logger } from "@wharf/config";
+import {
+  type BuildSpec,
+  type Executor,
+  ExecutorError,
+  LABEL_BUILD_REF,
+  type StepProcess,
+  StepStartError,
+} from "@wharf/executor";
+import type { PlanStep } from "@wharf/wharfyml";
+import Docker from "dockerode";
+import { stepContainerOptions } from "./container-spec.js";
+import { ContainerStep } from "./container-step.js";
+import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
+import { type PushRegistry, runImageBuild } from "./image-build-step.js";
+import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
+import { findLeftovers, type Leftovers, removeLeftovers } from "./leftovers.js";
+import { TaskStepProcess } from "./task-step-process.js";
+import { DEFAULT_HELPER_IMAGE, WorkspaceVolume } from "./workspace-volume.js";
+
+export interface DockerExecutorOptions {
+  /** A dockerode instance, or its options (host, port, TLS...). Default: the engine's default socket. */
+  docker?: Docker | Docker.DockerOptions;
+  /** Shorthand for `{ docker: { socketPath } }`: a Docker or Podman API socket. */
+  socketPath?: string;
+  /** Network of step containers and image builds; default "bridge" (the engine's default network). */
+  networkMode?: string;
+  /** When to pull step images; default "if-not-present". */
+  pullPolicy?: PullPolicy;
+  /** Upper bound of one image pull; default 300 000 ms. */
+  pullTimeoutMs?: number;
+  /** Run an init as PID 1 of step containers, so stop's SIGTERM reaches the step's shell; default true. */
+  init?: boolean;
+  /** Where the workspace volume is mounted, and the working directory of steps; default "/workspace". */
+  workspacePath?: string;
+  /** Image of the never-started helper that fills and reads the volume; default one imported from an empty tar. */
+  helperImage?: string;
+  /** Registry to push `docker` step images to; without it `push: true` is skipped with a message. */
+  pushRegistry?: PushRegistry;
+  logger?: Logger;
+}
+
+/** Steps started but not yet handed to the caller, per build, so `destroyBuild` can abort and await them. */
+interface BuildStarts {
+  abort: AbortController;
+  pending: Set<Promise<unknown>>;
+}
+
+/**
+ * Runs steps as containers on a Docker or Podman engine: one container per `container`
+ * step from its image, all sharing the build's workspace volume; `docker` steps build
+ * their image with the engine. Everything created carries the build's labels, so
+ * `destroyBuild` and `removeLeftovers` find it.
+ */
+export class DockerExecutor implements Executor {
+  readonly kind = "docker";
+  readonly docker: Docker;
+  private readonly networkMode: string;
+  private readonly pullPolicy: PullPolicy;
+  private readonly pullTimeoutMs: number;
+  private readonly init: boolean;
+  private readonly workspacePath: string;
+  private readonly pushRegistry: PushRegistry | undefined;
+  private readonly log: Logger;
+  private readonly workspace: WorkspaceVolume;
+  private readonly starts = new Map<string, BuildStarts>();
+
+  constructor(options: DockerExecutorOptions = {}) {
+    const given = options.docker;
+    this.docker =
+      given instanceof Docker
+        ? given
+        : new Docker({ ...given, ...(options.socketPath ? { socketPath: options.socketPath } : {}) });
+    this.networkMode = options.networkMode ?? "bridge";
+    this.pullPolicy = options.pullPolicy ?? "if-not-present";
+    this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
+    this.init = options.init ?? true;
+    this.workspacePath = options.workspacePath ?? "/workspace";
+    this.pushRegistry = options.pushRegistry;
+    this.log = options.logger ?? createLogger("executor-docker");
+    this.workspace = new WorkspaceVolume(
+      this.docker,
+      options.helperImage ?? DEFAULT_HELPER_IMAGE,
+      this.workspacePath,
+    );
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new ExecutorError(`container engine does not answer: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async setupBuild(build: BuildSpec): Promise<void> {
+    // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
+    await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
+    await this.workspace.create(build);
+  }
+
+  async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {
+    const starts = this.startsOf(build.buildRef);
+    const starting = this.start(build, step, env, starts.abort.signal);
+    starts.pending.add(starting);
+    try {
+      const proc = await starting;
+      if (starts.abort.signal.aborted) {
+        await proc.destroy();
+        throw new StepStartError(
+          `build ${build.buildRef} was destroyed while step ${step.name} started`,
+          step.id,
+        );
+      }
+      return proc;
+    } finally {
+      starts.pending.delete(starting);
+    }
+  }
+
+  collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
+    return this.workspace.collect(build, globs, destDir);
+  }
+
+  async destroyBuild(build: BuildSpec): Promise<void> {
+    const starts = this.starts.get(build.buildRef);
+    this.starts.delete(build.buildRef);
+    if (starts) {
+      starts.abort.abort();
+      await Promise.allSettled([...starts.pending]);
+    }
+    await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
+  }
+
+  /** Containers and volumes matching all `labels` (e.g. a build ref), for a worker's start-up sweep. */
+  findLeftovers(labels: Record<string, string>): Promise<Leftovers> {
+    return findLeftovers(this.docker, labels);
+  }
+
+  /** Force-removes what `findLeftovers` finds; returns it. */
+  removeLeftovers(labels: Record<string, string>): Promise<Leftovers> {
+    return removeLeftovers(this.docker, labels);
+  }
+
+  private async start(
+    build: BuildSpec,
+    step: PlanStep,
+    env: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<StepProcess> {
+    if (step.type === "docker") return this.startImageBuild(build, step, { ...build.env, ...env });
+    if (step.type !== "container")
+      throw new StepStartError(`step type ${step.type} is not supported by the docker executor`, step.id);
+    try {
+      await ensureImage(this.docker, step.spec.image, this.pullPolicy, this.pullTimeoutMs, signal);
+    } catch (err) {
+      if (err instanceof ImageUnavailableError)
+        throw new StepStartError(err.message, step.id, { cause: err });
+      throw new ExecutorError(`cannot inspect image ${step.spec.image}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const options = stepContainerOptions(build, step, env, {
+      networkMode: this.networkMode,
+      init: this.init,
+      workspacePath: this.workspacePath,
+    });
+    try {
+      return await ContainerStep.start(this.docker, options);
+    } catch (err) {
+      const code = (err as { statusCode?: number }).statusCode;
+      // 4xx: the engine refused this step's container (bad shell, mount, network); 5xx may be the same.
+      if (code !== undefined && code < 600)
+        throw new StepStartError(`cannot start step container: ${(err as Error).message}`, step.id, {
+          cause: err,
+        });
+      throw new ExecutorError(`container engine failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private startImageBuild(
+    build: BuildSpec,
+    step: PlanStep & { type: "docker" },
+    env: Record<string, string>,
+  ) {
+    let spec: ReturnType<typeof imageBuildSpec>;
+    try {
+      spec = imageBuildSpec(step.spec, env);
+    } catch (err) {
+      if (err instanceof ImageBuildSpecError) throw new StepStartError(err.message, step.id, { cause: err });
+      throw err;
+    }
+    if (step.spec.secretArgs.length > 0 || step.spec.appendCert)
+      this.log.warn(
+        { step: step.name },
+        "docker step: secretArgs and appendCert are not supported and are ignored",
+      );
+    return new TaskStepProcess((io) =>
+      runImageBuild(
+        {
+          docker: this.docker,
+          context: () => this.workspace.archive(build, spec.context),
+          spec,
+          push: step.spec.push,
+          pushRegistry: this.pushRegistry,
+          networkMode: this.networkMode,
+          pullBase: this.pullPolicy === "always",
+          log: this.log,
+        },
+        io,
+      ),
+    );
+  }
+
+  private startsOf(buildRef: string): BuildStarts {
+    let starts = this.starts.get(buildRef);
+    if (!starts) {
+      starts = { abort: new AbortController(), pending: new Set() };
+      this.starts.set(buildRef, starts);
+    }
+    return starts;
+  }
+}

@@ -1,0 +1,85 @@
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { assertWorkspaceGlobs, type BuildSpec, ExecutorError } from "@wharf/executor";
+import type Docker from "dockerode";
+import picomatch from "picomatch";
+import { pack as packDir } from "tar-fs";
+import { extract, pack } from "tar-stream";
+import { helperContainerName, helperContainerOptions, volumeCreateOptions } from "./container-spec.js";
+import { readProgress } from "./engine-progress.js";
+import { imageExists } from "./image-policy.js";
+
+/** Imported on demand from an empty tar, so the executor needs no image from any registry. */
+export const DEFAULT_HELPER_IMAGE = "wharf/workspace-helper:1";
+
+/**
+ * The build's workspace as a named volume. It is filled and read through a helper
+ * container that is created but never started (the archive API reaches the volumes of a
+ * stopped container), so nothing depends on host paths: the worker may itself run in a
+ * container, with only the engine's socket.
+ */
+export class WorkspaceVolume {
+  constructor(
+    private readonly docker: Docker,
+    private readonly helperImage: string,
+    private readonly workspacePath: string,
+  ) {}
+
+  /** Creates the volume and its helper, then copies `build.sourceDir` into it. */
+  async create(build: BuildSpec): Promise<void> {
+    const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
+      throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
+    });
+    if (!stat.isDirectory())
+      throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
+    await this.ensureHelperImage();
+    await this.docker.createVolume(volumeCreateOptions(build));
+    const helper = await this.docker.createContainer(
+      helperContainerOptions(build, this.helperImage, this.workspacePath),
+    );
+    await helper.putArchive(packDir(build.sourceDir), { path: this.workspacePath });
+  }
+
+  /** A tar of the workspace directory `rel` ("." for all), entries named "./...". */
+  async archive(build: BuildSpec, rel: string): Promise<NodeJS.ReadableStream> {
+    const dir = path.posix.join(this.workspacePath, rel);
+    return this.docker.getContainer(helperContainerName(build.buildRef)).getArchive({ path: `${dir}/.` });
+  }
+
+  /** Extracts the regular files matching `globs` into `destDir`; same matching rules as the local executor. */
+  async collect(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
+    assertWorkspaceGlobs(globs);
+    const matches = picomatch(globs, { dot: true });
+    const tar = extract();
+    const copied: string[] = [];
+    tar.on("entry", (header, stream, next) => {
+      const rel = path.posix.normalize(header.name).replace(/^\.\//, "");
+      if (header.type !== "file" || rel.startsWith("../") || !matches(rel)) {
+        stream.on("end", next).resume();
+        return;
+      }
+      const to = path.join(destDir, rel);
+      fs.mkdir(path.dirname(to), { recursive: true })
+        .then(() => pipeline(stream, createWriteStream(to)))
+        .then(() => {
+          copied.push(rel);
+          next();
+        }, next);
+    });
+    await pipeline(await this.archive(build, "."), tar);
+    return copied.sort();
+  }
+
+  private async ensureHelperImage(): Promise<void> {
+    if (this.helperImage !== DEFAULT_HELPER_IMAGE || (await imageExists(this.docker, this.helperImage)))
+      return;
+    const root = pack();
+    root.entry({ name: `${this.workspacePath.replace(/^\//, "")}/`, type: "directory", mode: 0o755 });
+    root.finalize();
+    const [repo, tag] = this.helperImage.split(":");
+    const progress = await this.docker.importImage(root as unknown as NodeJS.ReadableStream, { repo, tag });
+    await readProgress(progress);
+  }
+}
