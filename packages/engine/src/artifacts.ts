@@ -14,7 +14,9 @@ export class ArtifactScratch {
 
   /** An empty directory for one step's files. */
   async dirFor(stepId: number): Promise<string> {
-    this.dir ??= mkdtemp(join(this.parentDir, "wharf-artifacts-"));
+    this.dir ??= mkdir(this.parentDir, { recursive: true }).then(() =>
+      mkdtemp(join(this.parentDir, "wharf-artifacts-")),
+    );
     const stepDir = join(await this.dir, `step-${stepId}`);
     await mkdir(stepDir, { recursive: true });
     return stepDir;

@@ -21,7 +21,10 @@ describe("artifacts", () => {
         }),
       ]),
     );
-    const { result, recorder, executor } = await runFake(p, { artifactsTmpDir: newScratch() });
+    // A staging parent that does not exist yet is created.
+    const { result, recorder, executor } = await runFake(p, {
+      artifactsTmpDir: join(newScratch(), "a", "b"),
+    });
     expect(result.status).toBe("SUCCESS");
     expect(recorder.artifacts.map((a) => [a.stepId, a.name, a.content.toString()])).toEqual([
       [1, "dist/app.js", "console.log(1)"],
@@ -38,7 +41,7 @@ describe("artifacts", () => {
       recorder.statuses.find((s) => s.status === "SUCCESS")!.seq,
     );
     // The staging copies are gone.
-    expect(readdirSync(scratch)).toEqual([]);
+    expect(readdirSync(join(scratch, "a", "b"))).toEqual([]);
   });
 
   it("collects nothing from a failed step", async () => {
