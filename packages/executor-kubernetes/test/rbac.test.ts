@@ -1,0 +1,78 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ApiCall } from "@wharf/kube-fake";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { KubernetesExecutor } from "../src/index.js";
+import { buildSpec, containerStep, readAll, startHarness } from "./kube-harness.js";
+
+const rbacFile = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../deploy/kubernetes/rbac.yaml",
+);
+
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+async function roleRules(name: string): Promise<Rule[]> {
+  const docs = parseAllDocuments(await fs.readFile(rbacFile, "utf8")).map((d) => d.toJS());
+  const role = docs.find((d) => d?.kind === "Role" && d.metadata.name === name);
+  if (!role) throw new Error(`Role ${name} not found in ${rbacFile}`);
+  return role.rules;
+}
+
+const resourceOf = (c: ApiCall) => (c.subresource ? `${c.resource}/${c.subresource}` : c.resource);
+const allows = (rules: Rule[], c: ApiCall) =>
+  rules.some(
+    (r) => r.apiGroups.includes("") && r.resources.includes(resourceOf(c)) && r.verbs.includes(c.verb),
+  );
+
+describe("the wharf-worker Role", () => {
+  it("allows every API call the kubernetes executor makes, and holds nothing it does not use", async () => {
+    const h = await startHarness();
+    try {
+      await fs.writeFile(path.join(h.sourceDir, "a.txt"), "a\n");
+      const build = buildSpec(h.sourceDir);
+      await h.executor.ping();
+      await h.executor.setupBuild(build);
+      const ok = await h.executor.startStep(build, containerStep(1, ["cat a.txt"]), {});
+      await readAll(ok.stdout);
+      await ok.wait();
+      await ok.destroy();
+      const stopped = await h.executor.startStep(build, containerStep(2, ["sleep 30"]), {});
+      await stopped.stop(0);
+      await stopped.destroy();
+      await h.executor.startStep(build, containerStep(3, ["true"], "missing/x"), {}).catch(() => {});
+      // A pod that stays Pending (its certificates ConfigMap is missing) until the start
+      // timeout: the executor then reads the pod's events for the error message.
+      const slow = new KubernetesExecutor({ kubeConfig: h.kubeConfig, pollMs: 20, startTimeoutMs: 300 });
+      await slow.setupBuild(buildSpec(h.sourceDir, "slow"));
+      const pending = containerStep(4, ["true"]);
+      if (pending.type === "container") pending.spec.certificatesMountPath = "/certs";
+      await expect(slow.startStep(buildSpec(h.sourceDir, "slow"), pending, {})).rejects.toThrow(
+        /did not start/,
+      );
+      await slow.destroyBuild(buildSpec(h.sourceDir, "slow"));
+      const dest = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-rbac-"));
+      await h.executor.collectFiles(build, ["*.txt"], dest);
+      await fs.rm(dest, { recursive: true, force: true });
+      await h.executor.destroyBuild(build);
+
+      const rules = await roleRules("wharf-worker");
+      const denied = h.fake.calls.filter((c) => !allows(rules, c));
+      expect(denied).toEqual([]);
+      // Least privilege: every resource/verb pair in the Role was used, except pods/exec
+      // "create", which API servers >= 1.31 check in addition to "get" for WebSocket exec.
+      const used = new Set(h.fake.calls.map((c) => `${resourceOf(c)}:${c.verb}`));
+      const granted = rules.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${res}:${v}`)));
+      expect(granted.filter((g) => !used.has(g))).toEqual(["pods/exec:create"]);
+    } finally {
+      await h.close();
+    }
+  });
+});
