@@ -23,7 +23,8 @@ export class StepTracker {
   constructor(
     readonly step: PlanStep,
     private readonly recorder: BuildRecorder,
-    private readonly onStatus: (tracker: StepTracker, status: StepStatus) => void = () => {},
+    /** Called before each status event is recorded (the build uses it to go RUNNING first). */
+    private readonly beforeStatus: (tracker: StepTracker, status: StepStatus) => void = () => {},
   ) {}
 
   get status(): StepStatus {
@@ -32,8 +33,8 @@ export class StepTracker {
 
   /** Records the initial PENDING event. */
   announce(): void {
+    this.beforeStatus(this, "PENDING");
     this.recorder.appendStatus(this.step.id, "PENDING");
-    this.onStatus(this, "PENDING");
   }
 
   /** Moves to `next` if that is forward; returns whether it moved. */
@@ -59,8 +60,8 @@ export class StepTracker {
   }
 
   private move(status: StepStatus): void {
+    this.beforeStatus(this, status);
     this.current = status;
     this.recorder.appendStatus(this.step.id, status);
-    this.onStatus(this, status);
   }
 }

@@ -26,7 +26,8 @@ describe("runBuild", () => {
     expect(recorder.logsOf(1)).toEqual(["compiling", "a warning"]);
     expect(recorder.logsOf(2)).toEqual(["testing"]);
     expect(recorder.results.get(1)).toEqual({ exitCode: 0, attempts: 1 });
-    // Stage 2 starts only after stage 1 ended.
+    // The build goes RUNNING before its first step is scheduled; stage 2 starts after stage 1 ended.
+    expect(recorder.statuses.find((s) => s.stepId === 0)!.seq).toBeLessThan(recorder.seqOf(1, "SCHEDULING")!);
     expect(recorder.seqOf(2, "SCHEDULING")!).toBeGreaterThan(recorder.seqOf(1, "SUCCESS")!);
   });
 
