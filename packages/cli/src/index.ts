@@ -1,0 +1,2 @@
+export { commands } from "./commands/index.js";
+export { buildProgram, exitUsage, runCli } from "./main.js";
