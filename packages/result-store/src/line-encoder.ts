@@ -10,10 +10,19 @@ export const SECRET_MASK = "***";
 // C0 controls except \t (0x09) and \n (0x0a, the line separator), plus DEL. \r is in the set: a lone
 // \r (progress bars) is escaped, only \r\n counts as a line end.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL_CHARS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const HAS_CONTROL_CHAR = /[\x00-\x08\x0b-\x1f\x7f]/;
 const LINE_BREAK = /\r?\n/;
+
+// SGR sequences (colours, bold: ESC [ params m) are kept: developers expect coloured
+// logs, and they cannot move the cursor or retitle a terminal. Every other control
+// character, including an ESC that starts anything else, is escaped.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ESC is the point
+const CONTROL_OR_SGR = /\x1b\[[0-9;]{0,32}m|[\x00-\x08\x0b-\x1f\x7f]/g;
+
+function escapeUnlessSgr(match: string): string {
+  return match.length > 1 ? match : escapeControl(match);
+}
 
 function escapeControl(ch: string): string {
   return `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
@@ -30,7 +39,8 @@ function escapeRegExp(s: string): string {
  * 2. secrets are replaced by `***` (before splitting, so a long line cannot cut a secret in two);
  * 3. the text is split into lines at `\n` (`\r\n` too); a trailing newline does not make an empty line;
  * 4. control characters other than `\t` (NUL, ESC, lone `\r`, DEL...) are escaped as `\xNN`, so stored
- *    lines are printable (terminal escape sequences from a build cannot reach a viewer);
+ *    lines are printable (terminal escape sequences from a build cannot reach a viewer) — except
+ *    SGR colour sequences (`ESC[31m`), which are kept so logs stay coloured;
  * 5. a line longer than `maxLineBytes` UTF-8 bytes is cut into several lines at character boundaries.
  */
 export class LineEncoder {
@@ -55,7 +65,7 @@ export class LineEncoder {
     if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
     const lines: string[] = [];
     for (const part of parts) {
-      const line = HAS_CONTROL_CHAR.test(part) ? part.replace(CONTROL_CHARS, escapeControl) : part;
+      const line = HAS_CONTROL_CHAR.test(part) ? part.replace(CONTROL_OR_SGR, escapeUnlessSgr) : part;
       // A UTF-16 unit encodes to at most 3 UTF-8 bytes, so short lines skip the byte count.
       if (line.length * 3 <= this.maxLineBytes || Buffer.byteLength(line) <= this.maxLineBytes) {
         lines.push(line);

@@ -10,9 +10,15 @@ describe("LineEncoder", () => {
     expect(enc.encode("a\n\nb")).toEqual(["a", "", "b"]);
   });
 
-  it("escapes control characters except tab as \\xNN", () => {
+  it("escapes control characters except tab as \\xNN, keeping SGR colour sequences", () => {
     const enc = new LineEncoder([]);
-    expect(enc.encode("a\tb\u0000c\u001b[31mred\rx\u007f")).toEqual(["a\tb\\x00c\\x1b[31mred\\x0dx\\x7f"]);
+    expect(enc.encode("a\tb\u0000c\u001b[31mred\u001b[0m\rx\u007f")).toEqual([
+      "a\tb\\x00c\u001b[31mred\u001b[0m\\x0dx\\x7f",
+    ]);
+    // Cursor movement, screen clearing and OSC titles are not colours: escaped.
+    expect(enc.encode("\u001b[2J\u001b[1;1H\u001b]0;title\u0007")).toEqual([
+      "\\x1b[2J\\x1b[1;1H\\x1b]0;title\\x07",
+    ]);
   });
 
   it("decodes bytes as UTF-8 and replaces invalid sequences with U+FFFD", () => {

@@ -102,7 +102,7 @@ describe("ResultStore logs", () => {
     const lines = await collectLogs(store.followLogs(0));
     expect(lines.slice(0, 3).map((l) => l.message.length)).toEqual([1024, 1024, 452]);
     expect(lines.slice(0, 3).every((l) => /^a+$/.test(l.message))).toBe(true);
-    expect(lines[3]!.message).toBe("A\\x00\ufffd\\x1b[0m\tB");
+    expect(lines[3]!.message).toBe("A\\x00\ufffd\u001b[0m\tB");
     expect(lines[4]!.message).toBe("token=***!");
     const raw = await fs.readFile(path.join(dir, "logs.dat"));
     expect(raw.includes("s3cr3t")).toBe(false);
