@@ -9,7 +9,7 @@ import {
 } from "@wharf/executor";
 import type { PlanStep } from "@wharf/wharfyml";
 import Docker from "dockerode";
-import { stepContainerOptions } from "./container-spec.js";
+import { stepContainerOptions, volumeName } from "./container-spec.js";
 import { ContainerStep } from "./container-step.js";
 import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
@@ -40,8 +40,11 @@ export interface DockerExecutorOptions {
   logger?: Logger;
 }
 
-/** Steps started but not yet handed to the caller, per build, so `destroyBuild` can abort and await them. */
-interface BuildStarts {
+/**
+ * Per build: steps still starting and image builds running (neither has a container the
+ * label sweep would find), so `destroyBuild` can abort and await them.
+ */
+interface BuildActivity {
   abort: AbortController;
   pending: Set<Promise<unknown>>;
 }
@@ -63,7 +66,7 @@ export class DockerExecutor implements Executor {
   private readonly pushRegistry: PushRegistry | undefined;
   private readonly log: Logger;
   private readonly workspace: WorkspaceVolume;
-  private readonly starts = new Map<string, BuildStarts>();
+  private readonly starts = new Map<string, BuildActivity>();
 
   constructor(options: DockerExecutorOptions = {}) {
     const given = options.docker;
@@ -148,7 +151,7 @@ export class DockerExecutor implements Executor {
     env: Record<string, string>,
     signal: AbortSignal,
   ): Promise<StepProcess> {
-    if (step.type === "docker") return this.startImageBuild(build, step, { ...build.env, ...env });
+    if (step.type === "docker") return this.startImageBuild(build, step, { ...build.env, ...env }, signal);
     if (step.type !== "container")
       throw new StepStartError(`step type ${step.type} is not supported by the docker executor`, step.id);
     try {
@@ -160,6 +163,7 @@ export class DockerExecutor implements Executor {
         cause: err,
       });
     }
+    await this.assertWorkspace(build);
     const options = stepContainerOptions(build, step, env, {
       networkMode: this.networkMode,
       init: this.init,
@@ -168,9 +172,9 @@ export class DockerExecutor implements Executor {
     try {
       return await ContainerStep.start(this.docker, options);
     } catch (err) {
-      const code = (err as { statusCode?: number }).statusCode;
-      // 4xx: the engine refused this step's container (bad shell, mount, network); 5xx may be the same.
-      if (code !== undefined && code < 600)
+      // An engine answer (any HTTP status) refuses this step's container: bad shell, mount, network...
+      // No answer at all (socket error) is the engine's fault, not the step's.
+      if ((err as { statusCode?: number }).statusCode !== undefined)
         throw new StepStartError(`cannot start step container: ${(err as Error).message}`, step.id, {
           cause: err,
         });
@@ -182,7 +186,8 @@ export class DockerExecutor implements Executor {
     build: BuildSpec,
     step: PlanStep & { type: "docker" },
     env: Record<string, string>,
-  ) {
+    buildSignal: AbortSignal,
+  ): TaskStepProcess {
     let spec: ReturnType<typeof imageBuildSpec>;
     try {
       spec = imageBuildSpec(step.spec, env);
@@ -195,24 +200,43 @@ export class DockerExecutor implements Executor {
         { step: step.name },
         "docker step: secretArgs and appendCert are not supported and are ignored",
       );
-    return new TaskStepProcess((io) =>
-      runImageBuild(
-        {
-          docker: this.docker,
-          context: () => this.workspace.archive(build, spec.context),
-          spec,
-          push: step.spec.push,
-          pushRegistry: this.pushRegistry,
-          networkMode: this.networkMode,
-          pullBase: this.pullPolicy === "always",
-          log: this.log,
-        },
-        io,
-      ),
+    const proc = new TaskStepProcess(
+      (io) =>
+        runImageBuild(
+          {
+            docker: this.docker,
+            context: () => this.workspace.archive(build, spec.context),
+            spec,
+            push: step.spec.push,
+            pushRegistry: this.pushRegistry,
+            networkMode: this.networkMode,
+            pullBase: this.pullPolicy === "always",
+            log: this.log,
+          },
+          io,
+        ),
+      buildSignal,
     );
+    const activity = this.startsOf(build.buildRef);
+    const running = proc.wait();
+    activity.pending.add(running);
+    void running.then(() => activity.pending.delete(running));
+    return proc;
   }
 
-  private startsOf(buildRef: string): BuildStarts {
+  /** Without this check the engine would create an unlabelled volume of that name on the fly. */
+  private async assertWorkspace(build: BuildSpec): Promise<void> {
+    try {
+      await this.docker.getVolume(volumeName(build.buildRef)).inspect();
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      throw new ExecutorError(
+        `workspace volume of build ${build.buildRef} is missing: setupBuild was not called`,
+      );
+    }
+  }
+
+  private startsOf(buildRef: string): BuildActivity {
     let starts = this.starts.get(buildRef);
     if (!starts) {
       starts = { abort: new AbortController(), pending: new Set() };

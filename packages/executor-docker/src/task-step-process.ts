@@ -19,7 +19,10 @@ export class TaskStepProcess implements StepProcess {
   private readonly abort = new AbortController();
   private readonly result: Promise<number>;
 
-  constructor(task: (io: TaskIO) => Promise<number>) {
+  /** `cancel` (the build's signal) stops the task like `stop` does. */
+  constructor(task: (io: TaskIO) => Promise<number>, cancel?: AbortSignal) {
+    if (cancel?.aborted) this.abort.abort();
+    else cancel?.addEventListener("abort", () => this.abort.abort(), { once: true });
     this.result = task({ stdout: this.stdout, stderr: this.stderr, signal: this.abort.signal })
       .catch((err: unknown) => {
         if (this.abort.signal.aborted) return exitCodeForSignal("SIGTERM");

@@ -208,6 +208,33 @@ describe.skipIf(!hasDocker)("docker executor", () => {
     });
   });
 
+  it("destroyBuild aborts a docker step's image build that is still running", async () => {
+    const files = { Dockerfile: `FROM ${BUSYBOX_IMAGE}\nRUN echo build-running && sleep 60\n` };
+    await withBuild(files, async (build) => {
+      const step: PlanStep = {
+        ...containerStep(1, []),
+        type: "docker",
+        spec: {
+          file: "Dockerfile",
+          context: ".",
+          tags: ["x"],
+          destination: "wharf-test/aborted",
+          appendCert: false,
+          push: false,
+          args: [],
+          secretArgs: [],
+        },
+      };
+      const proc = await executor.startStep(build, step, {});
+      const out = new OutputCollector(proc.stdout);
+      new OutputCollector(proc.stderr);
+      await out.waitFor("build-running");
+      await executor.destroyBuild(build);
+      expect(await proc.wait()).toBe(143);
+      await proc.destroy();
+    });
+  });
+
   it("finds and removes leftovers of a build from a fresh executor (worker restart)", async () => {
     const build = await makeBuild();
     try {

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { type BuildSpec, type Executor, StepStartError } from "@wharf/executor";
+import { type BuildSpec, type Executor, ExecutorError, StepStartError } from "@wharf/executor";
 import type { PlanStep } from "@wharf/wharfyml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { containerStep, finish, makeBuild, OutputCollector, removeSource, runStep } from "./step-fixtures.js";
@@ -167,6 +167,19 @@ export function runExecutorConformance(target: ConformanceTarget): void {
       const build = await makeBuild();
       await executor.destroyBuild(build);
       await removeSource(build);
+    });
+
+    it("refuses to start a step of a build that was not set up, creating nothing", async () => {
+      const build = await makeBuild();
+      try {
+        const err = await executor.startStep(build, step(1, ["true"]), {}).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ExecutorError);
+        expect((err as Error).message).toMatch(/setupBuild was not called/);
+      } finally {
+        await executor.destroyBuild(build);
+        await removeSource(build);
+      }
+      await target.assertBuildGone?.(build);
     });
 
     it("collects the files matching the globs, keeping relative paths", async () => {
