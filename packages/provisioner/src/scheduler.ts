@@ -12,7 +12,7 @@ import type { WorkerRow } from "./store/worker-row.js";
 export interface SchedulerOptions {
   db: Database;
   backend: WorkerBackend;
-  /** Builds running at once, over all replicas sharing the database. */
+  /** Builds running at once per backend scope (all replicas sharing it together). */
   maxWorkers: number;
   /** How often to reconcile and look for free slots when nothing kicks us. */
   pollIntervalMs: number;

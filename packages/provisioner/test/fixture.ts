@@ -29,10 +29,14 @@ export interface TestProvisionerOptions {
   /** postgres URL; PGlite in memory when unset (or `db` given). */
   dbUrl?: string;
   db?: Database;
+  /** PGlite on disk (restart tests); ignored with dbUrl or db. */
+  pgliteDir?: string;
   dataDir?: string;
   token?: string;
   maxWorkers?: number;
   backend?: WorkerBackend;
+  /** Leave the scheduler stopped (call `provisioner.scheduler.start()` later). */
+  autoStart?: boolean;
   local?: Partial<LocalBackendOptions>;
 }
 
@@ -40,7 +44,11 @@ export interface TestProvisionerOptions {
 export async function startTestProvisioner(opts: TestProvisionerOptions = {}): Promise<TestProvisioner> {
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-test-")));
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase(opts.dbUrl ? { url: opts.dbUrl } : {}));
+  const db =
+    opts.db ??
+    (await openDatabase(
+      opts.dbUrl ? { url: opts.dbUrl } : opts.pgliteDir ? { dataDir: opts.pgliteDir } : {},
+    ));
   const backend =
     opts.backend ??
     new LocalBackend({ dataDir, stopGraceMs: 3000, ...opts.local, stopWorkersOnClose: false });
@@ -49,6 +57,7 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     backend,
     maxWorkers: opts.maxWorkers ?? 4,
     pollIntervalMs: 200,
+    autoStart: opts.autoStart ?? true,
   });
   const app = await buildApp({ provisioner, ...(opts.token ? { token: opts.token } : {}) });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
