@@ -8,5 +8,5 @@ export {
   envString,
   parseDurationMs,
 } from "./env.js";
-export { createLogger, type Logger } from "./logger.js";
+export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { GracefulShutdown } from "./shutdown.js";

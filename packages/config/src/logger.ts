@@ -1,15 +1,34 @@
 import { type Logger, pino } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger };
 
+export interface LoggerOptions {
+  /** Human-readable lines instead of JSON (CLI commands; WHARF_LOG_FORMAT=pretty forces it). */
+  pretty?: boolean;
+}
+
 /**
- * The one logger factory. JSON lines to stderr (stdout belongs to CLI output);
- * level from WHARF_LOG_LEVEL, "silent" in tests unless asked for.
+ * The one logger factory. Logs go to stderr (stdout belongs to CLI output): JSON lines
+ * for services, short human lines for interactive commands. Level from WHARF_LOG_LEVEL,
+ * "silent" under vitest unless asked for.
  */
-export function createLogger(name: string, level?: string): Logger {
+export function createLogger(name: string, level?: string, options: LoggerOptions = {}): Logger {
   const chosen =
     level ??
     process.env.WHARF_LOG_LEVEL ??
     (process.env.VITEST && !process.env.WHARF_LOG_LEVEL ? "silent" : "info");
+  const format = process.env.WHARF_LOG_FORMAT;
+  const human = format === "pretty" || (format !== "json" && options.pretty === true);
+  if (human) {
+    const stream = pretty({
+      destination: 2,
+      sync: true,
+      colorize: process.stderr.isTTY === true,
+      ignore: "pid,hostname,svc,name,time",
+      singleLine: true,
+    });
+    return pino({ name, level: chosen, base: { svc: name } }, stream);
+  }
   return pino({ name, level: chosen, base: { svc: name } }, pino.destination({ fd: 2, sync: false }));
 }

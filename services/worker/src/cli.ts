@@ -75,7 +75,7 @@ interface RunFlags {
 }
 
 async function runHere(dir: string, flags: RunFlags): Promise<number> {
-  const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn");
+  const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn", { pretty: true });
   const sourceDir = path.resolve(process.env.INIT_CWD ?? process.cwd(), dir);
   if (flags.backend !== "local" && flags.backend !== "docker") {
     process.stderr.write(`error: --backend must be local or docker\n`);
