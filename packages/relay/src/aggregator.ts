@@ -69,12 +69,18 @@ export class Aggregator {
     this.loops = [this.every(this.opts.discoveryIntervalMs ?? 1000, () => this.discover()), this.renewLoop()];
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops relaying. By default the leases are handed over at once so another
+   * replica need not wait out the TTL; `releaseLeases: false` leaves them to
+   * expire, as a crashed replica would.
+   */
+  async stop(opts: { releaseLeases?: boolean } = {}): Promise<void> {
     this.stopping.abort();
+    const held = [...this.relays.keys()];
     for (const r of this.relays.values()) r.abort.abort();
     await Promise.allSettled([...this.loops, ...[...this.relays.values()].map((r) => r.done)]);
-    // Hand the workers over at once instead of making a successor wait out the TTL.
-    for (const id of [...this.relays.keys()]) await this.lease.release(id).catch(() => {});
+    if (opts.releaseLeases === false) return;
+    for (const id of held) await this.lease.release(id).catch(() => {});
   }
 
   /** One discovery pass: start relaying every worker that is ours to take. */

@@ -7,6 +7,13 @@ import type { WorkerArtifactEvent } from "./worker-connection.js";
  * chunk by chunk; a failed upload starts a fresh download.
  */
 export class ArtifactRelay {
+  /**
+   * An upload whose answer we never saw may have been stored. Worker artifact
+   * ids are dense from 1 and delivered in order, so wharf-api holding more
+   * artifacts than `lastArtifactId` means the in-doubt one arrived.
+   */
+  private inDoubt = true;
+
   constructor(private readonly ctx: RelayContext) {}
 
   async run(): Promise<void> {
@@ -30,6 +37,11 @@ export class ArtifactRelay {
     const { ctx } = this;
     let uploaded = false;
     await deliver(ctx, `artifact ${ev.name}`, async () => {
+      if (!uploaded && this.inDoubt) {
+        const held = await ctx.api.countBuildArtifacts(ctx.buildId, ctx.signal);
+        this.inDoubt = false;
+        if (held > ctx.checkpoint.lastArtifactId) uploaded = true;
+      }
       if (!uploaded) {
         let bytes = 0;
         const source = ctx.worker.downloadArtifact(ev.artifactId, ctx.signal);
@@ -39,7 +51,12 @@ export class ArtifactRelay {
             yield chunk;
           }
         }
-        await ctx.api.uploadArtifact(ctx.buildId, ev.name, counted(), ctx.signal);
+        try {
+          await ctx.api.uploadArtifact(ctx.buildId, ev.name, counted(), ctx.signal);
+        } catch (err) {
+          this.inDoubt = true;
+          throw err;
+        }
         uploaded = true;
         ctx.metrics.count("artifacts_delivered");
         ctx.metrics.count("artifact_bytes_delivered", bytes);

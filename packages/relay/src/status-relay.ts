@@ -11,6 +11,9 @@ import { timestampToDate, type WorkerStatusEvent } from "./worker-connection.js"
  * sees the whole log.
  */
 export class StatusRelay {
+  /** A PUT whose answer we never saw (or a predecessor's) may have been applied: look first. */
+  private inDoubt = true;
+
   constructor(private readonly ctx: RelayContext) {}
 
   async run(dataDelivered: Promise<unknown>): Promise<void> {
@@ -62,8 +65,18 @@ export class StatusRelay {
     const { ctx } = this;
     let sent = false;
     await deliver(ctx, `status ${status}`, async () => {
+      if (!sent && this.inDoubt) {
+        const current = await ctx.api.getBuild(ctx.buildId, ctx.signal);
+        this.inDoubt = false;
+        if (current && !advancesStatus(current.status, status)) sent = true;
+      }
       if (!sent) {
-        await ctx.api.setBuildStatus(ctx.buildId, { status, message, timestamp }, ctx.signal);
+        try {
+          await ctx.api.setBuildStatus(ctx.buildId, { status, message, timestamp }, ctx.signal);
+        } catch (err) {
+          this.inDoubt = true;
+          throw err;
+        }
         sent = true;
         ctx.metrics.count("statuses_delivered");
       }

@@ -147,6 +147,24 @@ export class WharfApiClient {
     return body.list ?? [];
   }
 
+  /** GET /api/build/{buildId}; undefined when wharf-api does not know the build. */
+  async getBuild(buildId: number, signal?: AbortSignal): Promise<ApiBuild | undefined> {
+    try {
+      const res = await this.request("GET", `/api/build/${buildId}`, signal);
+      return (await res.json()) as ApiBuild;
+    } catch (err) {
+      if (err instanceof WharfApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** How many artifacts wharf-api holds for a build (GET /api/build/{buildId}/artifacts). */
+  async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number> {
+    const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal);
+    const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
+    return (Array.isArray(body) ? body : (body?.list ?? [])).length;
+  }
+
   /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log). */
   async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number> {
     const res = await this.request("GET", `/api/build/${buildId}/log`, signal);

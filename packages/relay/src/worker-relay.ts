@@ -68,6 +68,8 @@ export class WorkerRelay {
     }
     const checkpoint = await deps.checkpoints.load(w.workerId, buildId);
     if (checkpoint.finished) return "finished";
+    // Checked after the await: an abort that came meanwhile would never reach the listener below.
+    if (signal.aborted) return "stopped";
 
     const inner = new AbortController();
     const onOuterAbort = () => inner.abort(signal.reason);
@@ -100,7 +102,10 @@ export class WorkerRelay {
       lost.catch(() => {});
       const logs = new LogRelay(ctx).run();
       const artifacts = new ArtifactRelay(ctx).run();
-      const relays = Promise.all([logs, artifacts, new StatusRelay(ctx).run(Promise.all([logs, artifacts]))]);
+      const dataDelivered = Promise.all([logs, artifacts]);
+      const relays = Promise.all([logs, artifacts, new StatusRelay(ctx).run(dataDelivered)]);
+      // Failures surface through `relays`; these copies must not count as unhandled.
+      dataDelivered.catch(() => {});
       relays.catch(() => {});
       await Promise.race([relays, lost]);
       await this.finish(ctx);

@@ -176,6 +176,8 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
     const url = new URL(req.url ?? "/", "http://double");
     const path = url.pathname;
     const match = (method: string, re: RegExp) => (req.method === method ? path.match(re) : null);
+    const buildRoute = match("GET", /^\/api\/build\/(\d+)$/);
+    const artifactsRoute = match("GET", /^\/api\/build\/(\d+)\/artifacts$/);
     const logRoute = match("GET", /^\/api\/build\/(\d+)\/log$/);
     const statusRoute = match("PUT", /^\/api\/build\/(\d+)\/status$/);
     const artifactRoute = match("POST", /^\/api\/build\/(\d+)\/artifact$/);
@@ -185,6 +187,21 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
         .filter((b) => wanted.length === 0 || wanted.includes(statusIds[b.status]))
         .map(buildResponse);
       return json(200, { list, totalCount: list.length });
+    }
+    if (buildRoute) {
+      const build = builds.get(Number(buildRoute[1]));
+      return build ? json(200, buildResponse(build)) : json(404, { title: "Not Found" });
+    }
+    if (artifactsRoute) {
+      const buildId = Number(artifactsRoute[1]);
+      return json(
+        200,
+        artifacts.flatMap((a, i) =>
+          a.buildId === buildId
+            ? [{ artifactId: i + 1, buildId, name: a.fileName, fileName: a.fileName }]
+            : [],
+        ),
+      );
     }
     if (logRoute) {
       const buildId = Number(logRoute[1]);

@@ -1,0 +1,184 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
+import { startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { Aggregator, type AggregatorOptions, migrateRelay, WharfApiClient } from "../src/index.js";
+import { ListedWorkers, quietLog, startTestWorker, type TestWorker, waitFor, writeLines } from "./support.js";
+
+// Real gRPC workers (ResultStore + the worker's server on 127.0.0.1), real
+// Postgres, and the wharf-api double speaking the real protocol.
+let testDb: TestDatabase;
+let db: Database;
+beforeAll(async () => {
+  testDb = await createTestDatabase(inject("pgUrl"), "relay_agg");
+  db = await openDatabase({ url: testDb.url });
+  await migrateRelay(db);
+});
+afterAll(async () => {
+  await db.close();
+  await testDb.drop();
+});
+
+let api: WharfApiDouble;
+let directory: ListedWorkers;
+const cleanups: (() => Promise<void> | void)[] = [];
+beforeEach(async () => {
+  api = await startWharfApiDouble({ token: "api-token" });
+  directory = new ListedWorkers();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await api.close();
+});
+
+let nextBuildId = 100;
+async function worker(): Promise<TestWorker> {
+  const w = await startTestWorker(nextBuildId++);
+  cleanups.push(() => w.close());
+  return w;
+}
+
+function aggregator(extra: Partial<AggregatorOptions> = {}): Aggregator {
+  const client = new WharfApiClient({ url: api.url, token: "api-token", requestTimeoutMs: 5_000 });
+  const agg = new Aggregator({
+    db,
+    directory,
+    api: client,
+    log: quietLog,
+    leaseTtlMs: 3_000,
+    discoveryIntervalMs: 100,
+    workerLostGraceMs: 1_500,
+    tuning: { retryBaseDelayMs: 20, retryMaxDelayMs: 300, logBatchLines: 500 },
+    ...extra,
+  });
+  agg.start();
+  cleanups.push(async () => {
+    await agg.stop();
+    client.close();
+  });
+  return agg;
+}
+
+const buildId = (w: TestWorker) => Number(w.buildRef);
+const ids = (w: TestWorker) => api.logsFor(buildId(w)).map((l) => l.workerLogId);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe("Aggregator", () => {
+  it("relays every line once and in order, the build status forward only, artifacts byte-identical", async () => {
+    const w = await worker();
+    w.store.appendStatus(0, "RUNNING");
+    w.store.appendStatus(1, "RUNNING");
+    writeLines(w.store, 1, 1500);
+    directory.add(w);
+    aggregator();
+    await waitFor("first lines", () => ids(w).length > 0);
+    // Step-level statuses wobble; the build's must not.
+    w.store.appendStatus(1, "SUCCESS");
+    w.store.appendStatus(2, "RUNNING");
+    w.store.appendStatus(2, "FAILED");
+    writeLines(w.store, 1501, 2500);
+    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), "app.bin");
+    cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
+    const bytes = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) % 256));
+    await fs.writeFile(file, bytes);
+    await w.store.addArtifact(2, "app.bin", file);
+    await w.store.finish("SUCCESS");
+
+    await w.released;
+    await waitFor("worker removed", () => directory.removed.includes(w.workerId));
+    expect(ids(w)).toEqual(range(4000));
+    expect(api.logsFor(buildId(w))[3999]?.message).toBe("line 4000");
+    expect(api.statusesFor(buildId(w))).toEqual(["Running", "Completed"]);
+    expect(api.artifacts).toHaveLength(1);
+    expect(api.artifacts[0]?.fileName).toBe("app.bin");
+    expect(api.artifacts[0]?.bytes.equals(bytes)).toBe(true);
+  });
+
+  it("delivers everything after wharf-api was down, failing and slow, without duplicates", async () => {
+    const w = await worker();
+    w.store.appendStatus(0, "RUNNING");
+    writeLines(w.store, 1, 1000);
+    directory.add(w);
+    aggregator();
+    await waitFor("first lines", () => ids(w).length >= 1000);
+    await api.goDown();
+    writeLines(w.store, 1001, 3000);
+    // Give the relay time to hit the outage (bounded, condition-free on purpose: nothing to observe while down).
+    await new Promise((r) => setTimeout(r, 500));
+    await api.comeUp();
+    api.failNext(3);
+    api.setDelayMs(20);
+    writeLines(w.store, 4001, 1000);
+    await w.store.finish("FAILED", "step 2 exited with 1");
+    await w.released;
+    expect(ids(w)).toEqual(range(5000));
+    expect(api.statusesFor(buildId(w))).toEqual(["Running", "Failed"]);
+  });
+
+  it("skips what wharf-api stored of a batch that was cut midway", async () => {
+    const w = await worker();
+    writeLines(w.store, 1, 3000);
+    await w.store.finish("SUCCESS");
+    // Pretend a previous holder died after wharf-api stored the first 700 lines of a batch.
+    const client = new WharfApiClient({ url: api.url, token: "api-token" });
+    await client.sendLogBatch(
+      range(700).map((n) => ({
+        buildId: buildId(w),
+        workerLogId: n,
+        workerStepId: (n % 3) + 1,
+        timestamp: new Date(),
+        message: `line ${n}`,
+      })),
+    );
+    client.close();
+    directory.add(w);
+    aggregator();
+    await w.released;
+    expect(ids(w)).toEqual(range(3000));
+  });
+
+  it("two aggregators on one Postgres: each worker once; a stopped replica's workers are taken over", async () => {
+    const workers = await Promise.all([worker(), worker(), worker(), worker()]);
+    for (const w of workers) {
+      w.store.appendStatus(0, "RUNNING");
+      writeLines(w.store, 1, 500);
+      directory.add(w);
+    }
+    const a = aggregator({ holder: "replica-a" });
+    const b = aggregator({ holder: "replica-b" });
+    await waitFor("all workers taken", () => a.relaying.length + b.relaying.length === 4);
+    expect(new Set([...a.relaying, ...b.relaying]).size).toBe(4);
+    // One replica stops the way a crashed one does: its leases are left to expire.
+    const [victim, survivor] = a.relaying.length > 0 ? [a, b] : [b, a];
+    const taken = victim.relaying;
+    await victim.stop({ releaseLeases: false });
+    for (const w of workers) writeLines(w.store, 501, 500);
+    for (const w of workers) await w.store.finish("SUCCESS");
+    await Promise.all(workers.map((w) => w.released));
+    for (const w of workers) expect(ids(w)).toEqual(range(1000));
+    for (const w of workers) expect(api.statusesFor(buildId(w))).toEqual(["Running", "Completed"]);
+    await waitFor("all workers removed", () => workers.every((w) => directory.removed.includes(w.workerId)));
+    await waitFor("survivor idle", () => survivor.relaying.length === 0);
+    expect(taken.length).toBeGreaterThan(0);
+  });
+
+  it("a worker killed mid-build: lines up to the kill, one diagnostic line, build Failed once", async () => {
+    const w = await worker();
+    w.store.appendStatus(0, "RUNNING");
+    writeLines(w.store, 1, 800);
+    directory.add(w);
+    aggregator();
+    await waitFor("lines before the kill", () => ids(w).length === 800);
+    await w.kill();
+    await waitFor("build failed", () => api.statusesFor(buildId(w)).includes("Failed"));
+    const lines = api.logsFor(buildId(w));
+    expect(lines.slice(0, 800).map((l) => l.workerLogId)).toEqual(range(800));
+    expect(lines).toHaveLength(801);
+    expect(lines[800]?.workerLogId).toBe(801);
+    expect(lines[800]?.message).toMatch(/stopped answering/);
+    expect(api.statusesFor(buildId(w))).toEqual(["Running", "Failed"]);
+    await waitFor("worker removed", () => directory.removed.includes(w.workerId));
+  });
+});

@@ -1,0 +1,97 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createLogger } from "@wharf/config";
+import { ResultStore } from "@wharf/result-store";
+import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
+import type { LiveWorker, WorkerDirectory } from "../src/index.js";
+
+export const quietLog = createLogger("relay-test");
+
+/**
+ * A real worker for relay purposes: a ResultStore on disk served by the
+ * worker's own gRPC server on 127.0.0.1. Tests write into `store` the way the
+ * engine would.
+ */
+export interface TestWorker {
+  workerId: string;
+  buildRef: string;
+  store: ResultStore;
+  address: string;
+  released: Promise<void>;
+  /** Stops answering at once, the way a killed worker does. */
+  kill(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestWorker(buildId: number, opts: { token?: string } = {}): Promise<TestWorker> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-relay-worker-"));
+  const buildRef = String(buildId);
+  const store = await ResultStore.open(dir, { buildRef });
+  let onReleased!: () => void;
+  const released = new Promise<void>((r) => {
+    onReleased = r;
+  });
+  let server: WorkerRpcServer | undefined = await startWorkerRpcServer({
+    store,
+    host: "127.0.0.1",
+    port: 0,
+    ...(opts.token ? { token: opts.token } : {}),
+    onRelease: () => onReleased(),
+    shutdownGraceMs: 0,
+  });
+  const address = `127.0.0.1:${server.port}`;
+  const stopServer = async () => {
+    const s = server;
+    server = undefined;
+    await s?.close();
+  };
+  return {
+    workerId: `w-${buildId}-${Math.floor(Math.random() * 1e6)}`,
+    buildRef,
+    store,
+    address,
+    released,
+    kill: stopServer,
+    async close() {
+      await stopServer();
+      await store.close().catch(() => {});
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A directory the test fills by hand; records removals the way a backend would act on them. */
+export class ListedWorkers implements WorkerDirectory {
+  readonly kind = "test";
+  readonly workers = new Map<string, LiveWorker>();
+  readonly removed: string[] = [];
+
+  add(w: TestWorker, status: LiveWorker["status"] = "running"): void {
+    this.workers.set(w.workerId, { workerId: w.workerId, buildRef: w.buildRef, address: w.address, status });
+  }
+
+  async list(): Promise<LiveWorker[]> {
+    return [...this.workers.values()];
+  }
+
+  async remove(workerId: string): Promise<void> {
+    this.removed.push(workerId);
+    this.workers.delete(workerId);
+  }
+}
+
+/** Polls `check` until it returns true, at most `timeoutMs`; throws with `what` otherwise. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Writes `n` lines spread over steps 1..3, with step status changes in between. */
+export function writeLines(store: ResultStore, from: number, n: number): void {
+  for (let i = from; i < from + n; i++) store.appendLog((i % 3) + 1, `line ${i}`);
+}
