@@ -14,6 +14,12 @@ export {
 export { LocalBackend, type LocalBackendOptions } from "./backend/local.js";
 export { defaultWorkerCommand } from "./backend/worker-command.js";
 export { type BuildRequest, parseBuildRequest, parseVars, workerBuildEnv } from "./build-request.js";
+export {
+  type CreateWorkerParams,
+  ProvisionerClient,
+  ProvisionerClientError,
+  type ProvisionerClientOptions,
+} from "./client.js";
 export { BackendError, type Problem, type ProblemCode, ProblemError, problemTypes } from "./errors.js";
 export { Provisioner, type ProvisionerOptions } from "./provisioner.js";
 export {

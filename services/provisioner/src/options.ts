@@ -1,0 +1,143 @@
+import path from "node:path";
+import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+
+export interface LocalBackendSettings {
+  kind: "local";
+  /** argv of the worker (WHARF_WORKER_CMD); undefined = this repo's `wharf worker serve`. */
+  command?: string[];
+  /** Step executor inside local workers (WHARF_WORKER_EXECUTOR). */
+  executor: "local" | "docker";
+}
+
+export interface DockerBackendSettings {
+  kind: "docker";
+  image: string;
+  command?: string[];
+  network: string;
+  binds: string[];
+  socketPath: string;
+  advertiseHost: string;
+}
+
+/** Everything the provisioner service needs, with defaults applied and durations in ms. */
+export interface CompiledOptions {
+  host: string;
+  port: number;
+  /** Unset = no auth. */
+  token?: string;
+  /** postgres://…; unset = PGlite in `<dataDir>/db`. */
+  databaseUrl?: string;
+  dataDir: string;
+  maxWorkers: number;
+  pollIntervalMs: number;
+  workerToken?: string;
+  workerStopGraceMs: number;
+  shutdownGraceMs: number;
+  backend: LocalBackendSettings | DockerBackendSettings;
+}
+
+/** "a b c" or a JSON array, for a command line in one env variable. */
+export function parseCommand(name: string, text: string | undefined): string[] | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  const t = text.trim();
+  if (t.startsWith("[")) {
+    let v: unknown;
+    try {
+      v = JSON.parse(t);
+    } catch (err) {
+      throw new ConfigError(`${name} is not a JSON array: ${(err as Error).message}`, { cause: err });
+    }
+    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === "string")) {
+      throw new ConfigError(`${name} must be a non-empty JSON array of strings`);
+    }
+    return v as string[];
+  }
+  return t.split(/\s+/);
+}
+
+function list(text: string | undefined): string[] {
+  return (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The provisioner's one place that reads the environment.
+ *
+ * | variable | default |
+ * | --- | --- |
+ * | WHARF_PROVISIONER_HOST / _PORT | 0.0.0.0 / 5009 |
+ * | WHARF_PROVISIONER_TOKEN | unset: no auth |
+ * | DATABASE_URL | unset: PGlite in $WHARF_DATA_DIR/db |
+ * | WHARF_DATA_DIR | .wharf in the working directory |
+ * | WHARF_MAX_WORKERS | 4 (per backend scope) |
+ * | WHARF_POLL_INTERVAL | 1s |
+ * | WHARF_PROVISIONER_BACKEND | local (or docker) |
+ * | WHARF_WORKER_CMD | local: this repo's `wharf worker serve`; docker: `wharf worker serve` |
+ * | WHARF_WORKER_EXECUTOR | local (local backend only) |
+ * | WHARF_WORKER_IMAGE | required for docker |
+ * | WHARF_WORKER_NETWORK | host |
+ * | WHARF_WORKER_BINDS | none (comma-separated host:container[:ro]) |
+ * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
+ * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
+ * | WHARF_WORKER_TOKEN | unset |
+ * | WHARF_WORKER_STOP_GRACE | 5s |
+ * | WHARF_SHUTDOWN_GRACE | 10s |
+ */
+export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
+  const dataDir = path.resolve(cwd, envString(env, "WHARF_DATA_DIR", ".wharf"));
+  const maxWorkers = envInt(env, "WHARF_MAX_WORKERS", 4);
+  if (maxWorkers < 1) throw new ConfigError(`WHARF_MAX_WORKERS must be at least 1, got ${maxWorkers}`);
+  const port = envInt(env, "WHARF_PROVISIONER_PORT", 5009);
+  if (port < 0 || port > 65535) throw new ConfigError(`WHARF_PROVISIONER_PORT out of range: ${port}`);
+  const kind = envString(env, "WHARF_PROVISIONER_BACKEND", "local");
+  const command = parseCommand("WHARF_WORKER_CMD", envOptional(env, "WHARF_WORKER_CMD"));
+  let backend: CompiledOptions["backend"];
+  if (kind === "local") {
+    const executor = envString(env, "WHARF_WORKER_EXECUTOR", "local");
+    if (executor !== "local" && executor !== "docker") {
+      throw new ConfigError(`WHARF_WORKER_EXECUTOR must be local or docker, got "${executor}"`);
+    }
+    backend = { kind, executor, ...(command ? { command } : {}) };
+  } else if (kind === "docker") {
+    const image = envOptional(env, "WHARF_WORKER_IMAGE");
+    if (!image) throw new ConfigError("WHARF_WORKER_IMAGE is required with WHARF_PROVISIONER_BACKEND=docker");
+    backend = {
+      kind,
+      image,
+      ...(command ? { command } : {}),
+      network: envString(env, "WHARF_WORKER_NETWORK", "host"),
+      binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
+      socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
+      advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
+    };
+  } else {
+    throw new ConfigError(`WHARF_PROVISIONER_BACKEND must be local or docker, got "${kind}"`);
+  }
+  const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
+  const databaseUrl = envOptional(env, "DATABASE_URL");
+  const workerToken = envOptional(env, "WHARF_WORKER_TOKEN");
+  return {
+    host: envString(env, "WHARF_PROVISIONER_HOST", "0.0.0.0"),
+    port,
+    ...(token ? { token } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    dataDir,
+    maxWorkers,
+    pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
+    ...(workerToken ? { workerToken } : {}),
+    workerStopGraceMs: envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 5000),
+    shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", 10_000),
+    backend,
+  };
+}
+
+/** Where the CLI finds a running provisioner: WHARF_PROVISIONER_URL and _TOKEN. */
+export function compileClientOptions(env: Env): { url: string; token?: string } {
+  const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
+  return {
+    url: envString(env, "WHARF_PROVISIONER_URL", "http://127.0.0.1:5009"),
+    ...(token ? { token } : {}),
+  };
+}

@@ -1,0 +1,86 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { createLogger, type Logger } from "@wharf/config";
+import { openDatabase } from "@wharf/db";
+import { buildApp, DockerBackend, LocalBackend, Provisioner, type WorkerBackend } from "@wharf/provisioner";
+import type { CompiledOptions } from "./options.js";
+
+export interface RunningProvisioner {
+  /** http://host:port it listens on. */
+  url: string;
+  provisioner: Provisioner;
+  /** Stops HTTP, then the scheduler, then closes backend and database. Workers keep running. */
+  close(): Promise<void>;
+}
+
+function createBackend(opts: CompiledOptions): WorkerBackend {
+  const runtime = {
+    stopGraceMs: opts.workerStopGraceMs,
+    ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+  };
+  const b = opts.backend;
+  if (b.kind === "docker") {
+    return new DockerBackend({
+      ...runtime,
+      image: b.image,
+      ...(b.command ? { cmd: b.command } : {}),
+      network: b.network,
+      binds: b.binds,
+      socketPath: b.socketPath,
+      advertiseHost: b.advertiseHost,
+    });
+  }
+  return new LocalBackend({
+    ...runtime,
+    dataDir: opts.dataDir,
+    executor: b.executor,
+    ...(b.command ? { command: b.command } : {}),
+  });
+}
+
+/** Wires database, backend, scheduler and HTTP together and listens. */
+export async function startProvisioner(
+  opts: CompiledOptions,
+  deps: { log?: Logger } = {},
+): Promise<RunningProvisioner> {
+  const log = deps.log ?? createLogger("provisioner");
+  await fs.mkdir(opts.dataDir, { recursive: true });
+  const db = await openDatabase(
+    opts.databaseUrl ? { url: opts.databaseUrl } : { dataDir: path.join(opts.dataDir, "db") },
+  );
+  const backend = createBackend(opts);
+  let provisioner: Provisioner | undefined;
+  try {
+    provisioner = await Provisioner.start({
+      db,
+      backend,
+      maxWorkers: opts.maxWorkers,
+      pollIntervalMs: opts.pollIntervalMs,
+      ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+      log,
+    });
+    const app = await buildApp({ provisioner, logger: log, ...(opts.token ? { token: opts.token } : {}) });
+    const address = await app.listen({ host: opts.host, port: opts.port });
+    const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+    log.info(
+      { url, backend: backend.kind, maxWorkers: opts.maxWorkers, db: db.kind },
+      "provisioner listening",
+    );
+    const running = provisioner;
+    return {
+      url,
+      provisioner: running,
+      async close() {
+        await app.close();
+        await running.close();
+        await backend.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await provisioner?.close();
+    await backend.close();
+    await db.close();
+    throw err;
+  }
+}
