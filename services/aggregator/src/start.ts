@@ -1,0 +1,110 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { createLogger, type Logger } from "@wharf/config";
+import { openDatabase } from "@wharf/db";
+import {
+  Aggregator,
+  DockerDirectory,
+  migrateRelay,
+  ProvisionerDirectory,
+  Watchdog,
+  WharfApiClient,
+  type WorkerDirectory,
+} from "@wharf/relay";
+import Fastify from "fastify";
+import { createAggregatorMetrics } from "./metrics.js";
+import type { AggregatorServiceOptions } from "./options.js";
+
+export interface RunningAggregator {
+  /** http://host:port of /healthz, /readyz, /metrics */
+  url: string;
+  /** Lease identity of this replica (null in watchdog-only mode). */
+  holder: string | null;
+  close(): Promise<void>;
+}
+
+function directoryFor(opts: AggregatorServiceOptions): WorkerDirectory {
+  const d = opts.discovery;
+  if (d.kind === "docker") return new DockerDirectory(d.instance ? { instance: d.instance } : {});
+  return new ProvisionerDirectory({ url: d.url, ...(d.token ? { token: d.token } : {}) });
+}
+
+/**
+ * Wiring only: database + migrations, the directory, the wharf-api client, the
+ * Aggregator and/or Watchdog from @wharf/relay, and a fastify app with health,
+ * readiness and metrics.
+ */
+export async function startAggregator(
+  opts: AggregatorServiceOptions,
+  log: Logger = createLogger(opts.relay ? "aggregator" : "watchdog"),
+): Promise<RunningAggregator> {
+  const closers: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
+  try {
+    const api = new WharfApiClient({
+      url: opts.apiUrl,
+      grpcAddress: opts.apiGrpcAddress,
+      ...(opts.apiToken ? { token: opts.apiToken } : {}),
+    });
+    closers.push(() => api.close());
+    const directory = directoryFor(opts);
+    closers.push(() => directory.close?.());
+    const metrics = createAggregatorMetrics();
+
+    let aggregator: Aggregator | undefined;
+    if (opts.relay) {
+      if (!opts.databaseUrl) await fs.mkdir(opts.dataDir, { recursive: true });
+      const db = await openDatabase(
+        opts.databaseUrl ? { url: opts.databaseUrl } : { dataDir: path.join(opts.dataDir, "db") },
+      );
+      closers.push(() => db.close());
+      await migrateRelay(db);
+      aggregator = new Aggregator({
+        db,
+        directory,
+        api,
+        log,
+        metrics: metrics.relay,
+        leaseTtlMs: opts.leaseTtlMs,
+        discoveryIntervalMs: opts.discoveryIntervalMs,
+        workerLostGraceMs: opts.workerLostGraceMs,
+        tuning: { logBatchLines: opts.logBatchLines },
+        ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+      });
+      metrics.watch(aggregator);
+      aggregator.start();
+      const running = aggregator;
+      closers.push(() => running.stop());
+    }
+    if (opts.watchdog) {
+      const watchdog = new Watchdog({
+        api,
+        directory,
+        log,
+        intervalMs: opts.watchdogIntervalMs,
+        graceMs: opts.watchdogGraceMs,
+      });
+      watchdog.start();
+      closers.push(() => watchdog.stop());
+    }
+
+    const app = Fastify({ logger: false });
+    app.get("/healthz", async () => ({ status: "ok" }));
+    app.get("/readyz", async (_req, reply) => {
+      const ready = aggregator ? aggregator.ready : true;
+      return reply.code(ready ? 200 : 503).send({ ready });
+    });
+    app.get("/metrics", async (_req, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+    const address = await app.listen({ host: opts.host, port: opts.port });
+    closers.push(() => app.close());
+    log.info({ address, holder: aggregator?.holder, discovery: opts.discovery.kind }, "aggregator listening");
+    return { url: address, holder: aggregator?.holder ?? null, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
