@@ -1,7 +1,41 @@
-import { registerWorkerCommands } from "@wharf/worker-service";
-import type { Command } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import { collectInput, resolveUserPath } from "../invocation.js";
 
-/** `wharf worker serve` and `wharf run`. */
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError("expected a port number");
+  return n;
+}
+
+/**
+ * `wharf worker serve` and `wharf run`. The worker service is imported when one of
+ * them runs, so `wharf lint` does not load executors and gRPC.
+ */
 export function register(program: Command): void {
-  registerWorkerCommands(program);
+  const worker = program.command("worker").description("the build worker");
+  worker
+    .command("serve")
+    .description("run the build described by WHARF_* env vars and serve its results over gRPC until released")
+    .option("--port <port>", "gRPC port (WHARF_WORKER_PORT, default 5010)", parsePort)
+    .action(async (flags: { port?: number }) => {
+      const { serveWorker } = await import("@wharf/worker-service");
+      await serveWorker(process.env, flags);
+    });
+
+  program
+    .command("run")
+    .description(
+      "run a pipeline here and stream its logs (exit 0 success, 1 failed, 2 invalid, 130 cancelled)",
+    )
+    .argument("[dir]", "directory holding .wharf-ci.yml", ".")
+    .option("--backend <kind>", "executor: local or docker", "local")
+    .option("-s, --stage <name>", "run only this stage")
+    .option("-e, --env <name>", "environment to use")
+    .option("-i, --input <key=value>", "input value (repeatable)", collectInput, {})
+    .option("--serve", "also serve results over gRPC while running")
+    .option("--port <port>", "gRPC port with --serve", parsePort, 5010)
+    .action(async (dir: string, flags: Omit<import("@wharf/worker-service").RunFlags, "dir">) => {
+      const { runPipelineHere } = await import("@wharf/worker-service");
+      process.exitCode = await runPipelineHere({ ...flags, dir: resolveUserPath(dir) });
+    });
 }

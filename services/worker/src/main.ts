@@ -1,0 +1,100 @@
+import os from "node:os";
+import path from "node:path";
+import { ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
+import { startWorkerHttp } from "./http.js";
+import { formatSummary, printLogs } from "./log-printer.js";
+import { compileWorkerOptions } from "./options.js";
+import { planBuild } from "./plan-build.js";
+import { startWorker } from "./worker.js";
+
+/** `wharf worker serve`: run the build given by env, serve it until released or SIGTERM, then exit 0. */
+export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number }): Promise<never> {
+  const log = createLogger("worker");
+  const opts = compileWorkerOptions(env, flags.port === undefined ? {} : { port: flags.port });
+  const shutdown = new GracefulShutdown(log, opts.stopGraceMs + 10_000);
+  shutdown.handleSignals(0);
+  const running = await startWorker(opts, log);
+  shutdown.add("worker", () => running.close());
+  if (opts.httpPort >= 0) {
+    const http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
+    shutdown.add("http", () => http.close());
+  }
+  log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort }, "worker serving");
+  const result = await running.finished;
+  log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
+  const idle =
+    opts.idleTimeoutMs > 0
+      ? new Promise((r) => setTimeout(r, opts.idleTimeoutMs).unref())
+      : new Promise(() => {});
+  await Promise.race([running.released, idle]);
+  await shutdown.shutdown();
+  process.exit(0);
+}
+
+export interface RunFlags {
+  /** Directory holding .wharf-ci.yml, already resolved against the caller's cwd. */
+  dir: string;
+  backend: string;
+  stage?: string;
+  env?: string;
+  input: Record<string, string>;
+  serve?: boolean;
+  port: number;
+}
+
+/** `wharf run`: the pipeline here, logs to the terminal; returns the exit code (0/1/2/130). */
+export async function runPipelineHere(flags: RunFlags): Promise<number> {
+  const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn", { pretty: true });
+  const sourceDir = flags.dir;
+  if (flags.backend !== "local" && flags.backend !== "docker") {
+    process.stderr.write(`error: --backend must be local or docker\n`);
+    return 2;
+  }
+  let opts: ReturnType<typeof compileWorkerOptions>;
+  try {
+    opts = compileWorkerOptions(
+      { ...process.env, WHARF_BUILD_REF: process.env.WHARF_BUILD_REF ?? `run-${Date.now()}` },
+      {
+        source: { kind: "dir", dir: sourceDir },
+        executor: flags.backend,
+        port: flags.serve ? flags.port : 0,
+        httpPort: -1,
+        host: "127.0.0.1",
+        dataDir: process.env.WHARF_DATA_DIR ?? path.join(os.tmpdir(), "wharf-run"),
+        inputs: flags.input,
+        ...(flags.stage ? { stage: flags.stage } : {}),
+        ...(flags.env ? { environment: flags.env } : {}),
+      },
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  // Invalid files and unknown stages are usage errors (2), not failed builds (1).
+  const planned = await planBuild(sourceDir, opts).catch((err: Error) => ({ errors: [err.message] }));
+  if (planned.errors.length > 0) {
+    for (const e of planned.errors) process.stderr.write(`${e}\n`);
+    return 2;
+  }
+  const running = await startWorker(opts, log, flags.serve === true);
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write("\ncancelling: stopping steps…\n");
+    running.cancel("cancelled by Ctrl-C");
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+  const colour = process.stdout.isTTY === true;
+  await Promise.all([printLogs(running.store, process.stdout, colour), running.finished]);
+  process.stdout.write(`\n${formatSummary(running.store.summary(), colour)}`);
+  await running.close();
+  process.off("SIGINT", onSigint);
+  process.off("SIGTERM", onSigint);
+  if (interrupted) return 130;
+  return running.store.summary().status === "SUCCESS" ? 0 : 1;
+}
