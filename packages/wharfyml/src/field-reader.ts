@@ -64,6 +64,12 @@ export class FieldReader {
     for (const pair of uniquePairs(map, opts.scope, opts.diags)) this.pairs.set(pair.key, pair);
   }
 
+  /** A variable's value as text (for defaults such as the docker step's REPO_NAME), or undefined. */
+  variable(name: string): string | undefined {
+    const v = this.opts.vars?.(name);
+    return v === undefined || v === null || v === "" ? undefined : String(v);
+  }
+
   /** True when the field is written with a non-null value. */
   has(key: string): boolean {
     const node = this.pairs.get(key)?.value;

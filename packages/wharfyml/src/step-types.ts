@@ -51,8 +51,9 @@ const docker: StepTypeSchema<DockerSpec> = {
     file: r.string("file", true) ?? "",
     tags: splitTags(r.string("tag", true)),
     ...optional("destination", r.string("destination")),
-    ...optional("name", r.string("name")),
-    ...optional("group", r.string("group")),
+    // Like wharf-cmd, the image is named after the repository unless the step says otherwise.
+    ...optional("name", r.string("name") ?? r.variable("REPO_NAME")),
+    ...optional("group", r.string("group") ?? r.variable("REPO_GROUP")),
     context: r.string("context") ?? ".",
     ...optional("secret", r.string("secret")),
     ...optional("registry", r.string("registry")),

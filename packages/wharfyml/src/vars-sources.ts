@@ -185,6 +185,11 @@ export async function readGitFacts(dir: string): Promise<Record<string, string>>
   if (tags !== undefined) facts.GIT_TAG = tags.split("\n")[0] ?? "";
   const remote = await git(dir, ["remote", "get-url", "origin"]);
   if (remote) Object.assign(facts, repoFromRemote(remote));
+  // A repository without a remote (a fresh local one) is still named: after its folder.
+  if (!facts.REPO_NAME) {
+    const top = await git(dir, ["rev-parse", "--show-toplevel"]);
+    if (top) facts.REPO_NAME = path.basename(top).toLowerCase();
+  }
   return facts;
 }
 

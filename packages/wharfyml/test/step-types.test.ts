@@ -196,3 +196,20 @@ describe("step types: fields, required fields and defaults", () => {
     expect(planOne("helm-package:").timeoutMs).toBeUndefined();
   });
 });
+
+describe("docker step image name", () => {
+  const text = "s:\n  img:\n    docker:\n      file: Dockerfile\n      tag: latest\n";
+  it("defaults name and group to REPO_NAME and REPO_GROUP, as wharf-cmd does", () => {
+    const r = planPipeline(text, { vars: [{ name: "git", vars: { REPO_NAME: "app", REPO_GROUP: "team" } }] });
+    const step = r.plan?.stages[0]?.steps[0];
+    expect(step?.type === "docker" && step.spec.name).toBe("app");
+    expect(step?.type === "docker" && step.spec.group).toBe("team");
+  });
+  it("keeps a name written in the step", () => {
+    const r = planPipeline(text.replace("tag: latest", "tag: latest\n      name: own"), {
+      vars: [{ name: "git", vars: { REPO_NAME: "app" } }],
+    });
+    const step = r.plan?.stages[0]?.steps[0];
+    expect(step?.type === "docker" && step.spec.name).toBe("own");
+  });
+});
