@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerDirectory, WORKER_ID_LABEL } from "../src/index.js";
+
+const run = promisify(execFile);
+const instance = `relay-test-${process.pid}`;
+const hasDocker = await requireDockerOrSkip();
+
+// Real containers carrying the worker labels (busybox sleeping in place of a worker).
+describe.skipIf(!hasDocker)("DockerDirectory", () => {
+  beforeAll(async () => {
+    const labels = (id: string, build: string) => [
+      "--label",
+      `wharf.iver.com/instance=${instance}`,
+      "--label",
+      `${WORKER_ID_LABEL}=${id}`,
+      "--label",
+      `wharf.iver.com/build-ref=${build}`,
+      "--label",
+      "wharf.iver.com/grpc-port=5999",
+    ];
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "host",
+      ...labels("dw-1", "11"),
+      BUSYBOX_IMAGE,
+      "sleep",
+      "60",
+    ]);
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      ...labels("dw-2", "12"),
+      BUSYBOX_IMAGE,
+      "sh",
+      "-c",
+      "exit 3",
+    ]);
+  });
+  afterAll(async () => {
+    const ids = await containersWithLabel(`wharf.iver.com/instance=${instance}`);
+    if (ids.length > 0) await run("docker", ["rm", "-f", ...ids]);
+  });
+
+  it("lists labelled workers with address and state, and removes them", async () => {
+    const dir = new DockerDirectory({ instance });
+    // The failing container needs a moment to exit: poll, bounded.
+    let workers = await dir.list();
+    for (let i = 0; i < 100 && workers.find((w) => w.workerId === "dw-2")?.status !== "failed"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      workers = await dir.list();
+    }
+    const byId = Object.fromEntries(workers.map((w) => [w.workerId, w]));
+    expect(byId["dw-1"]).toEqual({
+      workerId: "dw-1",
+      buildRef: "11",
+      address: "127.0.0.1:5999",
+      status: "running",
+    });
+    expect(byId["dw-2"]).toEqual({ workerId: "dw-2", buildRef: "12", address: null, status: "failed" });
+    await dir.remove("dw-1");
+    await dir.remove("dw-1"); // already gone: still fine
+    expect((await dir.list()).map((w) => w.workerId)).toEqual(["dw-2"]);
+  });
+});
