@@ -1,0 +1,25 @@
+export {
+  type BuildLogSource,
+  BuildNotFoundError,
+  LogSourceUnavailableError,
+  type ResolvedWorker,
+  type ResolveWorker,
+} from "./build-log-source.js";
+export { type LogEventStreamOptions, streamLogEvents } from "./log-event-stream.js";
+export {
+  LOG_STREAM_EVENTS,
+  type LogStreamEvent,
+  type StreamEnd,
+  type ViewerSummary,
+  viewerSummary,
+} from "./log-events.js";
+export { type LogTextOptions, logText, logTextLine, stepLabel } from "./log-text.js";
+export { type LogViewerRoutesOptions, logViewerRoutes } from "./log-viewer-routes.js";
+export {
+  type BuildHistory,
+  type BuildHistorySnapshot,
+  type WharfApiLogLine,
+  WharfApiLogSource,
+  type WharfApiLogSourceOptions,
+} from "./wharf-api-log-source.js";
+export { WorkerLogSource, type WorkerLogSourceOptions } from "./worker-log-source.js";

@@ -1,0 +1,48 @@
+import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
+
+/**
+ * The Server-Sent Events of `GET /api/builds/:buildRef/logs?follow=true`, in the order a stream
+ * sends them. Every `data` is one line of JSON.
+ *
+ * - `summary` (first, once per connection): the build as it is when the stream starts.
+ * - `log`, with `id: <logId of its last line>`: a batch of consecutive lines. The id is what a
+ *   reconnecting EventSource sends back as `Last-Event-ID`, so it resumes after that line.
+ * - `status`: a step (stepId > 0) or the build (stepId 0) changed status. No `id`, so the
+ *   browser's last event id stays the last log line's.
+ * - `problem`: the source failed mid-stream; the server closes and the client reconnects.
+ * - `end`: nothing more comes on this connection. With `finished: true` the build is over and
+ *   every line was sent; the client should close instead of reconnecting.
+ * Comments (`: heartbeat`) keep idle connections open through proxies.
+ */
+export type LogStreamEvent =
+  | { event: "summary"; data: ViewerSummary }
+  | { event: "log"; id: number; data: LogEntry[] }
+  | { event: "status"; data: StatusEvent }
+  | { event: "problem"; data: { message: string } }
+  | { event: "end"; data: StreamEnd };
+
+export type ViewerSummary = Pick<
+  BuildSummary,
+  "buildRef" | "status" | "finished" | "message" | "steps" | "lastLogId" | "lastEventId"
+>;
+
+export interface StreamEnd {
+  status: StepStatus;
+  finished: boolean;
+  message: string;
+  lastLogId: number;
+}
+
+export const LOG_STREAM_EVENTS = ["summary", "log", "status", "problem", "end"] as const;
+
+export function viewerSummary(s: BuildSummary): ViewerSummary {
+  return {
+    buildRef: s.buildRef,
+    status: s.status,
+    finished: s.finished,
+    message: s.message,
+    steps: s.steps,
+    lastLogId: s.lastLogId,
+    lastEventId: s.lastEventId,
+  };
+}

@@ -1,0 +1,60 @@
+import { stripVTControlCharacters } from "node:util";
+import type { BuildSummary, LogEntry, StepSummary } from "@wharf/result-store";
+import type { BuildLogSource } from "./build-log-source.js";
+
+export interface LogTextOptions {
+  /** Keep the SGR colour sequences (ESC[...m) instead of stripping them. */
+  keepColours?: boolean;
+}
+
+/** "stage/step" for a step id, or "build" for lines of the build itself (step 0 or unknown steps). */
+export function stepLabel(steps: readonly StepSummary[], stepId: number): string {
+  const step = steps.find((s) => s.stepId === stepId);
+  if (!step) return stepId === 0 ? "build" : `step ${stepId}`;
+  return step.stage ? `${step.stage}/${step.name}` : step.name;
+}
+
+/** One line of the text download: `[stage/step] message`. */
+export function logTextLine(
+  line: LogEntry,
+  steps: readonly StepSummary[],
+  opts: LogTextOptions = {},
+): string {
+  // Lines hold no control characters but SGR sequences (the store escapes the rest as \xNN).
+  const message = opts.keepColours ? line.message : stripVTControlCharacters(line.message);
+  return `[${stepLabel(steps, line.stepId)}] ${message}\n`;
+}
+
+/**
+ * The log as it is at `summary` time, as text (chunks of whole lines). Stops at the summary's
+ * last line instead of waiting for live lines, so a download of a running build ends.
+ */
+export async function* logText(
+  source: BuildLogSource,
+  summary: BuildSummary,
+  signal: AbortSignal,
+  opts: LogTextOptions = {},
+): AsyncGenerator<string> {
+  if (summary.lastLogId === 0) return;
+  const inner = new AbortController();
+  const stop = () => inner.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    for await (const batch of source.follow(summary.buildRef, 0, inner.signal)) {
+      let chunk = "";
+      let done = false;
+      for (const line of batch) {
+        if (line.logId > summary.lastLogId) {
+          done = true;
+          break;
+        }
+        chunk += logTextLine(line, summary.steps, opts);
+      }
+      if (chunk) yield chunk;
+      if (done || (batch.at(-1)?.logId ?? 0) >= summary.lastLogId) return;
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    inner.abort();
+  }
+}

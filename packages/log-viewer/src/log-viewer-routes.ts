@@ -1,0 +1,165 @@
+import { Readable } from "node:stream";
+import fastifySseModule, { type fastifySSE } from "@fastify/sse";
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from "fastify";
+import { type BuildLogSource, BuildNotFoundError, LogSourceUnavailableError } from "./build-log-source.js";
+import { streamLogEvents } from "./log-event-stream.js";
+import type { LogStreamEvent } from "./log-events.js";
+import { viewerSummary } from "./log-events.js";
+import { logText } from "./log-text.js";
+import { loadViewerAssets, viewerPage } from "./viewer-page.js";
+
+export interface LogViewerRoutesOptions {
+  /** Where the logs come from: usually a WorkerLogSource with a WharfApiLogSource as history. */
+  source: BuildLogSource;
+  /** Interval of the `: heartbeat` comments on idle event streams (default 15 s). */
+  heartbeatMs?: number;
+  /** Reconnect delay the event stream tells browsers (`retry:`, default 1 s). */
+  retryMs?: number;
+}
+
+class BadRequestError extends Error {}
+
+// The package's CommonJS export is the fastify-plugin wrapped function (its hooks must reach our
+// routes); its typings only describe the named, unwrapped one.
+const fastifySse = fastifySseModule as unknown as typeof fastifySSE;
+
+const BUILD_REF = "^[A-Za-z0-9._-]{1,128}$";
+const params = {
+  type: "object",
+  required: ["buildRef"],
+  properties: { buildRef: { type: "string", pattern: BUILD_REF } },
+} as const;
+const logsQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    follow: { type: "boolean" },
+    after: { type: "integer", minimum: 0 },
+    format: { type: "string", enum: ["text", "sse"] },
+    ansi: { type: "string", enum: ["keep", "strip"] },
+  },
+} as const;
+
+type LogsQuery = { follow?: boolean; after?: number; format?: "text" | "sse"; ansi?: "keep" | "strip" };
+type RefParams = { buildRef: string };
+
+/**
+ * The live log routes (see README.md): `GET /api/builds/:buildRef/logs` as Server-Sent Events
+ * (`?follow=true`, or `Accept: text/event-stream` for what there is now) or as plain text,
+ * `GET /api/builds/:buildRef/summary`, and the page `GET /builds/:buildRef` with its assets.
+ */
+export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async (app, opts) => {
+  const { source } = opts;
+  const retryMs = opts.retryMs ?? 1000;
+  const assets = loadViewerAssets();
+  await app.register(fastifySse, { heartbeatInterval: opts.heartbeatMs ?? 15_000 });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    const [status, title] =
+      err instanceof BuildNotFoundError
+        ? [404, "Not Found"]
+        : err instanceof LogSourceUnavailableError
+          ? [503, "Service Unavailable"]
+          : err instanceof BadRequestError || err.validation
+            ? [400, "Bad Request"]
+            : [500, "Internal Server Error"];
+    if (status === 500) reply.log.error({ err }, "log viewer request failed");
+    return reply
+      .code(status)
+      .type("application/problem+json")
+      .send({ type: "about:blank", title, status, detail: err.message });
+  });
+
+  app.get<{ Params: RefParams; Querystring: LogsQuery }>(
+    "/api/builds/:buildRef/logs",
+    { schema: { params, querystring: logsQuery }, sse: { kind: "manual" } },
+    async (req, reply) => {
+      const { buildRef } = req.params;
+      const q = req.query;
+      const wantsEvents =
+        q.follow === true || q.format === "sse" || (q.format !== "text" && acceptsEvents(req.headers.accept));
+      const closed = closeSignal(reply);
+      const summary = await source.summary(buildRef, closed);
+      if (!wantsEvents) {
+        const text = logText(source, summary, closed, { keepColours: q.ansi === "keep" });
+        return reply
+          .type("text/plain; charset=utf-8")
+          .header("content-disposition", `inline; filename="build-${buildRef}.log"`)
+          .header("cache-control", "no-store")
+          .send(Readable.from(text));
+      }
+      const afterLogId = resumeId(req.headers["last-event-id"]) ?? q.after ?? 0;
+      if (afterLogId > summary.lastLogId) {
+        throw new BadRequestError(`line ${afterLogId} is beyond the last line (${summary.lastLogId})`);
+      }
+      let first = true;
+      const send = async (e: LogStreamEvent) => {
+        if (!reply.sse.isConnected) return;
+        const id = e.event === "log" ? String(e.id) : undefined;
+        await reply.sse.send({ event: e.event, id, data: e.data, retry: first ? retryMs : undefined });
+        first = false;
+      };
+      await streamLogEvents({
+        source,
+        buildRef,
+        summary,
+        afterLogId,
+        follow: q.follow === true,
+        signal: closed,
+        send,
+      });
+    },
+  );
+
+  app.get<{ Params: RefParams }>(
+    "/api/builds/:buildRef/summary",
+    { schema: { params } },
+    async (req, reply) => {
+      const summary = await source.summary(req.params.buildRef, closeSignal(reply));
+      return reply.header("cache-control", "no-store").send(viewerSummary(summary));
+    },
+  );
+
+  app.get("/builds/-/viewer.js", async (_req, reply) =>
+    reply.type("text/javascript; charset=utf-8").header("cache-control", "no-cache").send(assets.script),
+  );
+  app.get("/builds/-/viewer.css", async (_req, reply) =>
+    reply.type("text/css; charset=utf-8").header("cache-control", "no-cache").send(assets.style),
+  );
+  app.get<{ Params: RefParams }>("/builds/:buildRef", { schema: { params } }, async (req, reply) => {
+    try {
+      await source.summary(req.params.buildRef, closeSignal(reply));
+    } catch (err) {
+      // Only an unknown build is refused: a worker that is briefly unreachable is the page's to retry.
+      if (err instanceof BuildNotFoundError) throw err;
+    }
+    return reply
+      .type("text/html; charset=utf-8")
+      .header("cache-control", "no-store")
+      .header(
+        "content-security-policy",
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'",
+      )
+      .send(viewerPage(req.params.buildRef));
+  });
+};
+
+/** Only an explicit `text/event-stream` asks for events; browsers' `*\/*` gets the text. */
+function acceptsEvents(accept: string | undefined): boolean {
+  return accept?.toLowerCase().includes("text/event-stream") ?? false;
+}
+
+function resumeId(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value === "") return undefined;
+  if (!/^\d{1,15}$/.test(value)) throw new BadRequestError(`Last-Event-ID must be a log id, got "${value}"`);
+  return Number(value);
+}
+
+/** Aborts when the client goes away (or the response is done). */
+function closeSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => controller.abort());
+  return controller.signal;
+}

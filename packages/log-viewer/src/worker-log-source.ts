@@ -1,0 +1,149 @@
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
+import { createWorkerClient, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
+import {
+  type BuildLogSource,
+  BuildNotFoundError,
+  LogSourceUnavailableError,
+  pause,
+  type ResolvedWorker,
+  type ResolveWorker,
+} from "./build-log-source.js";
+import type { BuildHistory } from "./wharf-api-log-source.js";
+
+export interface WorkerLogSourceOptions {
+  /** Finds the build's worker; null = none (queued, or released: read `history` instead). */
+  resolveWorker: ResolveWorker;
+  /** Where lines live once the worker is released (wharf-api). Without it, a build with no worker is unknown. */
+  history?: BuildHistory;
+  /** Wait between tries while there is no worker yet or it cannot be reached (default 1 s). */
+  retryIntervalMs?: number;
+  /** Consecutive failed tries without progress before a follow gives up (default 30). */
+  maxFailures?: number;
+}
+
+/** Codes after which trying again (and resuming by id) can work. */
+const retryable = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED]);
+
+function isRetryable(err: unknown): boolean {
+  return err instanceof WorkerRpcError && retryable.has(err.code);
+}
+
+/** How to read one kind of event from a worker and from history, for `followEither`. */
+interface FollowPlan<T> {
+  fromWorker(client: WorkerClient, after: number, signal: AbortSignal): AsyncIterable<T>;
+  fromHistory(
+    history: BuildHistory,
+    buildRef: string,
+    after: number,
+    signal: AbortSignal,
+  ): Promise<{ items: T[]; finished: boolean }>;
+  lastId(item: T): number;
+}
+
+const logPlan: FollowPlan<LogEntry[]> = {
+  fromWorker: (client, after, signal) => client.streamLogBatches(after, { signal }),
+  async fromHistory(history, buildRef, after, signal) {
+    const { lines, summary } = await history.read(buildRef, after, signal);
+    return { items: lines.length > 0 ? [lines] : [], finished: summary.finished };
+  },
+  lastId: (batch) => batch[batch.length - 1]?.logId ?? 0,
+};
+
+const statusPlan: FollowPlan<StatusEvent> = {
+  fromWorker: (client, after, signal) => client.streamStatus(after, { signal }),
+  // wharf-api keeps no step events: only whether the build is finished matters.
+  async fromHistory(history, buildRef, _after, signal) {
+    return { items: [], finished: (await history.summary(buildRef, signal)).finished };
+  },
+  lastId: (event) => event.eventId,
+};
+
+/**
+ * Reads a build from its worker while it has one (live, resumable by id), and from wharf-api
+ * once the aggregator released the worker. A follow moves between the two without a gap: it
+ * resumes after the last id it yielded, on whichever side has the build now.
+ */
+export class WorkerLogSource implements BuildLogSource {
+  private readonly retryIntervalMs: number;
+  private readonly maxFailures: number;
+
+  constructor(private readonly opts: WorkerLogSourceOptions) {
+    this.retryIntervalMs = opts.retryIntervalMs ?? 1000;
+    this.maxFailures = opts.maxFailures ?? 30;
+  }
+
+  follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
+    return this.followEither(buildRef, afterLogId, signal, logPlan);
+  }
+
+  followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
+    return this.followEither(buildRef, afterEventId, signal, statusPlan);
+  }
+
+  async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {
+    const worker = await this.opts.resolveWorker(buildRef, signal);
+    if (worker) {
+      const client = connect(worker);
+      try {
+        return await client.summary();
+      } catch (err) {
+        if (!isRetryable(err) || !this.opts.history) throw unavailable(buildRef, err);
+      } finally {
+        client.close();
+      }
+    }
+    if (!this.opts.history) throw new BuildNotFoundError(buildRef);
+    return this.opts.history.summary(buildRef, signal);
+  }
+
+  private async *followEither<T>(
+    buildRef: string,
+    afterId: number,
+    signal: AbortSignal,
+    plan: FollowPlan<T>,
+  ): AsyncIterable<T> {
+    const history = this.opts.history;
+    let after = afterId;
+    let failures = 0;
+    while (!signal.aborted) {
+      const worker = await this.opts.resolveWorker(buildRef, signal);
+      if (worker) {
+        const client = connect(worker);
+        try {
+          for await (const item of plan.fromWorker(client, after, signal)) {
+            yield item;
+            after = plan.lastId(item);
+            failures = 0;
+          }
+          return; // the worker ends a stream only once the build is finished and all was sent
+        } catch (err) {
+          if (!isRetryable(err)) throw err;
+          if (++failures >= this.maxFailures) throw unavailable(buildRef, err);
+        } finally {
+          client.close();
+        }
+      } else {
+        if (!history) throw new BuildNotFoundError(buildRef);
+        const { items, finished } = await plan.fromHistory(history, buildRef, after, signal);
+        for (const item of items) {
+          yield item;
+          after = plan.lastId(item);
+        }
+        if (finished) return;
+      }
+      await pause(this.retryIntervalMs, signal);
+    }
+  }
+}
+
+function connect(worker: ResolvedWorker): WorkerClient {
+  return createWorkerClient(worker.address, { token: worker.token });
+}
+
+function unavailable(buildRef: string, err: unknown): LogSourceUnavailableError {
+  return new LogSourceUnavailableError(
+    `worker of build ${buildRef} cannot be reached: ${(err as Error).message ?? String(err)}`,
+    { cause: err },
+  );
+}
