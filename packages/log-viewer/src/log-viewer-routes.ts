@@ -53,6 +53,11 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
   const retryMs = opts.retryMs ?? 1000;
   const assets = loadViewerAssets();
   await app.register(fastifySse, { heartbeatInterval: opts.heartbeatMs ?? 15_000 });
+  // Event streams last as long as a build; closing the server ends them (clients reconnect elsewhere
+  // by Last-Event-ID) instead of waiting for every build to finish.
+  const shuttingDown = new AbortController();
+  app.addHook("preClose", async () => shuttingDown.abort());
+  const closeSignal = (reply: FastifyReply) => AbortSignal.any([repliedOrGone(reply), shuttingDown.signal]);
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const [status, title] =
@@ -158,7 +163,7 @@ function resumeId(header: string | string[] | undefined): number | undefined {
 }
 
 /** Aborts when the client goes away (or the response is done). */
-function closeSignal(reply: FastifyReply): AbortSignal {
+function repliedOrGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once("close", () => controller.abort());
   return controller.signal;
