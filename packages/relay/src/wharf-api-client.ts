@@ -1,5 +1,4 @@
-import * as grpc from "@grpc/grpc-js";
-import { loadApiProto } from "@wharf/proto";
+import { LogStreamSender } from "./log-stream-sender.js";
 import { multipartFileBody } from "./multipart-body.js";
 
 /** Build status names as wharf-api v5 knows them. */
@@ -44,31 +43,16 @@ export class WharfApiError extends Error {
   }
 }
 
-type BuildsClient = grpc.Client & {
-  CreateLogStream(
-    md: grpc.Metadata,
-    opts: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: { linesInserted: number }) => void,
-  ): grpc.ClientWritableStream<unknown>;
-};
-
 /** The part of wharf-api the aggregator and watchdog use, over its real protocols. */
 export class WharfApiClient {
-  private readonly builds: BuildsClient;
+  private readonly logStream: LogStreamSender;
   private readonly base: string;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: WharfApiClientOptions) {
     this.base = opts.url.replace(/\/+$/, "");
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
-    const address = opts.grpcAddress ?? new URL(this.base).host;
-    const Builds = loadApiProto().Builds;
-    this.builds = new Builds(address, grpc.credentials.createInsecure(), {
-      "grpc.keepalive_time_ms": 30_000,
-      // Our own retry loop backs off; the channel should reconnect as soon as we ask again.
-      "grpc.initial_reconnect_backoff_ms": 100,
-      "grpc.max_reconnect_backoff_ms": 2_000,
-    }) as unknown as BuildsClient;
+    this.logStream = new LogStreamSender(opts.grpcAddress ?? new URL(this.base).host, opts.token);
   }
 
   /**
@@ -76,36 +60,10 @@ export class WharfApiClient {
    * `lines_inserted` once it closed the stream: only then are the lines stored.
    */
   async sendLogBatch(lines: readonly ApiLogLine[], signal?: AbortSignal): Promise<number> {
-    const md = new grpc.Metadata();
-    if (this.opts.token) md.set("authorization", `Bearer ${this.opts.token}`);
-    let call: grpc.ClientWritableStream<unknown> | undefined;
-    const done = new Promise<number>((resolve, reject) => {
-      call = this.builds.CreateLogStream(md, { deadline: Date.now() + this.timeoutMs }, (err, res) => {
-        if (err)
-          reject(new WharfApiError(`CreateLogStream: ${err.code} ${err.details}`, undefined, { cause: err }));
-        else resolve(res?.linesInserted ?? 0);
-      });
-    });
-    done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
-    const stream = call as unknown as grpc.ClientWritableStream<unknown>;
-    const onAbort = () => stream.cancel();
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      for (const line of lines) {
-        const ok = stream.write({
-          buildId: line.buildId,
-          workerLogId: line.workerLogId,
-          workerStepId: line.workerStepId,
-          timestamp: toTimestamp(line.timestamp),
-          message: line.message,
-        });
-        // Respect HTTP/2 flow control rather than queueing the whole batch in memory.
-        if (!ok) await Promise.race([new Promise((r) => stream.once("drain", r)), done]);
-      }
-      stream.end();
-      return await done;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
+      return await this.logStream.send(lines, this.timeoutMs, signal);
+    } catch (err) {
+      throw new WharfApiError((err as Error).message, undefined, { cause: err });
     }
   }
 
@@ -173,7 +131,7 @@ export class WharfApiClient {
   }
 
   close(): void {
-    this.builds.close();
+    this.logStream.close();
   }
 
   private async request(
@@ -202,10 +160,4 @@ export class WharfApiClient {
     }
     return res;
   }
-}
-
-function toTimestamp(d: Date): { seconds: number; nanos: number } {
-  const ms = d.getTime();
-  const seconds = Math.floor(ms / 1000);
-  return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
 }

@@ -1,6 +1,6 @@
 import http from "node:http";
 import net from "node:net";
-import { Duplex, Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { loadApiProto } from "@wharf/proto";
@@ -9,7 +9,7 @@ import { loadApiProto } from "@wharf/proto";
  * A stand-in for wharf-api that speaks its real protocol on one port, like the
  * real one: gRPC `wharf.api.v5.Builds/CreateLogStream` on h2c (told apart from
  * HTTP/1 by the HTTP/2 preface) and the HTTP routes the aggregator and watchdog
- * use. It records everything it accepts, in arrival order, and can be told to go
+ * use (gRPC connections are piped to an internal grpc-js port). It records everything it accepts, in arrival order, and can be told to go
  * down, be slow or fail, so tests can prove nothing is lost or duplicated.
  *
  * Like wharf-api, a log line is stored as soon as it arrives on the stream (not
@@ -25,6 +25,8 @@ export interface RecordedLogLine {
   workerStepId: number;
   timestamp: Date;
   message: string;
+  /** When the double stored it (epoch ms), for latency measurements. */
+  receivedAt: number;
 }
 export interface RecordedStatus {
   buildId: number;
@@ -135,6 +137,7 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
           workerStepId: line.workerStepId,
           timestamp: new Date(line.timestamp.seconds * 1000 + Math.floor(line.timestamp.nanos / 1e6)),
           message: line.message,
+          receivedAt: Date.now(),
         });
         inserted++;
       });
@@ -149,7 +152,12 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
       });
     },
   });
-  const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  // gRPC is served on an internal port; the public port hands it gRPC connections byte for byte.
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    grpcServer.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
 
   const httpServer = http.createServer((req, res) => {
     void handleHttp(req, res).catch((err: unknown) => {
@@ -260,7 +268,14 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
     socket.once("data", (first: Buffer) => {
       socket.pause();
       if (first.subarray(0, 3).toString("latin1") === "PRI") {
-        injector.injectConnection(withFirstChunk(socket, first));
+        const upstream = net.connect(grpcPort, "127.0.0.1");
+        sockets.add(upstream);
+        upstream.on("close", () => sockets.delete(upstream));
+        upstream.on("error", () => socket.destroy());
+        socket.on("close", () => upstream.destroy());
+        upstream.write(first);
+        socket.pipe(upstream).pipe(socket);
+        socket.resume();
       } else {
         socket.unshift(first);
         httpServer.emit("connection", socket);
@@ -313,41 +328,10 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
     },
     async close() {
       await goDown();
-      injector.destroy();
       grpcServer.forceShutdown();
       httpServer.close();
     },
   };
-}
-
-/**
- * The socket as a plain Duplex that starts with `first` again. HTTP/2 reads a
- * real net.Socket through its native handle, past anything unshift()ed, so the
- * sniffed preface must be replayed through a JS stream instead.
- */
-function withFirstChunk(socket: net.Socket, first: Buffer): Duplex {
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end(cb);
-    },
-    destroy(err, cb) {
-      socket.destroy(err ?? undefined);
-      cb(err);
-    },
-  });
-  duplex.push(first);
-  socket.on("data", (chunk: Buffer) => {
-    if (!duplex.push(chunk)) socket.pause();
-  });
-  socket.on("end", () => duplex.push(null));
-  socket.on("close", () => duplex.destroy());
-  return duplex;
 }
 
 function buildResponse(b: DoubleBuild) {

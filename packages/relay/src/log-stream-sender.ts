@@ -1,0 +1,185 @@
+import http2 from "node:http2";
+import path from "node:path";
+import { protoRoot } from "@wharf/proto";
+import protobuf from "protobufjs";
+
+export interface LogStreamLine {
+  buildId: number;
+  workerLogId: number;
+  workerStepId: number;
+  timestamp: Date;
+  message: string;
+}
+
+/** A CreateLogStream call that failed; `grpcStatus` when wharf-api answered with one. */
+export class LogStreamError extends Error {
+  override readonly name = "LogStreamError";
+  constructor(
+    message: string,
+    readonly grpcStatus?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const root = protobuf.loadSync(path.join(protoRoot, "wharf/api/v5/builds.proto"));
+const Request = root.lookupType("wharf.api.v5.CreateLogStreamRequest");
+const Response = root.lookupType("wharf.api.v5.CreateLogStreamResponse");
+const PATH = "/wharf.api.v5.Builds/CreateLogStream";
+const WRITE_CHUNK = 64 * 1024;
+
+/**
+ * wharf-api's CreateLogStream (one line per message) over plain HTTP/2 (h2c).
+ * grpc-js writes every message separately (~40 µs each, which caps a relay at
+ * ~20k lines/s); the gRPC wire format is just length-prefixed messages on one
+ * HTTP/2 stream, so we encode a whole batch and write it in 64 KiB chunks,
+ * with HTTP/2 flow control, and read `lines_inserted` and `grpc-status` back.
+ */
+export class LogStreamSender {
+  private session: http2.ClientHttp2Session | undefined;
+
+  constructor(
+    /** host:port of wharf-api's gRPC. */
+    private readonly address: string,
+    private readonly token?: string,
+  ) {}
+
+  async send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    signal?.throwIfAborted();
+    const stream = this.connect().request({
+      ":method": "POST",
+      ":path": PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      "grpc-timeout": `${Math.max(1, Math.ceil(timeoutMs))}m`,
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+    });
+    let cancelled: string | undefined;
+    const cancel = (why: string) => {
+      cancelled = why;
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+    };
+    const timer = setTimeout(() => cancel("deadline"), timeoutMs);
+    const onAbort = () => cancel("aborted");
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const answer = readAnswer(stream);
+      answer.catch(() => {});
+      await writeFrames(stream, lines);
+      return await answer;
+    } catch (err) {
+      if (cancelled) throw new LogStreamError(`CreateLogStream ${cancelled}`, undefined, { cause: err });
+      if (err instanceof LogStreamError) throw err;
+      throw new LogStreamError(`CreateLogStream: ${(err as Error).message}`, undefined, { cause: err });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  private connect(): http2.ClientHttp2Session {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    const session = http2.connect(`http://${this.address}`);
+    session.on("error", () => {}); // surfaces on the streams; a new session is made on the next send
+    session.on("close", () => {
+      if (this.session === session) this.session = undefined;
+    });
+    session.on("goaway", () => {
+      if (this.session === session) this.session = undefined;
+    });
+    this.session = session;
+    return session;
+  }
+}
+
+async function writeFrames(stream: http2.ClientHttp2Stream, lines: readonly LogStreamLine[]): Promise<void> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  const flush = async () => {
+    if (size === 0) return;
+    const ok = stream.write(Buffer.concat(parts, size));
+    parts = [];
+    size = 0;
+    if (!ok) await waitDrain(stream);
+  };
+  for (const line of lines) {
+    const ms = line.timestamp.getTime();
+    const seconds = Math.floor(ms / 1000);
+    const body = Request.encode({
+      buildId: line.buildId,
+      workerLogId: line.workerLogId,
+      workerStepId: line.workerStepId,
+      timestamp: { seconds, nanos: (ms - seconds * 1000) * 1e6 },
+      message: line.message,
+    }).finish();
+    const header = Buffer.allocUnsafe(5);
+    header[0] = 0;
+    header.writeUInt32BE(body.length, 1);
+    parts.push(header, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    size += 5 + body.length;
+    if (size >= WRITE_CHUNK) await flush();
+  }
+  await flush();
+  stream.end();
+}
+
+function waitDrain(stream: http2.ClientHttp2Stream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      stream.off("drain", onDrain);
+      stream.off("close", onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error("stream closed while writing"));
+    stream.once("drain", onDrain);
+    stream.once("close", onClose);
+  });
+}
+
+/** Resolves with lines_inserted when wharf-api closes the call with grpc-status 0. */
+function readAnswer(stream: http2.ClientHttp2Stream): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let headers: http2.IncomingHttpHeaders = {};
+    let trailers: http2.IncomingHttpHeaders = {};
+    stream.on("response", (h) => {
+      headers = h;
+    });
+    stream.on("trailers", (t) => {
+      trailers = t;
+    });
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("error", (err) => reject(err));
+    stream.on("close", () => {
+      // A trailers-only answer carries grpc-status in the headers.
+      const status = trailers["grpc-status"] ?? headers["grpc-status"];
+      if (status === undefined) {
+        reject(new LogStreamError(`CreateLogStream: no gRPC status (HTTP ${headers[":status"] ?? "none"})`));
+        return;
+      }
+      const code = Number(status);
+      if (code !== 0) {
+        const text = decodeURIComponent(String(trailers["grpc-message"] ?? headers["grpc-message"] ?? ""));
+        reject(new LogStreamError(`CreateLogStream: ${code} ${text}`, code));
+        return;
+      }
+      const body = Buffer.concat(chunks);
+      if (body.length < 5) {
+        reject(new LogStreamError("CreateLogStream: status OK without a response message", 0));
+        return;
+      }
+      const msg = Response.toObject(Response.decode(body.subarray(5, 5 + body.readUInt32BE(1))), {
+        longs: Number,
+      });
+      resolve(Number(msg.linesInserted ?? 0));
+    });
+  });
+}
