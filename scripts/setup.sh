@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what wharf needs on a fresh Debian machine (idempotent): pnpm, git,
 # Docker engine, busybox (for the local test image), PostgreSQL server binaries,
-# then the workspace's packages. Starts dockerd when it is not running.
+# Chromium (for the log page's browser test), then the workspace's packages.
+# Starts dockerd when it is not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
