@@ -69,8 +69,12 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     dataDir,
     async close({ keepWorkers = false } = {}) {
       await app.close();
+      // Only this provisioner's workers: a Docker engine may hold other tests' too.
+      const mine = new Set((await provisioner.listWorkers()).map((w) => w.workerId));
       await provisioner.close();
-      if (!keepWorkers) for (const w of await backend.list()) await backend.delete(w.workerId);
+      if (!keepWorkers) {
+        for (const w of await backend.list()) if (mine.has(w.workerId)) await backend.delete(w.workerId);
+      }
       await backend.close();
       if (ownsDb) await db.close();
     },

@@ -23,7 +23,7 @@ export async function makeGitRepo(dir: string, wharfCiYml: string): Promise<stri
 }
 
 // What wharf-api's query string carries (VARS, ENVIRONMENT=dev) must be declared.
-const HEADER = `inputs:
+export const PIPELINE_HEADER = `inputs:
   - name: greeting
     type: string
     default: hello
@@ -36,7 +36,7 @@ environments:
 `;
 
 /** Passes only if VARS and ENVIRONMENT reached the steps. */
-export const PASSING_PIPELINE = `${HEADER}
+export const PASSING_PIPELINE = `${PIPELINE_HEADER}
 build:
   greet:
     container:
@@ -46,7 +46,7 @@ build:
         - test "\${greeting}-\${count}-\${TARGET}" = "hi-3-dev.example.invalid"
 `;
 
-export const FAILING_PIPELINE = `${HEADER}
+export const FAILING_PIPELINE = `${PIPELINE_HEADER}
 build:
   fail:
     container:

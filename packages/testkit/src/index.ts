@@ -7,3 +7,4 @@ export {
 } from "./docker.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
 export * from "./wharf-api-double.js";
+export { ensureWorkerBaseImage, WORKER_BASE_IMAGE, workerImageMounts } from "./worker-image.js";

@@ -25,6 +25,8 @@ export interface DockerWorkerOptions extends WorkerRuntimeOptions {
   advertiseHost?: string;
   /** Address the worker binds inside the container (default 0.0.0.0). */
   bindHost?: string;
+  /** Step executor of the worker (default "docker": sibling containers via the socket). */
+  executor?: "docker" | "local";
 }
 
 export interface WorkerContainerPorts {
@@ -46,7 +48,7 @@ export function workerContainerSpec(
   const env: Record<string, string> = {
     ...opts.extraEnv,
     ...workerBuildEnv(spec.workerId, spec.request),
-    WHARF_EXECUTOR: "docker",
+    WHARF_EXECUTOR: opts.executor ?? "docker",
     WHARF_WORKER_HOST: opts.bindHost ?? "0.0.0.0",
     WHARF_WORKER_PORT: String(ports.grpc),
     WHARF_WORKER_HTTP_PORT: String(ports.http),

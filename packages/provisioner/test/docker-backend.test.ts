@@ -1,0 +1,130 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import {
+  containersWithLabel,
+  ensureWorkerBaseImage,
+  requireDockerOrSkip,
+  WORKER_BASE_IMAGE,
+  workerImageMounts,
+} from "@wharf/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DockerBackend,
+  defaultWorkerCommand,
+  LABEL_BUILD_REF,
+  LABEL_GRPC_PORT,
+  LABEL_INSTANCE,
+  LABEL_PROJECT_ID,
+  LABEL_WORKER_ID,
+  type Worker,
+} from "../src/index.js";
+import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
+import { makeGitRepo, PASSING_PIPELINE, PIPELINE_HEADER } from "./git-repo.js";
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const hasDocker = await requireDockerOrSkip();
+const INSTANCE = `docker-test-${process.pid}`;
+
+// A build that keeps a step container running until it is stopped.
+const SLEEPING_PIPELINE = `${PIPELINE_HEADER}
+build:
+  wait:
+    container:
+      image: wharf-test/busybox:latest
+      cmds:
+        - echo started
+        - sleep 300
+`;
+
+let tmp: string;
+const created: string[] = [];
+
+async function labelsOf(containerId: string): Promise<Record<string, string>> {
+  const { stdout } = await run("docker", ["inspect", "--format", "{{json .Config.Labels}}", containerId]);
+  return JSON.parse(stdout);
+}
+
+/** Workers from the base image running this checkout's worker with the host's node. */
+function dockerBackend(executor: "local" | "docker"): DockerBackend {
+  return new DockerBackend({
+    image: WORKER_BASE_IMAGE,
+    cmd: defaultWorkerCommand("/usr/local/bin/node"),
+    binds: [...workerImageMounts(repoRoot), `${tmp}:${tmp}:ro`],
+    network: "host",
+    bindHost: "127.0.0.1",
+    stopGraceMs: 5000,
+    executor,
+  });
+}
+
+describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
+  let p: TestProvisioner;
+  beforeAll(async () => {
+    await ensureWorkerBaseImage();
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-docker-"));
+    await makeGitRepo(path.join(tmp, "passing"), PASSING_PIPELINE);
+    await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
+    // Steps as processes inside the worker container; see the step-container test below.
+    p = await startTestProvisioner({ backend: dockerBackend("local"), dataDir: path.join(tmp, "data") });
+  }, 600_000);
+
+  afterAll(async () => {
+    await p?.close();
+    for (const id of created) {
+      const left = await containersWithLabel(`${LABEL_WORKER_ID}=${id}`);
+      if (left.length) await run("docker", ["rm", "-f", "-v", ...left]);
+    }
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  }, 120_000);
+
+  const workerOf = async (buildRef: number) =>
+    ((await api(p.url, "GET", `/api/worker?buildRef=${buildRef}&instance=${INSTANCE}`)).json as Worker[])[0];
+
+  it("starts a labelled worker container that runs the build from a bind-mounted git repo", async () => {
+    const query = wharfApiQuery({ buildRef: 71, gitUrl: path.join(tmp, "passing"), instance: INSTANCE });
+    const res = await api(p.url, "POST", `/api/worker?${query}`);
+    expect(res.status).toBe(201);
+    const { workerId } = res.json as Worker;
+    created.push(workerId);
+
+    const done = await waitFor(
+      "build finished",
+      async () => {
+        const w = await workerOf(71);
+        return w && ["Success", "Failed", "Cancelled"].includes(w.status) ? w : undefined;
+      },
+      120_000,
+    );
+    expect(done).toMatchObject({
+      status: "Success",
+      backend: "docker",
+      message: expect.stringMatching(/succeeded/),
+    });
+
+    const [container] = await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`);
+    const labels = await labelsOf(container as string);
+    expect(labels).toMatchObject({
+      [LABEL_INSTANCE]: INSTANCE,
+      [LABEL_BUILD_REF]: "71",
+      [LABEL_PROJECT_ID]: "7",
+      [LABEL_WORKER_ID]: workerId,
+    });
+    expect(done.address).toBe(`127.0.0.1:${labels[LABEL_GRPC_PORT]}`);
+  }, 180_000);
+
+  it("DELETE stops and removes the worker container", async () => {
+    const query = wharfApiQuery({ buildRef: 72, gitUrl: path.join(tmp, "sleeping"), instance: INSTANCE });
+    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    created.push(workerId);
+    await waitFor("running", async () => (await workerOf(72))?.status === "Running", 120_000);
+    expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toHaveLength(1);
+    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`)).status).toBe(204);
+    expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toEqual([]);
+    expect(await workerOf(72)).toBeUndefined();
+    expect((await p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);
+  }, 240_000);
+});

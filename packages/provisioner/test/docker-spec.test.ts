@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { workerContainerSpec } from "../src/index.js";
+
+const spec = {
+  workerId: "w-1",
+  name: "wharf-worker-5-w-1",
+  request: {
+    buildRef: 5,
+    instance: "prod",
+    projectId: 9,
+    gitUrl: "https://git.example.invalid/r.git",
+    runStages: "ALL",
+    vars: { a: "1" },
+  },
+};
+
+describe("workerContainerSpec", () => {
+  it("labels the container, mounts the engine socket and passes the build as env", () => {
+    const body = workerContainerSpec(
+      spec,
+      { image: "img", binds: ["/src:/src:ro"], workerToken: "t" },
+      { grpc: 6000, http: 6001 },
+    );
+    expect(body.Labels).toEqual({
+      "wharf.iver.com/instance": "prod",
+      "wharf.iver.com/build-ref": "5",
+      "wharf.iver.com/project-id": "9",
+      "wharf.iver.com/worker-id": "w-1",
+      "wharf.iver.com/grpc-port": "6000",
+      "wharf.iver.com/component": "worker",
+    });
+    expect(body.HostConfig?.NetworkMode).toBe("host");
+    expect(body.HostConfig?.Binds).toEqual(["/var/run/docker.sock:/var/run/docker.sock", "/src:/src:ro"]);
+    expect(body.Cmd).toEqual(["wharf", "worker", "serve"]);
+    expect(body.Env).toEqual(
+      expect.arrayContaining([
+        "WHARF_BUILD_REF=5",
+        "WHARF_WORKER_ID=w-1",
+        "GIT_FULLURL=https://git.example.invalid/r.git",
+        'VARS={"a":"1"}',
+        "WHARF_EXECUTOR=docker",
+        "WHARF_WORKER_PORT=6000",
+        "WHARF_WORKER_HTTP_PORT=6001",
+        "WHARF_WORKER_TOKEN=t",
+      ]),
+    );
+    expect(body.ExposedPorts).toBeUndefined();
+  });
+
+  it("publishes the gRPC port on the advertised host when not on the host network", () => {
+    const body = workerContainerSpec(spec, { image: "img", network: "bridge" }, { grpc: 6000, http: 6001 });
+    expect(body.HostConfig?.PortBindings).toEqual({
+      "6000/tcp": [{ HostIp: "127.0.0.1", HostPort: "6000" }],
+    });
+  });
+});
