@@ -1,4 +1,4 @@
-export { registerAggregatorCommands, serve } from "./cli.js";
 export { createAggregatorMetrics } from "./metrics.js";
 export { type AggregatorServiceOptions, compileOptions, type DiscoveryOptions } from "./options.js";
+export { serve } from "./serve.js";
 export { type RunningAggregator, startAggregator } from "./start.js";
