@@ -5,6 +5,9 @@ export {
   type ResolvedWorker,
   type ResolveWorker,
 } from "./build-log-source.js";
+export { BuildEventsError, followBuildEvents } from "./cli/build-events-client.js";
+export { registerLogsCommand } from "./cli/logs-command.js";
+export { registerStatusCommand } from "./cli/status-command.js";
 export { type LogEventStreamOptions, streamLogEvents } from "./log-event-stream.js";
 export {
   LOG_STREAM_EVENTS,

@@ -1,8 +1,19 @@
 import type { Command } from "commander";
+import * as aggregator from "./aggregator.js";
 import * as lint from "./lint.js";
+import * as logs from "./logs.js";
 import * as plan from "./plan.js";
+import * as status from "./status.js";
 import * as vars from "./vars.js";
 import * as worker from "./worker.js";
 
 /** Every `wharf` subcommand. A new command is a file exporting `register(program)`, added here. */
-export const commands: readonly { register(program: Command): void }[] = [lint, plan, vars, worker];
+export const commands: readonly { register(program: Command): void }[] = [
+  lint,
+  plan,
+  vars,
+  worker,
+  aggregator,
+  logs,
+  status,
+];

@@ -1,0 +1,7 @@
+import { registerLogsCommand } from "@wharf/log-viewer";
+import type { Command } from "commander";
+
+/** `wharf logs <buildRef> [-f] [--after ID] [--step NAME]`, from the aggregator's event stream. */
+export function register(program: Command): void {
+  registerLogsCommand(program);
+}

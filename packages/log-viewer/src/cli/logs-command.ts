@@ -1,0 +1,125 @@
+import type { StepSummary } from "@wharf/result-store";
+import { type Command, InvalidArgumentError } from "commander";
+import { stepLabel } from "../log-text.js";
+import { type BuildEventsError, followBuildEvents } from "./build-events-client.js";
+import { LogPrinter, paintStatus } from "./log-printer.js";
+
+/** Exit codes of `wharf logs` and `wharf status`, as for the rest of `wharf`. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export const DEFAULT_AGGREGATOR_URL = "http://127.0.0.1:5011";
+
+export function aggregatorUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? (env.WHARF_AGGREGATOR_URL || DEFAULT_AGGREGATOR_URL);
+}
+
+export function parseBuildRef(value: string): string {
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) {
+    throw new InvalidArgumentError("a build ref is 1-128 letters, digits, '.', '_' or '-'");
+  }
+  return value;
+}
+
+function parseLogId(value: string): number {
+  if (!/^\d{1,15}$/.test(value)) throw new InvalidArgumentError("expected a log id (a whole number ≥ 0)");
+  return Number(value);
+}
+
+/** Colours only for a terminal, unless NO_COLOR or FORCE_COLOR say otherwise. */
+export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR && env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true;
+}
+
+/** Steps whose name or `stage/name` is `wanted`. */
+function matchSteps(steps: StepSummary[], wanted: string): Set<number> {
+  return new Set(
+    steps.filter((s) => s.name === wanted || stepLabel(steps, s.stepId) === wanted).map((s) => s.stepId),
+  );
+}
+
+interface LogsOptions {
+  follow?: boolean;
+  after?: number;
+  step?: string;
+  aggregator?: string;
+}
+
+/** `wharf logs <buildRef> [-f] [--after ID] [--step NAME]`. */
+export function registerLogsCommand(program: Command): void {
+  program
+    .command("logs")
+    .description("print a build's log from the aggregator; -f follows it live until the build ends")
+    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .option("-f, --follow", "stay until the build is finished; exit 0 on success, 1 on failure")
+    .option("--after <id>", "start after this log line id", parseLogId)
+    .option("--step <name>", "only lines of this step (name or stage/name)")
+    .option(
+      "--aggregator <url>",
+      `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
+    )
+    .action(async (buildRef: string, opts: LogsOptions) => {
+      process.exitCode = await runLogs(buildRef, opts);
+    });
+}
+
+async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
+  const colour = wantsColour(process.stdout);
+  const printer = new LogPrinter({
+    out: process.stdout,
+    err: process.stderr,
+    colour,
+    statusLine: opts.follow === true,
+  });
+  const stop = new AbortController();
+  let usage = "";
+  try {
+    const end = await followBuildEvents(
+      {
+        baseUrl: aggregatorUrl(opts.aggregator),
+        buildRef,
+        follow: opts.follow === true,
+        afterLogId: opts.after,
+        signal: stop.signal,
+      },
+      {
+        summary(s) {
+          if (opts.step !== undefined) {
+            const ids = matchSteps(s.steps, opts.step);
+            if (ids.size === 0) {
+              const known = s.steps.map((step) => stepLabel(s.steps, step.stepId)).join(", ");
+              usage = `wharf logs: build ${buildRef} has no step "${opts.step}" (steps: ${known || "none"})`;
+              stop.abort();
+              return;
+            }
+            printer.stepIds = ids;
+          }
+          printer.summary(s);
+        },
+        log: (lines) => printer.lines(lines),
+        status: (e) => printer.status(e),
+        reconnecting: (reason) => printer.reconnecting(reason),
+      },
+    );
+    printer.clear();
+    if (!end.finished) return EXIT_OK;
+    const tail = end.message ? `: ${end.message}` : "";
+    process.stderr.write(
+      `build ${buildRef} ${paintStatus(end.status, wantsColour(process.stderr))}${tail}\n`,
+    );
+    return end.status === "SUCCESS" ? EXIT_OK : EXIT_FAILED;
+  } catch (err) {
+    printer.clear();
+    if (usage) {
+      process.stderr.write(`${usage}\n`);
+      return EXIT_USAGE;
+    }
+    const e = err as BuildEventsError;
+    const why = e.httpStatus === 404 ? `build ${buildRef} is not known (${e.message})` : e.message;
+    process.stderr.write(`wharf logs: ${why}\n`);
+    return e.httpStatus === 400 ? EXIT_USAGE : EXIT_FAILED;
+  }
+}

@@ -1,0 +1,102 @@
+import type { Command } from "commander";
+import type { ViewerSummary } from "../log-events.js";
+import { stepLabel } from "../log-text.js";
+import { BuildEventsError, followBuildEvents } from "./build-events-client.js";
+import { LogPrinter, paintStatus } from "./log-printer.js";
+import {
+  aggregatorUrl,
+  DEFAULT_AGGREGATOR_URL,
+  EXIT_FAILED,
+  EXIT_OK,
+  parseBuildRef,
+  wantsColour,
+} from "./logs-command.js";
+
+interface StatusOptions {
+  watch?: boolean;
+  json?: boolean;
+  aggregator?: string;
+}
+
+/** `wharf status <buildRef> [-w] [--json]`. */
+export function registerStatusCommand(program: Command): void {
+  program
+    .command("status")
+    .description("show a build's status and steps; exit 0 unless the build failed or was cancelled")
+    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .option("-w, --watch", "wait for the build to finish, with a live status line on a terminal")
+    .option("--json", "print the summary as JSON")
+    .option(
+      "--aggregator <url>",
+      `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
+    )
+    .action(async (buildRef: string, opts: StatusOptions) => {
+      process.exitCode = await runStatus(buildRef, opts);
+    });
+}
+
+async function runStatus(buildRef: string, opts: StatusOptions): Promise<number> {
+  const baseUrl = aggregatorUrl(opts.aggregator).replace(/\/+$/, "");
+  try {
+    if (opts.watch) await watch(baseUrl, buildRef);
+    const summary = await fetchSummary(baseUrl, buildRef);
+    process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
+    const failed = summary.finished && summary.status !== "SUCCESS";
+    return failed ? EXIT_FAILED : EXIT_OK;
+  } catch (err) {
+    process.stderr.write(`wharf status: ${(err as Error).message}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+/** Follows the event stream (lines are not printed) until the build ends. */
+async function watch(baseUrl: string, buildRef: string): Promise<void> {
+  const printer = new LogPrinter({
+    out: process.stdout,
+    err: process.stderr,
+    colour: wantsColour(process.stderr),
+    statusLine: true,
+  });
+  printer.stepIds = new Set(); // no lines, only the status line
+  try {
+    await followBuildEvents(
+      { baseUrl, buildRef, follow: true, afterLogId: undefined },
+      {
+        summary: (s) => printer.summary(s),
+        log: (lines) => printer.lines(lines),
+        status: (e) => printer.status(e),
+        reconnecting: (reason) => printer.reconnecting(reason),
+      },
+    );
+  } finally {
+    printer.clear();
+  }
+}
+
+async function fetchSummary(baseUrl: string, buildRef: string): Promise<ViewerSummary> {
+  const url = `${baseUrl}/api/builds/${encodeURIComponent(buildRef)}/summary`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new BuildEventsError(`${url}: ${(err as Error).message}`, undefined);
+  }
+  if (res.status === 404) throw new BuildEventsError(`build ${buildRef} is not known (${url})`, 404);
+  if (!res.ok) throw new BuildEventsError(`${url}: HTTP ${res.status}`, res.status);
+  return (await res.json()) as ViewerSummary;
+}
+
+const MARKS: Record<string, string> = { SUCCESS: "✓", FAILED: "✗", CANCELLED: "⊘", RUNNING: "▶" };
+
+export function formatSummary(s: ViewerSummary, colour = wantsColour(process.stdout)): string {
+  const width = Math.max(4, ...s.steps.map((step) => stepLabel(s.steps, step.stepId).length));
+  let out = `build ${s.buildRef} ${paintStatus(s.status, colour)}${s.message ? `: ${s.message}` : ""}\n`;
+  for (const step of s.steps) {
+    const exit = step.exitCode === null ? "" : `  exit ${step.exitCode}`;
+    const retries = step.attempts > 1 ? `  ${step.attempts} attempts` : "";
+    const mark = MARKS[step.status] ?? "·";
+    out += `  ${mark} ${stepLabel(s.steps, step.stepId).padEnd(width)}  ${paintStatus(step.status, colour)}${exit}${retries}\n`;
+  }
+  out += `  ${s.lastLogId} log lines\n`;
+  return out;
+}
