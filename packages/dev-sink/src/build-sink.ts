@@ -1,0 +1,65 @@
+/**
+ * Where a wharf-api-compatible server keeps what it receives. The protocol side
+ * (`startWharfApiServer`) is shared; storage differs: memory for test doubles,
+ * the embedded database for the dev sink of `wharf up`.
+ */
+export type WharfBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
+
+/** wharf-api's statusId numbers. */
+export const statusIds: Record<WharfBuildStatus, number> = {
+  Scheduling: 0,
+  Running: 1,
+  Completed: 2,
+  Failed: 3,
+};
+
+export function isWharfBuildStatus(s: unknown): s is WharfBuildStatus {
+  return typeof s === "string" && s in statusIds;
+}
+
+export interface SinkLogLine {
+  /** The sink's own id, dense per sink (wharf-api's logId). */
+  logId: number;
+  buildId: number;
+  workerLogId: number;
+  workerStepId: number;
+  timestamp: Date;
+  message: string;
+}
+
+export interface SinkBuild {
+  buildId: number;
+  status: WharfBuildStatus;
+  /** Extra facts the dev sink keeps (repo, branch, stage); empty for test doubles. */
+  gitUrl?: string;
+  gitBranch?: string;
+  stage?: string;
+  environment?: string;
+}
+
+export interface SinkArtifact {
+  artifactId: number;
+  buildId: number;
+  fileName: string;
+  size: number;
+}
+
+export interface BuildSink {
+  /** Creates the build as Scheduling when unknown (wharf-api accepts results for builds it created). */
+  ensureBuild(buildId: number): Promise<void>;
+  /** Stores lines in order; called with small batches as they arrive on a stream. */
+  appendLogs(lines: Omit<SinkLogLine, "logId">[]): Promise<void>;
+  setStatus(
+    buildId: number,
+    status: WharfBuildStatus,
+    message: string,
+    timestamp: string,
+  ): Promise<SinkBuild>;
+  /** `streamed`: the upload came without Content-Length (chunked), as a streaming client sends it. */
+  addArtifact(buildId: number, fileName: string, bytes: Buffer, streamed: boolean): Promise<SinkArtifact>;
+  getBuild(buildId: number): Promise<SinkBuild | undefined>;
+  listBuilds(statusIds: number[]): Promise<SinkBuild[]>;
+  listLogs(buildId: number): Promise<SinkLogLine[]>;
+  listArtifacts(buildId: number): Promise<SinkArtifact[]>;
+  readArtifact(buildId: number, artifactId: number): Promise<Buffer | undefined>;
+}

@@ -1,0 +1,11 @@
+export {
+  type BuildSink,
+  isWharfBuildStatus,
+  type SinkArtifact,
+  type SinkBuild,
+  type SinkLogLine,
+  statusIds,
+  type WharfBuildStatus,
+} from "./build-sink.js";
+export { type MemoryArtifact, MemorySink, type MemoryStatus } from "./memory-sink.js";
+export { startWharfApiServer, type WharfApiServer, type WharfApiServerOptions } from "./wharf-api-server.js";

@@ -1,0 +1,95 @@
+import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine, WharfBuildStatus } from "./build-sink.js";
+import { statusIds } from "./build-sink.js";
+
+export interface MemoryStatus {
+  buildId: number;
+  status: WharfBuildStatus;
+  message: string;
+  timestamp: string;
+}
+
+export interface MemoryArtifact extends SinkArtifact {
+  bytes: Buffer;
+  /** True when the upload came without Content-Length, i.e. streamed in chunks. */
+  chunked: boolean;
+}
+
+/** Keeps everything in arrays, in arrival order: for test doubles that assert on it. */
+export class MemorySink implements BuildSink {
+  readonly logs: (SinkLogLine & { receivedAt: number })[] = [];
+  readonly statuses: MemoryStatus[] = [];
+  readonly artifacts: MemoryArtifact[] = [];
+  readonly builds = new Map<number, SinkBuild>();
+
+  private touch(buildId: number): SinkBuild {
+    let b = this.builds.get(buildId);
+    if (!b) {
+      b = { buildId, status: "Scheduling" };
+      this.builds.set(buildId, b);
+    }
+    return b;
+  }
+
+  async ensureBuild(buildId: number): Promise<void> {
+    this.touch(buildId);
+  }
+
+  async appendLogs(lines: Omit<SinkLogLine, "logId">[]): Promise<void> {
+    const now = Date.now();
+    for (const l of lines) {
+      this.touch(l.buildId);
+      this.logs.push({ ...l, logId: this.logs.length + 1, receivedAt: now });
+    }
+  }
+
+  async setStatus(buildId: number, status: WharfBuildStatus, message: string, timestamp: string) {
+    const b = this.touch(buildId);
+    b.status = status;
+    this.statuses.push({ buildId, status, message, timestamp });
+    return b;
+  }
+
+  async addArtifact(
+    buildId: number,
+    fileName: string,
+    bytes: Buffer,
+    streamed: boolean,
+  ): Promise<SinkArtifact> {
+    this.touch(buildId);
+    const a = {
+      artifactId: this.artifacts.length + 1,
+      buildId,
+      fileName,
+      size: bytes.length,
+      bytes,
+      chunked: streamed,
+    };
+    this.artifacts.push(a);
+    return { artifactId: a.artifactId, buildId, fileName, size: a.size };
+  }
+
+  async getBuild(buildId: number) {
+    return this.builds.get(buildId);
+  }
+
+  async listBuilds(wanted: number[]) {
+    return [...this.builds.values()].filter(
+      (b) => wanted.length === 0 || wanted.includes(statusIds[b.status]),
+    );
+  }
+
+  async listLogs(buildId: number) {
+    return this.logs.filter((l) => l.buildId === buildId);
+  }
+
+  async listArtifacts(buildId: number) {
+    return this.artifacts
+      .filter((a) => a.buildId === buildId)
+      .map(({ artifactId, fileName, size }) => ({ artifactId, buildId, fileName, size }));
+  }
+
+  async readArtifact(buildId: number, artifactId: number) {
+    const a = this.artifacts[artifactId - 1];
+    return a && a.buildId === buildId ? a.bytes : undefined;
+  }
+}
