@@ -15,6 +15,14 @@
   const ansiByStep = new Map(); // one Anser per step: a colour set on one line carries to the next
   let lastLogId = 0;
   let skipped = 0;
+  // Lines wait here for the next animation frame: one DOM insert and one scroll per frame, however
+  // many events arrived, so a fast log cannot make the page fall behind.
+  let pending = [];
+  let frameRequested = false;
+  // Lines go into chunks of CHUNK_LINES; chunks off screen skip layout (content-visibility).
+  const CHUNK_LINES = 500;
+  let chunk = null;
+  let chunkLines = 0;
   let autoScroll = true;
   const anchor = /^#L(\d+)$/.exec(location.hash);
   let anchorId = anchor ? Number(anchor[1]) : 0;
@@ -70,6 +78,29 @@
     }
   }
 
+  function appendToChunks(html, count) {
+    if (!chunk || chunkLines >= CHUNK_LINES) {
+      chunk = document.createElement("div");
+      chunk.className = "chunk";
+      logEl.append(chunk);
+      chunkLines = 0;
+    }
+    chunk.insertAdjacentHTML("beforeend", html);
+    chunkLines += count;
+  }
+
+  function queueLines(lines) {
+    for (const line of lines) pending.push(line);
+    if (frameRequested) return;
+    frameRequested = true;
+    requestAnimationFrame(() => {
+      frameRequested = false;
+      const lines = pending;
+      pending = [];
+      renderLines(lines);
+    });
+  }
+
   function renderLines(lines) {
     let html = "";
     const shown = [];
@@ -93,7 +124,7 @@
       lastLogId = line.logId;
       shown.push(line);
     }
-    if (html) logEl.insertAdjacentHTML("beforeend", html);
+    if (html) appendToChunks(html, shown.length);
     countEl.textContent = `${lastLogId} lines`;
     body.dataset.lastLogId = String(lastLogId);
     body.dataset.skipped = String(skipped);
@@ -118,7 +149,7 @@
     setStatus(statusEl, s.status);
     noticeEl.hidden = true;
   });
-  events.addEventListener("log", (e) => renderLines(JSON.parse(e.data)));
+  events.addEventListener("log", (e) => queueLines(JSON.parse(e.data)));
   events.addEventListener("status", (e) => {
     const ev = JSON.parse(e.data);
     if (ev.stepId === 0) setStatus(statusEl, ev.status);
