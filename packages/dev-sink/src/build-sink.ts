@@ -59,7 +59,8 @@ export interface BuildSink {
   addArtifact(buildId: number, fileName: string, bytes: Buffer, streamed: boolean): Promise<SinkArtifact>;
   getBuild(buildId: number): Promise<SinkBuild | undefined>;
   listBuilds(statusIds: number[]): Promise<SinkBuild[]>;
-  listLogs(buildId: number): Promise<SinkLogLine[]>;
+  /** Lines of the build in order, those with logId > afterLogId (0 = all). */
+  listLogs(buildId: number, afterLogId?: number): Promise<SinkLogLine[]>;
   listArtifacts(buildId: number): Promise<SinkArtifact[]>;
   readArtifact(buildId: number, artifactId: number): Promise<Buffer | undefined>;
 }

@@ -78,8 +78,8 @@ export class MemorySink implements BuildSink {
     );
   }
 
-  async listLogs(buildId: number) {
-    return this.logs.filter((l) => l.buildId === buildId);
+  async listLogs(buildId: number, afterLogId = 0) {
+    return this.logs.filter((l) => l.buildId === buildId && l.logId > afterLogId);
   }
 
   async listArtifacts(buildId: number) {

@@ -139,7 +139,9 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     }
     const log = match("GET", /^\/api\/build\/(\d+)\/log$/);
     if (log) {
-      const lines = await sink.listLogs(Number(log[1]));
+      // `after` (our extension) lets a follower page through a long log.
+      const after = Number(url.searchParams.get("after") ?? 0) || 0;
+      const lines = await sink.listLogs(Number(log[1]), after);
       return json(200, lines.map(logResponse));
     }
     const status = match("PUT", /^\/api\/build\/(\d+)\/status$/);

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import * as aggregator from "./aggregator.js";
+import * as dev from "./dev.js";
 import * as lint from "./lint.js";
 import * as logs from "./logs.js";
 import * as plan from "./plan.js";
@@ -14,6 +15,7 @@ export const commands: readonly { register(program: Command): void }[] = [
   vars,
   worker,
   aggregator,
+  dev,
   logs,
   status,
 ];

@@ -1,0 +1,100 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import { compileOptions as compileAggregatorOptions, startAggregator } from "@wharf/aggregator-service";
+import type { Logger } from "@wharf/config";
+import { openDatabase } from "@wharf/db";
+import { startDevSink } from "@wharf/dev-sink";
+import { compileOptions as compileProvisionerOptions, startProvisioner } from "@wharf/provisioner-service";
+
+export interface DevStackOptions {
+  /** Where PGlite, worker results and logs live (default .wharf). */
+  dataDir: string;
+  backend: "local" | "docker";
+  host: string;
+  /** 0 picks free ports (tests); the defaults are 5001/5009/5008. */
+  sinkPort: number;
+  provisionerPort: number;
+  aggregatorPort: number;
+  /** Passed through: WHARF_WORKER_IMAGE, WHARF_MAX_WORKERS, DATABASE_URL, ... */
+  env: NodeJS.ProcessEnv;
+}
+
+export interface DevStack {
+  sinkUrl: string;
+  provisionerUrl: string;
+  aggregatorUrl: string;
+  /** Stops every worker still running, then the aggregator, provisioner and sink. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything `wharf up` runs, in one process on the embedded defaults: a dev sink that
+ * speaks wharf-api's protocol, the provisioner (local or docker backend) and the
+ * aggregator relaying workers into the sink. One PGlite database serves all three.
+ */
+export async function startDevStack(opts: DevStackOptions, log: Logger): Promise<DevStack> {
+  const dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(dataDir, { recursive: true });
+  const databaseUrl = opts.env.DATABASE_URL;
+  const db = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "db") });
+  const closers: (() => Promise<void>)[] = [async () => db.close()];
+  const close = async () => {
+    for (const c of closers.splice(0).reverse()) await c().catch((err) => log.error({ err }, "close failed"));
+  };
+  try {
+    const common = { ...opts.env, WHARF_DATA_DIR: dataDir };
+    const provisioner = await startProvisioner(
+      compileProvisionerOptions({
+        ...common,
+        WHARF_PROVISIONER_HOST: opts.host,
+        WHARF_PROVISIONER_PORT: String(opts.provisionerPort),
+        WHARF_PROVISIONER_BACKEND: opts.backend,
+      }),
+      { log: log.child({ svc: "provisioner" }) },
+    );
+    closers.push(async () => {
+      await stopAllWorkers(provisioner.url, log);
+      await provisioner.close();
+    });
+    const sink = await startDevSink({
+      db,
+      provisionerUrl: provisioner.url,
+      instance: opts.env.WHARF_INSTANCE ?? "dev",
+      host: opts.host,
+      port: opts.sinkPort,
+    });
+    closers.push(() => sink.close());
+    const aggregator = await startAggregator(
+      compileAggregatorOptions({
+        ...common,
+        WHARF_API_URL: sink.url,
+        WHARF_PROVISIONER_URL: provisioner.url,
+        WHARF_DISCOVERY: "provisioner",
+        WHARF_AGGREGATOR_HOST: opts.host,
+        WHARF_AGGREGATOR_PORT: String(opts.aggregatorPort),
+        // One process holds everything: a short lease keeps a restarted `wharf up` from waiting.
+        WHARF_LEASE_TTL: opts.env.WHARF_LEASE_TTL ?? "5s",
+      }),
+      log.child({ svc: "aggregator" }),
+    );
+    closers.push(() => aggregator.close());
+    return { sinkUrl: sink.url, provisionerUrl: provisioner.url, aggregatorUrl: aggregator.url, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Ctrl-C on `wharf up` must not leave worker processes or containers behind. */
+async function stopAllWorkers(provisionerUrl: string, log: Logger): Promise<void> {
+  const res = await fetch(`${provisionerUrl}/api/worker`).catch(() => null);
+  if (!res?.ok) return;
+  const workers = (await res.json()) as { workerId: string; status: string }[];
+  for (const w of workers) {
+    if (["Success", "Failed", "Cancelled"].includes(w.status)) continue;
+    log.info({ workerId: w.workerId }, "stopping worker");
+    await fetch(`${provisionerUrl}/api/worker/${encodeURIComponent(w.workerId)}`, { method: "DELETE" }).catch(
+      () => {},
+    );
+  }
+}
