@@ -19,6 +19,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Builds the glibc base image the Docker-backend tests run workers in.
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
