@@ -39,7 +39,9 @@ function fromFastify(err: FastifyError): ProblemError | undefined {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return new ProblemError("invalid-body", err.message);
   }
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+  // Only fastify's own errors (FST_*) describe the request; a library error
+  // with a statusCode (dockerode's) is ours and must not become a 4xx.
+  if (err.code?.startsWith("FST_") && err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return new ProblemError("bad-request", err.message);
   }
   return undefined;

@@ -3,7 +3,7 @@ import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { type WorkerBackend, workerName } from "./backend/backend.js";
 import type { BuildRequest } from "./build-request.js";
-import { WorkerNotFoundError } from "./errors.js";
+import { ProblemError, WorkerNotFoundError } from "./errors.js";
 import { createMetrics, type ProvisionerMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
 import { ACTIVE_STATUSES, type MissingAnswer, type Worker } from "./schemas.js";
@@ -97,7 +97,21 @@ export class Provisioner {
   async deleteWorker(workerId: string): Promise<void> {
     const row = await getWorker(this.opts.db, workerId);
     if (!row || !(await markDeleted(this.opts.db, workerId))) throw new WorkerNotFoundError(workerId);
-    if (row.backend_scope === this.opts.backend.scope) await this.opts.backend.delete(workerId);
+    if (row.backend_scope === this.opts.backend.scope) {
+      try {
+        await this.scheduler.removeWorker(workerId);
+      } catch (err) {
+        // The row stays deleted; the next reconcile retries the removal.
+        throw new ProblemError(
+          "backend-failed",
+          `could not remove worker: ${(err as Error).message}`,
+          undefined,
+          {
+            cause: err,
+          },
+        );
+      }
+    }
     this.scheduler.kick();
   }
 

@@ -39,6 +39,8 @@ export class Scheduler {
   private closed = false;
   /** Workers this replica is creating right now: reconcile leaves them alone. */
   private readonly starting = new Set<string>();
+  /** Removals in progress, so DELETE and reconcile never remove one worker twice at once. */
+  private readonly removing = new Map<string, Promise<boolean>>();
 
   constructor(private readonly opts: SchedulerOptions) {}
 
@@ -75,6 +77,16 @@ export class Scheduler {
     await this.current;
   }
 
+  /** Stops and removes a worker on the backend; joins a removal already under way. */
+  removeWorker(workerId: string): Promise<boolean> {
+    let removal = this.removing.get(workerId);
+    if (!removal) {
+      removal = this.opts.backend.delete(workerId).finally(() => this.removing.delete(workerId));
+      this.removing.set(workerId, removal);
+    }
+    return removal;
+  }
+
   /** One reconcile + start round; exposed for tests and `wharf up` start-up. */
   async tick(): Promise<void> {
     await this.reconcile();
@@ -94,7 +106,7 @@ export class Scheduler {
         log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
       } else {
         // Deleted while we were starting it.
-        await backend.delete(id);
+        await this.removeWorker(id);
       }
     } catch (err) {
       metrics.startFailures.inc({ backend: backend.kind });
@@ -119,7 +131,7 @@ export class Scheduler {
     const others = seen.map((w) => w.workerId).filter((id) => !active.has(id) && !this.starting.has(id));
     if (others.length === 0) return;
     const known = await findWorkers(db, { workerIds: others, includeDeleted: true });
-    for (const row of known) if (row.deleted_at) await backend.delete(row.worker_id);
+    for (const row of known) if (row.deleted_at) await this.removeWorker(row.worker_id);
   }
 
   private async reconcileRow(row: WorkerRow, seen: BackendWorker | undefined): Promise<void> {

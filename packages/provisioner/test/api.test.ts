@@ -1,23 +1,27 @@
+import fs from "node:fs/promises";
 import http from "node:http";
+import os from "node:os";
+import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  api,
-  STAND_IN_WORKER,
-  startTestProvisioner,
-  type TestProvisioner,
-  waitFor,
-  wharfApiQuery,
-} from "./fixture.js";
+import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
+import { makeGitRepo, SLEEPING_PIPELINE } from "./git-repo.js";
 
 const TOKEN = "s3cret-token";
 let p: TestProvisioner;
+let tmp: string;
+let sleeping: string;
 
+// Workers are the real `wharf worker serve` (local backend); most builds here
+// fail at checkout (GIT_FULLURL=x), which is all the API tests need.
 beforeAll(async () => {
-  p = await startTestProvisioner({ token: TOKEN, local: { command: STAND_IN_WORKER } });
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-api-"));
+  sleeping = await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
+  p = await startTestProvisioner({ token: TOKEN, maxWorkers: 2, dataDir: path.join(tmp, "data") });
 });
 afterAll(async () => {
   await p?.close();
+  await fs.rm(tmp, { recursive: true, force: true });
 });
 
 describe("public routes and auth", () => {
@@ -79,7 +83,7 @@ describe("POST /api/worker", () => {
     expect(otherInstance.status).toBe(201);
     expect((otherInstance.json as { workerId: string }).workerId).not.toBe(worker.workerId);
 
-    // The stand-in started, so the worker gets an address.
+    // Once started, the worker has an address.
     const started = await waitFor("worker started", async () => {
       const list = await api(p.url, "GET", "/api/worker?buildRef=101&instance=test", { token: TOKEN });
       const [w] = list.json as { status: string; address: string | null }[];
@@ -168,9 +172,12 @@ function rawRequest(base: string, method: string, rawPath: string): Promise<numb
 
 describe("list, delete and missing", () => {
   it("filters, deletes and explains missing builds", async () => {
-    const created = await api(p.url, "POST", "/api/worker?BUILD_REF=201&GIT_FULLURL=x&WHARF_INSTANCE=m", {
-      token: TOKEN,
-    });
+    const created = await api(
+      p.url,
+      "POST",
+      `/api/worker?BUILD_REF=201&GIT_FULLURL=${encodeURIComponent(sleeping)}&WHARF_INSTANCE=m`,
+      { token: TOKEN },
+    );
     const { workerId } = created.json as { workerId: string };
     const byRef = await api(p.url, "GET", "/api/worker?buildRef=201&instance=m", { token: TOKEN });
     expect((byRef.json as { workerId: string }[]).map((w) => w.workerId)).toEqual([workerId]);

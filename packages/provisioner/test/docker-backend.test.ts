@@ -22,23 +22,12 @@ import {
   type Worker,
 } from "../src/index.js";
 import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { makeGitRepo, PASSING_PIPELINE, PIPELINE_HEADER } from "./git-repo.js";
+import { makeGitRepo, PASSING_PIPELINE, SLEEPING_PIPELINE } from "./git-repo.js";
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
 const hasDocker = await requireDockerOrSkip();
 const INSTANCE = `docker-test-${process.pid}`;
-
-// A build that keeps a step container running until it is stopped.
-const SLEEPING_PIPELINE = `${PIPELINE_HEADER}
-build:
-  wait:
-    container:
-      image: wharf-test/busybox:latest
-      cmds:
-        - echo started
-        - sleep 300
-`;
 
 let tmp: string;
 const created: string[] = [];
@@ -122,7 +111,8 @@ describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
     created.push(workerId);
     await waitFor("running", async () => (await workerOf(72))?.status === "Running", 120_000);
     expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toHaveLength(1);
-    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`)).status).toBe(204);
+    const deleted = await api(p.url, "DELETE", `/api/worker/${workerId}`);
+    expect(deleted.status, deleted.text).toBe(204);
     expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toEqual([]);
     expect(await workerOf(72)).toBeUndefined();
     expect((await p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);

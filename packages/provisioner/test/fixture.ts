@@ -2,7 +2,6 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { type Database, openDatabase } from "@wharf/db";
 import {
   buildApp,
@@ -11,9 +10,6 @@ import {
   Provisioner,
   type WorkerBackend,
 } from "../src/index.js";
-
-export const here = path.dirname(fileURLToPath(import.meta.url));
-export const STAND_IN_WORKER = [process.execPath, path.join(here, "fixtures/stand-in-worker.mjs")];
 
 export interface TestProvisioner {
   url: string;

@@ -55,3 +55,14 @@ build:
         - echo "about to fail"
         - exit 3
 `;
+
+/** Keeps running (a step that sleeps) until the worker is stopped. */
+export const SLEEPING_PIPELINE = `${PIPELINE_HEADER}
+build:
+  wait:
+    container:
+      image: wharf-test/busybox:latest
+      cmds:
+        - echo started
+        - sleep 300
+`;

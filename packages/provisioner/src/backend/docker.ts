@@ -16,7 +16,9 @@ export interface DockerBackendOptions extends DockerWorkerOptions {
   docker?: Docker;
 }
 
-const isNotFound = (err: unknown) => (err as { statusCode?: number }).statusCode === 404;
+const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
+// 409 "removal already in progress": another replica is removing it too.
+const isGoneOrGoing = (err: unknown) => statusOf(err) === 404 || statusOf(err) === 409;
 
 /**
  * A worker container per build. The worker runs its steps as sibling
@@ -81,7 +83,7 @@ export class DockerBackend implements WorkerBackend {
       .getContainer(worker.Id)
       .stop({ t: graceSec })
       .catch((err) => {
-        if (!isNotFound(err) && (err as { statusCode?: number }).statusCode !== 304) throw err;
+        if (!isGoneOrGoing(err) && statusOf(err) !== 304) throw err;
       });
     const left = await this.docker.listContainers({ all: true, filters });
     await Promise.all(
@@ -90,7 +92,7 @@ export class DockerBackend implements WorkerBackend {
           .getContainer(c.Id)
           .remove({ force: true, v: true })
           .catch((err) => {
-            if (!isNotFound(err)) throw err;
+            if (!isGoneOrGoing(err)) throw err;
           }),
       ),
     );

@@ -1,0 +1,163 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { ConfigError } from "@wharf/config";
+import type { Worker } from "@wharf/provisioner";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { compileOptions, parseCommand, registerProvisionerCommands, startProvisioner } from "../src/index.js";
+
+const run = promisify(execFile);
+
+describe("compileOptions", () => {
+  it("applies the documented defaults", () => {
+    const o = compileOptions({}, "/srv");
+    expect(o).toEqual({
+      host: "0.0.0.0",
+      port: 5009,
+      dataDir: "/srv/.wharf",
+      maxWorkers: 4,
+      pollIntervalMs: 1000,
+      workerStopGraceMs: 5000,
+      shutdownGraceMs: 10_000,
+      backend: { kind: "local", executor: "local" },
+    });
+  });
+
+  it("reads the docker backend settings", () => {
+    const o = compileOptions({
+      WHARF_PROVISIONER_BACKEND: "docker",
+      WHARF_WORKER_IMAGE: "wharf/worker:1",
+      WHARF_WORKER_BINDS: "/a:/a:ro, /b:/b",
+      WHARF_WORKER_CMD: '["node","main.js"]',
+      WHARF_PROVISIONER_TOKEN: "t",
+      DATABASE_URL: "postgres://x/y",
+      WHARF_MAX_WORKERS: "2",
+    });
+    expect(o.backend).toEqual({
+      kind: "docker",
+      image: "wharf/worker:1",
+      command: ["node", "main.js"],
+      network: "host",
+      binds: ["/a:/a:ro", "/b:/b"],
+      socketPath: "/var/run/docker.sock",
+      advertiseHost: "127.0.0.1",
+    });
+    expect(o).toMatchObject({ token: "t", databaseUrl: "postgres://x/y", maxWorkers: 2 });
+  });
+
+  it.each([
+    [{ WHARF_PROVISIONER_BACKEND: "docker" }, /WHARF_WORKER_IMAGE is required/],
+    [{ WHARF_PROVISIONER_BACKEND: "k8s" }, /must be local or docker/],
+    [{ WHARF_MAX_WORKERS: "0" }, /at least 1/],
+    [{ WHARF_MAX_WORKERS: "many" }, /integer/],
+    [{ WHARF_WORKER_CMD: "[1]" }, /array of strings/],
+    [{ WHARF_POLL_INTERVAL: "soon" }, /duration/],
+  ])("rejects %o", (env, message) => {
+    expect(() => compileOptions(env)).toThrow(ConfigError);
+    expect(() => compileOptions(env)).toThrow(message);
+  });
+
+  it("parses a command as words or a JSON array", () => {
+    expect(parseCommand("X", "wharf worker serve")).toEqual(["wharf", "worker", "serve"]);
+    expect(parseCommand("X", '["a b", "c"]')).toEqual(["a b", "c"]);
+    expect(parseCommand("X", " ")).toBeUndefined();
+  });
+});
+
+describe("startProvisioner and the CLI", () => {
+  let tmp: string;
+  let repo: string;
+  let running: Awaited<ReturnType<typeof startProvisioner>>;
+  const saved = { url: process.env.WHARF_PROVISIONER_URL, token: process.env.WHARF_PROVISIONER_TOKEN };
+
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-svc-"));
+    repo = path.join(tmp, "repo");
+    await fs.mkdir(repo);
+    await fs.writeFile(
+      path.join(repo, ".wharf-ci.yml"),
+      [
+        "inputs:",
+        "  - name: who",
+        "    type: string",
+        "    default: nobody",
+        "build:",
+        "  hi:",
+        "    container:",
+        "      image: wharf-test/busybox:latest",
+        "      cmds:",
+        `        - test "\${who}" = cli`,
+        "",
+      ].join("\n"),
+    );
+    const git = (...a: string[]) =>
+      run("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", ...a], { cwd: repo });
+    await git("init", "-q", "-b", "master");
+    await git("add", ".");
+    await git("commit", "-q", "-m", "x");
+    // PGlite on disk under WHARF_DATA_DIR, as `wharf provisioner serve` runs by default.
+    const opts = compileOptions({
+      WHARF_DATA_DIR: path.join(tmp, "data"),
+      WHARF_PROVISIONER_HOST: "127.0.0.1",
+      WHARF_PROVISIONER_PORT: "0",
+      WHARF_PROVISIONER_TOKEN: "cli-token",
+      WHARF_POLL_INTERVAL: "200ms",
+    });
+    running = await startProvisioner(opts);
+    process.env.WHARF_PROVISIONER_URL = running.url;
+    process.env.WHARF_PROVISIONER_TOKEN = "cli-token";
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const w of await running.provisioner.listWorkers())
+      await running.provisioner.deleteWorker(w.workerId);
+    await running?.close();
+    process.env.WHARF_PROVISIONER_URL = saved.url;
+    process.env.WHARF_PROVISIONER_TOKEN = saved.token;
+    if (saved.url === undefined) delete process.env.WHARF_PROVISIONER_URL;
+    if (saved.token === undefined) delete process.env.WHARF_PROVISIONER_TOKEN;
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  async function wharf(...args: string[]): Promise<string> {
+    const program = new Command("wharf").exitOverride();
+    registerProvisionerCommands(program);
+    const chunks: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    try {
+      await program.parseAsync(["node", "wharf", "provisioner", ...args]);
+    } finally {
+      spy.mockRestore();
+    }
+    return chunks.join("");
+  }
+
+  it("creates, lists and deletes workers through a running provisioner", async () => {
+    const created = JSON.parse(
+      await wharf("create", repo, "--build-ref", "42", "-i", "who=cli", "--json"),
+    ) as Worker;
+    expect(created).toMatchObject({ buildRef: 42, status: expect.any(String) });
+
+    const deadline = Date.now() + 30_000;
+    let workers: Worker[] = [];
+    while (Date.now() < deadline) {
+      workers = JSON.parse(await wharf("list", "--json", "--build-ref", "42")) as Worker[];
+      if (workers[0]?.status === "Success" || workers[0]?.status === "Failed") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Success proves the input reached the build through VARS.
+    expect(workers[0]?.status).toBe("Success");
+    expect(await wharf("list")).toMatch(new RegExp(`${created.workerId}\\s+42\\s+Success`));
+
+    expect(await wharf("create", repo, "--build-ref", "42")).toMatch(/^exists /);
+    expect(await wharf("delete", "--id", created.workerId)).toContain("deleted");
+    expect(JSON.parse(await wharf("list", "--json"))).toEqual([]);
+    await expect(wharf("delete", "--id", created.workerId)).rejects.toThrow(/404/);
+  }, 60_000);
+});
