@@ -89,7 +89,7 @@ describe("wharf logs / wharf status against the log routes", () => {
     const coloured = wharf(["logs", BUILD_REF], build.url, { FORCE_COLOR: "1" });
     expect(await coloured.exit).toBe(0);
     expect(coloured.stdout).toContain("\x1b[31mred\x1b[0m");
-    expect(coloured.stdout).toMatch(/^\x1b\[32mbuild\/compile\x1b\[39m/);
+    expect(coloured.stdout.startsWith("\x1b[32mbuild/compile\x1b[39m")).toBe(true);
   });
 
   it("shows the status of a build with its steps", async () => {
