@@ -10,7 +10,6 @@ export const SECRET_MASK = "***";
 // C0 controls except \t (0x09) and \n (0x0a, the line separator), plus DEL. \r is in the set: a lone
 // \r (progress bars) is escaped, only \r\n counts as a line end.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const HAS_CONTROL_CHAR = /[\x00-\x08\x0b-\x1f\x7f]/;
 const LINE_BREAK = /\r?\n/;
 
