@@ -50,6 +50,9 @@ describe("public routes and auth", () => {
     const paths = (doc.json as { paths: Record<string, Record<string, unknown>> }).paths;
     expect(Object.keys(paths)).toEqual(expect.arrayContaining(["/api/worker", "/api/worker/{workerId}"]));
     expect(paths["/api/worker"]).toHaveProperty("post");
+    const ui = await api(p.url, "GET", `/api/docs?token=${TOKEN}`);
+    expect(ui.status).toBe(200);
+    expect(ui.text).toContain("swagger");
     const metrics = await api(p.url, "GET", "/metrics", { token: TOKEN });
     expect(metrics.text).toContain("wharf_provisioner_workers");
   });
