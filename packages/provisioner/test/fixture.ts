@@ -38,6 +38,7 @@ export interface TestProvisionerOptions {
 
 /** A provisioner listening on 127.0.0.1 with a local backend under a temp data dir. */
 export async function startTestProvisioner(opts: TestProvisionerOptions = {}): Promise<TestProvisioner> {
+  const ownsDataDir = !opts.dataDir;
   const dataDir = opts.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-test-")));
   const ownsDb = !opts.db;
   const db =
@@ -73,6 +74,7 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
       }
       await backend.close();
       if (ownsDb) await db.close();
+      if (ownsDataDir) await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
 }
