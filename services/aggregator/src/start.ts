@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
+import { logViewerRoutes, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
   Aggregator,
   DockerDirectory,
@@ -99,6 +100,21 @@ export async function startAggregator(
     app.get("/metrics", async (_req, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
     );
+    // Live logs for developers (SSE, text download, the log page): from the worker while
+    // it lives, from wharf-api once it was released.
+    const logSource = new WorkerLogSource({
+      resolveWorker: async (buildRef, signal) => {
+        const w = (await directory.list(signal)).find((x) => x.buildRef === buildRef && x.address);
+        return w?.address
+          ? { address: w.address, ...(opts.workerToken ? { token: opts.workerToken } : {}) }
+          : null;
+      },
+      history: new WharfApiLogSource({
+        url: opts.apiUrl,
+        ...(opts.apiToken ? { token: opts.apiToken } : {}),
+      }),
+    });
+    await app.register(logViewerRoutes, { source: logSource });
     const address = await app.listen({ host: opts.host, port: opts.port });
     closers.push(() => app.close());
     log.info({ address, holder: aggregator?.holder, discovery: opts.discovery.kind }, "aggregator listening");

@@ -142,6 +142,12 @@ it("kill -9 mid-stream and restart: every line exactly once, in order; health, r
   expect(ids.length).toBe(total);
   expect(ids.every((id, i) => id === i + 1)).toBe(true);
   expect(api.statusesFor(42)).toEqual(["Running", "Completed"]);
+  // The worker is gone: the aggregator's log download now comes from wharf-api's copy.
+  const text = await (await fetch(`${base}/api/builds/42/logs?format=text`)).text();
+  const lines = text.split("\n").filter((l) => l.includes("line "));
+  expect(lines).toHaveLength(total);
+  expect(lines[0]).toMatch(/ line 1$/);
+  expect(lines.at(-1)).toMatch(new RegExp(` line ${total}$`));
   const metrics = await (await fetch(`${base}/metrics`)).text();
   expect(metrics).toMatch(/wharf_aggregator_log_lines_delivered_total \d+/);
   expect(metrics).toMatch(/wharf_aggregator_workers_finished_total 1/);

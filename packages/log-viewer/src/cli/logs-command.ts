@@ -9,7 +9,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-export const DEFAULT_AGGREGATOR_URL = "http://127.0.0.1:5011";
+export const DEFAULT_AGGREGATOR_URL = "http://127.0.0.1:5008";
 
 export function aggregatorUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   return flag ?? (env.WHARF_AGGREGATOR_URL || DEFAULT_AGGREGATOR_URL);
