@@ -16,13 +16,18 @@ export interface MigrationSet {
  */
 export async function migrate(db: Database, set: MigrationSet): Promise<number> {
   const files = (await fs.readdir(set.dir)).filter((f) => /^\d{6}\.sql$/.test(f)).sort();
-  await db.query(
-    `CREATE TABLE IF NOT EXISTS wharf_migrations (
-       component text NOT NULL,
-       id integer NOT NULL,
-       applied_at timestamptz NOT NULL DEFAULT now(),
-       PRIMARY KEY (component, id))`,
-  );
+  // CREATE TABLE IF NOT EXISTS is not safe against itself: two sessions can both see
+  // no table and one fails on the catalog's unique index. Serialise it with a lock.
+  await db.withTransaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext('wharf_migrations'))");
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS wharf_migrations (
+         component text NOT NULL,
+         id integer NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now(),
+         PRIMARY KEY (component, id))`,
+    );
+  });
   let applied = 0;
   for (const file of files) {
     const id = Number(file.slice(0, 6));

@@ -60,19 +60,7 @@ export function normaliseRow(row: WorkerRow): WorkerRow {
 
 const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../../migrations");
 
-/**
- * Applies the provisioner's migrations (safe when replicas start at once).
- * `migrate`'s own `CREATE TABLE IF NOT EXISTS wharf_migrations` can still fail
- * with a unique violation when two processes create it at the same instant on a
- * fresh database; a second attempt then finds the table.
- */
-export async function migrateProvisioner(db: Database): Promise<number> {
-  const set = { component: "provisioner", dir: migrationsDir };
-  try {
-    return await migrate(db, set);
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== "23505" && code !== "42P07") throw err;
-    return migrate(db, set);
-  }
+/** Applies the provisioner's migrations (safe when replicas start at once: see `migrate`). */
+export function migrateProvisioner(db: Database): Promise<number> {
+  return migrate(db, { component: "provisioner", dir: migrationsDir });
 }
