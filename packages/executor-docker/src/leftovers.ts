@@ -1,3 +1,4 @@
+import { CREATED_BY_EXECUTOR, LABEL_CREATED_BY } from "@wharf/executor";
 import type Docker from "dockerode";
 import { labelFilter } from "./container-spec.js";
 import { isAlreadyDone } from "./container-step.js";
@@ -13,7 +14,8 @@ const VOLUME_IN_USE_RETRIES = 20;
 export async function findLeftovers(docker: Docker, labels: Record<string, string>): Promise<Leftovers> {
   if (Object.keys(labels).length === 0)
     throw new Error("refusing to look for leftovers without a label to match");
-  const filters = labelFilter(labels);
+  // Only what an executor created: never the worker container that shares the build ref.
+  const filters = labelFilter({ ...labels, [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR });
   const [containers, volumes] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listVolumes({ filters }),

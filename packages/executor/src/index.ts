@@ -1,4 +1,12 @@
 export { ExecutorError, StepStartError } from "./errors.js";
 export type { BuildSpec, Executor, StepProcess } from "./executor.js";
-export { buildLabels, LABEL_BUILD_REF, LABEL_STEP_ID, LABEL_STEP_NAME, stepLabels } from "./labels.js";
+export {
+  buildLabels,
+  CREATED_BY_EXECUTOR,
+  LABEL_BUILD_REF,
+  LABEL_CREATED_BY,
+  LABEL_STEP_ID,
+  LABEL_STEP_NAME,
+  stepLabels,
+} from "./labels.js";
 export { assertWorkspaceGlobs, exitCodeForSignal, resourceName, stepScript } from "./step-script.js";

@@ -118,3 +118,65 @@ describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
     expect((await p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);
   }, 240_000);
 });
+
+describe.skipIf(!hasDocker)("docker backend, steps as sibling containers", () => {
+  let p: TestProvisioner;
+  let dir: string;
+  beforeAll(async () => {
+    await ensureWorkerBaseImage();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-steps-"));
+    tmp = dir;
+    await makeGitRepo(path.join(dir, "passing"), PASSING_PIPELINE);
+    await makeGitRepo(path.join(dir, "sleeping"), SLEEPING_PIPELINE);
+    p = await startTestProvisioner({ backend: dockerBackend("docker"), dataDir: path.join(dir, "data") });
+  }, 600_000);
+  afterAll(async () => {
+    await p?.close();
+    for (const id of created) {
+      const left = await containersWithLabel(`${LABEL_WORKER_ID}=${id}`);
+      if (left.length) await run("docker", ["rm", "-f", "-v", ...left]);
+    }
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  const workerOf = async (buildRef: number) =>
+    ((await api(p.url, "GET", `/api/worker?buildRef=${buildRef}&instance=${INSTANCE}`)).json as Worker[])[0];
+
+  it("runs the build in step containers next to the worker, which survives its own cleanup", async () => {
+    const query = wharfApiQuery({ buildRef: 74, gitUrl: path.join(dir, "passing"), instance: INSTANCE });
+    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    created.push(workerId);
+    const done = await waitFor(
+      "build finished",
+      async () => {
+        const w = await workerOf(74);
+        return w && ["Success", "Failed", "Cancelled"].includes(w.status) ? w : undefined;
+      },
+      120_000,
+    );
+    expect(done.status, done.message ?? undefined).toBe("Success");
+    // Step containers are gone; the worker container keeps serving results until released.
+    expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toHaveLength(1);
+  }, 180_000);
+
+  it("DELETE removes the worker and its step containers", async () => {
+    const query = wharfApiQuery({ buildRef: 73, gitUrl: path.join(dir, "sleeping"), instance: INSTANCE });
+    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    created.push(workerId);
+    const ids = await waitFor(
+      "worker + step container",
+      async () => {
+        const found = await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`);
+        return found.length >= 2 ? found : undefined;
+      },
+      120_000,
+    );
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`)).status).toBe(204);
+    await waitFor(
+      "no containers of the worker left",
+      async () => (await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).length === 0,
+      30_000,
+    );
+  }, 240_000);
+});
