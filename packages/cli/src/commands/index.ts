@@ -4,6 +4,7 @@ import * as dev from "./dev.js";
 import * as lint from "./lint.js";
 import * as logs from "./logs.js";
 import * as plan from "./plan.js";
+import * as provisioner from "./provisioner.js";
 import * as status from "./status.js";
 import * as vars from "./vars.js";
 import * as worker from "./worker.js";
@@ -14,6 +15,7 @@ export const commands: readonly { register(program: Command): void }[] = [
   plan,
   vars,
   worker,
+  provisioner,
   aggregator,
   dev,
   logs,
