@@ -184,14 +184,15 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
 
   // One port for both protocols: gRPC clients open with the HTTP/2 preface "PRI * HTTP/2.0".
   const sockets = new Set<net.Socket>();
-  const front = net.createServer((socket) => {
+  // noDelay: without it Nagle holds back small writes (gRPC answers, WINDOW_UPDATEs) on both hops.
+  const front = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => {});
     socket.once("data", (first: Buffer) => {
       socket.pause();
       if (first.subarray(0, 3).toString("latin1") === "PRI") {
-        const upstream = net.connect(grpcPort, "127.0.0.1");
+        const upstream = net.connect({ port: grpcPort, host: "127.0.0.1", noDelay: true });
         sockets.add(upstream);
         upstream.on("close", () => sockets.delete(upstream));
         upstream.on("error", () => socket.destroy());
