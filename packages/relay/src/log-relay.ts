@@ -1,6 +1,6 @@
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
 import type { ApiLogLine } from "./wharf-api-client.js";
-import { timestampToDate, type WorkerLogLine } from "./worker-connection.js";
+import { timestampToMs, type WorkerLogLine } from "./worker-connection.js";
 
 /**
  * Worker StreamLogBatches (from the checkpoint) → wharf-api CreateLogStream.
@@ -70,7 +70,7 @@ export class LogRelay {
           buildId: ctx.buildId,
           workerLogId: l.logId,
           workerStepId: l.stepId,
-          timestamp: timestampToDate(l.timestamp),
+          timestamp: timestampToMs(l.timestamp),
           message: l.message,
         }));
         try {

@@ -2,12 +2,14 @@ import http2 from "node:http2";
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
 import protobuf from "protobufjs";
+import { RequestFrameEncoder } from "./log-request-encoder.js";
 
 export interface LogStreamLine {
   buildId: number;
   workerLogId: number;
   workerStepId: number;
-  timestamp: Date;
+  /** A Date, or milliseconds since the epoch (what the relay has at hand, without a Date per line). */
+  timestamp: Date | number;
   message: string;
 }
 
@@ -24,7 +26,6 @@ export class LogStreamError extends Error {
 }
 
 const root = protobuf.loadSync(path.join(protoRoot, "wharf/api/v5/builds.proto"));
-const Request = root.lookupType("wharf.api.v5.CreateLogStreamRequest");
 const Response = root.lookupType("wharf.api.v5.CreateLogStreamResponse");
 const PATH = "/wharf.api.v5.Builds/CreateLogStream";
 const WRITE_CHUNK = 64 * 1024;
@@ -99,33 +100,13 @@ export class LogStreamSender {
 }
 
 async function writeFrames(stream: http2.ClientHttp2Stream, lines: readonly LogStreamLine[]): Promise<void> {
-  let parts: Buffer[] = [];
-  let size = 0;
-  const flush = async () => {
-    if (size === 0) return;
-    const ok = stream.write(Buffer.concat(parts, size));
-    parts = [];
-    size = 0;
-    if (!ok) await waitDrain(stream);
-  };
+  const encoder = new RequestFrameEncoder(WRITE_CHUNK);
   for (const line of lines) {
-    const ms = line.timestamp.getTime();
-    const seconds = Math.floor(ms / 1000);
-    const body = Request.encode({
-      buildId: line.buildId,
-      workerLogId: line.workerLogId,
-      workerStepId: line.workerStepId,
-      timestamp: { seconds, nanos: (ms - seconds * 1000) * 1e6 },
-      message: line.message,
-    }).finish();
-    const header = Buffer.allocUnsafe(5);
-    header[0] = 0;
-    header.writeUInt32BE(body.length, 1);
-    parts.push(header, Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-    size += 5 + body.length;
-    if (size >= WRITE_CHUNK) await flush();
+    const full = encoder.add(line);
+    if (full && !stream.write(full)) await waitDrain(stream);
   }
-  await flush();
+  const rest = encoder.take();
+  if (rest && !stream.write(rest)) await waitDrain(stream);
   stream.end();
 }
 

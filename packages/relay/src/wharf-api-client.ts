@@ -9,7 +9,8 @@ export interface ApiLogLine {
   buildId: number;
   workerLogId: number;
   workerStepId: number;
-  timestamp: Date;
+  /** A Date, or milliseconds since the epoch. */
+  timestamp: Date | number;
   message: string;
 }
 

@@ -147,5 +147,10 @@ export class WorkerConnection {
 
 /** Converts a wire timestamp to a Date; a missing one becomes "now" (wharf-api rejects lines without one). */
 export function timestampToDate(ts: Timestamp): Date {
-  return ts ? new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6)) : new Date();
+  return new Date(timestampToMs(ts));
+}
+
+/** timestampToDate as milliseconds since the epoch, without making a Date. */
+export function timestampToMs(ts: Timestamp): number {
+  return ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : Date.now();
 }

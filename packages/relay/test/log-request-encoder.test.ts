@@ -1,0 +1,101 @@
+import path from "node:path";
+import { protoRoot } from "@wharf/proto";
+import protobuf from "protobufjs";
+import { describe, expect, it } from "vitest";
+import { RequestFrameEncoder } from "../src/log-request-encoder.js";
+import type { LogStreamLine } from "../src/log-stream-sender.js";
+
+// The hand-written CreateLogStreamRequest frames, read back by protobufjs from the real .proto.
+const Request = protobuf
+  .loadSync(path.join(protoRoot, "wharf/api/v5/builds.proto"))
+  .lookupType("wharf.api.v5.CreateLogStreamRequest");
+
+type Decoded = {
+  buildId: number;
+  workerLogId: number;
+  workerStepId: number;
+  timestamp: { seconds: number; nanos: number } | null;
+  message: string;
+};
+
+function decodeFrames(chunks: Buffer[]): Decoded[] {
+  const all = Buffer.concat(chunks);
+  const out: Decoded[] = [];
+  for (let p = 0; p < all.length; ) {
+    expect(all[p]).toBe(0);
+    const len = all.readUInt32BE(p + 1);
+    expect(p + 5 + len).toBeLessThanOrEqual(all.length);
+    const msg = Request.decode(all.subarray(p + 5, p + 5 + len));
+    out.push(Request.toObject(msg, { longs: Number, defaults: true }) as Decoded);
+    p += 5 + len;
+  }
+  return out;
+}
+
+function encodeAll(lines: LogStreamLine[], chunkBytes: number): Buffer[] {
+  const enc = new RequestFrameEncoder(chunkBytes);
+  const chunks: Buffer[] = [];
+  for (const l of lines) {
+    const full = enc.add(l);
+    if (full) chunks.push(full);
+  }
+  const rest = enc.take();
+  if (rest) chunks.push(rest);
+  return chunks;
+}
+
+const ms = (l: LogStreamLine) => (typeof l.timestamp === "number" ? l.timestamp : l.timestamp.getTime());
+
+describe("RequestFrameEncoder", () => {
+  it("encodes every field as protobufjs decodes it, including edge values", () => {
+    const lines: LogStreamLine[] = [
+      { buildId: 1, workerLogId: 1, workerStepId: 0, timestamp: 0, message: "" },
+      {
+        buildId: 2 ** 53 - 1,
+        workerLogId: 300,
+        workerStepId: 127,
+        timestamp: new Date("2024-05-05T01:02:03.456Z"),
+        message: "héllo 😀 wörld",
+      },
+      { buildId: 5, workerLogId: 128, workerStepId: 16384, timestamp: -1500, message: "x".repeat(70_000) },
+      {
+        buildId: 9,
+        workerLogId: 2 ** 40,
+        workerStepId: 3,
+        timestamp: 1_700_000_000_999,
+        message: "a\u0000b",
+      },
+    ];
+    const decoded = decodeFrames(encodeAll(lines, 64 * 1024));
+    expect(decoded).toHaveLength(lines.length);
+    decoded.forEach((d, i) => {
+      const l = lines[i] as LogStreamLine;
+      expect(d).toMatchObject({
+        buildId: l.buildId,
+        workerLogId: l.workerLogId,
+        workerStepId: l.workerStepId,
+        message: l.message,
+      });
+      // Present even at the epoch: wharf-api skips lines without a timestamp.
+      expect(d.timestamp).not.toBeNull();
+      expect((d.timestamp?.seconds ?? NaN) * 1000 + (d.timestamp?.nanos ?? NaN) / 1e6).toBe(ms(l));
+      expect(d.timestamp?.nanos).toBeGreaterThanOrEqual(0);
+    });
+  });
+
+  it("splits a batch into chunks at frame boundaries, in order", () => {
+    const lines = Array.from({ length: 500 }, (_, i) => ({
+      buildId: 7,
+      workerLogId: i + 1,
+      workerStepId: 1,
+      timestamp: 1_700_000_000_000 + i,
+      message: `line ${i + 1}`,
+    }));
+    const chunks = encodeAll(lines, 1000);
+    expect(chunks.length).toBeGreaterThan(10);
+    for (const c of chunks) expect(c.length).toBeLessThanOrEqual(1000);
+    expect(decodeFrames(chunks).map((d) => [d.workerLogId, d.message])).toEqual(
+      lines.map((l) => [l.workerLogId, l.message]),
+    );
+  });
+});
