@@ -30,3 +30,20 @@ export {
   stepRun,
   WORKSPACE_PATH,
 } from "./step-run.js";
+export {
+  CLONE_CONTAINER,
+  CLONE_SCRIPT,
+  cloneContainer,
+  WORKER_APP_NAME,
+  WORKER_CONTAINER,
+  WORKER_DATA_DIR,
+  WORKER_MANAGED_BY,
+  WORKER_POD_LABELS,
+  WORKER_POD_SELECTOR,
+  WORKER_SOURCE_DIR,
+  type WorkerGitSource,
+  type WorkerPodInput,
+  workerContainer,
+  workerPod,
+  workerPodLabels,
+} from "./worker-pod.js";

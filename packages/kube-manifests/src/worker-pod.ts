@@ -1,0 +1,206 @@
+import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { labelSet, namePrefix } from "./labels.js";
+import type { PodPlacement } from "./step-pod.js";
+import { envVars } from "./step-pod.js";
+
+/** Labels every worker pod carries; the provisioner lists and the aggregator watches by them. */
+export const WORKER_POD_LABELS = {
+  name: "app.kubernetes.io/name",
+  managedBy: "app.kubernetes.io/managed-by",
+  instance: "wharf.iver.com/instance",
+  buildRef: "wharf.iver.com/build-ref",
+  projectId: "wharf.iver.com/project-id",
+  workerId: "wharf.iver.com/worker-id",
+  /** The worker's gRPC port, so a reader need not parse the container spec. */
+  grpcPort: "wharf.iver.com/grpc-port",
+} as const;
+
+export const WORKER_APP_NAME = "wharf-cmd-worker";
+export const WORKER_MANAGED_BY = "wharf-cmd-provisioner";
+/** `app.kubernetes.io/name=wharf-cmd-worker`: the selector of all worker pods. */
+export const WORKER_POD_SELECTOR = `${WORKER_POD_LABELS.name}=${WORKER_APP_NAME}`;
+
+export const WORKER_CONTAINER = "worker";
+export const CLONE_CONTAINER = "git-clone";
+/** Where the init container clones the repository; the worker reads it as WHARF_SOURCE_DIR. */
+export const WORKER_SOURCE_DIR = "/wharf/source/repo";
+export const WORKER_DATA_DIR = "/wharf/data";
+const SOURCE_MOUNT = "/wharf/source";
+const SSH_MOUNT = "/wharf/git-ssh";
+
+/** The repository to clone. `token` goes to the init container only, never to the worker. */
+export interface WorkerGitSource {
+  url: string;
+  branch?: string;
+  token?: string;
+  /**
+   * Secret with an SSH private key (key `ssh-privatekey`, as in `kubernetes.io/ssh-auth`
+   * secrets) and optionally `known_hosts`; without known_hosts the host key is accepted
+   * on first use.
+   */
+  sshKeySecret?: string;
+}
+
+export interface WorkerPodInput extends PodPlacement {
+  workerId: string;
+  buildRef: string;
+  instance: string;
+  /** "" when the build has no project. */
+  projectId: string;
+  /** Image with node, git and the wharf worker. */
+  image: string;
+  /** Worker argv; default the image's `wharf worker serve`. */
+  command?: string[];
+  /** Image of the clone init container (needs sh, git, base64; ssh for SSH remotes). Default: `image`. */
+  cloneImage?: string;
+  git: WorkerGitSource;
+  /** The build's parameters and worker settings (WHARF_BUILD_REF, VARS, WHARF_EXECUTOR, ...). */
+  env: Record<string, string>;
+  grpcPort: number;
+  httpPort: number;
+  namespace?: string;
+  serviceAccountName?: string;
+  /** UID the containers run as (non-root). Default 1000, the `node` user of the worker image. */
+  runAsUser?: number;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+}
+
+/**
+ * Clones GIT_FULLURL (GIT_BRANCH) shallowly into the shared source volume. A token is
+ * sent as an HTTP header like the worker's own checkout, never written into the URL;
+ * an SSH key is copied to a private file because ssh refuses group-readable keys.
+ */
+export const CLONE_SCRIPT = `set -eu
+dest=${WORKER_SOURCE_DIR}
+set -- -c credential.helper=
+if [ -n "\${GIT_TOKEN:-}" ]; then
+  auth=$(printf 'oauth2:%s' "$GIT_TOKEN" | base64 | tr -d '\\n')
+  set -- "$@" -c "http.extraHeader=Authorization: Basic $auth"
+fi
+if [ -f ${SSH_MOUNT}/ssh-privatekey ]; then
+  key=$(mktemp)
+  cp ${SSH_MOUNT}/ssh-privatekey "$key"
+  chmod 600 "$key"
+  if [ -f ${SSH_MOUNT}/known_hosts ]; then
+    hosts="-o StrictHostKeyChecking=yes -o UserKnownHostsFile=${SSH_MOUNT}/known_hosts"
+  else
+    hosts="-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=$key.known_hosts"
+  fi
+  export GIT_SSH_COMMAND="ssh -i $key -o IdentitiesOnly=yes $hosts"
+fi
+set -- "$@" clone --depth 1 --no-tags
+if [ -n "\${GIT_BRANCH:-}" ]; then set -- "$@" --branch "$GIT_BRANCH"; fi
+git "$@" -- "$GIT_FULLURL" "$dest"
+echo "cloned into $dest"
+`;
+
+/** The contract's labels plus the app labels; values made label-safe. */
+export function workerPodLabels(input: WorkerPodInput): Record<string, string> {
+  return labelSet({
+    [WORKER_POD_LABELS.name]: WORKER_APP_NAME,
+    [WORKER_POD_LABELS.managedBy]: WORKER_MANAGED_BY,
+    [WORKER_POD_LABELS.instance]: input.instance,
+    [WORKER_POD_LABELS.buildRef]: input.buildRef,
+    [WORKER_POD_LABELS.projectId]: input.projectId,
+    [WORKER_POD_LABELS.workerId]: input.workerId,
+    [WORKER_POD_LABELS.grpcPort]: String(input.grpcPort),
+  });
+}
+
+const fieldEnv = (name: string, fieldPath: string): V1EnvVar => ({
+  name,
+  valueFrom: { fieldRef: { fieldPath } },
+});
+
+function workerVolumes(input: WorkerPodInput): V1Volume[] {
+  const volumes: V1Volume[] = [
+    { name: "source", emptyDir: {} },
+    { name: "data", emptyDir: {} },
+  ];
+  if (input.git.sshKeySecret) {
+    volumes.push({ name: "git-ssh", secret: { secretName: input.git.sshKeySecret, defaultMode: 0o400 } });
+  }
+  return volumes;
+}
+
+export function cloneContainer(input: WorkerPodInput): V1Container {
+  const env: Record<string, string> = { GIT_FULLURL: input.git.url };
+  if (input.git.branch) env.GIT_BRANCH = input.git.branch;
+  if (input.git.token) env.GIT_TOKEN = input.git.token;
+  const mounts: V1VolumeMount[] = [{ name: "source", mountPath: SOURCE_MOUNT }];
+  if (input.git.sshKeySecret) mounts.push({ name: "git-ssh", mountPath: SSH_MOUNT, readOnly: true });
+  return {
+    name: CLONE_CONTAINER,
+    image: input.cloneImage ?? input.image,
+    imagePullPolicy: input.imagePullPolicy ?? "IfNotPresent",
+    command: ["/bin/sh", "-c", CLONE_SCRIPT],
+    env: [...envVars(env), { name: "GIT_TERMINAL_PROMPT", value: "0" }],
+    volumeMounts: mounts,
+    resources: input.resources,
+  };
+}
+
+export function workerContainer(input: WorkerPodInput): V1Container {
+  const { GIT_TOKEN: _token, ...buildEnv } = input.env;
+  const env: Record<string, string> = {
+    ...buildEnv,
+    WHARF_SOURCE_DIR: WORKER_SOURCE_DIR,
+    WHARF_DATA_DIR: WORKER_DATA_DIR,
+    WHARF_WORKER_HOST: "0.0.0.0",
+    WHARF_WORKER_PORT: String(input.grpcPort),
+    WHARF_WORKER_HTTP_PORT: String(input.httpPort),
+  };
+  return {
+    name: WORKER_CONTAINER,
+    image: input.image,
+    imagePullPolicy: input.imagePullPolicy ?? "IfNotPresent",
+    command: input.command ?? ["wharf", "worker", "serve"],
+    env: [
+      ...envVars(env),
+      // The kubernetes executor owns its step pods by this pod, so deleting the worker removes them.
+      fieldEnv("WHARF_POD_NAME", "metadata.name"),
+      fieldEnv("WHARF_POD_UID", "metadata.uid"),
+      fieldEnv("WHARF_K8S_NAMESPACE", "metadata.namespace"),
+    ],
+    ports: [
+      { name: "grpc", containerPort: input.grpcPort, protocol: "TCP" },
+      { name: "http", containerPort: input.httpPort, protocol: "TCP" },
+    ],
+    readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
+    volumeMounts: [
+      { name: "source", mountPath: SOURCE_MOUNT },
+      { name: "data", mountPath: WORKER_DATA_DIR },
+    ],
+    resources: input.resources,
+  };
+}
+
+/**
+ * The pod of one build's worker: an init container clones the repository into an
+ * emptyDir, the worker serves the build over gRPC until released. restartPolicy Never:
+ * a worker that crashed must show up as Failed, not run the build twice.
+ */
+export function workerPod(input: WorkerPodInput): V1Pod {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: {
+      generateName: namePrefix("wharf-worker", input.buildRef),
+      ...(input.namespace ? { namespace: input.namespace } : {}),
+      labels: workerPodLabels(input),
+    },
+    spec: {
+      restartPolicy: "Never",
+      serviceAccountName: input.serviceAccountName,
+      // Only the kubernetes executor talks to the API server; its service account says so.
+      automountServiceAccountToken: input.serviceAccountName !== undefined,
+      securityContext: { runAsNonRoot: true, runAsUser: input.runAsUser ?? 1000 },
+      initContainers: [cloneContainer(input)],
+      containers: [workerContainer(input)],
+      volumes: workerVolumes(input),
+      nodeSelector: input.nodeSelector,
+      tolerations: input.tolerations,
+      terminationGracePeriodSeconds: 30,
+    },
+  };
+}
