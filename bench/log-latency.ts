@@ -7,16 +7,17 @@
  *
  *   pnpm exec tsx bench/log-latency.ts [lines/s] [seconds]     (default 1000 10)
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { logViewerRoutes, WorkerLogSource } from "@wharf/log-viewer";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer } from "@wharf/worker-rpc";
 import Fastify from "fastify";
 import { chromium } from "playwright-core";
+import { writeBenchmarkSection } from "./benchmarks-file.js";
 
 const RATE = Number(process.argv[2] ?? 1000);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -140,9 +141,7 @@ try {
     "",
   ].join("\n");
   process.stdout.write(`${section}\n`);
-  const file = path.resolve(fileURLToPath(import.meta.url), "../../BENCHMARKS.md");
-  const current = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  writeFileSync(file, replaceSection(current, "## log latency", section));
+  writeBenchmarkSection(section);
   if (!inOrder) process.exitCode = 1;
 } finally {
   await browser.close();
@@ -160,11 +159,3 @@ function percentiles(values: number[]): { p50: number; p99: number; max: number 
 }
 
 /** Replaces our section (up to the next `## `), or appends it; other sections stay as they are. */
-function replaceSection(doc: string, heading: string, section: string): string {
-  const lines = doc.split("\n");
-  const start = lines.findIndex((l) => l.trim() === heading);
-  if (start === -1) return `${doc.replace(/\n*$/, "\n\n")}${section}`;
-  let end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
-  if (end === -1) end = lines.length;
-  return [...lines.slice(0, start), ...section.trimEnd().split("\n"), "", ...lines.slice(end)].join("\n");
-}

@@ -7,12 +7,11 @@
  *
  *   pnpm exec tsx bench/wharfyml-parse.ts
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { lintPipeline, parsePipeline, planPipeline } from "@wharf/wharfyml";
 import { LineCounter, parseAllDocuments } from "yaml";
+import { writeBenchmarkSection } from "./benchmarks-file.js";
 
 const stages = 50;
 const stepsPerStage = 100;
@@ -140,18 +139,4 @@ function row(label: string, r: { wallMs: number; cpuMs: number }): string {
 
 console.log(section);
 
-const benchmarksFile = path.resolve(fileURLToPath(import.meta.url), "../../BENCHMARKS.md");
-const current = existsSync(benchmarksFile) ? readFileSync(benchmarksFile, "utf8") : "# Benchmarks\n\n";
-writeFileSync(benchmarksFile, replaceSection(current, section));
-
-/** Replaces the "## wharfyml parse" section (up to the next `## `), or appends it. */
-function replaceSection(doc: string, newSection: string): string {
-  const lines = doc.split("\n");
-  const start = lines.findIndex((l) => l.trim() === "## wharfyml parse");
-  if (start === -1) return `${doc.replace(/\n*$/, "\n\n")}${newSection}`;
-  let end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
-  if (end === -1) end = lines.length;
-  return [...lines.slice(0, start), ...newSection.replace(/\n$/, "").split("\n"), "", ...lines.slice(end)]
-    .join("\n")
-    .replace(/\n{3,}/g, "\n\n");
-}
+writeBenchmarkSection(section);
