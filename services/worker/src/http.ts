@@ -1,3 +1,4 @@
+import { WorkerStatus } from "@wharf/proto";
 import type { ResultStore } from "@wharf/result-store";
 import Fastify, { type FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
@@ -6,16 +7,6 @@ export interface WorkerHttp {
   readonly port: number;
   close(): Promise<void>;
 }
-
-const statusCode: Record<string, number> = {
-  PENDING: 1,
-  SCHEDULING: 2,
-  INITIALIZING: 3,
-  RUNNING: 4,
-  SUCCESS: 5,
-  FAILED: 6,
-  CANCELLED: 7,
-};
 
 /** /healthz (process up), /readyz (gRPC bound), /metrics (Prometheus). */
 export async function startWorkerHttp(store: ResultStore, host: string, port: number): Promise<WorkerHttp> {
@@ -34,7 +25,7 @@ export async function startWorkerHttp(store: ResultStore, host: string, port: nu
     help: "Build status as the wharf.worker.v1.Status number",
     registers: [registry],
     collect() {
-      this.set(statusCode[store.summary().status] ?? 0);
+      this.set(WorkerStatus[store.summary().status]);
     },
   });
   const scrapes = new Counter({

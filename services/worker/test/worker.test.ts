@@ -4,7 +4,7 @@ import path from "node:path";
 import { createLogger } from "@wharf/config";
 import { createWorkerClient } from "@wharf/worker-rpc";
 import { afterEach, describe, expect, it } from "vitest";
-import { compileWorkerOptions, startWorker } from "../src/index.js";
+import { compileWorkerOptions, startWorker, startWorkerHttp } from "../src/index.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -53,6 +53,13 @@ build:
       const summary = await client.summary();
       expect(summary.finished).toBe(true);
       expect(summary.status).toBe("SUCCESS");
+      const http = await startWorkerHttp(worker.store, "127.0.0.1", 0);
+      cleanups.push(() => http.close());
+      expect((await fetch(`http://127.0.0.1:${http.port}/healthz`)).status).toBe(200);
+      const metrics = await (await fetch(`http://127.0.0.1:${http.port}/metrics`)).text();
+      // wharf.worker.v1.Status SUCCESS = 5
+      expect(metrics).toMatch(/^wharf_worker_build_status 5$/m);
+      expect(metrics).toMatch(/^wharf_worker_log_lines [1-9]\d*$/m);
       let released = false;
       void worker.released.then(() => {
         released = true;
