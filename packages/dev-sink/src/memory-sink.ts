@@ -36,9 +36,22 @@ export class MemorySink implements BuildSink {
 
   async appendLogs(lines: Omit<SinkLogLine, "logId">[]): Promise<void> {
     const now = Date.now();
+    let touched: number | undefined;
     for (const l of lines) {
-      this.touch(l.buildId);
-      this.logs.push({ ...l, logId: this.logs.length + 1, receivedAt: now });
+      if (l.buildId !== touched) {
+        this.touch(l.buildId);
+        touched = l.buildId;
+      }
+      // A literal, not `{ ...l }`: spreading made a slow-shaped copy, ~3× the cost per line at 1M lines.
+      this.logs.push({
+        buildId: l.buildId,
+        workerLogId: l.workerLogId,
+        workerStepId: l.workerStepId,
+        timestamp: l.timestamp,
+        message: l.message,
+        logId: this.logs.length + 1,
+        receivedAt: now,
+      });
     }
   }
 
