@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Worker } from "@wharf/provisioner";
-import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
+import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { makeGitRepo } from "./git-repo.js";
 import { type BuildTrigger, type E2eStack, startE2eStack, waitFor } from "./stack.js";
@@ -13,7 +13,6 @@ import { type StepGate, startStepGate } from "./step-gate.js";
 // (every other case waits for its worker to be removed before the next starts).
 
 const hasDocker = await requireDockerOrSkip();
-const WORKER_ID_LABEL = "wharf.iver.com/worker-id";
 const BUILD_TIMEOUT_MS = 90_000;
 
 describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggregator and wharf-api", () => {
@@ -26,9 +25,10 @@ describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggr
 
   afterAll(async () => {
     await gate?.close();
-    const left = await stack?.close();
-    // Nothing of any build may outlive the suite: containers, volumes, the temp dir.
-    expect(left).toEqual({ containers: [], volumes: [], tmpDir: false });
+    if (!stack) return;
+    const left = await stack.close();
+    // Nothing of any build may outlive the suite: containers, volumes, processes, the temp dir.
+    expect(left).toEqual({ containers: [], volumes: [], tmpDir: false, childProcesses: [] });
   }, 120_000);
 
   const repo = (name: string, files: Record<string, string | Buffer>) =>
@@ -44,13 +44,15 @@ describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggr
 
   const messages = (buildRef: number) => stack.api.logsFor(buildRef).map((l) => l.message);
 
-  /** The aggregator released and removed the worker: not listed, no container of it left. */
+  /** The aggregator released and removed the worker: not listed, no container or volume of it left. */
   const workerGone = (worker: Worker) =>
     waitFor(
       `worker ${worker.workerId} removed`,
-      async () =>
-        (await stack.listWorkers()).every((w) => w.workerId !== worker.workerId) &&
-        (await containersWithLabel(`${WORKER_ID_LABEL}=${worker.workerId}`)).length === 0,
+      async () => {
+        if ((await stack.listWorkers()).some((w) => w.workerId === worker.workerId)) return false;
+        const left = await stack.leftovers(worker.workerId);
+        return left.containers.length === 0 && left.volumes.length === 0;
+      },
       30_000,
     );
 
@@ -235,9 +237,15 @@ deploy:
       () => messages(buildRef).includes("waiting to be cancelled"),
       BUILD_TIMEOUT_MS,
     );
+    // While it runs, the labels find the worker container, the step container and the workspace
+    // volume: the leftover checks of this suite look in the right place.
+    const running = await stack.leftovers(worker.workerId);
+    expect(running.containers.length).toBeGreaterThanOrEqual(2);
+    expect(running.volumes).toHaveLength(1);
+
     expect(await stack.deleteWorker(worker.workerId)).toBe(204);
     // DELETE returns once the worker and its step containers are removed.
-    expect(await containersWithLabel(`${WORKER_ID_LABEL}=${worker.workerId}`)).toEqual([]);
+    expect((await stack.leftovers(worker.workerId)).containers).toEqual([]);
     expect(await finalStatus(buildRef)).toBe("Failed");
     expect(stack.api.statusesFor(buildRef)).toEqual(["Running", "Failed"]);
     expectEveryLineOnce(buildRef);

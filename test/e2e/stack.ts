@@ -50,8 +50,11 @@ export interface E2eStack {
   listWorkers(): Promise<Worker[]>;
   /** DELETE /api/worker/:id → HTTP status. */
   deleteWorker(workerId: string): Promise<number>;
-  /** Containers and volumes left of this stack's workers (worker, step and helper containers). */
-  leftovers(): Promise<Leftovers>;
+  /**
+   * What exists of this stack's workers (worker, step and helper containers, workspace
+   * volumes) — of one worker when `workerId` is given — and whether the temp dir does.
+   */
+  leftovers(workerId?: string): Promise<Leftovers>;
   /**
    * Stops aggregator and provisioner, reports what they left behind, then removes it
    * anyway (so a failing run does not poison the next), drops the database and the temp dir.
@@ -74,6 +77,8 @@ export interface Leftovers {
   volumes: string[];
   /** True when the stack's temp dir still exists. */
   tmpDir: boolean;
+  /** Pids of child processes of this test process (git, docker CLI, anything spawned). */
+  childProcesses: number[];
 }
 
 export interface E2eStackOptions {
@@ -111,7 +116,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
       () => true,
       () => false,
     );
-    return { containers: [...containers], volumes: [...volumes], tmpDir };
+    return { containers: [...containers], volumes: [...volumes], tmpDir, childProcesses: await childPids() };
   };
 
   const close = async (): Promise<Leftovers> => {
@@ -227,6 +232,19 @@ export function wharfApiQuery(build: BuildTrigger, instance: string): string {
     ENVIRONMENT: build.environment ?? "",
     token: TOKEN,
   }).toString();
+}
+
+/** Children of this process, read from /proc so that looking does not spawn one. */
+async function childPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await fs.readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    // "pid (comm) state ppid …"; comm may hold spaces and parentheses, so split after the last ")".
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === process.pid) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 async function dockerList(args: string[]): Promise<string[]> {
