@@ -232,9 +232,13 @@ deploy:
 `,
     });
     const worker = await stack.trigger({ buildRef, repo: dir });
+    // Status and log lines travel on separate streams: wait for both, so the build is
+    // known Running at wharf-api before it is cancelled.
     await waitFor(
-      "the step's first line at wharf-api",
-      () => messages(buildRef).includes("waiting to be cancelled"),
+      "the build Running with its step's first line at wharf-api",
+      () =>
+        stack.api.statusesFor(buildRef).includes("Running") &&
+        messages(buildRef).includes("waiting to be cancelled"),
       BUILD_TIMEOUT_MS,
     );
     // While it runs, the labels find the worker container, the step container and the workspace
