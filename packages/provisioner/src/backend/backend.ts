@@ -35,7 +35,7 @@ export interface BackendWorker {
  *   hold build results until released) unless the backend was told otherwise.
  */
 export interface WorkerBackend {
-  readonly kind: "local" | "docker";
+  readonly kind: "local" | "docker" | "kubernetes";
   /**
    * Which rows this backend instance may reconcile: replicas with the same
    * scope see the same workers (one Docker engine, one local data dir).

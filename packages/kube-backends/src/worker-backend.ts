@@ -1,0 +1,231 @@
+import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "@wharf/config";
+import {
+  type PodPlacement,
+  WORKER_POD_LABELS,
+  WORKER_POD_SELECTOR,
+  type WorkerGitSource,
+  workerPod,
+} from "@wharf/kube-manifests";
+import {
+  BackendError,
+  type BackendWorker,
+  type WorkerBackend,
+  type WorkerRuntimeOptions,
+  type WorkerSpec,
+  workerBuildEnv,
+} from "@wharf/provisioner";
+import { apiMessage } from "./api-message.js";
+import { podAddress, podGrpcPort } from "./pod-address.js";
+import { type WorkerPodStatus, workerPodStatus } from "./pod-status.js";
+import { WorkerPodCache } from "./worker-pod-cache.js";
+
+export interface WorkerPorts {
+  grpc: number;
+  http: number;
+}
+
+export interface KubernetesBackendOptions extends WorkerRuntimeOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of worker pods. Default: the kubeconfig context's, else "default". */
+  namespace?: string;
+  /** Worker image (WHARF_K8S_WORKER_IMAGE). */
+  image: string;
+  /** Worker argv; default `wharf worker serve`. */
+  command?: string[];
+  /** Image of the git-clone init container; default the worker image. */
+  cloneImage?: string;
+  /** Secret with `ssh-privatekey` (and optionally `known_hosts`) for SSH remotes. */
+  sshKeySecret?: string;
+  /** Service account of worker pods (the kubernetes executor's Role). */
+  serviceAccountName?: string;
+  placement?: PodPlacement;
+  /** Step executor inside the worker (WHARF_EXECUTOR). Default "kubernetes". */
+  executor?: string;
+  /**
+   * The worker's ports. Default 5010/5011: every pod has its own network. Pods that share
+   * one network (the test fake's processes) need a distinct pair per worker.
+   */
+  ports?: () => Promise<WorkerPorts> | WorkerPorts;
+  /** How long `create` waits for the pod to be scheduled and get an IP. Default 2 minutes. */
+  startTimeoutMs?: number;
+  imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  log?: Logger;
+}
+
+/** A worker as listed, with the pod behind it. */
+export interface KubernetesBackendWorker extends BackendWorker {
+  podName: string;
+  status: WorkerPodStatus;
+}
+
+const DEFAULT_PORTS: WorkerPorts = { grpc: 5010, http: 5011 };
+const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
+
+/** Where the address of a pod without an IP points: `.invalid` never resolves, so a probe just fails. */
+const NO_ADDRESS_HOST = "unassigned.invalid";
+
+/**
+ * A worker pod per build (see `workerPod`). Listing reads an informer cache, so the
+ * scheduler's reconcile and `GET /api/worker` never cost an API call. The worker's
+ * address is the pod IP: the provisioner runs in the cluster.
+ */
+export class KubernetesWorkerBackend implements WorkerBackend {
+  readonly kind = "kubernetes" as const;
+  readonly scope: string;
+  readonly namespace: string;
+  private readonly api: CoreV1Api;
+  private readonly cache: WorkerPodCache;
+
+  constructor(private readonly opts: KubernetesBackendOptions) {
+    const kc = opts.kubeConfig;
+    this.namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
+    this.scope = `kubernetes:${kc.getCurrentCluster()?.server ?? "unknown"}/${this.namespace}`;
+    this.api = kc.makeApiClient(CoreV1Api);
+    this.cache = new WorkerPodCache({
+      kubeConfig: kc,
+      namespace: this.namespace,
+      labelSelector: WORKER_POD_SELECTOR,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  }
+
+  /** Lists and starts watching worker pods; `create` and `list` call it themselves. */
+  start(): Promise<void> {
+    return this.cache.start();
+  }
+
+  private podSpec(spec: WorkerSpec, ports: WorkerPorts): V1Pod {
+    const { opts } = this;
+    const req = spec.request;
+    const git: WorkerGitSource = {
+      url: req.gitUrl,
+      ...(req.gitBranch ? { branch: req.gitBranch } : {}),
+      ...(req.gitToken ? { token: req.gitToken } : {}),
+      ...(opts.sshKeySecret ? { sshKeySecret: opts.sshKeySecret } : {}),
+    };
+    return workerPod({
+      workerId: spec.workerId,
+      buildRef: String(req.buildRef),
+      instance: req.instance,
+      projectId: req.projectId === null ? "" : String(req.projectId),
+      image: opts.image,
+      ...(opts.command ? { command: opts.command } : {}),
+      ...(opts.cloneImage ? { cloneImage: opts.cloneImage } : {}),
+      ...(opts.serviceAccountName ? { serviceAccountName: opts.serviceAccountName } : {}),
+      ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
+      ...opts.placement,
+      git,
+      env: {
+        ...opts.extraEnv,
+        ...workerBuildEnv(spec.workerId, req),
+        WHARF_EXECUTOR: opts.executor ?? "kubernetes",
+        ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+      },
+      grpcPort: ports.grpc,
+      httpPort: ports.http,
+    });
+  }
+
+  async create(spec: WorkerSpec): Promise<{ address: string }> {
+    await this.start();
+    const ports = (await this.opts.ports?.()) ?? DEFAULT_PORTS;
+    let name: string;
+    try {
+      const created = await this.api.createNamespacedPod({
+        namespace: this.namespace,
+        body: this.podSpec(spec, ports),
+      });
+      name = created.metadata?.name as string;
+    } catch (err) {
+      throw new BackendError(`could not create the worker pod: ${apiMessage(err)}`, { cause: err });
+    }
+    // The address is stored once, so wait for the IP (given when the pod is placed on a node).
+    const timeoutMs = this.opts.startTimeoutMs ?? 120_000;
+    const address = await this.cache.waitFor(() => {
+      const pod = this.cache.list().find((p) => p.metadata?.name === name);
+      return pod ? podAddress(pod) : undefined;
+    }, timeoutMs);
+    if (address) return { address };
+    const pod = this.cache.list().find((p) => p.metadata?.name === name);
+    const why = pod ? workerPodStatus(pod).reason : undefined;
+    await this.deletePod(name).catch(() => {});
+    throw new BackendError(
+      `worker pod ${name} got no IP within ${Math.round(timeoutMs / 1000)}s${why ? `: ${why}` : ""}`,
+    );
+  }
+
+  async list(): Promise<KubernetesBackendWorker[]> {
+    await this.start();
+    return this.cache.list().flatMap((pod) => {
+      const workerId = pod.metadata?.labels?.[WORKER_POD_LABELS.workerId];
+      if (!workerId) return [];
+      const status = workerPodStatus(pod);
+      const ended = status.phase === "Success" || status.phase === "Failed";
+      return [
+        {
+          workerId,
+          podName: pod.metadata?.name as string,
+          state: ended ? "exited" : "running",
+          exitCode: ended ? status.exitCode : null,
+          address: podAddress(pod) ?? `${NO_ADDRESS_HOST}:${podGrpcPort(pod)}`,
+          status,
+        },
+      ];
+    });
+  }
+
+  /** The status of one worker's pod from the cache; undefined when there is none. */
+  async status(workerId: string): Promise<WorkerPodStatus | undefined> {
+    return (await this.list()).find((w) => w.workerId === workerId)?.status;
+  }
+
+  private async deletePod(name: string): Promise<void> {
+    const graceSec = Math.ceil((this.opts.stopGraceMs ?? 5000) / 1000);
+    await this.api
+      .deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: graceSec })
+      .catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+  }
+
+  /**
+   * Deletes the worker's pod (SIGTERM, then SIGKILL after the grace); the step pods it
+   * owns follow through their ownerReferences. Asks the API server rather than the cache,
+   * so a pod created a moment ago is found too, and waits (bounded) until it is gone.
+   */
+  async delete(workerId: string): Promise<boolean> {
+    await this.start();
+    let pods: V1Pod[];
+    try {
+      const found = await this.api.listNamespacedPod({
+        namespace: this.namespace,
+        labelSelector: `${WORKER_POD_SELECTOR},${WORKER_POD_LABELS.workerId}=${workerId}`,
+      });
+      pods = found.items;
+    } catch (err) {
+      throw new BackendError(`could not list the pods of worker ${workerId}: ${apiMessage(err)}`, {
+        cause: err,
+      });
+    }
+    if (pods.length === 0) return false;
+    const names = new Set(pods.map((p) => p.metadata?.name as string));
+    try {
+      await Promise.all([...names].map((n) => this.deletePod(n)));
+    } catch (err) {
+      throw new BackendError(`could not delete the pod of worker ${workerId}: ${apiMessage(err)}`, {
+        cause: err,
+      });
+    }
+    const graceMs = this.opts.stopGraceMs ?? 5000;
+    await this.cache.waitFor(
+      () => (this.cache.list().some((p) => names.has(p.metadata?.name ?? "")) ? undefined : true),
+      graceMs + 10_000,
+    );
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.cache.close();
+  }
+}

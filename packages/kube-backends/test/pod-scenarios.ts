@@ -1,0 +1,65 @@
+import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { WorkerSpec } from "@wharf/provisioner";
+import { type KubernetesBackendOptions, KubernetesWorkerBackend } from "../src/index.js";
+import { backendOptions, makeGitRepo } from "./kube-stack.js";
+
+/**
+ * A worker stand-in for discovery tests: echoes every byte on WHARF_WORKER_PORT (so a
+ * port-forward can be checked end to end) and serves nothing else.
+ */
+export const ECHO_WORKER = [
+  process.execPath,
+  "-e",
+  "require('net').createServer((s) => s.pipe(s)).listen(Number(process.env.WHARF_WORKER_PORT), '127.0.0.1')",
+];
+
+export function spec(workerId: string, buildRef: number, gitUrl: string): WorkerSpec {
+  return {
+    workerId,
+    name: `wharf-worker-${buildRef}`,
+    request: { buildRef, instance: "kube-test", projectId: 7, gitUrl, runStages: "ALL", vars: {} },
+  };
+}
+
+/** A git repository to clone, and backends on one cluster: echoing workers, missing images. */
+export async function podScenarios(kubeConfig: KubeConfig, extra: Partial<KubernetesBackendOptions> = {}) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-kube-dir-"));
+  const repo = await makeGitRepo(path.join(dir, "repo"), "build: {}\n");
+  const echo = new KubernetesWorkerBackend(backendOptions(kubeConfig, { command: ECHO_WORKER, ...extra }));
+  const missing = new KubernetesWorkerBackend(
+    backendOptions(kubeConfig, { image: "missing/wharf-worker:1", ...extra }),
+  );
+  return {
+    repoUrl: `file://${repo}`,
+    echo,
+    missing,
+    async close() {
+      await echo.close();
+      await missing.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sends `text` to host:port and resolves with what comes back before the peer stops sending. */
+export function echoThrough(address: string, text: string): Promise<string> {
+  const [host, port] = address.split(":");
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), host);
+    let got = "";
+    socket.on("data", (d) => {
+      got += d.toString();
+      if (got.length >= text.length) {
+        socket.end();
+        resolve(got);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(got));
+    socket.write(text);
+  });
+}
