@@ -43,7 +43,8 @@ function escapeRegExp(s: string): string {
  * 5. a line longer than `maxLineBytes` UTF-8 bytes is cut into several lines at character boundaries.
  */
 export class LineEncoder {
-  private readonly secretPattern: RegExp | undefined;
+  private secretPattern: RegExp | undefined;
+  private readonly secrets: string[];
 
   constructor(
     secrets: readonly string[],
@@ -54,7 +55,14 @@ export class LineEncoder {
         `maxLineBytes must be an integer >= ${MIN_MAX_LINE_BYTES}, got ${maxLineBytes}`,
       );
     }
-    this.secretPattern = secretPattern(secrets);
+    this.secrets = [...secrets];
+    this.secretPattern = secretPattern(this.secrets);
+  }
+
+  /** Masks these values too from now on (secrets learnt after the store was opened). */
+  addSecrets(more: readonly string[]): void {
+    this.secrets.push(...more);
+    this.secretPattern = secretPattern(this.secrets);
   }
 
   encode(message: string | Uint8Array): string[] {

@@ -137,6 +137,15 @@ export class ResultStore {
   }
 
   /**
+   * Masks these values in every line appended from now on. The worker serves its store
+   * before it has planned the build (so an aggregator can connect at once) and learns the
+   * password inputs only then, before any step output exists.
+   */
+  addSecrets(secrets: readonly string[]): void {
+    this.encoder.addSecrets(secrets);
+  }
+
+  /**
    * Stores `message` as one or more lines of step `stepId` and returns the logId of the last one.
    * See LineEncoder for splitting, escaping and masking. Each call is taken as whole lines: a chunk
    * that ends mid-line becomes a line of its own, so callers split streamed output at newlines.

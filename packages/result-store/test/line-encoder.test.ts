@@ -63,3 +63,12 @@ describe("LineEncoder", () => {
     expect(() => new LineEncoder([], 3)).toThrow(/maxLineBytes/);
   });
 });
+
+describe("LineEncoder.addSecrets", () => {
+  it("masks secrets learnt later in every line encoded afterwards", () => {
+    const enc = new LineEncoder(["early"]);
+    expect(enc.encode("early late")).toEqual(["*** late"]);
+    enc.addSecrets(["late"]);
+    expect(enc.encode("early late")).toEqual(["*** ***"]);
+  });
+});

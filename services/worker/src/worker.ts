@@ -36,19 +36,12 @@ export async function startWorker(
   await fs.mkdir(buildDir, { recursive: true });
   const abort = new AbortController();
 
-  // Planning first: password inputs must be known before anything reaches the store.
-  let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
-  let setupError: string | null = null;
-  let sourceDir = "";
-  try {
-    sourceDir = await checkoutSource(opts.source, buildDir);
-    planned = await planBuild(sourceDir, opts);
-    if (planned.errors.length > 0) setupError = planned.errors.join("\n");
-  } catch (err) {
-    setupError = (err as Error).message;
-  }
-  const secrets = [...(planned?.plan.secrets ?? []), ...envSecrets()];
-  const store = await ResultStore.open(path.join(buildDir, "results"), { buildRef: opts.buildRef, secrets });
+  // Serve before cloning and planning: a slow checkout must not look like a dead worker to
+  // the aggregator. Password inputs are added to the masking once planned, before any output.
+  const store = await ResultStore.open(path.join(buildDir, "results"), {
+    buildRef: opts.buildRef,
+    secrets: envSecrets(),
+  });
 
   let releaseResolve!: () => void;
   const released = new Promise<void>((r) => {
@@ -66,6 +59,17 @@ export async function startWorker(
     : null;
 
   const finished = (async (): Promise<BuildResult | null> => {
+    let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
+    let setupError: string | null = null;
+    let sourceDir = "";
+    try {
+      sourceDir = await checkoutSource(opts.source, buildDir);
+      planned = await planBuild(sourceDir, opts);
+      store.addSecrets(planned.plan.secrets);
+      if (planned.errors.length > 0) setupError = planned.errors.join("\n");
+    } catch (err) {
+      setupError = (err as Error).message;
+    }
     if (setupError !== null || !planned) {
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
       store.appendStatus(0, "FAILED");

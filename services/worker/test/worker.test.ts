@@ -72,6 +72,26 @@ build:
     }
   });
 
+  it("masks password inputs learnt only after the store was already served", async () => {
+    const dir = await repoWith(`
+inputs:
+  - name: PW
+    type: password
+    default: pw-default-value
+build:
+  show:
+    container:
+      image: x
+      cmds: ['echo "pw=\${PW}"']
+`);
+    const worker = await start(dir, { VARS: "PW: s3cr3t-from-vars" });
+    await worker.finished;
+    const lines: string[] = [];
+    for await (const batch of worker.store.followLogs(0)) lines.push(...batch.map((l) => l.message));
+    expect(lines).toContain("pw=***");
+    expect(lines.join("\n")).not.toContain("s3cr3t-from-vars");
+  });
+
   it("an invalid pipeline file fails the build with a positioned message in the log", async () => {
     const dir = await repoWith("build:\n  bad:\n    container:\n      image: 3\n");
     const worker = await start(dir);
