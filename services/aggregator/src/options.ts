@@ -3,7 +3,8 @@ import { ConfigError, type Env, envBool, envDurationMs, envInt, envOptional, env
 
 export type DiscoveryOptions =
   | { kind: "provisioner"; url: string; token?: string }
-  | { kind: "docker"; instance?: string };
+  | { kind: "docker"; instance?: string }
+  | { kind: "kubernetes"; namespace?: string; instance?: string; connect: "port-forward" | "pod-ip" };
 
 /** Everything the aggregator (and the watchdog) run with; env is read only in compileOptions. */
 export interface AggregatorServiceOptions {
@@ -39,10 +40,12 @@ export interface AggregatorServiceOptions {
  * | WHARF_API_TOKEN | unset (sent as bearer when set) |
  * | DATABASE_URL | unset → PGlite in WHARF_DATA_DIR/db |
  * | WHARF_DATA_DIR | .wharf |
- * | WHARF_DISCOVERY | provisioner (or docker) |
+ * | WHARF_DISCOVERY | provisioner (or docker, kubernetes) |
+ * | WHARF_K8S_NAMESPACE | kubernetes: the kubeconfig context's (in a pod: its own) |
+ * | WHARF_K8S_CONNECT | kubernetes: port-forward (through the API server) or pod-ip (in-cluster) |
  * | WHARF_PROVISIONER_URL | http://127.0.0.1:5009 |
  * | WHARF_PROVISIONER_TOKEN | unset |
- * | WHARF_INSTANCE | unset (docker discovery: only this instance's workers) |
+ * | WHARF_INSTANCE | unset (docker/kubernetes discovery: only this instance's workers) |
  * | WHARF_WORKER_TOKEN | unset (bearer for the workers' gRPC) |
  * | WHARF_AGGREGATOR_HOST / _PORT | 0.0.0.0 / 5008 |
  * | WHARF_LEASE_TTL | 30s |
@@ -84,8 +87,16 @@ export function compileOptions(
   } else if (kind === "docker") {
     const instance = envOptional(env, "WHARF_INSTANCE");
     discovery = { kind, ...(instance ? { instance } : {}) };
+  } else if (kind === "kubernetes") {
+    const connect = envString(env, "WHARF_K8S_CONNECT", "port-forward");
+    if (connect !== "port-forward" && connect !== "pod-ip") {
+      throw new ConfigError(`WHARF_K8S_CONNECT must be port-forward or pod-ip, got "${connect}"`);
+    }
+    const namespace = envOptional(env, "WHARF_K8S_NAMESPACE");
+    const instance = envOptional(env, "WHARF_INSTANCE");
+    discovery = { kind, connect, ...(namespace ? { namespace } : {}), ...(instance ? { instance } : {}) };
   } else {
-    throw new ConfigError(`WHARF_DISCOVERY must be provisioner or docker, got "${kind}"`);
+    throw new ConfigError(`WHARF_DISCOVERY must be provisioner, docker or kubernetes, got "${kind}"`);
   }
   const positive = (name: string, ms: number) => {
     if (ms <= 0) throw new ConfigError(`${name} must be positive`);

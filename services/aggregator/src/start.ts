@@ -24,8 +24,21 @@ export interface RunningAggregator {
   close(): Promise<void>;
 }
 
-function directoryFor(opts: AggregatorServiceOptions): WorkerDirectory {
+async function directoryFor(opts: AggregatorServiceOptions, log: Logger): Promise<WorkerDirectory> {
   const d = opts.discovery;
+  if (d.kind === "kubernetes") {
+    // Loaded only here, so other setups never load the Kubernetes client.
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const { KubernetesWorkerDirectory } = await import("@wharf/kube-backends");
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault(); // in a pod: its service account; else KUBECONFIG / ~/.kube/config
+    const { kind: _kind, ...rest } = d;
+    return new KubernetesWorkerDirectory({
+      ...rest,
+      kubeConfig,
+      log: log.child({ discovery: "kubernetes" }),
+    });
+  }
   if (d.kind === "docker") return new DockerDirectory(d.instance ? { instance: d.instance } : {});
   return new ProvisionerDirectory({ url: d.url, ...(d.token ? { token: d.token } : {}) });
 }
@@ -50,7 +63,7 @@ export async function startAggregator(
       ...(opts.apiToken ? { token: opts.apiToken } : {}),
     });
     closers.push(() => api.close());
-    const directory = directoryFor(opts);
+    const directory = await directoryFor(opts, log);
     closers.push(() => directory.close?.());
     const metrics = createAggregatorMetrics();
 

@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { V1ResourceRequirements, V1Toleration } from "@kubernetes/client-node";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
 
 export interface LocalBackendSettings {
@@ -19,6 +20,37 @@ export interface DockerBackendSettings {
   advertiseHost: string;
 }
 
+export interface KubernetesBackendSettings {
+  kind: "kubernetes";
+  image: string;
+  command?: string[];
+  /** Unset: the kubeconfig context's (in a pod: the pod's own namespace). */
+  namespace?: string;
+  serviceAccountName?: string;
+  cloneImage?: string;
+  sshKeySecret?: string;
+  /** Step executor inside worker pods. */
+  executor: "kubernetes" | "local" | "docker";
+  resources?: V1ResourceRequirements;
+  nodeSelector?: Record<string, string>;
+  tolerations?: V1Toleration[];
+  startTimeoutMs: number;
+  /** The kubernetes executor's settings, passed on to every worker pod. */
+  workerEnv: Record<string, string>;
+}
+
+/** Settings of the kubernetes executor that the provisioner forwards to worker pods as they are. */
+export const FORWARDED_EXECUTOR_ENV = [
+  "WHARF_K8S_WORKSPACE_IMAGE",
+  "WHARF_K8S_WORKSPACE_SIZE",
+  "WHARF_K8S_STORAGE_CLASS",
+  "WHARF_K8S_HELM_IMAGE",
+  "WHARF_K8S_KUBECTL_IMAGE",
+  "WHARF_K8S_KANIKO_IMAGE",
+  "WHARF_K8S_NUGET_IMAGE",
+  "WHARF_K8S_START_TIMEOUT",
+] as const;
+
 /** Everything the provisioner service needs, with defaults applied and durations in ms. */
 export interface CompiledOptions {
   host: string;
@@ -33,7 +65,7 @@ export interface CompiledOptions {
   workerToken?: string;
   workerStopGraceMs: number;
   shutdownGraceMs: number;
-  backend: LocalBackendSettings | DockerBackendSettings;
+  backend: LocalBackendSettings | DockerBackendSettings | KubernetesBackendSettings;
 }
 
 /** "a b c" or a JSON array, for a command line in one env variable. */
@@ -55,6 +87,79 @@ export function parseCommand(name: string, text: string | undefined): string[] |
   return t.split(/\s+/);
 }
 
+function jsonValue<T>(env: Env, name: string, check: (v: unknown) => boolean, what: string): T | undefined {
+  const text = envOptional(env, name);
+  if (text === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${name} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!check(v)) throw new ConfigError(`${name} must be ${what}`);
+  return v as T;
+}
+
+const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** "k=v,k2=v2" → { k: "v", k2: "v2" }. */
+function keyValues(name: string, text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined || text.trim() === "") return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of list(text)) {
+    const i = pair.indexOf("=");
+    if (i <= 0) throw new ConfigError(`${name}: "${pair}" is not key=value`);
+    out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function kubernetesSettings(env: Env, command: string[] | undefined): KubernetesBackendSettings {
+  const image = envOptional(env, "WHARF_K8S_WORKER_IMAGE");
+  if (!image) {
+    throw new ConfigError("WHARF_K8S_WORKER_IMAGE is required with WHARF_PROVISIONER_BACKEND=kubernetes");
+  }
+  const executor = envString(env, "WHARF_K8S_WORKER_EXECUTOR", "kubernetes");
+  if (executor !== "kubernetes" && executor !== "local" && executor !== "docker") {
+    throw new ConfigError(`WHARF_K8S_WORKER_EXECUTOR must be kubernetes, local or docker, got "${executor}"`);
+  }
+  const optional = (name: string) => envOptional(env, name);
+  const resources = jsonValue<V1ResourceRequirements>(
+    env,
+    "WHARF_K8S_WORKER_RESOURCES",
+    isObject,
+    'a JSON object like {"requests":{"cpu":"250m"},"limits":{"memory":"1Gi"}}',
+  );
+  const tolerations = jsonValue<V1Toleration[]>(
+    env,
+    "WHARF_K8S_TOLERATIONS",
+    (v) => Array.isArray(v) && v.every(isObject),
+    "a JSON array of tolerations",
+  );
+  const nodeSelector = keyValues("WHARF_K8S_NODE_SELECTOR", optional("WHARF_K8S_NODE_SELECTOR"));
+  const workerEnv: Record<string, string> = {};
+  for (const name of FORWARDED_EXECUTOR_ENV) {
+    const v = optional(name);
+    if (v !== undefined) workerEnv[name] = v;
+  }
+  const pick = (key: string, v: unknown) => (v === undefined ? {} : { [key]: v });
+  return {
+    kind: "kubernetes",
+    image,
+    executor,
+    startTimeoutMs: envDurationMs(env, "WHARF_K8S_WORKER_START_TIMEOUT", 120_000),
+    workerEnv,
+    ...pick("command", command),
+    ...pick("namespace", optional("WHARF_K8S_NAMESPACE")),
+    ...pick("serviceAccountName", optional("WHARF_K8S_WORKER_SERVICE_ACCOUNT")),
+    ...pick("cloneImage", optional("WHARF_K8S_CLONE_IMAGE")),
+    ...pick("sshKeySecret", optional("WHARF_K8S_GIT_SSH_SECRET")),
+    ...pick("resources", resources),
+    ...pick("nodeSelector", nodeSelector),
+    ...pick("tolerations", tolerations),
+  };
+}
+
 function list(text: string | undefined): string[] {
   return (text ?? "")
     .split(",")
@@ -73,7 +178,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_DATA_DIR | .wharf in the working directory |
  * | WHARF_MAX_WORKERS | 4 (per backend scope) |
  * | WHARF_POLL_INTERVAL | 1s |
- * | WHARF_PROVISIONER_BACKEND | local (or docker) |
+ * | WHARF_PROVISIONER_BACKEND | local (or docker, kubernetes) |
  * | WHARF_WORKER_CMD | local: this repo's `wharf worker serve`; docker: `wharf worker serve` |
  * | WHARF_WORKER_EXECUTOR | local (local backend only) |
  * | WHARF_WORKER_IMAGE | required for docker |
@@ -81,6 +186,17 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_BINDS | none (comma-separated host:container[:ro]) |
  * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
+ * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
+ * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
+ * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
+ * | WHARF_K8S_WORKER_EXECUTOR | kubernetes (step pods) |
+ * | WHARF_K8S_CLONE_IMAGE | the worker image |
+ * | WHARF_K8S_GIT_SSH_SECRET | unset (Secret with ssh-privatekey [+ known_hosts]) |
+ * | WHARF_K8S_WORKER_RESOURCES | unset (JSON resource requirements) |
+ * | WHARF_K8S_NODE_SELECTOR | unset (k=v,k2=v2) |
+ * | WHARF_K8S_TOLERATIONS | unset (JSON array) |
+ * | WHARF_K8S_WORKER_START_TIMEOUT | 2m (until the pod has an IP) |
+ * | WHARF_K8S_WORKSPACE_*, _STORAGE_CLASS, _{HELM,KUBECTL,KANIKO,NUGET}_IMAGE, _START_TIMEOUT | passed to worker pods |
  * | WHARF_WORKER_TOKEN | unset |
  * | WHARF_WORKER_STOP_GRACE | 5s |
  * | WHARF_SHUTDOWN_GRACE | 10s |
@@ -112,8 +228,10 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
     };
+  } else if (kind === "kubernetes") {
+    backend = kubernetesSettings(env, command);
   } else {
-    throw new ConfigError(`WHARF_PROVISIONER_BACKEND must be local or docker, got "${kind}"`);
+    throw new ConfigError(`WHARF_PROVISIONER_BACKEND must be local, docker or kubernetes, got "${kind}"`);
   }
   const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
   const databaseUrl = envOptional(env, "DATABASE_URL");

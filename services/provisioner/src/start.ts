@@ -13,12 +13,32 @@ export interface RunningProvisioner {
   close(): Promise<void>;
 }
 
-function createBackend(opts: CompiledOptions): WorkerBackend {
+async function createBackend(opts: CompiledOptions, log: Logger): Promise<WorkerBackend> {
   const runtime = {
     stopGraceMs: opts.workerStopGraceMs,
     ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
   };
   const b = opts.backend;
+  if (b.kind === "kubernetes") {
+    // Loaded only here, so local and docker setups never load the Kubernetes client.
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const { KubernetesWorkerBackend } = await import("@wharf/kube-backends");
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromDefault(); // in a pod: its service account; else KUBECONFIG / ~/.kube/config
+    const { kind: _kind, workerEnv, resources, nodeSelector, tolerations, ...rest } = b;
+    return new KubernetesWorkerBackend({
+      ...runtime,
+      ...rest,
+      kubeConfig,
+      extraEnv: workerEnv,
+      placement: {
+        ...(resources ? { resources } : {}),
+        ...(nodeSelector ? { nodeSelector } : {}),
+        ...(tolerations ? { tolerations } : {}),
+      },
+      log: log.child({ backend: "kubernetes" }),
+    });
+  }
   if (b.kind === "docker") {
     return new DockerBackend({
       ...runtime,
@@ -48,7 +68,13 @@ export async function startProvisioner(
   const db = await openDatabase(
     opts.databaseUrl ? { url: opts.databaseUrl } : { dataDir: path.join(opts.dataDir, "db") },
   );
-  const backend = createBackend(opts);
+  let backend: WorkerBackend;
+  try {
+    backend = await createBackend(opts, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   let provisioner: Provisioner | undefined;
   try {
     provisioner = await Provisioner.start({

@@ -50,7 +50,7 @@ describe("compileOptions", () => {
 
   it.each([
     [{ WHARF_PROVISIONER_BACKEND: "docker" }, /WHARF_WORKER_IMAGE is required/],
-    [{ WHARF_PROVISIONER_BACKEND: "k8s" }, /must be local or docker/],
+    [{ WHARF_PROVISIONER_BACKEND: "k8s" }, /must be local, docker or kubernetes/],
     [{ WHARF_MAX_WORKERS: "0" }, /at least 1/],
     [{ WHARF_MAX_WORKERS: "many" }, /integer/],
     [{ WHARF_WORKER_CMD: "[1]" }, /array of strings/],

@@ -8,6 +8,14 @@ import type { WorkerOptions } from "./options.js";
  * never loads dockerode and a docker worker never needs the local executor.
  */
 export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<Executor> {
+  if (opts.executor === "kubernetes") {
+    // In a pod: the service account's in-cluster config; elsewhere KUBECONFIG or ~/.kube/config.
+    const { KubeConfig } = await import("@kubernetes/client-node");
+    const { KubernetesExecutor, kubernetesOptionsFromEnv } = await import("@wharf/executor-kubernetes");
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    return new KubernetesExecutor(kubernetesOptionsFromEnv(process.env, kc));
+  }
   if (opts.executor === "docker") {
     const { DockerExecutor } = await import("@wharf/executor-docker");
     return new DockerExecutor({ networkMode: opts.dockerNetwork, logger: log.child({ executor: "docker" }) });

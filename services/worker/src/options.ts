@@ -16,7 +16,7 @@ export interface WorkerOptions {
   environment?: string;
   /** Input values (VARS / -i). */
   inputs: Record<string, string>;
-  executor: "local" | "docker";
+  executor: "local" | "docker" | "kubernetes";
   host: string;
   /** gRPC port; 0 picks a free one. */
   port: number;
@@ -71,8 +71,8 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   if (!source) throw new ConfigError("set WHARF_SOURCE_DIR or GIT_FULLURL");
   const runStages = envOptional(env, "RUN_STAGES");
   const executor = envString(env, "WHARF_EXECUTOR", "local");
-  if (executor !== "local" && executor !== "docker") {
-    throw new ConfigError(`WHARF_EXECUTOR must be local or docker, got "${executor}"`);
+  if (executor !== "local" && executor !== "docker" && executor !== "kubernetes") {
+    throw new ConfigError(`WHARF_EXECUTOR must be local, docker or kubernetes, got "${executor}"`);
   }
   const port = overrides.port ?? envInt(env, "WHARF_WORKER_PORT", 5010);
   const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", 0);

@@ -1,0 +1,120 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { ConfigError } from "@wharf/config";
+import { FakeKubeApiServer } from "@wharf/kube-fake";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compileOptions, startProvisioner } from "../src/index.js";
+
+describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
+  it("reads the WHARF_K8S_* settings and forwards the executor's to worker pods", () => {
+    const o = compileOptions({
+      WHARF_PROVISIONER_BACKEND: "kubernetes",
+      WHARF_K8S_WORKER_IMAGE: "reg/worker:1",
+      WHARF_K8S_NAMESPACE: "builds",
+      WHARF_K8S_WORKER_SERVICE_ACCOUNT: "wharf-worker",
+      WHARF_K8S_CLONE_IMAGE: "reg/git:1",
+      WHARF_K8S_GIT_SSH_SECRET: "deploy-key",
+      WHARF_K8S_WORKER_RESOURCES: '{"limits":{"memory":"1Gi"}}',
+      WHARF_K8S_NODE_SELECTOR: "pool=ci, arch=amd64",
+      WHARF_K8S_TOLERATIONS: '[{"key":"ci","operator":"Exists"}]',
+      WHARF_K8S_WORKER_START_TIMEOUT: "30s",
+      WHARF_K8S_WORKSPACE_SIZE: "5Gi",
+      WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1",
+    });
+    expect(o.backend).toEqual({
+      kind: "kubernetes",
+      image: "reg/worker:1",
+      executor: "kubernetes",
+      namespace: "builds",
+      serviceAccountName: "wharf-worker",
+      cloneImage: "reg/git:1",
+      sshKeySecret: "deploy-key",
+      resources: { limits: { memory: "1Gi" } },
+      nodeSelector: { pool: "ci", arch: "amd64" },
+      tolerations: [{ key: "ci", operator: "Exists" }],
+      startTimeoutMs: 30_000,
+      workerEnv: { WHARF_K8S_WORKSPACE_SIZE: "5Gi", WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1" },
+    });
+  });
+
+  it.each([
+    [{}, /WHARF_K8S_WORKER_IMAGE is required/],
+    [
+      { WHARF_K8S_WORKER_IMAGE: "w", WHARF_K8S_WORKER_RESOURCES: "{" },
+      /WHARF_K8S_WORKER_RESOURCES is not JSON/,
+    ],
+    [
+      { WHARF_K8S_WORKER_IMAGE: "w", WHARF_K8S_TOLERATIONS: "{}" },
+      /WHARF_K8S_TOLERATIONS must be a JSON array/,
+    ],
+    [{ WHARF_K8S_WORKER_IMAGE: "w", WHARF_K8S_NODE_SELECTOR: "pool" }, /"pool" is not key=value/],
+    [{ WHARF_K8S_WORKER_IMAGE: "w", WHARF_K8S_WORKER_EXECUTOR: "x" }, /WHARF_K8S_WORKER_EXECUTOR must be/],
+  ])("refuses bad settings with a clear error: %j", (env, message) => {
+    expect(() => compileOptions({ WHARF_PROVISIONER_BACKEND: "kubernetes", ...env })).toThrow(ConfigError);
+    expect(() => compileOptions({ WHARF_PROVISIONER_BACKEND: "kubernetes", ...env })).toThrow(message);
+  });
+});
+
+describe("startProvisioner with the kubernetes backend", () => {
+  let fake: FakeKubeApiServer;
+  let dir: string;
+  const savedKubeconfig = process.env.KUBECONFIG;
+  beforeAll(async () => {
+    fake = await FakeKubeApiServer.start();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-k8s-"));
+    // The service loads its kubeconfig the default way: KUBECONFIG, as outside a cluster.
+    await fs.writeFile(path.join(dir, "kubeconfig"), fake.kubeConfigYaml("ci"));
+    process.env.KUBECONFIG = path.join(dir, "kubeconfig");
+  });
+  afterAll(async () => {
+    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = savedKubeconfig;
+    await fake?.close();
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates a worker pod per build from the env settings and deletes it on DELETE", async () => {
+    const opts = compileOptions(
+      {
+        WHARF_PROVISIONER_BACKEND: "kubernetes",
+        WHARF_PROVISIONER_PORT: "0",
+        WHARF_PROVISIONER_HOST: "127.0.0.1",
+        WHARF_K8S_WORKER_IMAGE: "reg/worker:1",
+        WHARF_K8S_WORKER_SERVICE_ACCOUNT: "wharf-worker",
+        WHARF_WORKER_CMD: "sleep 30",
+        WHARF_K8S_WORKSPACE_SIZE: "5Gi",
+        WHARF_WORKER_STOP_GRACE: "1s",
+      },
+      dir,
+    );
+    const p = await startProvisioner(opts);
+    try {
+      const q = new URLSearchParams({
+        BUILD_REF: "61",
+        GIT_FULLURL: "file:///nonexistent",
+        WHARF_INSTANCE: "svc",
+      });
+      const res = await fetch(`${p.url}/api/worker?${q}`, { method: "POST" });
+      expect(res.status).toBe(201);
+      const { workerId } = (await res.json()) as { workerId: string };
+      const deadline = Date.now() + 10_000;
+      while (fake.store.list("pods", "ci").length === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const [pod] = fake.store.list("pods", "ci");
+      expect(pod?.metadata.labels?.["wharf.iver.com/worker-id"]).toBe(workerId);
+      expect(pod?.spec.serviceAccountName).toBe("wharf-worker");
+      const worker = pod?.spec.containers[0];
+      expect(worker.image).toBe("reg/worker:1");
+      expect(worker.command).toEqual(["sleep", "30"]);
+      expect(worker.env).toContainEqual({ name: "WHARF_K8S_WORKSPACE_SIZE", value: "5Gi" });
+      expect(worker.env).toContainEqual({ name: "WHARF_EXECUTOR", value: "kubernetes" });
+      const deleted = await fetch(`${p.url}/api/worker/${workerId}`, { method: "DELETE" });
+      expect(deleted.status).toBe(204);
+      expect(fake.store.list("pods", "ci")).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  });
+});
