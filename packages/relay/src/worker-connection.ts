@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadWorkerProto } from "@wharf/proto";
+import { loadWorkerProto, type WorkerPackage } from "@wharf/proto";
+import { decodeLogBatch } from "./log-batch-decoder.js";
 
 type Timestamp = { seconds: number; nanos: number } | null;
 
@@ -56,6 +57,21 @@ type ExtrasStub = grpc.Client & {
   Release: Unary<object, object>;
 };
 
+const LOG_BATCHES_PATH = "/wharf.worker.v1.WorkerExtras/StreamLogBatches";
+
+// Parsing the .proto files is costly (time and memory): once per process, not once per worker.
+let loadedProto: WorkerPackage | undefined;
+function workerProto(): WorkerPackage {
+  loadedProto ??= loadWorkerProto();
+  return loadedProto;
+}
+
+function logBatchesRequest(): (req: { afterLogId: number; maxBatchLines: number }) => Buffer {
+  const method = (workerProto().WorkerExtras.service as grpc.ServiceDefinition)
+    .StreamLogBatches as grpc.MethodDefinition<{ afterLogId: number; maxBatchLines: number }, unknown>;
+  return method.requestSerialize;
+}
+
 /**
  * The aggregator's view of one worker over `wharf.worker.v1`: resumable streams
  * (after a checkpoint id) and the unary control calls. Streams are Node
@@ -70,7 +86,7 @@ export class WorkerConnection {
     readonly address: string,
     private readonly token?: string,
   ) {
-    const proto = loadWorkerProto();
+    const proto = workerProto();
     // One channel shared by both services: a single HTTP/2 connection per worker.
     this.worker = new proto.Worker(address, grpc.credentials.createInsecure()) as unknown as WorkerStub;
     this.extras = new proto.WorkerExtras(address, grpc.credentials.createInsecure(), {
@@ -82,7 +98,15 @@ export class WorkerConnection {
     afterLogId: number,
     maxBatchLines: number,
   ): grpc.ClientReadableStream<{ lines: WorkerLogLine[] }> {
-    return this.extras.StreamLogBatches({ afterLogId, maxBatchLines }, this.metadata(), {});
+    // Our own decoder (see decodeLogBatch); the request is encoded as the service definition does it.
+    return this.extras.makeServerStreamRequest(
+      LOG_BATCHES_PATH,
+      logBatchesRequest(),
+      decodeLogBatch,
+      { afterLogId, maxBatchLines },
+      this.metadata(),
+      {},
+    );
   }
 
   streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WorkerStatusEvent> {
