@@ -1,6 +1,5 @@
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
-import type { ApiLogLine } from "./wharf-api-client.js";
-import { timestampToMs, type WorkerLogLine } from "./worker-connection.js";
+import type { WorkerLogLine } from "./worker-connection.js";
 
 /**
  * Worker StreamLogBatches (from the checkpoint) → wharf-api CreateLogStream.
@@ -62,26 +61,21 @@ export class LogRelay {
     await deliver(ctx, "log batch", async () => {
       if (acked === undefined) {
         if (this.inDoubt) {
-          pending = await this.skipStoredPrefix(pending);
-          this.inDoubt = false;
+          const skipped = await this.skipStoredPrefix(pending);
+          pending = skipped.rest;
+          // The previous sender's batch may have been longer than this one: then the next batch checks again.
+          this.inDoubt = skipped.storedBeyond;
           if (pending.length === 0) return;
         }
-        const lines: ApiLogLine[] = pending.map((l) => ({
-          buildId: ctx.buildId,
-          workerLogId: l.logId,
-          workerStepId: l.stepId,
-          timestamp: timestampToMs(l.timestamp),
-          message: l.message,
-        }));
         try {
-          acked = await ctx.api.sendLogBatch(lines, ctx.signal);
+          acked = await ctx.api.sendWorkerLogs(ctx.buildId, pending, ctx.signal);
         } catch (err) {
           this.inDoubt = ctx.tuning.reconcileLogs;
           throw err;
         }
-        if (acked !== lines.length)
+        if (acked !== pending.length)
           ctx.log.warn(
-            { sent: lines.length, inserted: acked, workerId: ctx.workerId },
+            { sent: pending.length, inserted: acked, workerId: ctx.workerId },
             "wharf-api skipped lines",
           );
         ctx.metrics.count("log_lines_delivered", acked);
@@ -91,7 +85,10 @@ export class LogRelay {
     });
   }
 
-  private async skipStoredPrefix(pending: WorkerLogLine[]): Promise<WorkerLogLine[]> {
+  /** Moves the checkpoint past the lines wharf-api already holds; `storedBeyond`: it holds more than `pending`. */
+  private async skipStoredPrefix(
+    pending: WorkerLogLine[],
+  ): Promise<{ rest: WorkerLogLine[]; storedBeyond: boolean }> {
     const { ctx } = this;
     const held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
     const extra = held - ctx.checkpoint.deliveredLines;
@@ -100,9 +97,9 @@ export class LogRelay {
         { held, delivered: ctx.checkpoint.deliveredLines },
         "wharf-api holds fewer lines than delivered",
       );
-      return pending;
+      return { rest: pending, storedBeyond: false };
     }
-    if (extra === 0) return pending;
+    if (extra === 0) return { rest: pending, storedBeyond: false };
     const stored = pending.slice(0, extra);
     ctx.log.info(
       { workerId: ctx.workerId, skipped: stored.length },
@@ -110,7 +107,7 @@ export class LogRelay {
     );
     await this.advance(stored, stored.length);
     ctx.metrics.count("log_lines_reconciled", stored.length);
-    return pending.slice(stored.length);
+    return { rest: pending.slice(stored.length), storedBeyond: extra > pending.length };
   }
 
   private async advance(lines: WorkerLogLine[], stored: number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { LogStreamLine } from "./log-stream-sender.js";
+import { timestampToMs, type WorkerLogLine } from "./worker-connection.js";
 
 /**
  * Encodes `wharf.api.v5.CreateLogStreamRequest` messages as gRPC frames
@@ -15,24 +16,38 @@ import type { LogStreamLine } from "./log-stream-sender.js";
  * present (wharf-api skips lines without one), even at the epoch.
  */
 export class RequestFrameEncoder {
-  private buf: Buffer;
+  // Allocated when the first frame comes, so a finished batch leaves no empty chunk behind.
+  private buf = EMPTY;
   private pos = 0;
 
-  constructor(private readonly chunkBytes: number) {
-    this.buf = Buffer.allocUnsafe(chunkBytes);
-  }
+  constructor(private readonly chunkBytes: number) {}
 
   /** Adds one line's frame; returns a full chunk to write when the frame did not fit behind it. */
   add(line: LogStreamLine): Buffer | undefined {
     const ms = typeof line.timestamp === "number" ? line.timestamp : line.timestamp.getTime();
+    return this.addFields(line.buildId, line.workerLogId, line.workerStepId, ms, line.message);
+  }
+
+  /** A worker's line as it came from the worker (the relay's path: no object per line in between). */
+  addWorkerLine(buildId: number, line: WorkerLogLine): Buffer | undefined {
+    return this.addFields(buildId, line.logId, line.stepId, timestampToMs(line.timestamp), line.message);
+  }
+
+  private addFields(
+    buildId: number,
+    workerLogId: number,
+    workerStepId: number,
+    ms: number,
+    message: string,
+  ): Buffer | undefined {
     const seconds = Math.floor(ms / 1000);
     const nanos = (ms - seconds * 1000) * 1e6;
-    const textBytes = Buffer.byteLength(line.message, "utf8");
+    const textBytes = Buffer.byteLength(message, "utf8");
     const tsBytes = fieldBytes(seconds) + fieldBytes(nanos);
     const bodyBytes =
-      fieldBytes(line.buildId) +
-      fieldBytes(line.workerLogId) +
-      fieldBytes(line.workerStepId) +
+      fieldBytes(buildId) +
+      fieldBytes(workerLogId) +
+      fieldBytes(workerStepId) +
       1 +
       varintBytes(tsBytes) +
       tsBytes +
@@ -49,9 +64,9 @@ export class RequestFrameEncoder {
     b[p++] = 0; // not compressed
     b.writeUInt32BE(bodyBytes, p);
     p += 4;
-    p = writeField(b, p, 0x08, line.buildId);
-    p = writeField(b, p, 0x10, line.workerLogId);
-    p = writeField(b, p, 0x18, line.workerStepId);
+    p = writeField(b, p, 0x08, buildId);
+    p = writeField(b, p, 0x10, workerLogId);
+    p = writeField(b, p, 0x18, workerStepId);
     b[p++] = 0x22;
     p = writeVarint(b, p, tsBytes);
     p = writeField(b, p, 0x08, seconds);
@@ -59,7 +74,7 @@ export class RequestFrameEncoder {
     if (textBytes > 0) {
       b[p++] = 0x2a;
       p = writeVarint(b, p, textBytes);
-      p += b.write(line.message, p, textBytes, "utf8");
+      p += b.write(message, p, textBytes, "utf8");
     }
     this.pos = p;
     return full;
@@ -70,11 +85,13 @@ export class RequestFrameEncoder {
     if (this.pos === 0) return undefined;
     const out = this.buf.subarray(0, this.pos);
     // The written chunk stays referenced by the stream until sent: never reuse its memory.
-    this.buf = Buffer.allocUnsafe(this.chunkBytes);
+    this.buf = EMPTY;
     this.pos = 0;
     return out;
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Bytes of a varint field with a one-byte tag; 0 for a zero value (left out). */
 function fieldBytes(value: number): number {

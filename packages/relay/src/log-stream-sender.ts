@@ -3,6 +3,7 @@ import path from "node:path";
 import { protoRoot } from "@wharf/proto";
 import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
+import type { WorkerLogLine } from "./worker-connection.js";
 
 export interface LogStreamLine {
   buildId: number;
@@ -46,7 +47,31 @@ export class LogStreamSender {
     private readonly token?: string,
   ) {}
 
-  async send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.call(lines.length, (enc, i) => enc.add(lines[i] as LogStreamLine), timeoutMs, signal);
+  }
+
+  /** `send` for lines as the worker gave them, encoded straight from there. */
+  sendWorkerLines(
+    buildId: number,
+    lines: readonly WorkerLogLine[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    return this.call(
+      lines.length,
+      (enc, i) => enc.addWorkerLine(buildId, lines[i] as WorkerLogLine),
+      timeoutMs,
+      signal,
+    );
+  }
+
+  private async call(
+    count: number,
+    encode: LineEncoding,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number> {
     signal?.throwIfAborted();
     const stream = this.connect().request({
       ":method": "POST",
@@ -67,7 +92,7 @@ export class LogStreamSender {
     try {
       const answer = readAnswer(stream);
       answer.catch(() => {});
-      await writeFrames(stream, lines);
+      await writeFrames(stream, count, encode);
       return await answer;
     } catch (err) {
       if (cancelled) throw new LogStreamError(`CreateLogStream ${cancelled}`, undefined, { cause: err });
@@ -99,10 +124,17 @@ export class LogStreamSender {
   }
 }
 
-async function writeFrames(stream: http2.ClientHttp2Stream, lines: readonly LogStreamLine[]): Promise<void> {
+/** Adds line `i` to the encoder; returns a full chunk to write, if any. */
+type LineEncoding = (encoder: RequestFrameEncoder, i: number) => Buffer | undefined;
+
+async function writeFrames(
+  stream: http2.ClientHttp2Stream,
+  count: number,
+  encode: LineEncoding,
+): Promise<void> {
   const encoder = new RequestFrameEncoder(WRITE_CHUNK);
-  for (const line of lines) {
-    const full = encoder.add(line);
+  for (let i = 0; i < count; i++) {
+    const full = encode(encoder, i);
     if (full && !stream.write(full)) await waitDrain(stream);
   }
   const rest = encoder.take();

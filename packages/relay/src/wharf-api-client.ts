@@ -1,5 +1,6 @@
 import { LogStreamSender } from "./log-stream-sender.js";
 import { multipartFileBody } from "./multipart-body.js";
+import type { WorkerLogLine } from "./worker-connection.js";
 
 /** Build status names as wharf-api v5 knows them. */
 export type ApiBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
@@ -63,6 +64,19 @@ export class WharfApiClient {
   async sendLogBatch(lines: readonly ApiLogLine[], signal?: AbortSignal): Promise<number> {
     try {
       return await this.logStream.send(lines, this.timeoutMs, signal);
+    } catch (err) {
+      throw new WharfApiError((err as Error).message, undefined, { cause: err });
+    }
+  }
+
+  /** `sendLogBatch` for lines as a worker streamed them (no per-line copy on the way). */
+  async sendWorkerLogs(
+    buildId: number,
+    lines: readonly WorkerLogLine[],
+    signal?: AbortSignal,
+  ): Promise<number> {
+    try {
+      return await this.logStream.sendWorkerLines(buildId, lines, this.timeoutMs, signal);
     } catch (err) {
       throw new WharfApiError((err as Error).message, undefined, { cause: err });
     }
