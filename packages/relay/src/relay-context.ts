@@ -9,7 +9,10 @@ import type { WorkerConnection } from "./worker-connection.js";
 export interface RelayTuning {
   /** Lines per CreateLogStream call (default 2000): one bounded, acknowledged batch. */
   logBatchLines: number;
-  /** Lines per worker StreamLogBatches message (default 1000). */
+  /**
+   * Lines per worker StreamLogBatches message (default 250). grpc-js reads up to 16
+   * messages ahead, so this bounds what the aggregator holds per worker that is behind.
+   */
   workerBatchLines: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
@@ -19,7 +22,7 @@ export interface RelayTuning {
 
 export const defaultRelayTuning: RelayTuning = {
   logBatchLines: 2000,
-  workerBatchLines: 1000,
+  workerBatchLines: 250,
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 10_000,
   reconcileLogs: true,
