@@ -9,12 +9,15 @@
  * <role>`, the child. `WHARF_BENCH_PROF=<dir>` writes a CPU profile per child.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import * as grpc from "@grpc/grpc-js";
 import { createLogger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
+import { loadWorkerProto } from "@wharf/proto";
 import {
   Aggregator,
   type LiveWorker,
@@ -96,6 +99,55 @@ export class BenchProcess {
       Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"))?.[1] ?? 0) * 1024;
     return { peak: kb("VmHWM"), now: kb("VmRSS") };
   }
+}
+
+/** Starts the processes `fn` needs and always stops them (profiles are written on a clean exit). */
+export async function withBenchProcesses<T>(
+  roles: ("workers" | "double" | "aggregator")[],
+  fn: (...p: BenchProcess[]) => Promise<T>,
+): Promise<T> {
+  const started: BenchProcess[] = [];
+  try {
+    for (const role of roles) started.push(await BenchProcess.start(role));
+    return await fn(...started);
+  } finally {
+    for (const p of started.reverse()) await p.stop();
+  }
+}
+
+/**
+ * Replaces the section under `heading` (up to the next `## `) in BENCHMARKS.md, or appends it;
+ * other sections stay as they are. WHARF_BENCH_DRY=1 only prints.
+ */
+export function writeBenchmarkSection(heading: string, section: string): void {
+  process.stdout.write(`${section}\n`);
+  if (process.env.WHARF_BENCH_DRY) return;
+  const file = path.resolve(fileURLToPath(import.meta.url), "../../BENCHMARKS.md");
+  const doc = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const lines = doc.split("\n");
+  const start = lines.findIndex((l) => l.trim() === heading);
+  if (start === -1) {
+    writeFileSync(file, `${doc.replace(/\n*$/, "\n\n")}${section.trimEnd()}\n`);
+    return;
+  }
+  let end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
+  if (end === -1) end = lines.length;
+  const next = [...lines.slice(0, start), ...section.trimEnd().split("\n"), "", ...lines.slice(end)];
+  writeFileSync(file, `${next.join("\n").trimEnd()}\n`);
+}
+
+/** The machine and its load, for the "Measured …" line. */
+export function machineLine(): string {
+  const cpu = os.cpus()[0]?.model.trim() ?? "cpu";
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+  return `Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${cpu}, load average ${load}`;
+}
+
+export function fmt(n: number): string {
+  return Math.round(n).toLocaleString("en");
 }
 
 // ---------------------------------------------------------------- children
@@ -195,13 +247,29 @@ export interface AggregatorRun {
 function aggregatorRole(): Handlers {
   const log = createLogger("bench", "silent");
   return {
-    /** Reads every worker's StreamLogBatches to the end, nothing else; returns lines read. */
-    async read(addresses: string[], batchLines: number) {
+    /**
+     * Reads every worker's StreamLogBatches to the end, nothing else; returns lines read.
+     * "grpc-js": a plain grpc-js client with @wharf/proto's loader (the raw baseline);
+     * "relay": the aggregator's own WorkerConnection (its hand-written decoder).
+     */
+    async read(addresses: string[], batchLines: number, via: "grpc-js" | "relay") {
       let n = 0;
       await Promise.all(
         addresses.map(async (address) => {
-          const conn = new WorkerConnection(address);
-          for await (const batch of conn.streamLogBatches(0, batchLines)) n += batch.lines.length;
+          const conn =
+            via === "relay"
+              ? new WorkerConnection(address)
+              : new (loadWorkerProto().WorkerExtras)(address, grpc.credentials.createInsecure());
+          const stream =
+            conn instanceof WorkerConnection
+              ? conn.streamLogBatches(0, batchLines)
+              : (
+                  conn as unknown as { StreamLogBatches(req: object): AsyncIterable<{ lines: unknown[] }> }
+                ).StreamLogBatches({
+                  afterLogId: 0,
+                  maxBatchLines: batchLines,
+                });
+          for await (const batch of stream) n += batch.lines.length;
           conn.close();
         }),
       );
@@ -261,7 +329,10 @@ const roles: Record<string, () => Handlers> = {
 function serveRole(role: string): void {
   const make = roles[role];
   if (!make || !process.send) throw new Error(`unknown bench role ${role} (or no IPC channel)`);
-  const handlers: Handlers = { ...make(), ping: () => "pong" };
+  const handlers: Handlers = {
+    ...make(),
+    ping: () => "pong",
+  };
   const reply = (r: Reply) => process.send?.(r);
   process.on("message", (m: Request) => {
     const fn = handlers[m.method] as ((...a: unknown[]) => unknown) | undefined;
