@@ -31,7 +31,7 @@ export interface KubernetesBackendOptions extends WorkerRuntimeOptions {
   namespace?: string;
   /** Worker image (WHARF_K8S_WORKER_IMAGE). */
   image: string;
-  /** Worker argv; default `wharf worker serve`. */
+  /** Worker argv (WHARF_WORKER_CMD); default the image's entrypoint/CMD. */
   command?: string[];
   /** Image of the git-clone init container; default the worker image. */
   cloneImage?: string;

@@ -49,7 +49,7 @@ export interface WorkerPodInput extends PodPlacement {
   projectId: string;
   /** Image with node, git and the wharf worker. */
   image: string;
-  /** Worker argv; default the image's `wharf worker serve`. */
+  /** Worker argv; default the image's own entrypoint/CMD (deploy/docker: `worker serve`). */
   command?: string[];
   /** Image of the clone init container (needs sh, git, base64; ssh for SSH remotes). Default: `image`. */
   cloneImage?: string;
@@ -154,7 +154,7 @@ export function workerContainer(input: WorkerPodInput): V1Container {
     name: WORKER_CONTAINER,
     image: input.image,
     imagePullPolicy: input.imagePullPolicy ?? "IfNotPresent",
-    command: input.command ?? ["wharf", "worker", "serve"],
+    ...(input.command ? { command: input.command } : {}),
     env: [
       ...envVars(env),
       // The kubernetes executor owns its step pods by this pod, so deleting the worker removes them.
