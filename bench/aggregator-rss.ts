@@ -26,6 +26,19 @@ const BUILD_BASE = 920_000;
 const TIME_LIMIT_MS = 5 * 60_000;
 const GOAL_MB = 300;
 
+const MEMORY_NOTES = [
+  "Where the memory goes: the idle aggregator process is already ~150 MB (Node, tsx's loader thread, grpc-js,",
+  "pg, protobufjs). Heap sampling at the peak found ~75–120 MB of live data, nearly all decoded worker lines:",
+  "each lagging worker holds what grpc-js read ahead (16 `StreamLogBatches` messages) plus the batch being",
+  "delivered. The rest is V8 letting garbage pile up under a high allocation rate (heap ~260 MB, ~200 MB used)",
+  "and ~100 MB of buffers (HTTP/2 chunks, encoded frames). At the start of this work the same bench peaked",
+  "at 586 MB (the worker proto parsed per connection, two-pass protobuf decoding, an object and a Date per",
+  "line, 1000-line worker messages). Still to do for ≤ 300 MB: a process-wide budget of lines held across",
+  "workers (less read-ahead each when many lag), or reading `StreamLogBatches` over raw HTTP/2 with explicit",
+  "demand instead of grpc-js's 16-message read-ahead; a V8 heap cap (`--max-old-space-size`) on the",
+  "aggregator process would also trade GC time for RSS.",
+];
+
 /** Samples the process's RSS every 100 ms until `until` settles; returns the highest sample. */
 async function sampleRss(p: BenchProcess, until: Promise<unknown>): Promise<number> {
   let highest = 0;
@@ -100,6 +113,8 @@ try {
       `| lines delivered (${fmt(total)} in all) | ${fmt((total / result.ms) * 1000)} lines/s |`,
       "",
       `Goal peak RSS ≤ ${GOAL_MB} MB: ${met}. Every build's lines arrived once and in order.`,
+      "",
+      ...MEMORY_NOTES,
       "",
       `${machineLine()}. Filling the stores took ${Math.round(result.fillMs)} ms (not counted).`,
       "",
