@@ -103,6 +103,16 @@ export class Aggregator {
       if (await this.lease.tryAcquire(w.workerId)) this.startRelay(w);
     }
     for (const id of this.finished) if (!seen.has(id)) this.finished.delete(id);
+    // A worker the directory no longer lists was deleted (a cancel through the provisioner)
+    // or vanished: once it also stops answering, fail its build now instead of after the grace.
+    for (const [id, running] of this.relays) {
+      if (!seen.has(id))
+        running.relay.update({
+          ...running.relay.worker,
+          status: "failed",
+          message: "no longer listed by the directory (deleted)",
+        });
+    }
   }
 
   private startRelay(w: LiveWorker): void {

@@ -8,6 +8,8 @@ export interface LiveWorker {
   /** host:port of the worker's gRPC; null while it has none (queued, failed to start). */
   address: string | null;
   status: WorkerState;
+  /** Why a failed worker failed, when the backend knows (stuck image pull, crash, deleted). */
+  message?: string;
 }
 
 /**

@@ -52,6 +52,11 @@ export class WorkerRelay {
     return this.reported.workerId;
   }
 
+  /** The directory entry last seen for this worker. */
+  get worker(): LiveWorker {
+    return this.reported;
+  }
+
   /** Latest directory entry for this worker (the aggregator calls this every poll). */
   update(worker: LiveWorker): void {
     this.reported = worker;
@@ -149,7 +154,8 @@ export class WorkerRelay {
         const seconds = Math.round((Date.now() - this.troubleSince) / 1000);
         throw new WorkerLostError(
           `worker ${ctx.workerId} stopped answering (${shortError(this.lastTrouble)}) ` +
-            `for ${seconds}s${gone ? ` and is reported ${this.reported.status}` : ""}`,
+            `for ${seconds}s${gone ? ` and is reported ${this.reported.status}` : ""}` +
+            `${this.reported.message ? `: ${this.reported.message}` : ""}`,
         );
       }
     }
