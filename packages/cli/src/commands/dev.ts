@@ -21,20 +21,9 @@ export function register(program: Command): void {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .action(async (flags: { backend: "local" | "docker"; host: string }) => {
       const { createLogger, GracefulShutdown } = await import("@wharf/config");
-      const { startDevStack } = await import("@wharf/dev-stack");
+      const { compileDevStackOptions, startDevStack } = await import("@wharf/dev-stack");
       const log = createLogger("up", undefined, { pretty: true });
-      const stack = await startDevStack(
-        {
-          dataDir: dataDirDefault(),
-          backend: flags.backend,
-          host: flags.host,
-          sinkPort: 5001,
-          provisionerPort: 5009,
-          aggregatorPort: 5008,
-          env: process.env,
-        },
-        log,
-      );
+      const stack = await startDevStack(compileDevStackOptions(process.env, flags), log);
       const shutdown = new GracefulShutdown(log, 30_000);
       shutdown.add("dev stack", () => stack.close());
       shutdown.handleSignals(0);
