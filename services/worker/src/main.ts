@@ -1,3 +1,4 @@
+import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
@@ -44,6 +45,21 @@ export interface RunFlags {
 
 /** `wharf run`: the pipeline here, logs to the terminal; returns the exit code (0/1/2/130). */
 export async function runPipelineHere(flags: RunFlags): Promise<number> {
+  // Results of a local run are shown, not kept, unless WHARF_DATA_DIR asks for it.
+  const keptDataDir = process.env.WHARF_DATA_DIR;
+  const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-run-"));
+  try {
+    return await runWithScratch(flags, keptDataDir, scratchDir);
+  } finally {
+    await fs.rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+async function runWithScratch(
+  flags: RunFlags,
+  keptDataDir: string | undefined,
+  scratchDir: string,
+): Promise<number> {
   const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn", { pretty: true });
   const sourceDir = flags.dir;
   if (flags.backend !== "local" && flags.backend !== "docker") {
@@ -60,7 +76,7 @@ export async function runPipelineHere(flags: RunFlags): Promise<number> {
         port: flags.serve ? flags.port : 0,
         httpPort: -1,
         host: "127.0.0.1",
-        dataDir: process.env.WHARF_DATA_DIR ?? path.join(os.tmpdir(), "wharf-run"),
+        dataDir: keptDataDir ?? scratchDir,
         inputs: flags.input,
         ...(flags.stage ? { stage: flags.stage } : {}),
         ...(flags.env ? { environment: flags.env } : {}),

@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -31,6 +33,13 @@ function wharfRun(args: string[], onStdout?: (text: string, kill: () => void) =>
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+// `wharf run` keeps nothing: its scratch data dir goes when it ends, whatever the result.
+const scratchDirs = () => readdirSync(os.tmpdir()).filter((n) => n.startsWith("wharf-run-"));
+const scratchBefore = new Set(scratchDirs());
+afterAll(() => {
+  expect(scratchDirs().filter((n) => !scratchBefore.has(n))).toEqual([]);
+});
 
 describe("wharf run", () => {
   it("exits 0 for a successful build and prints prefixed logs and a summary", async () => {
