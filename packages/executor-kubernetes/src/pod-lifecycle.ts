@@ -1,16 +1,8 @@
 import type { CoreV1Api, V1ContainerState, V1Pod } from "@kubernetes/client-node";
+import { STUCK_WAITING_REASONS } from "@wharf/kube-manifests";
 
 /** Waiting reasons that will not resolve by themselves: the step cannot start. */
-export const STUCK_REASONS = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "CreateContainerConfigError",
-  "CreateContainerError",
-  "CrashLoopBackOff",
-  "RunContainerError",
-]);
+export const STUCK_REASONS = STUCK_WAITING_REASONS;
 
 /** A pod that will not start, with the kubelet's reason (ErrImagePull, ...). */
 export class PodStartError extends Error {

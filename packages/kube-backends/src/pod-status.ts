@@ -1,5 +1,5 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
-import { WORKER_CONTAINER } from "@wharf/kube-manifests";
+import { STUCK_WAITING_REASONS, WORKER_CONTAINER } from "@wharf/kube-manifests";
 
 /** A worker pod's lifecycle in the provisioner's words. */
 export type WorkerPodPhase = "Scheduling" | "Initializing" | "Running" | "Success" | "Failed";
@@ -12,20 +12,7 @@ export interface WorkerPodStatus {
   exitCode: number | null;
 }
 
-/**
- * Waiting reasons that do not resolve by themselves with restartPolicy Never: the
- * kubelet retries pulls forever, so without this a missing image is a build that hangs.
- */
-export const STUCK_WAITING_REASONS = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
-  "InvalidImageName",
-  "ErrImageNeverPull",
-  "CreateContainerConfigError",
-  "CreateContainerError",
-  "CrashLoopBackOff",
-  "RunContainerError",
-]);
+export { STUCK_WAITING_REASONS };
 
 function stuck(statuses: V1ContainerStatus[] | undefined): string | undefined {
   for (const s of statuses ?? []) {

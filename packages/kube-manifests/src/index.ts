@@ -30,6 +30,7 @@ export {
   stepRun,
   WORKSPACE_PATH,
 } from "./step-run.js";
+export { STUCK_WAITING_REASONS } from "./stuck-reasons.js";
 export {
   CLONE_CONTAINER,
   CLONE_SCRIPT,
