@@ -280,8 +280,15 @@ ${wait ? `        - ${gate.waitCommand()}\n` : ""}        - echo "${name} done"
 
     // The first build's step is running (and held by the gate): the second must still queue.
     await waitFor("first build running", () => messages(first).includes("first started"), BUILD_TIMEOUT_MS);
-    const listed = await stack.listWorkers();
-    expect(listed.find((w) => w.workerId === a.workerId)?.status).toBe("Running");
+    // The provisioner learns a worker's status by polling it, so give the list a moment.
+    const listed = await waitFor(
+      "first worker listed Running",
+      async () => {
+        const workers = await stack.listWorkers();
+        return workers.find((w) => w.workerId === a.workerId)?.status === "Running" ? workers : undefined;
+      },
+      BUILD_TIMEOUT_MS,
+    );
     expect(listed.find((w) => w.workerId === b.workerId)).toMatchObject({ status: "Queued", address: null });
     expect(stack.api.statusesFor(second)).toEqual([]);
 
