@@ -74,9 +74,24 @@ export async function runDevBuild(opts: DevBuildOptions): Promise<number> {
       return 1;
     }
     process.stderr.write(`wharf build: build ${body.buildId} started\n`);
-    return await follow(sinkUrl, body.buildId, process.stdout.isTTY === true);
+    const code = await follow(sinkUrl, body.buildId, process.stdout.isTTY === true);
+    // The final status arrives before the aggregator has released and removed the worker;
+    // let it finish that before this embedded stack goes away.
+    if (stack) await workerRemoved(stack.provisionerUrl, body.buildId);
+    return code;
   } finally {
     await stack?.close();
+  }
+}
+
+/** Waits (bounded) until the provisioner lists no worker for the build any more. */
+async function workerRemoved(provisionerUrl: string, buildId: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const res = await fetch(`${provisionerUrl}/api/worker?buildRef=${buildId}`).catch(() => null);
+    const workers = res?.ok ? ((await res.json()) as unknown[]) : [];
+    if (workers.length === 0) return;
+    await sleep(100);
   }
 }
 

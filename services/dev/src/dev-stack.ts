@@ -1,5 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { compileOptions as compileAggregatorOptions, startAggregator } from "@wharf/aggregator-service";
 import type { Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
@@ -27,6 +28,8 @@ export interface DevStack {
   close(): Promise<void>;
 }
 
+const CLOSE_STEP_MS = 8_000;
+
 /**
  * Everything `wharf up` runs, in one process on the embedded defaults: a dev sink that
  * speaks wharf-api's protocol, the provisioner (local or docker backend) and the
@@ -37,9 +40,26 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
   await fs.mkdir(dataDir, { recursive: true });
   const databaseUrl = opts.env.DATABASE_URL;
   const db = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "db") });
-  const closers: (() => Promise<void>)[] = [async () => db.close()];
+  const closers: [string, () => Promise<void>][] = [["database", async () => db.close()]];
   const close = async () => {
-    for (const c of closers.splice(0).reverse()) await c().catch((err) => log.error({ err }, "close failed"));
+    for (const [name, c] of closers.splice(0).reverse()) {
+      const t0 = Date.now();
+      // Bounded: the provisioner's HTTP close can wait on a request its own aggregator
+      // abandoned while stopping (seen up to ~70 s); a dev stack that is going away
+      // must not hang on it. Services run alone keep their unbounded graceful close.
+      const timedOut = await Promise.race([
+        c().then(
+          () => false,
+          (err: unknown) => {
+            log.error({ err, name }, "close failed");
+            return false;
+          },
+        ),
+        sleep(CLOSE_STEP_MS).then(() => true),
+      ]);
+      if (timedOut) log.warn({ name, ms: CLOSE_STEP_MS }, "gave up waiting for a clean close");
+      else log.debug({ name, ms: Date.now() - t0 }, "closed");
+    }
   };
   try {
     const common = { ...opts.env, WHARF_DATA_DIR: dataDir };
@@ -52,10 +72,13 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
       }),
       { log: log.child({ svc: "provisioner" }) },
     );
-    closers.push(async () => {
-      await stopAllWorkers(provisioner.url, log);
-      await provisioner.close();
-    });
+    closers.push([
+      "provisioner",
+      async () => {
+        await stopAllWorkers(provisioner.url, log);
+        await provisioner.close();
+      },
+    ]);
     const sink = await startDevSink({
       db,
       provisionerUrl: provisioner.url,
@@ -63,7 +86,7 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
       host: opts.host,
       port: opts.sinkPort,
     });
-    closers.push(() => sink.close());
+    closers.push(["dev sink", () => sink.close()]);
     const aggregator = await startAggregator(
       compileAggregatorOptions({
         ...common,
@@ -77,7 +100,7 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
       }),
       log.child({ svc: "aggregator" }),
     );
-    closers.push(() => aggregator.close());
+    closers.push(["aggregator", () => aggregator.close()]);
     return { sinkUrl: sink.url, provisionerUrl: provisioner.url, aggregatorUrl: aggregator.url, close };
   } catch (err) {
     await close();
