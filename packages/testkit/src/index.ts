@@ -1,3 +1,4 @@
+export { deployedEnv, namesRead } from "./deploy-env.js";
 export {
   BUSYBOX_IMAGE,
   containersWithLabel,
