@@ -1,6 +1,7 @@
 export { type ApiPath, parseApiPath, RESOURCE_KINDS, rbacVerb } from "./api-path.js";
 export { ApiStatusError } from "./api-status.js";
 export { type ApiCall, FakeKubeApiServer, type FakeKubeOptions } from "./fake-kube-api-server.js";
+export { type FakeClusterEnv, startFakeClusterEnv } from "./fake-kubeconfig.js";
 export { FakeKubelet, type KubeletOptions } from "./kubelet.js";
 export { type KubeObject, ObjectStore, type StoreEvent } from "./object-store.js";
 export { pollUntil } from "./poll-until.js";

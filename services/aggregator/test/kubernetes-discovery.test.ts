@@ -1,7 +1,4 @@
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import { FakeKubeApiServer } from "@wharf/kube-fake";
+import { type FakeClusterEnv, type FakeKubeApiServer, startFakeClusterEnv } from "@wharf/kube-fake";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileOptions, startAggregator } from "../src/index.js";
 
@@ -27,20 +24,15 @@ describe("WHARF_DISCOVERY=kubernetes", () => {
   });
 
   describe("startAggregator", () => {
+    let cluster: FakeClusterEnv;
     let fake: FakeKubeApiServer;
     let dir: string;
-    const savedKubeconfig = process.env.KUBECONFIG;
     beforeAll(async () => {
-      fake = await FakeKubeApiServer.start();
-      dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-agg-k8s-"));
-      await fs.writeFile(path.join(dir, "kubeconfig"), fake.kubeConfigYaml("ci"));
-      process.env.KUBECONFIG = path.join(dir, "kubeconfig");
+      cluster = await startFakeClusterEnv("ci");
+      ({ fake, dir } = cluster);
     });
     afterAll(async () => {
-      if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = savedKubeconfig;
-      await fake?.close();
-      if (dir) await fs.rm(dir, { recursive: true, force: true });
+      await cluster?.close();
     });
 
     it("discovers worker pods through the kubeconfig and becomes ready", async () => {

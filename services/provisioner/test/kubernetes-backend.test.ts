@@ -1,8 +1,5 @@
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { ConfigError } from "@wharf/config";
-import { FakeKubeApiServer } from "@wharf/kube-fake";
+import { type FakeClusterEnv, type FakeKubeApiServer, startFakeClusterEnv } from "@wharf/kube-fake";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileOptions, startProvisioner } from "../src/index.js";
 
@@ -57,21 +54,15 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
 });
 
 describe("startProvisioner with the kubernetes backend", () => {
+  let cluster: FakeClusterEnv;
   let fake: FakeKubeApiServer;
   let dir: string;
-  const savedKubeconfig = process.env.KUBECONFIG;
   beforeAll(async () => {
-    fake = await FakeKubeApiServer.start();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-k8s-"));
-    // The service loads its kubeconfig the default way: KUBECONFIG, as outside a cluster.
-    await fs.writeFile(path.join(dir, "kubeconfig"), fake.kubeConfigYaml("ci"));
-    process.env.KUBECONFIG = path.join(dir, "kubeconfig");
+    cluster = await startFakeClusterEnv("ci");
+    ({ fake, dir } = cluster);
   });
   afterAll(async () => {
-    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
-    else process.env.KUBECONFIG = savedKubeconfig;
-    await fake?.close();
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   it("creates a worker pod per build from the env settings and deletes it on DELETE", async () => {
