@@ -29,7 +29,6 @@ const repoRoot = path.resolve(import.meta.dirname, "../../..");
 const hasDocker = await requireDockerOrSkip();
 const INSTANCE = `docker-test-${process.pid}`;
 
-let tmp: string;
 const created: string[] = [];
 
 async function labelsOf(containerId: string): Promise<Record<string, string>> {
@@ -38,11 +37,11 @@ async function labelsOf(containerId: string): Promise<Record<string, string>> {
 }
 
 /** Workers from the base image running this checkout's worker with the host's node. */
-function dockerBackend(executor: "local" | "docker"): DockerBackend {
+function dockerBackend(executor: "local" | "docker", reposDir: string): DockerBackend {
   return new DockerBackend({
     image: WORKER_BASE_IMAGE,
     cmd: defaultWorkerCommand("/usr/local/bin/node"),
-    binds: [...workerImageMounts(repoRoot), `${tmp}:${tmp}:ro`],
+    binds: [...workerImageMounts(repoRoot), `${reposDir}:${reposDir}:ro`],
     network: "host",
     bindHost: "127.0.0.1",
     stopGraceMs: 5000,
@@ -50,44 +49,67 @@ function dockerBackend(executor: "local" | "docker"): DockerBackend {
   });
 }
 
-describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
-  let p: TestProvisioner;
+interface DockerProvisionerFixture {
+  p: TestProvisioner;
+  /** Holds the `passing` and `sleeping` repositories. */
+  dir: string;
+  workerOf(buildRef: number): Promise<Worker | undefined>;
+  /** Waits until the build's worker reports a final status. */
+  finished(buildRef: number): Promise<Worker>;
+}
+
+/**
+ * A provisioner on the docker backend for the enclosing describe, with its worker
+ * containers running steps as `executor`; removes every container it made afterwards.
+ */
+function useDockerProvisioner(executor: "local" | "docker"): DockerProvisionerFixture {
+  const f = {} as DockerProvisionerFixture;
   beforeAll(async () => {
     await ensureWorkerBaseImage();
-    tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-docker-"));
-    await makeGitRepo(path.join(tmp, "passing"), PASSING_PIPELINE);
-    await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
-    // Steps as processes inside the worker container; see the step-container test below.
-    p = await startTestProvisioner({ backend: dockerBackend("local"), dataDir: path.join(tmp, "data") });
+    f.dir = await fs.mkdtemp(path.join(os.tmpdir(), `wharf-prov-docker-${executor}-`));
+    await makeGitRepo(path.join(f.dir, "passing"), PASSING_PIPELINE);
+    await makeGitRepo(path.join(f.dir, "sleeping"), SLEEPING_PIPELINE);
+    f.p = await startTestProvisioner({
+      backend: dockerBackend(executor, f.dir),
+      dataDir: path.join(f.dir, "data"),
+    });
   }, 600_000);
-
   afterAll(async () => {
-    await p?.close();
+    await f.p?.close();
     for (const id of created) {
       const left = await containersWithLabel(`${LABEL_WORKER_ID}=${id}`);
       if (left.length) await run("docker", ["rm", "-f", "-v", ...left]);
     }
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+    if (f.dir) await fs.rm(f.dir, { recursive: true, force: true });
   }, 120_000);
-
-  const workerOf = async (buildRef: number) =>
-    ((await api(p.url, "GET", `/api/worker?buildRef=${buildRef}&instance=${INSTANCE}`)).json as Worker[])[0];
-
-  it("starts a labelled worker container that runs the build from a bind-mounted git repo", async () => {
-    const query = wharfApiQuery({ buildRef: 71, gitUrl: path.join(tmp, "passing"), instance: INSTANCE });
-    const res = await api(p.url, "POST", `/api/worker?${query}`);
-    expect(res.status).toBe(201);
-    const { workerId } = res.json as Worker;
-    created.push(workerId);
-
-    const done = await waitFor(
+  f.workerOf = async (buildRef) =>
+    (
+      (await api(f.p.url, "GET", `/api/worker?buildRef=${buildRef}&instance=${INSTANCE}`)).json as Worker[]
+    )[0];
+  f.finished = (buildRef) =>
+    waitFor(
       "build finished",
       async () => {
-        const w = await workerOf(71);
+        const w = await f.workerOf(buildRef);
         return w && ["Success", "Failed", "Cancelled"].includes(w.status) ? w : undefined;
       },
       120_000,
     );
+  return f;
+}
+
+describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
+  // Steps as processes inside the worker container; see the step-container tests below.
+  const f = useDockerProvisioner("local");
+
+  it("starts a labelled worker container that runs the build from a bind-mounted git repo", async () => {
+    const query = wharfApiQuery({ buildRef: 71, gitUrl: path.join(f.dir, "passing"), instance: INSTANCE });
+    const res = await api(f.p.url, "POST", `/api/worker?${query}`);
+    expect(res.status).toBe(201);
+    const { workerId } = res.json as Worker;
+    created.push(workerId);
+
+    const done = await f.finished(71);
     expect(done).toMatchObject({
       status: "Success",
       backend: "docker",
@@ -106,62 +128,35 @@ describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
   }, 180_000);
 
   it("DELETE stops and removes the worker container", async () => {
-    const query = wharfApiQuery({ buildRef: 72, gitUrl: path.join(tmp, "sleeping"), instance: INSTANCE });
-    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    const query = wharfApiQuery({ buildRef: 72, gitUrl: path.join(f.dir, "sleeping"), instance: INSTANCE });
+    const { workerId } = (await api(f.p.url, "POST", `/api/worker?${query}`)).json as Worker;
     created.push(workerId);
-    await waitFor("running", async () => (await workerOf(72))?.status === "Running", 120_000);
+    await waitFor("running", async () => (await f.workerOf(72))?.status === "Running", 120_000);
     expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toHaveLength(1);
-    const deleted = await api(p.url, "DELETE", `/api/worker/${workerId}`);
+    const deleted = await api(f.p.url, "DELETE", `/api/worker/${workerId}`);
     expect(deleted.status, deleted.text).toBe(204);
     expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toEqual([]);
-    expect(await workerOf(72)).toBeUndefined();
-    expect((await p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);
+    expect(await f.workerOf(72)).toBeUndefined();
+    expect((await f.p.backend.list()).map((w) => w.workerId)).not.toContain(workerId);
   }, 240_000);
 });
 
 describe.skipIf(!hasDocker)("docker backend, steps as sibling containers", () => {
-  let p: TestProvisioner;
-  let dir: string;
-  beforeAll(async () => {
-    await ensureWorkerBaseImage();
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-steps-"));
-    tmp = dir;
-    await makeGitRepo(path.join(dir, "passing"), PASSING_PIPELINE);
-    await makeGitRepo(path.join(dir, "sleeping"), SLEEPING_PIPELINE);
-    p = await startTestProvisioner({ backend: dockerBackend("docker"), dataDir: path.join(dir, "data") });
-  }, 600_000);
-  afterAll(async () => {
-    await p?.close();
-    for (const id of created) {
-      const left = await containersWithLabel(`${LABEL_WORKER_ID}=${id}`);
-      if (left.length) await run("docker", ["rm", "-f", "-v", ...left]);
-    }
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
-  }, 120_000);
-
-  const workerOf = async (buildRef: number) =>
-    ((await api(p.url, "GET", `/api/worker?buildRef=${buildRef}&instance=${INSTANCE}`)).json as Worker[])[0];
+  const f = useDockerProvisioner("docker");
 
   it("runs the build in step containers next to the worker, which survives its own cleanup", async () => {
-    const query = wharfApiQuery({ buildRef: 74, gitUrl: path.join(dir, "passing"), instance: INSTANCE });
-    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    const query = wharfApiQuery({ buildRef: 74, gitUrl: path.join(f.dir, "passing"), instance: INSTANCE });
+    const { workerId } = (await api(f.p.url, "POST", `/api/worker?${query}`)).json as Worker;
     created.push(workerId);
-    const done = await waitFor(
-      "build finished",
-      async () => {
-        const w = await workerOf(74);
-        return w && ["Success", "Failed", "Cancelled"].includes(w.status) ? w : undefined;
-      },
-      120_000,
-    );
+    const done = await f.finished(74);
     expect(done.status, done.message ?? undefined).toBe("Success");
     // Step containers are gone; the worker container keeps serving results until released.
     expect(await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).toHaveLength(1);
   }, 180_000);
 
   it("DELETE removes the worker and its step containers", async () => {
-    const query = wharfApiQuery({ buildRef: 73, gitUrl: path.join(dir, "sleeping"), instance: INSTANCE });
-    const { workerId } = (await api(p.url, "POST", `/api/worker?${query}`)).json as Worker;
+    const query = wharfApiQuery({ buildRef: 73, gitUrl: path.join(f.dir, "sleeping"), instance: INSTANCE });
+    const { workerId } = (await api(f.p.url, "POST", `/api/worker?${query}`)).json as Worker;
     created.push(workerId);
     const ids = await waitFor(
       "worker + step container",
@@ -172,7 +167,7 @@ describe.skipIf(!hasDocker)("docker backend, steps as sibling containers", () =>
       120_000,
     );
     expect(ids.length).toBeGreaterThanOrEqual(2);
-    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`)).status).toBe(204);
+    expect((await api(f.p.url, "DELETE", `/api/worker/${workerId}`)).status).toBe(204);
     await waitFor(
       "no containers of the worker left",
       async () => (await containersWithLabel(`${LABEL_WORKER_ID}=${workerId}`)).length === 0,
