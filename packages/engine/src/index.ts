@@ -25,6 +25,6 @@ export {
   DEFAULT_STOP_GRACE_MS,
   type RunBuildOptions,
   runBuild,
-  type StepResult,
 } from "./run-build.js";
+export type { StepResult } from "./run-step.js";
 export { stepEnv } from "./step-context.js";

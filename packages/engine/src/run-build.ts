@@ -7,7 +7,7 @@ import { MAX_LINE_BYTES } from "./line-splitter.js";
 import { checkDuration, checkPlan, InvalidPlanError } from "./plan-checks.js";
 import { BUILD_STEP_ID, type BuildRecorder, type TerminalStatus } from "./recorder.js";
 import { runIfSkipReason, runStage } from "./run-stage.js";
-import type { StepOutcome } from "./run-step.js";
+import type { StepOutcome, StepResult } from "./run-step.js";
 import { errorMessage, type StepRunContext, stepEnv } from "./step-context.js";
 import { StepTracker } from "./step-tracker.js";
 import { type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
@@ -27,16 +27,6 @@ export interface RunBuildOptions {
   /** Longest output line before it is split. Default `MAX_LINE_BYTES` (64 KiB). */
   maxLineBytes?: number;
   log?: Logger;
-}
-
-export interface StepResult {
-  stepId: number;
-  stage: string;
-  name: string;
-  status: TerminalStatus;
-  exitCode: number | null;
-  attempts: number;
-  durationMs: number;
 }
 
 export interface BuildResult {

@@ -4,8 +4,8 @@ import { type AttemptResult, runAttempt } from "./run-attempt.js";
 import type { StepRunContext } from "./step-context.js";
 import { formatDuration, type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
 
-/** How a step ended, for the stage and the build. */
-export interface StepOutcome {
+/** How a step ended, as the build's result reports it. */
+export interface StepResult {
   stepId: number;
   stage: string;
   name: string;
@@ -13,6 +13,10 @@ export interface StepOutcome {
   exitCode: number | null;
   attempts: number;
   durationMs: number;
+}
+
+/** How a step ended, for the stage and the build: its result plus why it ended so. */
+export interface StepOutcome extends StepResult {
   /** Never ran because of its stage's run-if. */
   skipped: boolean;
   /** Set when the executor or the recording (not the step) failed: the build then fails and stops. */
