@@ -260,16 +260,14 @@ function aggregatorRole(): Handlers {
             via === "relay"
               ? new WorkerConnection(address)
               : new (loadWorkerProto().WorkerExtras)(address, grpc.credentials.createInsecure());
-          const stream =
-            conn instanceof WorkerConnection
-              ? conn.streamLogBatches(0, batchLines)
-              : (
-                  conn as unknown as { StreamLogBatches(req: object): AsyncIterable<{ lines: unknown[] }> }
-                ).StreamLogBatches({
-                  afterLogId: 0,
-                  maxBatchLines: batchLines,
-                });
-          for await (const batch of stream) n += batch.lines.length;
+          if (conn instanceof WorkerConnection) {
+            for await (const batch of conn.streamLogBatches(0, batchLines)) n += batch.length;
+          } else {
+            const stream = (
+              conn as unknown as { StreamLogBatches(req: object): AsyncIterable<{ lines: unknown[] }> }
+            ).StreamLogBatches({ afterLogId: 0, maxBatchLines: batchLines });
+            for await (const batch of stream) n += batch.lines.length;
+          }
           conn.close();
         }),
       );

@@ -58,3 +58,4 @@ export const WorkerStatus = {
   CANCELLED: 7,
 } as const;
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
+export * from "./wire.js";

@@ -1,5 +1,5 @@
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
-import type { WorkerLogLine } from "./worker-connection.js";
+import { WorkerLogLines } from "./worker-log-lines.js";
 
 /**
  * Worker StreamLogBatches (from the checkpoint) → wharf-api CreateLogStream.
@@ -33,18 +33,20 @@ export class LogRelay {
           const first = await it.next();
           if (first.done) return;
           ctx.workerOk();
-          const batch: WorkerLogLine[] = [...first.value.lines];
+          const parts = [first.value];
+          let size = first.value.length;
           let ended = false;
           // Fill the batch only from what already arrived, so live lines leave at once.
-          while (batch.length < ctx.tuning.logBatchLines && readable.readableLength > 0) {
+          while (size < ctx.tuning.logBatchLines && readable.readableLength > 0) {
             const next = await it.next();
             if (next.done) {
               ended = true;
               break;
             }
-            batch.push(...next.value.lines);
+            parts.push(next.value);
+            size += next.value.length;
           }
-          await this.deliverBatch(batch.filter((l) => l.logId > ctx.checkpoint.lastLogId));
+          await this.deliverBatch(WorkerLogLines.concat(parts).after(ctx.checkpoint.lastLogId));
           if (ended) return;
         }
       },
@@ -52,7 +54,7 @@ export class LogRelay {
   }
 
   /** Sends one batch exactly once (see class comment) and moves the checkpoint past it. */
-  async deliverBatch(batch: WorkerLogLine[]): Promise<void> {
+  async deliverBatch(batch: WorkerLogLines): Promise<void> {
     const { ctx } = this;
     if (batch.length === 0) return;
     let pending = batch;
@@ -87,8 +89,8 @@ export class LogRelay {
 
   /** Moves the checkpoint past the lines wharf-api already holds; `storedBeyond`: it holds more than `pending`. */
   private async skipStoredPrefix(
-    pending: WorkerLogLine[],
-  ): Promise<{ rest: WorkerLogLine[]; storedBeyond: boolean }> {
+    pending: WorkerLogLines,
+  ): Promise<{ rest: WorkerLogLines; storedBeyond: boolean }> {
     const { ctx } = this;
     const held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
     const extra = held - ctx.checkpoint.deliveredLines;
@@ -110,11 +112,10 @@ export class LogRelay {
     return { rest: pending.slice(stored.length), storedBeyond: extra > pending.length };
   }
 
-  private async advance(lines: WorkerLogLine[], stored: number): Promise<void> {
+  private async advance(lines: WorkerLogLines, stored: number): Promise<void> {
     const { ctx } = this;
-    const last = lines[lines.length - 1];
-    if (!last) return;
-    const update = { lastLogId: last.logId, deliveredLines: ctx.checkpoint.deliveredLines + stored };
+    if (lines.length === 0) return;
+    const update = { lastLogId: lines.lastLogId, deliveredLines: ctx.checkpoint.deliveredLines + stored };
     await ctx.checkpoints.save(ctx.workerId, update);
     Object.assign(ctx.checkpoint, update);
   }

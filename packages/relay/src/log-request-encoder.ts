@@ -1,5 +1,13 @@
+import {
+  GRPC_PREFIX_BYTES,
+  ProtoReader,
+  varintBytes,
+  varintFieldBytes,
+  writeGrpcPrefix,
+  writeVarint,
+  writeVarintField,
+} from "@wharf/proto";
 import type { LogStreamLine } from "./log-stream-sender.js";
-import { timestampToMs, type WorkerLogLine } from "./worker-connection.js";
 
 /**
  * Encodes `wharf.api.v5.CreateLogStreamRequest` messages as gRPC frames
@@ -28,9 +36,47 @@ export class RequestFrameEncoder {
     return this.addFields(line.buildId, line.workerLogId, line.workerStepId, ms, line.message);
   }
 
-  /** A worker's line as it came from the worker (the relay's path: no object per line in between). */
-  addWorkerLine(buildId: number, line: WorkerLogLine): Buffer | undefined {
-    return this.addFields(buildId, line.logId, line.stepId, timestampToMs(line.timestamp), line.message);
+  /**
+   * A worker's line, re-framed from its wire bytes (`buf[start..end)`, a
+   * StreamLogsResponse body) without decoding it: build_id goes first, then
+   * each field is copied with its number moved up by one (log_id 1 → 2,
+   * step_id 2 → 3, timestamp 3 → 4, message 4 → 5); unknown fields are dropped.
+   * A line without a timestamp gets "now", as wharf-api skips lines without one.
+   * The message bytes are copied as they are: the worker encoded them from a JS
+   * string, so they are valid UTF-8.
+   */
+  addWorkerLine(buildId: number, buf: Buffer, start: number, end: number): Buffer | undefined {
+    // The re-framed body is at most the line + build_id (11) + a made-up timestamp (2 + 11 + 5).
+    const most = GRPC_PREFIX_BYTES + (end - start) + 11 + 18;
+    let full: Buffer | undefined;
+    if (this.pos + most > this.buf.length) {
+      full = this.take();
+      this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, most));
+    }
+    const b = this.buf;
+    const frameStart = this.pos;
+    let p = writeVarintField(b, frameStart + GRPC_PREFIX_BYTES, 0x08, buildId);
+    let hasTimestamp = false;
+    const r = new ProtoReader(buf, start);
+    while (r.pos < end) {
+      const tagAt = r.pos;
+      const tag = r.varint();
+      const valueAt = r.pos;
+      r.skip(tag);
+      if (tag === 0x08 || tag === 0x10 || tag === 0x1a || tag === 0x22) {
+        if (valueAt - tagAt !== 1) continue; // an over-long tag encoding: legal, but never ours
+        b[p++] = tag + 8;
+        p += buf.copy(b, p, valueAt, r.pos);
+        hasTimestamp ||= tag === 0x1a;
+      }
+    }
+    if (!hasTimestamp) {
+      const ms = Date.now();
+      p = writeTimestamp(b, p, Math.floor(ms / 1000), (ms % 1000) * 1e6);
+    }
+    writeGrpcPrefix(b, frameStart, p - frameStart - GRPC_PREFIX_BYTES);
+    this.pos = p;
+    return full;
   }
 
   private addFields(
@@ -43,16 +89,13 @@ export class RequestFrameEncoder {
     const seconds = Math.floor(ms / 1000);
     const nanos = (ms - seconds * 1000) * 1e6;
     const textBytes = Buffer.byteLength(message, "utf8");
-    const tsBytes = fieldBytes(seconds) + fieldBytes(nanos);
     const bodyBytes =
-      fieldBytes(buildId) +
-      fieldBytes(workerLogId) +
-      fieldBytes(workerStepId) +
-      1 +
-      varintBytes(tsBytes) +
-      tsBytes +
+      varintFieldBytes(buildId) +
+      varintFieldBytes(workerLogId) +
+      varintFieldBytes(workerStepId) +
+      timestampFieldBytes(seconds, nanos) +
       (textBytes > 0 ? 1 + varintBytes(textBytes) + textBytes : 0);
-    const frameBytes = 5 + bodyBytes;
+    const frameBytes = GRPC_PREFIX_BYTES + bodyBytes;
 
     let full: Buffer | undefined;
     if (this.pos + frameBytes > this.buf.length) {
@@ -60,17 +103,11 @@ export class RequestFrameEncoder {
       this.buf = Buffer.allocUnsafe(Math.max(this.chunkBytes, frameBytes));
     }
     const b = this.buf;
-    let p = this.pos;
-    b[p++] = 0; // not compressed
-    b.writeUInt32BE(bodyBytes, p);
-    p += 4;
-    p = writeField(b, p, 0x08, buildId);
-    p = writeField(b, p, 0x10, workerLogId);
-    p = writeField(b, p, 0x18, workerStepId);
-    b[p++] = 0x22;
-    p = writeVarint(b, p, tsBytes);
-    p = writeField(b, p, 0x08, seconds);
-    p = writeField(b, p, 0x10, nanos);
+    let p = writeGrpcPrefix(b, this.pos, bodyBytes);
+    p = writeVarintField(b, p, 0x08, buildId);
+    p = writeVarintField(b, p, 0x10, workerLogId);
+    p = writeVarintField(b, p, 0x18, workerStepId);
+    p = writeTimestamp(b, p, seconds, nanos);
     if (textBytes > 0) {
       b[p++] = 0x2a;
       p = writeVarint(b, p, textBytes);
@@ -93,42 +130,15 @@ export class RequestFrameEncoder {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Bytes of a varint field with a one-byte tag; 0 for a zero value (left out). */
-function fieldBytes(value: number): number {
-  return value === 0 ? 0 : 1 + varintBytes(value);
+function timestampFieldBytes(seconds: number, nanos: number): number {
+  const inner = varintFieldBytes(seconds) + varintFieldBytes(nanos);
+  return 1 + varintBytes(inner) + inner;
 }
 
-function varintBytes(value: number): number {
-  // Negative int64 values (seconds before 1970) take ten bytes in two's complement.
-  if (value < 0) return 10;
-  let n = 1;
-  while (value >= 128) {
-    value = Math.floor(value / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeField(b: Buffer, p: number, tag: number, value: number): number {
-  if (value === 0) return p;
-  b[p] = tag;
-  return writeVarint(b, p + 1, value);
-}
-
-function writeVarint(b: Buffer, p: number, value: number): number {
-  if (value < 0) {
-    let v = BigInt.asUintN(64, BigInt(value));
-    for (let i = 0; i < 9; i++) {
-      b[p++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    b[p++] = Number(v);
-    return p;
-  }
-  while (value >= 128) {
-    b[p++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  b[p++] = value;
-  return p;
+/** Field 4, google.protobuf.Timestamp: always written, even at the epoch (wharf-api needs one). */
+function writeTimestamp(b: Buffer, p: number, seconds: number, nanos: number): number {
+  b[p++] = 0x22;
+  p = writeVarint(b, p, varintFieldBytes(seconds) + varintFieldBytes(nanos));
+  p = writeVarintField(b, p, 0x08, seconds);
+  return writeVarintField(b, p, 0x10, nanos);
 }

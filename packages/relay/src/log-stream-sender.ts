@@ -3,7 +3,7 @@ import path from "node:path";
 import { protoRoot } from "@wharf/proto";
 import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
-import type { WorkerLogLine } from "./worker-connection.js";
+import type { WorkerLogLines } from "./worker-log-lines.js";
 
 export interface LogStreamLine {
   buildId: number;
@@ -48,30 +48,20 @@ export class LogStreamSender {
   ) {}
 
   send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    return this.call(lines.length, (enc, i) => enc.add(lines[i] as LogStreamLine), timeoutMs, signal);
+    return this.call(frameLines(lines), timeoutMs, signal);
   }
 
-  /** `send` for lines as the worker gave them, encoded straight from there. */
+  /** `send` for lines as the worker sent them, re-framed from their wire bytes. */
   sendWorkerLines(
     buildId: number,
-    lines: readonly WorkerLogLine[],
+    lines: WorkerLogLines,
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<number> {
-    return this.call(
-      lines.length,
-      (enc, i) => enc.addWorkerLine(buildId, lines[i] as WorkerLogLine),
-      timeoutMs,
-      signal,
-    );
+    return this.call(frameWorkerLines(buildId, lines), timeoutMs, signal);
   }
 
-  private async call(
-    count: number,
-    encode: LineEncoding,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<number> {
+  private async call(chunks: Iterable<Buffer>, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     signal?.throwIfAborted();
     const stream = this.connect().request({
       ":method": "POST",
@@ -92,7 +82,7 @@ export class LogStreamSender {
     try {
       const answer = readAnswer(stream);
       answer.catch(() => {});
-      await writeFrames(stream, count, encode);
+      await writeChunks(stream, chunks);
       return await answer;
     } catch (err) {
       if (cancelled) throw new LogStreamError(`CreateLogStream ${cancelled}`, undefined, { cause: err });
@@ -124,21 +114,31 @@ export class LogStreamSender {
   }
 }
 
-/** Adds line `i` to the encoder; returns a full chunk to write, if any. */
-type LineEncoding = (encoder: RequestFrameEncoder, i: number) => Buffer | undefined;
-
-async function writeFrames(
-  stream: http2.ClientHttp2Stream,
-  count: number,
-  encode: LineEncoding,
-): Promise<void> {
+/** The request frames of `lines`, in write-sized chunks, encoded as the writer asks for them. */
+function* frameLines(lines: readonly LogStreamLine[]): Generator<Buffer> {
   const encoder = new RequestFrameEncoder(WRITE_CHUNK);
-  for (let i = 0; i < count; i++) {
-    const full = encode(encoder, i);
-    if (full && !stream.write(full)) await waitDrain(stream);
+  for (const line of lines) {
+    const full = encoder.add(line);
+    if (full) yield full;
   }
   const rest = encoder.take();
-  if (rest && !stream.write(rest)) await waitDrain(stream);
+  if (rest) yield rest;
+}
+
+function* frameWorkerLines(buildId: number, lines: WorkerLogLines): Generator<Buffer> {
+  const encoder = new RequestFrameEncoder(WRITE_CHUNK);
+  for (const { buf, bounds, from, to } of lines.parts) {
+    for (let i = from; i < to; i++) {
+      const full = encoder.addWorkerLine(buildId, buf, bounds[2 * i] as number, bounds[2 * i + 1] as number);
+      if (full) yield full;
+    }
+  }
+  const rest = encoder.take();
+  if (rest) yield rest;
+}
+
+async function writeChunks(stream: http2.ClientHttp2Stream, chunks: Iterable<Buffer>): Promise<void> {
+  for (const chunk of chunks) if (!stream.write(chunk)) await waitDrain(stream);
   stream.end();
 }
 

@@ -1,6 +1,6 @@
 import { LogStreamSender } from "./log-stream-sender.js";
 import { multipartFileBody } from "./multipart-body.js";
-import type { WorkerLogLine } from "./worker-connection.js";
+import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** Build status names as wharf-api v5 knows them. */
 export type ApiBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
@@ -70,11 +70,7 @@ export class WharfApiClient {
   }
 
   /** `sendLogBatch` for lines as a worker streamed them (no per-line copy on the way). */
-  async sendWorkerLogs(
-    buildId: number,
-    lines: readonly WorkerLogLine[],
-    signal?: AbortSignal,
-  ): Promise<number> {
+  async sendWorkerLogs(buildId: number, lines: WorkerLogLines, signal?: AbortSignal): Promise<number> {
     try {
       return await this.logStream.sendWorkerLines(buildId, lines, this.timeoutMs, signal);
     } catch (err) {

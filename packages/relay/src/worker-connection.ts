@@ -1,15 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto, type WorkerPackage } from "@wharf/proto";
-import { decodeLogBatch } from "./log-batch-decoder.js";
+import { WorkerLogLines } from "./worker-log-lines.js";
 
 type Timestamp = { seconds: number; nanos: number } | null;
 
-export interface WorkerLogLine {
-  logId: number;
-  stepId: number;
-  timestamp: Timestamp;
-  message: string;
-}
 export interface WorkerStatusEvent {
   eventId: number;
   stepId: number;
@@ -50,7 +44,7 @@ type WorkerStub = grpc.Client & {
   StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WorkerArtifactEvent>;
 };
 type ExtrasStub = grpc.Client & {
-  StreamLogBatches: ServerStream<{ afterLogId: number; maxBatchLines: number }, { lines: WorkerLogLine[] }>;
+  StreamLogBatches: ServerStream<{ afterLogId: number; maxBatchLines: number }, WorkerLogLines>;
   DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
   GetBuildSummary: Unary<object, WorkerBuildSummary>;
   Cancel: Unary<{ reason: string }, object>;
@@ -94,15 +88,12 @@ export class WorkerConnection {
     }) as unknown as ExtrasStub;
   }
 
-  streamLogBatches(
-    afterLogId: number,
-    maxBatchLines: number,
-  ): grpc.ClientReadableStream<{ lines: WorkerLogLine[] }> {
-    // Our own decoder (see decodeLogBatch); the request is encoded as the service definition does it.
+  streamLogBatches(afterLogId: number, maxBatchLines: number): grpc.ClientReadableStream<WorkerLogLines> {
+    // Lines stay wire bytes (see WorkerLogLines); the request is encoded as the service definition does it.
     return this.extras.makeServerStreamRequest(
       LOG_BATCHES_PATH,
       logBatchesRequest(),
-      decodeLogBatch,
+      WorkerLogLines.decode,
       { afterLogId, maxBatchLines },
       this.metadata(),
       {},

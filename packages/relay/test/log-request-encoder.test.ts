@@ -4,6 +4,7 @@ import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import { RequestFrameEncoder } from "../src/log-request-encoder.js";
 import type { LogStreamLine } from "../src/log-stream-sender.js";
+import { WorkerLogLines } from "../src/worker-log-lines.js";
 
 // The hand-written CreateLogStreamRequest frames, read back by protobufjs from the real .proto.
 const Request = protobuf
@@ -97,5 +98,59 @@ describe("RequestFrameEncoder", () => {
     expect(decodeFrames(chunks).map((d) => [d.workerLogId, d.message])).toEqual(
       lines.map((l) => [l.workerLogId, l.message]),
     );
+  });
+});
+
+describe("RequestFrameEncoder.addWorkerLine (re-framing a worker's wire bytes)", () => {
+  const Batch = protobuf
+    .loadSync(path.join(protoRoot, "wharf/worker/v1/worker.proto"))
+    .lookupType("wharf.worker.v1.StreamLogBatchesResponse");
+
+  it("gives the same request a decode-and-encode would, for every field and edge value", () => {
+    const source = [
+      { logId: 1, stepId: 1, timestamp: { seconds: 1_700_000_000, nanos: 123_456_789 }, message: "hello" },
+      { logId: 2 ** 40, stepId: 0, timestamp: { seconds: -5, nanos: 500_000_000 }, message: "héllo 😀" },
+      { logId: 2 ** 53 - 1, stepId: 300, timestamp: { seconds: 0, nanos: 0 }, message: "" },
+      { logId: 4, stepId: 2, timestamp: { seconds: 2 ** 33, nanos: 1 }, message: "x".repeat(70_000) },
+    ];
+    const lines = WorkerLogLines.decode(
+      Buffer.from(Batch.encode(Batch.fromObject({ lines: source })).finish()),
+    );
+    const enc = new RequestFrameEncoder(1000);
+    const chunks: Buffer[] = [];
+    for (const { buf, bounds, from, to } of lines.parts)
+      for (let i = from; i < to; i++) {
+        const full = enc.addWorkerLine(42, buf, bounds[2 * i] as number, bounds[2 * i + 1] as number);
+        if (full) chunks.push(full);
+      }
+    chunks.push(enc.take() as Buffer);
+    expect(decodeFrames(chunks)).toEqual(
+      source.map((l) => ({
+        buildId: 42,
+        workerLogId: l.logId,
+        workerStepId: l.stepId,
+        timestamp: l.timestamp,
+        message: l.message,
+      })),
+    );
+  });
+
+  it("drops unknown fields and gives a line without a timestamp the current time", () => {
+    const line = Buffer.from(
+      protobuf
+        .loadSync(path.join(protoRoot, "wharf/worker/v1/worker.proto"))
+        .lookupType("wharf.worker.v1.StreamLogsResponse")
+        .encode({ logId: 9, message: "m" })
+        .finish(),
+    );
+    const body = Buffer.concat([line, Buffer.from([0x78, 0x2a, 0x82, 0x01, 0x02, 0x61, 0x62])]);
+    const before = Date.now();
+    const enc = new RequestFrameEncoder(64);
+    enc.addWorkerLine(3, body, 0, body.length);
+    const [d] = decodeFrames([enc.take() as Buffer]);
+    expect(d).toMatchObject({ buildId: 3, workerLogId: 9, workerStepId: 0, message: "m" });
+    const at = (d?.timestamp?.seconds ?? 0) * 1000 + (d?.timestamp?.nanos ?? 0) / 1e6;
+    expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(at).toBeLessThanOrEqual(Date.now());
   });
 });
