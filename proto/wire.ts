@@ -98,6 +98,16 @@ export class ProtoReader {
 
 /** Bytes of a varint. */
 export function varintBytes(value: number): number {
+  // Most values (ids, lengths, epoch seconds) fit 31 bits: shifts stay on V8's small-integer path.
+  if (value >= 0 && value <= 0x7fffffff) {
+    let v = value | 0;
+    let n = 1;
+    while (v >= 128) {
+      v >>>= 7;
+      n++;
+    }
+    return n;
+  }
   // Negative int64 values (seconds before 1970) take ten bytes in two's complement.
   if (value < 0) return 10;
   let n = 1;
@@ -115,6 +125,15 @@ export function varintFieldBytes(value: number): number {
 
 /** Writes a varint at `p`; returns the position after it. */
 export function writeVarint(b: Buffer, p: number, value: number): number {
+  if (value >= 0 && value <= 0x7fffffff) {
+    let v = value | 0;
+    while (v >= 128) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p++] = v;
+    return p;
+  }
   if (value < 0) {
     let v = BigInt.asUintN(64, BigInt(value));
     for (let i = 0; i < 9; i++) {

@@ -125,6 +125,7 @@ export class Aggregator {
       metrics: opts.metrics ?? noopRelayMetrics,
       tuning: { ...defaultRelayTuning, ...opts.tuning },
       workerLostGraceMs: opts.workerLostGraceMs ?? 15_000,
+      relaysRunning: () => this.relays.size,
       ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
     });
     const abort = new AbortController();

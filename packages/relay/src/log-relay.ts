@@ -1,4 +1,4 @@
-import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
+import { deliver, followWorkerStream, type RelayContext, workerMessageBytes } from "./relay-context.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
 /**
@@ -27,7 +27,13 @@ export class LogRelay {
     await followWorkerStream(
       ctx,
       "logs",
-      () => ctx.worker.streamLogBatches(ctx.checkpoint.lastLogId, ctx.tuning.workerBatchLines),
+      // Sized when (re)opened: the more workers relayed at once, the smaller each one's messages.
+      () =>
+        ctx.worker.streamLogBatches(
+          ctx.checkpoint.lastLogId,
+          ctx.tuning.workerBatchLines,
+          workerMessageBytes(ctx.tuning, ctx.relaysRunning()),
+        ),
       async (it, readable) => {
         for (;;) {
           const first = await it.next();

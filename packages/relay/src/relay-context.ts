@@ -14,6 +14,12 @@ export interface RelayTuning {
    * messages ahead, so this bounds what the aggregator holds per worker that is behind.
    */
   workerBatchLines: number;
+  /**
+   * Bytes of worker log messages all relayed workers may hold together (default 32 MiB): grpc-js
+   * reads 16 messages ahead on every stream, so with many workers behind, each asks its worker
+   * for smaller messages (see workerMessageBytes).
+   */
+  readAheadBytes: number;
   retryBaseDelayMs: number;
   retryMaxDelayMs: number;
   /** Ask wharf-api how many lines it holds after an interrupted batch, to skip what it stored. */
@@ -23,6 +29,7 @@ export interface RelayTuning {
 export const defaultRelayTuning: RelayTuning = {
   logBatchLines: 2000,
   workerBatchLines: 250,
+  readAheadBytes: 32 * 2 ** 20,
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 10_000,
   reconcileLogs: true,
@@ -40,10 +47,26 @@ export interface RelayContext {
   log: Logger;
   metrics: RelayMetrics;
   tuning: RelayTuning;
+  /** How many workers this process relays right now (they share tuning.readAheadBytes). */
+  relaysRunning(): number;
   /** The worker answered: it is reachable. */
   workerOk(): void;
   /** A call to the worker failed; the owner decides when that means the worker is lost. */
   workerTrouble(err: unknown): void;
+}
+
+/**
+ * A worker stream holds up to 16 messages read ahead by grpc-js, plus up to 17 taken out of
+ * that buffer into the batch being delivered (LogRelay fills a batch from what already arrived).
+ */
+const MESSAGES_HELD_PER_WORKER = 2 * 16 + 1;
+const MIN_MESSAGE_BYTES = 4 * 1024;
+const MAX_MESSAGE_BYTES = 256 * 1024;
+
+/** The StreamLogBatches message size that keeps all relayed workers' messages within the budget. */
+export function workerMessageBytes(tuning: RelayTuning, relaysRunning: number): number {
+  const share = Math.floor(tuning.readAheadBytes / (MESSAGES_HELD_PER_WORKER * Math.max(1, relaysRunning)));
+  return Math.min(MAX_MESSAGE_BYTES, Math.max(MIN_MESSAGE_BYTES, share));
 }
 
 /** Retries a wharf-api or Postgres step until it works; losing the lease ends it at once. */

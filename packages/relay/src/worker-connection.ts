@@ -39,12 +39,14 @@ type ServerStream<Req, Res> = (
   opts: grpc.CallOptions,
 ) => grpc.ClientReadableStream<Res>;
 
+type LogBatchesRequest = { afterLogId: number; maxBatchLines: number; maxBatchBytes: number };
+
 type WorkerStub = grpc.Client & {
   StreamStatusEvents: ServerStream<{ afterEventId: number }, WorkerStatusEvent>;
   StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WorkerArtifactEvent>;
 };
 type ExtrasStub = grpc.Client & {
-  StreamLogBatches: ServerStream<{ afterLogId: number; maxBatchLines: number }, WorkerLogLines>;
+  StreamLogBatches: ServerStream<LogBatchesRequest, WorkerLogLines>;
   DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
   GetBuildSummary: Unary<object, WorkerBuildSummary>;
   Cancel: Unary<{ reason: string }, object>;
@@ -60,9 +62,9 @@ function workerProto(): WorkerPackage {
   return loadedProto;
 }
 
-function logBatchesRequest(): (req: { afterLogId: number; maxBatchLines: number }) => Buffer {
+function logBatchesRequest(): (req: LogBatchesRequest) => Buffer {
   const method = (workerProto().WorkerExtras.service as grpc.ServiceDefinition)
-    .StreamLogBatches as grpc.MethodDefinition<{ afterLogId: number; maxBatchLines: number }, unknown>;
+    .StreamLogBatches as grpc.MethodDefinition<LogBatchesRequest, unknown>;
   return method.requestSerialize;
 }
 
@@ -88,13 +90,18 @@ export class WorkerConnection {
     }) as unknown as ExtrasStub;
   }
 
-  streamLogBatches(afterLogId: number, maxBatchLines: number): grpc.ClientReadableStream<WorkerLogLines> {
+  /** Lines after `afterLogId`, in messages of at most `maxBatchLines` lines and `maxBatchBytes` bytes (0: the worker's default). */
+  streamLogBatches(
+    afterLogId: number,
+    maxBatchLines: number,
+    maxBatchBytes = 0,
+  ): grpc.ClientReadableStream<WorkerLogLines> {
     // Lines stay wire bytes (see WorkerLogLines); the request is encoded as the service definition does it.
     return this.extras.makeServerStreamRequest(
       LOG_BATCHES_PATH,
       logBatchesRequest(),
       WorkerLogLines.decode,
-      { afterLogId, maxBatchLines },
+      { afterLogId, maxBatchLines, maxBatchBytes },
       this.metadata(),
       {},
     );

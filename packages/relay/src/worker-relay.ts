@@ -20,6 +20,8 @@ export interface WorkerRelayDeps {
   tuning: RelayTuning;
   /** Bearer token for the workers' gRPC. */
   workerToken?: string;
+  /** How many workers this process relays right now. */
+  relaysRunning: () => number;
   /** A worker unreachable this long (or reported failed) is declared lost. */
   workerLostGraceMs: number;
 }
@@ -91,6 +93,7 @@ export class WorkerRelay {
       log,
       metrics: deps.metrics,
       tuning: deps.tuning,
+      relaysRunning: deps.relaysRunning,
       workerOk: () => {
         this.troubleSince = undefined;
       },

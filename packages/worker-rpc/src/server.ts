@@ -3,6 +3,7 @@ import { loadWorkerProto } from "@wharf/proto";
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { BearerAuth } from "./bearer-auth.js";
 import { LiveStreams } from "./call-handlers.js";
+import { withLogBatchEncoder } from "./log-batch-encoder.js";
 import { extrasHandlers, type WorkerResultSource, workerHandlers } from "./worker-handlers.js";
 
 export interface WorkerRpcServerOptions {
@@ -49,7 +50,7 @@ export async function startWorkerRpcServer(opts: WorkerRpcServerOptions): Promis
   };
   const server = new grpc.Server();
   server.addService(proto.Worker.service, workerHandlers(ctx));
-  server.addService(proto.WorkerExtras.service, extrasHandlers(ctx));
+  server.addService(withLogBatchEncoder(proto.WorkerExtras.service), extrasHandlers(ctx));
   const health = new HealthImplementation(Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING"])));
   health.addToServer(server);
 

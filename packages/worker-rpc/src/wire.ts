@@ -81,9 +81,19 @@ export function statusFromWire(n: number): StepStatus | undefined {
   return statusByNumber.get(n);
 }
 
+/** Whole seconds of an epoch-ms timestamp; floored, so before 1970 the nanos stay positive. */
+export function timestampSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+/** The nanoseconds past `seconds` (= timestampSeconds(ms)), sub-millisecond parts included. */
+export function timestampNanos(ms: number, seconds: number): number {
+  return Math.round((ms - seconds * 1000) * 1e6);
+}
+
 export function timestampToWire(ms: number): WireTimestamp {
-  const seconds = Math.floor(ms / 1000);
-  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+  const seconds = timestampSeconds(ms);
+  return { seconds, nanos: timestampNanos(ms, seconds) };
 }
 
 export function timestampFromWire(ts: WireTimestamp | null | undefined): number {

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { ResultStore } from "@wharf/result-store";
+import type { LogEntry, ResultStore } from "@wharf/result-store";
 import type { BearerAuth } from "./bearer-auth.js";
 import { type LiveStreams, streamHandler, unaryHandler } from "./call-handlers.js";
 import { invalidArgument, RpcStatusError } from "./rpc-errors.js";
@@ -75,19 +75,20 @@ export function workerHandlers(ctx: HandlerContext): grpc.UntypedServiceImplemen
 export function extrasHandlers(ctx: HandlerContext): grpc.UntypedServiceImplementation {
   const { store, auth, streams } = ctx;
   return {
-    StreamLogBatches: streamHandler<{ afterLogId?: number; maxBatchLines?: number }, unknown>(
-      auth,
-      streams,
-      async (req, send, signal) => {
-        const after = resumeId(req.afterLogId, store.summary().lastLogId, "after_log_id");
-        const maxBatch = Number(req.maxBatchLines ?? 0) || DEFAULT_BATCH_LINES;
-        if (maxBatch > MAX_BATCH_LINES)
-          throw invalidArgument(`max_batch_lines must be <= ${MAX_BATCH_LINES}`);
-        for await (const batch of store.followLogs(after, { signal, maxBatch, maxBatchBytes: BATCH_BYTES })) {
-          await send({ lines: batch.map(logLineToWire) });
-        }
-      },
-    ),
+    // Sends the store's batches as they are: the service is registered withLogBatchEncoder, whose
+    // serializer writes the StreamLogBatchesResponse bytes straight from them.
+    StreamLogBatches: streamHandler<
+      { afterLogId?: number; maxBatchLines?: number; maxBatchBytes?: number },
+      readonly LogEntry[]
+    >(auth, streams, async (req, send, signal) => {
+      const after = resumeId(req.afterLogId, store.summary().lastLogId, "after_log_id");
+      const maxBatch = Number(req.maxBatchLines ?? 0) || DEFAULT_BATCH_LINES;
+      if (maxBatch > MAX_BATCH_LINES) throw invalidArgument(`max_batch_lines must be <= ${MAX_BATCH_LINES}`);
+      const maxBatchBytes = Math.min(Number(req.maxBatchBytes ?? 0) || BATCH_BYTES, BATCH_BYTES);
+      for await (const batch of store.followLogs(after, { signal, maxBatch, maxBatchBytes })) {
+        await send(batch);
+      }
+    }),
     DownloadArtifact: streamHandler<{ artifactId?: number }, unknown>(
       auth,
       streams,

@@ -31,6 +31,26 @@ describe("wharf.worker.v1.WorkerExtras over gRPC, from a proto-only client", () 
     expect(all).toEqual(Array.from({ length: 2400 }, (_, i) => i + 101));
   });
 
+  it("keeps messages within max_batch_bytes, one line always fitting, and treats 0 as the default", async () => {
+    h = await Harness.start();
+    for (let i = 1; i <= 400; i++) h.store.appendLog(1, `${"x".repeat(90)} ${i}`);
+    h.store.appendLog(1, "y".repeat(10_000));
+    await h.store.finish("SUCCESS");
+    type Batch = { lines: { log_id: string; message: string }[] };
+    const small = await readStream<Batch>(h.extras(), "StreamLogBatches", { max_batch_bytes: 2048 });
+    expect(small.code).toBe(GrpcStatus.OK);
+    const sizes = small.messages.map((m) => m.lines.reduce((n, l) => n + Buffer.byteLength(l.message), 0));
+    // ~100-byte lines: a handful per message, never more than 2 KiB of text, the 10 KB line alone.
+    expect(small.messages.length).toBeGreaterThan(20);
+    expect(sizes.slice(0, -1).every((n) => n <= 2048)).toBe(true);
+    expect(small.messages.at(-1)?.lines.map((l) => l.message.length)).toEqual([10_000]);
+    expect(small.messages.flatMap((m) => m.lines.map((l) => Number(l.log_id)))).toEqual(
+      Array.from({ length: 401 }, (_, i) => i + 1),
+    );
+    const whole = await readStream<Batch>(h.extras(), "StreamLogBatches", { max_batch_bytes: 0 });
+    expect(whole.messages).toHaveLength(1);
+  });
+
   it("downloads an artifact byte-identical in chunks of at most 64 KiB", async () => {
     h = await Harness.start();
     const bytes = randomBytes(1024 * 1024 + 12_345);
