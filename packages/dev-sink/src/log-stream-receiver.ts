@@ -1,0 +1,160 @@
+import type http2 from "node:http2";
+import { ProtoWireError } from "@wharf/proto";
+import type { BuildSink } from "./build-sink.js";
+import { answerLinesInserted, answerStatus, GrpcStatus } from "./grpc-answer.js";
+import { GrpcFramingError, GrpcMessageSplitter } from "./grpc-message-splitter.js";
+import { LogRequestDecoder, type ReceivedLogLine } from "./log-request-decoder.js";
+
+export const CREATE_LOG_STREAM_PATH = "/wharf.api.v5.Builds/CreateLogStream";
+
+/** Stored batches that may be in flight before the stream is paused (HTTP/2 flow control then holds the client). */
+const MAX_BATCHES_BEHIND = 4;
+
+export interface LogStreamCallOptions {
+  sink: BuildSink;
+  /** The whole `authorization` header a call must carry; unset = no auth. */
+  expected: string | undefined;
+  onUnauthorized: () => void;
+  gate: () => Promise<"ok" | "fail">;
+}
+
+/**
+ * `wharf.api.v5.Builds/CreateLogStream` on a plain HTTP/2 stream: the checks a
+ * call goes through (content type, bearer token, the test gate), then the stream.
+ */
+export function handleCreateLogStream(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  opts: LogStreamCallOptions,
+): void {
+  const contentType = headers["content-type"];
+  if (!contentType?.startsWith("application/grpc")) {
+    // What grpc-go answers for a request that is not gRPC.
+    answerStatus(
+      stream,
+      GrpcStatus.INTERNAL,
+      `invalid gRPC request content-type "${contentType ?? ""}"`,
+      415,
+    );
+    return;
+  }
+  if (opts.expected && headers.authorization !== opts.expected) {
+    opts.onUnauthorized();
+    answerStatus(stream, GrpcStatus.UNAUTHENTICATED, "missing or wrong bearer token");
+    return;
+  }
+  opts.gate().then(
+    (verdict) => {
+      if (verdict === "fail") answerStatus(stream, GrpcStatus.UNAVAILABLE, "wharf-api: told to fail");
+      else new LogStreamReceiver(stream, opts.sink).start();
+    },
+    (err: unknown) => answerStatus(stream, GrpcStatus.INTERNAL, `gate: ${String(err)}`),
+  );
+}
+
+/**
+ * Stores lines in arrival order, a batch per event-loop turn, and answers once all
+ * are stored. As in wharf-api, a line is stored as it arrives, not when the stream
+ * ends: a stream cut midway (cancel, bad message) leaves the stored prefix behind.
+ */
+class LogStreamReceiver {
+  private readonly decoder = new LogRequestDecoder();
+  private readonly splitter = new GrpcMessageSplitter((buf, start, end) => this.take(buf, start, end));
+  private pending: ReceivedLogLine[] = [];
+  private storing: Promise<void> = Promise.resolve();
+  private batchesBehind = 0;
+  /** Lines taken for storage (what lines_inserted reports). */
+  private inserted = 0;
+  /** Messages read, to name a bad one. */
+  private messages = 0;
+  /** No more lines are taken: the call was answered, failed or cancelled. */
+  private stopped = false;
+  private answered = false;
+  private readonly flushSoon = () => this.flush();
+  private readonly onBatchStored = () => {
+    this.batchesBehind--;
+    if (this.batchesBehind < MAX_BATCHES_BEHIND && !this.stopped && this.stream.isPaused()) {
+      this.stream.resume();
+    }
+  };
+  private readonly onStorageError = (err: unknown) => {
+    // Later batches are not stored either: the chain stays rejected.
+    this.stopped = true;
+    this.answer(GrpcStatus.INTERNAL, `storing log lines: ${errorText(err)}`);
+  };
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly sink: BuildSink,
+  ) {}
+
+  start(): void {
+    const { stream } = this;
+    stream.on("data", (chunk: Buffer) => this.receive(chunk));
+    stream.on("end", () => this.end());
+    // A client cancel (RST_STREAM) or a dropped connection: keep what arrived, answer nothing.
+    stream.on("close", () => {
+      if (!this.stopped) this.stop();
+    });
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.stopped) return;
+    try {
+      this.splitter.push(chunk);
+    } catch (err) {
+      this.finish(err);
+    }
+  }
+
+  private take(buf: Buffer, start: number, end: number): void {
+    this.messages++;
+    const line = this.decoder.decode(buf, start, end);
+    if (!line) return;
+    this.inserted++;
+    if (this.pending.push(line) === 1) setImmediate(this.flushSoon);
+  }
+
+  private end(): void {
+    if (this.stopped) return;
+    this.finish(this.splitter.atBoundary ? undefined : new ProtoWireError("request ended inside a message"));
+  }
+
+  /** Stops taking lines, stores what was taken, then answers OK or the error. */
+  private finish(err: unknown): void {
+    this.stop();
+    this.storing.then(() => {
+      if (err === undefined) this.answer(GrpcStatus.OK, "");
+      else if (err instanceof GrpcFramingError) this.answer(err.code, err.message);
+      else if (err instanceof ProtoWireError)
+        this.answer(GrpcStatus.INVALID_ARGUMENT, `CreateLogStreamRequest #${this.messages}: ${err.message}`);
+      else this.answer(GrpcStatus.INTERNAL, errorText(err));
+    }, this.onStorageError);
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.batchesBehind++;
+    if (this.batchesBehind >= MAX_BATCHES_BEHIND && !this.stopped) this.stream.pause();
+    this.storing = this.storing.then(() => this.sink.appendLogs(batch));
+    this.storing.then(this.onBatchStored, this.onStorageError);
+  }
+
+  private answer(code: number, message: string): void {
+    if (this.answered) return;
+    this.answered = true;
+    if (code === GrpcStatus.OK) answerLinesInserted(this.stream, this.inserted);
+    else answerStatus(this.stream, code, message);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
