@@ -1,4 +1,4 @@
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import {
   type LiveWorker,
   type WorkerDirectory,
@@ -23,10 +23,16 @@ export interface DockerDirectoryOptions {
  */
 export class DockerDirectory implements WorkerDirectory {
   readonly kind = "docker";
-  private readonly docker: Docker;
+  private docker: Promise<Docker> | undefined;
 
-  constructor(private readonly opts: DockerDirectoryOptions = {}) {
-    this.docker = opts.docker ?? new Docker();
+  constructor(private readonly opts: DockerDirectoryOptions = {}) {}
+
+  // dockerode is loaded on first use (~12 MB of RSS an aggregator on another directory need not pay).
+  private client(): Promise<Docker> {
+    this.docker ??= this.opts.docker
+      ? Promise.resolve(this.opts.docker)
+      : import("dockerode").then(({ default: Dockerode }) => new Dockerode());
+    return this.docker;
   }
 
   async list(): Promise<LiveWorker[]> {
@@ -34,7 +40,7 @@ export class DockerDirectory implements WorkerDirectory {
     if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
     let containers: Docker.ContainerInfo[];
     try {
-      containers = await this.docker.listContainers({ all: true, filters: { label: labels } });
+      containers = await (await this.client()).listContainers({ all: true, filters: { label: labels } });
     } catch (err) {
       throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
         cause: err,
@@ -52,12 +58,13 @@ export class DockerDirectory implements WorkerDirectory {
   }
 
   async remove(workerId: string): Promise<void> {
-    const containers = await this.docker.listContainers({
+    const docker = await this.client();
+    const containers = await docker.listContainers({
       all: true,
       filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] },
     });
     for (const c of containers) {
-      await this.docker
+      await docker
         .getContainer(c.Id)
         .remove({ force: true })
         .catch((err: { statusCode?: number }) => {

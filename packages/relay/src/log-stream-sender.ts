@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
+import pLimit, { type LimitFunction } from "p-limit";
 import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
 import type { WorkerLogLines } from "./worker-log-lines.js";
@@ -40,15 +41,24 @@ const WRITE_CHUNK = 64 * 1024;
  */
 export class LogStreamSender {
   private session: http2.ClientHttp2Session | undefined;
+  private readonly limit: LimitFunction;
 
   constructor(
     /** host:port of wharf-api's gRPC. */
     private readonly address: string,
     private readonly token?: string,
-  ) {}
+    /**
+     * Calls in flight at once (default 16); the rest wait their turn, first come first served.
+     * With hundreds of workers behind, every call in flight holds its write buffers and
+     * wharf-api a stream: more at once adds memory, not throughput.
+     */
+    maxConcurrentCalls = 16,
+  ) {
+    this.limit = pLimit(maxConcurrentCalls);
+  }
 
   send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    return this.call(frameLines(lines), timeoutMs, signal);
+    return this.limit(() => this.call(frameLines(lines), timeoutMs, signal));
   }
 
   /** `send` for lines as the worker sent them, re-framed from their wire bytes. */
@@ -58,7 +68,7 @@ export class LogStreamSender {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<number> {
-    return this.call(frameWorkerLines(buildId, lines), timeoutMs, signal);
+    return this.limit(() => this.call(frameWorkerLines(buildId, lines), timeoutMs, signal));
   }
 
   private async call(chunks: Iterable<Buffer>, timeoutMs: number, signal?: AbortSignal): Promise<number> {

@@ -31,6 +31,8 @@ export interface WharfApiClientOptions {
   token?: string;
   /** Upper bound for one request or one log batch (default 60 s). */
   requestTimeoutMs?: number;
+  /** CreateLogStream calls in flight at once (default 16); more wait their turn. */
+  maxConcurrentLogStreams?: number;
 }
 
 /** A request wharf-api refused or did not answer; `status` is the HTTP status when there was one. */
@@ -54,7 +56,11 @@ export class WharfApiClient {
   constructor(private readonly opts: WharfApiClientOptions) {
     this.base = opts.url.replace(/\/+$/, "");
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
-    this.logStream = new LogStreamSender(opts.grpcAddress ?? new URL(this.base).host, opts.token);
+    this.logStream = new LogStreamSender(
+      opts.grpcAddress ?? new URL(this.base).host,
+      opts.token,
+      opts.maxConcurrentLogStreams,
+    );
   }
 
   /**
