@@ -55,19 +55,26 @@ export class RequestFrameEncoder {
     }
     const b = this.buf;
     const frameStart = this.pos;
-    let p = writeVarintField(b, frameStart + GRPC_PREFIX_BYTES, 0x08, buildId);
-    let hasTimestamp = false;
-    const r = new ProtoReader(buf, start);
-    while (r.pos < end) {
-      const tagAt = r.pos;
-      const tag = r.varint();
-      const valueAt = r.pos;
-      r.skip(tag);
-      if (tag === 0x08 || tag === 0x10 || tag === 0x1a || tag === 0x22) {
-        if (valueAt - tagAt !== 1) continue; // an over-long tag encoding: legal, but never ours
-        b[p++] = tag + 8;
-        p += buf.copy(b, p, valueAt, r.pos);
-        hasTimestamp ||= tag === 0x1a;
+    const bodyAt = writeVarintField(b, frameStart + GRPC_PREFIX_BYTES, 0x08, buildId);
+    // Fast path, every line from our worker: copy the whole line once, then renumber its
+    // fields in place (one copy per line instead of one per field). Only single-byte tags
+    // of the four known fields qualify; anything else is re-framed field by field.
+    let p = bodyAt + buf.copy(b, bodyAt, start, end);
+    let hasTimestamp = renumberInPlace(b, bodyAt, p);
+    if (hasTimestamp === undefined) {
+      p = bodyAt;
+      hasTimestamp = false;
+      const r = new ProtoReader(buf, start);
+      while (r.pos < end) {
+        const tagAt = r.pos;
+        const tag = r.varint();
+        const valueAt = r.pos;
+        r.skip(tag);
+        if (valueAt - tagAt === 1 && isWorkerLineTag(tag)) {
+          b[p++] = tag + 8;
+          p += buf.copy(b, p, valueAt, r.pos);
+          hasTimestamp ||= tag === 0x1a;
+        }
       }
     }
     if (!hasTimestamp) {
@@ -129,6 +136,30 @@ export class RequestFrameEncoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** StreamLogsResponse's fields as single-byte tags: 1 log_id, 2 step_id (varints), 3 timestamp, 4 message. */
+function isWorkerLineTag(tag: number): boolean {
+  return tag === 0x08 || tag === 0x10 || tag === 0x1a || tag === 0x22;
+}
+
+/**
+ * Moves every field of the line copied to `b[from..to)` up by one field number.
+ * Returns whether it has a timestamp, or undefined when a field is not one of the
+ * four (the caller then re-frames field by field, dropping it). The line was
+ * checked when it was decoded (WorkerLogLines), so its framing holds.
+ */
+function renumberInPlace(b: Buffer, from: number, to: number): boolean | undefined {
+  let hasTimestamp = false;
+  const r = new ProtoReader(b, from);
+  while (r.pos < to) {
+    const tag = b[r.pos] as number;
+    if (!isWorkerLineTag(tag)) return undefined;
+    b[r.pos++] = tag + 8;
+    r.skip(tag);
+    if (tag === 0x1a) hasTimestamp = true;
+  }
+  return hasTimestamp;
+}
 
 function timestampFieldBytes(seconds: number, nanos: number): number {
   const inner = varintFieldBytes(seconds) + varintFieldBytes(nanos);
