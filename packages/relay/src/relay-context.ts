@@ -7,11 +7,14 @@ import type { WharfApiClient } from "./wharf-api-client.js";
 import type { WorkerConnection } from "./worker-connection.js";
 
 export interface RelayTuning {
-  /** Lines per CreateLogStream call (default 2000): one bounded, acknowledged batch. */
+  /**
+   * Most lines per CreateLogStream call (default 5000): one acknowledged batch, then one
+   * checkpoint. A batch takes only lines that already arrived, so live lines leave at once.
+   */
   logBatchLines: number;
   /**
-   * Lines per worker StreamLogBatches message (default 250). grpc-js reads up to 16
-   * messages ahead, so this bounds what the aggregator holds per worker that is behind.
+   * Most lines per worker StreamLogBatches message (default 1000, the worker's own). Fewer,
+   * larger messages cost less per line on both sides; memory is bounded by readAheadBytes.
    */
   workerBatchLines: number;
   /**
@@ -27,8 +30,8 @@ export interface RelayTuning {
 }
 
 export const defaultRelayTuning: RelayTuning = {
-  logBatchLines: 2000,
-  workerBatchLines: 250,
+  logBatchLines: 5000,
+  workerBatchLines: 1000,
   readAheadBytes: 32 * 2 ** 20,
   retryBaseDelayMs: 200,
   retryMaxDelayMs: 10_000,

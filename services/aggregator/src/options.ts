@@ -1,5 +1,6 @@
 import path from "node:path";
 import { ConfigError, type Env, envBool, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { defaultRelayTuning } from "@wharf/relay";
 
 export type DiscoveryOptions =
   | { kind: "provisioner"; url: string; token?: string }
@@ -51,7 +52,7 @@ export interface AggregatorServiceOptions {
  * | WHARF_LEASE_TTL | 30s |
  * | WHARF_DISCOVERY_INTERVAL | 1s |
  * | WHARF_WORKER_LOST_GRACE | 15s |
- * | WHARF_LOG_BATCH_LINES | 2000 |
+ * | WHARF_LOG_BATCH_LINES | 5000 |
  * | WHARF_AGGREGATOR_WATCHDOG | false (also run the watchdog inside the aggregator) |
  * | WHARF_WATCHDOG_INTERVAL | 30s |
  * | WHARF_WATCHDOG_GRACE | 60s |
@@ -102,7 +103,7 @@ export function compileOptions(
     if (ms <= 0) throw new ConfigError(`${name} must be positive`);
     return ms;
   };
-  const logBatchLines = envInt(env, "WHARF_LOG_BATCH_LINES", 2000);
+  const logBatchLines = envInt(env, "WHARF_LOG_BATCH_LINES", defaultRelayTuning.logBatchLines);
   if (logBatchLines < 1) throw new ConfigError("WHARF_LOG_BATCH_LINES must be at least 1");
   const apiToken = envOptional(env, "WHARF_API_TOKEN");
   const databaseUrl = envOptional(env, "DATABASE_URL");
