@@ -16,8 +16,8 @@ import {
   type BenchProcess,
   fmt,
   machineLine,
+  publishSection,
   withBenchProcesses,
-  writeBenchmarkSection,
 } from "./relay-bench-processes.js";
 
 const WORKERS = Number(process.argv[2] ?? 200);
@@ -38,6 +38,8 @@ const MEMORY_NOTES = [
   "demand instead of grpc-js's 16-message read-ahead; a V8 heap cap (`--max-old-space-size`) on the",
   "aggregator process would also trade GC time for RSS.",
 ];
+
+const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 
 /** Samples the process's RSS every 100 ms until `until` settles; returns the highest sample. */
 async function sampleRss(p: BenchProcess, until: Promise<unknown>): Promise<number> {
@@ -78,6 +80,7 @@ try {
       const sampledPeak = await sampleRss(agg, relayed);
       const ms = await relayed;
       const rss = await agg.rss();
+      const atPeak = await agg.call<NodeJS.MemoryUsage>("memoryAtPeak");
       const bad = await double.call<number>(
         "check",
         run.workers.map((w) => Number(w.buildRef)),
@@ -90,13 +93,13 @@ try {
         idleMb: idle.now / 2 ** 20,
         peakMb: rss.peak / 2 ** 20,
         sampledPeakMb: sampledPeak / 2 ** 20,
+        atPeak,
       };
     },
   );
   const total = WORKERS * LINES;
   const met = result.peakMb <= GOAL_MB ? "met" : "not met";
-  writeBenchmarkSection(
-    "## aggregator RSS",
+  publishSection(
     [
       "## aggregator RSS",
       "",
@@ -111,6 +114,8 @@ try {
       `| peak RSS (VmHWM) | ${Math.round(result.peakMb)} MB |`,
       `| ${WORKERS} workers relayed and released | ${(result.ms / 1000).toFixed(1)} s |`,
       `| lines delivered (${fmt(total)} in all) | ${fmt((total / result.ms) * 1000)} lines/s |`,
+      `| at the highest RSS sampled in-process: V8 heap used / total | ${mb(result.atPeak.heapUsed)} / ${mb(result.atPeak.heapTotal)} MB |`,
+      `| at the highest RSS sampled in-process: buffers (arrayBuffers) / external | ${mb(result.atPeak.arrayBuffers)} / ${mb(result.atPeak.external)} MB |`,
       "",
       `Goal peak RSS ≤ ${GOAL_MB} MB: ${met}. Every build's lines arrived once and in order.`,
       "",

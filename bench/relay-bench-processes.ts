@@ -6,31 +6,19 @@
  * only starts them, hands out addresses and asks for counts over IPC.
  *
  * This file is both the parent-side API and, run as `relay-bench-processes.ts
- * <role>`, the child. `WHARF_BENCH_PROF=<dir>` writes a CPU profile per child.
+ * <role>`, the child, which loads only its role's module (relay-roles/).
+ * `WHARF_BENCH_PROF=<dir>` writes a CPU profile per child.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import * as grpc from "@grpc/grpc-js";
-import { createLogger } from "@wharf/config";
-import { openDatabase } from "@wharf/db";
-import { loadWorkerProto } from "@wharf/proto";
-import {
-  Aggregator,
-  type LiveWorker,
-  migrateRelay,
-  type RelayTuning,
-  WharfApiClient,
-  WorkerConnection,
-} from "@wharf/relay";
-import { ResultStore } from "@wharf/result-store";
-import { startWharfApiDouble } from "@wharf/testkit";
-import { startWorkerRpcServer } from "@wharf/worker-rpc";
+import { writeBenchmarkSection } from "./benchmarks-file.js";
+import type { Handlers } from "./relay-roles/bench-role.js";
 
-type Handlers = Record<string, (...args: never[]) => unknown>;
+export type { AggregatorRun } from "./relay-roles/bench-role.js";
+export { benchLine } from "./relay-roles/workers-role.js";
+
 type Request = { id: number; method: string; args: unknown[] };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
 
@@ -115,25 +103,10 @@ export async function withBenchProcesses<T>(
   }
 }
 
-/**
- * Replaces the section under `heading` (up to the next `## `) in BENCHMARKS.md, or appends it;
- * other sections stay as they are. WHARF_BENCH_DRY=1 only prints.
- */
-export function writeBenchmarkSection(heading: string, section: string): void {
+/** Prints the section and puts it into BENCHMARKS.md; WHARF_BENCH_DRY=1 only prints. */
+export function publishSection(section: string): void {
   process.stdout.write(`${section}\n`);
-  if (process.env.WHARF_BENCH_DRY) return;
-  const file = path.resolve(fileURLToPath(import.meta.url), "../../BENCHMARKS.md");
-  const doc = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
-  const lines = doc.split("\n");
-  const start = lines.findIndex((l) => l.trim() === heading);
-  if (start === -1) {
-    writeFileSync(file, `${doc.replace(/\n*$/, "\n\n")}${section.trimEnd()}\n`);
-    return;
-  }
-  let end = lines.findIndex((l, i) => i > start && l.startsWith("## "));
-  if (end === -1) end = lines.length;
-  const next = [...lines.slice(0, start), ...section.trimEnd().split("\n"), "", ...lines.slice(end)];
-  writeFileSync(file, `${next.join("\n").trimEnd()}\n`);
+  if (!process.env.WHARF_BENCH_DRY) writeBenchmarkSection(section);
 }
 
 /** The machine and its load, for the "Measured …" line. */
@@ -152,190 +125,26 @@ export function fmt(n: number): string {
 
 // ---------------------------------------------------------------- children
 
-const LINE_FILLER = "x".repeat(70);
-
-/** Exactly 80 bytes: a 10-digit counter and 70 filler bytes. */
-export function benchLine(n: number): string {
-  return `${String(n).padStart(10, "0")}${LINE_FILLER}`;
-}
-
-function workersRole(): Handlers {
-  const workers: { store: ResultStore; close(): Promise<void>; address: string; dir: string }[] = [];
-  return {
-    /** Starts `count` workers; returns their gRPC addresses. */
-    async open(count: number, buildRefBase: number) {
-      for (let i = 0; i < count; i++) {
-        const dir = await fs.mkdtemp(path.join(os.tmpdir(), "bench-worker-"));
-        const store = await ResultStore.open(dir, { buildRef: String(buildRefBase + i) });
-        const server = await startWorkerRpcServer({ store, host: "127.0.0.1", port: 0, shutdownGraceMs: 0 });
-        workers.push({ store, dir, address: `127.0.0.1:${server.port}`, close: () => server.close() });
-      }
-      return workers.map((w) => w.address);
-    },
-    /** Writes `lines` 80-byte lines into every worker's store (step 1) and finishes the builds. */
-    async fill(lines: number) {
-      for (const w of workers) {
-        for (let i = 1; i <= lines; i++) w.store.appendLog(1, benchLine(i));
-        await w.store.finish("SUCCESS");
-      }
-    },
-    /** Writes `total` lines into worker 0 at `perTick` lines every `tickMs`, stamped with Date.now(). */
-    async live(total: number, perTick: number, tickMs: number) {
-      const w = workers[0];
-      if (!w) throw new Error("no worker open");
-      const start = performance.now();
-      for (let i = 0; i < total; i += perTick) {
-        for (let j = 0; j < perTick; j++) w.store.appendLog(1, `live ${i + j}`, Date.now());
-        // Paced from the start, so a late tick does not slow the rate down.
-        const due = start + ((i + perTick) / perTick) * tickMs;
-        await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-      }
-      await w.store.finish("SUCCESS");
-    },
-    async shutdown() {
-      for (const w of workers) {
-        await w.close();
-        await w.store.close();
-        await fs.rm(w.dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
-function doubleRole(): Handlers {
-  let api: Awaited<ReturnType<typeof startWharfApiDouble>> | undefined;
-  const need = () => {
-    if (!api) throw new Error("double not started");
-    return api;
-  };
-  return {
-    async open() {
-      api = await startWharfApiDouble();
-      return { url: api.url, grpcAddress: api.grpcAddress };
-    },
-    count: () => need().logs.length,
-    /** Every build got worker_log_id 1..lines exactly once, in order; returns the number of bad builds. */
-    check(buildIds: number[], lines: number) {
-      const next = new Map(buildIds.map((b) => [b, 1]));
-      const bad = new Set<number>();
-      for (const l of need().logs) {
-        const want = next.get(l.buildId);
-        if (want === undefined || l.workerLogId !== want) bad.add(l.buildId);
-        else next.set(l.buildId, want + 1);
-      }
-      for (const [b, n] of next) if (n !== lines + 1) bad.add(b);
-      return bad.size;
-    },
-    /** Arrival minus line timestamp for every stored line, sorted (ms). */
-    latencies: () =>
-      need()
-        .logs.map((l) => l.receivedAt - l.timestamp.getTime())
-        .sort((a, b) => a - b),
-    async shutdown() {
-      await api?.close();
-    },
-  };
-}
-
-export interface AggregatorRun {
-  dbUrl: string;
-  apiUrl: string;
-  workers: LiveWorker[];
-  tuning?: Partial<RelayTuning>;
-}
-
-function aggregatorRole(): Handlers {
-  const log = createLogger("bench", "silent");
-  return {
-    /**
-     * Reads every worker's StreamLogBatches to the end, nothing else; returns lines read.
-     * "grpc-js": a plain grpc-js client with @wharf/proto's loader (the raw baseline);
-     * "relay": the aggregator's own WorkerConnection (its hand-written decoder).
-     */
-    async read(addresses: string[], batchLines: number, via: "grpc-js" | "relay") {
-      let n = 0;
-      await Promise.all(
-        addresses.map(async (address) => {
-          const conn =
-            via === "relay"
-              ? new WorkerConnection(address)
-              : new (loadWorkerProto().WorkerExtras)(address, grpc.credentials.createInsecure());
-          if (conn instanceof WorkerConnection) {
-            for await (const batch of conn.streamLogBatches(0, batchLines)) n += batch.length;
-          } else {
-            const stream = (
-              conn as unknown as { StreamLogBatches(req: object): AsyncIterable<{ lines: unknown[] }> }
-            ).StreamLogBatches({ afterLogId: 0, maxBatchLines: batchLines });
-            for await (const batch of stream) n += batch.lines.length;
-          }
-          conn.close();
-        }),
-      );
-      return n;
-    },
-    /** Relays the workers until the aggregator removed every one of them (all delivered and released). */
-    async relay(run: AggregatorRun, timeoutMs: number) {
-      const db = await openDatabase({ url: run.dbUrl });
-      await migrateRelay(db);
-      const api = new WharfApiClient({ url: run.apiUrl });
-      const removed = new Set<string>();
-      let allRemoved: () => void = () => {};
-      const done = new Promise<void>((resolve) => {
-        allRemoved = resolve;
-      });
-      const agg = new Aggregator({
-        db,
-        api,
-        log,
-        directory: {
-          kind: "bench",
-          list: async () => run.workers.filter((w) => !removed.has(w.workerId)),
-          remove: async (id) => {
-            removed.add(id);
-            if (removed.size === run.workers.length) allRemoved();
-          },
-        },
-        discoveryIntervalMs: 50,
-        ...(run.tuning ? { tuning: run.tuning } : {}),
-      });
-      const start = performance.now();
-      agg.start();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`relay did not finish in ${timeoutMs} ms`)), timeoutMs);
-      });
-      try {
-        await Promise.race([done, timeout]);
-        return performance.now() - start;
-      } finally {
-        clearTimeout(timer);
-        await agg.stop();
-        api.close();
-        await db.close();
-      }
-    },
-    async shutdown() {},
-  };
-}
-
-const roles: Record<string, () => Handlers> = {
-  workers: workersRole,
-  double: doubleRole,
-  aggregator: aggregatorRole,
+const roles: Record<string, () => Promise<Handlers>> = {
+  workers: async () => (await import("./relay-roles/workers-role.js")).workersRole(),
+  double: async () => (await import("./relay-roles/double-role.js")).doubleRole(),
+  aggregator: async () => (await import("./relay-roles/aggregator-role.js")).aggregatorRole(),
 };
 
 function serveRole(role: string): void {
   const make = roles[role];
   if (!make || !process.send) throw new Error(`unknown bench role ${role} (or no IPC channel)`);
-  const handlers: Handlers = {
-    ...make(),
+  // Listening at once, answering once the role's module is loaded: no early message is missed.
+  const handlers: Promise<Handlers> = make().then((h) => ({
+    ...h,
     ping: () => "pong",
-  };
+    cpu: () => process.cpuUsage(),
+  }));
   const reply = (r: Reply) => process.send?.(r);
   process.on("message", (m: Request) => {
-    const fn = handlers[m.method] as ((...a: unknown[]) => unknown) | undefined;
-    Promise.resolve()
-      .then(() => {
+    handlers
+      .then((all) => {
+        const fn = all[m.method] as ((...a: unknown[]) => unknown) | undefined;
         if (!fn) throw new Error(`no method ${m.method}`);
         return fn(...m.args);
       })

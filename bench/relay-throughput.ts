@@ -16,10 +16,11 @@ import type { RelayTuning } from "@wharf/relay";
 import { startPostgres } from "@wharf/testkit";
 import {
   type AggregatorRun,
+  type BenchProcess,
   fmt,
   machineLine,
+  publishSection,
   withBenchProcesses,
-  writeBenchmarkSection,
 } from "./relay-bench-processes.js";
 
 const LINES = Number(process.argv[2] ?? 1_000_000);
@@ -27,10 +28,22 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 const BUILD_REF = "900000";
 const TIME_LIMIT_MS = 5 * 60_000;
 
+/** CPU time (user + system) each process spent per line while the lines were relayed, in µs. */
+type CpuPerLine = { worker: number; aggregator: number; double: number };
+
 type Path = {
   label: string;
-  run(dbUrl: string, address: string): Promise<{ linesPerSec: number; rssMb?: number }>;
+  run(
+    dbUrl: string,
+    address: string,
+    workers: BenchProcess,
+  ): Promise<{ linesPerSec: number; rssMb?: number; cpu?: CpuPerLine }>;
 };
+
+async function cpuMicros(p: BenchProcess): Promise<number> {
+  const u = await p.call<NodeJS.CpuUsage>("cpu");
+  return u.user + u.system;
+}
 
 const read = (via: "grpc-js" | "relay") => async (_db: string, address: string) =>
   withBenchProcesses(["aggregator"], async (reader) => {
@@ -41,27 +54,37 @@ const read = (via: "grpc-js" | "relay") => async (_db: string, address: string) 
     return { linesPerSec: (n / ms) * 1000 };
   });
 
-const relay = (tuning: Partial<RelayTuning>) => async (dbUrl: string, address: string) => {
-  // Every run starts from nothing: no checkpoint, no lease.
-  const db = await openDatabase({ url: dbUrl });
-  await db.query("DELETE FROM relay_checkpoint").catch(() => {});
-  await db.query("DELETE FROM relay_lease").catch(() => {});
-  await db.close();
-  return withBenchProcesses(["double", "aggregator"], async (double, agg) => {
-    const api = await double.call<{ url: string }>("open");
-    const run: AggregatorRun = {
-      dbUrl,
-      apiUrl: api.url,
-      workers: [{ workerId: `bench-${BUILD_REF}`, buildRef: BUILD_REF, address, status: "running" }],
-      tuning,
-    };
-    // Until the aggregator removed the worker: every line acknowledged, checkpointed, worker released.
-    const ms = await agg.call<number>("relay", run, TIME_LIMIT_MS);
-    const bad = await double.call<number>("check", [Number(BUILD_REF)], LINES);
-    if (bad !== 0) throw new Error("lines arrived out of order, duplicated or missing");
-    return { linesPerSec: (LINES / ms) * 1000, rssMb: (await agg.rss()).peak / 2 ** 20 };
-  });
-};
+const relay =
+  (tuning: Partial<RelayTuning>) => async (dbUrl: string, address: string, workers: BenchProcess) => {
+    // Every run starts from nothing: no checkpoint, no lease.
+    const db = await openDatabase({ url: dbUrl });
+    await db.query("DELETE FROM relay_checkpoint").catch(() => {});
+    await db.query("DELETE FROM relay_lease").catch(() => {});
+    await db.close();
+    return withBenchProcesses(["double", "aggregator"], async (double, agg) => {
+      const api = await double.call<{ url: string }>("open");
+      const run: AggregatorRun = {
+        dbUrl,
+        apiUrl: api.url,
+        workers: [{ workerId: `bench-${BUILD_REF}`, buildRef: BUILD_REF, address, status: "running" }],
+        tuning,
+      };
+      const procs = [workers, agg, double];
+      const before = await Promise.all(procs.map(cpuMicros));
+      // Until the aggregator removed the worker: every line acknowledged, checkpointed, worker released.
+      const ms = await agg.call<number>("relay", run, TIME_LIMIT_MS);
+      const [worker, aggregator, wharfApi] = (await Promise.all(procs.map(cpuMicros))).map(
+        (after, i) => (after - (before[i] ?? 0)) / LINES,
+      );
+      const bad = await double.call<number>("check", [Number(BUILD_REF)], LINES);
+      if (bad !== 0) throw new Error("lines arrived out of order, duplicated or missing");
+      return {
+        linesPerSec: (LINES / ms) * 1000,
+        rssMb: (await agg.rss()).peak / 2 ** 20,
+        cpu: { worker: worker ?? NaN, aggregator: aggregator ?? NaN, double: wharfApi ?? NaN },
+      };
+    });
+  };
 
 const PATHS: Path[] = [
   {
@@ -71,12 +94,13 @@ const PATHS: Path[] = [
   },
   { label: "the aggregator's worker reader alone (`WorkerConnection`, its own decoder)", run: read("relay") },
   {
-    label: "end to end: worker → aggregator → wharf-api, default tuning (2000 lines per call)",
+    label:
+      "end to end: worker → aggregator → wharf-api, default tuning (≤ 5000 lines per call, 1000-line worker messages)",
     run: relay({}),
   },
   {
-    label: "end to end: worker → aggregator → wharf-api, 5000 lines per CreateLogStream call",
-    run: relay({ logBatchLines: 5000 }),
+    label: "end to end, the earlier defaults (≤ 2000 lines per call, 250-line worker messages)",
+    run: relay({ logBatchLines: 2000, workerBatchLines: 250 }),
   },
 ];
 
@@ -110,13 +134,18 @@ try {
     const fillStart = performance.now();
     await workers.call("fill", LINES);
     const fillMs = performance.now() - fillStart;
-    const samples = PATHS.map(() => ({ rates: [] as number[], rss: [] as number[] }));
+    const samples = PATHS.map(() => ({
+      rates: [] as number[],
+      rss: [] as number[],
+      cpu: [] as CpuPerLine[],
+    }));
     // Rounds interleave the paths, so load from elsewhere on the machine hits them alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, p] of PATHS.entries()) {
-        const r = await p.run(pg.url, address);
+        const r = await p.run(pg.url, address, workers);
         samples[i]?.rates.push(r.linesPerSec);
         if (r.rssMb !== undefined) samples[i]?.rss.push(r.rssMb);
+        if (r.cpu) samples[i]?.cpu.push(r.cpu);
         process.stderr.write(`round ${round + 1}: ${fmt(r.linesPerSec)} lines/s — ${p.label}\n`);
       }
     }
@@ -126,14 +155,15 @@ try {
   const raw = median(measured.samples[0]?.rates ?? []);
   const e2e = median(measured.samples[2]?.rates ?? []);
   const rows = PATHS.map((p, i) => {
-    const s = measured.samples[i] ?? { rates: [], rss: [] };
+    const s = measured.samples[i] ?? { rates: [], rss: [], cpu: [] };
     const m = median(s.rates);
     const spread = `${fmt(Math.min(...s.rates))}–${fmt(Math.max(...s.rates))}`;
     const rss = s.rss.length ? `${Math.round(Math.max(...s.rss))} MB` : "";
-    return `| ${p.label} | ${fmt(m)} | ${spread} | ${(m / raw).toFixed(2)}× | ${rss} |`;
+    const cpuOf = (k: keyof CpuPerLine) => median(s.cpu.map((c) => c[k])).toFixed(2);
+    const cpu = s.cpu.length ? `${cpuOf("worker")} / ${cpuOf("aggregator")} / ${cpuOf("double")}` : "";
+    return `| ${p.label} | ${fmt(m)} | ${spread} | ${(m / raw).toFixed(2)}× | ${rss} | ${cpu} |`;
   });
-  writeBenchmarkSection(
-    "## relay throughput",
+  publishSection(
     [
       "## relay throughput",
       "",
@@ -144,8 +174,8 @@ try {
       `each run in their own process. ${ROUNDS} rounds, the paths interleaved; median, range, and the aggregator's`,
       "peak RSS. End to end is timed until the aggregator removed the worker (all acknowledged and checkpointed).",
       "",
-      "| path | lines/s (median) | range | vs raw | aggregator peak RSS |",
-      "| --- | ---: | ---: | ---: | ---: |",
+      "| path | lines/s (median) | range | vs raw | aggregator peak RSS | CPU µs per line: worker / aggregator / double |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
       ...rows,
       "",
       `Live latency at 1k lines/s (5,000 lines, line timestamp at the worker → stored at the double): p50 ${live.p50} ms,`,
@@ -154,18 +184,23 @@ try {
       `Goals: ≥ 500k lines/s end to end ${e2e >= 500_000 ? "met" : "not met"}; ≥ 0.4× raw ${e2e / raw >= 0.4 ? "met" : "not met"} ` +
         `(default tuning ${(e2e / raw).toFixed(2)}×); live p99 ≤ 100 ms ${live.p99 <= 100 ? "met" : "not met"}.`,
       "",
-      "Where the time goes: the wharf-api double is the costliest process per line (a grpc-js server decoding one",
-      "message per line and keeping every line in memory), then the worker's grpc-js server encoding",
-      "`StreamLogBatches`; the aggregator is idle about half the time, and all of them share 2 cores with",
-      "Postgres (and, on this machine, with whatever else runs: see the load average). The first version",
-      "of this bench put everything in one process and reached 29–48k lines/s; in separate processes it was",
-      "17–27k, and mostly idle: Nagle's algorithm on the double's gRPC pipe (sockets without `noDelay`) held back",
-      "answers and HTTP/2 window updates ~40 ms per batch. Since then: `noDelay` there; CreateLogStreamRequest",
-      "frames encoded by hand into 64 KiB write buffers straight from the worker's lines (no protobuf object,",
-      "Date or copy per line); `StreamLogBatches` decoded by hand in one pass; the double's memory sink",
-      "stores a literal instead of a spread copy (3× cheaper per line). A checkpoint is still one fenced UPDATE",
-      "per acknowledged batch and batches are not pipelined: a second batch in flight would break the",
-      "takeover reconciliation that keeps delivery exactly-once without wharf-api deduplicating.",
+      "The double here is the tests' wharf-api protocol server (`startWharfApiServer`: CreateLogStream read by hand",
+      "on node:http2, the HTTP routes) over a sink that checks each line's order as it arrives instead of keeping a",
+      "million line objects in its heap (that measured V8's collector, not the relay; wharf-api keeps lines in Postgres).",
+      "",
+      "Where the time goes: the CPU column is each process's user + system time while the lines were relayed, per",
+      "line. Worker, aggregator, double and Postgres share 2 cores, so their sum per line bounds the rate: at ~3.5 µs",
+      "per line no arrangement of these processes reaches 500k lines/s here, and raw grpc-js streaming alone",
+      "(nothing decoded into the relay, nothing sent on) only just does. What got the end-to-end rate from 100k to",
+      "the figure above (all measured with this bench): the worker encodes `StreamLogBatches` by hand from its",
+      "store (no protobufjs object per line); the aggregator keeps worker lines as wire bytes and re-frames each as",
+      "a CreateLogStreamRequest with one copy and its field numbers moved up in place (no string, object or Date per",
+      "line); larger worker messages (1000 lines, the byte budget of `readAheadBytes` still bounding memory) and",
+      "calls of up to 5000 lines; the double reads CreateLogStream by hand instead of through grpc-js and a proxy",
+      "hop. Tried and dropped: writing a batch's checkpoint while the next batch is sent (the next batch then",
+      "started with fewer lines, so there were more calls and more CPU per line, and it was slower), and copying",
+      "short lines byte by byte instead of `Buffer#copy` (slower). A checkpoint stays one fenced UPDATE per",
+      "acknowledged call, and calls are not pipelined: a second call in flight could be stored out of order.",
       "",
       `${machineLine()}. Filling the store took ${Math.round(measured.fillMs)} ms (not counted).`,
       "",
