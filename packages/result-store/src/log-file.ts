@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { crc32 } from "./crc32.js";
+import { crc32Range } from "./crc32.js";
 import { ResultStoreCorruptError } from "./errors.js";
 import { fsyncFd, openReadWrite, readAt, readAtSync, writeFully } from "./file-io.js";
 import type { LogEntry } from "./types.js";
@@ -110,7 +110,7 @@ export class LogFile {
     buf.writeUInt32LE(stepId, at + 8);
     buf.writeDoubleLE(timestamp, at + 12);
     buf.write(line, at + RECORD_OVERHEAD, length, "utf8");
-    buf.writeUInt32LE(crc32(buf.subarray(at + HEADER_BYTES, at + recordBytes)), at + 4);
+    buf.writeUInt32LE(crc32Range(buf, at + HEADER_BYTES, at + recordBytes), at + 4);
     const offset = this.committedBytes + at;
     const entry = this.pendingCount * INDEX_ENTRY_BYTES;
     this.pendingIndex.writeUInt32LE(offset % TWO_32, entry);
@@ -206,8 +206,10 @@ function checkedPayload(buf: Buffer, pos: number): Buffer | undefined {
   const length = buf.readUInt32LE(pos);
   if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
   if (pos + HEADER_BYTES + length > buf.length) return undefined;
-  const payload = buf.subarray(pos + HEADER_BYTES, pos + HEADER_BYTES + length);
-  return crc32(payload) === buf.readUInt32LE(pos + 4) ? payload : undefined;
+  const start = pos + HEADER_BYTES;
+  return crc32Range(buf, start, start + length) === buf.readUInt32LE(pos + 4)
+    ? buf.subarray(start, start + length)
+    : undefined;
 }
 
 /** Total size of the valid record at `offset` in the data file, or undefined if it is torn. */
