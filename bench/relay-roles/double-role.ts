@@ -50,9 +50,16 @@ export function doubleRole(): Handlers {
     return sink;
   };
   return {
-    async open() {
+    /** `delayMs`: every HTTP request and CreateLogStream call is held this long (a slow wharf-api). */
+    async open(delayMs = 0) {
       sink = new OrderCheckingSink();
-      api = await startWharfApiServer({ sink });
+      api = await startWharfApiServer({
+        sink,
+        gate: async () => {
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+          return "ok";
+        },
+      });
       return { url: api.url, grpcAddress: api.grpcAddress };
     },
     count: () => [...need().inOrder.values()].reduce((a, b) => a + b, 0),
@@ -61,8 +68,11 @@ export function doubleRole(): Handlers {
       const s = need();
       return buildIds.filter((b) => s.badBuilds.has(b) || s.inOrder.get(b) !== lines).length;
     },
-    /** Arrival minus line timestamp for every line, sorted (ms). */
-    latencies: () => [...need().latencies].sort((a, b) => a - b),
+    /** Arrival minus line timestamp for every line after the first `skip`, sorted (ms). */
+    latencies: (skip = 0) =>
+      need()
+        .latencies.slice(skip)
+        .sort((a, b) => a - b),
     async shutdown() {
       await api?.close();
     },

@@ -32,6 +32,10 @@ export function workersRole(): Handlers {
         await w.store.finish("SUCCESS");
       }
     },
+    /** Writes one line into worker 0 now (the build goes on). */
+    async appendOne(message: string) {
+      workers[0]?.store.appendLog(1, message, Date.now());
+    },
     /** Writes `total` lines into worker 0 at `perTick` lines every `tickMs`, stamped with Date.now(). */
     async live(total: number, perTick: number, tickMs: number) {
       const w = workers[0];
