@@ -165,6 +165,8 @@ try {
   const live = await liveLatency(pg.url);
   const raw = median(measured.samples[0]?.rates ?? []);
   const e2e = median(measured.samples[2]?.rates ?? []);
+  const e2eCpuSamples = measured.samples[2]?.cpu ?? [];
+  const e2eCpu = median(e2eCpuSamples.map((c) => c.worker + c.aggregator + c.double)).toFixed(1);
   const rows = PATHS.map((p, i) => {
     const s = measured.samples[i] ?? { rates: [], rss: [], cpu: [] };
     const m = median(s.rates);
@@ -202,9 +204,10 @@ try {
       "million line objects in its heap (that measured V8's collector, not the relay; wharf-api keeps lines in Postgres).",
       "",
       "Where the time goes: the CPU column is each process's user + system time while the lines were relayed, per",
-      "line. Worker, aggregator, double and Postgres share 2 cores, so their sum per line bounds the rate: at ~3.5 µs",
-      "per line no arrangement of these processes reaches 500k lines/s here, and raw grpc-js streaming alone",
-      "(nothing decoded into the relay, nothing sent on) only just does. What got the end-to-end rate from 100k to",
+      `line. Worker, aggregator, double and Postgres share 2 cores, so their sum per line bounds the rate: at ${e2eCpu} µs`,
+      "per line (Postgres not counted), while 500k lines/s on 2 cores allows 4 µs per line in all, and only if every",
+      "process were busy all the time, which a pipeline of four processes handing batches along is not. Raw grpc-js",
+      `streaming alone (nothing decoded into the relay, nothing sent on) gave ${fmt(raw)} lines/s in this run. What got the end-to-end rate from 100k to`,
       "the figure above (all measured with this bench): the worker encodes `StreamLogBatches` by hand from its",
       "store (no protobufjs object per line); the aggregator keeps worker lines as wire bytes and re-frames each as",
       "a CreateLogStreamRequest with one copy and its field numbers moved up in place (no string, object or Date per",
