@@ -8,5 +8,6 @@ export {
   envString,
   parseDurationMs,
 } from "./env.js";
+export { closeConnectionsWhenClosing } from "./http-close.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
 export { GracefulShutdown } from "./shutdown.js";

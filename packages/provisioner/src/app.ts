@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
-import type { Logger } from "@wharf/config";
+import { closeConnectionsWhenClosing, type Logger } from "@wharf/config";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from "fastify";
 import secureJson from "secure-json-parse";
 import { requireToken } from "./auth.js";
@@ -56,6 +56,8 @@ export async function buildApp(opts: AppOptions): Promise<ProvisionerApp> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // A stopping provisioner must not wait 72 s on a kept-alive aggregator connection.
+  closeConnectionsWhenClosing(app);
   app.decorate("provisioner", opts.provisioner);
   installProblemHandler(app);
 

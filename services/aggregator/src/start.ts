@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { createLogger, type Logger } from "@wharf/config";
+import { closeConnectionsWhenClosing, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { logViewerRoutes, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
@@ -105,6 +105,7 @@ export async function startAggregator(
     }
 
     const app = Fastify({ logger: false });
+    closeConnectionsWhenClosing(app);
     app.get("/healthz", async () => ({ status: "ok" }));
     app.get("/readyz", async (_req, reply) => {
       const ready = aggregator ? aggregator.ready : true;

@@ -44,9 +44,9 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
   const close = async () => {
     for (const [name, c] of closers.splice(0).reverse()) {
       const t0 = Date.now();
-      // Bounded: the provisioner's HTTP close can wait on a request its own aggregator
-      // abandoned while stopping (seen up to ~70 s); a dev stack that is going away
-      // must not hang on it. Services run alone keep their unbounded graceful close.
+      // Bounded: a dev stack that is going away must not hang on one part. (The ~70 s
+      // seen here was a kept-alive connection holding the provisioner's HTTP close until
+      // fastify's keepAliveTimeout; closeConnectionsWhenClosing fixes that in every service.)
       const timedOut = await Promise.race([
         c().then(
           () => false,

@@ -1,3 +1,4 @@
+import { closeConnectionsWhenClosing } from "@wharf/config";
 import { WorkerStatus } from "@wharf/proto";
 import type { ResultStore } from "@wharf/result-store";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -37,6 +38,7 @@ export async function startWorkerHttp(store: ResultStore, host: string, port: nu
   void buildStatus;
 
   const app: FastifyInstance = Fastify({ logger: false });
+  closeConnectionsWhenClosing(app); // a kept-alive metrics scraper must not hold the worker's exit
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async () => ({ status: "ready", finished: store.finished }));
   app.get("/metrics", async (_req, reply) => {
