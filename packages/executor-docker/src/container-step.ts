@@ -3,6 +3,8 @@ import type { StepProcess } from "@wharf/executor";
 import type Docker from "dockerode";
 import { DockerStreamDemuxer } from "./docker-stream-demuxer.js";
 
+/** The exit code of a container killed by SIGKILL (128 + 9), as engines report it. */
+const KILLED_EXIT_CODE = 137;
 /** How long the attach connection may stay open after the engine reported the exit code. */
 const OUTPUT_DRAIN_MS = 10_000;
 
@@ -48,7 +50,13 @@ export class ContainerStep implements StepProcess {
       });
       stream.pipe(demuxer);
       await container.start();
-      step.exitCode = container.wait().then((r: { StatusCode: number }) => r.StatusCode);
+      step.exitCode = container
+        .wait()
+        .then((r: { StatusCode: number; Error?: { Message?: string } | null }) =>
+          // Podman answers the wait of a container removed while running with StatusCode 0 and
+          // an Error ("no such container"): that is no success. Docker reports 137 (killed) then.
+          r.Error?.Message ? KILLED_EXIT_CODE : r.StatusCode,
+        );
       step.finished = step.exitCode.then(async (code) => {
         // The engine closes the attach connection when the container stops; if it does not, cut it.
         let timer: NodeJS.Timeout | undefined;

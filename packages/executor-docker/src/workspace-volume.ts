@@ -78,8 +78,10 @@ export class WorkspaceVolume {
     const root = pack();
     root.entry({ name: `${this.workspacePath.replace(/^\//, "")}/`, type: "directory", mode: 0o755 });
     root.finalize();
-    const [repo, tag] = this.helperImage.split(":");
-    const progress = await this.docker.importImage(root as unknown as NodeJS.ReadableStream, { repo, tag });
+    // "name:tag" as `repo` alone: Podman's Docker API ignores a separate `tag` on import (it tags "latest").
+    const progress = await this.docker.importImage(root as unknown as NodeJS.ReadableStream, {
+      repo: this.helperImage,
+    });
     await readProgress(progress);
   }
 }
