@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what wharf needs on a fresh Debian machine (idempotent): pnpm, git,
 # Docker engine, busybox (for the local test image), PostgreSQL server binaries,
-# Chromium (for the log page's browser test), then the workspace's packages.
-# Starts dockerd when it is not running.
+# Chromium (for the log page's browser test), Podman (the Docker backend is also
+# tested on Podman's Docker API), then the workspace's packages. Starts dockerd and
+# a Podman API service (socket $WHARF_PODMAN_SOCKET) when they are not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # Builds the glibc base image the Docker-backend tests run workers in.
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+# Podman's --init binary (the executor runs steps with an init).
+[ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
@@ -37,6 +41,25 @@ if ! docker version >/dev/null 2>&1; then
     sleep 0.5
   done
   docker version >/dev/null 2>&1 || { echo "setup: dockerd did not start, see /tmp/wharf-dockerd.log"; exit 1; }
+fi
+
+# Podman's Docker-compatible API on its own socket. Its default ulimits fail on this
+# kind of machine; these are what the containers need.
+PODMAN_SOCKET="${WHARF_PODMAN_SOCKET:-/run/wharf-podman.sock}"
+if ! grep -q '^default_ulimits' /etc/containers/containers.conf 2>/dev/null; then
+  $SUDO mkdir -p /etc/containers
+  printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]\n' |
+    $SUDO tee /etc/containers/containers.conf >/dev/null
+fi
+if ! curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1; then
+  echo "setup: starting podman system service on $PODMAN_SOCKET"
+  $SUDO sh -c "nohup podman system service --time=0 unix://$PODMAN_SOCKET >/tmp/wharf-podman.log 2>&1 &"
+  for _ in $(seq 1 60); do
+    curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1 ||
+    { echo "setup: podman did not start, see /tmp/wharf-podman.log"; exit 1; }
 fi
 
 pnpm install --frozen-lockfile --reporter=append-only | tail -n 3

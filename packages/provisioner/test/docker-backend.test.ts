@@ -5,6 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import {
   containersWithLabel,
+  dockerSocketPath,
   ensureWorkerBaseImage,
   requireDockerOrSkip,
   WORKER_BASE_IMAGE,
@@ -46,6 +47,7 @@ function dockerBackend(executor: "local" | "docker", reposDir: string): DockerBa
     bindHost: "127.0.0.1",
     stopGraceMs: 5000,
     executor,
+    socketPath: dockerSocketPath(),
   });
 }
 

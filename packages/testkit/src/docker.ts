@@ -10,6 +10,15 @@ const run = promisify(execFile);
 export const BUSYBOX_IMAGE = "wharf-test/busybox:latest";
 
 /** True when a Docker (or Podman) engine answers on the default socket. */
+/**
+ * The engine's API socket the tests use: DOCKER_HOST's when it is a unix socket (e.g. a
+ * Podman service's), else Docker's default. The docker CLI in these helpers follows it too.
+ */
+export function dockerSocketPath(): string {
+  const host = process.env.DOCKER_HOST ?? "";
+  return host.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
+}
+
 export async function dockerAvailable(): Promise<boolean> {
   try {
     await run("docker", ["version", "--format", "{{.Server.Version}}"], { timeout: 10_000 });

@@ -3,6 +3,7 @@ export {
   BUSYBOX_IMAGE,
   containersWithLabel,
   dockerAvailable,
+  dockerSocketPath,
   ensureBusyboxImage,
   requireDockerOrSkip,
 } from "./docker.js";
