@@ -20,6 +20,7 @@ export {
   FINAL_STATUSES,
   isStepStatus,
   type LogEntry,
+  type LogRecordBatch,
   STEP_STATUSES,
   type StatusEvent,
   type StepDeclaration,

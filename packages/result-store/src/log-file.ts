@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { crc32Range } from "./crc32.js";
 import { ResultStoreCorruptError } from "./errors.js";
 import { fsyncFd, openReadWrite, readAt, readAtSync, writeFully } from "./file-io.js";
-import type { LogEntry } from "./types.js";
+import type { LogEntry, LogRecordBatch } from "./types.js";
 
 /*
  * On-disk format (little endian):
@@ -30,7 +30,7 @@ export interface ReadCursor {
 }
 
 export interface ReadResult {
-  entries: LogEntry[];
+  batch: LogRecordBatch;
   cursor: ReadCursor;
 }
 
@@ -147,38 +147,57 @@ export class LogFile {
    * Reads committed records from `cursor.nextId` on: at most `maxCount` of them and at most `maxBytes`
    * of record data, but always at least one record when there is one. A cursor returned by an earlier
    * read carries the data offset, so a sequential reader skips the index (one read per batch); a
-   * fresh cursor (`offset` undefined) seeks through the index.
+   * fresh cursor (`offset` undefined) seeks through the index. The records stay as read, undecoded
+   * (see logEntriesOf).
    */
   async read(cursor: ReadCursor, maxCount: number, maxBytes: number): Promise<ReadResult> {
     const count = this.committedCount;
     const size = this.committedBytes;
     const fromId = cursor.nextId;
-    if (fromId > count || maxCount < 1) return { entries: [], cursor };
+    if (fromId > count || maxCount < 1) return { batch: emptyBatch(fromId), cursor };
     const last = Math.min(count, fromId + maxCount - 1);
     const start = cursor.offset ?? (await this.offsetOf(fromId));
-    let data = await readAt(this.dataFd, Math.min(size - start, Math.max(maxBytes, HEADER_BYTES)), start);
-    if (!checkedPayload(data, 0)) {
+    // Where the batch's last record ends, so that a batch of short lines does not read (and allocate)
+    // all of maxBytes to use a tenth of it. Only a hint: records are checked as they are parsed.
+    const end = last < count ? await this.offsetOf(last + 1) : size;
+    const wanted = end > start && end <= size ? end - start : size - start;
+    let data = await readAt(this.dataFd, Math.min(wanted, Math.max(maxBytes, HEADER_BYTES)), start);
+    if (checkedPayloadLength(data, 0) < 0) {
       // The first record alone is larger than maxBytes (or damaged: checked again below).
       data = await readAt(this.dataFd, Math.min(size - start, HEADER_BYTES + data.readUInt32LE(0)), start);
     }
-    const entries: LogEntry[] = [];
+    // Every record takes at least RECORD_OVERHEAD bytes, so no more than this many fit in `data`.
+    const capacity = Math.max(1, Math.min(last - fromId + 1, Math.floor(data.length / RECORD_OVERHEAD)));
+    const stepIds = new Uint32Array(capacity);
+    const timestamps = new Float64Array(capacity);
+    const messageStarts = new Uint32Array(capacity);
+    const messageEnds = new Uint32Array(capacity);
+    let n = 0;
     let pos = 0;
     for (let id = fromId; id <= last; id++) {
-      const payload = checkedPayload(data, pos);
-      if (!payload) {
+      const length = checkedPayloadLength(data, pos);
+      if (length < 0) {
         // A record cut by the end of this read continues in the next batch; anything else is damage.
-        if (entries.length > 0 && pos + recordLength(data, pos) > data.length) break;
+        if (n > 0 && pos + recordLength(data, pos) > data.length) break;
         throw new ResultStoreCorruptError(`log record ${id}: fails its checksum`);
       }
-      entries.push({
-        logId: id,
-        stepId: payload.readUInt32LE(0),
-        timestamp: payload.readDoubleLE(4),
-        message: payload.toString("utf8", FIXED_PAYLOAD_BYTES),
-      });
-      pos += HEADER_BYTES + payload.length;
+      stepIds[n] = data.readUInt32LE(pos + HEADER_BYTES);
+      timestamps[n] = data.readDoubleLE(pos + HEADER_BYTES + 4);
+      messageStarts[n] = pos + RECORD_OVERHEAD;
+      pos += HEADER_BYTES + length;
+      messageEnds[n] = pos;
+      n++;
     }
-    return { entries, cursor: { nextId: fromId + entries.length, offset: start + pos } };
+    const batch: LogRecordBatch = {
+      count: n,
+      firstLogId: fromId,
+      stepIds: stepIds.subarray(0, n),
+      timestamps: timestamps.subarray(0, n),
+      data,
+      messageStarts: messageStarts.subarray(0, n),
+      messageEnds: messageEnds.subarray(0, n),
+    };
+    return { batch, cursor: { nextId: fromId + n, offset: start + pos } };
   }
 
   private async offsetOf(id: number): Promise<number> {
@@ -200,16 +219,42 @@ function recordLength(buf: Buffer, pos: number): number {
   return pos + 4 <= buf.length ? HEADER_BYTES + buf.readUInt32LE(pos) : Number.POSITIVE_INFINITY;
 }
 
-/** The payload of the record at `pos` in `buf` if it is complete and its checksum matches. */
-function checkedPayload(buf: Buffer, pos: number): Buffer | undefined {
-  if (pos + HEADER_BYTES > buf.length) return undefined;
+/** The payload length of the record at `pos` in `buf` if it is complete and its checksum matches, else -1. */
+function checkedPayloadLength(buf: Buffer, pos: number): number {
+  if (pos + HEADER_BYTES > buf.length) return -1;
   const length = buf.readUInt32LE(pos);
-  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
-  if (pos + HEADER_BYTES + length > buf.length) return undefined;
+  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return -1;
+  if (pos + HEADER_BYTES + length > buf.length) return -1;
   const start = pos + HEADER_BYTES;
-  return crc32Range(buf, start, start + length) === buf.readUInt32LE(pos + 4)
-    ? buf.subarray(start, start + length)
-    : undefined;
+  return crc32Range(buf, start, start + length) === buf.readUInt32LE(pos + 4) ? length : -1;
+}
+
+function emptyBatch(firstLogId: number): LogRecordBatch {
+  const none = new Uint32Array(0);
+  return {
+    count: 0,
+    firstLogId,
+    stepIds: none,
+    timestamps: new Float64Array(0),
+    data: Buffer.alloc(0),
+    messageStarts: none,
+    messageEnds: none,
+  };
+}
+
+/** The records of `batch` decoded, for readers that want strings. */
+export function logEntriesOf(batch: LogRecordBatch): LogEntry[] {
+  const { count, firstLogId, stepIds, timestamps, data, messageStarts, messageEnds } = batch;
+  const entries: LogEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    entries.push({
+      logId: firstLogId + i,
+      stepId: stepIds[i] as number,
+      timestamp: timestamps[i] as number,
+      message: data.toString("utf8", messageStarts[i], messageEnds[i]),
+    });
+  }
+  return entries;
 }
 
 /** Total size of the valid record at `offset` in the data file, or undefined if it is torn. */
@@ -219,7 +264,7 @@ function recordSizeAt(fd: number, fileSize: number, offset: number): number | un
   if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
   if (offset + HEADER_BYTES + length > fileSize) return undefined;
   const record = readAtSync(fd, HEADER_BYTES + length, offset);
-  return checkedPayload(record, 0) ? record.length : undefined;
+  return checkedPayloadLength(record, 0) >= 0 ? record.length : undefined;
 }
 
 /**

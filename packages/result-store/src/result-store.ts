@@ -17,13 +17,14 @@ import { EventFile } from "./event-file.js";
 import { parseArtifactEvent, parseStatusEvent } from "./event-parsers.js";
 import { fsyncDirSync, fsyncPath } from "./file-io.js";
 import { DEFAULT_MAX_LINE_BYTES, LineEncoder } from "./line-encoder.js";
-import { LogFile, type ReadCursor } from "./log-file.js";
+import { LogFile, logEntriesOf, type ReadCursor } from "./log-file.js";
 import {
   type ArtifactEvent,
   type BuildSummary,
   FINAL_STATUSES,
   isStepStatus,
   type LogEntry,
+  type LogRecordBatch,
   type StatusEvent,
   type StepDeclaration,
   type StepStatus,
@@ -306,6 +307,15 @@ export class ResultStore {
    * and everything was yielded. Throws ResultStoreClosedError if the store closes before that.
    */
   followLogs(afterLogId: number, opts: FollowLogsOptions = {}): AsyncIterable<LogEntry[]> {
+    return decodedBatches(this.followLogRecords(afterLogId, opts));
+  }
+
+  /**
+   * The batches of followLogs (same bounds, same end), as the records read from disk rather than
+   * decoded lines: for a server that sends the messages on as they are stored (see LogRecordBatch).
+   * A batch's buffers are its own; the store never reuses them.
+   */
+  followLogRecords(afterLogId: number, opts: FollowLogsOptions = {}): AsyncIterable<LogRecordBatch> {
     checkAfterId(afterLogId, "afterLogId");
     const maxBatch = positiveInt(opts.maxBatch ?? DEFAULT_MAX_BATCH, "maxBatch");
     const maxBytes = positiveInt(opts.maxBatchBytes ?? this.maxBatchBytes, "maxBatchBytes");
@@ -320,7 +330,7 @@ export class ResultStore {
       if (cursor.nextId <= this.log.lastCommittedId) {
         const read = await this.reading(this.log.read(cursor, maxBatch, maxBytes));
         cursor = read.cursor;
-        yield read.entries;
+        yield read.batch;
         continue;
       }
       if (this.done) return;
@@ -494,6 +504,10 @@ export class ResultStore {
     if (this.failure) throw this.failure;
     if (this.done || this.finishing) throw new BuildFinishedError(`build in ${this.dir} is already finished`);
   }
+}
+
+async function* decodedBatches(batches: AsyncIterable<LogRecordBatch>): AsyncIterable<LogEntry[]> {
+  for await (const batch of batches) yield logEntriesOf(batch);
 }
 
 function checkId(value: number, what: string): void {

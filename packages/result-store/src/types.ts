@@ -34,6 +34,26 @@ export interface LogEntry {
   message: string;
 }
 
+/**
+ * Log records as they sit on disk, for readers that pass messages on without decoding them (see
+ * ResultStore.followLogRecords). Record i has logId `firstLogId + i` (ids are dense), and its message
+ * is the UTF-8 bytes `data[messageStarts[i], messageEnds[i])`. Every record's checksum was verified.
+ * The store wrote each message from a JS string after LineEncoder (masked, escaped, split), so the
+ * bytes are valid UTF-8 (a lone surrogate was written as U+FFFD): exactly what `message` decodes to.
+ */
+export interface LogRecordBatch {
+  readonly count: number;
+  readonly firstLogId: number;
+  /** One per record, as the arrays below. */
+  readonly stepIds: Uint32Array;
+  /** epoch ms */
+  readonly timestamps: Float64Array;
+  /** The bytes read from disk: the records' messages in order, their headers between them. */
+  readonly data: Buffer;
+  readonly messageStarts: Uint32Array;
+  readonly messageEnds: Uint32Array;
+}
+
 export interface StatusEvent {
   eventId: number;
   /** 0 = the build itself */

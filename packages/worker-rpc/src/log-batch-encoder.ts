@@ -1,12 +1,14 @@
 import type * as grpc from "@grpc/grpc-js";
 import { varintBytes, varintFieldBytes, writeVarint, writeVarintField } from "@wharf/proto";
-import type { LogEntry } from "@wharf/result-store";
+import type { LogRecordBatch } from "@wharf/result-store";
 import { timestampNanos, timestampSeconds } from "./wire.js";
 
 /*
- * wharf.worker.v1.StreamLogBatchesResponse written straight from the store's entries. The generic
- * path (an object per line and per timestamp, protobufjs fromObject, encode and finish) costs more
- * than the line itself; here a batch is a sizing pass, one allocation and a writing pass.
+ * wharf.worker.v1.StreamLogBatchesResponse written straight from the records the store read from
+ * disk: the messages are copied as stored, never decoded into strings and encoded back. The store
+ * wrote each message as UTF-8 from a JS string after masking and escaping (LineEncoder), and the read
+ * checked it against its checksum, so these bytes are exactly the UTF-8 of the line the generic path
+ * would send. A batch is a sizing pass, one allocation and a writing pass.
  *
  *   StreamLogBatchesResponse { repeated StreamLogsResponse lines = 1; }
  *   StreamLogsResponse { uint64 log_id = 1; uint64 step_id = 2; Timestamp timestamp = 3; string message = 4; }
@@ -38,7 +40,6 @@ const MIN_INT64_SECONDS = -(2 ** 63);
 let seconds = new Float64Array(0);
 let nanos = new Int32Array(0);
 let timestampBytes = new Uint8Array(0);
-let textBytes = new Int32Array(0);
 let lineBytes = new Int32Array(0);
 
 function reserve(count: number): void {
@@ -47,100 +48,100 @@ function reserve(count: number): void {
   seconds = new Float64Array(size);
   nanos = new Int32Array(size);
   timestampBytes = new Uint8Array(size);
-  textBytes = new Int32Array(size);
   lineBytes = new Int32Array(size);
 }
 
-/** The serialized StreamLogBatchesResponse for `entries`: what `{ lines: entries.map(logLineToWire) }` encodes to. */
-export function encodeLogBatch(entries: readonly LogEntry[]): Buffer {
-  const count = entries.length;
+/**
+ * The serialized StreamLogBatchesResponse for `batch`: what `{ lines: entries.map(logLineToWire) }`
+ * encodes to, `entries` being the same records decoded (followLogs' batch).
+ */
+export function encodeLogRecordBatch(batch: LogRecordBatch): Buffer {
+  const { count, stepIds, timestamps, messageStarts, messageEnds } = batch;
   reserve(count);
-
-  // One native UTF-8 write of all messages costs far less than a write per line (~150 ns each).
-  // The joined text goes to the end of the buffer and each message is moved down to its place
-  // behind its line's fields; moves never reach a message not yet moved (see writeLines).
-  let joined = "";
-  for (let i = 0; i < count; i++) joined += (entries[i] as LogEntry).message;
-  const joinedBytes = Buffer.byteLength(joined, "utf8");
-  // Every UTF-16 unit is at least one UTF-8 byte, and exactly one only if it is ASCII.
-  const ascii = joinedBytes === joined.length;
-
+  // The messages sit in order in batch.data, with record headers between them. They are copied in
+  // one go and each is then moved down to its place behind its line's fields (see writeLines):
+  // `first` is where that region starts in data, `base` where it goes in the output.
+  const first = count > 0 ? (messageStarts[0] as number) : 0;
+  const region = count > 0 ? (messageEnds[count - 1] as number) - first : 0;
+  let base = 0;
   let total = 0;
-  let textTotal = 0;
+  // Lines of one write share their timestamp: it is converted once per run of them.
+  let ms = Number.NaN;
+  let wireSeconds = 0;
+  let wireNanos = 0;
+  let timestamp = 0;
   for (let i = 0; i < count; i++) {
-    const entry = entries[i] as LogEntry;
-    const text = ascii ? entry.message.length : Buffer.byteLength(entry.message, "utf8");
-    const s = timestampSeconds(entry.timestamp);
-    // int32, as protobufjs converts nanos (a no-op for any timestamp within int64 seconds).
-    const n = timestampNanos(entry.timestamp, s) | 0;
-    const wireSeconds = Math.min(Math.max(s, MIN_INT64_SECONDS), MAX_INT64_SECONDS);
-    // At most 2 x (1 + 10) bytes, so its length prefix is one byte.
-    const timestamp = varintFieldBytes(wireSeconds) + varintFieldBytes(n);
+    const t = timestamps[i] as number;
+    if (t !== ms) {
+      ms = t;
+      const s = timestampSeconds(t);
+      // int32, as protobufjs converts nanos (a no-op for any timestamp within int64 seconds).
+      wireNanos = timestampNanos(t, s) | 0;
+      wireSeconds = Math.min(Math.max(s, MIN_INT64_SECONDS), MAX_INT64_SECONDS);
+      // At most 2 x (1 + 10) bytes, so its length prefix is one byte.
+      timestamp = varintFieldBytes(wireSeconds) + varintFieldBytes(wireNanos);
+    }
+    const from = messageStarts[i] as number;
+    const text = (messageEnds[i] as number) - from;
     const line =
-      varintFieldBytes(entry.logId) +
-      varintFieldBytes(entry.stepId) +
+      varintFieldBytes(batch.firstLogId + i) +
+      varintFieldBytes(stepIds[i] as number) +
       2 +
       timestamp +
       (text === 0 ? 0 : 1 + varintBytes(text) + text);
     seconds[i] = wireSeconds;
-    nanos[i] = n;
+    nanos[i] = wireNanos;
     timestampBytes[i] = timestamp;
-    textBytes[i] = text;
     lineBytes[i] = line;
-    textTotal += text;
     total += 1 + varintBytes(line) + line;
+    // The region must start far enough in for this message's source to lie at or past its target.
+    base = Math.max(base, total - text - (from - first));
   }
 
-  const buf = Buffer.allocUnsafe(total);
-  // Joined bytes differ from the sum of the parts only when a lone high surrogate ending one message
-  // pairs up with a lone low one starting the next: then each message is written on its own.
-  const textAt = joinedBytes === textTotal ? total - textTotal : -1;
-  if (textAt >= 0) buf.write(joined, textAt, textTotal, "utf8");
-  const end = writeLines(buf, entries, textAt);
+  // Lines with fields smaller than a record header (step 0, timestamp 0) need room past `total`.
+  const out = Buffer.allocUnsafe(Math.max(total, base + region));
+  batch.data.copy(out, base, first, first + region);
+  const end = writeLines(out, batch, base - first);
   if (end !== total) throw new Error(`log batch encoder wrote ${end} bytes, sized ${total}`);
-  return buf;
+  return out.length === total ? out : out.subarray(0, total);
 }
 
 /**
- * The writing pass. With `textAt` >= 0 the messages already sit back to back from there and are moved
- * down: a message lands at (fields written so far + earlier messages) <= textAt + earlier messages,
- * its own source, so neither its move nor the next line's fields touch a message still to move.
+ * The writing pass; message i sits at `messageStarts[i] + shift` in `buf`. A message lands at the
+ * bytes written so far, which the sizing pass kept at or below its source, and messages after it lie
+ * past its source: so no field or move touches a message still to move, and copyWithin handles the
+ * overlap of a message with its own target.
  */
-function writeLines(buf: Buffer, entries: readonly LogEntry[], textAt: number): number {
+function writeLines(buf: Buffer, batch: LogRecordBatch, shift: number): number {
+  const { count, firstLogId, stepIds, messageStarts, messageEnds } = batch;
   let p = 0;
-  let from = textAt;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i] as LogEntry;
+  for (let i = 0; i < count; i++) {
     buf[p++] = LINE_TAG;
     p = writeVarint(buf, p, lineBytes[i] as number);
-    p = writeVarintField(buf, p, LOG_ID_TAG, entry.logId);
-    p = writeVarintField(buf, p, STEP_ID_TAG, entry.stepId);
+    p = writeVarintField(buf, p, LOG_ID_TAG, firstLogId + i);
+    p = writeVarintField(buf, p, STEP_ID_TAG, stepIds[i] as number);
     buf[p++] = TIMESTAMP_TAG;
     buf[p++] = timestampBytes[i] as number;
     p = writeVarintField(buf, p, SECONDS_TAG, seconds[i] as number);
     p = writeVarintField(buf, p, NANOS_TAG, nanos[i] as number);
-    const text = textBytes[i] as number;
+    const from = (messageStarts[i] as number) + shift;
+    const text = (messageEnds[i] as number) + shift - from;
     if (text === 0) continue;
     buf[p++] = MESSAGE_TAG;
     p = writeVarint(buf, p, text);
-    if (from >= 0) {
-      buf.copyWithin(p, from, from + text);
-      from += text;
-      p += text;
-    } else {
-      p += buf.write(entry.message, p, text, "utf8");
-    }
+    buf.copyWithin(p, from, from + text);
+    p += text;
   }
   return p;
 }
 
 /**
  * `service` (wharf.worker.v1.WorkerExtras as the loader gives it) with StreamLogBatches responses
- * serialized by encodeLogBatch: its handler then sends the store's LogEntry[] batches as they are.
+ * serialized by encodeLogRecordBatch: its handler then sends the store's LogRecordBatch as it is.
  * Every other method keeps the loader's serializers.
  */
 export function withLogBatchEncoder(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const method = service.StreamLogBatches;
   if (!method) throw new Error("not the WorkerExtras service: it has no StreamLogBatches method");
-  return { ...service, StreamLogBatches: { ...method, responseSerialize: encodeLogBatch } };
+  return { ...service, StreamLogBatches: { ...method, responseSerialize: encodeLogRecordBatch } };
 }

@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { LogEntry, ResultStore } from "@wharf/result-store";
+import type { LogRecordBatch, ResultStore } from "@wharf/result-store";
 import type { BearerAuth } from "./bearer-auth.js";
 import { type LiveStreams, streamHandler, unaryHandler } from "./call-handlers.js";
 import { invalidArgument, RpcStatusError } from "./rpc-errors.js";
@@ -9,7 +9,7 @@ import { artifactEventToWire, logLineToWire, statusEventToWire, summaryToWire } 
 /** What the server reads from: the result store, or anything shaped like its read side. */
 export type WorkerResultSource = Pick<
   ResultStore,
-  "followLogs" | "followStatus" | "followArtifacts" | "openArtifact" | "summary"
+  "followLogs" | "followLogRecords" | "followStatus" | "followArtifacts" | "openArtifact" | "summary"
 >;
 
 export interface HandlerContext {
@@ -75,17 +75,17 @@ export function workerHandlers(ctx: HandlerContext): grpc.UntypedServiceImplemen
 export function extrasHandlers(ctx: HandlerContext): grpc.UntypedServiceImplementation {
   const { store, auth, streams } = ctx;
   return {
-    // Sends the store's batches as they are: the service is registered withLogBatchEncoder, whose
-    // serializer writes the StreamLogBatchesResponse bytes straight from them.
+    // Sends the store's record batches as read from disk: the service is registered
+    // withLogBatchEncoder, whose serializer writes the StreamLogBatchesResponse bytes straight from them.
     StreamLogBatches: streamHandler<
       { afterLogId?: number; maxBatchLines?: number; maxBatchBytes?: number },
-      readonly LogEntry[]
+      LogRecordBatch
     >(auth, streams, async (req, send, signal) => {
       const after = resumeId(req.afterLogId, store.summary().lastLogId, "after_log_id");
       const maxBatch = Number(req.maxBatchLines ?? 0) || DEFAULT_BATCH_LINES;
       if (maxBatch > MAX_BATCH_LINES) throw invalidArgument(`max_batch_lines must be <= ${MAX_BATCH_LINES}`);
       const maxBatchBytes = Math.min(Number(req.maxBatchBytes ?? 0) || BATCH_BYTES, BATCH_BYTES);
-      for await (const batch of store.followLogs(after, { signal, maxBatch, maxBatchBytes })) {
+      for await (const batch of store.followLogRecords(after, { signal, maxBatch, maxBatchBytes })) {
         await send(batch);
       }
     }),

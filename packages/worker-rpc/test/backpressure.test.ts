@@ -17,6 +17,7 @@ function counting(store: ResultStore, counter: { lines: number }): WorkerResultS
     followStatus: (after, o) => store.followStatus(after, o),
     followArtifacts: (after, o) => store.followArtifacts(after, o),
     openArtifact: (id) => store.openArtifact(id),
+    followLogRecords: (after, o) => store.followLogRecords(after, o),
     followLogs: (after, o) => {
       const inner = store.followLogs(after, o);
       return (async function* () {

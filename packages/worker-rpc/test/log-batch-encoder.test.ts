@@ -1,10 +1,13 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { loadWorkerProto } from "@wharf/proto";
-import type { LogEntry } from "@wharf/result-store";
+import { type LogEntry, type LogRecordBatch, ResultStore } from "@wharf/result-store";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeLogBatch, withLogBatchEncoder } from "../src/log-batch-encoder.js";
+import { encodeLogRecordBatch, withLogBatchEncoder } from "../src/log-batch-encoder.js";
 import { logLineToWire, type WireLogLine } from "../src/wire.js";
 import { Harness, readStream } from "./outside-client.js";
 
@@ -15,7 +18,7 @@ const genericEncode = (lines: object[]) => Buffer.from(generic.responseSerialize
 const decode = (buf: Buffer) => generic.responseDeserialize(buf);
 
 /** What the generic path sends: `{ lines: batch.map(logLineToWire) }`, -0 read back as 0. */
-const expectedDecoded = (batch: LogEntry[]) => ({
+const expectedDecoded = (batch: readonly LogEntry[]) => ({
   lines: batch.map(logLineToWire).map((l) => ({
     ...l,
     timestamp: { seconds: Number(l.timestamp?.seconds) + 0, nanos: (l.timestamp?.nanos ?? 0) + 0 },
@@ -34,6 +37,48 @@ const hasNoDefaults = (e: LogEntry) => {
   return e.logId !== 0 && e.stepId !== 0 && e.message !== "" && ts?.seconds !== 0 && ts?.nanos !== 0;
 };
 
+/**
+ * The raw batch of `entries` with ids from `firstLogId`: messages in UTF-8, in order, message i after
+ * `gaps[i % gaps.length]` bytes of junk standing in for the store's record headers, and a record
+ * cut by the end of the read after the last.
+ */
+function recordBatch(firstLogId: number, entries: readonly LogEntry[], gaps: readonly number[] = [20]) {
+  const count = entries.length;
+  const parts: Buffer[] = [];
+  const messageStarts = new Uint32Array(count);
+  const messageEnds = new Uint32Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const gap = Buffer.alloc(gaps[i % gaps.length] ?? 20, 0xa5);
+    const message = Buffer.from((entries[i] as LogEntry).message, "utf8");
+    parts.push(gap, message);
+    messageStarts[i] = at + gap.length;
+    at += gap.length + message.length;
+    messageEnds[i] = at;
+  }
+  parts.push(Buffer.alloc(13, 0x5a));
+  const batch: LogRecordBatch = {
+    count,
+    firstLogId,
+    stepIds: Uint32Array.from(entries, (e) => e.stepId),
+    timestamps: Float64Array.from(entries, (e) => e.timestamp),
+    data: Buffer.concat(parts),
+    messageStarts,
+    messageEnds,
+  };
+  return batch;
+}
+
+/** `entries` as a store gives them back: dense ids, messages through UTF-8 (a lone surrogate as U+FFFD). */
+const asStored = (firstLogId: number, entries: readonly LogEntry[]): LogEntry[] =>
+  entries.map((e, i) => ({ ...e, logId: firstLogId + i, message: Buffer.from(e.message).toString("utf8") }));
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
 const DAY_MS = 86_400_000;
 // Date's range; the store keeps any finite double, sub-millisecond parts included.
 const MAX_DATE_MS = 8.64e15;
@@ -51,40 +96,58 @@ const messageArb = fc.oneof(
   fc.string({ unit: "binary-ascii", maxLength: 200 }),
   fc.string({ unit: "binary", maxLength: 100 }),
   fc.string({ unit: "grapheme", maxLength: 50 }),
-  fc.constantFrom("😀", "héllo 😀 wörld", "x".repeat(300)),
+  fc.constantFrom("😀", "héllo 😀 wörld", "x".repeat(300), "lone \uD83D"),
 );
 const entryArb: fc.Arbitrary<LogEntry> = fc.record({
-  logId: fc.oneof(fc.constantFrom(0, 1, 127, 128, 16_384, 2 ** 53 - 1), fc.maxSafeNat()),
+  logId: fc.constant(0), // the batch gives dense ids
   stepId: fc.oneof(fc.constantFrom(0, 1, 2 ** 32 - 1), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
   timestamp: timestampArb,
   message: messageArb,
 });
+const batchArb = fc.record({
+  firstLogId: fc.oneof(
+    fc.constantFrom(1, 127, 128, 16_383, 2 ** 53 - 200),
+    fc.integer({ min: 1, max: 2 ** 52 }),
+  ),
+  // Runs of lines with one timestamp, as a write of several lines gives.
+  entries: fc
+    .array(fc.tuple(entryArb, fc.integer({ min: 1, max: 3 })), { maxLength: 40 })
+    .map((runs) =>
+      runs.flatMap(([e, n]) =>
+        Array.from({ length: n }, (_, k) => ({ ...e, stepId: (e.stepId + k) % 2 ** 32 })),
+      ),
+    ),
+  // Smaller and larger than a line's fields, so messages move down by varying amounts, or not at all.
+  gaps: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 5 }),
+});
 
-describe("encodeLogBatch", () => {
-  it("encodes what the generic encoder encodes, byte for byte, for random batches", () => {
+describe("encodeLogRecordBatch", () => {
+  it("encodes what the generic encoder encodes for the stored lines, byte for byte, for random batches", () => {
     fc.assert(
-      fc.property(fc.array(entryArb, { maxLength: 40 }), (batch) => {
-        const buf = encodeLogBatch(batch);
-        expect(decode(buf)).toEqual(expectedDecoded(batch));
+      fc.property(batchArb, ({ firstLogId, entries, gaps }) => {
+        const buf = encodeLogRecordBatch(recordBatch(firstLogId, entries, gaps));
+        const stored = asStored(firstLogId, entries);
+        expect(decode(buf)).toEqual(expectedDecoded(stored));
         // protobufjs writes fields in the same order; it differs only in writing zeros it is handed.
-        expect(buf.equals(genericEncode(batch.map(logLineToWire).map(withoutDefaults)))).toBe(true);
-        if (batch.every(hasNoDefaults))
-          expect(buf.equals(genericEncode(batch.map(logLineToWire)))).toBe(true);
+        expect(buf.equals(genericEncode(stored.map(logLineToWire).map(withoutDefaults)))).toBe(true);
+        if (stored.every(hasNoDefaults))
+          expect(buf.equals(genericEncode(stored.map(logLineToWire)))).toBe(true);
       }),
       { numRuns: 500 },
     );
   });
 
   it("handles the empty batch, big batches and multi-byte length prefixes", () => {
-    expect(encodeLogBatch([]).length).toBe(0);
-    expect(decode(encodeLogBatch([]))).toEqual({ lines: [] });
-    const batch = Array.from({ length: 10_000 }, (_, i) => ({
+    expect(encodeLogRecordBatch(recordBatch(1, [])).length).toBe(0);
+    expect(decode(encodeLogRecordBatch(recordBatch(7, [])))).toEqual({ lines: [] });
+    const entries = Array.from({ length: 10_000 }, (_, i) => ({
       logId: 1_000_000 + i,
       stepId: 1 + (i % 3),
-      timestamp: 1_700_000_000_000 + i + 0.125,
+      timestamp: 1_700_000_000_000 + Math.floor(i / 4) + 0.125,
       message: i === 5 ? "é".repeat(70_000) : `line ${i}: ${"ü".repeat(i % 50)}`,
     }));
-    expect(encodeLogBatch(batch).equals(genericEncode(batch.map(logLineToWire)))).toBe(true);
+    const buf = encodeLogRecordBatch(recordBatch(1_000_000, entries));
+    expect(buf.equals(genericEncode(entries.map(logLineToWire)))).toBe(true);
   });
 
   it("keeps timestamps beyond int64 seconds valid protobuf, saturated like protobufjs", () => {
@@ -94,7 +157,7 @@ describe("encodeLogBatch", () => {
       timestamp,
       message: "far away",
     }));
-    const got = decode(encodeLogBatch(lines)) as { lines: WireLogLine[] };
+    const got = decode(encodeLogRecordBatch(recordBatch(1, lines))) as { lines: WireLogLine[] };
     const want = decode(genericEncode(lines.map(logLineToWire))) as { lines: WireLogLine[] };
     expect(got.lines.slice(0, 2)).toEqual(want.lines.slice(0, 2));
     // protobufjs writes 2^63 - 1, which no double holds; the largest double below 2^63 instead.
@@ -104,18 +167,32 @@ describe("encodeLogBatch", () => {
     });
   });
 
-  it("writes lone surrogates of neighbouring lines as two replacement characters, not one pair", () => {
-    const lines = [
-      { logId: 1, stepId: 1, timestamp: 1, message: "a\uD83D" },
-      { logId: 2, stepId: 1, timestamp: 2, message: "\uDE00b" },
-    ];
-    const got = decode(encodeLogBatch(lines)) as { lines: WireLogLine[] };
-    expect(got.lines.map((l) => l.message)).toEqual(["a\uFFFD", "\uFFFDb"]);
+  it("turns a store's raw batches into its decoded batches sent the generic way", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-log-batch-encoder-"));
+    const store = await ResultStore.open(dir, { maxBatchBytes: 2048, secrets: ["s3cr3t"] });
+    try {
+      for (let i = 0; i < 300; i++) {
+        let message = `line ${i} ${"héllo ".repeat(i % 11)}\uD800`;
+        if (i % 9 === 0) message = `multi\n\nline ${i} s3cr3t\r\nwith \u001b[1mbold\u001b[0m and \u0000`;
+        if (i % 60 === 5) message = "😀".repeat(15_000); // 60 KB, a batch of its own
+        store.appendLog(i % 5, message, 1_700_000_000_000 + i / 3);
+      }
+      await store.finish("SUCCESS");
+      const raw = await collect(store.followLogRecords(3, { maxBatch: 100 }));
+      const decoded = await collect(store.followLogs(3, { maxBatch: 100 }));
+      expect(raw.length).toBeGreaterThan(10);
+      expect(raw.map((b) => decode(encodeLogRecordBatch(b)))).toEqual(decoded.map(expectedDecoded));
+      expect(decoded.flat().some((e) => e.message === "")).toBe(true);
+      expect(decoded.flat().some((e) => e.message.includes("s3cr3t"))).toBe(false);
+    } finally {
+      await store.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("replaces only the StreamLogBatches serializer, leaving the loader's definition alone", () => {
     const patched = withLogBatchEncoder(service);
-    expect(patched.StreamLogBatches?.responseSerialize).toBe(encodeLogBatch);
+    expect(patched.StreamLogBatches?.responseSerialize).toBe(encodeLogRecordBatch);
     expect(service.StreamLogBatches?.responseSerialize).toBe(generic.responseSerialize);
     for (const name of Object.keys(service).filter((n) => n !== "StreamLogBatches"))
       expect(patched[name]).toBe(service[name]);
@@ -159,5 +236,31 @@ describe("StreamLogBatches over gRPC with the hand encoder", () => {
         message: l.message,
       })),
     );
+  });
+  it("ends with INTERNAL at a damaged record, after the batches before it", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-log-batch-encoder-"));
+    const first = await ResultStore.open(dir);
+    for (let i = 1; i <= 30; i++) first.appendLog(1, `line ${i}`);
+    await first.close();
+    const data = await fs.readFile(path.join(dir, "logs.dat"));
+    const index = await fs.readFile(path.join(dir, "logs.idx"));
+    data[Number(index.readBigUInt64LE(19 * 8)) + 21]! ^= 0x01; // in line 20's message
+    await fs.writeFile(path.join(dir, "logs.dat"), data);
+    const damaged = await ResultStore.open(dir);
+    try {
+      h = await Harness.start({}, () => damaged);
+      const res = await readStream<{ lines: { log_id: string }[] }>(h.extras(), "StreamLogBatches", {
+        max_batch_lines: 4,
+      });
+      expect(res.code).toBe(GrpcStatus.INTERNAL);
+      expect(res.details).toMatch(/log record 20: fails its checksum/);
+      // The batch holding line 20 (17-20) is not sent: a batch is checked whole before it goes out.
+      expect(res.messages.flatMap((m) => m.lines.map((l) => Number(l.log_id)))).toEqual(
+        Array.from({ length: 16 }, (_, i) => i + 1),
+      );
+    } finally {
+      await damaged.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
