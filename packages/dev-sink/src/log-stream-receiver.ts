@@ -10,8 +10,32 @@ export const CREATE_LOG_STREAM_PATH = "/wharf.api.v5.Builds/CreateLogStream";
 /** Stored batches that may be in flight before the stream is paused (HTTP/2 flow control then holds the client). */
 const MAX_BATCHES_BEHIND = 4;
 
+/**
+ * The log stores of every call still in progress. A cancelled call keeps storing the lines
+ * it took for a moment after the client gave up; reading a build's log waits for those, so a
+ * relay counting what is stored after a cut call sees the final number (as with wharf-api,
+ * whose handler stores a line before it reads the next).
+ */
+export class PendingStores {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  track(p: Promise<unknown>): void {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pending.add(settled);
+    void settled.then(() => this.pending.delete(settled));
+  }
+
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}
+
 export interface LogStreamCallOptions {
   sink: BuildSink;
+  stores: PendingStores;
   /** The whole `authorization` header a call must carry; unset = no auth. */
   expected: string | undefined;
   onUnauthorized: () => void;
@@ -46,7 +70,7 @@ export function handleCreateLogStream(
   opts.gate().then(
     (verdict) => {
       if (verdict === "fail") answerStatus(stream, GrpcStatus.UNAVAILABLE, "wharf-api: told to fail");
-      else new LogStreamReceiver(stream, opts.sink).start();
+      else new LogStreamReceiver(stream, opts.sink, opts.stores).start();
     },
     (err: unknown) => answerStatus(stream, GrpcStatus.INTERNAL, `gate: ${String(err)}`),
   );
@@ -86,6 +110,7 @@ class LogStreamReceiver {
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly sink: BuildSink,
+    private readonly stores: PendingStores,
   ) {}
 
   start(): void {
@@ -144,6 +169,7 @@ class LogStreamReceiver {
     this.batchesBehind++;
     if (this.batchesBehind >= MAX_BATCHES_BEHIND && !this.stopped) this.stream.pause();
     this.storing = this.storing.then(() => this.sink.appendLogs(batch));
+    this.stores.track(this.storing);
     this.storing.then(this.onBatchStored, this.onStorageError);
   }
 

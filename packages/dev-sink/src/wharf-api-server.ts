@@ -10,7 +10,7 @@ import {
   statusIds,
 } from "./build-sink.js";
 import { answerStatus, GrpcStatus } from "./grpc-answer.js";
-import { CREATE_LOG_STREAM_PATH, handleCreateLogStream } from "./log-stream-receiver.js";
+import { CREATE_LOG_STREAM_PATH, handleCreateLogStream, PendingStores } from "./log-stream-receiver.js";
 
 /**
  * Serves wharf-api's protocol on one port, like wharf-api itself: gRPC
@@ -55,6 +55,7 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
   const gate = opts.gate ?? (async () => "ok" as const);
   const expected = opts.token ? `Bearer ${opts.token}` : undefined;
   let unauthorized = 0;
+  const stores = new PendingStores();
 
   // gRPC is plain HTTP/2 here: the one method is read by hand (see log-stream-receiver.ts),
   // which costs a fraction of grpc-js's generic decoding per line.
@@ -69,6 +70,7 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     if (headers[":method"] === "POST" && headers[":path"] === CREATE_LOG_STREAM_PATH) {
       handleCreateLogStream(stream, headers, {
         sink,
+        stores,
         expected,
         onUnauthorized: () => unauthorized++,
         gate,
@@ -137,6 +139,7 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     if (log) {
       // `after` (our extension) lets a follower page through a long log.
       const after = Number(url.searchParams.get("after") ?? 0) || 0;
+      await stores.settled();
       const lines = await sink.listLogs(Number(log[1]), after);
       return json(200, lines.map(logResponse));
     }

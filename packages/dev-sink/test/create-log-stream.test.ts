@@ -145,6 +145,31 @@ describe("CreateLogStream", () => {
     expect(sink.logs).toHaveLength(11);
   });
 
+  it("a log read after a cut call waits for that call's lines still being stored", async () => {
+    // A slow store: the lines taken before the cancel are stored well after it.
+    const sink = new (class extends MemorySink {
+      override async appendLogs(lines: Parameters<MemorySink["appendLogs"]>[0]) {
+        await sleep(100);
+        await super.appendLogs(lines);
+      }
+    })();
+    server = await startWharfApiServer({ sink });
+    client = buildsClient(server.grpcAddress);
+    let result: grpc.ServiceError | null | undefined;
+    const call = openLogStream(client, undefined, (err) => {
+      result = err;
+    });
+    for (let i = 1; i <= 3000; i++) call.write(line(i));
+    await until(() => sink.logs.length > 0, "the first lines to be stored");
+    call.cancel();
+    await until(() => result !== undefined, "the cancelled call to end");
+    // What a relay does before resending: count what wharf-api holds.
+    const counted = ((await (await fetch(`${server.url}/api/build/7/log`)).json()) as unknown[]).length;
+    await sleep(500);
+    expect(counted).toBe(sink.logs.length);
+    expect(counted).toBeGreaterThan(0);
+  });
+
   it("answers UNIMPLEMENTED for a method it does not serve", async () => {
     const { client } = await start();
     const err = await new Promise<grpc.ServiceError | null>((resolve) =>

@@ -55,7 +55,7 @@ export class ContainerStep implements StepProcess {
         .then((r: { StatusCode: number; Error?: { Message?: string } | null }) =>
           // Podman answers the wait of a container removed while running with StatusCode 0 and
           // an Error ("no such container"): that is no success. Docker reports 137 (killed) then.
-          r.Error?.Message ? KILLED_EXIT_CODE : r.StatusCode,
+          r.Error?.Message && r.StatusCode === 0 ? KILLED_EXIT_CODE : r.StatusCode,
         );
       step.finished = step.exitCode.then(async (code) => {
         // The engine closes the attach connection when the container stops; if it does not, cut it.

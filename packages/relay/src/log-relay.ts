@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { deliver, followWorkerStream, type RelayContext, workerMessageBytes } from "./relay-context.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
@@ -11,10 +12,15 @@ import { WorkerLogLines } from "./worker-log-lines.js";
  * wharf-api stores lines as they arrive, so a call cut midway may have stored a
  * prefix of its batch. Before resending (and when taking a worker over) we ask
  * wharf-api how many lines it holds for the build and skip the stored prefix:
- * that keeps delivery exactly-once without wharf-api deduplicating.
+ * that keeps delivery exactly-once without wharf-api deduplicating. After a
+ * call of ours was cut, wharf-api may still be storing what it took, so the
+ * count is read until it stops changing. (A takeover comes a lease TTL after
+ * the previous holder went quiet: its calls have long settled.)
  */
 export class LogRelay {
   private inDoubt: boolean;
+  /** Our last call was cut: wharf-api's count may still be rising. */
+  private cutCall = false;
 
   constructor(private readonly ctx: RelayContext) {
     // A previous holder may have died mid-batch: check before the first send.
@@ -24,39 +30,45 @@ export class LogRelay {
   /** Resolves once the worker ended its log stream (build finished) and every line was delivered. */
   async run(): Promise<void> {
     const { ctx } = this;
-    await followWorkerStream(
-      ctx,
-      "logs",
-      // Sized when (re)opened: the more workers relayed at once, the smaller each one's messages.
-      () =>
-        ctx.worker.streamLogBatches(
-          ctx.checkpoint.lastLogId,
-          ctx.tuning.workerBatchLines,
-          workerMessageBytes(ctx.tuning, ctx.relaysRunning()),
-        ),
-      async (it, readable) => {
-        for (;;) {
-          const first = await it.next();
-          if (first.done) return;
-          ctx.workerOk();
-          const parts = [first.value];
-          let size = first.value.length;
-          let ended = false;
-          // Fill the batch only from what already arrived, so live lines leave at once.
-          while (size < ctx.tuning.logBatchLines && readable.readableLength > 0) {
-            const next = await it.next();
-            if (next.done) {
-              ended = true;
-              break;
+    // The stream's message size is the worker's share of tuning.readAheadBytes when it opens.
+    // When more workers are relayed since, the share shrinks: past half, the stream is reopened
+    // from the checkpoint with smaller messages (what was read ahead is read again).
+    for (let resized = true; resized; ) {
+      const messageBytes = workerMessageBytes(ctx.tuning, ctx.relaysRunning());
+      resized = false;
+      await followWorkerStream(
+        ctx,
+        "logs",
+        () =>
+          ctx.worker.streamLogBatches(ctx.checkpoint.lastLogId, ctx.tuning.workerBatchLines, messageBytes),
+        async (it, readable) => {
+          for (;;) {
+            const first = await it.next();
+            if (first.done) return;
+            ctx.workerOk();
+            const parts = [first.value];
+            let size = first.value.length;
+            let ended = false;
+            // Fill the batch only from what already arrived, so live lines leave at once.
+            while (size < ctx.tuning.logBatchLines && readable.readableLength > 0) {
+              const next = await it.next();
+              if (next.done) {
+                ended = true;
+                break;
+              }
+              parts.push(next.value);
+              size += next.value.length;
             }
-            parts.push(next.value);
-            size += next.value.length;
+            await this.deliverBatch(WorkerLogLines.concat(parts).after(ctx.checkpoint.lastLogId));
+            if (ended) return;
+            if (workerMessageBytes(ctx.tuning, ctx.relaysRunning()) * 2 <= messageBytes) {
+              resized = true;
+              return;
+            }
           }
-          await this.deliverBatch(WorkerLogLines.concat(parts).after(ctx.checkpoint.lastLogId));
-          if (ended) return;
-        }
-      },
-    );
+        },
+      );
+    }
   }
 
   /** Sends one batch exactly once (see class comment) and moves the checkpoint past it. */
@@ -79,6 +91,7 @@ export class LogRelay {
           acked = await ctx.api.sendWorkerLogs(ctx.buildId, pending, ctx.signal);
         } catch (err) {
           this.inDoubt = ctx.tuning.reconcileLogs;
+          this.cutCall = true;
           throw err;
         }
         if (acked !== pending.length)
@@ -98,7 +111,7 @@ export class LogRelay {
     pending: WorkerLogLines,
   ): Promise<{ rest: WorkerLogLines; storedBeyond: boolean }> {
     const { ctx } = this;
-    const held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
+    const held = await this.countStored();
     const extra = held - ctx.checkpoint.deliveredLines;
     if (extra < 0) {
       ctx.log.warn(
@@ -116,6 +129,21 @@ export class LogRelay {
     await this.advance(stored, stored.length);
     ctx.metrics.count("log_lines_reconciled", stored.length);
     return { rest: pending.slice(stored.length), storedBeyond: extra > pending.length };
+  }
+
+  /** The lines wharf-api holds for the build; after a cut call, once two reads agree (at most 5 reads). */
+  private async countStored(): Promise<number> {
+    const { ctx } = this;
+    let held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
+    if (!this.cutCall) return held;
+    for (let read = 1; read < 5; read++) {
+      await sleep(ctx.tuning.retryBaseDelayMs, undefined, { signal: ctx.signal });
+      const again = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
+      if (again === held) break;
+      held = again;
+    }
+    this.cutCall = false;
+    return held;
   }
 
   private async advance(lines: WorkerLogLines, stored: number): Promise<void> {

@@ -58,7 +58,7 @@ export class LogStreamSender {
   }
 
   send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    return this.limit(() => this.call(frameLines(lines), timeoutMs, signal));
+    return this.queued(signal, () => this.call(frameLines(lines), timeoutMs, signal));
   }
 
   /** `send` for lines as the worker sent them, re-framed from their wire bytes. */
@@ -68,7 +68,22 @@ export class LogStreamSender {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<number> {
-    return this.limit(() => this.call(frameWorkerLines(buildId, lines), timeoutMs, signal));
+    return this.queued(signal, () => this.call(frameWorkerLines(buildId, lines), timeoutMs, signal));
+  }
+
+  /** Runs `call` in its turn; an abort while waiting for the turn rejects at once (the turn is then skipped). */
+  private queued(signal: AbortSignal | undefined, call: () => Promise<number>): Promise<number> {
+    const turn = this.limit(() => {
+      signal?.throwIfAborted();
+      return call();
+    });
+    if (!signal) return turn;
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+      turn.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
   }
 
   private async call(chunks: Iterable<Buffer>, timeoutMs: number, signal?: AbortSignal): Promise<number> {
@@ -153,6 +168,8 @@ async function writeChunks(stream: http2.ClientHttp2Stream, chunks: Iterable<Buf
 }
 
 function waitDrain(stream: http2.ClientHttp2Stream): Promise<void> {
+  // Closed already (a deadline, a reset): no "drain" or "close" would come any more.
+  if (stream.closed || stream.destroyed) return Promise.reject(new Error("stream closed while writing"));
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       stream.off("drain", onDrain);
@@ -182,27 +199,36 @@ function readAnswer(stream: http2.ClientHttp2Stream): Promise<number> {
     stream.on("data", (c: Buffer) => chunks.push(c));
     stream.on("error", (err) => reject(err));
     stream.on("close", () => {
-      // A trailers-only answer carries grpc-status in the headers.
-      const status = trailers["grpc-status"] ?? headers["grpc-status"];
-      if (status === undefined) {
-        reject(new LogStreamError(`CreateLogStream: no gRPC status (HTTP ${headers[":status"] ?? "none"})`));
-        return;
+      try {
+        resolve(answerOf(headers, trailers, Buffer.concat(chunks)));
+      } catch (err) {
+        // Whatever wharf-api answered, a bad answer fails this call; it must not throw out of a listener.
+        reject(
+          err instanceof LogStreamError ? err : new LogStreamError(`CreateLogStream: bad answer: ${err}`),
+        );
       }
-      const code = Number(status);
-      if (code !== 0) {
-        const text = decodeURIComponent(String(trailers["grpc-message"] ?? headers["grpc-message"] ?? ""));
-        reject(new LogStreamError(`CreateLogStream: ${code} ${text}`, code));
-        return;
-      }
-      const body = Buffer.concat(chunks);
-      if (body.length < 5) {
-        reject(new LogStreamError("CreateLogStream: status OK without a response message", 0));
-        return;
-      }
-      const msg = Response.toObject(Response.decode(body.subarray(5, 5 + body.readUInt32BE(1))), {
-        longs: Number,
-      });
-      resolve(Number(msg.linesInserted ?? 0));
     });
   });
+}
+
+/** lines_inserted of a finished call, or the LogStreamError its gRPC status says. */
+function answerOf(
+  headers: http2.IncomingHttpHeaders,
+  trailers: http2.IncomingHttpHeaders,
+  body: Buffer,
+): number {
+  // A trailers-only answer carries grpc-status in the headers.
+  const status = trailers["grpc-status"] ?? headers["grpc-status"];
+  if (status === undefined)
+    throw new LogStreamError(`CreateLogStream: no gRPC status (HTTP ${headers[":status"] ?? "none"})`);
+  const code = Number(status);
+  if (code !== 0) {
+    const text = decodeURIComponent(String(trailers["grpc-message"] ?? headers["grpc-message"] ?? ""));
+    throw new LogStreamError(`CreateLogStream: ${code} ${text}`, code);
+  }
+  if (body.length < 5) throw new LogStreamError("CreateLogStream: status OK without a response message", 0);
+  const msg = Response.toObject(Response.decode(body.subarray(5, 5 + body.readUInt32BE(1))), {
+    longs: Number,
+  });
+  return Number(msg.linesInserted ?? 0);
 }

@@ -119,13 +119,20 @@ export class WorkerLogLines {
   }
 }
 
-/** Walks one line's fields (checking their framing) and returns its log_id. */
+/**
+ * Walks one line's fields, checking their framing and the timestamp's inside (the relay
+ * copies both as they are: a bad one must fail here, not at wharf-api), and returns its log_id.
+ */
 function readLogId(r: ProtoReader, end: number): number {
   let logId = 0;
   while (r.pos < end) {
     const tag = r.varint();
     if (tag === 0x08) logId = r.varint();
-    else r.skip(tag);
+    else if (tag === 0x1a) {
+      const tsEnd = r.lengthEnd();
+      while (r.pos < tsEnd) r.skip(r.varint());
+      r.expectAt(tsEnd);
+    } else r.skip(tag);
   }
   r.expectAt(end);
   return logId;

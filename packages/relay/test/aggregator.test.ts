@@ -117,6 +117,31 @@ describe("Aggregator", () => {
     expect(api.statusesFor(buildId(w))).toEqual(["Running", "Failed"]);
   });
 
+  it("reopens a lagging worker's stream with smaller messages once many more workers are relayed", async () => {
+    const first = await worker();
+    writeLines(first.store, 1, 20_000);
+    await first.store.finish("SUCCESS");
+    directory.add(first);
+    api.setDelayMs(30); // slow calls: the first worker is still behind when the others come
+    aggregator();
+    await waitFor("first lines", () => ids(first).length > 0);
+    const others = await Promise.all(Array.from({ length: 9 }, () => worker()));
+    for (const w of others) {
+      writeLines(w.store, 1, 100);
+      await w.store.finish("SUCCESS");
+      directory.add(w);
+    }
+    await first.released;
+    for (const w of others) await w.released;
+    // Opened alone with the largest messages, then reopened with at most half of that.
+    const [opened, ...reopened] = first.logStreamBytes;
+    expect(opened).toBe(256 * 1024);
+    expect(reopened.length).toBeGreaterThan(0);
+    expect(Math.min(...reopened)).toBeLessThanOrEqual((opened ?? 0) / 2);
+    expect(ids(first)).toEqual(range(20_000));
+    for (const w of others) expect(ids(w)).toEqual(range(100));
+  });
+
   it("skips what wharf-api stored of a batch that was cut midway", async () => {
     const w = await worker();
     writeLines(w.store, 1, 3000);

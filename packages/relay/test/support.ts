@@ -19,6 +19,8 @@ export interface TestWorker {
   store: ResultStore;
   address: string;
   released: Promise<void>;
+  /** max_batch_bytes of every StreamLogBatches call the worker served, in order. */
+  logStreamBytes: number[];
   /** Stops answering at once, the way a killed worker does. */
   kill(): Promise<void>;
   close(): Promise<void>;
@@ -32,8 +34,16 @@ export async function startTestWorker(buildId: number, opts: { token?: string } 
   const released = new Promise<void>((r) => {
     onReleased = r;
   });
+  const logStreamBytes: number[] = [];
+  // The store as the server sees it, noting each log stream's size limit on the way.
+  const served = Object.assign(Object.create(store) as ResultStore, {
+    followLogRecords: (...args: Parameters<ResultStore["followLogRecords"]>) => {
+      logStreamBytes.push(args[1]?.maxBatchBytes ?? 0);
+      return store.followLogRecords(...args);
+    },
+  });
   let server: WorkerRpcServer | undefined = await startWorkerRpcServer({
-    store,
+    store: served,
     host: "127.0.0.1",
     port: 0,
     ...(opts.token ? { token: opts.token } : {}),
@@ -52,6 +62,7 @@ export async function startTestWorker(buildId: number, opts: { token?: string } 
     store,
     address,
     released,
+    logStreamBytes,
     kill: stopServer,
     async close() {
       await stopServer();

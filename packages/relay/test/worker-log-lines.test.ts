@@ -54,6 +54,10 @@ describe("WorkerLogLines", () => {
     const buf = encode([{ logId: 1, stepId: 1, message: "hello" }]);
     expect(() => WorkerLogLines.decode(buf.subarray(0, buf.length - 2))).toThrow(ProtoWireError);
     expect(() => WorkerLogLines.decode(Buffer.from([0x0a, 0x02, 0x08]))).toThrow(ProtoWireError);
+    // A timestamp whose seconds varint runs past the timestamp (0x08 0xff): its bytes would be copied on.
+    expect(() =>
+      WorkerLogLines.decode(Buffer.from([0x0a, 0x06, 0x08, 0x01, 0x1a, 0x02, 0x08, 0xff])),
+    ).toThrow(ProtoWireError);
   });
 
   it("concatenates, slices and drops delivered lines across message boundaries without copying", () => {

@@ -88,7 +88,8 @@ export function timestampSeconds(ms: number): number {
 
 /** The nanoseconds past `seconds` (= timestampSeconds(ms)), sub-millisecond parts included. */
 export function timestampNanos(ms: number, seconds: number): number {
-  return Math.round((ms - seconds * 1000) * 1e6);
+  // Rounding a fraction just below the next second must not give 1e9, which Timestamp forbids.
+  return Math.min(Math.round((ms - seconds * 1000) * 1e6), 999_999_999);
 }
 
 export function timestampToWire(ms: number): WireTimestamp {
