@@ -1,29 +1,22 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
+import { MemorySink, type WharfApiServerOptions } from "../src/index.js";
 import {
-  MemorySink,
-  startWharfApiServer,
-  type WharfApiServer,
-  type WharfApiServerOptions,
-} from "../src/index.js";
-import { buildsClient, type LogRequest, openLogStream, sendLines } from "./log-stream-clients.js";
+  closeStarted,
+  type LogRequest,
+  openLogStream,
+  sendLines,
+  startWithClient,
+} from "./log-stream-clients.js";
 
 // CreateLogStream of the wharf-api server, called the way any gRPC client calls it:
 // grpc-js's stub from the real .proto, over h2c on 127.0.0.1.
-let server: WharfApiServer | undefined;
-let client: grpc.Client | undefined;
-afterEach(async () => {
-  client?.close();
-  await server?.close();
-  server = undefined;
-  client = undefined;
-});
+afterEach(closeStarted);
 
 async function start(opts: Omit<WharfApiServerOptions, "sink"> = {}) {
   const sink = new MemorySink();
-  server = await startWharfApiServer({ sink, ...opts });
-  client = buildsClient(server.grpcAddress);
+  const { server, client } = await startWithClient({ sink, ...opts });
   return { sink, server, client };
 }
 
@@ -153,8 +146,7 @@ describe("CreateLogStream", () => {
         await super.appendLogs(lines);
       }
     })();
-    server = await startWharfApiServer({ sink });
-    client = buildsClient(server.grpcAddress);
+    const { server, client } = await startWithClient({ sink });
     let result: grpc.ServiceError | null | undefined;
     const call = openLogStream(client, undefined, (err) => {
       result = err;

@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { loadApiProto } from "@wharf/proto";
+import { startWharfApiServer, type WharfApiServer, type WharfApiServerOptions } from "../src/index.js";
 
 /** CreateLogStreamRequest as grpc-js takes it (proto-loader: camelCase, longs as numbers). */
 export interface LogRequest {
@@ -140,4 +141,23 @@ export function cut(bytes: Buffer, sizes: readonly number[]): Buffer[] {
     p += size;
   }
   return pieces;
+}
+
+const started: (() => Promise<void>)[] = [];
+
+/** Starts the server and a grpc-js Builds client on it; `closeStarted` (in afterEach) closes both. */
+export async function startWithClient(
+  opts: WharfApiServerOptions,
+): Promise<{ server: WharfApiServer; client: grpc.Client }> {
+  const server = await startWharfApiServer(opts);
+  const client = buildsClient(server.grpcAddress);
+  started.push(async () => {
+    client.close();
+    await server.close();
+  });
+  return { server, client };
+}
+
+export async function closeStarted(): Promise<void> {
+  for (const close of started.splice(0).reverse()) await close();
 }

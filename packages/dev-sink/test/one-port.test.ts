@@ -1,18 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemorySink, startWharfApiServer, type WharfApiServer } from "../src/index.js";
-import { buildsClient, type LogRequest, openLogStream, sendLines } from "./log-stream-clients.js";
+import { MemorySink } from "../src/index.js";
+import {
+  closeStarted,
+  type LogRequest,
+  openLogStream,
+  sendLines,
+  startWithClient,
+} from "./log-stream-clients.js";
 
 // gRPC (h2c) and HTTP/1 on the one port, and the fault injection tests rely on.
-let server: WharfApiServer | undefined;
-let client: grpc.Client | undefined;
-afterEach(async () => {
-  client?.close();
-  await server?.close();
-  server = undefined;
-  client = undefined;
-});
+afterEach(closeStarted);
 
 const line = (n: number): LogRequest => ({
   buildId: 7,
@@ -24,8 +23,7 @@ const line = (n: number): LogRequest => ({
 describe("wharf-api server on one port", () => {
   it("serves the HTTP routes next to gRPC, with the same token", async () => {
     const sink = new MemorySink();
-    server = await startWharfApiServer({ sink, token: "secret" });
-    client = buildsClient(server.grpcAddress);
+    const { server, client } = await startWithClient({ sink, token: "secret" });
     expect(await sendLines(client, [line(1), line(2)], "secret")).toBe(2);
     const auth = { authorization: "Bearer secret" };
     const builds = await fetch(`${server.url}/api/build`, { headers: auth });
@@ -42,8 +40,7 @@ describe("wharf-api server on one port", () => {
 
   it("goes down dropping open calls, keeps what arrived, and comes back on the same port", async () => {
     const sink = new MemorySink();
-    server = await startWharfApiServer({ sink });
-    client = buildsClient(server.grpcAddress);
+    const { server, client } = await startWithClient({ sink });
     let result: grpc.ServiceError | null | undefined;
     const call = openLogStream(client, undefined, (err) => {
       result = err;
