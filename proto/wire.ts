@@ -167,3 +167,24 @@ export function writeGrpcPrefix(b: Buffer, p: number, length: number): number {
   b.writeUInt32BE(length, p + 1);
   return p + GRPC_PREFIX_BYTES;
 }
+
+/*
+ * google.protobuf.Timestamp (int64 seconds, int32 nanos in [0, 1e9)) against epoch milliseconds, the
+ * form the store, the relay and the wharf-api double keep times in.
+ */
+
+/** Whole seconds of an epoch-ms time; floored, so before 1970 the nanos stay positive. */
+export function timestampSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+/** The nanoseconds past `seconds` (= timestampSeconds(ms)), sub-millisecond parts included. */
+export function timestampNanos(ms: number, seconds: number): number {
+  // Rounding a fraction just below the next second must not give 1e9, which Timestamp forbids.
+  return Math.min(Math.round((ms - seconds * 1000) * 1e6), 999_999_999);
+}
+
+/** Epoch milliseconds of a Timestamp, to the millisecond (sub-millisecond nanos dropped). */
+export function timestampMs(seconds: number, nanos: number): number {
+  return seconds * 1000 + Math.floor(nanos / 1e6);
+}

@@ -1,4 +1,4 @@
-import { ProtoReader, ProtoWireError } from "@wharf/proto";
+import { ProtoReader, ProtoWireError, timestampMs } from "@wharf/proto";
 import type { SinkLogLine } from "./build-sink.js";
 
 export type ReceivedLogLine = Omit<SinkLogLine, "logId">;
@@ -79,7 +79,7 @@ export class LogRequestDecoder {
       buildId,
       workerLogId,
       workerStepId,
-      timestamp: new Date(seconds * 1000 + Math.floor(nanos / 1e6)),
+      timestamp: new Date(timestampMs(seconds, nanos)),
       message,
     };
   }

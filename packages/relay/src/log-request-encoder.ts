@@ -1,6 +1,8 @@
 import {
   GRPC_PREFIX_BYTES,
   ProtoReader,
+  timestampNanos,
+  timestampSeconds,
   varintBytes,
   varintFieldBytes,
   writeGrpcPrefix,
@@ -79,7 +81,8 @@ export class RequestFrameEncoder {
     }
     if (!hasTimestamp) {
       const ms = Date.now();
-      p = writeTimestamp(b, p, Math.floor(ms / 1000), (ms % 1000) * 1e6);
+      const seconds = timestampSeconds(ms);
+      p = writeTimestamp(b, p, seconds, timestampNanos(ms, seconds));
     }
     writeGrpcPrefix(b, frameStart, p - frameStart - GRPC_PREFIX_BYTES);
     this.pos = p;
@@ -93,8 +96,8 @@ export class RequestFrameEncoder {
     ms: number,
     message: string,
   ): Buffer | undefined {
-    const seconds = Math.floor(ms / 1000);
-    const nanos = (ms - seconds * 1000) * 1e6;
+    const seconds = timestampSeconds(ms);
+    const nanos = timestampNanos(ms, seconds);
     const textBytes = Buffer.byteLength(message, "utf8");
     const bodyBytes =
       varintFieldBytes(buildId) +

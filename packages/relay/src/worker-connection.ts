@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadWorkerProto, type WorkerPackage } from "@wharf/proto";
+import { loadWorkerProto, timestampMs, type WorkerPackage } from "@wharf/proto";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
 type Timestamp = { seconds: number; nanos: number } | null;
@@ -174,5 +174,5 @@ export function timestampToDate(ts: Timestamp): Date {
 
 /** timestampToDate as milliseconds since the epoch, without making a Date. */
 export function timestampToMs(ts: Timestamp): number {
-  return ts ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : Date.now();
+  return ts ? timestampMs(ts.seconds, ts.nanos) : Date.now();
 }

@@ -1,7 +1,13 @@
 import type * as grpc from "@grpc/grpc-js";
-import { varintBytes, varintFieldBytes, writeVarint, writeVarintField } from "@wharf/proto";
+import {
+  timestampNanos,
+  timestampSeconds,
+  varintBytes,
+  varintFieldBytes,
+  writeVarint,
+  writeVarintField,
+} from "@wharf/proto";
 import type { LogRecordBatch } from "@wharf/result-store";
-import { timestampNanos, timestampSeconds } from "./wire.js";
 
 /*
  * wharf.worker.v1.StreamLogBatchesResponse written straight from the records the store read from

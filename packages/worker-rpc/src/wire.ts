@@ -1,4 +1,4 @@
-import { WorkerStatus } from "@wharf/proto";
+import { timestampMs, timestampNanos, timestampSeconds, WorkerStatus } from "@wharf/proto";
 import type {
   ArtifactEvent,
   BuildSummary,
@@ -81,17 +81,6 @@ export function statusFromWire(n: number): StepStatus | undefined {
   return statusByNumber.get(n);
 }
 
-/** Whole seconds of an epoch-ms timestamp; floored, so before 1970 the nanos stay positive. */
-export function timestampSeconds(ms: number): number {
-  return Math.floor(ms / 1000);
-}
-
-/** The nanoseconds past `seconds` (= timestampSeconds(ms)), sub-millisecond parts included. */
-export function timestampNanos(ms: number, seconds: number): number {
-  // Rounding a fraction just below the next second must not give 1e9, which Timestamp forbids.
-  return Math.min(Math.round((ms - seconds * 1000) * 1e6), 999_999_999);
-}
-
 export function timestampToWire(ms: number): WireTimestamp {
   const seconds = timestampSeconds(ms);
   return { seconds, nanos: timestampNanos(ms, seconds) };
@@ -99,7 +88,7 @@ export function timestampToWire(ms: number): WireTimestamp {
 
 export function timestampFromWire(ts: WireTimestamp | null | undefined): number {
   if (!ts) return 0;
-  return Number(ts.seconds) * 1000 + Math.floor(ts.nanos / 1e6);
+  return timestampMs(Number(ts.seconds), ts.nanos);
 }
 
 export function logLineToWire(l: LogEntry): WireLogLine {
