@@ -59,3 +59,4 @@ export const WorkerStatus = {
 } as const;
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
 export * from "./wire.js";
+export type * from "./worker-messages.js";

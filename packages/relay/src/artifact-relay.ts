@@ -1,5 +1,5 @@
+import type { WireArtifactEvent } from "@wharf/proto";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
-import type { WorkerArtifactEvent } from "./worker-connection.js";
 
 /**
  * Worker artifact events → POST /api/build/{id}/artifact. Each file is piped
@@ -33,7 +33,7 @@ export class ArtifactRelay {
     );
   }
 
-  private async relay(ev: WorkerArtifactEvent): Promise<void> {
+  private async relay(ev: WireArtifactEvent): Promise<void> {
     const { ctx } = this;
     let uploaded = false;
     await deliver(ctx, `artifact ${ev.name}`, async () => {

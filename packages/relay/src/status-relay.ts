@@ -1,8 +1,9 @@
+import type { WireStatusEvent } from "@wharf/proto";
 import { WorkerStatus } from "@wharf/proto";
 import { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
 import type { ApiBuildStatus } from "./wharf-api-client.js";
-import { timestampToDate, type WorkerStatusEvent } from "./worker-connection.js";
+import { timestampToDate } from "./worker-connection.js";
 
 /**
  * The build's status (status events of step 0) → PUT /api/build/{id}/status,
@@ -40,7 +41,7 @@ export class StatusRelay {
     }
   }
 
-  private async handle(ev: WorkerStatusEvent, dataDelivered: Promise<unknown>): Promise<void> {
+  private async handle(ev: WireStatusEvent, dataDelivered: Promise<unknown>): Promise<void> {
     const { ctx } = this;
     const status = ev.stepId === 0 ? apiStatusOf(ev.status) : undefined;
     if (!status || !advancesStatus(ctx.checkpoint.sentStatus, status)) {

@@ -1,31 +1,16 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadWorkerProto, timestampMs, type WorkerPackage } from "@wharf/proto";
+import {
+  loadWorkerProto,
+  timestampMs,
+  type WireArtifactEvent,
+  type WireBuildSummary,
+  type WireStatusEvent,
+  type WireTimestamp,
+  type WorkerPackage,
+} from "@wharf/proto";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
-type Timestamp = { seconds: number; nanos: number } | null;
-
-export interface WorkerStatusEvent {
-  eventId: number;
-  stepId: number;
-  status: number;
-  timestamp: Timestamp;
-}
-export interface WorkerArtifactEvent {
-  artifactId: number;
-  stepId: number;
-  name: string;
-  size: number;
-  sha256: string;
-}
-export interface WorkerBuildSummary {
-  buildRef: string;
-  status: number;
-  finished: boolean;
-  lastLogId: number;
-  lastEventId: number;
-  lastArtifactId: number;
-  message: string;
-}
+type Timestamp = WireTimestamp | null;
 
 type Unary<Req, Res> = (
   req: Req,
@@ -42,13 +27,13 @@ type ServerStream<Req, Res> = (
 type LogBatchesRequest = { afterLogId: number; maxBatchLines: number; maxBatchBytes: number };
 
 type WorkerStub = grpc.Client & {
-  StreamStatusEvents: ServerStream<{ afterEventId: number }, WorkerStatusEvent>;
-  StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WorkerArtifactEvent>;
+  StreamStatusEvents: ServerStream<{ afterEventId: number }, WireStatusEvent>;
+  StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WireArtifactEvent>;
 };
 type ExtrasStub = grpc.Client & {
   StreamLogBatches: ServerStream<LogBatchesRequest, WorkerLogLines>;
   DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
-  GetBuildSummary: Unary<object, WorkerBuildSummary>;
+  GetBuildSummary: Unary<object, WireBuildSummary>;
   Cancel: Unary<{ reason: string }, object>;
   Release: Unary<object, object>;
 };
@@ -107,11 +92,11 @@ export class WorkerConnection {
     );
   }
 
-  streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WorkerStatusEvent> {
+  streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WireStatusEvent> {
     return this.worker.StreamStatusEvents({ afterEventId }, this.metadata(), {});
   }
 
-  streamArtifactEvents(afterArtifactId: number): grpc.ClientReadableStream<WorkerArtifactEvent> {
+  streamArtifactEvents(afterArtifactId: number): grpc.ClientReadableStream<WireArtifactEvent> {
     return this.worker.StreamArtifactEvents({ afterArtifactId }, this.metadata(), {});
   }
 
@@ -128,7 +113,7 @@ export class WorkerConnection {
     }
   }
 
-  summary(timeoutMs = 10_000): Promise<WorkerBuildSummary> {
+  summary(timeoutMs = 10_000): Promise<WireBuildSummary> {
     return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs);
   }
 

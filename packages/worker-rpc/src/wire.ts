@@ -1,4 +1,15 @@
-import { timestampMs, timestampNanos, timestampSeconds, WorkerStatus } from "@wharf/proto";
+import {
+  timestampMs,
+  timestampNanos,
+  timestampSeconds,
+  type WireArtifactEvent,
+  type WireBuildSummary,
+  type WireLogLine,
+  type WireStatusEvent,
+  type WireStepSummary,
+  type WireTimestamp,
+  WorkerStatus,
+} from "@wharf/proto";
 import type {
   ArtifactEvent,
   BuildSummary,
@@ -13,52 +24,14 @@ import type {
  * them (camelCase fields, uint64 as numbers, enums as numbers).
  */
 
-export interface WireTimestamp {
-  seconds: number | string;
-  nanos: number;
-}
-
-export interface WireLogLine {
-  logId: number;
-  stepId: number;
-  timestamp: WireTimestamp | null;
-  message: string;
-}
-
-export interface WireStatusEvent {
-  eventId: number;
-  stepId: number;
-  status: number;
-  timestamp: WireTimestamp | null;
-}
-
-export interface WireArtifactEvent {
-  artifactId: number;
-  stepId: number;
-  name: string;
-  size: number;
-  sha256: string;
-}
-
-export interface WireStepSummary {
-  stepId: number;
-  stage: string;
-  name: string;
-  status: number;
-  exitCode: number;
-  attempts: number;
-}
-
-export interface WireBuildSummary {
-  buildRef: string;
-  status: number;
-  finished: boolean;
-  lastLogId: number;
-  lastEventId: number;
-  lastArtifactId: number;
-  steps: WireStepSummary[];
-  message: string;
-}
+export type {
+  WireArtifactEvent,
+  WireBuildSummary,
+  WireLogLine,
+  WireStatusEvent,
+  WireStepSummary,
+  WireTimestamp,
+};
 
 /** An artifact event as the wire carries it: the proto has no timestamp for artifacts. */
 export type WorkerArtifactEvent = Omit<ArtifactEvent, "timestamp">;
