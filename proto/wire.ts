@@ -57,11 +57,15 @@ export class ProtoReader {
     return Number(BigInt.asIntN(64, big));
   }
 
-  /** Reads a length prefix; returns where that field ends. */
-  lengthEnd(): number {
+  /**
+   * Reads a length prefix; returns where that field ends. `within`: the end of the enclosing
+   * message, when the buffer holds more than that message (many messages, or nested ones).
+   */
+  lengthEnd(within?: number): number {
     const length = this.varint();
     const end = this.pos + length;
     if (end > this.buf.length) throw new ProtoWireError("field runs past the message");
+    if (within !== undefined && end > within) throw new ProtoWireError("field runs past its message");
     return end;
   }
 

@@ -51,7 +51,7 @@ export class LogRequestDecoder {
           workerStepId = r.varint();
           break;
         case TIMESTAMP: {
-          const tsEnd = fieldEnd(r, end);
+          const tsEnd = r.lengthEnd(end);
           // A repeated message field merges: a later occurrence overrides only the fields it has.
           hasTimestamp = true;
           while (r.pos < tsEnd) {
@@ -64,7 +64,7 @@ export class LogRequestDecoder {
           break;
         }
         case MESSAGE: {
-          const mEnd = fieldEnd(r, end);
+          const mEnd = r.lengthEnd(end);
           message = buf.toString("utf8", r.pos, mEnd);
           r.pos = mEnd;
           break;
@@ -83,13 +83,6 @@ export class LogRequestDecoder {
       message,
     };
   }
-}
-
-/** Reads a length prefix; the field must end inside its message (the buffer may hold more messages). */
-function fieldEnd(r: ProtoReader, messageEnd: number): number {
-  const end = r.lengthEnd();
-  if (end > messageEnd) throw new ProtoWireError("field runs past its message");
-  return end;
 }
 
 function skipField(r: ProtoReader, tag: number): void {

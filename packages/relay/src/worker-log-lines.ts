@@ -129,7 +129,7 @@ function readLogId(r: ProtoReader, end: number): number {
     const tag = r.varint();
     if (tag === 0x08) logId = r.varint();
     else if (tag === 0x1a) {
-      const tsEnd = r.lengthEnd();
+      const tsEnd = r.lengthEnd(end);
       while (r.pos < tsEnd) r.skip(r.varint());
       r.expectAt(tsEnd);
     } else r.skip(tag);
