@@ -1,25 +1,22 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
 import { startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { Aggregator, type AggregatorOptions, migrateRelay, WharfApiClient } from "../src/index.js";
-import { ListedWorkers, quietLog, startTestWorker, type TestWorker, waitFor, writeLines } from "./support.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Aggregator, type AggregatorOptions, WharfApiClient } from "../src/index.js";
+import {
+  ListedWorkers,
+  quietLog,
+  startTestWorker,
+  type TestWorker,
+  useRelayDatabase,
+  waitFor,
+  writeLines,
+} from "./support.js";
 
 // Real gRPC workers (ResultStore + the worker's server on 127.0.0.1), real
 // Postgres, and the wharf-api double speaking the real protocol.
-let testDb: TestDatabase;
-let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase(inject("pgUrl"), "relay_agg");
-  db = await openDatabase({ url: testDb.url });
-  await migrateRelay(db);
-});
-afterAll(async () => {
-  await db.close();
-  await testDb.drop();
-});
+const relayDb = useRelayDatabase("relay_agg");
 
 let api: WharfApiDouble;
 let directory: ListedWorkers;
@@ -43,7 +40,7 @@ async function worker(): Promise<TestWorker> {
 function aggregator(extra: Partial<AggregatorOptions> = {}): Aggregator {
   const client = new WharfApiClient({ url: api.url, token: "api-token", requestTimeoutMs: 5_000 });
   const agg = new Aggregator({
-    db,
+    db: relayDb.db,
     directory,
     api: client,
     log: quietLog,

@@ -4,27 +4,16 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
 import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
-import { afterAll, afterEach, beforeAll, beforeEach, expect, inject, it } from "vitest";
-import { Aggregator, migrateRelay, WharfApiClient } from "../src/index.js";
-import { ListedWorkers, quietLog, waitFor } from "./support.js";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { Aggregator, WharfApiClient } from "../src/index.js";
+import { ListedWorkers, quietLog, useRelayDatabase, waitFor } from "./support.js";
 
 // The real worker process (`wharf worker serve`, local executor) relayed by an
 // Aggregator on real Postgres to the wharf-api double.
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-let testDb: TestDatabase;
-let db: Database;
-beforeAll(async () => {
-  testDb = await createTestDatabase(inject("pgUrl"), "relay_proc");
-  db = await openDatabase({ url: testDb.url });
-  await migrateRelay(db);
-});
-afterAll(async () => {
-  await db.close();
-  await testDb.drop();
-});
+const relayDb = useRelayDatabase("relay_proc");
 
 let api: WharfApiDouble;
 let directory: ListedWorkers;
@@ -94,7 +83,7 @@ function canConnect(port: number): Promise<boolean> {
 function startAggregator(): void {
   const client = new WharfApiClient({ url: api.url, requestTimeoutMs: 5_000 });
   const agg = new Aggregator({
-    db,
+    db: relayDb.db,
     directory,
     api: client,
     log: quietLog,

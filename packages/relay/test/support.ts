@@ -2,11 +2,37 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@wharf/config";
+import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
-import type { LiveWorker, WorkerDirectory } from "../src/index.js";
+import { afterAll, beforeAll, inject } from "vitest";
+import { type LiveWorker, migrateRelay, type WorkerDirectory } from "../src/index.js";
 
 export const quietLog = createLogger("relay-test");
+
+/**
+ * A throwaway database with the relay's tables on the suite's Postgres, for the calling test
+ * file: created in beforeAll, dropped in afterAll. `db` is there once the tests run.
+ */
+export function useRelayDatabase(name: string): { readonly db: Database } {
+  let testDb: TestDatabase | undefined;
+  let db: Database | undefined;
+  beforeAll(async () => {
+    testDb = await createTestDatabase(inject("pgUrl"), name);
+    db = await openDatabase({ url: testDb.url });
+    await migrateRelay(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error("the relay database is opened in beforeAll");
+      return db;
+    },
+  };
+}
 
 /**
  * A real worker for relay purposes: a ResultStore on disk served by the
