@@ -14,6 +14,7 @@ import {
   OutputCollector,
   removeSource,
   runStep,
+  withExecutorBuild,
 } from "../../executor/test/step-fixtures.js";
 
 const run = promisify(execFile);
@@ -29,21 +30,11 @@ async function assertBuildGone(build: BuildSpec): Promise<void> {
 }
 
 /** Sets up a build, runs `body`, destroys the build and checks the engine kept nothing of it. */
-async function withBuild(
+const withBuild = (
   files: Record<string, string>,
   body: (build: BuildSpec) => Promise<void>,
   extra: Partial<BuildSpec> = {},
-): Promise<void> {
-  const build = await makeBuild(files, extra);
-  try {
-    await executor.setupBuild(build);
-    await body(build);
-  } finally {
-    await executor.destroyBuild(build);
-    await removeSource(build);
-  }
-  await assertBuildGone(build);
-}
+) => withExecutorBuild(executor, files, body, { extra, assertGone: assertBuildGone });
 
 const busybox = (id: number, cmds: string[]) => containerStep(id, cmds, { image: BUSYBOX_IMAGE });
 

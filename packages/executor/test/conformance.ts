@@ -4,7 +4,15 @@ import path from "node:path";
 import { type BuildSpec, type Executor, ExecutorError, StepStartError } from "@wharf/executor";
 import type { PlanStep } from "@wharf/wharfyml";
 import { beforeAll, describe, expect, it } from "vitest";
-import { containerStep, finish, makeBuild, OutputCollector, removeSource, runStep } from "./step-fixtures.js";
+import {
+  containerStep,
+  finish,
+  makeBuild,
+  OutputCollector,
+  removeSource,
+  runStep,
+  withExecutorBuild,
+} from "./step-fixtures.js";
 
 export interface ConformanceTarget {
   /** Shown in the describe block: "local", "docker". */
@@ -31,22 +39,15 @@ export function runExecutorConformance(target: ConformanceTarget): void {
       await executor.ping();
     });
 
-    /** Sets up a build with `files`, runs `body`, and always destroys it. */
-    async function withBuild(
+    const withBuild = (
       files: Record<string, string>,
       body: (build: BuildSpec) => Promise<void>,
       extra: Partial<BuildSpec> = {},
-    ): Promise<void> {
-      const build = await makeBuild(files, extra);
-      try {
-        await executor.setupBuild(build);
-        await body(build);
-      } finally {
-        await executor.destroyBuild(build);
-        await removeSource(build);
-      }
-      await target.assertBuildGone?.(build);
-    }
+    ) =>
+      withExecutorBuild(executor, files, body, {
+        extra,
+        ...(target.assertBuildGone ? { assertGone: target.assertBuildGone } : {}),
+      });
 
     it("streams a step's stdout and exits 0", async () => {
       await withBuild({}, async (build) => {

@@ -36,6 +36,27 @@ export async function removeSource(build: BuildSpec): Promise<void> {
   await fs.rm(build.sourceDir, { recursive: true, force: true });
 }
 
+/**
+ * Sets up a build with `files` on `executor`, runs `body`, always destroys the build and its
+ * source, then checks with `assertGone` (when given) that the backend kept nothing of it.
+ */
+export async function withExecutorBuild(
+  executor: Executor,
+  files: Record<string, string>,
+  body: (build: BuildSpec) => Promise<void>,
+  opts: { extra?: Partial<BuildSpec>; assertGone?: (build: BuildSpec) => Promise<void> } = {},
+): Promise<void> {
+  const build = await makeBuild(files, opts.extra);
+  try {
+    await executor.setupBuild(build);
+    await body(build);
+  } finally {
+    await executor.destroyBuild(build);
+    await removeSource(build);
+  }
+  await opts.assertGone?.(build);
+}
+
 export function containerStep(
   id: number,
   cmds: string[],
