@@ -1,9 +1,8 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Worker } from "@wharf/provisioner";
-import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
+import { BUSYBOX_IMAGE, makeGitRepo, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { makeGitRepo } from "./git-repo.js";
 import { type BuildTrigger, type E2eStack, startE2eStack, waitFor } from "./stack.js";
 import { type StepGate, startStepGate } from "./step-gate.js";
 

@@ -1,8 +1,4 @@
-import { execFile } from "node:child_process";
-import fs from "node:fs/promises";
-import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createLogger } from "@wharf/config";
 import type { Database } from "@wharf/db";
@@ -16,7 +12,6 @@ import {
   KubernetesWorkerDirectory,
 } from "../src/index.js";
 
-const run = promisify(execFile);
 export const NAMESPACE = "wharf";
 export const quietLog = createLogger("kube-backends-test");
 
@@ -102,17 +97,6 @@ export async function startKubeStack(db: Database) {
       await fake.close();
     },
   };
-}
-
-export async function makeGitRepo(dir: string, wharfCiYml: string): Promise<string> {
-  await fs.mkdir(dir, { recursive: true });
-  await fs.writeFile(path.join(dir, ".wharf-ci.yml"), wharfCiYml);
-  const git = (...args: string[]) =>
-    run("git", ["-c", "user.name=wharf", "-c", "user.email=wharf@example.invalid", ...args], { cwd: dir });
-  await git("init", "-q", "-b", "master");
-  await git("add", ".");
-  await git("commit", "-q", "-m", "pipeline");
-  return dir;
 }
 
 /** wharf-api's query string for POST /api/worker. */

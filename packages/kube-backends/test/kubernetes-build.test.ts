@@ -2,18 +2,11 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
+import { makePipelineRepo } from "@wharf/testkit";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { KubernetesWorkerBackend } from "../src/index.js";
-import {
-  backendOptions,
-  call,
-  makeGitRepo,
-  quietLog,
-  startKubeStack,
-  waitFor,
-  workerQuery,
-} from "./kube-stack.js";
+import { backendOptions, call, quietLog, startKubeStack, waitFor, workerQuery } from "./kube-stack.js";
 
 // The docker backend's behaviour tests, on the fake API server: the provisioner's
 // kubernetes backend creates worker pods whose container is the real `wharf worker
@@ -53,9 +46,9 @@ beforeAll(async () => {
   testDb = await createTestDatabase(inject("pgUrl"), "kube_backends");
   db = await openDatabase({ url: testDb.url });
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-kube-build-"));
-  await makeGitRepo(path.join(tmp, "passing"), PASSING);
-  await makeGitRepo(path.join(tmp, "failing"), FAILING);
-  await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING);
+  await makePipelineRepo(path.join(tmp, "passing"), PASSING);
+  await makePipelineRepo(path.join(tmp, "failing"), FAILING);
+  await makePipelineRepo(path.join(tmp, "sleeping"), SLEEPING);
   stack = await startKubeStack(db);
 });
 

@@ -4,8 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { WorkerSpec } from "@wharf/provisioner";
+import { makePipelineRepo } from "@wharf/testkit";
 import { type KubernetesBackendOptions, KubernetesWorkerBackend } from "../src/index.js";
-import { backendOptions, makeGitRepo } from "./kube-stack.js";
+import { backendOptions } from "./kube-stack.js";
 
 /**
  * A worker stand-in for discovery tests: echoes every byte on WHARF_WORKER_PORT (so a
@@ -28,7 +29,7 @@ export function spec(workerId: string, buildRef: number, gitUrl: string): Worker
 /** A git repository to clone, and backends on one cluster: echoing workers, missing images. */
 export async function podScenarios(kubeConfig: KubeConfig, extra: Partial<KubernetesBackendOptions> = {}) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-kube-dir-"));
-  const repo = await makeGitRepo(path.join(dir, "repo"), "build: {}\n");
+  const repo = await makePipelineRepo(path.join(dir, "repo"), "build: {}\n");
   const echo = new KubernetesWorkerBackend(backendOptions(kubeConfig, { command: ECHO_WORKER, ...extra }));
   const missing = new KubernetesWorkerBackend(
     backendOptions(kubeConfig, { image: "missing/wharf-worker:1", ...extra }),

@@ -2,10 +2,11 @@ import fs from "node:fs/promises";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { makePipelineRepo } from "@wharf/testkit";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { makeGitRepo, SLEEPING_PIPELINE } from "./git-repo.js";
+import { SLEEPING_PIPELINE } from "./git-repo.js";
 
 const TOKEN = "s3cret-token";
 let p: TestProvisioner;
@@ -16,7 +17,7 @@ let sleeping: string;
 // fail at checkout (GIT_FULLURL=x), which is all the API tests need.
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-api-"));
-  sleeping = await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
+  sleeping = await makePipelineRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
   p = await startTestProvisioner({ token: TOKEN, maxWorkers: 2, dataDir: path.join(tmp, "data") });
 });
 afterAll(async () => {

@@ -7,6 +7,7 @@ import {
   containersWithLabel,
   dockerSocketPath,
   ensureWorkerBaseImage,
+  makePipelineRepo,
   requireDockerOrSkip,
   WORKER_BASE_IMAGE,
   workerImageMounts,
@@ -23,7 +24,7 @@ import {
   type Worker,
 } from "../src/index.js";
 import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { makeGitRepo, PASSING_PIPELINE, SLEEPING_PIPELINE } from "./git-repo.js";
+import { PASSING_PIPELINE, SLEEPING_PIPELINE } from "./git-repo.js";
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
@@ -69,8 +70,8 @@ function useDockerProvisioner(executor: "local" | "docker"): DockerProvisionerFi
   beforeAll(async () => {
     await ensureWorkerBaseImage();
     f.dir = await fs.mkdtemp(path.join(os.tmpdir(), `wharf-prov-docker-${executor}-`));
-    await makeGitRepo(path.join(f.dir, "passing"), PASSING_PIPELINE);
-    await makeGitRepo(path.join(f.dir, "sleeping"), SLEEPING_PIPELINE);
+    await makePipelineRepo(path.join(f.dir, "passing"), PASSING_PIPELINE);
+    await makePipelineRepo(path.join(f.dir, "sleeping"), SLEEPING_PIPELINE);
     f.p = await startTestProvisioner({
       backend: dockerBackend(executor, f.dir),
       dataDir: path.join(f.dir, "data"),

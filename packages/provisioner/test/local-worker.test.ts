@@ -1,10 +1,11 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { makePipelineRepo } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Worker } from "../src/index.js";
 import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { FAILING_PIPELINE, makeGitRepo, PASSING_PIPELINE } from "./git-repo.js";
+import { FAILING_PIPELINE, PASSING_PIPELINE } from "./git-repo.js";
 
 // End to end with the real worker (`wharf worker serve`, local executor): each
 // build is a child process that clones a local git repo and runs its pipeline.
@@ -16,8 +17,8 @@ let p: TestProvisioner;
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-prov-e2e-"));
-  passing = await makeGitRepo(path.join(tmp, "passing"), PASSING_PIPELINE);
-  failing = await makeGitRepo(path.join(tmp, "failing"), FAILING_PIPELINE);
+  passing = await makePipelineRepo(path.join(tmp, "passing"), PASSING_PIPELINE);
+  failing = await makePipelineRepo(path.join(tmp, "failing"), FAILING_PIPELINE);
   p = await startTestProvisioner({ token: TOKEN, maxWorkers: 1, dataDir: path.join(tmp, "data") });
 });
 afterAll(async () => {

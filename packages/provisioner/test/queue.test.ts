@@ -2,10 +2,11 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
+import { makePipelineRepo } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { Worker } from "../src/index.js";
 import { api, startTestProvisioner, waitFor } from "./fixture.js";
-import { makeGitRepo, SLEEPING_PIPELINE } from "./git-repo.js";
+import { SLEEPING_PIPELINE } from "./git-repo.js";
 
 // Queue semantics with the real worker (local backend): builds of a pipeline
 // that sleeps hold their slot until deleted; GIT_FULLURL=x fails at checkout.
@@ -15,7 +16,7 @@ let sleeping: string;
 beforeAll(async () => {
   testDb = await createTestDatabase(inject("pgUrl"), "provq");
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-provq-"));
-  sleeping = await makeGitRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
+  sleeping = await makePipelineRepo(path.join(tmp, "sleeping"), SLEEPING_PIPELINE);
 });
 afterAll(async () => {
   await testDb?.drop();

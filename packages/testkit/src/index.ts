@@ -7,6 +7,7 @@ export {
   ensureBusyboxImage,
   requireDockerOrSkip,
 } from "./docker.js";
+export { makeGitRepo, makePipelineRepo } from "./git-repo.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
 export * from "./wharf-api-double.js";
 export { ensureWorkerBaseImage, WORKER_BASE_IMAGE, workerImageMounts } from "./worker-image.js";

@@ -17,7 +17,7 @@ export async function makeGitRepo(dir: string, files: Record<string, string | Bu
     await fs.writeFile(file, content);
   }
   const git = (...args: string[]) =>
-    run("git", ["-c", "user.name=wharf-e2e", "-c", "user.email=e2e@example.invalid", ...args], {
+    run("git", ["-c", "user.name=wharf-test", "-c", "user.email=test@example.invalid", ...args], {
       cwd: dir,
       timeout: 30_000,
     });
@@ -25,4 +25,9 @@ export async function makeGitRepo(dir: string, files: Record<string, string | Bu
   await git("add", ".");
   await git("commit", "-q", "-m", "pipeline");
   return dir;
+}
+
+/** A repository holding only `.wharf-ci.yml`: what most backend and provisioner tests build. */
+export function makePipelineRepo(dir: string, wharfCiYml: string): Promise<string> {
+  return makeGitRepo(dir, { ".wharf-ci.yml": wharfCiYml });
 }
