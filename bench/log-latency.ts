@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { logViewerRoutes, WorkerLogSource } from "@wharf/log-viewer";
 import { ResultStore } from "@wharf/result-store";
+import { CHROMIUM_PATH, chromiumLaunchOptions } from "@wharf/testkit";
 import { startWorkerRpcServer } from "@wharf/worker-rpc";
 import Fastify from "fastify";
 import { chromium } from "playwright-core";
@@ -22,12 +23,11 @@ import { writeBenchmarkSection } from "./benchmarks-file.js";
 const RATE = Number(process.argv[2] ?? 1000);
 const SECONDS = Number(process.argv[3] ?? 10);
 const TOTAL = RATE * SECONDS;
-const CHROMIUM = "/usr/bin/chromium";
 const DEADLINE = Date.now() + SECONDS * 1000 + 60_000;
 const GOAL_P99_MS = 200;
 
-if (!existsSync(CHROMIUM)) {
-  console.error(`${CHROMIUM} is missing: run scripts/setup.sh (apt-get install -y chromium)`);
+if (!existsSync(CHROMIUM_PATH)) {
+  console.error(`${CHROMIUM_PATH} is missing: run scripts/setup.sh (apt-get install -y chromium)`);
   process.exit(1);
 }
 
@@ -47,18 +47,7 @@ await app.register(logViewerRoutes, {
   source: new WorkerLogSource({ resolveWorker: async () => ({ address }) }),
 });
 const url = await app.listen({ host: "127.0.0.1", port: 0 });
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-  ],
-});
+const browser = await chromium.launchPersistentContext(userDataDir, chromiumLaunchOptions());
 
 interface PageResult {
   dom: number[];

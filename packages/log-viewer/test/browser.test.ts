@@ -1,16 +1,16 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { CHROMIUM_PATH, chromiumLaunchOptions } from "@wharf/testkit";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUILD_REF, LiveBuild, range, waitFor } from "./live-build.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const outputDir = path.resolve(import.meta.dirname, "../../../test-output");
-const haveChromium = fs.existsSync(CHROMIUM);
+const haveChromium = fs.existsSync(CHROMIUM_PATH);
 // Locally without Chromium this file may skip (scripts/setup.sh installs it); in CI it must run.
 if (!haveChromium && !process.env.CI) {
-  console.warn(`log-viewer browser test skipped: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+  console.warn(`log-viewer browser test skipped: ${CHROMIUM_PATH} is missing (apt-get install -y chromium)`);
 }
 
 /** The log ids on the page, in document order. */
@@ -24,16 +24,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build page in Chromium", 
   beforeAll(async () => {
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "wharf-chromium-"));
     context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-      ],
+      ...chromiumLaunchOptions(),
       viewport: { width: 1200, height: 700 },
     });
     build = await LiveBuild.start();

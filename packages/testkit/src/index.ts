@@ -1,3 +1,4 @@
+export { CHROMIUM_PATH, chromiumLaunchOptions } from "./chromium.js";
 export { deployedEnv, namesRead } from "./deploy-env.js";
 export {
   BUSYBOX_IMAGE,
