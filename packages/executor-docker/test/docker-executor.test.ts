@@ -4,7 +4,7 @@ import type { BuildSpec } from "@wharf/executor";
 import { LABEL_BUILD_REF, LABEL_STEP_ID, LABEL_STEP_NAME, StepStartError } from "@wharf/executor";
 import { DockerExecutor } from "@wharf/executor-docker";
 import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
-import type { PlanStep } from "@wharf/wharfyml";
+import type { DockerSpec, PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
 import { runExecutorConformance } from "../../executor/test/conformance.js";
 import {
@@ -37,6 +37,23 @@ const withBuild = (
 ) => withExecutorBuild(executor, files, body, { extra, assertGone: assertBuildGone });
 
 const busybox = (id: number, cmds: string[]) => containerStep(id, cmds, { image: BUSYBOX_IMAGE });
+
+/** A `docker` step (image build) of the workspace's Dockerfile, not pushed unless `spec` says so. */
+const imageStep = (destination: string, spec: Partial<DockerSpec> = {}): PlanStep => ({
+  ...containerStep(1, []),
+  type: "docker",
+  spec: {
+    file: "Dockerfile",
+    context: ".",
+    tags: ["x"],
+    destination,
+    appendCert: false,
+    push: false,
+    args: [],
+    secretArgs: [],
+    ...spec,
+  },
+});
 
 describe.skipIf(!hasDocker)("docker executor", () => {
   runExecutorConformance({ name: "docker", create: () => executor, image: BUSYBOX_IMAGE, assertBuildGone });
@@ -144,20 +161,13 @@ describe.skipIf(!hasDocker)("docker executor", () => {
     };
     try {
       await withBuild(files, async (build) => {
-        const step: PlanStep = {
-          ...containerStep(1, []),
-          type: "docker",
-          spec: {
-            file: "app/Dockerfile",
-            context: "app",
-            tags: [tag, `${tag}-b`],
-            destination: repo,
-            appendCert: false,
-            push: true,
-            args: ["GREETING=built with args"],
-            secretArgs: [],
-          },
-        };
+        const step = imageStep(repo, {
+          file: "app/Dockerfile",
+          context: "app",
+          tags: [tag, `${tag}-b`],
+          push: true,
+          args: ["GREETING=built with args"],
+        });
         const built = await runStep(executor, build, step);
         expect(built.stderr).toBe("");
         expect(built.code).toBe(0);
@@ -178,20 +188,7 @@ describe.skipIf(!hasDocker)("docker executor", () => {
   it("fails a docker step whose build fails, with the engine's message", async () => {
     const files = { Dockerfile: `FROM ${BUSYBOX_IMAGE}\nRUN echo building && exit 5\n` };
     await withBuild(files, async (build) => {
-      const step: PlanStep = {
-        ...containerStep(1, []),
-        type: "docker",
-        spec: {
-          file: "Dockerfile",
-          context: ".",
-          tags: ["x"],
-          destination: "wharf-test/fails",
-          appendCert: false,
-          push: false,
-          args: [],
-          secretArgs: [],
-        },
-      };
+      const step = imageStep("wharf-test/fails");
       const r = await runStep(executor, build, step);
       expect(r.code).toBe(1);
       expect(r.stdout).toContain("building");
@@ -203,20 +200,7 @@ describe.skipIf(!hasDocker)("docker executor", () => {
   it("destroyBuild aborts a docker step's image build that is still running", async () => {
     const files = { Dockerfile: `FROM ${BUSYBOX_IMAGE}\nRUN echo build-running && sleep 60\n` };
     await withBuild(files, async (build) => {
-      const step: PlanStep = {
-        ...containerStep(1, []),
-        type: "docker",
-        spec: {
-          file: "Dockerfile",
-          context: ".",
-          tags: ["x"],
-          destination: "wharf-test/aborted",
-          appendCert: false,
-          push: false,
-          args: [],
-          secretArgs: [],
-        },
-      };
+      const step = imageStep("wharf-test/aborted");
       const proc = await executor.startStep(build, step, {});
       const out = new OutputCollector(proc.stdout);
       new OutputCollector(proc.stderr);
