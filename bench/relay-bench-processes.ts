@@ -17,7 +17,6 @@ import { writeBenchmarkSection } from "./benchmarks-file.js";
 import type { Handlers } from "./relay-roles/bench-role.js";
 
 export type { AggregatorRun } from "./relay-roles/bench-role.js";
-export { benchLine } from "./relay-roles/workers-role.js";
 
 type Request = { id: number; method: string; args: unknown[] };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };

@@ -8,7 +8,7 @@ import type { Handlers } from "./bench-role.js";
 const LINE_FILLER = "x".repeat(70);
 
 /** Exactly 80 bytes: a 10-digit counter and 70 filler bytes. */
-export function benchLine(n: number): string {
+function benchLine(n: number): string {
   return `${String(n).padStart(10, "0")}${LINE_FILLER}`;
 }
 

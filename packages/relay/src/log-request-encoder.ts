@@ -9,7 +9,7 @@ import {
   writeVarint,
   writeVarintField,
 } from "@wharf/proto";
-import type { LogStreamLine } from "./log-stream-sender.js";
+import type { ApiLogLine } from "./log-stream-sender.js";
 
 /**
  * Encodes `wharf.api.v5.CreateLogStreamRequest` messages as gRPC frames
@@ -33,8 +33,8 @@ export class RequestFrameEncoder {
   constructor(private readonly chunkBytes: number) {}
 
   /** Adds one line's frame; returns a full chunk to write when the frame did not fit behind it. */
-  add(line: LogStreamLine): Buffer | undefined {
-    const ms = typeof line.timestamp === "number" ? line.timestamp : line.timestamp.getTime();
+  add(line: ApiLogLine): Buffer | undefined {
+    const ms = line.timestamp.getTime();
     return this.addFields(line.buildId, line.workerLogId, line.workerStepId, ms, line.message);
   }
 

@@ -6,12 +6,12 @@ import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
 import type { WorkerLogLines } from "./worker-log-lines.js";
 
-export interface LogStreamLine {
+/** One line as wharf-api's CreateLogStream takes it. */
+export interface ApiLogLine {
   buildId: number;
   workerLogId: number;
   workerStepId: number;
-  /** A Date, or milliseconds since the epoch (what the relay has at hand, without a Date per line). */
-  timestamp: Date | number;
+  timestamp: Date;
   message: string;
 }
 
@@ -57,7 +57,7 @@ export class LogStreamSender {
     this.limit = pLimit(maxConcurrentCalls);
   }
 
-  send(lines: readonly LogStreamLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  send(lines: readonly ApiLogLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.queued(signal, () => this.call(frameLines(lines), timeoutMs, signal));
   }
 
@@ -140,7 +140,7 @@ export class LogStreamSender {
 }
 
 /** The request frames of `lines`, in write-sized chunks, encoded as the writer asks for them. */
-function* frameLines(lines: readonly LogStreamLine[]): Generator<Buffer> {
+function* frameLines(lines: readonly ApiLogLine[]): Generator<Buffer> {
   const encoder = new RequestFrameEncoder(WRITE_CHUNK);
   for (const line of lines) {
     const full = encoder.add(line);

@@ -1,19 +1,12 @@
-import { LogStreamSender } from "./log-stream-sender.js";
+import { type ApiLogLine, LogStreamSender } from "./log-stream-sender.js";
+
+export type { ApiLogLine };
+
 import { multipartFileBody } from "./multipart-body.js";
 import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** Build status names as wharf-api v5 knows them. */
 export type ApiBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
-
-/** One line as wharf-api's CreateLogStream takes it. */
-export interface ApiLogLine {
-  buildId: number;
-  workerLogId: number;
-  workerStepId: number;
-  /** A Date, or milliseconds since the epoch. */
-  timestamp: Date | number;
-  message: string;
-}
 
 /** The fields of wharf-api's response.Build the watchdog reads. */
 export interface ApiBuild {

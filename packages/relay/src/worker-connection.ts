@@ -154,10 +154,5 @@ export class WorkerConnection {
 
 /** Converts a wire timestamp to a Date; a missing one becomes "now" (wharf-api rejects lines without one). */
 export function timestampToDate(ts: Timestamp): Date {
-  return new Date(timestampToMs(ts));
-}
-
-/** timestampToDate as milliseconds since the epoch, without making a Date. */
-export function timestampToMs(ts: Timestamp): number {
-  return ts ? timestampMs(ts.seconds, ts.nanos) : Date.now();
+  return ts ? new Date(timestampMs(ts.seconds, ts.nanos)) : new Date();
 }

@@ -3,7 +3,7 @@ import { protoRoot } from "@wharf/proto";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import { RequestFrameEncoder } from "../src/log-request-encoder.js";
-import type { LogStreamLine } from "../src/log-stream-sender.js";
+import type { ApiLogLine } from "../src/log-stream-sender.js";
 import { WorkerLogLines } from "../src/worker-log-lines.js";
 
 // The hand-written CreateLogStreamRequest frames, read back by protobufjs from the real .proto.
@@ -33,7 +33,7 @@ function decodeFrames(chunks: Buffer[]): Decoded[] {
   return out;
 }
 
-function encodeAll(lines: LogStreamLine[], chunkBytes: number): Buffer[] {
+function encodeAll(lines: ApiLogLine[], chunkBytes: number): Buffer[] {
   const enc = new RequestFrameEncoder(chunkBytes);
   const chunks: Buffer[] = [];
   for (const l of lines) {
@@ -45,12 +45,12 @@ function encodeAll(lines: LogStreamLine[], chunkBytes: number): Buffer[] {
   return chunks;
 }
 
-const ms = (l: LogStreamLine) => (typeof l.timestamp === "number" ? l.timestamp : l.timestamp.getTime());
+const ms = (l: ApiLogLine) => l.timestamp.getTime();
 
 describe("RequestFrameEncoder", () => {
   it("encodes every field as protobufjs decodes it, including edge values", () => {
-    const lines: LogStreamLine[] = [
-      { buildId: 1, workerLogId: 1, workerStepId: 0, timestamp: 0, message: "" },
+    const lines: ApiLogLine[] = [
+      { buildId: 1, workerLogId: 1, workerStepId: 0, timestamp: new Date(0), message: "" },
       {
         buildId: 2 ** 53 - 1,
         workerLogId: 300,
@@ -58,19 +58,25 @@ describe("RequestFrameEncoder", () => {
         timestamp: new Date("2024-05-05T01:02:03.456Z"),
         message: "héllo 😀 wörld",
       },
-      { buildId: 5, workerLogId: 128, workerStepId: 16384, timestamp: -1500, message: "x".repeat(70_000) },
+      {
+        buildId: 5,
+        workerLogId: 128,
+        workerStepId: 16384,
+        timestamp: new Date(-1500),
+        message: "x".repeat(70_000),
+      },
       {
         buildId: 9,
         workerLogId: 2 ** 40,
         workerStepId: 3,
-        timestamp: 1_700_000_000_999,
+        timestamp: new Date(1_700_000_000_999),
         message: "a\u0000b",
       },
     ];
     const decoded = decodeFrames(encodeAll(lines, 64 * 1024));
     expect(decoded).toHaveLength(lines.length);
     decoded.forEach((d, i) => {
-      const l = lines[i] as LogStreamLine;
+      const l = lines[i] as ApiLogLine;
       expect(d).toMatchObject({
         buildId: l.buildId,
         workerLogId: l.workerLogId,
@@ -89,7 +95,7 @@ describe("RequestFrameEncoder", () => {
       buildId: 7,
       workerLogId: i + 1,
       workerStepId: 1,
-      timestamp: 1_700_000_000_000 + i,
+      timestamp: new Date(1_700_000_000_000 + i),
       message: `line ${i + 1}`,
     }));
     const chunks = encodeAll(lines, 1000);

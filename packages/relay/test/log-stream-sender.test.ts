@@ -8,7 +8,7 @@ const line = (n: number) => ({
   buildId: 3,
   workerLogId: n,
   workerStepId: 1,
-  timestamp: 1_700_000_000_000,
+  timestamp: new Date(1_700_000_000_000),
   message: `l${n}`,
 });
 
