@@ -1,5 +1,5 @@
 import type http2 from "node:http2";
-import { GRPC_PREFIX_BYTES, varintBytes, writeGrpcPrefix, writeVarintField } from "@wharf/proto";
+import { GRPC_PREFIX_BYTES, varintFieldBytes, writeGrpcPrefix, writeVarintField } from "@wharf/proto";
 
 /** The gRPC status codes this server answers with. */
 export const GrpcStatus = {
@@ -13,8 +13,8 @@ export const GrpcStatus = {
 } as const;
 
 /**
- * Ends a call with a non-OK status. Before any response that is a trailers-only
- * response (the status rides in the headers); after one, it is the trailers.
+ * Ends a call with a non-OK status, as a trailers-only response (the status rides in
+ * the headers): a call answers once, and only an OK answer sends headers first.
  */
 export function answerStatus(
   stream: http2.ServerHttp2Stream,
@@ -22,24 +22,23 @@ export function answerStatus(
   message: string,
   httpStatus = 200,
 ) {
-  if (stream.destroyed || stream.closed) return;
-  const status = { "grpc-status": String(code), "grpc-message": percentEncode(message) };
-  if (!stream.headersSent) {
-    stream.respond(
-      { ":status": httpStatus, "content-type": "application/grpc", ...status },
-      { endStream: true },
-    );
-  } else {
-    stream.once("wantTrailers", () => stream.sendTrailers(status));
-    stream.end();
-  }
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  stream.respond(
+    {
+      ":status": httpStatus,
+      "content-type": "application/grpc",
+      "grpc-status": String(code),
+      "grpc-message": percentEncode(message),
+    },
+    { endStream: true },
+  );
   discardRest(stream);
 }
 
 /** Answers OK with one message, `CreateLogStreamResponse { lines_inserted = 1 }`, encoded by hand. */
 export function answerLinesInserted(stream: http2.ServerHttp2Stream, linesInserted: number): void {
   if (stream.destroyed || stream.closed) return;
-  const bodyBytes = linesInserted === 0 ? 0 : 1 + varintBytes(linesInserted);
+  const bodyBytes = varintFieldBytes(linesInserted);
   const frame = Buffer.alloc(GRPC_PREFIX_BYTES + bodyBytes);
   writeVarintField(frame, writeGrpcPrefix(frame, 0, bodyBytes), 0x08, linesInserted);
   stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
