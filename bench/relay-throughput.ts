@@ -12,7 +12,7 @@
  * WHARF_BENCH_PROF=<dir> writes a CPU profile per process; WHARF_BENCH_DRY=1 only prints.
  */
 import { openDatabase } from "@wharf/db";
-import type { RelayTuning } from "@wharf/relay";
+import { defaultRelayTuning, type RelayTuning } from "@wharf/relay";
 import { startPostgres } from "@wharf/testkit";
 import {
   type AggregatorRun,
@@ -27,6 +27,8 @@ const LINES = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const BUILD_REF = "900000";
 const TIME_LIMIT_MS = 5 * 60_000;
+/** Every path reads worker messages of this many lines, the relay's default. */
+const MESSAGE_LINES = defaultRelayTuning.workerBatchLines;
 
 /** CPU time (user + system) each process spent per line while the lines were relayed, in µs. */
 type CpuPerLine = { worker: number; aggregator: number; double: number };
@@ -48,7 +50,7 @@ async function cpuMicros(p: BenchProcess): Promise<number> {
 const read = (via: "grpc-js" | "relay") => async (_db: string, address: string) =>
   withBenchProcesses(["aggregator"], async (reader) => {
     const start = performance.now();
-    const n = await reader.call<number>("read", [address], 1000, via);
+    const n = await reader.call<number>("read", [address], MESSAGE_LINES, via);
     const ms = performance.now() - start;
     if (n !== LINES) throw new Error(`${via} read gave ${n} lines, want ${LINES}`);
     return { linesPerSec: (n / ms) * 1000 };
@@ -88,19 +90,17 @@ const relay =
 
 const PATHS: Path[] = [
   {
-    label:
-      "raw grpc-js: `StreamLogBatches` (1000 lines/message) read by a plain grpc-js client, nothing else",
+    label: `raw grpc-js: \`StreamLogBatches\` (${MESSAGE_LINES} lines/message) read by a plain grpc-js client, nothing else`,
     run: read("grpc-js"),
   },
   { label: "the aggregator's worker reader alone (`WorkerConnection`, its own decoder)", run: read("relay") },
   {
-    label:
-      "end to end: worker → aggregator → wharf-api, default tuning (≤ 5000 lines per call, 1000-line worker messages)",
+    label: `end to end: worker → aggregator → wharf-api, default tuning (≤ ${defaultRelayTuning.logBatchLines} lines per call, ${MESSAGE_LINES}-line worker messages)`,
     run: relay({}),
   },
   {
-    label: "end to end, the earlier defaults (≤ 2000 lines per call, 250-line worker messages)",
-    run: relay({ logBatchLines: 2000, workerBatchLines: 250 }),
+    label: "end to end, the earlier defaults (≤ 5000 lines per call, 1000-line worker messages)",
+    run: relay({ logBatchLines: 5000, workerBatchLines: 1000 }),
   },
 ];
 
@@ -211,9 +211,10 @@ try {
       "the figure above (all measured with this bench): the worker encodes `StreamLogBatches` by hand from its",
       "store (no protobufjs object per line); the aggregator keeps worker lines as wire bytes and re-frames each as",
       "a CreateLogStreamRequest with one copy and its field numbers moved up in place (no string, object or Date per",
-      "line); larger worker messages (1000 lines, the byte budget of `readAheadBytes` still bounding memory) and",
-      "calls of up to 5000 lines; the double reads CreateLogStream by hand instead of through grpc-js and a proxy",
-      "hop. Tried and dropped: writing a batch's checkpoint while the next batch is sent (the next batch then",
+      `line); larger worker messages (${MESSAGE_LINES} lines, the byte budget of \`readAheadBytes\` still bounding memory) and`,
+      `calls of up to ${defaultRelayTuning.logBatchLines} lines (every call ends in a pause for wharf-api's answer and the checkpoint, so`,
+      "fewer calls leave fewer pauses); the double reads CreateLogStream by hand instead of through grpc-js and a",
+      "proxy hop. Tried and dropped: writing a batch's checkpoint while the next batch is sent (the next batch then",
       "started with fewer lines, so there were more calls and more CPU per line, and it was slower), and copying",
       "short lines byte by byte instead of `Buffer#copy` (slower). A checkpoint stays one fenced UPDATE per",
       "acknowledged call, and calls are not pipelined: a second call in flight could be stored out of order.",
