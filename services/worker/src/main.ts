@@ -12,10 +12,17 @@ import { startWorker } from "./worker.js";
 export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number }): Promise<never> {
   const log = createLogger("worker");
   const opts = compileWorkerOptions(env, flags.port === undefined ? {} : { port: flags.port });
-  const shutdown = new GracefulShutdown(log, opts.stopGraceMs + 10_000);
+  const shutdown = new GracefulShutdown(log, opts.stopGraceMs + opts.releaseGraceMs + 10_000);
   shutdown.handleSignals(0);
   const running = await startWorker(opts, log);
-  shutdown.add("worker", () => running.close());
+  let releasedOrIdle = false;
+  // A signal (the provisioner deleting the worker, a cancel) stops the build but still hands
+  // its last lines to the aggregator; after Release or the idle timeout there is nothing to hand.
+  shutdown.add("worker", () =>
+    releasedOrIdle
+      ? running.close()
+      : running.stop("the worker was told to stop (deleted or shut down)", opts.releaseGraceMs),
+  );
   if (opts.httpPort >= 0) {
     const http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
     shutdown.add("http", () => http.close());
@@ -28,6 +35,7 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
       ? new Promise((r) => setTimeout(r, opts.idleTimeoutMs).unref())
       : new Promise(() => {});
   await Promise.race([running.released, idle]);
+  releasedOrIdle = true;
   await shutdown.shutdown();
   process.exit(0);
 }

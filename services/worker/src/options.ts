@@ -27,6 +27,12 @@ export interface WorkerOptions {
   dataDir: string;
   buildTimeoutMs?: number;
   stopGraceMs: number;
+  /**
+   * Stopped (SIGTERM) mid-build: once the cancelled build ended, how long to wait for an
+   * aggregator's Release before exiting, so the last lines and the status still reach wharf-api.
+   * The provisioner sets it to fit within its own kill deadline.
+   */
+  releaseGraceMs: number;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
   idleTimeoutMs: number;
   /** Docker network mode for step containers. */
@@ -93,6 +99,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     dataDir: path.resolve(envString(env, "WHARF_DATA_DIR", path.join(os.tmpdir(), "wharf-worker"))),
     ...(buildTimeoutMs > 0 ? { buildTimeoutMs } : {}),
     stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
+    releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", "host"),
     ...overrides,

@@ -19,6 +19,12 @@ export interface RunningWorker {
   /** Resolves when an aggregator called Release (everything was delivered). */
   readonly released: Promise<void>;
   cancel(reason: string): void;
+  /**
+   * Cancels the build, and once it ended gives an aggregator up to `releaseGraceMs` to
+   * collect the last lines and the final status (it calls Release when it has them),
+   * then closes. What a stopped worker (SIGTERM on delete) does, so a cancel loses no lines.
+   */
+  stop(reason: string, releaseGraceMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +53,18 @@ export async function startWorker(
   const released = new Promise<void>((r) => {
     releaseResolve = r;
   });
+  // The developer reading the build log learns why it stopped, whoever stopped it.
+  abort.signal.addEventListener(
+    "abort",
+    () => {
+      try {
+        store.appendLog(0, `cancelling the build: ${(abort.signal.reason as Error).message}`);
+      } catch {
+        // The build had already finished (the store takes no more lines): nothing to cancel.
+      }
+    },
+    { once: true },
+  );
   const rpc = serve
     ? await startWorkerRpcServer({
         store,
@@ -106,18 +124,32 @@ export async function startWorker(
     }
   })();
 
+  const close = async (): Promise<void> => {
+    abort.abort(new Error("worker shutting down"));
+    await finished.catch(() => null);
+    await rpc?.close();
+    await store.close();
+  };
   return {
     store,
     grpcPort: rpc?.port ?? 0,
     finished,
     released,
     cancel: (reason) => abort.abort(new Error(reason)),
-    async close() {
-      abort.abort(new Error("worker shutting down"));
+    async stop(reason, releaseGraceMs) {
+      abort.abort(new Error(reason));
       await finished.catch(() => null);
-      await rpc?.close();
-      await store.close();
+      if (rpc && releaseGraceMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((r) => {
+          timer = setTimeout(r, releaseGraceMs);
+        });
+        await Promise.race([released, grace]);
+        clearTimeout(timer);
+      }
+      await close();
     },
+    close,
   };
 }
 

@@ -122,4 +122,36 @@ build:
       client.close();
     }
   });
+
+  it("stop() cancels the build, says why in its log, and serves it until Release (at most the grace)", async () => {
+    const slow =
+      "build:\n  slow:\n    container:\n      image: x\n      cmds: ['echo started', 'sleep 60']\n";
+    const worker = await start(await repoWith(slow));
+    const client = createWorkerClient(`127.0.0.1:${worker.grpcPort}`);
+    try {
+      for await (const batch of client.streamLogBatches(0)) {
+        if (batch.some((l) => l.message === "started")) break;
+      }
+      let stopped = false;
+      const stopping = worker.stop("deleted by the test", 30_000).then(() => {
+        stopped = true;
+      });
+      // What an aggregator does: read to the end, then Release.
+      const lines: string[] = [];
+      for await (const batch of client.streamLogBatches(0)) lines.push(...batch.map((l) => l.message));
+      expect(lines).toContain("cancelling the build: deleted by the test");
+      expect((await client.summary()).status).toBe("CANCELLED");
+      expect(stopped).toBe(false);
+      await client.release();
+      await stopping;
+    } finally {
+      client.close();
+    }
+    // Without a Release, the grace ends it.
+    const unreleased = await start(await repoWith(slow));
+    const started = Date.now();
+    await unreleased.stop("deleted by the test", 300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect((await unreleased.finished)?.status).toBe("CANCELLED");
+  });
 });
