@@ -212,7 +212,7 @@ deploy-prod:
     expect(byName.get("numbers.txt")?.toString("utf8")).toBe(numbers);
   }, 120_000);
 
-  it("DELETE /api/worker/{id} cancels a running build: Failed at wharf-api, no container left", async () => {
+  it("DELETE /api/worker/{id} cancels a running build: its last lines and Failed at wharf-api, no container left", async () => {
     const buildRef = stack.buildRef(100);
     const dir = await repo("cancel", {
       ".wharf-ci.yml": `build:
@@ -251,6 +251,10 @@ deploy:
     expect((await stack.leftovers(worker.workerId)).containers).toEqual([]);
     expect(await finalStatus(buildRef)).toBe("Failed");
     expect(stack.api.statusesFor(buildRef)).toEqual(["Running", "Failed"]);
+    // The stopped worker cancelled its build and waited for the aggregator: the lines written
+    // after the DELETE arrived too, and no "[wharf] ... lost" diagnostic stands in for them.
+    expect(messages(buildRef).some((m) => m.startsWith("cancelling the build: "))).toBe(true);
+    expect(messages(buildRef).filter((m) => m.startsWith("[wharf]"))).toEqual([]);
     expectEveryLineOnce(buildRef);
     expect(messages(buildRef)).not.toContain("deploy ran");
     await workerGone(worker);

@@ -10,10 +10,12 @@ import {
 import {
   BackendError,
   type BackendWorker,
+  stopGraceOf,
   type WorkerBackend,
   type WorkerRuntimeOptions,
   type WorkerSpec,
   workerBuildEnv,
+  workerRuntimeEnv,
 } from "@wharf/provisioner";
 import { apiMessage } from "./api-message.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
@@ -120,7 +122,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
         ...opts.extraEnv,
         ...workerBuildEnv(spec.workerId, req),
         WHARF_EXECUTOR: opts.executor ?? "kubernetes",
-        ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+        ...workerRuntimeEnv(opts),
       },
       grpcPort: ports.grpc,
       httpPort: ports.http,
@@ -181,7 +183,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   }
 
   private async deletePod(name: string): Promise<void> {
-    const graceSec = Math.ceil((this.opts.stopGraceMs ?? 5000) / 1000);
+    const graceSec = Math.ceil(stopGraceOf(this.opts) / 1000);
     await this.api
       .deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: graceSec })
       .catch((err) => {
@@ -217,7 +219,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
         cause: err,
       });
     }
-    const graceMs = this.opts.stopGraceMs ?? 5000;
+    const graceMs = stopGraceOf(this.opts);
     await this.cache.waitFor(
       () => (this.cache.list().some((p) => names.has(p.metadata?.name ?? "")) ? undefined : true),
       graceMs + 10_000,

@@ -1,6 +1,13 @@
 export { type AppOptions, buildApp, type ProvisionerApp } from "./app.js";
 export { presentedToken, tokenMatches } from "./auth.js";
-export type { BackendWorker, WorkerBackend, WorkerRuntimeOptions, WorkerSpec } from "./backend/backend.js";
+export {
+  type BackendWorker,
+  stopGraceOf,
+  type WorkerBackend,
+  type WorkerRuntimeOptions,
+  type WorkerSpec,
+  workerRuntimeEnv,
+} from "./backend/backend.js";
 export { DockerBackend, type DockerBackendOptions } from "./backend/docker.js";
 export {
   LABEL_BUILD_REF,

@@ -198,7 +198,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_K8S_WORKER_START_TIMEOUT | 2m (until the pod has an IP) |
  * | WHARF_K8S_WORKSPACE_*, _STORAGE_CLASS, _{HELM,KUBECTL,KANIKO,NUGET}_IMAGE, _START_TIMEOUT | passed to worker pods |
  * | WHARF_WORKER_TOKEN | unset |
- * | WHARF_WORKER_STOP_GRACE | 5s |
+ * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
  * | WHARF_SHUTDOWN_GRACE | 10s |
  */
 export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
@@ -245,7 +245,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     maxWorkers,
     pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
     ...(workerToken ? { workerToken } : {}),
-    workerStopGraceMs: envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 5000),
+    workerStopGraceMs: envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 15_000),
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", 10_000),
     backend,
   };

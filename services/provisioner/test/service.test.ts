@@ -20,7 +20,7 @@ describe("compileOptions", () => {
       dataDir: "/srv/.wharf",
       maxWorkers: 4,
       pollIntervalMs: 1000,
-      workerStopGraceMs: 5000,
+      workerStopGraceMs: 15_000,
       shutdownGraceMs: 10_000,
       backend: { kind: "local", executor: "local" },
     });

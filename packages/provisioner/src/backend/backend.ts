@@ -61,6 +61,31 @@ export interface WorkerRuntimeOptions {
   workerToken?: string;
   /** Extra env for every worker (e.g. WHARF_LOG_LEVEL). */
   extraEnv?: Record<string, string>;
-  /** Grace between SIGTERM and SIGKILL when deleting a worker (default 5 s). */
+  /** Grace between SIGTERM and SIGKILL when deleting a worker (default 15 s, see workerRuntimeEnv). */
   stopGraceMs?: number;
+}
+
+/** Grace between SIGTERM and SIGKILL when deleting a worker. */
+export function stopGraceOf(opts: WorkerRuntimeOptions): number {
+  return opts.stopGraceMs ?? 15_000;
+}
+
+/**
+ * What a stopped worker needs before our SIGKILL: its steps' own stop grace (the worker's
+ * WHARF_STOP_GRACE, 3 s) and a second of slack.
+ */
+const WORKER_STEP_STOP_MS = 4_000;
+
+/**
+ * The env every backend gives a worker for these settings. A worker stopped mid-build
+ * (a cancel through DELETE) cancels its steps and then waits for the aggregator's Release,
+ * so the build's last lines and its final status still reach wharf-api: that wait
+ * (WHARF_RELEASE_GRACE) must end before the backend's SIGKILL.
+ */
+export function workerRuntimeEnv(opts: WorkerRuntimeOptions): Record<string, string> {
+  const releaseGraceMs = Math.max(0, stopGraceOf(opts) - WORKER_STEP_STOP_MS);
+  return {
+    WHARF_RELEASE_GRACE: `${releaseGraceMs}ms`,
+    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+  };
 }

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
 import { workerBuildEnv } from "../build-request.js";
-import type { WorkerRuntimeOptions, WorkerSpec } from "./backend.js";
+import { type WorkerRuntimeOptions, type WorkerSpec, workerRuntimeEnv } from "./backend.js";
 
 export const LABEL_INSTANCE = "wharf.iver.com/instance";
 export const LABEL_BUILD_REF = "wharf.iver.com/build-ref";
@@ -54,7 +54,7 @@ export function workerContainerSpec(
     WHARF_WORKER_HTTP_PORT: String(ports.http),
     WHARF_DATA_DIR: "/var/lib/wharf-worker",
     DOCKER_HOST: `unix://${socket}`,
-    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+    ...workerRuntimeEnv(opts),
   };
   const grpcKey = `${ports.grpc}/tcp`;
   const published =

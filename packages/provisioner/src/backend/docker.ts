@@ -1,6 +1,6 @@
 import Docker from "dockerode";
 import { BackendError } from "../errors.js";
-import type { BackendWorker, WorkerBackend, WorkerSpec } from "./backend.js";
+import { type BackendWorker, stopGraceOf, type WorkerBackend, type WorkerSpec } from "./backend.js";
 import {
   type DockerWorkerOptions,
   exitCodeFromStatus,
@@ -78,7 +78,7 @@ export class DockerBackend implements WorkerBackend {
     if (!worker) return false;
     // Stop the worker first so it cancels its steps itself; then force-remove
     // whatever is left (step containers of a worker that did not clean up).
-    const graceSec = Math.ceil((this.opts.stopGraceMs ?? 5000) / 1000);
+    const graceSec = Math.ceil(stopGraceOf(this.opts) / 1000);
     await this.docker
       .getContainer(worker.Id)
       .stop({ t: graceSec })

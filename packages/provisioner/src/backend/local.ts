@@ -6,7 +6,14 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { workerBuildEnv } from "../build-request.js";
 import { BackendError } from "../errors.js";
-import type { BackendWorker, WorkerBackend, WorkerRuntimeOptions, WorkerSpec } from "./backend.js";
+import {
+  type BackendWorker,
+  stopGraceOf,
+  type WorkerBackend,
+  type WorkerRuntimeOptions,
+  type WorkerSpec,
+  workerRuntimeEnv,
+} from "./backend.js";
 import { freePort } from "./free-port.js";
 import { defaultWorkerCommand, inheritedEnv } from "./worker-command.js";
 
@@ -78,7 +85,7 @@ export class LocalBackend implements WorkerBackend {
       WHARF_WORKER_PORT: String(grpcPort),
       WHARF_WORKER_HTTP_PORT: String(httpPort),
       WHARF_DATA_DIR: path.join(dir, "data"),
-      ...(this.opts.workerToken ? { WHARF_WORKER_TOKEN: this.opts.workerToken } : {}),
+      ...workerRuntimeEnv(this.opts),
     };
     const log = fs.openSync(path.join(dir, "worker.log"), "a");
     let child: ChildProcess;
@@ -173,7 +180,7 @@ export class LocalBackend implements WorkerBackend {
       }
     };
     signal("SIGTERM");
-    const deadline = Date.now() + (this.opts.stopGraceMs ?? 5000);
+    const deadline = Date.now() + stopGraceOf(this.opts);
     while (groupAlive(pid) && Date.now() < deadline) await sleep(50);
     if (groupAlive(pid)) signal("SIGKILL");
     for (let i = 0; i < 100 && groupAlive(pid); i++) await sleep(20);
