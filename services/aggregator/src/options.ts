@@ -52,7 +52,7 @@ export interface AggregatorServiceOptions {
  * | WHARF_LEASE_TTL | 30s |
  * | WHARF_DISCOVERY_INTERVAL | 1s |
  * | WHARF_WORKER_LOST_GRACE | 15s |
- * | WHARF_LOG_BATCH_LINES | 20000 |
+ * | WHARF_LOG_BATCH_LINES | 40000 |
  * | WHARF_AGGREGATOR_WATCHDOG | false (also run the watchdog inside the aggregator) |
  * | WHARF_WATCHDOG_INTERVAL | 30s |
  * | WHARF_WATCHDOG_GRACE | 60s |
