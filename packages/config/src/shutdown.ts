@@ -30,14 +30,21 @@ export class GracefulShutdown {
   handleSignals(exitCode = 0): void {
     const onSignal = (sig: NodeJS.Signals) => {
       if (this.running) {
-        this.log.warn({ sig }, "second signal, exiting now");
-        process.exit(130);
+        // A second Ctrl-C means "now". A repeated SIGTERM does not (another provisioner replica
+        // or a supervisor asking again): the first one's grace is still running, and leaving
+        // the listener off would let SIGTERM's default action kill the process mid-way.
+        if (sig === "SIGINT") {
+          this.log.warn({ sig }, "second interrupt, exiting now");
+          process.exit(130);
+        }
+        this.log.info({ sig }, "already shutting down");
+        return;
       }
       this.log.info({ sig }, "shutting down");
       void this.shutdown().then(() => process.exit(exitCode));
     };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   }
 
   shutdown(): Promise<void> {
