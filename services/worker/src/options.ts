@@ -28,9 +28,9 @@ export interface WorkerOptions {
   buildTimeoutMs?: number;
   stopGraceMs: number;
   /**
-   * Stopped (SIGTERM) mid-build: once the cancelled build ended, how long to wait for an
-   * aggregator's Release before exiting, so the last lines and the status still reach wharf-api.
-   * The provisioner sets it to fit within its own kill deadline.
+   * Stopped (SIGTERM) mid-build: the worker cancels the build and then waits for an
+   * aggregator's Release, so the last lines and the status still reach wharf-api, until this
+   * long after the signal. The provisioner sets it to end before its own SIGKILL.
    */
   releaseGraceMs: number;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */

@@ -20,8 +20,8 @@ export interface RunningWorker {
   readonly released: Promise<void>;
   cancel(reason: string): void;
   /**
-   * Cancels the build, and once it ended gives an aggregator up to `releaseGraceMs` to
-   * collect the last lines and the final status (it calls Release when it has them),
+   * Cancels the build, and once it ended lets an aggregator collect the last lines and the
+   * final status (it calls Release when it has them) until `releaseGraceMs` after this call,
    * then closes. What a stopped worker (SIGTERM on delete) does, so a cancel loses no lines.
    */
   stop(reason: string, releaseGraceMs: number): Promise<void>;
@@ -137,16 +137,16 @@ export async function startWorker(
     released,
     cancel: (reason) => abort.abort(new Error(reason)),
     async stop(reason, releaseGraceMs) {
+      // Counted from the signal: the backend's SIGKILL comes at a fixed time after it,
+      // however long the steps take to stop.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((r) => {
+        timer = setTimeout(r, releaseGraceMs);
+      });
       abort.abort(new Error(reason));
       await finished.catch(() => null);
-      if (rpc && releaseGraceMs > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        const grace = new Promise<void>((r) => {
-          timer = setTimeout(r, releaseGraceMs);
-        });
-        await Promise.race([released, grace]);
-        clearTimeout(timer);
-      }
+      if (rpc) await Promise.race([released, deadline]);
+      clearTimeout(timer);
       await close();
     },
     close,
