@@ -42,8 +42,8 @@ describe("workerContainerSpec", () => {
         "WHARF_WORKER_PORT=6000",
         "WHARF_WORKER_HTTP_PORT=6001",
         "WHARF_WORKER_TOKEN=t",
-        // The default 15 s stop grace less the steps' own 3 s and a second of slack.
-        "WHARF_RELEASE_GRACE=11000ms",
+        // The default 15 s stop grace less a second to exit before SIGKILL.
+        "WHARF_RELEASE_GRACE=14000ms",
       ]),
     );
     expect(body.ExposedPorts).toBeUndefined();
@@ -52,8 +52,8 @@ describe("workerContainerSpec", () => {
   it("gives a stopped worker only the release wait that fits in the stop grace", () => {
     const env = (stopGraceMs: number) =>
       workerContainerSpec(spec, { image: "img", stopGraceMs }, { grpc: 6000, http: 6001 }).Env;
-    expect(env(30_000)).toContain("WHARF_RELEASE_GRACE=26000ms");
-    expect(env(3_000)).toContain("WHARF_RELEASE_GRACE=0ms");
+    expect(env(30_000)).toContain("WHARF_RELEASE_GRACE=29000ms");
+    expect(env(500)).toContain("WHARF_RELEASE_GRACE=0ms");
   });
 
   it("publishes the gRPC port on the advertised host when not on the host network", () => {

@@ -199,9 +199,10 @@ function list(text: string | undefined): string[] {
  * | WHARF_K8S_WORKSPACE_*, _STORAGE_CLASS, _{HELM,KUBECTL,KANIKO,NUGET}_IMAGE, _START_TIMEOUT | passed to worker pods |
  * | WHARF_WORKER_TOKEN | unset |
  * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
- * | WHARF_SHUTDOWN_GRACE | 10s |
+ * | WHARF_SHUTDOWN_GRACE | the worker stop grace + 5s (a DELETE in flight may be stopping a worker) |
  */
 export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
+  const workerStopGraceMs = envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 15_000);
   const dataDir = path.resolve(cwd, envString(env, "WHARF_DATA_DIR", ".wharf"));
   const maxWorkers = envInt(env, "WHARF_MAX_WORKERS", 4);
   if (maxWorkers < 1) throw new ConfigError(`WHARF_MAX_WORKERS must be at least 1, got ${maxWorkers}`);
@@ -245,8 +246,8 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     maxWorkers,
     pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
     ...(workerToken ? { workerToken } : {}),
-    workerStopGraceMs: envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 15_000),
-    shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", 10_000),
+    workerStopGraceMs,
+    shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", workerStopGraceMs + 5_000),
     backend,
   };
 }

@@ -21,7 +21,7 @@ describe("compileOptions", () => {
       maxWorkers: 4,
       pollIntervalMs: 1000,
       workerStopGraceMs: 15_000,
-      shutdownGraceMs: 10_000,
+      shutdownGraceMs: 20_000,
       backend: { kind: "local", executor: "local" },
     });
   });

@@ -70,20 +70,17 @@ export function stopGraceOf(opts: WorkerRuntimeOptions): number {
   return opts.stopGraceMs ?? 15_000;
 }
 
-/**
- * What a stopped worker needs before our SIGKILL: its steps' own stop grace (the worker's
- * WHARF_STOP_GRACE, 3 s) and a second of slack.
- */
-const WORKER_STEP_STOP_MS = 4_000;
+/** Left between the end of a stopped worker's wait for Release and our SIGKILL, to exit cleanly. */
+const WORKER_EXIT_MS = 1_000;
 
 /**
  * The env every backend gives a worker for these settings. A worker stopped mid-build
  * (a cancel through DELETE) cancels its steps and then waits for the aggregator's Release,
  * so the build's last lines and its final status still reach wharf-api: that wait
- * (WHARF_RELEASE_GRACE) must end before the backend's SIGKILL.
+ * (WHARF_RELEASE_GRACE, counted from the signal) must end before the backend's SIGKILL.
  */
 export function workerRuntimeEnv(opts: WorkerRuntimeOptions): Record<string, string> {
-  const releaseGraceMs = Math.max(0, stopGraceOf(opts) - WORKER_STEP_STOP_MS);
+  const releaseGraceMs = Math.max(0, stopGraceOf(opts) - WORKER_EXIT_MS);
   return {
     WHARF_RELEASE_GRACE: `${releaseGraceMs}ms`,
     ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
