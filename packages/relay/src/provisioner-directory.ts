@@ -9,8 +9,15 @@ export interface ProvisionerDirectoryOptions {
   /** The provisioner's base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   token?: string;
+  /** Per request (default 10 s); a DELETE gets at least REMOVE_TIMEOUT_MS. */
   requestTimeoutMs?: number;
 }
+
+/**
+ * The provisioner answers a DELETE once the worker is gone, and a worker stopped mid-build
+ * may take the provisioner's whole stop grace (15 s by default) to hand its last lines on.
+ */
+const REMOVE_TIMEOUT_MS = 60_000;
 
 type ProvisionerWorker = {
   workerId: string;
@@ -29,7 +36,7 @@ export class ProvisionerDirectory implements WorkerDirectory {
   }
 
   async list(signal?: AbortSignal): Promise<LiveWorker[]> {
-    const res = await this.request("GET", "/api/worker", signal);
+    const res = await this.request("GET", "/api/worker", signal, this.opts.requestTimeoutMs ?? 10_000);
     const body = (await res.json()) as ProvisionerWorker[] | { list?: ProvisionerWorker[] };
     const rows = Array.isArray(body) ? body : (body.list ?? []);
     return rows.map((w) => ({
@@ -41,11 +48,18 @@ export class ProvisionerDirectory implements WorkerDirectory {
   }
 
   async remove(workerId: string, signal?: AbortSignal): Promise<void> {
-    await this.request("DELETE", `/api/worker/${encodeURIComponent(workerId)}`, signal, [404]);
+    const timeoutMs = Math.max(this.opts.requestTimeoutMs ?? 0, REMOVE_TIMEOUT_MS);
+    await this.request("DELETE", `/api/worker/${encodeURIComponent(workerId)}`, signal, timeoutMs, [404]);
   }
 
-  private async request(method: string, path: string, signal?: AbortSignal, okStatuses: number[] = []) {
-    const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000);
+  private async request(
+    method: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    okStatuses: number[] = [],
+  ) {
+    const timeout = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = {};
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     let res: Response;
