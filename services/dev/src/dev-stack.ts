@@ -24,7 +24,10 @@ export interface DevStack {
   sinkUrl: string;
   provisionerUrl: string;
   aggregatorUrl: string;
-  /** Stops every worker still running, then the aggregator, provisioner and sink. */
+  /**
+   * Stops every worker still running while the aggregator still relays (their last lines
+   * reach the sink), then the aggregator, provisioner and sink.
+   */
   close(): Promise<void>;
 }
 
@@ -62,7 +65,12 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
     }
   };
   try {
-    const common = { ...opts.env, WHARF_DATA_DIR: dataDir };
+    const common = {
+      // Ctrl-C must not wait long: a stopped worker gets this long to hand its last lines on.
+      WHARF_WORKER_STOP_GRACE: "6s",
+      ...opts.env,
+      WHARF_DATA_DIR: dataDir,
+    };
     const provisioner = await startProvisioner(
       compileProvisionerOptions({
         ...common,
@@ -72,13 +80,7 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
       }),
       { log: log.child({ svc: "provisioner" }) },
     );
-    closers.push([
-      "provisioner",
-      async () => {
-        await stopAllWorkers(provisioner.url, log);
-        await provisioner.close();
-      },
-    ]);
+    closers.push(["provisioner", () => provisioner.close()]);
     const sink = await startDevSink({
       db,
       provisionerUrl: provisioner.url,
@@ -101,6 +103,8 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
       log.child({ svc: "aggregator" }),
     );
     closers.push(["aggregator", () => aggregator.close()]);
+    // Closed first (closers run in reverse).
+    closers.push(["workers", () => stopAllWorkers(provisioner.url, log)]);
     return { sinkUrl: sink.url, provisionerUrl: provisioner.url, aggregatorUrl: aggregator.url, close };
   } catch (err) {
     await close();
@@ -113,11 +117,13 @@ async function stopAllWorkers(provisionerUrl: string, log: Logger): Promise<void
   const res = await fetch(`${provisionerUrl}/api/worker`).catch(() => null);
   if (!res?.ok) return;
   const workers = (await res.json()) as { workerId: string; status: string }[];
-  for (const w of workers) {
-    if (["Success", "Failed", "Cancelled"].includes(w.status)) continue;
-    log.info({ workerId: w.workerId }, "stopping worker");
-    await fetch(`${provisionerUrl}/api/worker/${encodeURIComponent(w.workerId)}`, { method: "DELETE" }).catch(
-      () => {},
-    );
-  }
+  const running = workers.filter((w) => !["Success", "Failed", "Cancelled"].includes(w.status));
+  // At once: each DELETE may wait for its worker's cancelled build to be relayed.
+  await Promise.all(
+    running.map((w) => {
+      log.info({ workerId: w.workerId }, "stopping worker");
+      const url = `${provisionerUrl}/api/worker/${encodeURIComponent(w.workerId)}`;
+      return fetch(url, { method: "DELETE" }).catch(() => {});
+    }),
+  );
 }
