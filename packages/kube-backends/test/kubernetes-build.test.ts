@@ -113,8 +113,12 @@ describe("kubernetes backends on the fake API server", () => {
     expect(deleted.status).toBe(204);
     expect(podsOf(workerId)).toEqual([]);
     expect(stack.fake.calls).toContainEqual(expect.objectContaining({ verb: "delete", resource: "pods" }));
-    // The worker is gone before it could report: the aggregator fails the build.
+    // The pod's SIGTERM made the worker cancel its build and wait for the aggregator's Release
+    // (within the grace): the cancelled build's own last lines arrived, no "lost" diagnostic.
     await waitFor("Failed at wharf-api", () => stack.api.statusesFor(803).includes("Failed"), 30_000);
+    const messages = stack.api.logsFor(803).map((l) => l.message);
+    expect(messages.some((m) => m.startsWith("cancelling the build: "))).toBe(true);
+    expect(messages.filter((m) => m.startsWith("[wharf]"))).toEqual([]);
     expect((await call(stack.url, "GET", "/api/worker?buildRef=803")).json).toEqual([]);
   }, 90_000);
 
