@@ -52,6 +52,13 @@ export class LogFile {
     private committedCount: number,
     private committedBytes: number,
     maxMessageBytes: number,
+    /**
+     * Where this process's own appends begin. Records before it came from disk (an earlier
+     * process, maybe a crash) and their checksums are verified on every read; records after it
+     * went from our buffer to the OS a moment ago, so reading them skips the checksum (about a
+     * quarter of a µs per short line, a tenth of what relaying a line costs the worker).
+     */
+    private readonly appendedFrom: number,
   ) {
     this.pending = Buffer.allocUnsafe(
       Math.max(DEFAULT_BUFFER_BYTES, 4 * (RECORD_OVERHEAD + maxMessageBytes)),
@@ -73,7 +80,7 @@ export class LogFile {
     }
     try {
       const { count, bytes } = recover(dataFd, indexFd);
-      return new LogFile(dataFd, indexFd, count, bytes, maxMessageBytes);
+      return new LogFile(dataFd, indexFd, count, bytes, maxMessageBytes, bytes);
     } catch (err) {
       fs.closeSync(dataFd);
       fs.closeSync(indexFd);
@@ -162,7 +169,7 @@ export class LogFile {
     const end = last < count ? await this.offsetOf(last + 1) : size;
     const wanted = end > start && end <= size ? end - start : size - start;
     let data = await readAt(this.dataFd, Math.min(wanted, Math.max(maxBytes, HEADER_BYTES)), start);
-    if (checkedPayloadLength(data, 0) < 0) {
+    if (payloadLength(data, 0) < 0) {
       // The first record alone is larger than maxBytes (or damaged: checked again below).
       data = await readAt(this.dataFd, Math.min(size - start, HEADER_BYTES + data.readUInt32LE(0)), start);
     }
@@ -174,8 +181,10 @@ export class LogFile {
     const messageEnds = new Uint32Array(capacity);
     let n = 0;
     let pos = 0;
+    // Offsets within `data` from which on records are our own appends (see appendedFrom).
+    const ownFrom = this.appendedFrom - start;
     for (let id = fromId; id <= last; id++) {
-      const length = checkedPayloadLength(data, pos);
+      const length = pos >= ownFrom ? payloadLength(data, pos) : checkedPayloadLength(data, pos);
       if (length < 0) {
         // A record cut by the end of this read continues in the next batch; anything else is damage.
         if (n > 0 && pos + recordLength(data, pos) > data.length) break;
@@ -219,12 +228,19 @@ function recordLength(buf: Buffer, pos: number): number {
   return pos + 4 <= buf.length ? HEADER_BYTES + buf.readUInt32LE(pos) : Number.POSITIVE_INFINITY;
 }
 
-/** The payload length of the record at `pos` in `buf` if it is complete and its checksum matches, else -1. */
-function checkedPayloadLength(buf: Buffer, pos: number): number {
+/** The payload length of the record at `pos` in `buf` if it is complete and plausible, else -1. */
+function payloadLength(buf: Buffer, pos: number): number {
   if (pos + HEADER_BYTES > buf.length) return -1;
   const length = buf.readUInt32LE(pos);
   if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return -1;
   if (pos + HEADER_BYTES + length > buf.length) return -1;
+  return length;
+}
+
+/** payloadLength, and -1 also when the record's checksum does not match. */
+function checkedPayloadLength(buf: Buffer, pos: number): number {
+  const length = payloadLength(buf, pos);
+  if (length < 0) return -1;
   const start = pos + HEADER_BYTES;
   return crc32Range(buf, start, start + length) === buf.readUInt32LE(pos + 4) ? length : -1;
 }
