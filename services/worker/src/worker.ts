@@ -53,10 +53,13 @@ export async function startWorker(
   const released = new Promise<void>((r) => {
     releaseResolve = r;
   });
+  /** The build's outcome is known: a cancel now changes nothing and is not announced. */
+  let decided = false;
   // The developer reading the build log learns why it stopped, whoever stopped it.
   abort.signal.addEventListener(
     "abort",
     () => {
+      if (decided) return;
       try {
         store.appendLog(0, `cancelling the build: ${(abort.signal.reason as Error).message}`);
       } catch {
@@ -91,6 +94,7 @@ export async function startWorker(
     if (setupError !== null || !planned) {
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
       store.appendStatus(0, "FAILED");
+      decided = true;
       await store.finish("FAILED", setupError ?? "build could not start");
       return null;
     }
@@ -113,6 +117,7 @@ export async function startWorker(
         log,
         ...(opts.buildTimeoutMs ? { buildTimeoutMs: opts.buildTimeoutMs } : {}),
       });
+      decided = true;
       await store.finish(result.status, result.message);
       return result;
     } catch (err) {
