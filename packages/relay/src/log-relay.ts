@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { deliver, followWorkerStream, type RelayContext, workerMessageBytes } from "./relay-context.js";
+import {
+  deliver,
+  followWorkerStream,
+  MESSAGES_PER_BATCH,
+  type RelayContext,
+  workerMessageBytes,
+} from "./relay-context.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
 /**
@@ -43,22 +49,10 @@ export class LogRelay {
           ctx.worker.streamLogBatches(ctx.checkpoint.lastLogId, ctx.tuning.workerBatchLines, messageBytes),
         async (it, readable) => {
           for (;;) {
-            const first = await it.next();
-            if (first.done) return;
+            const taken = await takeBatch(it, readable, ctx.tuning.logBatchLines, MESSAGES_PER_BATCH);
+            if (!taken) return;
             ctx.workerOk();
-            const parts = [first.value];
-            let size = first.value.length;
-            let ended = false;
-            // Fill the batch only from what already arrived, so live lines leave at once.
-            while (size < ctx.tuning.logBatchLines && readable.readableLength > 0) {
-              const next = await it.next();
-              if (next.done) {
-                ended = true;
-                break;
-              }
-              parts.push(next.value);
-              size += next.value.length;
-            }
+            const { parts, ended } = taken;
             await this.deliverBatch(WorkerLogLines.concat(parts).after(ctx.checkpoint.lastLogId));
             if (ended) return;
             if (workerMessageBytes(ctx.tuning, ctx.relaysRunning()) * 2 <= messageBytes) {
@@ -153,4 +147,28 @@ export class LogRelay {
     await ctx.checkpoints.save(ctx.workerId, update);
     Object.assign(ctx.checkpoint, update);
   }
+}
+
+/**
+ * The next batch of worker messages: the first one (waited for), then only those that already
+ * arrived, so live lines leave at once; at most `maxLines` lines (the last message may pass it)
+ * and `maxMessages` messages. Undefined when the stream ended first; `ended` when it ended after.
+ */
+export async function takeBatch<T extends { length: number }>(
+  it: AsyncIterator<T>,
+  readable: { readableLength: number },
+  maxLines: number,
+  maxMessages: number,
+): Promise<{ parts: T[]; ended: boolean } | undefined> {
+  const first = await it.next();
+  if (first.done) return undefined;
+  const parts = [first.value];
+  let size = first.value.length;
+  while (size < maxLines && parts.length < maxMessages && readable.readableLength > 0) {
+    const next = await it.next();
+    if (next.done) return { parts, ended: true };
+    parts.push(next.value);
+    size += next.value.length;
+  }
+  return { parts, ended: false };
 }

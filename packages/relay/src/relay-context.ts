@@ -9,11 +9,11 @@ import type { WorkerConnection } from "./worker-connection.js";
 export interface RelayTuning {
   /**
    * Most lines per CreateLogStream call (default 40000): one acknowledged batch, then one
-   * checkpoint. A batch takes only lines that already arrived, so live lines leave at once.
-   * Each call ends in a wait for wharf-api's answer and a checkpoint write, when neither
-   * side sends: larger calls leave fewer such pauses (in bench/relay-throughput.ts 5000 →
-   * 20000 → 40000 lines gave ~440k → ~555k → ~595k lines/s; beyond that no gain, as the
-   * 17 messages read ahead hold ~42000 lines).
+   * checkpoint. A batch takes only lines that already arrived, so live lines leave at once,
+   * and at most MESSAGES_PER_BATCH messages, so with many workers (smaller messages) it is
+   * smaller too. Each call ends in a wait for wharf-api's answer and a checkpoint write, when
+   * neither side sends: larger calls leave fewer such pauses (see BENCHMARKS.md, "relay
+   * throughput"); beyond ~42000 (17 messages of 2500 lines) there is nothing to gain.
    */
   logBatchLines: number;
   /**
@@ -64,10 +64,13 @@ export interface RelayContext {
 }
 
 /**
- * A worker stream holds up to 16 messages read ahead by grpc-js, plus up to 17 taken out of
- * that buffer into the batch being delivered (LogRelay fills a batch from what already arrived).
+ * Most worker messages in one CreateLogStream batch. Each message is at most
+ * workerMessageBytes, so this bounds a batch's bytes however short its lines are.
  */
-const MESSAGES_HELD_PER_WORKER = 2 * 16 + 1;
+export const MESSAGES_PER_BATCH = 17;
+
+/** A worker stream holds up to 16 messages read ahead by grpc-js, plus the batch being delivered. */
+const MESSAGES_HELD_PER_WORKER = 16 + MESSAGES_PER_BATCH;
 const MIN_MESSAGE_BYTES = 4 * 1024;
 const MAX_MESSAGE_BYTES = 256 * 1024;
 
