@@ -40,6 +40,13 @@ export class WharfApiError extends Error {
   }
 }
 
+/**
+ * A CreateLogStream call's deadline grows by this per line on top of the request timeout: a
+ * 40000-line call to a wharf-api storing 1000 lines/s is slow, not stuck, and cutting it would
+ * only send it again.
+ */
+const LOG_CALL_MS_PER_LINE = 1;
+
 /** The part of wharf-api the aggregator and watchdog use, over its real protocols. */
 export class WharfApiClient {
   private readonly logStream: LogStreamSender;
@@ -62,7 +69,7 @@ export class WharfApiClient {
    */
   async sendLogBatch(lines: readonly ApiLogLine[], signal?: AbortSignal): Promise<number> {
     try {
-      return await this.logStream.send(lines, this.timeoutMs, signal);
+      return await this.logStream.send(lines, this.logCallTimeout(lines.length), signal);
     } catch (err) {
       throw new WharfApiError((err as Error).message, undefined, { cause: err });
     }
@@ -71,10 +78,14 @@ export class WharfApiClient {
   /** `sendLogBatch` for lines as a worker streamed them (no per-line copy on the way). */
   async sendWorkerLogs(buildId: number, lines: WorkerLogLines, signal?: AbortSignal): Promise<number> {
     try {
-      return await this.logStream.sendWorkerLines(buildId, lines, this.timeoutMs, signal);
+      return await this.logStream.sendWorkerLines(buildId, lines, this.logCallTimeout(lines.length), signal);
     } catch (err) {
       throw new WharfApiError((err as Error).message, undefined, { cause: err });
     }
+  }
+
+  private logCallTimeout(lines: number): number {
+    return this.timeoutMs + lines * LOG_CALL_MS_PER_LINE;
   }
 
   /** PUT /api/build/{buildId}/status */

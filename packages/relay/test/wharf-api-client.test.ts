@@ -24,6 +24,18 @@ const line = (n: number) => ({
 });
 
 describe("WharfApiClient ↔ wharf-api double", () => {
+  it("gives a CreateLogStream call 1 ms per line beyond the request timeout: slow is not stuck", async () => {
+    const short = new WharfApiClient({ url: api.url, token: "secret", requestTimeoutMs: 300 });
+    try {
+      api.setDelayMs(600); // wharf-api holds every call this long
+      await expect(short.sendLogBatch([1].map(line))).rejects.toThrow(/deadline/);
+      const many = Array.from({ length: 1000 }, (_, i) => line(i + 2));
+      expect(await short.sendLogBatch(many)).toBe(1000); // 300 ms + 1000 lines × 1 ms
+    } finally {
+      short.close();
+    }
+  });
+
   it("delivers a log batch over gRPC and gets lines_inserted back", async () => {
     const inserted = await client.sendLogBatch([1, 2, 3].map(line));
     expect(inserted).toBe(3);
