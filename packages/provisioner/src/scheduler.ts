@@ -70,11 +70,12 @@ export class Scheduler {
       });
   }
 
-  /** Waits for the tick in progress; no new one starts afterwards. */
+  /** Waits for the tick in progress and the removals under way; no new tick starts afterwards. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
     await this.current;
+    await Promise.allSettled([...this.removing.values()]);
   }
 
   /** Stops and removes a worker on the backend; joins a removal already under way. */
@@ -131,7 +132,18 @@ export class Scheduler {
     const others = seen.map((w) => w.workerId).filter((id) => !active.has(id) && !this.starting.has(id));
     if (others.length === 0) return;
     const known = await findWorkers(db, { workerIds: others, includeDeleted: true });
-    for (const row of known) if (row.deleted_at) await this.removeWorker(row.worker_id);
+    for (const row of known) {
+      const id = row.worker_id;
+      if (!row.deleted_at || this.removing.has(id)) continue;
+      // Not awaited: a stopping worker may take the whole stop grace to hand its last lines
+      // on, and claiming and starting new builds must not wait for it.
+      this.removeWorker(id).catch((err: unknown) =>
+        this.opts.log.warn(
+          { err, workerId: id },
+          "could not remove a deleted worker; the next round retries",
+        ),
+      );
+    }
   }
 
   private async reconcileRow(row: WorkerRow, seen: BackendWorker | undefined): Promise<void> {
