@@ -15,19 +15,17 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   const shutdown = new GracefulShutdown(log, opts.stopGraceMs + opts.releaseGraceMs + 10_000);
   shutdown.handleSignals(0);
   const running = await startWorker(opts, log);
-  if (opts.httpPort >= 0) {
-    const http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
-    shutdown.add("http", () => http.close());
-  }
+  let http: Awaited<ReturnType<typeof startWorkerHttp>> | undefined;
   let releasedOrIdle = false;
   // A signal (the provisioner deleting the worker, a cancel) stops the build but still hands
   // its last lines to the aggregator; after Release or the idle timeout there is nothing to hand.
-  // Added last, so it runs first: health and metrics stay up while the worker waits.
-  shutdown.add("worker", () =>
-    releasedOrIdle
-      ? running.close()
-      : running.stop("the worker was told to stop (deleted or shut down)", opts.releaseGraceMs),
-  );
+  // Health and metrics stay up while the worker waits.
+  shutdown.add("worker", async () => {
+    if (releasedOrIdle) await running.close();
+    else await running.stop("the worker was told to stop (deleted or shut down)", opts.releaseGraceMs);
+    await http?.close();
+  });
+  if (opts.httpPort >= 0) http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
   log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort }, "worker serving");
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");

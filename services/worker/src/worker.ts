@@ -124,6 +124,7 @@ export async function startWorker(
       log.error({ err }, "build crashed");
       store.appendLog(0, `worker error: ${(err as Error).message}`);
       store.appendStatus(0, "FAILED");
+      decided = true;
       await store.finish("FAILED", (err as Error).message);
       return null;
     }

@@ -151,7 +151,7 @@ build:
     const unreleased = await start(await repoWith(slow));
     const started = Date.now();
     await unreleased.stop("deleted by the test", 300);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290); // timers may fire a little early by Date.now()
     expect((await unreleased.finished)?.status).toBe("CANCELLED");
   });
 });
