@@ -1,25 +1,21 @@
 import fs from "node:fs";
 import { crc32Range } from "./crc32.js";
 import { ResultStoreCorruptError } from "./errors.js";
-import { fsyncFd, openReadWrite, readAt, readAtSync, writeFully } from "./file-io.js";
+import { fsyncFd, openReadWrite, readAt, writeFully } from "./file-io.js";
+import {
+  checkedPayloadLength,
+  FIXED_PAYLOAD_BYTES,
+  HEADER_BYTES,
+  INDEX_ENTRY_BYTES,
+  payloadLength,
+  RECORD_OVERHEAD,
+  readOffset,
+  recordLength,
+  recover,
+  TWO_32,
+} from "./log-format.js";
 import type { LogEntry, LogRecordBatch } from "./types.js";
 
-/*
- * On-disk format (little endian):
- *   logs.dat  records back to back: u32 payloadLength, u32 crc32(payload),
- *             payload = u32 stepId, f64 timestamp (epoch ms), UTF-8 message
- *   logs.idx  one u64 per record: the record's offset in logs.dat. Log ids are dense from 1, so the
- *             entry of id N sits at (N-1)*8: reading from any id is one seek, O(1).
- * Data is written before its index entries, so after a crash the index is at most a little behind or
- * ends in a torn entry; open() repairs both (see recover()).
- */
-const HEADER_BYTES = 8;
-const FIXED_PAYLOAD_BYTES = 12;
-const RECORD_OVERHEAD = HEADER_BYTES + FIXED_PAYLOAD_BYTES;
-const INDEX_ENTRY_BYTES = 8;
-// Sanity bound for a payload length read back from disk, independent of today's maxLineBytes.
-const MAX_PAYLOAD_ON_DISK = 64 * 1024 * 1024;
-const TWO_32 = 2 ** 32;
 /** Appends are buffered in memory up to this much before they are written to the OS. */
 export const DEFAULT_BUFFER_BYTES = 1024 * 1024;
 
@@ -56,7 +52,7 @@ export class LogFile {
      * Where this process's own appends begin. Records before it came from disk (an earlier
      * process, maybe a crash) and their checksums are verified on every read; records after it
      * went from our buffer to the OS a moment ago, so reading them skips the checksum (about a
-     * quarter of a µs per short line, a tenth of what relaying a line costs the worker).
+     * quarter of a µs per short line: a third of the worker CPU per line the relay bench measured).
      */
     private readonly appendedFrom: number,
   ) {
@@ -219,32 +215,6 @@ export class LogFile {
   }
 }
 
-function readOffset(buf: Buffer, at: number): number {
-  return buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * TWO_32;
-}
-
-/** Total length the header at `pos` claims (header included); Infinity past the end of `buf`. */
-function recordLength(buf: Buffer, pos: number): number {
-  return pos + 4 <= buf.length ? HEADER_BYTES + buf.readUInt32LE(pos) : Number.POSITIVE_INFINITY;
-}
-
-/** The payload length of the record at `pos` in `buf` if it is complete and plausible, else -1. */
-function payloadLength(buf: Buffer, pos: number): number {
-  if (pos + HEADER_BYTES > buf.length) return -1;
-  const length = buf.readUInt32LE(pos);
-  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return -1;
-  if (pos + HEADER_BYTES + length > buf.length) return -1;
-  return length;
-}
-
-/** payloadLength, and -1 also when the record's checksum does not match. */
-function checkedPayloadLength(buf: Buffer, pos: number): number {
-  const length = payloadLength(buf, pos);
-  if (length < 0) return -1;
-  const start = pos + HEADER_BYTES;
-  return crc32Range(buf, start, start + length) === buf.readUInt32LE(pos + 4) ? length : -1;
-}
-
 function emptyBatch(firstLogId: number): LogRecordBatch {
   const none = new Uint32Array(0);
   return {
@@ -271,54 +241,4 @@ export function logEntriesOf(batch: LogRecordBatch): LogEntry[] {
     });
   }
   return entries;
-}
-
-/** Total size of the valid record at `offset` in the data file, or undefined if it is torn. */
-function recordSizeAt(fd: number, fileSize: number, offset: number): number | undefined {
-  if (offset + HEADER_BYTES > fileSize) return undefined;
-  const length = readAtSync(fd, 4, offset).readUInt32LE(0);
-  if (length < FIXED_PAYLOAD_BYTES || length > MAX_PAYLOAD_ON_DISK) return undefined;
-  if (offset + HEADER_BYTES + length > fileSize) return undefined;
-  const record = readAtSync(fd, HEADER_BYTES + length, offset);
-  return checkedPayloadLength(record, 0) >= 0 ? record.length : undefined;
-}
-
-/**
- * Makes index and data agree after a crash. Index entries are dropped from the end until the last
- * one points at a valid record that directly follows its predecessor's; then complete records past
- * that one (written to data, index entry lost) are indexed again; finally the torn tails of both
- * files are cut off. Cost is proportional to the damaged tail, not to the log size.
- */
-function recover(dataFd: number, indexFd: number): { count: number; bytes: number } {
-  const dataSize = fs.fstatSync(dataFd).size;
-  let count = Math.floor(fs.fstatSync(indexFd).size / INDEX_ENTRY_BYTES);
-  const entry = (i: number) => readOffset(readAtSync(indexFd, INDEX_ENTRY_BYTES, i * INDEX_ENTRY_BYTES), 0);
-  let end = 0;
-  while (count > 0) {
-    const offset = entry(count - 1);
-    const size = recordSizeAt(dataFd, dataSize, offset);
-    let follows = offset === 0 && count === 1;
-    if (size !== undefined && count > 1) {
-      const prev = entry(count - 2);
-      follows = prev + (recordSizeAt(dataFd, dataSize, prev) ?? Number.NaN) === offset;
-    }
-    if (size !== undefined && follows) {
-      end = offset + size;
-      break;
-    }
-    count--;
-  }
-  fs.ftruncateSync(indexFd, count * INDEX_ENTRY_BYTES);
-  const entryBuf = Buffer.allocUnsafe(INDEX_ENTRY_BYTES);
-  for (;;) {
-    const size = recordSizeAt(dataFd, dataSize, end);
-    if (size === undefined) break;
-    entryBuf.writeUInt32LE(end % TWO_32, 0);
-    entryBuf.writeUInt32LE(Math.floor(end / TWO_32), 4);
-    writeFully(indexFd, entryBuf, 0, INDEX_ENTRY_BYTES, count * INDEX_ENTRY_BYTES);
-    count++;
-    end += size;
-  }
-  fs.ftruncateSync(dataFd, end);
-  return { count, bytes: end };
 }

@@ -132,7 +132,7 @@ describe("ResultStore.followLogRecords", () => {
     await expect(closing).rejects.toThrow(ResultStoreClosedError);
   });
 
-  it("raises ResultStoreCorruptError for a damaged record, whether it starts a read or not", async () => {
+  it("raises ResultStoreCorruptError for a damaged record left on disk, whether it starts a read or not", async () => {
     const dir = await tempDir();
     const first = await ResultStore.open(dir, { maxBatchBytes: 1024 });
     for (let i = 1; i <= 100; i++) first.appendLog(1, `line ${i} ${"w".repeat(40)}`);
@@ -145,6 +145,8 @@ describe("ResultStore.followLogRecords", () => {
     await fs.writeFile(data, bytes);
 
     const store = track(await ResultStore.open(dir, { maxBatchBytes: 1024 }));
+    // Lines appended after reopening (not checksummed again on read) follow the old ones.
+    for (let i = 101; i <= 110; i++) store.appendLog(1, `line ${i} ${"w".repeat(40)}`);
     await store.finish("SUCCESS");
     const read = async (after: number, maxBatch?: number) => {
       const ids: number[] = [];
@@ -162,6 +164,8 @@ describe("ResultStore.followLogRecords", () => {
       await expect(read(after, maxBatch)).rejects.toThrow(ResultStoreCorruptError);
     }
     await expect(collectLogs(store.followLogs(0))).rejects.toThrow(ResultStoreCorruptError);
-    expect(await read(50)).toEqual(Array.from({ length: 50 }, (_, i) => i + 51));
+    // Reads that cross from the old records into the new ones.
+    expect(await read(50)).toEqual(Array.from({ length: 60 }, (_, i) => i + 51));
+    expect(await read(95, 3)).toEqual(Array.from({ length: 15 }, (_, i) => i + 96));
   });
 });
