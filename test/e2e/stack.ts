@@ -2,7 +2,6 @@ import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import {
   compileOptions as compileAggregatorOptions,
@@ -22,6 +21,7 @@ import {
   startWharfApiDouble,
   type WharfApiDouble,
   WORKER_BASE_IMAGE,
+  waitFor as waitForTruthy,
   workerImageMounts,
 } from "@wharf/testkit";
 
@@ -253,17 +253,11 @@ async function dockerList(args: string[]): Promise<string[]> {
 }
 
 /** Polls `check` every 100 ms until it returns something truthy; fails after `timeoutMs`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last as T;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+) {
+  // Checks here ask Docker or services: every 100 ms is often enough.
+  return waitForTruthy(what, check, timeoutMs, 100);
 }

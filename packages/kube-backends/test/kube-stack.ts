@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { createLogger } from "@wharf/config";
 import type { Database } from "@wharf/db";
@@ -119,16 +118,4 @@ export async function call(base: string, method: string, pathAndQuery: string) {
 }
 
 /** Polls `check` every 50 ms until it returns a truthy value; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  check: () => T | Promise<T>,
-  timeoutMs = 30_000,
-): Promise<Exclude<T, undefined | null | false | 0 | "">> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as Exclude<T, undefined | null | false | 0 | "">;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { waitFor } from "@wharf/testkit";

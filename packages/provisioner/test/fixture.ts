@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type Database, openDatabase } from "@wharf/db";
+import { waitFor as waitForTruthy } from "@wharf/testkit";
 import {
   buildApp,
   LocalBackend,
@@ -80,19 +80,8 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
 }
 
 /** Polls `check` until it returns a truthy value; bounded in time. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined | false;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+export function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000) {
+  return waitForTruthy(what, check, timeoutMs);
 }
 
 /** The exact query string wharf-api sends (v5, wharf-cmd provisioner). */

@@ -4,6 +4,7 @@ import path from "node:path";
 import { createLogger } from "@wharf/config";
 import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
 import { ResultStore } from "@wharf/result-store";
+import { waitFor as waitForTruthy } from "@wharf/testkit";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import { afterAll, beforeAll, inject } from "vitest";
 import { type LiveWorker, migrateRelay, type WorkerDirectory } from "../src/index.js";
@@ -120,12 +121,7 @@ export class ListedWorkers implements WorkerDirectory {
 
 /** Polls `check` until it returns true, at most `timeoutMs`; throws with `what` otherwise. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  await waitForTruthy(what, check, timeoutMs);
 }
 
 /** Writes `n` lines spread over steps 1..3, with step status changes in between. */

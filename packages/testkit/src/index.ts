@@ -10,5 +10,6 @@ export {
 } from "./docker.js";
 export { makeGitRepo, makePipelineRepo } from "./git-repo.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
+export { waitFor } from "./wait-for.js";
 export * from "./wharf-api-double.js";
 export { ensureWorkerBaseImage, WORKER_BASE_IMAGE, workerImageMounts } from "./worker-image.js";

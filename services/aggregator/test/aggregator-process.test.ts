@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
 import { ResultStore } from "@wharf/result-store";
-import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
+import { freePort, startWharfApiDouble, type WharfApiDouble, waitFor } from "@wharf/testkit";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import { afterAll, afterEach, beforeAll, expect, inject, it } from "vitest";
 
@@ -60,15 +60,6 @@ function spawnAggregator(env: Record<string, string>): ChildProcess {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   });
   return child;
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 let api: WharfApiDouble;

@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@wharf/testkit";
+import { freePort, waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -43,20 +43,6 @@ const exited = (c: ChildProcess) =>
     c.exitCode !== null ? resolve(c.exitCode) : c.once("exit", resolve),
   );
 
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 60_000,
-): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Processes whose environment names our data dir: the worker processes `wharf up` started. */
 async function workersAlive(): Promise<number[]> {
   const pids: number[] = [];
@@ -79,7 +65,7 @@ describe("wharf up", () => {
     const sink = `http://127.0.0.1:${ports.WHARF_DEV_SINK_PORT}`;
     const up = wharf(["up"], ports);
     try {
-      await until("wharf up to be ready", () => up.output().includes("wharf is up"));
+      await waitFor("wharf up to be ready", () => up.output().includes("wharf is up"), 60_000, 200);
 
       const hello = wharf(["build", "examples/hello", "--sink", sink], {});
       expect(await exited(hello)).toBe(0);
@@ -88,11 +74,16 @@ describe("wharf up", () => {
 
       // A build that never ends on its own, then Ctrl-C on `wharf up`.
       const follower = wharf(["build", sleepy, "--sink", sink], {});
-      await until("the long build to run", () => follower.output().includes("waiting"));
+      await waitFor("the long build to run", () => follower.output().includes("waiting"), 60_000, 200);
       expect((await workersAlive()).length).toBeGreaterThan(0);
       up.kill("SIGINT");
       expect(await exited(up)).toBe(0);
-      await until("worker processes to be gone", async () => (await workersAlive()).length === 0, 30_000);
+      await waitFor(
+        "worker processes to be gone",
+        async () => (await workersAlive()).length === 0,
+        30_000,
+        200,
+      );
       follower.kill("SIGKILL");
       await exited(follower);
     } finally {
