@@ -64,3 +64,6 @@ if ! curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1
 fi
 
 pnpm install --frozen-lockfile --reporter=append-only | tail -n 3
+
+# The compiled JavaScript every wharf process runs (packages/cli/dist).
+pnpm build

@@ -1,5 +1,4 @@
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { versionLine } from "@wharf/config/build-info";
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
 import { writeErr } from "./invocation.js";
@@ -11,6 +10,7 @@ export const exitUsage = 2;
 export function buildProgram(): Command {
   const program = new Command("wharf")
     .description("Wharf CI: lint, plan and run .wharf-ci.yml pipelines")
+    .version(versionLine(), "-V, --version", "print the version and git revision")
     .exitOverride()
     .showHelpAfterError("(run with --help for usage)")
     .allowExcessArguments(false);
@@ -36,15 +36,3 @@ export async function runCli(argv: readonly string[] = process.argv): Promise<nu
     return Number(process.exitCode);
   }
 }
-
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await runCli();

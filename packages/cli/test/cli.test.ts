@@ -1,15 +1,12 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
+import { wharfArgs } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repoRoot = path.resolve(fileURLToPath(import.meta.url), "../../../..");
-const mainTs = path.join(repoRoot, "packages/cli/src/main.ts");
-// `--import tsx` resolves from the child's cwd; tests also run wharf from temp dirs.
-const tsxLoader = pathToFileURL(createRequire(path.join(repoRoot, "package.json")).resolve("tsx")).href;
 
 interface Run {
   code: number | null;
@@ -25,7 +22,7 @@ function wharf(args: string[], cwd = repoRoot, extraEnv: Record<string, string> 
   for (const key of Object.keys(env)) if (key.startsWith("WHARF_")) delete env[key];
   Object.assign(env, extraEnv);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", tsxLoader, mainTs, ...args], { cwd, env });
+    const child = spawn(process.execPath, wharfArgs(args), { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {

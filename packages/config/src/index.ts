@@ -1,3 +1,4 @@
+export { buildInfo, markWharfEntry, versionLine, wharfCommand } from "./build-info.js";
 export {
   ConfigError,
   type Env,

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { wharfArgs } from "@wharf/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { BUILD_REF, LiveBuild, range, waitFor } from "./live-build.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
-const mainTs = path.join(repoRoot, "packages/cli/src/main.ts");
 
 interface Run {
   child: ChildProcess;
@@ -15,7 +15,7 @@ interface Run {
 
 /** `wharf <args>` as a child process talking to `url`, stdout/stderr collected as they come. */
 function wharf(args: string[], url: string, env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", mainTs, ...args], {
+  const child = spawn(process.execPath, wharfArgs(args), {
     cwd: repoRoot,
     env: { ...process.env, WHARF_AGGREGATOR_URL: url, NO_COLOR: "", FORCE_COLOR: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

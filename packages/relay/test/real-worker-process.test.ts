@@ -4,7 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
+import { freePort, startWharfApiDouble, type WharfApiDouble, wharfArgs } from "@wharf/testkit";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { Aggregator, WharfApiClient } from "../src/index.js";
 import { ListedWorkers, quietLog, useRelayDatabase, waitFor } from "./support.js";
@@ -33,26 +33,22 @@ async function startWorkerProcess(buildId: number, pipeline: string) {
   await fs.mkdir(path.join(dir, "src"));
   await fs.writeFile(path.join(dir, "src/.wharf-ci.yml"), pipeline);
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ["--import", "tsx", "packages/cli/src/main.ts", "worker", "serve"],
-    {
-      cwd: repo,
-      env: {
-        ...process.env,
-        WHARF_BUILD_REF: String(buildId),
-        WHARF_WORKER_ID: `proc-${buildId}`,
-        WHARF_SOURCE_DIR: path.join(dir, "src"),
-        WHARF_EXECUTOR: "local",
-        WHARF_WORKER_HOST: "127.0.0.1",
-        WHARF_WORKER_PORT: String(port),
-        WHARF_WORKER_HTTP_PORT: String(await freePort()),
-        WHARF_DATA_DIR: path.join(dir, "data"),
-        WHARF_LOG_LEVEL: "warn",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
+  const child: ChildProcess = spawn(process.execPath, wharfArgs(["worker", "serve"]), {
+    cwd: repo,
+    env: {
+      ...process.env,
+      WHARF_BUILD_REF: String(buildId),
+      WHARF_WORKER_ID: `proc-${buildId}`,
+      WHARF_SOURCE_DIR: path.join(dir, "src"),
+      WHARF_EXECUTOR: "local",
+      WHARF_WORKER_HOST: "127.0.0.1",
+      WHARF_WORKER_PORT: String(port),
+      WHARF_WORKER_HTTP_PORT: String(await freePort()),
+      WHARF_DATA_DIR: path.join(dir, "data"),
+      WHARF_LOG_LEVEL: "warn",
     },
-  );
+    stdio: ["ignore", "ignore", "inherit"],
+  });
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
   cleanups.push(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

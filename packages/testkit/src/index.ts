@@ -12,4 +12,5 @@ export { makeGitRepo, makePipelineRepo } from "./git-repo.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
 export { waitFor } from "./wait-for.js";
 export * from "./wharf-api-double.js";
+export { wharfArgs } from "./wharf-cli.js";
 export { ensureWorkerBaseImage, WORKER_BASE_IMAGE, workerImageMounts } from "./worker-image.js";

@@ -1,4 +1,4 @@
-import { parseDurationMs } from "@wharf/config";
+import { parseDurationMs } from "@wharf/config/env";
 import type { DiagnosticList } from "./diagnostics.js";
 import { substitute, type VarLookup, type VarValue } from "./varsub.js";
 import type { YMap, YNode, YPair, YScalar } from "./yaml-tree.js";

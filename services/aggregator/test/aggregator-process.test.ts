@@ -6,7 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
 import { ResultStore } from "@wharf/result-store";
-import { freePort, startWharfApiDouble, type WharfApiDouble, waitFor } from "@wharf/testkit";
+import { freePort, startWharfApiDouble, type WharfApiDouble, waitFor, wharfArgs } from "@wharf/testkit";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import { afterAll, afterEach, beforeAll, expect, inject, it } from "vitest";
 
@@ -14,7 +14,6 @@ import { afterAll, afterEach, beforeAll, expect, inject, it } from "vitest";
 // worker gRPC server, the wharf-api double, and a stand-in for the
 // provisioner's GET/DELETE /api/worker contract.
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const main = path.join(repo, "services/aggregator/src/main.ts");
 
 let testDb: TestDatabase;
 beforeAll(async () => {
@@ -51,7 +50,7 @@ async function startProvisionerStandIn(workers: Listed[], removed: string[]) {
 }
 
 function spawnAggregator(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", main], {
+  const child = spawn(process.execPath, wharfArgs(["aggregator", "serve"]), {
     cwd: repo,
     env: { ...process.env, ...env, WHARF_LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],

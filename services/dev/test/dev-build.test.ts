@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { wharfArgs } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -18,7 +19,7 @@ afterAll(async () => {
 /** `wharf build` exactly as README's first command runs it: a real process, nothing running before. */
 function wharfBuild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", "build", ...args], {
+    const child = spawn(process.execPath, wharfArgs(["build", ...args]), {
       cwd: repo,
       env: {
         ...process.env,

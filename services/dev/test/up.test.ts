@@ -3,7 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, waitFor } from "@wharf/testkit";
+import { freePort, waitFor, wharfArgs } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 function wharf(args: string[], env: Record<string, string>): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", ...args], {
+  const child = spawn(process.execPath, wharfArgs(args), {
     cwd: repo,
     env: { ...process.env, ...env, WHARF_DATA_DIR: dataDir, NO_COLOR: "1" },
   });

@@ -1,8 +1,5 @@
-import { createLogger, GracefulShutdown } from "@wharf/config";
-import { ProvisionerClient, type Worker } from "@wharf/provisioner";
+import type { ProvisionerClient, Worker } from "@wharf/provisioner";
 import { type Command, InvalidArgumentError } from "commander";
-import { compileClientOptions, compileOptions } from "./options.js";
-import { startProvisioner } from "./start.js";
 
 const out = (text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 
@@ -17,7 +14,12 @@ function uint(raw: string): string {
   return raw;
 }
 
-function client(): ProvisionerClient {
+// The service, its client and their dependencies load when a command runs, not for `wharf --help`.
+async function client(): Promise<ProvisionerClient> {
+  const [{ ProvisionerClient }, { compileClientOptions }] = await Promise.all([
+    import("@wharf/provisioner"),
+    import("./options.js"),
+  ]);
   return new ProvisionerClient(compileClientOptions(process.env));
 }
 
@@ -56,6 +58,8 @@ export function registerProvisionerCommands(program: Command): void {
         ...(flags.host ? { WHARF_PROVISIONER_HOST: flags.host } : {}),
         ...(flags.port ? { WHARF_PROVISIONER_PORT: flags.port } : {}),
       };
+      const [{ createLogger, GracefulShutdown }, { compileOptions }, { startProvisioner }] =
+        await Promise.all([import("@wharf/config"), import("./options.js"), import("./start.js")]);
       const opts = compileOptions(env);
       const log = createLogger("provisioner");
       const shutdown = new GracefulShutdown(log, opts.shutdownGraceMs);
@@ -77,7 +81,7 @@ export function registerProvisionerCommands(program: Command): void {
     .option("--json", "print the worker as JSON")
     .action(async (repoUrl: string, flags: Record<string, string | boolean | Record<string, string>>) => {
       const inputs = flags.input as Record<string, string>;
-      const { worker, created } = await client().createWorker({
+      const { worker, created } = await (await client()).createWorker({
         GIT_FULLURL: repoUrl,
         BUILD_REF: (flags.buildRef as string | undefined) ?? String(Math.floor(Date.now() / 1000)),
         ...(flags.branch ? { GIT_BRANCH: flags.branch as string } : {}),
@@ -99,7 +103,7 @@ export function registerProvisionerCommands(program: Command): void {
     .option("--build-ref <n>", "only this build", uint)
     .option("--json", "print JSON")
     .action(async (flags: { status?: string; buildRef?: string; json?: boolean }) => {
-      const workers = await client().listWorkers({
+      const workers = await (await client()).listWorkers({
         ...(flags.status ? { status: flags.status } : {}),
         ...(flags.buildRef ? { buildRef: Number(flags.buildRef) } : {}),
       });
@@ -110,7 +114,7 @@ export function registerProvisionerCommands(program: Command): void {
     .description("Stop and remove a worker")
     .requiredOption("--id <workerId>", "the worker to delete")
     .action(async (flags: { id: string }) => {
-      await client().deleteWorker(flags.id);
+      await (await client()).deleteWorker(flags.id);
       out(`deleted ${flags.id}`);
     });
 }

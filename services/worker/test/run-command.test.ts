@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { wharfArgs } from "@wharf/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -16,7 +17,7 @@ interface Exit {
 /** `wharf run` as a user runs it: a real child process. */
 function wharfRun(args: string[], onStdout?: (text: string, kill: () => void) => void): Promise<Exit> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", "run", ...args], {
+    const child = spawn(process.execPath, wharfArgs(["run", ...args]), {
       cwd: repo,
       env: { ...process.env, WHARF_LOG_LEVEL: "error", NO_COLOR: "1" },
     });

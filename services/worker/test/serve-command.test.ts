@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { wharfArgs } from "@wharf/testkit";
 import { createWorkerClient, type WorkerClient } from "@wharf/worker-rpc";
 import { afterEach, describe, expect, it } from "vitest";
 
@@ -26,7 +27,7 @@ async function serve(releaseGrace: string): Promise<ServedWorker> {
   cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
   await fs.mkdir(path.join(dir, "src"));
   await fs.writeFile(path.join(dir, "src", ".wharf-ci.yml"), SLOW);
-  const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", "worker", "serve"], {
+  const child = spawn(process.execPath, wharfArgs(["worker", "serve"]), {
     cwd: repo,
     env: {
       ...process.env,

@@ -1,11 +1,5 @@
 import { readFile } from "node:fs/promises";
-import {
-  type Diagnostic,
-  formatDiagnostic,
-  hasErrors,
-  lintPipeline,
-  resolvePipelineFile,
-} from "@wharf/wharfyml";
+import type { Diagnostic } from "@wharf/wharfyml";
 import type { Command } from "commander";
 import { resolveUserPath, writeOut } from "../invocation.js";
 
@@ -17,6 +11,7 @@ export function register(program: Command): void {
     .argument("[path]", "a .wharf-ci.yml file or a directory holding one", ".")
     .option("--json", 'print {"errors":[{line,column,scope,message,severity}]}')
     .action(async (target: string, opts: { json?: boolean }) => {
+      const { formatDiagnostic, hasErrors } = await import("@wharf/wharfyml");
       const diagnostics = await lintFile(resolveUserPath(target));
       if (opts.json) writeOut(JSON.stringify({ errors: diagnostics.map(jsonDiagnostic) }));
       else for (const d of diagnostics) writeOut(formatDiagnostic(d));
@@ -25,6 +20,7 @@ export function register(program: Command): void {
 }
 
 async function lintFile(target: string): Promise<Diagnostic[]> {
+  const { lintPipeline, resolvePipelineFile } = await import("@wharf/wharfyml");
   const file = await resolvePipelineFile(target);
   try {
     return lintPipeline(await readFile(file, "utf8"));

@@ -1,4 +1,4 @@
-import { formatDiagnostic, loadPipeline, type Plan } from "@wharf/wharfyml";
+import type { Plan } from "@wharf/wharfyml";
 import type { Command } from "commander";
 import { collectInput, maskSecrets, resolveUserPath, writeErr, writeOut } from "../invocation.js";
 import { jsonDiagnostic } from "./lint.js";
@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .option("-i, --input <key=value>", "set an input (repeatable)", collectInput)
     .option("--json", "print the plan as JSON")
     .action(async (target: string, flags: PlanFlags) => {
+      const { formatDiagnostic, loadPipeline } = await import("@wharf/wharfyml");
       const loaded = await loadPipeline(resolveUserPath(target), {
         stage: flags.stage,
         environment: flags.env,

@@ -1,4 +1,4 @@
-import { registerStatusCommand } from "@wharf/log-viewer";
+import { registerStatusCommand } from "@wharf/log-viewer/cli";
 import type { Command } from "commander";
 
 /** `wharf status <buildRef> [-w] [--json]`, from the aggregator. */

@@ -1,4 +1,3 @@
-import { formatDiagnostic, hasErrors, loadPipeline } from "@wharf/wharfyml";
 import type { Command } from "commander";
 import { collectInput, maskSecrets, resolveUserPath, writeErr, writeOut } from "../invocation.js";
 
@@ -18,6 +17,7 @@ export function register(program: Command): void {
     .option("-i, --input <key=value>", "set an input (repeatable)", collectInput)
     .option("--json", "print [{name,value,source,shadowed}] as JSON")
     .action(async (target: string, flags: VarsFlags) => {
+      const { formatDiagnostic, hasErrors, loadPipeline } = await import("@wharf/wharfyml");
       const loaded = await loadPipeline(resolveUserPath(target), {
         environment: flags.env,
         inputs: flags.input ?? {},

@@ -1,27 +1,11 @@
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** Root of this monorepo checkout (the worker runs from source via tsx). */
-export const repoRoot = path.resolve(here, "../../../..");
+import { wharfCommand } from "@wharf/config";
 
 /**
- * `node --import tsx <repo>/packages/cli/src/main.ts worker serve`, with absolute
- * paths so it works from any cwd and inside a container that bind-mounts the
- * repo at the same path.
+ * `node --enable-source-maps <wharf> worker serve`: the compiled wharf program this
+ * provisioner runs from, with absolute paths so it works from any cwd.
  */
 export function defaultWorkerCommand(nodeBinary = process.execPath): string[] {
-  const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-  return [
-    nodeBinary,
-    "--import",
-    tsxLoader,
-    path.join(repoRoot, "packages/cli/src/main.ts"),
-    "worker",
-    "serve",
-  ];
+  return [...wharfCommand(nodeBinary), "worker", "serve"];
 }
 
 // Provisioner settings and the build parameters of whoever started us must not
