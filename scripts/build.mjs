@@ -159,7 +159,8 @@ function copyPackage(name, fromDir, dependentDest, placed) {
   }
 }
 
-for (const dir of DATA_DIRS) fs.cpSync(path.join(root, dir), path.join(outdir, "files", dir), { recursive: true });
+for (const dir of DATA_DIRS)
+  fs.cpSync(path.join(root, dir), path.join(outdir, "files", dir), { recursive: true });
 const placed = new Map();
 for (const [name, from] of Object.entries(EXTERNAL)) copyPackage(name, path.join(root, from), outdir, placed);
 fs.writeFileSync(

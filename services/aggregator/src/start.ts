@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { closeConnectionsWhenClosing, createLogger, type Logger } from "@wharf/config";
+import { buildInfo, closeConnectionsWhenClosing, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { logViewerRoutes, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
@@ -131,7 +131,10 @@ export async function startAggregator(
     await app.register(logViewerRoutes, { source: logSource });
     const address = await app.listen({ host: opts.host, port: opts.port });
     closers.push(() => app.close());
-    log.info({ address, holder: aggregator?.holder, discovery: opts.discovery.kind }, "aggregator listening");
+    log.info(
+      { address, holder: aggregator?.holder, discovery: opts.discovery.kind, ...buildInfo },
+      "aggregator listening",
+    );
     return { url: address, holder: aggregator?.holder ?? null, close };
   } catch (err) {
     await close();

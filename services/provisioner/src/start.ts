@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { createLogger, type Logger } from "@wharf/config";
+import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { buildApp, DockerBackend, LocalBackend, Provisioner, type WorkerBackend } from "@wharf/provisioner";
 import type { CompiledOptions } from "./options.js";
@@ -89,7 +89,7 @@ export async function startProvisioner(
     const address = await app.listen({ host: opts.host, port: opts.port });
     const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
     log.info(
-      { url, backend: backend.kind, maxWorkers: opts.maxWorkers, db: db.kind },
+      { url, backend: backend.kind, maxWorkers: opts.maxWorkers, db: db.kind, ...buildInfo },
       "provisioner listening",
     );
     const running = provisioner;

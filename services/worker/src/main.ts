@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
+import { buildInfo, ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
 import { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
@@ -26,7 +26,7 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
     await http?.close();
   });
   if (opts.httpPort >= 0) http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
-  log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort }, "worker serving");
+  log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort, ...buildInfo }, "worker serving");
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
   const idle =

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +9,7 @@ import { createWorkerClient, type WorkerClient } from "@wharf/worker-rpc";
 import { afterEach, describe, expect, it } from "vitest";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const rootVersion = JSON.parse(readFileSync(path.join(repo, "package.json"), "utf8")).version;
 const SLOW = "build:\n  slow:\n    container:\n      image: x\n      cmds: ['echo started', 'sleep 60']\n";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -51,8 +53,14 @@ async function serve(releaseGrace: string): Promise<ServedWorker> {
     let err = "";
     child.stderr?.on("data", (d: Buffer) => {
       err += d.toString();
-      const m = err.match(/"grpcPort":(\d+)/);
-      if (m) resolve(Number(m[1]));
+      const line = err.split("\n").find((l) => l.includes('"grpcPort":'));
+      if (line) {
+        // The compiled worker says which release and revision it is, as every service does at start.
+        const serving = JSON.parse(line) as { grpcPort: number; version: string; revision: string };
+        expect(serving.version).toBe(rootVersion);
+        expect(serving.revision).toMatch(/^[0-9a-f]{12}(-dirty)?$/);
+        resolve(serving.grpcPort);
+      }
     });
     void exited.then((code) => reject(new Error(`worker exited ${code} before serving: ${err}`)));
   });
