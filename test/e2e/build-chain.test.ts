@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import type { Worker } from "@wharf/provisioner";
-import { BUSYBOX_IMAGE, makeGitRepo, requireDockerOrSkip } from "@wharf/testkit";
+import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BuildTrigger, type E2eStack, startE2eStack, waitFor } from "./stack.js";
 import { type StepGate, startStepGate } from "./step-gate.js";
@@ -30,8 +30,7 @@ describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggr
     expect(left).toEqual({ containers: [], volumes: [], tmpDir: false, childProcesses: [] });
   }, 120_000);
 
-  const repo = (name: string, files: Record<string, string | Buffer>) =>
-    makeGitRepo(path.join(stack.tmp, name), files);
+  const repo = (name: string, files: Record<string, string | Buffer>) => stack.repo(name, files);
 
   /** wharf-api's final status for the build, once there is one. */
   const finalStatus = (buildRef: number) =>

@@ -10,31 +10,29 @@ import {
 } from "@wharf/aggregator-service";
 import { createLogger } from "@wharf/config";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
-import { defaultWorkerCommand, LABEL_INSTANCE, LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
+import { LABEL_INSTANCE, LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
 import {
   compileOptions as compileProvisionerOptions,
   type RunningProvisioner,
   startProvisioner,
 } from "@wharf/provisioner-service";
 import {
-  ensureWorkerBaseImage,
+  makeGitRepo,
   startWharfApiDouble,
   type WharfApiDouble,
-  WORKER_BASE_IMAGE,
   waitFor as waitForTruthy,
-  workerImageMounts,
+  wharfImage,
 } from "@wharf/testkit";
 
 const run = promisify(execFile);
-const repoRoot = path.resolve(import.meta.dirname, "../..");
 
 /**
  * One end-to-end stack per test file, wired as in production but in this process:
  * the wharf-api double, the provisioner service on the docker backend and the
  * aggregator service discovering workers through the provisioner, both on one fresh
- * Postgres database. Worker containers run this checkout's worker from the base image
- * (host node + repo bind-mounted, see @wharf/testkit) and run their steps as sibling
- * containers (WHARF_EXECUTOR=docker) with host networking.
+ * Postgres database. Worker containers run the wharf/worker image built from this checkout
+ * (the test setup builds it, as a non-root user) and run their steps as sibling containers
+ * (WHARF_EXECUTOR=docker) with host networking.
  */
 export interface E2eStack {
   readonly api: WharfApiDouble;
@@ -45,6 +43,8 @@ export interface E2eStack {
   readonly tmp: string;
   /** Build ids unique to this stack: Docker volumes are named after them. */
   buildRef(n: number): number;
+  /** A git repository under `tmp` holding `files`, owned by the worker image's user; its path. */
+  repo(name: string, files: Record<string, string | Buffer>): Promise<string>;
   /** POST /api/worker with wharf-api's query string; the worker is remembered for cleanup. */
   trigger(build: BuildTrigger): Promise<Worker>;
   listWorkers(): Promise<Worker[]>;
@@ -87,10 +87,13 @@ export interface E2eStackOptions {
 }
 
 const TOKEN = "e2e-provisioner-token";
+// The repositories are cloned by the worker image's user (node): they are theirs, as a
+// repository is its CI user's (git refuses to read a local repository someone else owns).
+const WORKER_IMAGE_USER = "1000:1000";
 
 export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
-  await ensureWorkerBaseImage();
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-e2e-"));
+  await run("chown", [WORKER_IMAGE_USER, tmp]);
   const instance = `e2e-${process.pid}-${Date.now().toString(36)}`;
   // Far from the small refs other test files use, and different per process.
   const refBase = 700_000_000 + (process.pid % 100_000) * 1000;
@@ -144,9 +147,8 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
         WHARF_MAX_WORKERS: String(opts.maxWorkers ?? 4),
         WHARF_POLL_INTERVAL: "200ms",
         WHARF_PROVISIONER_BACKEND: "docker",
-        WHARF_WORKER_IMAGE: WORKER_BASE_IMAGE,
-        WHARF_WORKER_CMD: JSON.stringify(defaultWorkerCommand("/usr/local/bin/node")),
-        WHARF_WORKER_BINDS: [...workerImageMounts(repoRoot), `${tmp}:${tmp}:ro`].join(","),
+        WHARF_WORKER_IMAGE: wharfImage("worker"),
+        WHARF_WORKER_BINDS: `${tmp}:${tmp}:ro`,
         WHARF_WORKER_NETWORK: "host",
       }),
       { log: log.child({ svc: "provisioner" }) },
@@ -185,6 +187,11 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     instance,
     tmp,
     buildRef: (n) => refBase + n,
+    async repo(name, files) {
+      const dir = await makeGitRepo(path.join(tmp, name), files);
+      await run("chown", ["-R", `${WORKER_IMAGE_USER}`, dir]);
+      return dir;
+    },
     async trigger(build) {
       doubleApi.setBuild(build.buildRef, "Scheduling");
       const res = await fetch(`${provisionerUrl}/api/worker?${wharfApiQuery(build, instance)}`, {

@@ -31,7 +31,9 @@ describe("workerContainerSpec", () => {
     });
     expect(body.HostConfig?.NetworkMode).toBe("host");
     expect(body.HostConfig?.Binds).toEqual(["/var/run/docker.sock:/var/run/docker.sock", "/src:/src:ro"]);
-    expect(body.Cmd).toEqual(["wharf", "worker", "serve"]);
+    // The wharf/worker image's own entrypoint and command run `wharf worker serve`.
+    expect(body.Cmd).toBeUndefined();
+    expect(body.HostConfig?.GroupAdd).toBeUndefined();
     expect(body.Env).toEqual(
       expect.arrayContaining([
         "WHARF_BUILD_REF=5",
@@ -47,6 +49,16 @@ describe("workerContainerSpec", () => {
       ]),
     );
     expect(body.ExposedPorts).toBeUndefined();
+  });
+
+  it("adds the engine socket's group, so the non-root worker image can run step containers", () => {
+    const body = workerContainerSpec(
+      spec,
+      { image: "img", socketGroup: 998, cmd: ["node", "w.mjs"] },
+      { grpc: 6000, http: 6001 },
+    );
+    expect(body.HostConfig?.GroupAdd).toEqual(["998"]);
+    expect(body.Cmd).toEqual(["node", "w.mjs"]);
   });
 
   it("gives a stopped worker only the release wait that fits in the stop grace", () => {

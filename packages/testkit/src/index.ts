@@ -13,4 +13,5 @@ export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
 export { waitFor } from "./wait-for.js";
 export * from "./wharf-api-double.js";
 export { wharfArgs } from "./wharf-cli.js";
+export { buildWharfImages, type WharfService, wharfImage } from "./wharf-images.js";
 export { ensureWorkerBaseImage, WORKER_BASE_IMAGE, workerImageMounts } from "./worker-image.js";

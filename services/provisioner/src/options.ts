@@ -179,7 +179,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_MAX_WORKERS | 4 (per backend scope) |
  * | WHARF_POLL_INTERVAL | 1s |
  * | WHARF_PROVISIONER_BACKEND | local (or docker, kubernetes) |
- * | WHARF_WORKER_CMD | local: this repo's `wharf worker serve`; docker: `wharf worker serve` |
+ * | WHARF_WORKER_CMD | local: this program's `wharf worker serve`; docker, kubernetes: the image's own (`wharf worker serve`) |
  * | WHARF_WORKER_EXECUTOR | local (local backend only) |
  * | WHARF_WORKER_IMAGE | required for docker |
  * | WHARF_WORKER_NETWORK | host |

@@ -13,7 +13,7 @@ export const LABEL_COMPONENT = "wharf.iver.com/component";
 export interface DockerWorkerOptions extends WorkerRuntimeOptions {
   /** Image with git and the `wharf` worker (WHARF_WORKER_IMAGE). */
   image: string;
-  /** Command in the image; default ["wharf", "worker", "serve"]. */
+  /** Command in the image (WHARF_WORKER_CMD); default: the image's own (wharf/worker: `wharf worker serve`). */
   cmd?: string[];
   /** Network mode of the worker container (default "host"). */
   network?: string;
@@ -21,6 +21,8 @@ export interface DockerWorkerOptions extends WorkerRuntimeOptions {
   binds?: string[];
   /** Engine socket, mounted into the worker so it can run step containers. */
   socketPath?: string;
+  /** Group owning the socket, added to the worker's groups: the worker image runs as a non-root user. */
+  socketGroup?: number;
   /** Host the worker's gRPC port is reached at (default 127.0.0.1). */
   advertiseHost?: string;
   /** Address the worker binds inside the container (default 0.0.0.0). */
@@ -69,13 +71,14 @@ export function workerContainerSpec(
   return {
     name: spec.name,
     Image: opts.image,
-    Cmd: opts.cmd ?? ["wharf", "worker", "serve"],
+    ...(opts.cmd ? { Cmd: opts.cmd } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: workerLabels(spec, ports.grpc),
     ...(published.ExposedPorts ? { ExposedPorts: published.ExposedPorts } : {}),
     HostConfig: {
       NetworkMode: network,
       Binds: [`${socket}:${socket}`, ...(opts.binds ?? [])],
+      ...(opts.socketGroup !== undefined ? { GroupAdd: [String(opts.socketGroup)] } : {}),
       ...(published.PortBindings ? { PortBindings: published.PortBindings } : {}),
     },
   };

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import Docker from "dockerode";
 import { BackendError } from "../errors.js";
 import { type BackendWorker, stopGraceOf, type WorkerBackend, type WorkerSpec } from "./backend.js";
@@ -30,15 +31,19 @@ export class DockerBackend implements WorkerBackend {
   readonly scope: string;
   private readonly docker: Docker;
 
+  private readonly socketGroup: number | undefined;
+
   constructor(private readonly opts: DockerBackendOptions) {
     const socketPath = opts.socketPath ?? "/var/run/docker.sock";
     this.docker = opts.docker ?? new Docker({ socketPath });
     this.scope = `docker:${socketPath}`;
+    // The socket as this process sees it is the one mounted into workers (same path).
+    this.socketGroup = opts.socketGroup ?? socketGroupOf(socketPath);
   }
 
   async create(spec: WorkerSpec): Promise<{ address: string }> {
     const ports = { grpc: await freePort(), http: await freePort() };
-    const body = workerContainerSpec(spec, this.opts, ports);
+    const body = workerContainerSpec(spec, { ...this.opts, socketGroup: this.socketGroup }, ports);
     let container: Docker.Container | undefined;
     try {
       container = await this.docker.createContainer(body);
@@ -109,4 +114,12 @@ export class DockerBackend implements WorkerBackend {
   }
 
   async close(): Promise<void> {}
+}
+
+function socketGroupOf(socketPath: string): number | undefined {
+  try {
+    return statSync(socketPath).gid;
+  } catch {
+    return undefined;
+  }
 }
