@@ -12,9 +12,8 @@
 // find migrations, .proto files and the log page's assets from `import.meta.url`, which the
 // build rewrites to the module's own repository path under dist/files/ (see sourceUrlPlugin),
 // where DATA_DIRS are copied. Packages that read files beside their own modules (PGlite's wasm
-// and data, the Swagger UI's static assets, grpc-health-check's .proto, anser's source for the
-// log page) stay outside the bundle: they are copied with their dependencies into
-// dist/node_modules, where the chunks resolve them.
+// and data, the Swagger UI's static assets, anser's source for the log page) stay outside the
+// bundle: they are copied with their dependencies into dist/node_modules, where chunks resolve them.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
@@ -32,7 +31,6 @@ const EXTERNAL = {
   anser: "packages/log-viewer",
   "@electric-sql/pglite": "packages/db",
   "@fastify/swagger-ui": "packages/provisioner",
-  "grpc-health-check": "packages/worker-rpc",
 };
 
 /** Folders of the repository that modules read at run time, copied to dist/files/<same path>. */

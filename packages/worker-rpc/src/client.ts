@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto } from "@wharf/proto";
 import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
-import { service as healthService } from "grpc-health-check";
+import { healthServiceDefinition } from "./health-service.js";
 import {
   artifactEventFromWire,
   logLineFromWire,
@@ -61,10 +61,7 @@ export interface WorkerClient {
 }
 
 const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
-const HealthClient = grpc.makeGenericClientConstructor(
-  healthService as unknown as grpc.ServiceDefinition,
-  "Health",
-);
+const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
 
 type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
 type UnaryFn = (

@@ -1,8 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto } from "@wharf/proto";
-import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import { BearerAuth } from "./bearer-auth.js";
 import { LiveStreams } from "./call-handlers.js";
+import { HealthStatusBoard, type ServingStatus } from "./health-service.js";
 import { withLogBatchEncoder } from "./log-batch-encoder.js";
 import { extrasHandlers, type WorkerResultSource, workerHandlers } from "./worker-handlers.js";
 
@@ -51,7 +51,7 @@ export async function startWorkerRpcServer(opts: WorkerRpcServerOptions): Promis
   const server = new grpc.Server();
   server.addService(proto.Worker.service, workerHandlers(ctx));
   server.addService(withLogBatchEncoder(proto.WorkerExtras.service), extrasHandlers(ctx));
-  const health = new HealthImplementation(Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING"])));
+  const health = new HealthStatusBoard(Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING"])));
   health.addToServer(server);
 
   const host = opts.host ?? "0.0.0.0";
@@ -72,6 +72,7 @@ export async function startWorkerRpcServer(opts: WorkerRpcServerOptions): Promis
     close() {
       closing ??= (async () => {
         setStatus("NOT_SERVING");
+        health.endWatches();
         streams.endAll();
         await shutdown(server, opts.shutdownGraceMs ?? 5000);
       })();

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { buildInfo, ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
-import { startWorkerHttp } from "./http.js";
+import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
 import { planBuild } from "./plan-build.js";
@@ -25,7 +25,11 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
     else await running.stop("the worker was told to stop (deleted or shut down)", opts.releaseGraceMs);
     await http?.close();
   });
-  if (opts.httpPort >= 0) http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
+  // Health and metrics (fastify, prom-client) load once gRPC already answers: off the start path.
+  if (opts.httpPort >= 0) {
+    const { startWorkerHttp } = await import("./http.js");
+    http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
+  }
   log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort, ...buildInfo }, "worker serving");
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
