@@ -48,6 +48,40 @@ const plainManifests = () =>
     .filter((f) => f.endsWith(".yaml"))
     .flatMap((f) => documents(fs.readFileSync(path.join(deployDir, "kubernetes", f), "utf8")));
 
+// What scripts/build-images.sh tags: wharf/<service>:<root package.json version>.
+const version = JSON.parse(fs.readFileSync(path.join(deployDir, "../package.json"), "utf8")).version;
+const builtImage = (service: string) => `wharf/${service}:${version}`;
+
+describe("images and service links", () => {
+  it("the manifests and the chart run the images the build makes, pulled only when absent", () => {
+    const docs = plainManifests().filter((d) => d.kind === "Deployment");
+    for (const d of docs) {
+      const service = d.metadata.name.replace(/^wharf-/, "");
+      const [container] = d.spec.template.spec.containers;
+      expect(container.image).toBe(builtImage(service));
+      expect(container.imagePullPolicy).toBe("IfNotPresent");
+      // The image's entrypoint and command run the service; the manifest must not replace them.
+      expect(container.command).toBeUndefined();
+      const workerImage = container.env.find((e: { name: string }) => e.name === "WHARF_K8S_WORKER_IMAGE");
+      if (workerImage) expect(workerImage.value).toBe(builtImage("worker"));
+    }
+    const values = parseAllDocuments(
+      fs.readFileSync(path.join(deployDir, "helm/wharf/values.yaml"), "utf8"),
+    )[0]?.toJS();
+    for (const service of ["provisioner", "aggregator", "worker"])
+      expect(values.images[service]).toBe(builtImage(service));
+  });
+
+  it("turns off Docker-link variables, which Services named wharf-* would inject into the services' env", () => {
+    const docs = [
+      ...plainManifests(),
+      ...documents(renderChart(path.join(deployDir, "helm/wharf"), { name: "wharf", namespace: "wharf" })),
+    ].filter((d) => d.kind === "Deployment");
+    expect(docs.length).toBe(4);
+    for (const d of docs) expect(d.spec.template.spec.enableServiceLinks, d.metadata.name).toBe(false);
+  });
+});
+
 describe("deploy/kubernetes", () => {
   it("validates every manifest against the Kubernetes schemas", () => {
     const docs = plainManifests();
