@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-// Set by `pnpm build` (esbuild `define`); absent when the sources run under vitest or tsx.
+// Set by `pnpm build` (esbuild `define`); absent when the sources run in-process (vitest).
 declare const __WHARF_VERSION__: string | undefined;
 declare const __WHARF_REVISION__: string | undefined;
 
