@@ -11,4 +11,5 @@ export {
 } from "./env.js";
 export { closeConnectionsWhenClosing } from "./http-close.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export { redactedRequest, redactUrl } from "./redact.js";
 export { GracefulShutdown } from "./shutdown.js";

@@ -1,5 +1,6 @@
 import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
+import { redactedRequest } from "./redact.js";
 
 export type { Logger };
 
@@ -28,7 +29,21 @@ export function createLogger(name: string, level?: string, options: LoggerOption
       ignore: "pid,hostname,svc,name,time",
       singleLine: true,
     });
-    return pino({ name, level: chosen, base: { svc: name } }, stream);
+    return pino(settings(name, chosen), stream);
   }
-  return pino({ name, level: chosen, base: { svc: name } }, pino.destination({ fd: 2, sync: false }));
+  return pino(settings(name, chosen), pino.destination({ fd: 2, sync: false }));
+}
+
+// Every logger masks what a request log could carry: query tokens, Authorization and cookies.
+function settings(name: string, level: string) {
+  return {
+    name,
+    level,
+    base: { svc: name },
+    serializers: { req: redactedRequest },
+    redact: {
+      paths: ["req.headers.authorization", "req.headers.cookie", "headers.authorization"],
+      censor: "***",
+    },
+  };
 }
