@@ -11,15 +11,15 @@ import type { TestProject } from "vitest/node";
  * makes its own database in it (see @wharf/db's test helpers).
  */
 export default async function setup(project: TestProject) {
+  // WHARF_TEST_IMAGES=0: a run whose tests use no wharf image (the Podman pass of test:ci).
   if (await dockerAvailable()) {
-    await buildWharfImages();
+    if (process.env.WHARF_TEST_IMAGES === "0") await buildDist();
+    else await buildWharfImages();
     await ensureBusyboxImage();
   } else {
     if (process.env.WHARF_REQUIRE_DOCKER === "1")
       throw new Error("WHARF_REQUIRE_DOCKER=1 but Docker is not running");
-    execFileSync(process.execPath, [path.join(import.meta.dirname, "../scripts/build.mjs")], {
-      stdio: "inherit",
-    });
+    await buildDist();
   }
   const pg = await startPostgres();
   project.provide("pgUrl", pg.url);
@@ -27,6 +27,12 @@ export default async function setup(project: TestProject) {
   return async () => {
     await pg.stop();
   };
+}
+
+async function buildDist(): Promise<void> {
+  execFileSync(process.execPath, [path.join(import.meta.dirname, "../scripts/build.mjs")], {
+    stdio: "inherit",
+  });
 }
 
 declare module "vitest" {
