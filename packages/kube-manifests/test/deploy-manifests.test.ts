@@ -124,7 +124,7 @@ describe("deploy/helm/wharf", () => {
       { name: "ci", namespace: "ci" },
       {
         images: { provisioner: "reg/p:1", aggregator: "reg/a:1", worker: "reg/w:1", pullPolicy: "Always" },
-        tokens: { provisioner: "tok-p", worker: "tok-w", api: "tok-a" },
+        tokens: { provisioner: "tok-p", worker: "tok-w", api: "tok-a", aggregator: "tok-g" },
         databaseUrl: "postgres://db/x",
         replicas: { provisioner: 2, aggregator: 3 },
         resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "2", memory: "1Gi" } },
@@ -145,6 +145,7 @@ describe("deploy/helm/wharf", () => {
       "provisioner-token": "tok-p",
       "worker-token": "tok-w",
       "api-token": "tok-a",
+      "aggregator-token": "tok-g",
       "database-url": "postgres://db/x",
     });
   });

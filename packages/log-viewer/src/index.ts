@@ -18,6 +18,7 @@ export {
 } from "./log-events.js";
 export { type LogTextOptions, logText, logTextLine, stepLabel } from "./log-text.js";
 export { type LogViewerRoutesOptions, logViewerRoutes } from "./log-viewer-routes.js";
+export { signBuildLink, type ViewerAccessOptions, viewerAccessHook } from "./viewer-access.js";
 export {
   type BuildHistory,
   type BuildHistorySnapshot,

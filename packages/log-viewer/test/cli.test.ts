@@ -126,6 +126,21 @@ describe("wharf logs / wharf status against the log routes", () => {
     expect(run.stdout.split("\n")[0]).toBe("build 42 SUCCESS");
   });
 
+  it("sends WHARF_AGGREGATOR_TOKEN to an aggregator that requires it, and fails clearly without", async () => {
+    build = await LiveBuild.start({ token: "cli-token" });
+    const b = build;
+    b.appendLines(1, 2);
+    await b.finish("SUCCESS");
+    const logs = wharf(["logs", BUILD_REF, "-f"], b.url, { WHARF_AGGREGATOR_TOKEN: "cli-token" });
+    expect(await logs.exit).toBe(0);
+    expect(logs.stdout).toContain("line 2");
+    const status = wharf(["status", BUILD_REF], b.url, { WHARF_AGGREGATOR_TOKEN: "cli-token" });
+    expect(await status.exit).toBe(0);
+    const refused = wharf(["status", BUILD_REF], b.url, { WHARF_AGGREGATOR_TOKEN: "" });
+    expect(await refused.exit).toBe(1);
+    expect(refused.stderr).toMatch(/401/);
+  });
+
   it("exits 2 for usage errors and 1 when the aggregator does not know the build or is down", async () => {
     build = await LiveBuild.start();
     build.appendLines(1, 3);

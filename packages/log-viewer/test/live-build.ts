@@ -4,7 +4,7 @@ import path from "node:path";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type BuildLogSource, logViewerRoutes, WorkerLogSource } from "../src/index.js";
+import { type BuildLogSource, logViewerRoutes, viewerAccessHook, WorkerLogSource } from "../src/index.js";
 
 export const BUILD_REF = "42";
 
@@ -21,7 +21,10 @@ export class LiveBuild {
     readonly url: string,
   ) {}
 
-  static async start(opts: { source?: (workerAddress: string) => BuildLogSource } = {}): Promise<LiveBuild> {
+  /** `token`: the routes behind viewerAccessHook, registered as the aggregator does. */
+  static async start(
+    opts: { source?: (workerAddress: string) => BuildLogSource; token?: string } = {},
+  ): Promise<LiveBuild> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wharf-log-viewer-"));
     const store = await ResultStore.open(dir, { buildRef: BUILD_REF, flushIntervalMs: 2 });
     store.setSteps([
@@ -39,7 +42,10 @@ export class LiveBuild {
         retryIntervalMs: 50,
       });
     const app = Fastify({ logger: false });
-    await app.register(logViewerRoutes, { source, heartbeatMs: 1000, retryMs: 200 });
+    await app.register(async (viewer) => {
+      if (opts.token) viewer.addHook("onRequest", viewerAccessHook({ token: opts.token }));
+      await viewer.register(logViewerRoutes, { source, heartbeatMs: 1000, retryMs: 200 });
+    });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     return new LiveBuild(dir, store, rpc, app, url);
   }

@@ -9,7 +9,10 @@ export type DiscoveryOptions =
 
 /** Everything the aggregator (and the watchdog) run with; env is read only in compileOptions. */
 export interface AggregatorServiceOptions {
+  /** Where the HTTP API and log page listen; loopback only while `viewerToken` is unset. */
   host: string;
+  /** WHARF_AGGREGATOR_TOKEN: what the log routes require (bearer, ?token=, cookie, signed links). */
+  viewerToken?: string;
   port: number;
   apiUrl: string;
   /** host:port of wharf-api's gRPC. */
@@ -48,7 +51,8 @@ export interface AggregatorServiceOptions {
  * | WHARF_PROVISIONER_TOKEN | unset |
  * | WHARF_INSTANCE | unset (docker/kubernetes discovery: only this instance's workers) |
  * | WHARF_WORKER_TOKEN | unset (bearer for the workers' gRPC) |
- * | WHARF_AGGREGATOR_HOST / _PORT | 0.0.0.0 / 5008 |
+ * | WHARF_AGGREGATOR_TOKEN | unset: log routes open, so the aggregator binds loopback only |
+ * | WHARF_AGGREGATOR_HOST / _PORT | 0.0.0.0 with a token, else 127.0.0.1 (nothing else allowed) / 5008 |
  * | WHARF_LEASE_TTL | 30s |
  * | WHARF_DISCOVERY_INTERVAL | 1s |
  * | WHARF_WORKER_LOST_GRACE | 15s |
@@ -108,8 +112,16 @@ export function compileOptions(
   const apiToken = envOptional(env, "WHARF_API_TOKEN");
   const databaseUrl = envOptional(env, "DATABASE_URL");
   const workerToken = envOptional(env, "WHARF_WORKER_TOKEN");
+  const viewerToken = envOptional(env, "WHARF_AGGREGATOR_TOKEN");
+  const host = envString(env, "WHARF_AGGREGATOR_HOST", viewerToken ? "0.0.0.0" : "127.0.0.1");
+  if (!viewerToken && !isLoopback(host)) {
+    throw new ConfigError(
+      `WHARF_AGGREGATOR_HOST=${host} needs WHARF_AGGREGATOR_TOKEN: without it build logs are open to anyone who reaches the port`,
+    );
+  }
   return {
-    host: envString(env, "WHARF_AGGREGATOR_HOST", "0.0.0.0"),
+    host,
+    ...(viewerToken ? { viewerToken } : {}),
     port,
     apiUrl,
     apiGrpcAddress,
@@ -137,4 +149,8 @@ export function compileOptions(
     watchdogGraceMs: envDurationMs(env, "WHARF_WATCHDOG_GRACE", 60_000),
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", 10_000),
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildInfo, closeConnectionsWhenClosing, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
-import { logViewerRoutes, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
+import { logViewerRoutes, viewerAccessHook, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
   Aggregator,
   DockerDirectory,
@@ -128,7 +128,15 @@ export async function startAggregator(
         ...(opts.apiToken ? { token: opts.apiToken } : {}),
       }),
     });
-    await app.register(logViewerRoutes, { source: logSource });
+    await app.register(async (viewer) => {
+      // Health, readiness and metrics stay open; the log routes need the token or a signed link.
+      if (opts.viewerToken) viewer.addHook("onRequest", viewerAccessHook({ token: opts.viewerToken }));
+      await viewer.register(logViewerRoutes, { source: logSource });
+    });
+    if (!opts.viewerToken)
+      log.warn(
+        "WHARF_AGGREGATOR_TOKEN is unset: build logs are served without authentication, on loopback only",
+      );
     const address = await app.listen({ host: opts.host, port: opts.port });
     closers.push(() => app.close());
     log.info(

@@ -25,6 +25,8 @@ export interface FollowBuildEventsOptions {
   /** The aggregator's base URL. */
   baseUrl: string;
   buildRef: string;
+  /** The aggregator's token (WHARF_AGGREGATOR_TOKEN), sent as a bearer. */
+  token?: string;
   /** Stay until the build is finished (true) or read what there is now (false). */
   follow: boolean;
   afterLogId?: number;
@@ -45,7 +47,13 @@ export function followBuildEvents(o: FollowBuildEventsOptions, on: BuildEventHan
   const url = `${o.baseUrl.replace(/\/+$/, "")}/api/builds/${encodeURIComponent(o.buildRef)}/logs?${query}`;
   const maxFailures = o.maxFailures ?? 5;
   return new Promise((resolve, reject) => {
-    const es = new EventSource(url);
+    const es = new EventSource(url, {
+      fetch: (input, init) =>
+        fetch(input, {
+          ...init,
+          headers: { ...init?.headers, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+        }),
+    });
     let failures = 0;
     const finish = (fn: () => void) => {
       es.close();

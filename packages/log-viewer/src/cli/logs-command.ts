@@ -15,6 +15,11 @@ export function aggregatorUrl(flag: string | undefined, env: NodeJS.ProcessEnv =
   return flag ?? (env.WHARF_AGGREGATOR_URL || DEFAULT_AGGREGATOR_URL);
 }
 
+/** The aggregator's token, for an aggregator that requires one (WHARF_AGGREGATOR_TOKEN). */
+export function aggregatorToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.WHARF_AGGREGATOR_TOKEN || undefined;
+}
+
 export function parseBuildRef(value: string): string {
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) {
     throw new InvalidArgumentError("a build ref is 1-128 letters, digits, '.', '_' or '-'");
@@ -80,6 +85,7 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
     const end = await followBuildEvents(
       {
         baseUrl: aggregatorUrl(opts.aggregator),
+        token: aggregatorToken(),
         buildRef,
         follow: opts.follow === true,
         afterLogId: opts.after,

@@ -4,6 +4,7 @@ import { stepLabel } from "../log-text.js";
 import { BuildEventsError, followBuildEvents } from "./build-events-client.js";
 import { LogPrinter, paintStatus } from "./log-printer.js";
 import {
+  aggregatorToken,
   aggregatorUrl,
   DEFAULT_AGGREGATOR_URL,
   EXIT_FAILED,
@@ -60,7 +61,7 @@ async function watch(baseUrl: string, buildRef: string): Promise<void> {
   printer.stepIds = new Set(); // no lines, only the status line
   try {
     await followBuildEvents(
-      { baseUrl, buildRef, follow: true, afterLogId: undefined },
+      { baseUrl, token: aggregatorToken(), buildRef, follow: true, afterLogId: undefined },
       {
         summary: (s) => printer.summary(s),
         log: (lines) => printer.lines(lines),
@@ -77,7 +78,11 @@ async function fetchSummary(baseUrl: string, buildRef: string): Promise<ViewerSu
   const url = `${baseUrl}/api/builds/${encodeURIComponent(buildRef)}/summary`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(30_000) });
+    const token = aggregatorToken();
+    res = await fetch(url, {
+      headers: { accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (err) {
     throw new BuildEventsError(`${url}: ${(err as Error).message}`, undefined);
   }
