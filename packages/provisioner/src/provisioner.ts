@@ -13,6 +13,8 @@ import { insertWorker } from "./store/insert-worker.js";
 import { markDeleted } from "./store/update-worker.js";
 import { migrateProvisioner, toWorker } from "./store/worker-row.js";
 
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+
 export interface ProvisionerOptions {
   db: Database;
   backend: WorkerBackend;
@@ -20,6 +22,8 @@ export interface ProvisionerOptions {
   maxWorkers?: number;
   /** Reconcile/queue poll interval (default 1 s). */
   pollIntervalMs?: number;
+  /** How long ended rows are kept, answering repeated POSTs of their build (default 7 days). */
+  retentionMs?: number;
   /** Bearer token the provisioner passes to workers and uses to probe them. */
   workerToken?: string;
   probe?: StatusProbe;
@@ -38,7 +42,10 @@ export class Provisioner {
   readonly scheduler: Scheduler;
   readonly log: Logger;
 
+  private readonly retentionMs: number;
+
   private constructor(private readonly opts: ProvisionerOptions) {
+    this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.log = opts.log ?? createLogger("provisioner");
     this.metrics = createMetrics(opts.db);
     this.scheduler = new Scheduler({
@@ -46,6 +53,7 @@ export class Provisioner {
       backend: opts.backend,
       maxWorkers: opts.maxWorkers ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
+      retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
       probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { token: opts.workerToken } : {}),
       log: this.log,
       metrics: this.metrics,
@@ -72,6 +80,7 @@ export class Provisioner {
       name: workerName(request.buildRef, workerId),
       backend: this.opts.backend.kind,
       request,
+      retentionMs: this.retentionMs,
     });
     if (created) {
       this.metrics.created.inc({ backend: this.opts.backend.kind });

@@ -6,7 +6,7 @@ import { ACTIVE_STATUSES } from "./schemas.js";
 import type { StatusProbe } from "./status-probe.js";
 import { claimQueued } from "./store/claim-queued.js";
 import { findWorkers } from "./store/find-workers.js";
-import { markEnded, markRunning, markStarted, requeue } from "./store/update-worker.js";
+import { markEnded, markRunning, markStarted, purgeEnded, requeue } from "./store/update-worker.js";
 import type { WorkerRow } from "./store/worker-row.js";
 
 export interface SchedulerOptions {
@@ -16,6 +16,8 @@ export interface SchedulerOptions {
   maxWorkers: number;
   /** How often to reconcile and look for free slots when nothing kicks us. */
   pollIntervalMs: number;
+  /** Ended rows older than this are purged (at most once a minute). */
+  retentionMs: number;
   probe: StatusProbe;
   log: Logger;
   metrics: ProvisionerMetrics;
@@ -118,8 +120,15 @@ export class Scheduler {
     }
   }
 
+  private lastPurge = 0;
+
   private async reconcile(): Promise<void> {
     const { db, backend } = this.opts;
+    if (Date.now() - this.lastPurge >= 60_000) {
+      this.lastPurge = Date.now();
+      const purged = await purgeEnded(db, this.opts.retentionMs);
+      if (purged) this.opts.log.info({ purged }, "purged worker rows past their retention");
+    }
     const [seen, rows] = await Promise.all([
       backend.list(),
       findWorkers(db, { scope: backend.scope, statuses: [...ACTIVE_STATUSES] }),

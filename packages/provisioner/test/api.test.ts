@@ -245,6 +245,46 @@ describe("list, delete and missing", () => {
     },
   );
 
+  it("keeps GIT_TOKEN only until the worker starts, and never runs a removed build's ref again", async () => {
+    const gitToken = "marker-git-token-77e1";
+    const query = `BUILD_REF=301&GIT_FULLURL=${encodeURIComponent(sleeping)}&WHARF_INSTANCE=r&GIT_TOKEN=${gitToken}`;
+    const created = await api(p.url, "POST", `/api/worker?${query}`, { token: TOKEN });
+    expect(created.status).toBe(201);
+    const { workerId } = created.json as { workerId: string };
+    const stored = async () =>
+      JSON.stringify(
+        (await p.db.query("SELECT * FROM provisioner_workers WHERE worker_id = $1", [workerId])).rows,
+      );
+    await waitFor("the worker started", async () => {
+      const r = await api(p.url, "GET", "/api/worker?buildRef=301&instance=r", { token: TOKEN });
+      return (
+        (r.json as { status: string }[])[0]?.status !== "Queued" && !(await stored()).includes("Scheduling")
+      );
+    });
+    expect(await stored()).not.toContain(gitToken);
+
+    // The aggregator removes the worker once its build is relayed; wharf-api then retries the POST.
+    expect((await api(p.url, "DELETE", `/api/worker/${workerId}`, { token: TOKEN })).status).toBe(204);
+    const again = await api(p.url, "POST", `/api/worker?${query}`, { token: TOKEN });
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ workerId, buildRef: 301 });
+    const rows = await p.db.query("SELECT worker_id FROM provisioner_workers WHERE build_ref = 301");
+    expect(rows.rows).toHaveLength(1);
+    // Another instance's build of the same ref is another build.
+    const other = await api(
+      p.url,
+      "POST",
+      `/api/worker?${query.replace("WHARF_INSTANCE=r", "WHARF_INSTANCE=r2")}`,
+      {
+        token: TOKEN,
+      },
+    );
+    expect(other.status).toBe(201);
+    await api(p.url, "DELETE", `/api/worker/${(other.json as { workerId: string }).workerId}`, {
+      token: TOKEN,
+    });
+  });
+
   it("answers unknown routes and workers with 404 problem+json", async () => {
     const route = await api(p.url, "GET", "/api/nothing", { token: TOKEN });
     expect(route.status).toBe(404);

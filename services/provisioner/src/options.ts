@@ -62,6 +62,8 @@ export interface CompiledOptions {
   dataDir: string;
   maxWorkers: number;
   pollIntervalMs: number;
+  /** WHARF_WORKER_RETENTION: ended rows kept (a repeated POST of their build gets them back). */
+  retentionMs: number;
   workerToken?: string;
   workerStopGraceMs: number;
   shutdownGraceMs: number;
@@ -178,6 +180,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_DATA_DIR | .wharf in the working directory |
  * | WHARF_MAX_WORKERS | 4 (per backend scope) |
  * | WHARF_POLL_INTERVAL | 1s |
+ * | WHARF_WORKER_RETENTION | 168h (ended rows kept; GIT_TOKEN is dropped once the worker starts) |
  * | WHARF_PROVISIONER_BACKEND | local (or docker, kubernetes) |
  * | WHARF_WORKER_CMD | local: this program's `wharf worker serve`; docker, kubernetes: the image's own (`wharf worker serve`) |
  * | WHARF_WORKER_EXECUTOR | local (local backend only) |
@@ -245,6 +248,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     dataDir,
     maxWorkers,
     pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
+    retentionMs: envDurationMs(env, "WHARF_WORKER_RETENTION", 7 * 24 * 3600_000),
     ...(workerToken ? { workerToken } : {}),
     workerStopGraceMs,
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", workerStopGraceMs + 5_000),

@@ -82,6 +82,7 @@ export async function startProvisioner(
       backend,
       maxWorkers: opts.maxWorkers,
       pollIntervalMs: opts.pollIntervalMs,
+      retentionMs: opts.retentionMs,
       ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
       log,
     });

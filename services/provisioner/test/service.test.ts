@@ -20,6 +20,7 @@ describe("compileOptions", () => {
       dataDir: "/srv/.wharf",
       maxWorkers: 4,
       pollIntervalMs: 1000,
+      retentionMs: 7 * 24 * 3600_000,
       workerStopGraceMs: 15_000,
       shutdownGraceMs: 20_000,
       backend: { kind: "local", executor: "local" },

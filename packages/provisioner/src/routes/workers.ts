@@ -93,8 +93,9 @@ export const createWorkerRoute: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: "Queue a worker for a build (wharf-cmd compatible, query parameters only)",
         description:
-          "201 with the new worker; 200 with the existing one when a live worker for the same " +
-          "BUILD_REF and WHARF_INSTANCE exists (safe for retries).",
+          "201 with the new worker; 200 with the existing one when a worker for the same " +
+          "BUILD_REF and WHARF_INSTANCE is live or was removed within WHARF_WORKER_RETENTION " +
+          "(safe for retries: a build never runs twice).",
         tags: ["worker"],
         querystring: CreateWorkerQuerySchema,
         response: { 200: WorkerSchema, 201: WorkerSchema, ...problems },

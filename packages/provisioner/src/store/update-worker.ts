@@ -4,13 +4,16 @@ import type { WorkerStatus } from "../schemas.js";
 /**
  * State changes of a worker row. Each guards on the state it expects, so a
  * replica acting on stale knowledge (a row deleted or finished meanwhile)
- * changes nothing and learns so from the returned boolean.
+ * changes nothing and learns so from the returned boolean. GIT_TOKEN is kept in the row
+ * only while the worker may still have to be started: the first transition past the queue
+ * drops it (`request - 'gitToken'`), so no stored row holds it longer than the start.
  */
 
 /** Scheduling → Initializing once the backend started the worker. */
 export async function markStarted(db: Queryable, workerId: string, address: string): Promise<boolean> {
   const r = await db.query(
-    `UPDATE provisioner_workers SET status = 'Initializing', address = $2, started_at = now()
+    `UPDATE provisioner_workers
+     SET status = 'Initializing', address = $2, started_at = now(), request = request - 'gitToken'
      WHERE worker_id = $1 AND status = 'Scheduling' AND deleted_at IS NULL`,
     [workerId, address],
   );
@@ -37,7 +40,7 @@ export async function markEnded(
 ): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET status = $2, end_reason = $3, message = $4, finished_at = now()
+     SET status = $2, end_reason = $3, message = $4, finished_at = now(), request = request - 'gitToken'
      WHERE worker_id = $1 AND status IN ('Queued', 'Scheduling', 'Initializing', 'Running')`,
     [workerId, status, reason, message],
   );
@@ -58,11 +61,22 @@ export async function requeue(db: Queryable, workerId: string): Promise<boolean>
 export async function markDeleted(db: Queryable, workerId: string): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'),
+     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'), request = request - 'gitToken',
          finished_at = COALESCE(finished_at, now()),
          status = CASE WHEN status IN ('Success', 'Failed', 'Cancelled') THEN status ELSE 'Cancelled' END
      WHERE worker_id = $1 AND deleted_at IS NULL`,
     [workerId],
   );
   return r.rowCount > 0;
+}
+
+/** Rows that ended more than `retentionMs` ago are forgotten (and a repeated POST may run again). */
+export async function purgeEnded(db: Queryable, retentionMs: number): Promise<number> {
+  const r = await db.query(
+    `DELETE FROM provisioner_workers
+     WHERE finished_at < now() - make_interval(secs => $1::double precision / 1000)
+       AND status IN ('Success', 'Failed', 'Cancelled')`,
+    [retentionMs],
+  );
+  return r.rowCount;
 }
