@@ -9,6 +9,8 @@ export interface ProvisionerDirectoryOptions {
   /** The provisioner's base URL, e.g. http://127.0.0.1:8080 */
   url: string;
   token?: string;
+  /** WHARF_INSTANCE: only this wharf-api instance's workers (all when unset). */
+  instance?: string;
   /** Per request (default 10 s); a DELETE gets at least REMOVE_TIMEOUT_MS. */
   requestTimeoutMs?: number;
 }
@@ -22,6 +24,7 @@ const REMOVE_TIMEOUT_MS = 60_000;
 type ProvisionerWorker = {
   workerId: string;
   buildRef: string;
+  instance?: string;
   status: string;
   address: string | null;
 };
@@ -36,15 +39,42 @@ export class ProvisionerDirectory implements WorkerDirectory {
   }
 
   async list(signal?: AbortSignal): Promise<LiveWorker[]> {
-    const res = await this.request("GET", "/api/worker", signal, this.opts.requestTimeoutMs ?? 10_000);
+    const { instance } = this.opts;
+    const query = instance === undefined ? "" : `?instance=${encodeURIComponent(instance)}`;
+    const res = await this.request(
+      "GET",
+      `/api/worker${query}`,
+      signal,
+      this.opts.requestTimeoutMs ?? 10_000,
+    );
     const body = (await res.json()) as ProvisionerWorker[] | { list?: ProvisionerWorker[] };
-    const rows = Array.isArray(body) ? body : (body.list ?? []);
+    const all = Array.isArray(body) ? body : (body.list ?? []);
+    // Filtered here too: a provisioner that ignored the query must not hand us another tenant's worker.
+    const rows = instance === undefined ? all : all.filter((w) => w.instance === instance);
     return rows.map((w) => ({
       workerId: String(w.workerId),
       buildRef: String(w.buildRef),
       address: w.address || null,
       status: workerStateOf(w.status),
     }));
+  }
+
+  async startedBuilds(buildRefs: string[], signal?: AbortSignal): Promise<Set<string>> {
+    const res = await this.request(
+      "POST",
+      "/api/worker/missing",
+      signal,
+      this.opts.requestTimeoutMs ?? 10_000,
+      [],
+      {
+        buildRefs: buildRefs.map(Number),
+        ...(this.opts.instance === undefined ? {} : { instance: this.opts.instance }),
+      },
+    );
+    const body = (await res.json()) as { results?: { buildRef: number; reason?: string }[] };
+    return new Set(
+      (body.results ?? []).filter((r) => r.reason !== "never-seen").map((r) => String(r.buildRef)),
+    );
   }
 
   async remove(workerId: string, signal?: AbortSignal): Promise<void> {
@@ -58,15 +88,18 @@ export class ProvisionerDirectory implements WorkerDirectory {
     signal: AbortSignal | undefined,
     timeoutMs: number,
     okStatuses: number[] = [],
+    json?: unknown,
   ) {
     const timeout = AbortSignal.timeout(timeoutMs);
     const headers: Record<string, string> = {};
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
+    if (json !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {
       res = await fetch(`${this.base}${path}`, {
         method,
         headers,
+        ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
-import type { WharfApiClient } from "./wharf-api-client.js";
+import type { ApiBuild, WharfApiClient } from "./wharf-api-client.js";
 import type { WorkerDirectory } from "./worker-directory.js";
 
 export interface WatchdogOptions {
@@ -24,10 +24,17 @@ export type WatchdogDecision =
  * whose build wharf-api no longer considers active is removed — each only after
  * the mismatch outlived the grace period, so a worker still being created or a
  * build still being finished is left alone.
+ *
+ * Only builds this engine started are failed: wharf-api may have sent others to another
+ * engine (Jenkins as a fallback). A build counts as ours when the directory says it had a
+ * worker (`startedBuilds`), or when this watchdog saw one for it. Before the status, the
+ * build's log gets a line saying why, since wharf-api keeps no status message.
  */
 export class Watchdog {
   private readonly orphanBuilds = new Map<number, number>();
   private readonly strayWorkers = new Map<string, number>();
+  /** Builds this watchdog saw a worker for, while wharf-api still lists them as active. */
+  private readonly seenRefs = new Set<string>();
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -59,8 +66,12 @@ export class Watchdog {
     const [builds, workers] = await Promise.all([api.listActiveBuilds(), directory.list()]);
     const liveRefs = new Set(workers.filter((w) => w.status !== "failed").map((w) => w.buildRef));
     const activeRefs = new Set(builds.map((b) => String(b.buildId)));
+    for (const w of workers) this.seenRefs.add(w.buildRef);
+    for (const ref of this.seenRefs)
+      if (!activeRefs.has(ref) && !liveRefs.has(ref)) this.seenRefs.delete(ref);
     const decisions: WatchdogDecision[] = [];
 
+    const overdue: ApiBuild[] = [];
     for (const b of builds) {
       if (liveRefs.has(String(b.buildId))) {
         this.orphanBuilds.delete(b.buildId);
@@ -68,12 +79,16 @@ export class Watchdog {
       }
       const since = this.orphanBuilds.get(b.buildId) ?? now;
       this.orphanBuilds.set(b.buildId, since);
-      if (now - since < grace) continue;
+      if (now - since >= grace) overdue.push(b);
+    }
+    const ours = await this.startedHere(overdue.map((b) => String(b.buildId)));
+    for (const b of overdue) {
+      if (!ours.has(String(b.buildId))) continue; // another engine's build: not ours to judge
+      const since = this.orphanBuilds.get(b.buildId) ?? now;
       const seconds = Math.round((now - since) / 1000);
-      await api.setBuildStatus(b.buildId, {
-        status: "Failed",
-        message: `wharf watchdog: no worker has been running this build for ${seconds}s`,
-      });
+      const reason = `no wharf worker has been running this build for ${seconds}s (it was lost or removed)`;
+      await this.explainInLog(b.buildId, `[wharf] ${reason}. The build is marked Failed.`);
+      await api.setBuildStatus(b.buildId, { status: "Failed", message: `wharf watchdog: ${reason}` });
       this.orphanBuilds.delete(b.buildId);
       decisions.push({ action: "fail-build", buildId: b.buildId, orphanedForMs: now - since });
     }
@@ -101,10 +116,38 @@ export class Watchdog {
     for (const id of this.strayWorkers.keys()) if (!workerIds.has(id)) this.strayWorkers.delete(id);
 
     for (const d of decisions) log.info(d, `watchdog: ${d.action}`);
+    if (overdue.length > ours.size)
+      log.debug(
+        { builds: overdue.length - ours.size },
+        "watchdog: left alone active builds no wharf worker ever ran",
+      );
     log.debug(
       { builds: builds.length, workers: workers.length, decisions: decisions.length },
       "watchdog check",
     );
     return decisions;
+  }
+
+  /** Which of `refs` had a worker from this engine: seen here, or known to the directory. */
+  private async startedHere(refs: string[]): Promise<Set<string>> {
+    const ours = new Set(refs.filter((r) => this.seenRefs.has(r)));
+    const unknown = refs.filter((r) => !ours.has(r));
+    if (unknown.length && this.opts.directory.startedBuilds) {
+      for (const r of await this.opts.directory.startedBuilds(unknown)) ours.add(r);
+    }
+    return ours;
+  }
+
+  /** One line at the end of the build's log (best effort: the status still follows). */
+  private async explainInLog(buildId: number, message: string): Promise<void> {
+    const { api, log } = this.opts;
+    try {
+      const stored = await api.countBuildLogs(buildId).catch(() => 0);
+      await api.sendLogBatch([
+        { buildId, workerLogId: stored + 1, workerStepId: 0, timestamp: new Date(), message },
+      ]);
+    } catch (err) {
+      log.warn({ err: String(err), buildId }, "watchdog: could not write the reason into the build's log");
+    }
   }
 }

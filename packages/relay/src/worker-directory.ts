@@ -22,6 +22,12 @@ export interface WorkerDirectory {
   list(signal?: AbortSignal): Promise<LiveWorker[]>;
   /** Stops and removes the worker; succeeds when it is already gone. */
   remove(workerId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Which of these builds had a worker from this engine at some time (also one removed since).
+   * The watchdog fails only such builds; a directory that cannot tell leaves this out, and the
+   * watchdog then trusts only workers it saw itself.
+   */
+  startedBuilds?(buildRefs: string[], signal?: AbortSignal): Promise<Set<string>>;
   close?(): Promise<void> | void;
 }
 

@@ -104,6 +104,8 @@ export class ListedWorkers implements WorkerDirectory {
   readonly kind = "test";
   readonly workers = new Map<string, LiveWorker>();
   readonly removed: string[] = [];
+  /** Builds the directory says this engine started (its `startedBuilds`). */
+  readonly started = new Set<string>();
 
   add(w: TestWorker, status: LiveWorker["status"] = "running"): void {
     this.workers.set(w.workerId, { workerId: w.workerId, buildRef: w.buildRef, address: w.address, status });
@@ -116,6 +118,10 @@ export class ListedWorkers implements WorkerDirectory {
   async remove(workerId: string): Promise<void> {
     this.removed.push(workerId);
     this.workers.delete(workerId);
+  }
+
+  async startedBuilds(refs: string[]): Promise<Set<string>> {
+    return new Set(refs.filter((r) => this.started.has(r)));
   }
 }
 

@@ -31,6 +31,7 @@ describe("Watchdog", () => {
     api.setBuild(2, "Scheduling");
     api.setBuild(3, "Completed");
     listed("w2", "2");
+    directory.started.add("1"); // ours: its worker was removed (the provisioner remembers it)
     const dog = watchdog();
     expect(await dog.check()).toEqual([]);
     now += 59_000;
@@ -38,9 +39,29 @@ describe("Watchdog", () => {
     now += 1_000;
     expect(await dog.check()).toEqual([{ action: "fail-build", buildId: 1, orphanedForMs: 60_000 }]);
     expect(api.statusesFor(1)).toEqual(["Failed"]);
-    expect(api.statuses[0]?.message).toMatch(/no worker/);
+    expect(api.statuses[0]?.message).toMatch(/no wharf worker/);
     expect(api.statusesFor(2)).toEqual([]);
     expect(api.statusesFor(3)).toEqual([]);
+  });
+
+  it("leaves another engine's builds alone, and says in the log why it fails one of ours", async () => {
+    api.setBuild(6, "Running"); // sent to another engine (Jenkins): no wharf worker ever
+    api.setBuild(7, "Running");
+    listed("w7", "7"); // ours: seen while it lived, then it vanished without a result
+    const dog = watchdog();
+    expect(await dog.check()).toEqual([]);
+    directory.workers.delete("w7");
+    now += 61_000;
+    await dog.check();
+    now += 61_000;
+    expect(await dog.check()).toEqual([{ action: "fail-build", buildId: 7, orphanedForMs: 61_000 }]);
+    expect(api.statusesFor(7)).toEqual(["Failed"]);
+    expect(api.logsFor(7).map((l) => l.message)).toEqual([
+      "[wharf] no wharf worker has been running this build for 61s (it was lost or removed). The build is marked Failed.",
+    ]);
+    expect(api.statusesFor(6)).toEqual([]);
+    expect(api.logsFor(6)).toEqual([]);
+    expect(api.build(6)?.status).toBe("Running");
   });
 
   it("forgets a mismatch that resolved, and removes a worker whose build is over", async () => {
@@ -60,6 +81,7 @@ describe("Watchdog", () => {
 
   it("keeps running when wharf-api is down and acts once it is back", async () => {
     api.setBuild(6, "Running");
+    directory.started.add("6");
     const dog = watchdog();
     await api.goDown();
     await expect(dog.check()).rejects.toThrow();

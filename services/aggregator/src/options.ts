@@ -3,7 +3,7 @@ import { ConfigError, type Env, envBool, envDurationMs, envInt, envOptional, env
 import { defaultRelayTuning } from "@wharf/relay";
 
 export type DiscoveryOptions =
-  | { kind: "provisioner"; url: string; token?: string }
+  | { kind: "provisioner"; url: string; token?: string; instance?: string }
   | { kind: "docker"; instance?: string }
   | { kind: "kubernetes"; namespace?: string; instance?: string; connect: "port-forward" | "pod-ip" };
 
@@ -49,7 +49,7 @@ export interface AggregatorServiceOptions {
  * | WHARF_K8S_CONNECT | kubernetes: port-forward (through the API server) or pod-ip (in-cluster) |
  * | WHARF_PROVISIONER_URL | http://127.0.0.1:5009 |
  * | WHARF_PROVISIONER_TOKEN | unset |
- * | WHARF_INSTANCE | unset (docker/kubernetes discovery: only this instance's workers) |
+ * | WHARF_INSTANCE | unset: workers of every instance (said at start); set: only this wharf-api instance's, by every discovery |
  * | WHARF_WORKER_TOKEN | unset (bearer for the workers' gRPC) |
  * | WHARF_AGGREGATOR_TOKEN | unset: log routes open, so the aggregator binds loopback only |
  * | WHARF_AGGREGATOR_HOST / _PORT | 0.0.0.0 with a token, else 127.0.0.1 (nothing else allowed) / 5008 |
@@ -84,10 +84,12 @@ export function compileOptions(
   let discovery: DiscoveryOptions;
   if (kind === "provisioner") {
     const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
+    const instance = envOptional(env, "WHARF_INSTANCE");
     discovery = {
       kind,
       url: envString(env, "WHARF_PROVISIONER_URL", "http://127.0.0.1:5009"),
       ...(token ? { token } : {}),
+      ...(instance !== undefined ? { instance } : {}),
     };
   } else if (kind === "docker") {
     const instance = envOptional(env, "WHARF_INSTANCE");

@@ -40,7 +40,11 @@ async function directoryFor(opts: AggregatorServiceOptions, log: Logger): Promis
     });
   }
   if (d.kind === "docker") return new DockerDirectory(d.instance ? { instance: d.instance } : {});
-  return new ProvisionerDirectory({ url: d.url, ...(d.token ? { token: d.token } : {}) });
+  return new ProvisionerDirectory({
+    url: d.url,
+    ...(d.token ? { token: d.token } : {}),
+    ...(d.instance !== undefined ? { instance: d.instance } : {}),
+  });
 }
 
 /**
@@ -133,6 +137,10 @@ export async function startAggregator(
       if (opts.viewerToken) viewer.addHook("onRequest", viewerAccessHook({ token: opts.viewerToken }));
       await viewer.register(logViewerRoutes, { source: logSource });
     });
+    if (opts.relay && !("instance" in opts.discovery && opts.discovery.instance !== undefined))
+      log.warn(
+        "WHARF_INSTANCE is unset: relaying workers of every wharf-api instance to WHARF_API_URL; set it when several instances share the workers",
+      );
     if (!opts.viewerToken)
       log.warn(
         "WHARF_AGGREGATOR_TOKEN is unset: build logs are served without authentication, on loopback only",
