@@ -113,8 +113,13 @@ export class WorkerConnection {
     }
   }
 
+  /**
+   * The build summary; waits for the connection until the deadline (gRPC wait-for-ready), so a
+   * worker that refused a moment ago while starting is asked again once grpc-js reconnects
+   * (its first backoff is a second) instead of failing at once: this is the liveness probe.
+   */
   summary(timeoutMs = 10_000): Promise<WireBuildSummary> {
-    return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs);
+    return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs, true);
   }
 
   async cancel(reason: string, timeoutMs = 10_000): Promise<void> {
@@ -130,8 +135,8 @@ export class WorkerConnection {
     this.worker.close();
   }
 
-  private metadata(): grpc.Metadata {
-    const md = new grpc.Metadata();
+  private metadata(waitForReady = false): grpc.Metadata {
+    const md = new grpc.Metadata(waitForReady ? { waitForReady } : undefined);
     if (this.token) md.set("authorization", `Bearer ${this.token}`);
     return md;
   }
@@ -143,9 +148,10 @@ export class WorkerConnection {
       cb: (err: grpc.ServiceError | null, res?: T) => void,
     ) => unknown,
     timeoutMs: number,
+    waitForReady = false,
   ): Promise<T> {
     return new Promise((resolve, reject) => {
-      call(this.metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+      call(this.metadata(waitForReady), { deadline: Date.now() + timeoutMs }, (err, res) =>
         err ? reject(err) : resolve(res as T),
       );
     });

@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
+import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Aggregator, type AggregatorOptions, WharfApiClient } from "../src/index.js";
 import {
@@ -184,6 +184,30 @@ describe("Aggregator", () => {
     await waitFor("all workers removed", () => workers.every((w) => directory.removed.includes(w.workerId)));
     await waitFor("survivor idle", () => survivor.relaying.length === 0);
     expect(taken.length).toBeGreaterThan(0);
+  });
+
+  it("a quick build whose worker refused the first connection (still starting) is relayed, not lost", async () => {
+    // The provisioner may report a fast build finished before the aggregator's first connection
+    // got through: that worker is starting, not gone, and keeps serving until released.
+    const port = await freePort();
+    const id = nextBuildId++;
+    const workerId = `late-${id}`;
+    directory.workers.set(workerId, {
+      workerId,
+      buildRef: String(id),
+      address: `127.0.0.1:${port}`,
+      status: "finished",
+    });
+    aggregator();
+    await new Promise((r) => setTimeout(r, 400)); // the relay's first dial was refused
+    const w = await startTestWorker(id, { port });
+    cleanups.push(() => w.close());
+    w.store.appendStatus(0, "RUNNING");
+    writeLines(w.store, 1, 50);
+    await w.store.finish("SUCCESS");
+    await waitFor("build completed", () => api.statusesFor(id).includes("Completed"));
+    expect(api.logsFor(id).map((l) => l.workerLogId)).toEqual(range(50));
+    expect(api.statusesFor(id)).toEqual(["Running", "Completed"]);
   });
 
   it("a worker killed mid-build: lines up to the kill, one diagnostic line, build Failed once", async () => {

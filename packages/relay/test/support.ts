@@ -53,7 +53,10 @@ export interface TestWorker {
   close(): Promise<void>;
 }
 
-export async function startTestWorker(buildId: number, opts: { token?: string } = {}): Promise<TestWorker> {
+export async function startTestWorker(
+  buildId: number,
+  opts: { token?: string; port?: number } = {},
+): Promise<TestWorker> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-relay-worker-"));
   const buildRef = String(buildId);
   const store = await ResultStore.open(dir, { buildRef });
@@ -72,7 +75,7 @@ export async function startTestWorker(buildId: number, opts: { token?: string } 
   let server: WorkerRpcServer | undefined = await startWorkerRpcServer({
     store: served,
     host: "127.0.0.1",
-    port: 0,
+    port: opts.port ?? 0,
     ...(opts.token ? { token: opts.token } : {}),
     onRelease: () => onReleased(),
     shutdownGraceMs: 0,
