@@ -60,3 +60,4 @@ export const WorkerStatus = {
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
 export * from "./wire.js";
 export type * from "./worker-messages.js";
+export { workerTokenFor } from "./worker-token.js";

@@ -14,6 +14,7 @@ import {
   startProvisioner,
 } from "@wharf/provisioner-service";
 import { makePipelineRepo, startWharfApiDouble, type WharfApiDouble, waitFor } from "@wharf/testkit";
+import { createWorkerClient } from "@wharf/worker-rpc";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
 
 // Two wharf-api instances share one provisioner (local backend, real worker processes), each
@@ -38,6 +39,7 @@ beforeAll(async () => {
       WHARF_PROVISIONER_PORT: "0",
       WHARF_PROVISIONER_TOKEN: TOKEN,
       WHARF_POLL_INTERVAL: "200ms",
+      WHARF_WORKER_STOP_GRACE: "2s",
     }),
     { log },
   );
@@ -101,5 +103,68 @@ it("two instances with the same build number on one provisioner never mix", asyn
     const other = instance === "tenant-a" ? "tenant-b" : "tenant-a";
     expect(messages).not.toContain(`I am ${other}`);
     expect(api.statusesFor(buildRef)).toEqual(["Running", "Completed"]);
+  }
+}, 90_000);
+
+it("gives each worker its own gRPC token, handed out only by the provisioner's authenticated list", async () => {
+  const started: { workerId: string }[] = [];
+  for (const buildRef of [5151, 5152]) {
+    const repo = await makePipelineRepo(
+      path.join(tmp, `slow-${buildRef}`),
+      `build:\n  wait:\n    container:\n      image: x\n      cmds: ["sleep 30"]\n`,
+    );
+    const query = new URLSearchParams({
+      BUILD_REF: String(buildRef),
+      GIT_FULLURL: repo,
+      WHARF_INSTANCE: "tenant-c",
+    });
+    const res = await fetch(`${provisioner.url}/api/worker?${query}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    started.push((await res.json()) as { workerId: string });
+  }
+  type Listed = { workerId: string; address: string | null; token?: string; status: string };
+  const list = async () =>
+    (await (
+      await fetch(`${provisioner.url}/api/worker?instance=tenant-c`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      })
+    ).json()) as Listed[];
+  const running = await waitFor(
+    "both workers running",
+    async () => {
+      const ws = await list();
+      return ws.length === 2 && ws.every((w) => w.address && w.status === "Running") ? ws : undefined;
+    },
+    30_000,
+  );
+  const [a, b] = running as [Listed, Listed];
+  expect(a.token).toBeTruthy();
+  expect(a.token).not.toBe(b.token);
+  expect((await fetch(`${provisioner.url}/api/worker`)).status).toBe(401);
+
+  const call = async (token: string | undefined) => {
+    const client = createWorkerClient(
+      a.address as string,
+      token ? { token, callTimeoutMs: 5000 } : { callTimeoutMs: 5000 },
+    );
+    try {
+      await client.summary();
+      return "ok";
+    } catch (err) {
+      return String((err as { code?: number }).code);
+    } finally {
+      client.close();
+    }
+  };
+  expect(await call(a.token)).toBe("ok");
+  expect(await call(undefined)).toBe("16"); // UNAUTHENTICATED
+  expect(await call(b.token)).toBe("16"); // another worker's token opens only that worker
+  for (const w of started) {
+    await fetch(`${provisioner.url}/api/worker/${w.workerId}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
   }
 }, 90_000);

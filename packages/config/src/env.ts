@@ -61,3 +61,8 @@ export function envDurationMs(env: Env, name: string, fallbackMs: number): numbe
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
 }
+
+/** A listen address only this machine reaches: what a service without a token may bind. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -7,6 +7,7 @@ export {
   envInt,
   envOptional,
   envString,
+  isLoopbackHost,
   parseDurationMs,
 } from "./env.js";
 export { closeConnectionsWhenClosing } from "./http-close.js";

@@ -122,7 +122,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
         ...opts.extraEnv,
         ...workerBuildEnv(spec.workerId, req),
         WHARF_EXECUTOR: opts.executor ?? "kubernetes",
-        ...workerRuntimeEnv(opts),
+        ...workerRuntimeEnv(opts, spec.workerId),
       },
       grpcPort: ports.grpc,
       httpPort: ports.http,

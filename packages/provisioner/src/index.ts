@@ -38,3 +38,4 @@ export {
 } from "./schemas.js";
 export { grpcStatusProbe, type ProbedStatus, type StatusProbe } from "./status-probe.js";
 export { migrateProvisioner } from "./store/worker-row.js";
+export { loadOrCreateWorkerKey } from "./worker-key.js";

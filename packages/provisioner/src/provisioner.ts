@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
+import { workerTokenFor } from "@wharf/proto";
 import { type WorkerBackend, workerName } from "./backend/backend.js";
 import type { BuildRequest } from "./build-request.js";
 import { ProblemError, WorkerNotFoundError } from "./errors.js";
@@ -11,7 +12,7 @@ import { grpcStatusProbe, type StatusProbe } from "./status-probe.js";
 import { findWorkers, getWorker, latestWorkersForRefs, type WorkerFilter } from "./store/find-workers.js";
 import { insertWorker } from "./store/insert-worker.js";
 import { markDeleted } from "./store/update-worker.js";
-import { migrateProvisioner, toWorker } from "./store/worker-row.js";
+import { migrateProvisioner, toWorker, type WorkerRow } from "./store/worker-row.js";
 
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
 
@@ -24,7 +25,7 @@ export interface ProvisionerOptions {
   pollIntervalMs?: number;
   /** How long ended rows are kept, answering repeated POSTs of their build (default 7 days). */
   retentionMs?: number;
-  /** Bearer token the provisioner passes to workers and uses to probe them. */
+  /** The key of every worker's own gRPC token (`workerTokenFor`), which the worker list carries. */
   workerToken?: string;
   probe?: StatusProbe;
   log?: Logger;
@@ -54,7 +55,7 @@ export class Provisioner {
       maxWorkers: opts.maxWorkers ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
       retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
-      probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { token: opts.workerToken } : {}),
+      probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { tokenKey: opts.workerToken } : {}),
       log: this.log,
       metrics: this.metrics,
     });
@@ -86,16 +87,25 @@ export class Provisioner {
       this.metrics.created.inc({ backend: this.opts.backend.kind });
       this.scheduler.kick();
     }
-    return { worker: toWorker(row), created };
+    return { worker: this.view(row), created };
   }
 
   async listWorkers(filter: WorkerFilter = {}): Promise<Worker[]> {
-    return (await findWorkers(this.opts.db, filter)).map(toWorker);
+    return (await findWorkers(this.opts.db, filter)).map((row) => this.view(row));
   }
 
   async getWorker(workerId: string): Promise<Worker | undefined> {
     const row = await getWorker(this.opts.db, workerId);
-    return row ? toWorker(row) : undefined;
+    return row ? this.view(row) : undefined;
+  }
+
+  /**
+   * A row as the API shows it, with the worker's own gRPC token: the list is for those who
+   * hold the provisioner's token (or reach it on loopback), the aggregator among them.
+   */
+  private view(row: WorkerRow): Worker {
+    const key = this.opts.workerToken;
+    return { ...toWorker(row), ...(key ? { token: workerTokenFor(key, row.worker_id) } : {}) };
   }
 
   /**

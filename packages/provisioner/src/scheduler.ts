@@ -174,7 +174,7 @@ export class Scheduler {
     if (seen.state === "exited") {
       return lost(`worker exited (code ${seen.exitCode ?? "unknown"}) before reporting a result`);
     }
-    const probed = await probe(seen.address);
+    const probed = await probe(seen.address, id);
     if (!probed) return;
     if (probed.finished) {
       await markEnded(

@@ -40,6 +40,9 @@ export const WorkerSchema = Type.Object(
     finishedAt: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
     backend: Type.String(),
     message: Type.Union([Type.String(), Type.Null()]),
+    token: Type.Optional(
+      Type.String({ description: "the bearer token this worker's gRPC API requires (for the aggregator)" }),
+    ),
   },
   { additionalProperties: false },
 );

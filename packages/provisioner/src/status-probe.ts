@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadWorkerProto, WorkerStatus } from "@wharf/proto";
+import { loadWorkerProto, WorkerStatus, workerTokenFor } from "@wharf/proto";
 import type { WorkerStatus as ApiStatus } from "./schemas.js";
 
 /** What the provisioner learns from asking a worker. */
@@ -10,7 +10,7 @@ export interface ProbedStatus {
 }
 
 /** Asks a worker for its build status; null when it does not answer (yet). */
-export type StatusProbe = (address: string) => Promise<ProbedStatus | null>;
+export type StatusProbe = (address: string, workerId: string) => Promise<ProbedStatus | null>;
 
 interface SummaryResponse {
   status: number;
@@ -30,13 +30,13 @@ function toApiStatus(summary: SummaryResponse): ProbedStatus["status"] {
  * per call: probes are seconds apart and a stale channel to a worker that went
  * away would only hold sockets.
  */
-export function grpcStatusProbe(opts: { token?: string; timeoutMs?: number } = {}): StatusProbe {
+export function grpcStatusProbe(opts: { tokenKey?: string; timeoutMs?: number } = {}): StatusProbe {
   const { WorkerExtras } = loadWorkerProto();
-  return (address) =>
+  return (address, workerId) =>
     new Promise((resolve) => {
       const client = new WorkerExtras(address, grpc.credentials.createInsecure());
       const md = new grpc.Metadata();
-      if (opts.token) md.set("authorization", `Bearer ${opts.token}`);
+      if (opts.tokenKey) md.set("authorization", `Bearer ${workerTokenFor(opts.tokenKey, workerId)}`);
       const deadline = new Date(Date.now() + (opts.timeoutMs ?? 2000));
       const call = client.GetBuildSummary as (
         req: object,

@@ -1,3 +1,4 @@
+import { workerTokenFor } from "@wharf/proto";
 import { describe, expect, it } from "vitest";
 import { workerContainerSpec } from "../src/index.js";
 
@@ -43,7 +44,8 @@ describe("workerContainerSpec", () => {
         "WHARF_EXECUTOR=docker",
         "WHARF_WORKER_PORT=6000",
         "WHARF_WORKER_HTTP_PORT=6001",
-        "WHARF_WORKER_TOKEN=t",
+        // The worker's own token, derived from the key ("t") and its id.
+        `WHARF_WORKER_TOKEN=${workerTokenFor("t", "w-1")}`,
         // The default 15 s stop grace less a second to exit before SIGKILL.
         "WHARF_RELEASE_GRACE=14000ms",
       ]),

@@ -36,6 +36,7 @@ export {
   WorkerDirectoryError,
   type WorkerState,
   workerStateOf,
+  workerTokenOf,
 } from "./worker-directory.js";
 export { WorkerLease } from "./worker-lease.js";
 export { WorkerRelay, type WorkerRelayOutcome } from "./worker-relay.js";

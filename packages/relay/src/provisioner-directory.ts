@@ -27,6 +27,7 @@ type ProvisionerWorker = {
   instance?: string;
   status: string;
   address: string | null;
+  token?: string;
 };
 
 /** Workers as the provisioner lists them (`GET /api/worker`); works for every backend. */
@@ -56,6 +57,7 @@ export class ProvisionerDirectory implements WorkerDirectory {
       buildRef: String(w.buildRef),
       address: w.address || null,
       status: workerStateOf(w.status),
+      ...(w.token ? { token: w.token } : {}),
     }));
   }
 

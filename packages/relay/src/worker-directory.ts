@@ -1,3 +1,5 @@
+import { workerTokenFor } from "@wharf/proto";
+
 /** Lifecycle of a worker as a directory reports it, normalised across backends. */
 export type WorkerState = "queued" | "starting" | "running" | "finished" | "failed" | "unknown";
 
@@ -10,6 +12,16 @@ export interface LiveWorker {
   status: WorkerState;
   /** Why a failed worker failed, when the backend knows (stuck image pull, crash, deleted). */
   message?: string;
+  /** The worker's own gRPC token, when the directory hands it out (the provisioner's list). */
+  token?: string;
+}
+
+/**
+ * The bearer token to call `w` with: the one its directory handed out, else the one derived
+ * from the shared key (WHARF_WORKER_TOKEN), else none (a worker that requires none).
+ */
+export function workerTokenOf(w: Pick<LiveWorker, "workerId" | "token">, key?: string): string | undefined {
+  return w.token ?? (key ? workerTokenFor(key, w.workerId) : undefined);
 }
 
 /**

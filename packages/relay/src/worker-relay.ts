@@ -9,7 +9,7 @@ import type { CheckpointStore } from "./relay-store.js";
 import { StatusRelay } from "./status-relay.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
 import { WorkerConnection } from "./worker-connection.js";
-import type { LiveWorker, WorkerDirectory } from "./worker-directory.js";
+import { type LiveWorker, type WorkerDirectory, workerTokenOf } from "./worker-directory.js";
 
 export interface WorkerRelayDeps {
   api: WharfApiClient;
@@ -18,7 +18,7 @@ export interface WorkerRelayDeps {
   log: Logger;
   metrics: RelayMetrics;
   tuning: RelayTuning;
-  /** Bearer token for the workers' gRPC. */
+  /** The shared key the workers' own gRPC tokens derive from (when the directory hands out none). */
   workerToken?: string;
   /** How many workers this process relays right now. */
   relaysRunning: () => number;
@@ -81,7 +81,7 @@ export class WorkerRelay {
     const inner = new AbortController();
     const onOuterAbort = () => inner.abort(signal.reason);
     signal.addEventListener("abort", onOuterAbort, { once: true });
-    const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", deps.workerToken);
+    const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", workerTokenOf(w, deps.workerToken));
     const ctx: RelayContext = {
       workerId: w.workerId,
       buildId,

@@ -1,5 +1,14 @@
 import path from "node:path";
-import { ConfigError, type Env, envBool, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import {
+  ConfigError,
+  type Env,
+  envBool,
+  envDurationMs,
+  envInt,
+  envOptional,
+  envString,
+  isLoopbackHost,
+} from "@wharf/config";
 import { defaultRelayTuning } from "@wharf/relay";
 
 export type DiscoveryOptions =
@@ -116,7 +125,7 @@ export function compileOptions(
   const workerToken = envOptional(env, "WHARF_WORKER_TOKEN");
   const viewerToken = envOptional(env, "WHARF_AGGREGATOR_TOKEN");
   const host = envString(env, "WHARF_AGGREGATOR_HOST", viewerToken ? "0.0.0.0" : "127.0.0.1");
-  if (!viewerToken && !isLoopback(host)) {
+  if (!viewerToken && !isLoopbackHost(host)) {
     throw new ConfigError(
       `WHARF_AGGREGATOR_HOST=${host} needs WHARF_AGGREGATOR_TOKEN: without it build logs are open to anyone who reaches the port`,
     );
@@ -151,8 +160,4 @@ export function compileOptions(
     watchdogGraceMs: envDurationMs(env, "WHARF_WATCHDOG_GRACE", 60_000),
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", 10_000),
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -11,6 +11,7 @@ import {
   Watchdog,
   WharfApiClient,
   type WorkerDirectory,
+  workerTokenOf,
 } from "@wharf/relay";
 import Fastify from "fastify";
 import { createAggregatorMetrics } from "./metrics.js";
@@ -123,9 +124,7 @@ export async function startAggregator(
     const logSource = new WorkerLogSource({
       resolveWorker: async (buildRef, signal) => {
         const w = (await directory.list(signal)).find((x) => x.buildRef === buildRef && x.address);
-        return w?.address
-          ? { address: w.address, ...(opts.workerToken ? { token: opts.workerToken } : {}) }
-          : null;
+        return w?.address ? { address: w.address, ...withToken(workerTokenOf(w, opts.workerToken)) } : null;
       },
       history: new WharfApiLogSource({
         url: opts.apiUrl,
@@ -157,3 +156,5 @@ export async function startAggregator(
     throw err;
   }
 }
+
+const withToken = (token: string | undefined) => (token ? { token } : {});

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
+import { workerTokenFor } from "@wharf/proto";
 import { ResultStore } from "@wharf/result-store";
 import { freePort, startWharfApiDouble, type WharfApiDouble, waitFor, wharfArgs } from "@wharf/testkit";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
@@ -74,7 +75,8 @@ it("kill -9 mid-stream and restart: every line exactly once, in order; health, r
     store,
     host: "127.0.0.1",
     port: 0,
-    token: "worker-token",
+    // The worker's own token, derived from the key the aggregator is given (WHARF_WORKER_TOKEN).
+    token: workerTokenFor("worker-key", "w42"),
     onRelease: () => {
       released = true;
     },
@@ -93,7 +95,7 @@ it("kill -9 mid-stream and restart: every line exactly once, in order; health, r
     DATABASE_URL: testDb.url,
     WHARF_PROVISIONER_URL: provisionerUrl,
     WHARF_PROVISIONER_TOKEN: "prov-token",
-    WHARF_WORKER_TOKEN: "worker-token",
+    WHARF_WORKER_TOKEN: "worker-key",
     WHARF_AGGREGATOR_HOST: "127.0.0.1",
     WHARF_AGGREGATOR_PORT: String(port),
     WHARF_LEASE_TTL: "2s",

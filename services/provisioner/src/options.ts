@@ -1,6 +1,14 @@
 import path from "node:path";
 import type { V1ResourceRequirements, V1Toleration } from "@kubernetes/client-node";
-import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import {
+  ConfigError,
+  type Env,
+  envDurationMs,
+  envInt,
+  envOptional,
+  envString,
+  isLoopbackHost,
+} from "@wharf/config";
 
 export interface LocalBackendSettings {
   kind: "local";
@@ -174,8 +182,8 @@ function list(text: string | undefined): string[] {
  *
  * | variable | default |
  * | --- | --- |
- * | WHARF_PROVISIONER_HOST / _PORT | 0.0.0.0 / 5009 |
- * | WHARF_PROVISIONER_TOKEN | unset: no auth |
+ * | WHARF_PROVISIONER_HOST / _PORT | 0.0.0.0 with a token, else 127.0.0.1 (nothing else allowed) / 5009 |
+ * | WHARF_PROVISIONER_TOKEN | unset: no auth, loopback only |
  * | DATABASE_URL | unset: PGlite in $WHARF_DATA_DIR/db |
  * | WHARF_DATA_DIR | .wharf in the working directory |
  * | WHARF_MAX_WORKERS | 4 (per backend scope) |
@@ -200,7 +208,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_K8S_TOLERATIONS | unset (JSON array) |
  * | WHARF_K8S_WORKER_START_TIMEOUT | 2m (until the pod has an IP) |
  * | WHARF_K8S_WORKSPACE_*, _STORAGE_CLASS, _{HELM,KUBECTL,KANIKO,NUGET}_IMAGE, _START_TIMEOUT | passed to worker pods |
- * | WHARF_WORKER_TOKEN | unset |
+ * | WHARF_WORKER_TOKEN | the key of each worker's own gRPC token; unset: a random key kept in WHARF_DATA_DIR/worker-token.key |
  * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
  * | WHARF_SHUTDOWN_GRACE | the worker stop grace + 5s (a DELETE in flight may be stopping a worker) |
  */
@@ -240,8 +248,15 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
   const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
   const databaseUrl = envOptional(env, "DATABASE_URL");
   const workerToken = envOptional(env, "WHARF_WORKER_TOKEN");
+  // Without a token the API (which hands out the workers' gRPC tokens) is this machine's only.
+  const host = envString(env, "WHARF_PROVISIONER_HOST", token ? "0.0.0.0" : "127.0.0.1");
+  if (!token && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      `WHARF_PROVISIONER_HOST=${host} needs WHARF_PROVISIONER_TOKEN: without it anyone who reaches the port could start builds`,
+    );
+  }
   return {
-    host: envString(env, "WHARF_PROVISIONER_HOST", "0.0.0.0"),
+    host,
     port,
     ...(token ? { token } : {}),
     ...(databaseUrl ? { databaseUrl } : {}),

@@ -2,7 +2,14 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
-import { buildApp, DockerBackend, LocalBackend, Provisioner, type WorkerBackend } from "@wharf/provisioner";
+import {
+  buildApp,
+  DockerBackend,
+  LocalBackend,
+  loadOrCreateWorkerKey,
+  Provisioner,
+  type WorkerBackend,
+} from "@wharf/provisioner";
 import type { CompiledOptions } from "./options.js";
 
 export interface RunningProvisioner {
@@ -13,11 +20,8 @@ export interface RunningProvisioner {
   close(): Promise<void>;
 }
 
-async function createBackend(opts: CompiledOptions, log: Logger): Promise<WorkerBackend> {
-  const runtime = {
-    stopGraceMs: opts.workerStopGraceMs,
-    ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
-  };
+async function createBackend(opts: CompiledOptions, workerKey: string, log: Logger): Promise<WorkerBackend> {
+  const runtime = { stopGraceMs: opts.workerStopGraceMs, workerToken: workerKey };
   const b = opts.backend;
   if (b.kind === "kubernetes") {
     // Loaded only here, so local and docker setups never load the Kubernetes client.
@@ -68,9 +72,11 @@ export async function startProvisioner(
   const db = await openDatabase(
     opts.databaseUrl ? { url: opts.databaseUrl } : { dataDir: path.join(opts.dataDir, "db") },
   );
+  // Every worker requires its own gRPC token; the key they derive from is configured or made here.
+  const workerKey = opts.workerToken ?? (await loadOrCreateWorkerKey(opts.dataDir));
   let backend: WorkerBackend;
   try {
-    backend = await createBackend(opts, log);
+    backend = await createBackend(opts, workerKey, log);
   } catch (err) {
     await db.close();
     throw err;
@@ -83,7 +89,7 @@ export async function startProvisioner(
       maxWorkers: opts.maxWorkers,
       pollIntervalMs: opts.pollIntervalMs,
       retentionMs: opts.retentionMs,
-      ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+      workerToken: workerKey,
       log,
     });
     const app = await buildApp({ provisioner, logger: log, ...(opts.token ? { token: opts.token } : {}) });

@@ -15,7 +15,8 @@ describe("compileOptions", () => {
   it("applies the documented defaults", () => {
     const o = compileOptions({}, "/srv");
     expect(o).toEqual({
-      host: "0.0.0.0",
+      // No token: the API is this machine's only.
+      host: "127.0.0.1",
       port: 5009,
       dataDir: "/srv/.wharf",
       maxWorkers: 4,
@@ -25,6 +26,12 @@ describe("compileOptions", () => {
       shutdownGraceMs: 20_000,
       backend: { kind: "local", executor: "local" },
     });
+  });
+
+  it("listens everywhere only with a token, and refuses a public address without one", () => {
+    expect(compileOptions({ WHARF_PROVISIONER_TOKEN: "t" }, "/srv").host).toBe("0.0.0.0");
+    expect(() => compileOptions({ WHARF_PROVISIONER_HOST: "0.0.0.0" }, "/srv")).toThrow(ConfigError);
+    expect(compileOptions({ WHARF_PROVISIONER_HOST: "127.0.0.2" }, "/srv").host).toBe("127.0.0.2");
   });
 
   it("reads the docker backend settings", () => {

@@ -1,3 +1,4 @@
+import { workerTokenFor } from "@wharf/proto";
 import type { BuildRequest } from "../build-request.js";
 
 /** What a backend needs to start one worker. */
@@ -57,7 +58,7 @@ export function workerName(buildRef: number, workerId: string): string {
  * contract): executor kind, gRPC token, extra env.
  */
 export interface WorkerRuntimeOptions {
-  /** Bearer token the worker requires on gRPC (WHARF_WORKER_TOKEN). */
+  /** The key each worker's own gRPC token is derived from (`workerTokenFor`, WHARF_WORKER_TOKEN). */
   workerToken?: string;
   /** Extra env for every worker (e.g. WHARF_LOG_LEVEL). */
   extraEnv?: Record<string, string>;
@@ -79,10 +80,10 @@ const WORKER_EXIT_MS = 1_000;
  * so the build's last lines and its final status still reach wharf-api: that wait
  * (WHARF_RELEASE_GRACE, counted from the signal) must end before the backend's SIGKILL.
  */
-export function workerRuntimeEnv(opts: WorkerRuntimeOptions): Record<string, string> {
+export function workerRuntimeEnv(opts: WorkerRuntimeOptions, workerId: string): Record<string, string> {
   const releaseGraceMs = Math.max(0, stopGraceOf(opts) - WORKER_EXIT_MS);
   return {
     WHARF_RELEASE_GRACE: `${releaseGraceMs}ms`,
-    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: opts.workerToken } : {}),
+    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: workerTokenFor(opts.workerToken, workerId) } : {}),
   };
 }

@@ -56,7 +56,7 @@ export function workerContainerSpec(
     WHARF_WORKER_HTTP_PORT: String(ports.http),
     WHARF_DATA_DIR: "/var/lib/wharf-worker",
     DOCKER_HOST: `unix://${socket}`,
-    ...workerRuntimeEnv(opts),
+    ...workerRuntimeEnv(opts, spec.workerId),
   };
   const grpcKey = `${ports.grpc}/tcp`;
   const published =

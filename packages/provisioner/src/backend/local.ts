@@ -85,7 +85,7 @@ export class LocalBackend implements WorkerBackend {
       WHARF_WORKER_PORT: String(grpcPort),
       WHARF_WORKER_HTTP_PORT: String(httpPort),
       WHARF_DATA_DIR: path.join(dir, "data"),
-      ...workerRuntimeEnv(this.opts),
+      ...workerRuntimeEnv(this.opts, spec.workerId),
     };
     const log = fs.openSync(path.join(dir, "worker.log"), "a");
     let child: ChildProcess;
