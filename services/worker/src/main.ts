@@ -5,7 +5,6 @@ import { buildInfo, ConfigError, createLogger, GracefulShutdown } from "@wharf/c
 import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
-import { planBuild } from "./plan-build.js";
 import { startWorker } from "./worker.js";
 
 /** `wharf worker serve`: run the build given by env, serve it until released or SIGTERM, then exit 0. */
@@ -101,6 +100,7 @@ async function runWithScratch(
     throw err;
   }
   // Invalid files and unknown stages are usage errors (2), not failed builds (1).
+  const { planBuild } = await import("./plan-build.js");
   const planned = await planBuild(sourceDir, opts).catch((err: Error) => ({ errors: [err.message] }));
   if (planned.errors.length > 0) {
     for (const e of planned.errors) process.stderr.write(`${e}\n`);

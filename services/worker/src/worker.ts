@@ -1,14 +1,13 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@wharf/config";
-import { type BuildResult, runBuild } from "@wharf/engine";
+import type { BuildResult } from "@wharf/engine";
 import type { BuildSpec } from "@wharf/executor";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer } from "@wharf/worker-rpc";
-import { checkoutSource } from "./checkout.js";
 import { createExecutor } from "./executor-factory.js";
 import type { WorkerOptions } from "./options.js";
-import { planBuild } from "./plan-build.js";
+import type { planBuild } from "./plan-build.js";
 
 export interface RunningWorker {
   readonly store: ResultStore;
@@ -80,6 +79,12 @@ export async function startWorker(
     : null;
 
   const finished = (async (): Promise<BuildResult | null> => {
+    // Loaded once gRPC serves: clone, plan and engine are not on the path to a ready worker.
+    const [{ checkoutSource }, { planBuild }, { runBuild }] = await Promise.all([
+      import("./checkout.js"),
+      import("./plan-build.js"),
+      import("@wharf/engine"),
+    ]);
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
