@@ -40,7 +40,13 @@ export class ArtifactRelay {
       if (!uploaded && this.inDoubt) {
         const held = await ctx.api.countBuildArtifacts(ctx.buildId, ctx.signal);
         this.inDoubt = false;
-        if (held > ctx.checkpoint.lastArtifactId) uploaded = true;
+        if (held === undefined) {
+          // Cannot tell whether a cut upload landed: upload (at worst the artifact is there twice).
+          ctx.log.warn(
+            { artifact: ev.name },
+            "wharf-api cannot count a build's artifacts; uploading it again",
+          );
+        } else if (held > ctx.checkpoint.lastArtifactId) uploaded = true;
       }
       if (!uploaded) {
         let bytes = 0;

@@ -106,6 +106,14 @@ export class LogRelay {
   ): Promise<{ rest: WorkerLogLines; storedBeyond: boolean }> {
     const { ctx } = this;
     const held = await this.countStored();
+    if (held === undefined) {
+      // Cannot tell what a cut call stored: send from the checkpoint (at worst lines twice, none lost).
+      ctx.log.warn(
+        { workerId: ctx.workerId },
+        "wharf-api cannot count a build's lines; sending from the checkpoint",
+      );
+      return { rest: pending, storedBeyond: false };
+    }
     const extra = held - ctx.checkpoint.deliveredLines;
     if (extra < 0) {
       ctx.log.warn(
@@ -126,10 +134,10 @@ export class LogRelay {
   }
 
   /** The lines wharf-api holds for the build; after a cut call, once two reads agree (at most 5 reads). */
-  private async countStored(): Promise<number> {
+  private async countStored(): Promise<number | undefined> {
     const { ctx } = this;
     let held = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);
-    if (!this.cutCall) return held;
+    if (!this.cutCall || held === undefined) return held;
     for (let read = 1; read < 5; read++) {
       await sleep(ctx.tuning.retryBaseDelayMs, undefined, { signal: ctx.signal });
       const again = await ctx.api.countBuildLogs(ctx.buildId, ctx.signal);

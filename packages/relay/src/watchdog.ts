@@ -142,7 +142,7 @@ export class Watchdog {
   private async explainInLog(buildId: number, message: string): Promise<void> {
     const { api, log } = this.opts;
     try {
-      const stored = await api.countBuildLogs(buildId).catch(() => 0);
+      const stored = (await api.countBuildLogs(buildId).catch(() => 0)) ?? 0;
       await api.sendLogBatch([
         { buildId, workerLogId: stored + 1, workerStepId: 0, timestamp: new Date(), message },
       ]);

@@ -137,18 +137,25 @@ export class WharfApiClient {
     }
   }
 
-  /** How many artifacts wharf-api holds for a build (GET /api/build/{buildId}/artifacts). */
-  async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number> {
-    const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal);
-    const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
-    return (Array.isArray(body) ? body : (body?.list ?? [])).length;
+  /**
+   * How many artifacts wharf-api holds for a build (GET /api/build/{buildId}/artifacts);
+   * undefined when it cannot say (see `countOrUnknown`).
+   */
+  async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
+    return countOrUnknown(async () => {
+      const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal);
+      const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
+      return (Array.isArray(body) ? body : (body?.list ?? [])).length;
+    });
   }
 
-  /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log). */
-  async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number> {
-    const res = await this.request("GET", `/api/build/${buildId}/log`, signal);
-    const body = (await res.json()) as unknown[] | null;
-    return body?.length ?? 0;
+  /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log); undefined likewise. */
+  async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
+    return countOrUnknown(async () => {
+      const res = await this.request("GET", `/api/build/${buildId}/log`, signal);
+      const body = (await res.json()) as unknown[] | null;
+      return body?.length ?? 0;
+    });
   }
 
   close(): void {
@@ -180,5 +187,19 @@ export class WharfApiClient {
       throw new WharfApiError(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
     }
     return res;
+  }
+}
+
+/**
+ * The counts only reconcile a call cut midway; a wharf-api that lacks the route (older
+ * versions: 404, 405, 501) answers the same forever, so retrying it would hold the build's
+ * relay for good. Such an answer is "unknown", and the caller does without.
+ */
+async function countOrUnknown(count: () => Promise<number>): Promise<number | undefined> {
+  try {
+    return await count();
+  } catch (err) {
+    if (err instanceof WharfApiError && [404, 405, 501].includes(err.status ?? 0)) return undefined;
+    throw err;
   }
 }

@@ -186,6 +186,28 @@ describe("Aggregator", () => {
     expect(taken.length).toBeGreaterThan(0);
   });
 
+  it("finishes the build against a wharf-api without the routes that count artifacts and lines", async () => {
+    await api.close();
+    api = await startWharfApiDouble({
+      token: "api-token",
+      without: ["GET /api/build/{id}/artifacts", "GET /api/build/{id}/log"],
+    });
+    const w = await worker();
+    w.store.appendStatus(0, "RUNNING");
+    writeLines(w.store, 1, 300);
+    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), "out.txt");
+    cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
+    await fs.writeFile(file, "artifact bytes");
+    await w.store.addArtifact(1, "out.txt", file);
+    await w.store.finish("SUCCESS");
+    directory.add(w);
+    aggregator();
+    await waitFor("worker removed", () => directory.removed.includes(w.workerId));
+    expect(ids(w)).toEqual(range(300));
+    expect(api.artifacts.map((a) => a.fileName)).toEqual(["out.txt"]);
+    expect(api.statusesFor(buildId(w))).toEqual(["Running", "Completed"]);
+  });
+
   it("a quick build whose worker refused the first connection (still starting) is relayed, not lost", async () => {
     // The provisioner may report a fast build finished before the aggregator's first connection
     // got through: that worker is starting, not gone, and keeps serving until released.

@@ -25,6 +25,8 @@ export interface WharfApiDoubleOptions {
   /** Bearer token every request must carry; unset = no auth. */
   token?: string;
   port?: number;
+  /** Answer 404 to these read routes, as a wharf-api version without them does. */
+  without?: ("GET /api/build/{id}/artifacts" | "GET /api/build/{id}/log")[];
 }
 
 export interface WharfApiDouble {
@@ -60,6 +62,16 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
     sink,
     ...(opts.token ? { token: opts.token } : {}),
     ...(opts.port ? { port: opts.port } : {}),
+    ...(opts.without?.length
+      ? {
+          extraRoutes: async (req, res, url) => {
+            const route = `${req.method} ${url.pathname.replace(/^\/api\/build\/\d+\//, "/api/build/{id}/")}`;
+            if (!opts.without?.includes(route as never)) return false;
+            res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
+            return true;
+          },
+        }
+      : {}),
     gate: async () => {
       if (delayMs > 0) await sleep(delayMs);
       if (failures === 0) return "ok";
