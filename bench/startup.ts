@@ -75,6 +75,9 @@ async function workerStart(): Promise<{ readyMs: number; idleRssMb: number }> {
   );
   const { createWorkerClient } = await import("@wharf/worker-rpc");
   const port = await freePort();
+  // Made before the clock starts: building the client (and its proto) is the bench's cost, not
+  // the worker's; it dials only with the first call.
+  const client = createWorkerClient(`127.0.0.1:${port}`);
   const started = performance.now();
   const child = spawn(process.execPath, wharfArgs(["worker", "serve"]), {
     cwd: repoRoot,
@@ -88,13 +91,13 @@ async function workerStart(): Promise<{ readyMs: number; idleRssMb: number }> {
       WHARF_EXECUTOR: "local",
       WHARF_WORKER_HOST: "127.0.0.1",
       WHARF_WORKER_PORT: String(port),
-      WHARF_WORKER_HTTP_PORT: "-1",
+      // As deployed: health and metrics over HTTP too (they load once gRPC serves).
+      WHARF_WORKER_HTTP_PORT: "0",
     },
   });
   // Poll with plain TCP connects (a gRPC channel backs off for a second after a refusal), then
   // the first health check on the open port.
   for (let i = 0; i < 5000 && !(await accepts(port)); i++) await new Promise((r) => setTimeout(r, 1));
-  const client = createWorkerClient(`127.0.0.1:${port}`);
   await client.health();
   const readyMs = performance.now() - started;
   client.close();
@@ -172,7 +175,7 @@ ${table
   })
   .join("\n")}
 
-| worker (\`wharf worker serve\`, local executor, one \`echo\` step), 7 starts | median | goal |
+| worker (\`wharf worker serve\`, local executor, one \`echo\` step, HTTP health/metrics on), 7 starts | median | goal |
 | --- | ---: | --- |
 | spawn → gRPC health check answers | ${median(workers.map((w) => w.readyMs)).toFixed(0)} ms | ≤ 300 ms |
 | RSS once idle (build over, 3 s later) | ${median(workers.map((w) => w.idleRssMb)).toFixed(0)} MB | ≤ 70 MB |

@@ -9,7 +9,9 @@ function parsePort(value: string): number {
 
 /**
  * `wharf worker serve` and `wharf run`. The worker service is imported when one of
- * them runs, so `wharf lint` does not load executors and gRPC.
+ * them runs, so `wharf lint` does not load executors and gRPC — and through its
+ * `./commands` entry, not its index: a dynamic import uses every export of what it
+ * loads, so the index would bring the worker's HTTP server (fastify) onto its start.
  */
 export function register(program: Command): void {
   const worker = program.command("worker").description("the build worker");
@@ -18,7 +20,7 @@ export function register(program: Command): void {
     .description("run the build described by WHARF_* env vars and serve its results over gRPC until released")
     .option("--port <port>", "gRPC port (WHARF_WORKER_PORT, default 5010)", parsePort)
     .action(async (flags: { port?: number }) => {
-      const { serveWorker } = await import("@wharf/worker-service");
+      const { serveWorker } = await import("@wharf/worker-service/commands");
       await serveWorker(process.env, flags);
     });
 
@@ -34,8 +36,8 @@ export function register(program: Command): void {
     .option("-i, --input <key=value>", "input value (repeatable)", collectInput, {})
     .option("--serve", "also serve results over gRPC while running")
     .option("--port <port>", "gRPC port with --serve", parsePort, 5010)
-    .action(async (dir: string, flags: Omit<import("@wharf/worker-service").RunFlags, "dir">) => {
-      const { runPipelineHere } = await import("@wharf/worker-service");
+    .action(async (dir: string, flags: Omit<import("@wharf/worker-service/commands").RunFlags, "dir">) => {
+      const { runPipelineHere } = await import("@wharf/worker-service/commands");
       process.exitCode = await runPipelineHere({ ...flags, dir: resolveUserPath(dir) });
     });
 }
