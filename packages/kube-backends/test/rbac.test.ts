@@ -93,7 +93,12 @@ describe("RBAC of the services' Kubernetes code", () => {
           : undefined;
       });
       const running = ok.find((w) => w.address);
-      expect(await echoThrough(running?.address as string, "x")).toBe("x");
+      // The fake marks a pod Running when its process starts, which may be before the process
+      // listens: a connection in that moment is closed empty, so ask again until it echoes.
+      await waitFor(
+        "an echo through the port-forward",
+        async () => (await echoThrough(running?.address as string, "x")) === "x",
+      );
       await directory.remove("w-1");
       await directory.remove("w-2");
     } finally {
