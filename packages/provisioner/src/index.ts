@@ -28,7 +28,7 @@ export {
   type ProvisionerClientOptions,
 } from "./client.js";
 export { BackendError, type Problem, type ProblemCode, ProblemError, problemTypes } from "./errors.js";
-export { Provisioner, type ProvisionerOptions } from "./provisioner.js";
+export { DEFAULT_RETENTION_MS, Provisioner, type ProvisionerOptions } from "./provisioner.js";
 export {
   type MissingAnswer,
   type MissingReason,

@@ -54,7 +54,7 @@ export class Provisioner {
       backend: opts.backend,
       maxWorkers: opts.maxWorkers ?? 4,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
-      retentionMs: opts.retentionMs ?? DEFAULT_RETENTION_MS,
+      retentionMs: this.retentionMs,
       probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { tokenKey: opts.workerToken } : {}),
       log: this.log,
       metrics: this.metrics,

@@ -9,6 +9,7 @@ import {
   envString,
   isLoopbackHost,
 } from "@wharf/config";
+import { DEFAULT_RETENTION_MS } from "@wharf/provisioner";
 
 export interface LocalBackendSettings {
   kind: "local";
@@ -263,7 +264,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     dataDir,
     maxWorkers,
     pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
-    retentionMs: envDurationMs(env, "WHARF_WORKER_RETENTION", 7 * 24 * 3600_000),
+    retentionMs: envDurationMs(env, "WHARF_WORKER_RETENTION", DEFAULT_RETENTION_MS),
     ...(workerToken ? { workerToken } : {}),
     workerStopGraceMs,
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", workerStopGraceMs + 5_000),
