@@ -1,7 +1,7 @@
-import { closeConnectionsWhenClosing } from "@wharf/config";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { WorkerStatus } from "@wharf/proto";
 import type { ResultStore } from "@wharf/result-store";
-import Fastify, { type FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 export interface WorkerHttp {
@@ -9,11 +9,10 @@ export interface WorkerHttp {
   close(): Promise<void>;
 }
 
-/** /healthz (process up), /readyz (gRPC bound), /metrics (Prometheus). */
-export async function startWorkerHttp(store: ResultStore, host: string, port: number): Promise<WorkerHttp> {
+function workerMetrics(store: ResultStore): { registry: Registry; scrapes: Counter } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "wharf_worker_" });
-  const lines = new Gauge({
+  new Gauge({
     name: "wharf_worker_log_lines",
     help: "Log lines recorded by this worker's build",
     registers: [registry],
@@ -21,7 +20,7 @@ export async function startWorkerHttp(store: ResultStore, host: string, port: nu
       this.set(store.summary().lastLogId);
     },
   });
-  const buildStatus = new Gauge({
+  new Gauge({
     name: "wharf_worker_build_status",
     help: "Build status as the wharf.worker.v1.Status number",
     registers: [registry],
@@ -34,22 +33,52 @@ export async function startWorkerHttp(store: ResultStore, host: string, port: nu
     help: "Scrapes",
     registers: [registry],
   });
-  void lines;
-  void buildStatus;
+  return { registry, scrapes };
+}
 
-  const app: FastifyInstance = Fastify({ logger: false });
-  closeConnectionsWhenClosing(app); // a kept-alive metrics scraper must not hold the worker's exit
-  app.get("/healthz", async () => ({ status: "ok" }));
-  app.get("/readyz", async () => ({ status: "ready", finished: store.finished }));
-  app.get("/metrics", async (_req, reply) => {
-    scrapes.inc();
-    reply.header("content-type", registry.contentType);
-    return registry.metrics();
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * /healthz (process up), /readyz (gRPC bound), /metrics (Prometheus), on plain `node:http`.
+ * Three fixed GET routes need no router, schemas or plugins; fastify (with ajv) here cost
+ * ~5 MB of the idle worker's RSS (bench/startup.ts, the worker's 70 MB goal), and every
+ * build runs one worker.
+ */
+export async function startWorkerHttp(store: ResultStore, host: string, port: number): Promise<WorkerHttp> {
+  const { registry, scrapes } = workerMetrics(store);
+  const json = (res: ServerResponse, body: unknown) =>
+    send(res, 200, "application/json", JSON.stringify(body));
+  const routes: Record<string, (res: ServerResponse) => Promise<void> | void> = {
+    "/healthz": (res) => json(res, { status: "ok" }),
+    "/readyz": (res) => json(res, { status: "ready", finished: store.finished }),
+    "/metrics": async (res) => {
+      scrapes.inc();
+      send(res, 200, registry.contentType, await registry.metrics());
+    },
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const route = routes[(req.url ?? "/").split("?")[0] ?? "/"];
+    if (!route) return send(res, 404, "application/json", '{"error":"not found"}');
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      return send(res, 405, "application/json", '{"error":"method not allowed"}');
+    }
+    Promise.resolve(route(res)).catch(() => send(res, 500, "application/json", '{"error":"metrics failed"}'));
   });
-  await app.listen({ host, port });
-  const addr = app.server.address();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
   return {
-    port: typeof addr === "object" && addr ? addr.port : port,
-    close: () => app.close(),
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        // A kept-alive metrics scraper must not hold the worker's exit.
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -24,7 +24,7 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
     else await running.stop("the worker was told to stop (deleted or shut down)", opts.releaseGraceMs);
     await http?.close();
   });
-  // Health and metrics (fastify, prom-client) load once gRPC already answers: off the start path.
+  // Health and metrics (prom-client) load once gRPC already answers: off the start path.
   if (opts.httpPort >= 0) {
     const { startWorkerHttp } = await import("./http.js");
     http = await startWorkerHttp(running.store, opts.host, opts.httpPort);

@@ -56,6 +56,10 @@ build:
       const http = await startWorkerHttp(worker.store, "127.0.0.1", 0);
       cleanups.push(() => http.close());
       expect((await fetch(`http://127.0.0.1:${http.port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${http.port}/readyz?x=1`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${http.port}/nope`)).status).toBe(404);
+      const post = await fetch(`http://127.0.0.1:${http.port}/healthz`, { method: "POST" });
+      expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
       const metrics = await (await fetch(`http://127.0.0.1:${http.port}/metrics`)).text();
       // wharf.worker.v1.Status SUCCESS = 5
       expect(metrics).toMatch(/^wharf_worker_build_status 5$/m);
