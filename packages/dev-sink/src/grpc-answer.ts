@@ -5,6 +5,7 @@ import { GRPC_PREFIX_BYTES, varintFieldBytes, writeGrpcPrefix, writeVarintField 
 export const GrpcStatus = {
   OK: 0,
   INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
   RESOURCE_EXHAUSTED: 8,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,

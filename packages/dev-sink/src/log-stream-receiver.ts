@@ -67,13 +67,40 @@ export function handleCreateLogStream(
     answerStatus(stream, GrpcStatus.UNAUTHENTICATED, "missing or wrong bearer token");
     return;
   }
+  // As grpc-go: the deadline runs from the call's arrival, and when it passes the handler's
+  // context ends, so lines still unread are never stored (the lease fence relies on this).
+  const timeoutMs = grpcTimeoutMs(headers["grpc-timeout"]);
+  let receiver: LogStreamReceiver | undefined;
+  let expired = false;
+  const deadline =
+    timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          expired = true;
+          if (receiver) receiver.expire();
+          else answerStatus(stream, GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded");
+        }, timeoutMs);
+  stream.once("close", () => clearTimeout(deadline));
   opts.gate().then(
     (verdict) => {
+      if (expired) return;
       if (verdict === "fail") answerStatus(stream, GrpcStatus.UNAVAILABLE, "wharf-api: told to fail");
-      else new LogStreamReceiver(stream, opts.sink, opts.stores).start();
+      else {
+        receiver = new LogStreamReceiver(stream, opts.sink, opts.stores);
+        receiver.start();
+      }
     },
     (err: unknown) => answerStatus(stream, GrpcStatus.INTERNAL, `gate: ${String(err)}`),
   );
+}
+
+const TIMEOUT_UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** The `grpc-timeout` header (1–8 digits and a unit) in ms; undefined when absent or malformed. */
+export function grpcTimeoutMs(header: string | string[] | undefined): number | undefined {
+  const m = typeof header === "string" ? /^(\d{1,8})([HMSmun])$/.exec(header) : null;
+  if (!m) return undefined;
+  return Number(m[1]) * (TIMEOUT_UNIT_MS[m[2] as string] as number);
 }
 
 /**
@@ -138,6 +165,16 @@ class LogStreamReceiver {
     if (!line) return;
     this.inserted++;
     if (this.pending.push(line) === 1) setImmediate(this.flushSoon);
+  }
+
+  /** The call's deadline passed: what was read is stored, nothing more is read. */
+  expire(): void {
+    if (this.stopped) return;
+    this.stop();
+    this.storing.then(
+      () => this.answer(GrpcStatus.DEADLINE_EXCEEDED, "context deadline exceeded"),
+      this.onStorageError,
+    );
   }
 
   private end(): void {

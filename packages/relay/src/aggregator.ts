@@ -5,6 +5,7 @@ import type { Database } from "@wharf/db";
 import { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
 import { noopRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
 import { CheckpointStore, LeaseLostError } from "./relay-store.js";
+import { LeaseFence } from "./send-fence.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
 import type { LiveWorker, WorkerDirectory } from "./worker-directory.js";
 import { WorkerLease } from "./worker-lease.js";
@@ -40,7 +41,7 @@ export class Aggregator {
   private readonly checkpoints: CheckpointStore;
   private readonly relays = new Map<
     string,
-    { relay: WorkerRelay; abort: AbortController; done: Promise<void> }
+    { relay: WorkerRelay; abort: AbortController; done: Promise<void>; fence: LeaseFence }
   >();
   private readonly finished = new Set<string>();
   private readonly stopping = new AbortController();
@@ -100,7 +101,12 @@ export class Aggregator {
         this.finished.add(w.workerId);
         continue;
       }
-      if (await this.lease.tryAcquire(w.workerId)) this.startRelay(w);
+      const fence = new LeaseFence(this.ttlMs);
+      const queriedAt = LeaseFence.now();
+      if (await this.lease.tryAcquire(w.workerId)) {
+        fence.extend(queriedAt);
+        this.startRelay(w, fence);
+      }
     }
     for (const id of this.finished) if (!seen.has(id)) this.finished.delete(id);
     // A worker the directory no longer lists was deleted (a cancel through the provisioner)
@@ -115,7 +121,7 @@ export class Aggregator {
     }
   }
 
-  private startRelay(w: LiveWorker): void {
+  private startRelay(w: LiveWorker, fence: LeaseFence): void {
     const { opts } = this;
     const relay = new WorkerRelay(w, {
       api: opts.api,
@@ -126,6 +132,7 @@ export class Aggregator {
       tuning: { ...defaultRelayTuning, ...opts.tuning },
       workerLostGraceMs: opts.workerLostGraceMs ?? 15_000,
       relaysRunning: () => this.relays.size,
+      fence,
       ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
     });
     const abort = new AbortController();
@@ -136,6 +143,7 @@ export class Aggregator {
       .then(async (outcome) => {
         log.info({ outcome }, "stopped relaying worker");
         if (outcome !== "stopped") {
+          fence.close();
           this.finished.add(w.workerId);
           await this.lease.release(w.workerId).catch(() => {});
         }
@@ -145,7 +153,7 @@ export class Aggregator {
         log.error({ err: String(err) }, "relaying worker stopped with an error; will retry");
       })
       .finally(() => this.relays.delete(w.workerId));
-    this.relays.set(w.workerId, { relay, abort, done });
+    this.relays.set(w.workerId, { relay, abort, done, fence });
   }
 
   private async renewLoop(): Promise<void> {
@@ -153,7 +161,10 @@ export class Aggregator {
     await this.every(Math.max(100, Math.floor(this.ttlMs / 3)), async () => {
       try {
         for (const [id, r] of this.relays) {
-          if (!(await this.lease.renew(id))) {
+          const queriedAt = LeaseFence.now();
+          if (await this.lease.renew(id)) r.fence.extend(queriedAt);
+          else {
+            r.fence.close();
             this.opts.log.warn({ workerId: id }, "lease taken by another aggregator; stopping");
             (this.opts.metrics ?? noopRelayMetrics).count("leases_lost");
             r.abort.abort();

@@ -58,7 +58,7 @@ export class ArtifactRelay {
           }
         }
         try {
-          await ctx.api.uploadArtifact(ctx.buildId, ev.name, counted(), ctx.signal);
+          await ctx.api.uploadArtifact(ctx.buildId, ev.name, counted(), ctx.signal, ctx.fence);
         } catch (err) {
           this.inDoubt = true;
           throw err;

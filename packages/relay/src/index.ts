@@ -10,7 +10,7 @@ export {
 } from "./docker-directory.js";
 export { multipartFileBody } from "./multipart-body.js";
 export { ProvisionerDirectory, type ProvisionerDirectoryOptions } from "./provisioner-directory.js";
-export { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
+export { defaultRelayTuning, RelayRefusedError, type RelayTuning } from "./relay-context.js";
 export { noopRelayMetrics, type RelayCounter, type RelayMetrics } from "./relay-metrics.js";
 export {
   type Checkpoint,
@@ -20,6 +20,7 @@ export {
   relayMigrations,
 } from "./relay-store.js";
 export { retryUntilAborted } from "./retry.js";
+export { FenceClosedError, LeaseFence, type SendFence } from "./send-fence.js";
 export { Watchdog, type WatchdogDecision, type WatchdogOptions } from "./watchdog.js";
 export {
   type ApiBuild,

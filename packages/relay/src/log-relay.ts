@@ -8,6 +8,9 @@ import {
 } from "./relay-context.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
+/** What a log delivery is called in logs and refusals. */
+export const LOG_BATCH = "log batch";
+
 /**
  * Worker StreamLogBatches (from the checkpoint) → wharf-api CreateLogStream.
  * One bounded batch per CreateLogStream call; the checkpoint moves only after
@@ -72,7 +75,7 @@ export class LogRelay {
     let pending = batch;
     // Set once wharf-api acknowledged: a failing checkpoint write is then retried alone, never the send.
     let acked: number | undefined;
-    await deliver(ctx, "log batch", async () => {
+    await deliver(ctx, LOG_BATCH, async () => {
       if (acked === undefined) {
         if (this.inDoubt) {
           const skipped = await this.skipStoredPrefix(pending);
@@ -82,7 +85,7 @@ export class LogRelay {
           if (pending.length === 0) return;
         }
         try {
-          acked = await ctx.api.sendWorkerLogs(ctx.buildId, pending, ctx.signal);
+          acked = await ctx.api.sendWorkerLogs(ctx.buildId, pending, ctx.signal, ctx.fence);
         } catch (err) {
           this.inDoubt = ctx.tuning.reconcileLogs;
           this.cutCall = true;

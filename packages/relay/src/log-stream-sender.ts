@@ -4,6 +4,7 @@ import { protoRoot } from "@wharf/proto";
 import pLimit, { type LimitFunction } from "p-limit";
 import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
+import { FenceClosedError, type SendFence, sendBudgetMs } from "./send-fence.js";
 import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** One line as wharf-api's CreateLogStream takes it. */
@@ -57,8 +58,13 @@ export class LogStreamSender {
     this.limit = pLimit(maxConcurrentCalls);
   }
 
-  send(lines: readonly ApiLogLine[], timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    return this.queued(signal, () => this.call(frameLines(lines), timeoutMs, signal));
+  send(
+    lines: readonly ApiLogLine[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+    fence?: SendFence,
+  ): Promise<number> {
+    return this.queued(signal, () => this.call(frameLines(lines), timeoutMs, signal, fence));
   }
 
   /** `send` for lines as the worker sent them, re-framed from their wire bytes. */
@@ -67,8 +73,9 @@ export class LogStreamSender {
     lines: WorkerLogLines,
     timeoutMs: number,
     signal?: AbortSignal,
+    fence?: SendFence,
   ): Promise<number> {
-    return this.queued(signal, () => this.call(frameWorkerLines(buildId, lines), timeoutMs, signal));
+    return this.queued(signal, () => this.call(frameWorkerLines(buildId, lines), timeoutMs, signal, fence));
   }
 
   /** Runs `call` in its turn; an abort while waiting for the turn rejects at once (the turn is then skipped). */
@@ -86,8 +93,18 @@ export class LogStreamSender {
     });
   }
 
-  private async call(chunks: Iterable<Buffer>, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+  /**
+   * One CreateLogStream call. With a fence, its deadline (the `grpc-timeout` wharf-api
+   * enforces too) ends within the fence, and no chunk is written once the fence closed.
+   */
+  private async call(
+    chunks: Iterable<Buffer>,
+    callTimeoutMs: number,
+    signal?: AbortSignal,
+    fence?: SendFence,
+  ): Promise<number> {
     signal?.throwIfAborted();
+    const timeoutMs = Math.min(callTimeoutMs, sendBudgetMs(fence, "CreateLogStream"));
     const stream = this.connect().request({
       ":method": "POST",
       ":path": PATH,
@@ -107,9 +124,13 @@ export class LogStreamSender {
     try {
       const answer = readAnswer(stream);
       answer.catch(() => {});
-      await writeChunks(stream, chunks);
+      await writeChunks(stream, chunks, fence);
       return await answer;
     } catch (err) {
+      if (err instanceof FenceClosedError) {
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        throw err;
+      }
       if (cancelled) throw new LogStreamError(`CreateLogStream ${cancelled}`, undefined, { cause: err });
       if (err instanceof LogStreamError) throw err;
       throw new LogStreamError(`CreateLogStream: ${(err as Error).message}`, undefined, { cause: err });
@@ -162,8 +183,17 @@ function* frameWorkerLines(buildId: number, lines: WorkerLogLines): Generator<Bu
   if (rest) yield rest;
 }
 
-async function writeChunks(stream: http2.ClientHttp2Stream, chunks: Iterable<Buffer>): Promise<void> {
-  for (const chunk of chunks) if (!stream.write(chunk)) await waitDrain(stream);
+async function writeChunks(
+  stream: http2.ClientHttp2Stream,
+  chunks: Iterable<Buffer>,
+  fence: SendFence | undefined,
+): Promise<void> {
+  for (const chunk of chunks) {
+    // Checked on every chunk: after a stall, the first thing to run may be a drain, not a timer.
+    sendBudgetMs(fence, "CreateLogStream");
+    if (!stream.write(chunk)) await waitDrain(stream);
+  }
+  sendBudgetMs(fence, "CreateLogStream");
   stream.end();
 }
 

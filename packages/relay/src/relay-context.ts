@@ -3,7 +3,8 @@ import type { RelayMetrics } from "./relay-metrics.js";
 import type { Checkpoint, CheckpointStore } from "./relay-store.js";
 import { LeaseLostError } from "./relay-store.js";
 import { retryUntilAborted } from "./retry.js";
-import type { WharfApiClient } from "./wharf-api-client.js";
+import type { SendFence } from "./send-fence.js";
+import { type WharfApiClient, WharfApiError } from "./wharf-api-client.js";
 import type { WorkerConnection } from "./worker-connection.js";
 
 export interface RelayTuning {
@@ -52,6 +53,8 @@ export interface RelayContext {
   checkpoints: CheckpointStore;
   checkpoint: Checkpoint;
   signal: AbortSignal;
+  /** Every send to wharf-api passes it: nothing leaves once this replica's lease may have lapsed. */
+  fence: SendFence;
   log: Logger;
   metrics: RelayMetrics;
   tuning: RelayTuning;
@@ -80,21 +83,50 @@ export function workerMessageBytes(tuning: RelayTuning, relaysRunning: number): 
   return Math.min(MAX_MESSAGE_BYTES, Math.max(MIN_MESSAGE_BYTES, share));
 }
 
-/** Retries a wharf-api or Postgres step until it works; losing the lease ends it at once. */
-export function deliver<T>(ctx: RelayContext, what: string, fn: () => Promise<T>): Promise<T> {
-  return retryUntilAborted(fn, {
-    signal: ctx.signal,
-    baseDelayMs: ctx.tuning.retryBaseDelayMs,
-    maxDelayMs: ctx.tuning.retryMaxDelayMs,
-    isFatal: (err) => err instanceof LeaseLostError,
-    onError: (err, attempt, delayMs) => {
-      ctx.metrics.count("delivery_retries");
-      ctx.log.warn(
-        { err: String(err), attempt, delayMs, workerId: ctx.workerId },
-        `${what} failed, retrying`,
-      );
+/**
+ * wharf-api answered a call of this worker's relay with a permanent refusal (see
+ * WharfApiError.permanent): retrying cannot help, so the relay of this build ends.
+ */
+export class RelayRefusedError extends Error {
+  override readonly name = "RelayRefusedError";
+  constructor(
+    /** What was being delivered, e.g. "log batch", "status Running". */
+    readonly what: string,
+    readonly refusal: WharfApiError,
+  ) {
+    super(`wharf-api refused the ${what} (${refusal.message.slice(0, 300)})`, { cause: refusal });
+  }
+}
+
+/** Errors after which a relay step must not be tried again. */
+export function endsRelay(err: unknown): boolean {
+  return err instanceof LeaseLostError || err instanceof RelayRefusedError;
+}
+
+/**
+ * Retries a wharf-api or Postgres step until it works; losing the lease ends it at once,
+ * and so does a permanent refusal from wharf-api (as a RelayRefusedError).
+ */
+export async function deliver<T>(ctx: RelayContext, what: string, fn: () => Promise<T>): Promise<T> {
+  return retryUntilAborted(
+    () =>
+      fn().catch((err: unknown) => {
+        throw err instanceof WharfApiError && err.permanent ? new RelayRefusedError(what, err) : err;
+      }),
+    {
+      signal: ctx.signal,
+      baseDelayMs: ctx.tuning.retryBaseDelayMs,
+      maxDelayMs: ctx.tuning.retryMaxDelayMs,
+      isFatal: endsRelay,
+      onError: (err, attempt, delayMs) => {
+        ctx.metrics.count("delivery_retries");
+        ctx.log.warn(
+          { err: String(err), attempt, delayMs, workerId: ctx.workerId },
+          `${what} failed, retrying`,
+        );
+      },
     },
-  });
+  );
 }
 
 /**
@@ -116,8 +148,7 @@ export async function followWorkerStream<T>(
       try {
         await consume(stream[Symbol.asyncIterator](), stream as unknown as { readableLength: number });
       } catch (err) {
-        if (!(err instanceof LeaseLostError) && !ctx.signal.aborted && isWorkerCallError(err))
-          ctx.workerTrouble(err);
+        if (!endsRelay(err) && !ctx.signal.aborted && isWorkerCallError(err)) ctx.workerTrouble(err);
         throw err;
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
@@ -128,7 +159,7 @@ export async function followWorkerStream<T>(
       signal: ctx.signal,
       baseDelayMs: ctx.tuning.retryBaseDelayMs,
       maxDelayMs: Math.min(ctx.tuning.retryMaxDelayMs, 2_000),
-      isFatal: (err) => err instanceof LeaseLostError,
+      isFatal: endsRelay,
       onError: (err, attempt) =>
         ctx.log.warn(
           { err: String(err), attempt, workerId: ctx.workerId },

@@ -9,7 +9,8 @@ export type RelayCounter =
   | "delivery_retries"
   | "workers_finished"
   | "workers_failed"
-  | "leases_lost";
+  | "leases_lost"
+  | "relays_refused";
 
 export interface RelayMetrics {
   count(counter: RelayCounter, n?: number): void;

@@ -73,7 +73,7 @@ export class StatusRelay {
       }
       if (!sent) {
         try {
-          await ctx.api.setBuildStatus(ctx.buildId, { status, message, timestamp }, ctx.signal);
+          await ctx.api.setBuildStatus(ctx.buildId, { status, message, timestamp }, ctx.signal, ctx.fence);
         } catch (err) {
           this.inDoubt = true;
           throw err;

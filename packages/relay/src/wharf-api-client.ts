@@ -1,8 +1,9 @@
-import { type ApiLogLine, LogStreamSender } from "./log-stream-sender.js";
+import { type ApiLogLine, LogStreamError, LogStreamSender } from "./log-stream-sender.js";
 
 export type { ApiLogLine };
 
 import { multipartFileBody } from "./multipart-body.js";
+import { type SendFence, sendBudgetMs } from "./send-fence.js";
 import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** Build status names as wharf-api v5 knows them. */
@@ -28,15 +29,36 @@ export interface WharfApiClientOptions {
   maxConcurrentLogStreams?: number;
 }
 
+/**
+ * HTTP answers that say the same request will never succeed: a bad request, a route or
+ * build wharf-api does not have, a body too large. 401/403 are not among them: a wrong
+ * token is the operator's to fix, and the data waits on the worker meanwhile.
+ */
+const PERMANENT_HTTP = new Set([400, 404, 405, 410, 413, 414, 415, 422, 501]);
+/** gRPC codes of the same kind: INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, OUT_OF_RANGE, UNIMPLEMENTED. */
+const PERMANENT_GRPC = new Set([3, 5, 9, 11, 12]);
+
 /** A request wharf-api refused or did not answer; `status` is the HTTP status when there was one. */
 export class WharfApiError extends Error {
   override readonly name = "WharfApiError";
   constructor(
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; grpcStatus?: number },
   ) {
     super(message, options);
+    this.grpcStatus = options?.grpcStatus;
+  }
+
+  /** The gRPC status of a CreateLogStream call wharf-api answered. */
+  readonly grpcStatus: number | undefined;
+
+  /** wharf-api answered, and would answer the same however often it is asked. */
+  get permanent(): boolean {
+    return (
+      (this.status !== undefined && PERMANENT_HTTP.has(this.status)) ||
+      (this.grpcStatus !== undefined && PERMANENT_GRPC.has(this.grpcStatus))
+    );
   }
 }
 
@@ -67,20 +89,31 @@ export class WharfApiClient {
    * Sends `lines` on one CreateLogStream call and resolves with wharf-api's
    * `lines_inserted` once it closed the stream: only then are the lines stored.
    */
-  async sendLogBatch(lines: readonly ApiLogLine[], signal?: AbortSignal): Promise<number> {
+  async sendLogBatch(lines: readonly ApiLogLine[], signal?: AbortSignal, fence?: SendFence): Promise<number> {
     try {
-      return await this.logStream.send(lines, this.logCallTimeout(lines.length), signal);
+      return await this.logStream.send(lines, this.logCallTimeout(lines.length), signal, fence);
     } catch (err) {
-      throw new WharfApiError((err as Error).message, undefined, { cause: err });
+      throw logStreamFailure(err);
     }
   }
 
   /** `sendLogBatch` for lines as a worker streamed them (no per-line copy on the way). */
-  async sendWorkerLogs(buildId: number, lines: WorkerLogLines, signal?: AbortSignal): Promise<number> {
+  async sendWorkerLogs(
+    buildId: number,
+    lines: WorkerLogLines,
+    signal?: AbortSignal,
+    fence?: SendFence,
+  ): Promise<number> {
     try {
-      return await this.logStream.sendWorkerLines(buildId, lines, this.logCallTimeout(lines.length), signal);
+      return await this.logStream.sendWorkerLines(
+        buildId,
+        lines,
+        this.logCallTimeout(lines.length),
+        signal,
+        fence,
+      );
     } catch (err) {
-      throw new WharfApiError((err as Error).message, undefined, { cause: err });
+      throw logStreamFailure(err);
     }
   }
 
@@ -93,8 +126,9 @@ export class WharfApiClient {
     buildId: number,
     update: { status: ApiBuildStatus; message?: string; timestamp?: Date },
     signal?: AbortSignal,
+    fence?: SendFence,
   ): Promise<void> {
-    await this.request("PUT", `/api/build/${buildId}/status`, signal, {
+    await this.request("PUT", `/api/build/${buildId}/status`, signal, fence, {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         status: update.status,
@@ -110,9 +144,10 @@ export class WharfApiClient {
     fileName: string,
     source: AsyncIterable<Uint8Array>,
     signal?: AbortSignal,
+    fence?: SendFence,
   ): Promise<void> {
-    const form = multipartFileBody("files", fileName, source);
-    await this.request("POST", `/api/build/${buildId}/artifact`, signal, {
+    const form = multipartFileBody("files", fileName, fence ? fencedChunks(source, fence) : source);
+    await this.request("POST", `/api/build/${buildId}/artifact`, signal, fence, {
       headers: { "content-type": form.contentType },
       body: form.body as unknown as RequestInit["body"],
       duplex: "half",
@@ -121,7 +156,7 @@ export class WharfApiClient {
 
   /** GET /api/build?limit=0&statusId=0&statusId=1: the builds wharf-api thinks are Scheduling or Running. */
   async listActiveBuilds(signal?: AbortSignal): Promise<ApiBuild[]> {
-    const res = await this.request("GET", "/api/build?limit=0&statusId=0&statusId=1", signal);
+    const res = await this.request("GET", "/api/build?limit=0&statusId=0&statusId=1", signal, undefined);
     const body = (await res.json()) as { list?: ApiBuild[] | null };
     return body.list ?? [];
   }
@@ -129,7 +164,7 @@ export class WharfApiClient {
   /** GET /api/build/{buildId}; undefined when wharf-api does not know the build. */
   async getBuild(buildId: number, signal?: AbortSignal): Promise<ApiBuild | undefined> {
     try {
-      const res = await this.request("GET", `/api/build/${buildId}`, signal);
+      const res = await this.request("GET", `/api/build/${buildId}`, signal, undefined);
       return (await res.json()) as ApiBuild;
     } catch (err) {
       if (err instanceof WharfApiError && err.status === 404) return undefined;
@@ -143,7 +178,7 @@ export class WharfApiClient {
    */
   async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
-      const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal);
+      const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal, undefined);
       const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
       return (Array.isArray(body) ? body : (body?.list ?? [])).length;
     });
@@ -152,7 +187,7 @@ export class WharfApiClient {
   /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log); undefined likewise. */
   async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
-      const res = await this.request("GET", `/api/build/${buildId}/log`, signal);
+      const res = await this.request("GET", `/api/build/${buildId}/log`, signal, undefined);
       const body = (await res.json()) as unknown[] | null;
       return body?.length ?? 0;
     });
@@ -166,9 +201,11 @@ export class WharfApiClient {
     method: string,
     path: string,
     signal: AbortSignal | undefined,
+    fence: SendFence | undefined,
     init: RequestInit = {},
   ) {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
+    // Fenced sends end with the lease: a body still streaming then is cut, never completed.
+    const timeout = AbortSignal.timeout(Math.min(this.timeoutMs, sendBudgetMs(fence, `${method} ${path}`)));
     const headers = new Headers(init.headers);
     if (this.opts.token) headers.set("authorization", `Bearer ${this.opts.token}`);
     let res: Response;
@@ -187,6 +224,26 @@ export class WharfApiClient {
       throw new WharfApiError(`${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
     }
     return res;
+  }
+}
+
+/** A CreateLogStream failure as a WharfApiError, keeping wharf-api's gRPC status. */
+function logStreamFailure(err: unknown): WharfApiError {
+  const grpcStatus = err instanceof LogStreamError ? err.grpcStatus : undefined;
+  return new WharfApiError((err as Error).message, undefined, {
+    cause: err,
+    ...(grpcStatus !== undefined ? { grpcStatus } : {}),
+  });
+}
+
+/** `source`, stopping before any chunk the fence no longer allows to leave. */
+async function* fencedChunks(
+  source: AsyncIterable<Uint8Array>,
+  fence: SendFence,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    sendBudgetMs(fence, "artifact upload");
+    yield chunk;
   }
 }
 

@@ -2,10 +2,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import { ArtifactRelay } from "./artifact-relay.js";
 import { advancesStatus, isTerminal } from "./build-status.js";
-import { LogRelay } from "./log-relay.js";
-import { deliver, type RelayContext, type RelayTuning } from "./relay-context.js";
+import { LOG_BATCH, LogRelay } from "./log-relay.js";
+import { deliver, type RelayContext, RelayRefusedError, type RelayTuning } from "./relay-context.js";
 import type { RelayMetrics } from "./relay-metrics.js";
 import type { CheckpointStore } from "./relay-store.js";
+import type { SendFence } from "./send-fence.js";
 import { StatusRelay } from "./status-relay.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
 import { WorkerConnection } from "./worker-connection.js";
@@ -24,9 +25,14 @@ export interface WorkerRelayDeps {
   relaysRunning: () => number;
   /** A worker unreachable this long (or reported failed) is declared lost. */
   workerLostGraceMs: number;
+  /** The fence of this replica's lease on the worker (no fence: sends are not fenced). */
+  fence?: SendFence;
 }
 
-export type WorkerRelayOutcome = "finished" | "failed" | "invalid" | "stopped";
+/** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
+export type WorkerRelayOutcome = "finished" | "failed" | "refused" | "invalid" | "stopped";
+
+const UNFENCED: SendFence = { remainingMs: () => Number.POSITIVE_INFINITY };
 
 class WorkerLostError extends Error {
   override readonly name = "WorkerLostError";
@@ -90,6 +96,7 @@ export class WorkerRelay {
       checkpoints: deps.checkpoints,
       checkpoint,
       signal: inner.signal,
+      fence: deps.fence ?? UNFENCED,
       log,
       metrics: deps.metrics,
       tuning: deps.tuning,
@@ -115,17 +122,35 @@ export class WorkerRelay {
       // Failures surface through `relays`; these copies must not count as unhandled.
       dataDelivered.catch(() => {});
       relays.catch(() => {});
-      await Promise.race([relays, lost]);
+      await Promise.race([relays, lost]).catch(async (err: unknown) => {
+        // A refused artifact or status leaves the log deliverable: the whole log goes first.
+        if (err instanceof RelayRefusedError && err.what !== LOG_BATCH)
+          await Promise.race([logs, lost]).catch(() => {});
+        throw err;
+      });
       await this.finish(ctx);
       deps.metrics.count("workers_finished");
       return "finished";
     } catch (err) {
       if (signal.aborted) return "stopped";
-      if (!(err instanceof WorkerLostError)) throw err;
+      if (!(err instanceof WorkerLostError || err instanceof RelayRefusedError)) throw err;
       inner.abort(err);
       const failed = new AbortController();
       signal.addEventListener("abort", () => failed.abort(), { once: true });
-      await this.reportFailure({ ...ctx, signal: failed.signal }, err.message);
+      const reporting = { ...ctx, signal: failed.signal };
+      if (err instanceof RelayRefusedError) {
+        // Loud: an error in the service log, a metric, and (if wharf-api takes it) a line in the build's log.
+        log.error({ refused: err.what, status: err.refusal.status ?? err.refusal.grpcStatus }, err.message);
+        deps.metrics.count("relays_refused");
+        await worker.release(5_000).catch(() => {});
+        await this.reportFailure(
+          reporting,
+          `${err.message}; relaying this build stopped`,
+          "what the worker wrote after that was not relayed",
+        );
+        return "refused";
+      }
+      await this.reportFailure(reporting, err.message, "anything the worker wrote after that is lost");
       deps.metrics.count("workers_failed");
       return "failed";
     } finally {
@@ -179,9 +204,14 @@ export class WorkerRelay {
     await deliver(ctx, "finish checkpoint", () => ctx.checkpoints.save(ctx.workerId, { finished: true }));
   }
 
-  private async reportFailure(ctx: RelayContext, reason: string): Promise<void> {
+  /**
+   * One diagnostic line in the build's log, then the build marked Failed, then the worker
+   * removed. Either send may be refused for good too (the build is gone from wharf-api):
+   * then it is skipped, since nobody could read it anyway.
+   */
+  private async reportFailure(ctx: RelayContext, reason: string, rest: string): Promise<void> {
     const cp = ctx.checkpoint;
-    ctx.log.warn({ reason }, "worker lost; marking the build Failed");
+    ctx.log.warn({ reason }, "marking the build Failed");
     if (isTerminal(cp.sentStatus)) {
       // Already final (every line was delivered before that): only cleanup remains.
       await this.removeWorker(ctx);
@@ -190,9 +220,9 @@ export class WorkerRelay {
     if (!cp.failureReported) {
       const message =
         `[wharf] ${reason}. The build is marked Failed. ` +
-        `Log lines up to ${cp.lastLogId} were delivered; anything the worker wrote after that is lost.`;
+        `Log lines up to ${cp.lastLogId} were delivered; ${rest}.`;
       let sent = false;
-      await deliver(ctx, "diagnostic line", async () => {
+      await unlessRefused(ctx, "diagnostic line", async () => {
         if (!sent) {
           await ctx.api.sendLogBatch(
             [
@@ -205,6 +235,7 @@ export class WorkerRelay {
               },
             ],
             ctx.signal,
+            ctx.fence,
           );
           sent = true;
         }
@@ -215,9 +246,14 @@ export class WorkerRelay {
     }
     if (advancesStatus(cp.sentStatus, "Failed")) {
       let sent = false;
-      await deliver(ctx, "status Failed", async () => {
+      await unlessRefused(ctx, "status Failed", async () => {
         if (!sent) {
-          await ctx.api.setBuildStatus(ctx.buildId, { status: "Failed", message: reason }, ctx.signal);
+          await ctx.api.setBuildStatus(
+            ctx.buildId,
+            { status: "Failed", message: reason },
+            ctx.signal,
+            ctx.fence,
+          );
           sent = true;
         }
         await ctx.checkpoints.save(ctx.workerId, { sentStatus: "Failed" });
@@ -226,6 +262,14 @@ export class WorkerRelay {
     }
     await this.removeWorker(ctx);
   }
+}
+
+/** `deliver`, where a permanent refusal only skips this step (logged). */
+async function unlessRefused(ctx: RelayContext, what: string, fn: () => Promise<void>): Promise<void> {
+  await deliver(ctx, what, fn).catch((err: unknown) => {
+    if (!(err instanceof RelayRefusedError)) throw err;
+    ctx.log.error({ refused: what }, `${err.message}; skipped`);
+  });
 }
 
 function shortError(err: unknown): string {

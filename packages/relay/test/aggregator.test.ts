@@ -208,6 +208,38 @@ describe("Aggregator", () => {
     expect(api.statusesFor(buildId(w))).toEqual(["Running", "Completed"]);
   });
 
+  it("a permanent refusal ends the build's relay loudly: no endless retry, a line in its log, Failed, worker removed", async () => {
+    // A wharf-api (or a proxy in front of it) without the artifact upload answers 404 for good.
+    await api.close();
+    api = await startWharfApiDouble({ token: "api-token", without: ["POST /api/build/{id}/artifact"] });
+    const counted: string[] = [];
+    const w = await worker();
+    w.store.appendStatus(0, "RUNNING");
+    writeLines(w.store, 1, 200);
+    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), "out.txt");
+    cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
+    await fs.writeFile(file, "artifact bytes");
+    await w.store.addArtifact(1, "out.txt", file);
+    await w.store.finish("SUCCESS");
+    directory.add(w);
+    const agg = aggregator({ metrics: { count: (c) => void counted.push(c) } });
+    await waitFor("worker removed", () => directory.removed.includes(w.workerId));
+    await waitFor("relay over", () => agg.relaying.length === 0);
+    const lines = api.logsFor(buildId(w));
+    expect(lines.slice(0, 200).map((l) => l.workerLogId)).toEqual(range(200));
+    expect(lines).toHaveLength(201);
+    expect(lines[200]?.message).toMatch(
+      /^\[wharf\] wharf-api refused the artifact out\.txt \(POST .*HTTP 404/,
+    );
+    expect(api.statusesFor(buildId(w))).toEqual(["Running", "Failed"]);
+    expect(counted.filter((c) => c === "relays_refused")).toHaveLength(1);
+    expect(counted).not.toContain("delivery_retries");
+    // Released: the worker let go of its results, and the relay is not taken up again.
+    await w.released;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(api.logsFor(buildId(w))).toHaveLength(201);
+  });
+
   it("a quick build whose worker refused the first connection (still starting) is relayed, not lost", async () => {
     // The provisioner may report a fast build finished before the aggregator's first connection
     // got through: that worker is starting, not gone, and keeps serving until released.

@@ -25,8 +25,8 @@ export interface WharfApiDoubleOptions {
   /** Bearer token every request must carry; unset = no auth. */
   token?: string;
   port?: number;
-  /** Answer 404 to these read routes, as a wharf-api version without them does. */
-  without?: ("GET /api/build/{id}/artifacts" | "GET /api/build/{id}/log")[];
+  /** Answer 404 to these routes, as a wharf-api version (or a proxy) without them does. */
+  without?: ("GET /api/build/{id}/artifacts" | "GET /api/build/{id}/log" | "POST /api/build/{id}/artifact")[];
 }
 
 export interface WharfApiDouble {
@@ -67,6 +67,7 @@ export async function startWharfApiDouble(opts: WharfApiDoubleOptions = {}): Pro
           extraRoutes: async (req, res, url) => {
             const route = `${req.method} ${url.pathname.replace(/^\/api\/build\/\d+\//, "/api/build/{id}/")}`;
             if (!opts.without?.includes(route as never)) return false;
+            req.resume();
             res.writeHead(404, { "content-type": "text/plain" }).end("404 page not found");
             return true;
           },

@@ -12,6 +12,7 @@ const help: Record<RelayCounter, string> = {
   workers_finished: "Workers relayed completely, released and removed",
   workers_failed: "Workers declared lost (build marked Failed)",
   leases_lost: "Worker leases taken over by another replica",
+  relays_refused: "Builds whose relay ended because wharf-api refused part of it for good (see the log)",
 };
 
 /** Prometheus view of the relay's counters plus the number of workers relayed now. */
