@@ -45,7 +45,7 @@ export async function startWorker(
   // the aggregator. Password inputs are added to the masking once planned, before any output.
   const store = await ResultStore.open(path.join(buildDir, "results"), {
     buildRef: opts.buildRef,
-    secrets: envSecrets(),
+    secrets: [...envSecrets(), ...tokensOf(opts)],
   });
 
   let releaseResolve!: () => void;
@@ -165,6 +165,13 @@ export async function startWorker(
 }
 
 /** WHARF_SECRET_* values are masked wherever they appear in output. */
+/** The worker's own credentials: no step prints them, but a git or engine error might quote one. */
+function tokensOf(opts: WorkerOptions): string[] {
+  return [opts.source.kind === "git" ? opts.source.token : undefined, opts.token].filter(
+    (t): t is string => !!t,
+  );
+}
+
 function envSecrets(): string[] {
   return Object.entries(process.env)
     .filter(([k, v]) => k.startsWith("WHARF_SECRET_") && v)
