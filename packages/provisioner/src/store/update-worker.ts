@@ -4,16 +4,22 @@ import type { WorkerStatus } from "../schemas.js";
 /**
  * State changes of a worker row. Each guards on the state it expects, so a
  * replica acting on stale knowledge (a row deleted or finished meanwhile)
- * changes nothing and learns so from the returned boolean. GIT_TOKEN is kept in the row
- * only while the worker may still have to be started: the first transition past the queue
- * drops it (`request - 'gitToken'`), so no stored row holds it longer than the start.
+ * changes nothing and learns so from the returned boolean.
  */
+
+/**
+ * GIT_TOKEN and VARS (which carry the build's inputs, password inputs among them; only the
+ * worker's plan knows which) are kept in the row only while the worker may still have to be
+ * started: the first transition past the queue drops them, so no stored row holds a secret
+ * longer than the start.
+ */
+const WITHOUT_SECRETS = "request = request - 'gitToken' - 'vars'";
 
 /** Scheduling → Initializing once the backend started the worker. */
 export async function markStarted(db: Queryable, workerId: string, address: string): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET status = 'Initializing', address = $2, started_at = now(), request = request - 'gitToken'
+     SET status = 'Initializing', address = $2, started_at = now(), ${WITHOUT_SECRETS}
      WHERE worker_id = $1 AND status = 'Scheduling' AND deleted_at IS NULL`,
     [workerId, address],
   );
@@ -40,7 +46,7 @@ export async function markEnded(
 ): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET status = $2, end_reason = $3, message = $4, finished_at = now(), request = request - 'gitToken'
+     SET status = $2, end_reason = $3, message = $4, finished_at = now(), ${WITHOUT_SECRETS}
      WHERE worker_id = $1 AND status IN ('Queued', 'Scheduling', 'Initializing', 'Running')`,
     [workerId, status, reason, message],
   );
@@ -61,7 +67,7 @@ export async function requeue(db: Queryable, workerId: string): Promise<boolean>
 export async function markDeleted(db: Queryable, workerId: string): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'), request = request - 'gitToken',
+     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'), ${WITHOUT_SECRETS},
          finished_at = COALESCE(finished_at, now()),
          status = CASE WHEN status IN ('Success', 'Failed', 'Cancelled') THEN status ELSE 'Cancelled' END
      WHERE worker_id = $1 AND deleted_at IS NULL`,
