@@ -1,8 +1,10 @@
 /**
  * What a log line must never hold. wharf-api sends its tokens in the query string
  * (`POST /api/worker?…&GIT_TOKEN=…&token=…`), so a logged URL is masked before it is written.
+ * `VARS` carries the build's inputs, password inputs among them, and only the pipeline
+ * knows which: it is masked whole.
  */
-const SECRET_PARAM = /(token|password|passwd|secret|credential|auth|key)/i;
+const SECRET_PARAM = /(token|password|passwd|secret|credential|auth|key|^vars$)/i;
 
 /** `url` with the value of every secret-looking query parameter replaced by `***`. */
 export function redactUrl(url: string): string {

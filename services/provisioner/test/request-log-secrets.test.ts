@@ -26,6 +26,8 @@ beforeAll(async () => {
       WHARF_PROVISIONER_HOST: "127.0.0.1",
       WHARF_PROVISIONER_PORT: "0",
       WHARF_PROVISIONER_TOKEN: TOKEN,
+      // Low, so the last test reaches it (a 429 is logged too).
+      WHARF_PROVISIONER_TRIGGER_RATE: "2",
       WHARF_DATA_DIR: path.join(dir, "data"),
     },
   });
@@ -67,10 +69,29 @@ it("never logs the query's GIT_TOKEN or token, at any level, in any request log"
   expect(output).toContain("token=***");
 });
 
+it("answers 429 past WHARF_PROVISIONER_TRIGGER_RATE and logs it under a digest, never the token", async () => {
+  // The first test triggered once; the refused (401) request did not count.
+  const query = (ref: number) =>
+    new URLSearchParams({ BUILD_REF: String(ref), GIT_FULLURL: "x", GIT_TOKEN, token: TOKEN });
+  expect((await fetch(`${url}/api/worker?${query(2)}`, { method: "POST" })).status).toBe(201);
+  const limited = await fetch(`${url}/api/worker?${query(3)}`, { method: "POST" });
+  expect(limited.status).toBe(429);
+  expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(await limited.text()).not.toContain(TOKEN);
+  await waitFor("the rate limit's log line", () => output.includes("over the rate limit"), 10_000);
+  const line = output.split("\n").find((l) => l.includes("over the rate limit")) ?? "";
+  expect(line).toMatch(/"rateKey":"token:[\w-]{22}"/);
+  expect(output).not.toContain(TOKEN);
+  expect(output).not.toContain(GIT_TOKEN);
+});
+
 it("masks secret-looking query parameters and keeps the rest", () => {
   expect(redactUrl("/api/worker?BUILD_REF=4&GIT_TOKEN=abc&token=x%20y&REPO_NAME=r")).toBe(
     "/api/worker?BUILD_REF=4&GIT_TOKEN=***&token=***&REPO_NAME=r",
   );
   expect(redactUrl("/p?api%5Fkey=1&password=&a")).toBe("/p?api%5Fkey=***&password=***&a");
+  expect(redactUrl("/api/worker?VARS=%7B%22pw%22%3A%22s%22%7D&VARSITY=1")).toBe(
+    "/api/worker?VARS=***&VARSITY=1",
+  );
   expect(redactUrl("/healthz")).toBe("/healthz");
 });
