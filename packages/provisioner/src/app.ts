@@ -7,7 +7,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDe
 import secureJson from "secure-json-parse";
 import { requireToken } from "./auth.js";
 import { ProblemError } from "./errors.js";
-import { installProblemHandler } from "./problem-handler.js";
+import {
+  DEFAULT_MAX_URL_LENGTH,
+  DEFAULT_TRIGGER_RATE,
+  limitUrlLength,
+  registerRateLimit,
+  rejectNulCharacters,
+} from "./limits.js";
+import { clientProblem, frameworkProblem, installProblemHandler } from "./problem-handler.js";
 import type { Provisioner } from "./provisioner.js";
 import { healthRoutes } from "./routes/health.js";
 import { missingRoutes } from "./routes/missing.js";
@@ -39,6 +46,10 @@ export interface AppOptions {
   logger?: Logger;
   /** Largest request body in bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** WHARF_PROVISIONER_MAX_URL: longest path and query in bytes, else 414 (default DEFAULT_MAX_URL_LENGTH). */
+  maxUrlLength?: number;
+  /** WHARF_PROVISIONER_TRIGGER_RATE: `POST /api/worker` per token and minute, else 429; 0 = no limit (default DEFAULT_TRIGGER_RATE). */
+  triggerRate?: number;
 }
 
 /**
@@ -54,12 +65,17 @@ export async function buildApp(opts: AppOptions): Promise<ProvisionerApp> {
     // coercion would turn a missing body into [0].
     ajv: { customOptions: { coerceTypes: false } },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    frameworkErrors: frameworkProblem,
+    clientErrorHandler: clientProblem,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // A stopping provisioner must not wait 72 s on a kept-alive aggregator connection.
   closeConnectionsWhenClosing(app);
   app.decorate("provisioner", opts.provisioner);
   installProblemHandler(app);
+  // Before the token check: an oversized URL is refused without being looked at.
+  limitUrlLength(app, opts.maxUrlLength ?? DEFAULT_MAX_URL_LENGTH);
+  rejectNulCharacters(app);
 
   // An empty JSON body is "no body" (schema validation then names what is missing).
   app.removeContentTypeParser("application/json");
@@ -115,6 +131,7 @@ export async function buildApp(opts: AppOptions): Promise<ProvisionerApp> {
   await app.register(healthRoutes);
   await app.register(workerRoutes);
   await app.register(missingRoutes);
-  await app.register(createWorkerRoute);
+  await registerRateLimit(app);
+  await app.register(createWorkerRoute, { triggerRate: opts.triggerRate ?? DEFAULT_TRIGGER_RATE });
   return app;
 }

@@ -35,7 +35,8 @@ export function parseVars(textValue: string | undefined, param = "VARS"): Record
   if (textValue === undefined || textValue.trim() === "") return {};
   let value: unknown;
   try {
-    value = parseYaml(textValue, { maxAliasCount: 50 });
+    // logLevel "error": no process warning that would print the values (they may be secrets) to stderr.
+    value = parseYaml(textValue, { maxAliasCount: 50, logLevel: "error" });
   } catch (err) {
     throw new ProblemError(
       "invalid-param",
@@ -51,6 +52,10 @@ export function parseVars(textValue: string | undefined, param = "VARS"): Record
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     out[k] = typeof v === "string" ? v : v === null ? "" : JSON.stringify(v);
+    // YAML's "\0" escape makes one; the database cannot store it.
+    if (`${k}${out[k]}`.includes("\u0000")) {
+      throw new ProblemError("invalid-param", `${param} must not contain a NUL character`, param);
+    }
   }
   return out;
 }

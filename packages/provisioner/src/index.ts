@@ -28,6 +28,7 @@ export {
   type ProvisionerClientOptions,
 } from "./client.js";
 export { BackendError, type Problem, type ProblemCode, ProblemError, problemTypes } from "./errors.js";
+export { DEFAULT_MAX_URL_LENGTH, DEFAULT_TRIGGER_RATE } from "./limits.js";
 export { DEFAULT_RETENTION_MS, Provisioner, type ProvisionerOptions } from "./provisioner.js";
 export {
   type MissingAnswer,

@@ -1,6 +1,7 @@
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { ProvisionerApp } from "./app.js";
-import { PROBLEM_CONTENT_TYPE, ProblemError } from "./errors.js";
+import { PROBLEM_CONTENT_TYPE, ProblemError, problemTypes } from "./errors.js";
 
 interface AjvIssue {
   instancePath?: string;
@@ -27,6 +28,10 @@ function fromValidation(err: FastifyError & { validation: AjvIssue[] }): Problem
 /** Every other error fastify raises while reading a request, by its stable code. */
 function fromFastify(err: FastifyError): ProblemError | undefined {
   switch (err.code) {
+    case "FST_ERR_MAX_PARAM_LENGTH":
+      return new ProblemError("uri-too-long", "a path segment is longer than a route parameter may be");
+    case "FST_ERR_BAD_URL":
+      return new ProblemError("bad-request", "the path is not a valid URL (bad percent-encoding)");
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new ProblemError("payload-too-large", err.message);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
@@ -52,6 +57,38 @@ export function sendProblem(reply: FastifyReply, req: FastifyRequest, problem: P
     .code(problem.status)
     .type(PROBLEM_CONTENT_TYPE)
     .send(JSON.stringify(problem.toProblem(req.url.split("?")[0])));
+}
+
+/**
+ * Fastify's `frameworkErrors`: what the router refuses before any hook or handler runs (a path that is
+ * not valid percent-encoding, a parameter over maxParamLength) is a problem too, not fastify's own JSON.
+ */
+export function frameworkProblem(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  sendProblem(reply, req, fromFastify(err) ?? new ProblemError("bad-request", "the request is malformed"));
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP parser refuses (a request line it cannot read, a
+ * header block over 16 KiB, a request that took too long) is answered as problem+json too. Nothing
+ * of the request is logged: the parser's error carries its raw bytes, tokens included.
+ */
+export function clientProblem(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const problem =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? new ProblemError("request-timeout", "the request was not received in time")
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? new ProblemError("header-too-large", "the request line and headers are over 16 KiB")
+        : new ProblemError("bad-request", "the request is not valid HTTP/1.1");
+  const { status, title } = problemTypes[problem.code];
+  const body = JSON.stringify(problem.toProblem());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /**

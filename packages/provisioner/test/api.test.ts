@@ -1,9 +1,7 @@
 import fs from "node:fs/promises";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { makePipelineRepo } from "@wharf/testkit";
-import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
 import { SLEEPING_PIPELINE } from "./git-repo.js";
@@ -139,40 +137,8 @@ describe("POST /api/worker", () => {
     expect(res.status).toBe(413);
     expect(res.json).toMatchObject({ code: "payload-too-large" });
   });
-
-  it("never answers 5xx to arbitrary query strings (fuzz)", async () => {
-    const chars = fc.constantFrom(
-      ..."abcAZ09_-.~%&=+?/[]{}:;,'\"!$()*@".split(""),
-      "BUILD_REF",
-      "VARS",
-      "GIT_FULLURL",
-    );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(chars, { maxLength: 40 }),
-        fc.constantFrom("POST", "GET"),
-        async (parts, method) => {
-          const status = await rawRequest(p.url, method, `/api/worker?token=${TOKEN}&${parts.join("")}`);
-          return status < 500;
-        },
-      ),
-      { numRuns: 150 },
-    );
-  });
+  // Arbitrary query strings, bodies and paths: http-fuzz.test.ts.
 });
-
-/** A request with the path sent as is (fetch would normalise it). */
-function rawRequest(base: string, method: string, rawPath: string): Promise<number> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, method, path: rawPath }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("list, delete and missing", () => {
   it("filters, deletes and explains missing builds", async () => {

@@ -34,6 +34,9 @@ export interface TestProvisionerOptions {
   /** Leave the scheduler stopped (call `provisioner.scheduler.start()` later). */
   autoStart?: boolean;
   local?: Partial<LocalBackendOptions>;
+  /** POST /api/worker per token and minute; 0 (no limit) unless a test is about the limit. */
+  triggerRate?: number;
+  maxUrlLength?: number;
 }
 
 /** A provisioner listening on 127.0.0.1 with a local backend under a temp data dir. */
@@ -56,7 +59,12 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     pollIntervalMs: 200,
     autoStart: opts.autoStart ?? true,
   });
-  const app = await buildApp({ provisioner, ...(opts.token ? { token: opts.token } : {}) });
+  const app = await buildApp({
+    provisioner,
+    triggerRate: opts.triggerRate ?? 0,
+    ...(opts.maxUrlLength ? { maxUrlLength: opts.maxUrlLength } : {}),
+    ...(opts.token ? { token: opts.token } : {}),
+  });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
   return {
     url,

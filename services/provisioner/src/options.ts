@@ -9,7 +9,7 @@ import {
   envString,
   isLoopbackHost,
 } from "@wharf/config";
-import { DEFAULT_RETENTION_MS } from "@wharf/provisioner";
+import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } from "@wharf/provisioner";
 
 export interface LocalBackendSettings {
   kind: "local";
@@ -76,6 +76,10 @@ export interface CompiledOptions {
   workerToken?: string;
   workerStopGraceMs: number;
   shutdownGraceMs: number;
+  /** WHARF_PROVISIONER_MAX_URL: longest request path and query in bytes (414 beyond). */
+  maxUrlLength: number;
+  /** WHARF_PROVISIONER_TRIGGER_RATE: POST /api/worker per token and minute (429 beyond); 0 = no limit. */
+  triggerRate: number;
   backend: LocalBackendSettings | DockerBackendSettings | KubernetesBackendSettings;
 }
 
@@ -212,6 +216,8 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_TOKEN | the key of each worker's own gRPC token; unset: a random key kept in WHARF_DATA_DIR/worker-token.key |
  * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
  * | WHARF_SHUTDOWN_GRACE | the worker stop grace + 5s (a DELETE in flight may be stopping a worker) |
+ * | WHARF_PROVISIONER_MAX_URL | 8192 bytes of path and query, else 414 (an nginx ingress's default; wharf-api's trigger is far shorter) |
+ * | WHARF_PROVISIONER_TRIGGER_RATE | 120 `POST /api/worker` per token and minute, else 429 with Retry-After (retries count); 0: no limit |
  */
 export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
   const workerStopGraceMs = envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 15_000);
@@ -246,6 +252,14 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
   } else {
     throw new ConfigError(`WHARF_PROVISIONER_BACKEND must be local, docker or kubernetes, got "${kind}"`);
   }
+  const maxUrlLength = envInt(env, "WHARF_PROVISIONER_MAX_URL", DEFAULT_MAX_URL_LENGTH);
+  if (maxUrlLength < 256) {
+    throw new ConfigError(`WHARF_PROVISIONER_MAX_URL must be at least 256 bytes, got ${maxUrlLength}`);
+  }
+  const triggerRate = envInt(env, "WHARF_PROVISIONER_TRIGGER_RATE", DEFAULT_TRIGGER_RATE);
+  if (triggerRate < 0) {
+    throw new ConfigError(`WHARF_PROVISIONER_TRIGGER_RATE must be 0 (no limit) or more, got ${triggerRate}`);
+  }
   const token = envOptional(env, "WHARF_PROVISIONER_TOKEN");
   const databaseUrl = envOptional(env, "DATABASE_URL");
   const workerToken = envOptional(env, "WHARF_WORKER_TOKEN");
@@ -268,6 +282,8 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     ...(workerToken ? { workerToken } : {}),
     workerStopGraceMs,
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", workerStopGraceMs + 5_000),
+    maxUrlLength,
+    triggerRate,
     backend,
   };
 }

@@ -92,7 +92,13 @@ export async function startProvisioner(
       workerToken: workerKey,
       log,
     });
-    const app = await buildApp({ provisioner, logger: log, ...(opts.token ? { token: opts.token } : {}) });
+    const app = await buildApp({
+      provisioner,
+      logger: log,
+      maxUrlLength: opts.maxUrlLength,
+      triggerRate: opts.triggerRate,
+      ...(opts.token ? { token: opts.token } : {}),
+    });
     const address = await app.listen({ host: opts.host, port: opts.port });
     const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
     log.info(

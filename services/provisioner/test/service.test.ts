@@ -24,6 +24,8 @@ describe("compileOptions", () => {
       retentionMs: 7 * 24 * 3600_000,
       workerStopGraceMs: 15_000,
       shutdownGraceMs: 20_000,
+      maxUrlLength: 8192,
+      triggerRate: 120,
       backend: { kind: "local", executor: "local" },
     });
   });
@@ -63,9 +65,18 @@ describe("compileOptions", () => {
     [{ WHARF_MAX_WORKERS: "many" }, /integer/],
     [{ WHARF_WORKER_CMD: "[1]" }, /array of strings/],
     [{ WHARF_POLL_INTERVAL: "soon" }, /duration/],
+    [{ WHARF_PROVISIONER_TRIGGER_RATE: "-1" }, /0 \(no limit\) or more/],
+    [{ WHARF_PROVISIONER_TRIGGER_RATE: "lots" }, /integer/],
+    [{ WHARF_PROVISIONER_MAX_URL: "100" }, /at least 256/],
   ])("rejects %o", (env, message) => {
     expect(() => compileOptions(env)).toThrow(ConfigError);
     expect(() => compileOptions(env)).toThrow(message);
+  });
+
+  it("reads the request limits; a trigger rate of 0 turns the limit off", () => {
+    expect(
+      compileOptions({ WHARF_PROVISIONER_TRIGGER_RATE: "0", WHARF_PROVISIONER_MAX_URL: "16384" }),
+    ).toMatchObject({ triggerRate: 0, maxUrlLength: 16384 });
   });
 
   it("parses a command as words or a JSON array", () => {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { parseBuildRequest } from "../build-request.js";
 import { ProblemError } from "../errors.js";
+import { triggerRateLimit } from "../limits.js";
 import {
   CreateWorkerQuerySchema,
   ListWorkersQuerySchema,
@@ -83,13 +84,15 @@ export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
  * this plugin replaces the parsers with one that only drains it (bodyLimit still
  * applies).
  */
-export const createWorkerRoute: FastifyPluginAsyncTypebox = async (app) => {
+export const createWorkerRoute: FastifyPluginAsyncTypebox<{ triggerRate: number }> = async (app, opts) => {
+  const rateLimit = triggerRateLimit(opts.triggerRate);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, _body, done) => done(null, undefined));
 
   app.post(
     "/api/worker",
     {
+      ...(rateLimit ? { config: { rateLimit } } : {}),
       schema: {
         summary: "Queue a worker for a build (wharf-cmd compatible, query parameters only)",
         description:
@@ -98,7 +101,13 @@ export const createWorkerRoute: FastifyPluginAsyncTypebox = async (app) => {
           "(safe for retries: a build never runs twice).",
         tags: ["worker"],
         querystring: CreateWorkerQuerySchema,
-        response: { 200: WorkerSchema, 201: WorkerSchema, ...problems },
+        response: {
+          200: WorkerSchema,
+          201: WorkerSchema,
+          414: ProblemSchema,
+          429: ProblemSchema,
+          ...problems,
+        },
       },
     },
     async (req, reply) => {
