@@ -111,8 +111,12 @@ export class WorkerRelay {
     };
     try {
       if (checkpoint.failureReported) throw new WorkerLostError(`worker ${w.workerId} was lost`);
+      // The directory's diagnosis (a clone's git error, an image that cannot be pulled) is what
+      // the developer needs to read: it goes into the build log, line by line.
       if (w.address === null && w.status === "failed")
-        throw new WorkerLostError(`worker ${w.workerId} failed to start`);
+        throw new WorkerLostError(
+          [`worker ${w.workerId} failed to start`, w.message?.trim()].filter(Boolean).join(": "),
+        );
       const lost = this.watchLiveness(ctx);
       lost.catch(() => {});
       const logs = new LogRelay(ctx).run();
@@ -218,28 +222,30 @@ export class WorkerRelay {
       return;
     }
     if (!cp.failureReported) {
-      const message =
-        `[wharf] ${reason}. The build is marked Failed. ` +
-        `Log lines up to ${cp.lastLogId} were delivered; ${rest}.`;
+      const [headline, ...details] = reason.split("\n");
+      const messages = [
+        `[wharf] ${headline}. The build is marked Failed. ` +
+          `Log lines up to ${cp.lastLogId} were delivered; ${rest}.`,
+        ...details.filter((d) => d.trim() !== "").map((d) => `[wharf]   ${d}`),
+      ];
+      const timestamp = new Date();
       let sent = false;
       await unlessRefused(ctx, "diagnostic line", async () => {
         if (!sent) {
           await ctx.api.sendLogBatch(
-            [
-              {
-                buildId: ctx.buildId,
-                workerLogId: cp.lastLogId + 1,
-                workerStepId: 0,
-                timestamp: new Date(),
-                message,
-              },
-            ],
+            messages.map((message, i) => ({
+              buildId: ctx.buildId,
+              workerLogId: cp.lastLogId + 1 + i,
+              workerStepId: 0,
+              timestamp,
+              message,
+            })),
             ctx.signal,
             ctx.fence,
           );
           sent = true;
         }
-        const update = { failureReported: true, deliveredLines: cp.deliveredLines + 1 };
+        const update = { failureReported: true, deliveredLines: cp.deliveredLines + messages.length };
         await ctx.checkpoints.save(ctx.workerId, update);
         Object.assign(cp, update);
       });
@@ -272,7 +278,17 @@ async function unlessRefused(ctx: RelayContext, what: string, fn: () => Promise<
   });
 }
 
-function shortError(err: unknown): string {
+/**
+ * A worker call's error as a developer reads it in the build log: gRPC's resolution notes,
+ * timestamps and this aggregator's own addresses (a port-forward listener) are of no use
+ * there; the service log keeps the whole error.
+ */
+export function shortError(err: unknown): string {
   const e = err as { details?: string; message?: string } | undefined;
-  return (e?.details || e?.message || String(err)).slice(0, 200);
+  return (e?.details || e?.message || String(err))
+    .replace(/\s*Resolution note:.*$/s, "")
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, "")
+    .replace(/(?:\d{1,3}\.){3}\d{1,3}:\d+|\[[\da-f:]+\]:\d+/gi, "the worker")
+    .trim()
+    .slice(0, 200);
 }

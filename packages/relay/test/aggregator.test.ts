@@ -4,6 +4,7 @@ import path from "node:path";
 import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Aggregator, type AggregatorOptions, WharfApiClient } from "../src/index.js";
+import { shortError } from "../src/worker-relay.js";
 import {
   ListedWorkers,
   quietLog,
@@ -238,6 +239,39 @@ describe("Aggregator", () => {
     await w.released;
     await new Promise((r) => setTimeout(r, 500));
     expect(api.logsFor(buildId(w))).toHaveLength(201);
+  });
+
+  it("a worker that failed to start: the directory's diagnosis reaches the build log line by line, Failed", async () => {
+    const id = nextBuildId++;
+    const workerId = `nostart-${id}`;
+    directory.workers.set(workerId, {
+      workerId,
+      buildRef: String(id),
+      address: null,
+      status: "failed",
+      message: "Init:Error\nclone log (exit 128):\nfatal: repository '/srv/git/app' not exported",
+    });
+    aggregator();
+    await waitFor("build failed", () => api.statusesFor(id).includes("Failed"));
+    expect(api.logsFor(id).map((l) => [l.workerLogId, l.message])).toEqual([
+      [
+        1,
+        `[wharf] worker ${workerId} failed to start: Init:Error. The build is marked Failed. ` +
+          "Log lines up to 0 were delivered; anything the worker wrote after that is lost.",
+      ],
+      [2, "[wharf]   clone log (exit 128):"],
+      [3, "[wharf]   fatal: repository '/srv/git/app' not exported"],
+    ]);
+    await waitFor("worker removed", () => directory.removed.includes(workerId));
+  });
+
+  it("tells a developer why a worker was lost without gRPC's notes or this aggregator's addresses", () => {
+    const err = Object.assign(new Error("14 UNAVAILABLE: x"), {
+      details:
+        "No connection established. Last error: connect ECONNREFUSED 127.0.0.1:46789 (2026-12-03T10:00:00.000Z). " +
+        "Resolution note: connection to [::1]:5010 failed",
+    });
+    expect(shortError(err)).toBe("No connection established. Last error: connect ECONNREFUSED the worker.");
   });
 
   it("a quick build whose worker refused the first connection (still starting) is relayed, not lost", async () => {
