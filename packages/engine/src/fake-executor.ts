@@ -44,6 +44,7 @@ export interface FakeCall {
  *   fail-start <msg>                `startStep` rejects with StepStartError(msg)
  *   executor-error <msg>            `startStep` rejects with ExecutorError(msg)
  *   wait-fail <msg>                 `wait()` rejects with ExecutorError(msg)
+ *   secret <value>                  the started process carries <value> on `StepProcess.secrets` (a no-op when run)
  *
  * An unknown command writes an error to stderr and exits 127. Other step types print
  * one line and succeed. `collectFiles` really copies files matching the globs from
@@ -95,6 +96,7 @@ export class FakeExecutor implements Executor {
       if (name === "executor-error") throw new ExecutorError(arg);
       if (name === "wait-fail") waitFailure = arg;
     }
+    const secrets = commands.filter((c) => c.name === "secret").map((c) => c.arg);
     const proc = new FakeStepProcess(commands, {
       attempt,
       workspace: build.sourceDir,
@@ -102,6 +104,7 @@ export class FakeExecutor implements Executor {
       waitFailure,
       onStop: () => this.calls.push({ op: "stop", stepId: step.id }),
       onDestroy: () => this.calls.push({ op: "destroy", stepId: step.id }),
+      secrets,
     });
     this.processes.add(proc);
     return proc;

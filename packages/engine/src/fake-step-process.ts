@@ -21,6 +21,8 @@ export interface FakeProcessHooks {
   waitFailure: string | null;
   onStop(graceMs: number): void;
   onDestroy(): void;
+  /** Values the process reports on `secrets` (from `secret <value>` commands). */
+  secrets?: string[];
 }
 
 /** Exit codes of a process ended by a signal, as a shell reports them. */
@@ -36,6 +38,7 @@ const CHUNK = 64 * 1024;
 export class FakeStepProcess implements StepProcess {
   readonly stdout = new PassThrough();
   readonly stderr = new PassThrough();
+  readonly secrets: readonly string[];
   private readonly kill = new AbortController();
   private ignoresStop = false;
   /** True until the process ended. */
@@ -46,6 +49,7 @@ export class FakeStepProcess implements StepProcess {
     commands: FakeCommand[],
     private readonly hooks: FakeProcessHooks,
   ) {
+    this.secrets = hooks.secrets ?? [];
     this.exited = this.run(commands);
   }
 
@@ -121,6 +125,8 @@ export class FakeStepProcess implements StepProcess {
         return void (await delay(count(name, arg), undefined, { signal }));
       case "exit":
         return count(name, arg);
+      case "secret":
+        return undefined;
       case "ignore-stop":
         this.ignoresStop = true;
         return undefined;

@@ -34,11 +34,16 @@ export class MemoryRecorder implements BuildRecorder {
   readonly artifacts: RecordedArtifact[] = [];
   readonly results = new Map<number, { exitCode: number | null; attempts: number }>();
   steps: { stepId: number; stage: string; name: string }[] = [];
+  /** Every value given to `addSecrets`, in order; masked as `***` in lines appended after. */
+  readonly secrets: string[] = [];
   private seq = 0;
 
   appendLog(stepId: number, message: string | Buffer, timestamp = Date.now()): number {
     const logId = this.logs.length + 1;
-    const text = typeof message === "string" ? message : message.toString("utf8");
+    let text = typeof message === "string" ? message : message.toString("utf8");
+    // Longest first, so a secret containing another is masked whole (as the result store does).
+    for (const secret of [...this.secrets].sort((a, b) => b.length - a.length))
+      text = text.split(secret).join("***");
     this.logs.push({ seq: ++this.seq, logId, stepId, message: text, timestamp });
     return logId;
   }
@@ -57,6 +62,10 @@ export class MemoryRecorder implements BuildRecorder {
 
   setSteps(steps: { stepId: number; stage: string; name: string }[]): void {
     this.steps = steps.map((s) => ({ ...s }));
+  }
+
+  addSecrets(values: readonly string[]): void {
+    this.secrets.push(...values.filter((v) => v !== ""));
   }
 
   recordStepResult(stepId: number, r: { exitCode: number | null; attempts: number }): void {

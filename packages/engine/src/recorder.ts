@@ -31,6 +31,11 @@ export interface BuildRecorder {
   setSteps(steps: { stepId: number; stage: string; name: string }[]): void;
   /** Records how a step ended, once, when it reached its terminal status. */
   recordStepResult(stepId: number, r: { exitCode: number | null; attempts: number }): void;
+  /**
+   * Masks these values (as `***`) in every line appended from now on, of any step. The engine
+   * calls it with a started step's `StepProcess.secrets` before it records any output of it.
+   */
+  addSecrets(values: readonly string[]): void;
 }
 
 export function isTerminal(status: StepStatus): status is TerminalStatus {

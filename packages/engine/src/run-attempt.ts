@@ -45,6 +45,8 @@ export async function runAttempt(ctx: StepRunContext): Promise<AttemptResult> {
     return { kind: "fault", message: `executor failed: starting the step: ${errorMessage(err)}` };
   }
   try {
+    // Secrets the executor resolved for this step are masked before its first line is recorded.
+    if (proc.secrets?.length) ctx.recorder.addSecrets(proc.secrets);
     ctx.tracker.advance("RUNNING");
     return await supervise(proc, ctx);
   } catch (err) {

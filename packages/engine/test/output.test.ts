@@ -29,3 +29,39 @@ describe("step output", () => {
     expect(raw).toEqual([Buffer.from("hi")]);
   });
 });
+
+describe("secrets an executor resolved for a step", () => {
+  it("are masked from the step's first line on, and in later steps' output", async () => {
+    const p = plan(
+      stage("s", [step("uses", ["secret s3cr3t-value", "echo before s3cr3t-value after"])]),
+      stage("t", [step("later", ["echo again s3cr3t-value"])]),
+    );
+    const { recorder } = await runFake(p);
+    expect(recorder.secrets).toEqual(["s3cr3t-value"]);
+    expect(recorder.logsOf(1)).toEqual(["before *** after"]);
+    expect(recorder.logsOf(2)).toEqual(["again ***"]);
+  });
+
+  it("are handed to the recorder before the step's first output line", async () => {
+    const recorder = new MemoryRecorder();
+    const order: string[] = [];
+    const addSecrets = recorder.addSecrets.bind(recorder);
+    recorder.addSecrets = (values) => {
+      order.push(`secrets ${values.join(",")}`);
+      addSecrets(values);
+    };
+    const appendLog = recorder.appendLog.bind(recorder);
+    recorder.appendLog = (stepId, message, ts) => {
+      order.push("line");
+      return appendLog(stepId, message, ts);
+    };
+    await runFake(plan(stage("s", [step("a", ["secret abcdefgh", "echo abcdefgh"])])), { recorder });
+    expect(order).toEqual(["secrets abcdefgh", "line"]);
+    expect(recorder.logsOf(1)).toEqual(["***"]);
+  });
+
+  it("a step without secrets adds none", async () => {
+    const { recorder } = await runFake(plan(stage("s", [step("a", ["echo hi"])])));
+    expect(recorder.secrets).toEqual([]);
+  });
+});

@@ -24,6 +24,8 @@ export class KubeStepProcess implements StepProcess {
     readonly namespace: string,
     readonly podName: string,
     private readonly pollMs: number,
+    /** What to mask of the values of the Secrets the pod references. */
+    readonly secrets: readonly string[] = [],
   ) {}
 
   /** Starts following the container's log; call once the container has started. */

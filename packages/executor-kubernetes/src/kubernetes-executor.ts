@@ -26,6 +26,7 @@ import {
   type KubernetesExecutorOptions,
 } from "./options.js";
 import { deletePod, isNotFound, PodStartError, waitForContainerStart } from "./pod-lifecycle.js";
+import { readStepSecrets } from "./step-secrets.js";
 import { copyFromWorkspace, copyIntoWorkspace } from "./workspace-transfer.js";
 
 interface BuildResources {
@@ -39,6 +40,10 @@ interface BuildResources {
  * out (tar over pods/exec); step pods mount the same claim at /workspace. Every pod and
  * the claim carry the build's labels and (when the worker runs in a pod) an ownerReference
  * to the worker pod, so deleting the worker cascades.
+ *
+ * Before a step pod is created, the Secrets it references (env and volumes) are read, and
+ * what to mask of their values is returned on `StepProcess.secrets` (the worker's Role
+ * needs `get` on `secrets`).
  */
 export class KubernetesExecutor implements Executor {
   readonly kind = "kubernetes";
@@ -126,6 +131,15 @@ export class KubernetesExecutor implements Executor {
       if (err instanceof StepSpecError) throw new StepStartError(err.message, step.id, { cause: err });
       throw err;
     }
+    // Before the pod exists: the values are masked before the step can print them, and a
+    // Secret that is missing or unreadable fails the step without creating a pod.
+    let secrets: string[];
+    try {
+      secrets = await readStepSecrets(this.api, this.namespace, run, step.id);
+    } catch (err) {
+      if (err instanceof StepStartError) throw err;
+      throw new ExecutorError((err as Error).message, { cause: err });
+    }
     const created = await this.api.createNamespacedPod({
       namespace: this.namespace,
       body: stepPod({
@@ -145,6 +159,7 @@ export class KubernetesExecutor implements Executor {
       this.namespace,
       created.metadata!.name!,
       this.options.pollMs,
+      secrets,
     );
     try {
       await waitForContainerStart(this.api, {

@@ -117,12 +117,14 @@ describe("KubernetesExecutor against the fake API server", () => {
     await h.executor.destroyBuild(build);
   });
 
-  it("fails a step whose secret does not exist with CreateContainerConfigError", async () => {
+  it("fails a step whose secret does not exist with StepStartError naming it, before creating a pod", async () => {
     const build = buildSpec(h.sourceDir);
     await h.executor.setupBuild(build);
     const step = containerStep(2, ["true"]);
     if (step.type === "container") step.spec.secretName = "no-such-secret";
-    await expect(h.executor.startStep(build, step, {})).rejects.toThrow(/CreateContainerConfigError/);
+    await expect(h.executor.startStep(build, step, {})).rejects.toThrow(
+      /secret "no-such-secret" not found in namespace "wharf-builds"/,
+    );
     await h.executor.destroyBuild(build);
   });
 

@@ -6,11 +6,16 @@ import type { ApiCall } from "@wharf/kube-fake";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { KubernetesExecutor } from "../src/index.js";
-import { buildSpec, containerStep, readAll, startHarness } from "./kube-harness.js";
+import { buildSpec, containerStep, NAMESPACE, readAll, startHarness } from "./kube-harness.js";
 
 const rbacFile = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   "../../../deploy/kubernetes/rbac.yaml",
+);
+
+const chartRbacFile = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  "../../../deploy/helm/wharf/templates/rbac.yaml",
 );
 
 interface Rule {
@@ -44,6 +49,21 @@ describe("the wharf-worker Role", () => {
       await readAll(ok.stdout);
       await ok.wait();
       await ok.destroy();
+      // A step with a Secret (an admin's, put straight into the store so the call is not the
+      // worker's): the executor reads it (to mask its values) before creating the pod.
+      h.fake.store.create("secrets", NAMESPACE, {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { name: "step-secret" },
+        data: { TOKEN: Buffer.from("secret-token-value").toString("base64") },
+      });
+      const withSecret = containerStep(5, ["echo $TOKEN"]);
+      if (withSecret.type === "container") withSecret.spec.secretName = "step-secret";
+      const secretStep = await h.executor.startStep(build, withSecret, {});
+      await readAll(secretStep.stdout);
+      await secretStep.wait();
+      await secretStep.destroy();
       const stopped = await h.executor.startStep(build, containerStep(2, ["sleep 30"]), {});
       await stopped.stop(0);
       await stopped.destroy();
@@ -64,6 +84,13 @@ describe("the wharf-worker Role", () => {
       await h.executor.destroyBuild(build);
 
       const rules = await roleRules("wharf-worker");
+      // The chart's Role says the same.
+      const chart = parseAllDocuments(
+        (await fs.readFile(chartRbacFile, "utf8")).replaceAll("{{ .Release.Name }}", "wharf"),
+      )
+        .map((d) => d.toJS())
+        .find((d) => d?.kind === "Role" && d.metadata.name === "wharf-worker");
+      expect(chart?.rules).toEqual(rules);
       const denied = h.fake.calls.filter((c) => !allows(rules, c));
       expect(denied).toEqual([]);
       // Least privilege: every resource/verb pair in the Role was used, except pods/exec

@@ -21,6 +21,15 @@ export interface StepProcess {
    */
   readonly stdout: Readable;
   readonly stderr: Readable;
+  /**
+   * Secret values this step can read that the executor learnt while starting it (the
+   * Kubernetes executor reads the Secrets a step pod references as env or volumes), already
+   * filtered by `maskableSecretValues`. Set before `startStep` resolves and never changed.
+   * The caller must mask them in everything it records from now on — this step's output and
+   * any later line of the build — before it reads the first chunk of `stdout`/`stderr`; the
+   * engine hands them to `BuildRecorder.addSecrets`. Absent or empty: nothing to add.
+   */
+  readonly secrets?: readonly string[];
   /** Resolves with the exit code once the process ended; never rejects for a non-zero exit. */
   wait(): Promise<number>;
   /**
@@ -42,8 +51,13 @@ export interface StepProcess {
  * - Steps of one stage are started concurrently: `startStep` and everything on a
  *   `StepProcess` must be safe to use for several steps at once.
  * - `startStep` rejects with `StepStartError` when the step cannot start for a reason of
- *   the step itself (missing image, unsupported step type, bad spec): the engine marks
- *   the step FAILED with the message. Any other rejection is an executor fault.
+ *   the step itself (missing image, unsupported step type, bad spec, a Secret it uses that is
+ *   missing or that the executor may not read): the engine marks the step FAILED with the
+ *   message. Any other rejection is an executor fault.
+ * - Secret values: an executor that resolves credentials for a step (Kubernetes Secrets
+ *   referenced by the pod) returns their values on `StepProcess.secrets`, so they are masked
+ *   before any output of the step is recorded. An executor that cannot learn the values of a
+ *   secret the step uses must fail the start rather than run the step unmasked.
  * - `destroyBuild` must succeed even if `setupBuild` or any `startStep` failed, and
  *   may be called while steps are still running (cancel): it then stops them first.
  * - Executors see only the plan (`PlanStep`), never YAML, and keep no state between builds.

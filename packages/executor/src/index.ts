@@ -9,4 +9,5 @@ export {
   LABEL_STEP_NAME,
   stepLabels,
 } from "./labels.js";
+export { MIN_MASKED_LENGTH, MIN_MASKED_LINE_LENGTH, maskableSecretValues } from "./secret-values.js";
 export { assertWorkspaceGlobs, exitCodeForSignal, resourceName, stepScript } from "./step-script.js";

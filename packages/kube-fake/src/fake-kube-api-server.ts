@@ -8,6 +8,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { WebSocketServer } from "ws";
 import { type ApiPath, parseApiPath, rbacVerb } from "./api-path.js";
 import { ApiStatusError, notFound, sendJson } from "./api-status.js";
+import { type AuthorizationRequest, type Authorizer, forbidden } from "./authorization.js";
 import { FakeKubelet } from "./kubelet.js";
 import { type KubeObject, ObjectStore } from "./object-store.js";
 import { handleRest } from "./rest-handler.js";
@@ -29,6 +30,14 @@ export interface FakeKubeOptions {
   imageExists?: (image: string) => boolean;
   /** Namespace of the kubeconfig's context. Default "default". */
   namespace?: string;
+  /**
+   * Authorizes every request (REST and WebSocket upgrades) like the API server's RBAC
+   * authorizer; a denied one gets 403 Forbidden and is recorded with code 403. Default:
+   * everything is allowed. `rbacAuthorizer(role.rules)` grants what a Role grants.
+   */
+  authorize?: Authorizer;
+  /** The user named in a 403's message. Default "system:serviceaccount:<namespace>:default". */
+  user?: string;
 }
 
 const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
@@ -38,7 +47,8 @@ const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io"];
  * An in-process stand-in for kube-apiserver + one kubelet, on 127.0.0.1 over plain HTTP.
  * It speaks the core/v1 REST paths `@kubernetes/client-node` uses for pods (with log,
  * status, exec and portforward), persistentvolumeclaims, events, secrets and configmaps.
- * Namespaces need not exist; there is no authentication, but every call is recorded.
+ * Namespaces need not exist; there is no authentication, but every call is recorded, and
+ * with `authorize` (e.g. `rbacAuthorizer` of a Role's rules) a denied call gets 403 Forbidden.
  */
 export class FakeKubeApiServer {
   readonly store = new ObjectStore();
@@ -94,16 +104,30 @@ export class FakeKubeApiServer {
     return this.kubeConfig(namespace).exportConfig();
   }
 
-  private record(method: string, p: ApiPath, url: URL, code: number): void {
+  private request(method: string, p: ApiPath, url: URL): AuthorizationRequest {
     const watch = ["true", "1"].includes(url.searchParams.get("watch") ?? "");
-    this.calls.push({
+    return {
       verb: rbacVerb(method, p, watch),
       resource: p.resource,
       ...(p.subresource ? { subresource: p.subresource } : {}),
       ...(p.namespace ? { namespace: p.namespace } : {}),
       ...(p.name ? { name: p.name } : {}),
-      code,
-    });
+    };
+  }
+
+  private record(method: string, p: ApiPath, url: URL, code: number): void {
+    this.calls.push({ ...this.request(method, p, url), code });
+  }
+
+  /** Throws the API server's 403 if the configured authorizer denies the request. */
+  private authorize(method: string, p: ApiPath, url: URL): void {
+    if (!this.options.authorize) return;
+    const request = this.request(method, p, url);
+    if (this.options.authorize(request)) return;
+    const user =
+      this.options.user ??
+      `system:serviceaccount:${this.options.namespace ?? p.namespace ?? "default"}:default`;
+    throw forbidden(request, user);
   }
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -122,6 +146,7 @@ export class FakeKubeApiServer {
           "NotFound",
           `the server could not find the requested resource ${url.pathname}`,
         );
+      this.authorize(req.method ?? "GET", apiPath, url);
       await handleRest(this.restContext(), apiPath, url, req, res);
     } catch (err) {
       const status =
@@ -206,6 +231,12 @@ export class FakeKubeApiServer {
     };
     if (!apiPath?.name || apiPath.resource !== "pods" || !apiPath.namespace) {
       reject(404, "not found");
+      return;
+    }
+    try {
+      this.authorize("GET", apiPath, url);
+    } catch (err) {
+      reject(403, (err as Error).message);
       return;
     }
     const sub = apiPath.subresource;

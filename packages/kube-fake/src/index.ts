@@ -1,5 +1,11 @@
 export { type ApiPath, parseApiPath, RESOURCE_KINDS, rbacVerb } from "./api-path.js";
 export { ApiStatusError } from "./api-status.js";
+export {
+  type AuthorizationRequest,
+  type Authorizer,
+  type PolicyRule,
+  rbacAuthorizer,
+} from "./authorization.js";
 export { type ApiCall, FakeKubeApiServer, type FakeKubeOptions } from "./fake-kube-api-server.js";
 export { type FakeClusterEnv, startFakeClusterEnv } from "./fake-kubeconfig.js";
 export { FakeKubelet, type KubeletOptions } from "./kubelet.js";

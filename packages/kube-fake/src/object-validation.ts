@@ -1,4 +1,4 @@
-import { invalid } from "./api-status.js";
+import { badRequest, invalid } from "./api-status.js";
 import type { KubeObject } from "./object-store.js";
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -80,4 +80,55 @@ export function validateObject(kindName: string, obj: KubeObject): void {
     }
   }
   if (problems.length) throw invalid(kindName, name, problems);
+}
+
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * What the API server does to a Secret on create: `data` must be base64 (a 400 when it
+ * cannot be decoded), `stringData` is merged into `data` and never stored, keys must be
+ * valid, the type defaults to Opaque, and a `kubernetes.io/dockerconfigjson` Secret needs a
+ * `.dockerconfigjson` key holding JSON.
+ */
+export function normalizeSecret(obj: KubeObject): void {
+  const data: Record<string, unknown> = { ...(obj.data ?? {}) };
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== "string" || !BASE64.test(v)) {
+      throw badRequest(
+        `Secret in version "v1" cannot be handled as a Secret: illegal base64 data for key "${k}"`,
+      );
+    }
+  }
+  for (const [k, v] of Object.entries(obj.stringData ?? {})) {
+    if (typeof v !== "string")
+      throw badRequest(
+        `Secret in version "v1" cannot be handled as a Secret: stringData.${k} must be a string`,
+      );
+    data[k] = Buffer.from(v, "utf8").toString("base64");
+  }
+  delete obj.stringData;
+  obj.data = data;
+  obj.type ??= "Opaque";
+  const name = obj.metadata?.name ?? obj.metadata?.generateName ?? "";
+  const problems = Object.keys(data)
+    .filter((k) => !SECRET_KEY.test(k) || k.length > 253)
+    .map(
+      (k) =>
+        `data[${k}]: Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`,
+    );
+  if (obj.type === "kubernetes.io/dockerconfigjson") {
+    const raw = data[".dockerconfigjson"];
+    if (typeof raw !== "string") problems.push(`data[.dockerconfigjson]: Required value`);
+    else {
+      try {
+        JSON.parse(Buffer.from(raw, "base64").toString("utf8"));
+      } catch (err) {
+        problems.push(
+          `data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": ${(err as Error).message}`,
+        );
+      }
+    }
+  }
+  if (problems.length) throw invalid("Secret", name, problems);
 }

@@ -4,7 +4,7 @@ import { type ApiPath, RESOURCE_KINDS } from "./api-path.js";
 import { ApiStatusError, badRequest, notFound, sendJson } from "./api-status.js";
 import type { FakeKubelet } from "./kubelet.js";
 import { ConflictError, type KubeObject, type ObjectStore } from "./object-store.js";
-import { validateObject } from "./object-validation.js";
+import { normalizeSecret, validateObject } from "./object-validation.js";
 import { pvcHostDir } from "./pod-sandbox.js";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.js";
 import { serveWatch } from "./watch-stream.js";
@@ -149,6 +149,7 @@ export async function handleRest(
         );
       }
       validateObject(kind, body);
+      if (kind === "Secret") normalizeSecret(body);
       if (kind === "Pod") body.status = { phase: "Pending" };
       let created: KubeObject;
       try {

@@ -2,7 +2,7 @@ import net from "node:net";
 import { PassThrough, Writable } from "node:stream";
 import { CoreV1Api, Log, PortForward, type V1Pod, Watch } from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeKubeApiServer, pollUntil } from "../src/index.js";
+import { FakeKubeApiServer, pollUntil, rbacAuthorizer } from "../src/index.js";
 
 let fake: FakeKubeApiServer;
 let api: CoreV1Api;
@@ -283,5 +283,74 @@ describe("port-forward", () => {
         new PassThrough(),
       ),
     ).rejects.toBeTruthy();
+  });
+});
+
+describe("secrets", () => {
+  it("serves a created Secret by name, stringData merged into base64 data, type defaulted", async () => {
+    await api.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: "creds" },
+        data: { user: Buffer.from("ci").toString("base64") },
+        stringData: { password: "s3cret-pw" },
+      },
+    });
+    const secret = await api.readNamespacedSecret({ name: "creds", namespace: ns });
+    expect(secret.kind).toBe("Secret");
+    expect(secret.type).toBe("Opaque");
+    expect(secret.stringData).toBeUndefined();
+    expect(secret.data).toEqual({
+      user: Buffer.from("ci").toString("base64"),
+      password: Buffer.from("s3cret-pw").toString("base64"),
+    });
+    await expect(api.readNamespacedSecret({ name: "absent", namespace: ns })).rejects.toMatchObject({
+      code: 404,
+    });
+  });
+
+  it("refuses data that is not base64, bad keys and a dockerconfigjson Secret without its key", async () => {
+    await expect(
+      api.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: "b" }, data: { k: "not base64!" } },
+      }),
+    ).rejects.toMatchObject({ code: 400 });
+    await expect(
+      api.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: "k" }, stringData: { "a b": "x" } },
+      }),
+    ).rejects.toMatchObject({ code: 422 });
+    await expect(
+      api.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: "d" }, type: "kubernetes.io/dockerconfigjson", stringData: { x: "{}" } },
+      }),
+    ).rejects.toMatchObject({ code: 422 });
+  });
+});
+
+describe("authorization", () => {
+  it("answers 403 Forbidden, worded like RBAC, to what the authorizer denies, and records it", async () => {
+    await fake.close();
+    fake = await FakeKubeApiServer.start({
+      authorize: rbacAuthorizer([{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]),
+      user: "system:serviceaccount:wharf-test:wharf-worker",
+    });
+    api = fake.kubeConfig(ns).makeApiClient(CoreV1Api);
+    await api.listNamespacedPod({ namespace: ns });
+    const denied = await api.readNamespacedSecret({ name: "creds", namespace: ns }).catch((e) => e);
+    expect(denied.code).toBe(403);
+    expect(JSON.parse(denied.body)).toMatchObject({
+      kind: "Status",
+      reason: "Forbidden",
+      message:
+        'secrets "creds" is forbidden: User "system:serviceaccount:wharf-test:wharf-worker" cannot get resource "secrets" in API group "" in the namespace "wharf-test"',
+    });
+    expect(fake.calls.map((c) => `${c.verb} ${c.resource} ${c.code}`)).toEqual([
+      "list pods 200",
+      "get secrets 403",
+    ]);
   });
 });
