@@ -10,6 +10,7 @@ import {
   isLoopbackHost,
 } from "@wharf/config";
 import { defaultRelayTuning } from "@wharf/relay";
+import { DEFAULT_AGGREGATOR_MAX_URL_LENGTH } from "./http-app.js";
 
 export type DiscoveryOptions =
   | { kind: "provisioner"; url: string; token?: string; instance?: string }
@@ -23,6 +24,8 @@ export interface AggregatorServiceOptions {
   /** WHARF_AGGREGATOR_TOKEN: what the log routes require (bearer, ?token=, cookie, signed links). */
   viewerToken?: string;
   port: number;
+  /** WHARF_AGGREGATOR_MAX_URL: longest request path and query in bytes (414 beyond). */
+  maxUrlLength: number;
   apiUrl: string;
   /** host:port of wharf-api's gRPC. */
   apiGrpcAddress: string;
@@ -62,6 +65,7 @@ export interface AggregatorServiceOptions {
  * | WHARF_WORKER_TOKEN | unset (bearer for the workers' gRPC) |
  * | WHARF_AGGREGATOR_TOKEN | unset: log routes open, so the aggregator binds loopback only |
  * | WHARF_AGGREGATOR_HOST / _PORT | 0.0.0.0 with a token, else 127.0.0.1 (nothing else allowed) / 5008 |
+ * | WHARF_AGGREGATOR_MAX_URL | 4096 bytes of path and query, else 414 (a signed log link is under 300); bodies: 16 KiB, no route takes one |
  * | WHARF_LEASE_TTL | 30s |
  * | WHARF_DISCOVERY_INTERVAL | 1s |
  * | WHARF_WORKER_LOST_GRACE | 15s |
@@ -130,10 +134,15 @@ export function compileOptions(
       `WHARF_AGGREGATOR_HOST=${host} needs WHARF_AGGREGATOR_TOKEN: without it build logs are open to anyone who reaches the port`,
     );
   }
+  const maxUrlLength = envInt(env, "WHARF_AGGREGATOR_MAX_URL", DEFAULT_AGGREGATOR_MAX_URL_LENGTH);
+  if (maxUrlLength < 256) {
+    throw new ConfigError(`WHARF_AGGREGATOR_MAX_URL must be at least 256 bytes, got ${maxUrlLength}`);
+  }
   return {
     host,
     ...(viewerToken ? { viewerToken } : {}),
     port,
+    maxUrlLength,
     apiUrl,
     apiGrpcAddress,
     ...(apiToken ? { apiToken } : {}),

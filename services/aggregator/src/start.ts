@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { buildInfo, closeConnectionsWhenClosing, createLogger, type Logger } from "@wharf/config";
+import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
-import { logViewerRoutes, viewerAccessHook, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
+import { WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
   Aggregator,
   DockerDirectory,
@@ -13,7 +13,7 @@ import {
   type WorkerDirectory,
   workerTokenOf,
 } from "@wharf/relay";
-import Fastify from "fastify";
+import { buildAggregatorHttpApp } from "./http-app.js";
 import { createAggregatorMetrics } from "./metrics.js";
 import type { AggregatorServiceOptions } from "./options.js";
 
@@ -109,16 +109,6 @@ export async function startAggregator(
       closers.push(() => watchdog.stop());
     }
 
-    const app = Fastify({ logger: false });
-    closeConnectionsWhenClosing(app);
-    app.get("/healthz", async () => ({ status: "ok" }));
-    app.get("/readyz", async (_req, reply) => {
-      const ready = aggregator ? aggregator.ready : true;
-      return reply.code(ready ? 200 : 503).send({ ready });
-    });
-    app.get("/metrics", async (_req, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
-    );
     // Live logs for developers (SSE, text download, the log page): from the worker while
     // it lives, from wharf-api once it was released.
     const logSource = new WorkerLogSource({
@@ -131,10 +121,12 @@ export async function startAggregator(
         ...(opts.apiToken ? { token: opts.apiToken } : {}),
       }),
     });
-    await app.register(async (viewer) => {
-      // Health, readiness and metrics stay open; the log routes need the token or a signed link.
-      if (opts.viewerToken) viewer.addHook("onRequest", viewerAccessHook({ token: opts.viewerToken }));
-      await viewer.register(logViewerRoutes, { source: logSource });
+    const app = buildAggregatorHttpApp({
+      logSource,
+      ready: () => (aggregator ? aggregator.ready : true),
+      registry: metrics.registry,
+      maxUrlLength: opts.maxUrlLength,
+      ...(opts.viewerToken ? { viewerToken: opts.viewerToken } : {}),
     });
     if (opts.relay && !("instance" in opts.discovery && opts.discovery.instance !== undefined))
       log.warn(

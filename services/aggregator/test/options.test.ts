@@ -11,6 +11,7 @@ describe("compileOptions", () => {
       dataDir: "/srv/.wharf",
       discovery: { kind: "provisioner", url: "http://127.0.0.1:5009" },
       port: 5008,
+      maxUrlLength: 4096,
       leaseTtlMs: 30_000,
       discoveryIntervalMs: 1000,
       workerLostGraceMs: 15_000,
@@ -20,6 +21,12 @@ describe("compileOptions", () => {
       watchdogGraceMs: 60_000,
     });
     expect(o.databaseUrl).toBeUndefined();
+  });
+
+  it("reads the URL limit, and refuses one too small for a signed link", () => {
+    const base = { WHARF_API_URL: "http://a:1" };
+    expect(compileOptions({ ...base, WHARF_AGGREGATOR_MAX_URL: "8192" }).maxUrlLength).toBe(8192);
+    expect(() => compileOptions({ ...base, WHARF_AGGREGATOR_MAX_URL: "64" })).toThrow(ConfigError);
   });
 
   it("reads overrides and the watchdog mode", () => {
