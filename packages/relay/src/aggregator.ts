@@ -44,6 +44,8 @@ export class Aggregator {
     { relay: WorkerRelay; abort: AbortController; done: Promise<void>; fence: LeaseFence }
   >();
   private readonly finished = new Set<string>();
+  /** Workers listed before they had an address: if one vanishes so, its build needs a verdict. */
+  private readonly unstarted = new Map<string, LiveWorker>();
   private readonly stopping = new AbortController();
   private loops: Promise<void>[] = [];
   private discovered = false;
@@ -96,7 +98,12 @@ export class Aggregator {
         running.relay.update(w);
         continue;
       }
-      if (this.finished.has(w.workerId) || !relayable(w)) continue;
+      if (this.finished.has(w.workerId)) continue;
+      if (!relayable(w)) {
+        this.unstarted.set(w.workerId, w);
+        continue;
+      }
+      this.unstarted.delete(w.workerId);
       if (await this.checkpoints.isFinished(w.workerId)) {
         this.finished.add(w.workerId);
         continue;
@@ -109,6 +116,24 @@ export class Aggregator {
       }
     }
     for (const id of this.finished) if (!seen.has(id)) this.finished.delete(id);
+    // Removed before it ever started (a cancel while queued or while its pod was not yet ready):
+    // no relay would ever tell wharf-api, and the build would stay Scheduling for good.
+    for (const [id, w] of this.unstarted) {
+      if (seen.has(id)) continue;
+      this.unstarted.delete(id);
+      if (this.relays.has(id) || (await this.checkpoints.isFinished(id))) continue;
+      const vanished: LiveWorker = {
+        ...w,
+        status: "failed",
+        message: "it was removed before it started (the build was cancelled)",
+      };
+      const fence = new LeaseFence(this.ttlMs);
+      const queriedAt = LeaseFence.now();
+      if (await this.lease.tryAcquire(id)) {
+        fence.extend(queriedAt);
+        this.startRelay(vanished, fence);
+      }
+    }
     // A worker the directory no longer lists was deleted (a cancel through the provisioner)
     // or vanished: once it also stops answering, fail its build now instead of after the grace.
     for (const [id, running] of this.relays) {

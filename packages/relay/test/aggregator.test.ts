@@ -265,6 +265,23 @@ describe("Aggregator", () => {
     await waitFor("worker removed", () => directory.removed.includes(workerId));
   });
 
+  it("a build cancelled before its worker started gets a line and Failed, not Scheduling for good", async () => {
+    const id = nextBuildId++;
+    const workerId = `queued-${id}`;
+    directory.workers.set(workerId, { workerId, buildRef: String(id), address: null, status: "starting" });
+    const agg = aggregator();
+    await new Promise((r) => setTimeout(r, 400)); // listed, without an address: nothing to relay yet
+    expect(agg.relaying).toEqual([]);
+    expect(api.logsFor(id)).toEqual([]);
+    directory.workers.delete(workerId); // wharf-api's cancel: DELETE /api/worker/{id}
+    await waitFor("build failed", () => api.statusesFor(id).includes("Failed"));
+    expect(api.logsFor(id).map((l) => l.message)).toEqual([
+      `[wharf] worker ${workerId} failed to start: it was removed before it started (the build was cancelled). ` +
+        "The build is marked Failed. Log lines up to 0 were delivered; anything the worker wrote after that is lost.",
+    ]);
+    expect(api.statusesFor(id)).toEqual(["Failed"]);
+  });
+
   it("tells a developer why a worker was lost without gRPC's notes or this aggregator's addresses", () => {
     const err = Object.assign(new Error("14 UNAVAILABLE: x"), {
       details:
