@@ -8,8 +8,18 @@ import type Docker from "dockerode";
  * calls so they can be checked without an engine.
  */
 
+/**
+ * The `networkMode` setting that gives each build its own network (the default): a
+ * user-defined bridge network created by `setupBuild`, joined by all steps of the build and
+ * removed with it. Any other value is used as is: "none", "host", or an existing network's name.
+ */
+export const BUILD_NETWORK = "build";
+
 export interface StepContainerSettings {
-  networkMode: string;
+  /** The engine's network mode of the container: "none", "host", or a network's name. */
+  network: string;
+  /** Whether `network` is the build's own network, on which the step gets its name as a DNS alias. */
+  buildNetwork: boolean;
   init: boolean;
   workspacePath: string;
 }
@@ -17,6 +27,39 @@ export interface StepContainerSettings {
 /** The build's workspace volume; one per build ref. */
 export function volumeName(buildRef: string): string {
   return `wharf-${resourceName(buildRef)}-workspace`;
+}
+
+/** The build's own network, under the `build` network setting; one per build ref. */
+export function networkName(buildRef: string): string {
+  return `wharf-${resourceName(buildRef)}-network`;
+}
+
+/** The network mode of a build's containers and image builds under the `networkMode` setting. */
+export function buildNetworkMode(setting: string, buildRef: string): string {
+  return setting === BUILD_NETWORK ? networkName(buildRef) : setting;
+}
+
+/** A user-defined bridge: its containers resolve each other's names and aliases, and the engine's own network stays untouched. */
+export function networkCreateOptions(build: BuildSpec): Docker.NetworkCreateOptions {
+  return {
+    Name: networkName(build.buildRef),
+    Driver: "bridge",
+    CheckDuplicate: true,
+    Labels: buildLabels(build),
+  };
+}
+
+/**
+ * The step's name as a DNS label ("Run DB" → "run-db"), by which the other steps of the build
+ * reach it on the build's network; undefined when nothing of the name is left.
+ */
+export function stepAlias(stepName: string): string | undefined {
+  const label = stepName
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, "");
+  return label === "" ? undefined : label;
 }
 
 /** The never-started container through which the workspace volume is filled and read. */
@@ -59,6 +102,7 @@ export function stepContainerOptions(
   env: Record<string, string>,
   settings: StepContainerSettings,
 ): Docker.ContainerCreateOptions {
+  const alias = stepAlias(step.name);
   return {
     name: stepContainerName(build.buildRef, step.id),
     Image: step.spec.image,
@@ -73,10 +117,13 @@ export function stepContainerOptions(
     AttachStdout: true,
     AttachStderr: true,
     HostConfig: {
-      NetworkMode: settings.networkMode,
+      NetworkMode: settings.network,
       Init: settings.init,
       Mounts: [{ Type: "volume", Source: volumeName(build.buildRef), Target: settings.workspacePath }],
     },
+    ...(settings.buildNetwork && alias
+      ? { NetworkingConfig: { EndpointsConfig: { [settings.network]: { Aliases: [alias] } } } }
+      : {}),
   };
 }
 

@@ -9,7 +9,13 @@ import {
 } from "@wharf/executor";
 import type { PlanStep } from "@wharf/wharfyml";
 import Docker from "dockerode";
-import { stepContainerOptions, volumeName } from "./container-spec.js";
+import {
+  BUILD_NETWORK,
+  buildNetworkMode,
+  networkCreateOptions,
+  stepContainerOptions,
+  volumeName,
+} from "./container-spec.js";
 import { ContainerStep } from "./container-step.js";
 import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
@@ -23,7 +29,14 @@ export interface DockerExecutorOptions {
   docker?: Docker | Docker.DockerOptions;
   /** Shorthand for `{ docker: { socketPath } }`: a Docker or Podman API socket. */
   socketPath?: string;
-  /** Network of step containers and image builds; default "bridge" (the engine's default network). */
+  /**
+   * Network of step containers and image builds. "build" (the default): a network of the
+   * build's own (a user-defined bridge, labelled like the workspace volume), which all its
+   * steps join, each reachable by its step name; removed with the build. "none": no network.
+   * "host": the engine host's network, so steps reach every port of that machine (the
+   * worker's, Postgres...): only when asked, with a warning. Anything else: the name of an
+   * existing network, used as is.
+   */
   networkMode?: string;
   /** When to pull step images; default "if-not-present". */
   pullPolicy?: PullPolicy;
@@ -52,8 +65,8 @@ interface BuildActivity {
 /**
  * Runs steps as containers on a Docker or Podman engine: one container per `container`
  * step from its image, all sharing the build's workspace volume; `docker` steps build
- * their image with the engine. Everything created carries the build's labels, so
- * `destroyBuild` and `removeLeftovers` find it.
+ * their image with the engine. Everything created (containers, the workspace volume, the
+ * build's network) carries the build's labels, so `destroyBuild` and `removeLeftovers` find it.
  */
 export class DockerExecutor implements Executor {
   readonly kind = "docker";
@@ -74,7 +87,9 @@ export class DockerExecutor implements Executor {
       given instanceof Docker
         ? given
         : new Docker({ ...given, ...(options.socketPath ? { socketPath: options.socketPath } : {}) });
-    this.networkMode = options.networkMode ?? "bridge";
+    this.networkMode = options.networkMode ?? BUILD_NETWORK;
+    if (this.networkMode === "")
+      throw new ExecutorError('networkMode must be "build", "none", "host" or a network name');
     this.pullPolicy = options.pullPolicy ?? "if-not-present";
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
     this.init = options.init ?? true;
@@ -86,6 +101,11 @@ export class DockerExecutor implements Executor {
       options.helperImage ?? DEFAULT_HELPER_IMAGE,
       this.workspacePath,
     );
+    if (this.networkMode === "host")
+      this.log.warn(
+        { networkMode: "host" },
+        'step containers run on the host network: they can reach every port of this machine, this worker\'s included; set WHARF_DOCKER_NETWORK to "build" (the default) unless a pipeline needs it',
+      );
   }
 
   async ping(): Promise<void> {
@@ -99,6 +119,7 @@ export class DockerExecutor implements Executor {
   async setupBuild(build: BuildSpec): Promise<void> {
     // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
+    if (this.networkMode === BUILD_NETWORK) await this.createNetwork(build);
     await this.workspace.create(build);
   }
 
@@ -135,7 +156,7 @@ export class DockerExecutor implements Executor {
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
   }
 
-  /** Containers and volumes matching all `labels` (e.g. a build ref), for a worker's start-up sweep. */
+  /** Containers, volumes and networks matching all `labels` (e.g. a build ref), for a worker's start-up sweep. */
   findLeftovers(labels: Record<string, string>): Promise<Leftovers> {
     return findLeftovers(this.docker, labels);
   }
@@ -165,7 +186,8 @@ export class DockerExecutor implements Executor {
     }
     await this.assertWorkspace(build);
     const options = stepContainerOptions(build, step, env, {
-      networkMode: this.networkMode,
+      network: buildNetworkMode(this.networkMode, build.buildRef),
+      buildNetwork: this.networkMode === BUILD_NETWORK,
       init: this.init,
       workspacePath: this.workspacePath,
     });
@@ -209,7 +231,7 @@ export class DockerExecutor implements Executor {
             spec,
             push: step.spec.push,
             pushRegistry: this.pushRegistry,
-            networkMode: this.networkMode,
+            networkMode: buildNetworkMode(this.networkMode, build.buildRef),
             pullBase: this.pullPolicy === "always",
             log: this.log,
           },
@@ -222,6 +244,28 @@ export class DockerExecutor implements Executor {
     activity.pending.add(running);
     void running.then(() => activity.pending.delete(running));
     return proc;
+  }
+
+  /**
+   * The build's own network. An engine that cannot create a bridge network (no bridge
+   * driver, no free address pool, a rootless engine without network plugins...) refuses here,
+   * before any step ran, with what the operator can do about it. (Docker started with
+   * `--bridge=none --iptables=false` still creates one: only the default "bridge" is missing.)
+   */
+  private async createNetwork(build: BuildSpec): Promise<void> {
+    const options = networkCreateOptions(build);
+    try {
+      await this.docker.createNetwork(options);
+    } catch (err) {
+      const message = (err as Error).message;
+      if ((err as { statusCode?: number }).statusCode === undefined)
+        throw new ExecutorError(`container engine failed: ${message}`, { cause: err });
+      throw new ExecutorError(
+        `the container engine cannot create the build's network ${options.Name} (bridge driver): ${message}; ` +
+          'set WHARF_DOCKER_NETWORK to "none" (steps without a network) or to the name of an existing network',
+        { cause: err },
+      );
+    }
   }
 
   /** Without this check the engine would create an unlabelled volume of that name on the fly. */

@@ -3,30 +3,37 @@ import type Docker from "dockerode";
 import { labelFilter } from "./container-spec.js";
 import { isAlreadyDone } from "./container-step.js";
 
-/** Containers (ids) and volumes (names) carrying all of some labels. */
+/** Containers (ids), volumes and networks (names) carrying all of some labels. */
 export interface Leftovers {
   containers: string[];
   volumes: string[];
+  /** The build's own networks (network setting `build`); never one the executor did not create. */
+  networks: string[];
 }
 
-const VOLUME_IN_USE_RETRIES = 20;
+const IN_USE_RETRIES = 20;
 
 export async function findLeftovers(docker: Docker, labels: Record<string, string>): Promise<Leftovers> {
   if (Object.keys(labels).length === 0)
     throw new Error("refusing to look for leftovers without a label to match");
   // Only what an executor created: never the worker container that shares the build ref.
   const filters = labelFilter({ ...labels, [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR });
-  const [containers, volumes] = await Promise.all([
+  const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listVolumes({ filters }),
+    docker.listNetworks({ filters }),
   ]);
-  return { containers: containers.map((c) => c.Id), volumes: (volumes.Volumes ?? []).map((v) => v.Name) };
+  return {
+    containers: containers.map((c) => c.Id),
+    volumes: (volumes.Volumes ?? []).map((v) => v.Name),
+    networks: networks.map((n) => n.Name),
+  };
 }
 
 /**
- * Force-removes the containers, then the volumes, matching `labels`; returns what was found.
- * A volume stays "in use" until the engine finished removing its containers, hence the
- * bounded retry.
+ * Force-removes the containers, then the volumes and networks, matching `labels`; returns
+ * what was found. A volume or network stays "in use" until the engine finished removing its
+ * containers, hence the bounded retry.
  */
 export async function removeLeftovers(docker: Docker, labels: Record<string, string>): Promise<Leftovers> {
   const found = await findLeftovers(docker, labels);
@@ -40,19 +47,22 @@ export async function removeLeftovers(docker: Docker, labels: Record<string, str
         }),
     ),
   );
-  for (const name of found.volumes) await removeVolume(docker, name);
+  for (const name of found.volumes) await removeInUse(() => docker.getVolume(name).remove());
+  // A network that still has endpoints: Docker answers 403, Podman 500.
+  for (const name of found.networks)
+    await removeInUse(() => docker.getNetwork(name).remove(), [403, 409, 500]);
   return found;
 }
 
-async function removeVolume(docker: Docker, name: string): Promise<void> {
+async function removeInUse(remove: () => Promise<unknown>, inUse: number[] = [409]): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await docker.getVolume(name).remove();
+      await remove();
       return;
     } catch (err) {
       const code = (err as { statusCode?: number }).statusCode;
       if (code === 404) return;
-      if (code !== 409 || attempt >= VOLUME_IN_USE_RETRIES) throw err;
+      if (code === undefined || !inUse.includes(code) || attempt >= IN_USE_RETRIES) throw err;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
   }

@@ -25,6 +25,7 @@ async function assertBuildGone(build: BuildSpec): Promise<void> {
   expect(await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).toEqual({
     containers: [],
     volumes: [],
+    networks: [],
   });
   expect(await containersWithLabel(`${LABEL_BUILD_REF}=${build.buildRef}`)).toEqual([]);
 }

@@ -35,9 +35,28 @@ export interface WorkerOptions {
   releaseGraceMs: number;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
   idleTimeoutMs: number;
-  /** Docker network mode for step containers. */
+  /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
 }
+
+/**
+ * WHARF_DOCKER_NETWORK, the network of the docker executor's steps (containers and image
+ * builds); also `wharf run --backend docker`'s.
+ * - `build` (the default): a user-defined bridge network of the build's own, labelled and
+ *   named like its workspace volume (`wharf-<build ref>-network`); all steps of the build join
+ *   it and reach each other by step name; it is removed with the build (and by the leftovers
+ *   sweep after a crash). Steps do not share the worker's loopback: what listens on 127.0.0.1
+ *   of the engine's host (provisioner, aggregator, Postgres, this worker) is out of their reach.
+ *   What listens on all addresses (0.0.0.0) of that host stays reachable through the network's
+ *   gateway address, as from any bridge network: bind to 127.0.0.1, or drop what arrives from
+ *   the engine's bridge interfaces (Docker: `br-*`) in the host firewall's input chain.
+ *   An engine that cannot create a bridge network fails the build's setup, saying to set:
+ * - `none`: no network at all;
+ * - `host`: the engine host's network, explicit opt-in only (logged as a warning): steps
+ *   reach every port of that machine, this worker's gRPC port included;
+ * - any other value: the name of an existing network, used as is (not created nor removed).
+ */
+export const DEFAULT_DOCKER_NETWORK = "build";
 
 /** Parses VARS: a JSON or YAML map of input values (wharf-api sends YAML). */
 export function parseVars(text: string | undefined): Record<string, string> {
@@ -101,7 +120,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
     releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
-    dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", "host"),
+    dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
     ...overrides,
   };
 }
