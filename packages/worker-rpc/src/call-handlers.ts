@@ -1,6 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { BearerAuth } from "./bearer-auth.js";
+import { rejectMalformed } from "./malformed-request.js";
 import { toServiceError } from "./rpc-errors.js";
 
 /** Writes one message, waiting for 'drain' when the call's buffer is full (a slow client). */
@@ -79,6 +80,7 @@ export function unaryHandler<Req, Res>(
   return (call, callback) => {
     (async () => {
       auth.check(call.metadata);
+      rejectMalformed(call.request);
       return body(call.request);
     })().then(
       (response) => callback(null, response),
@@ -96,6 +98,7 @@ export function streamHandler<Req, Res>(
   return (call) => {
     void streams.run(call, async (send, signal) => {
       auth.check(call.metadata);
+      rejectMalformed(call.request);
       await body(call.request, send, signal);
     });
   };

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { ProtoReader, writeVarintField } from "@wharf/proto";
+import { malformedReason, tolerateMalformedRequests } from "./malformed-request.js";
 
 /**
  * grpc.health.v1.Health (Check and Watch), hand-written in place of `grpc-health-check`.
@@ -91,17 +92,31 @@ export class HealthStatusBoard {
   }
 
   addToServer(server: grpc.Server): void {
-    server.addService(healthServiceDefinition, {
+    server.addService(tolerateMalformedRequests(healthServiceDefinition), {
       Check: (
         call: grpc.ServerUnaryCall<{ service: string }, unknown>,
         done: grpc.sendUnaryData<{ status: ServingStatus }>,
       ) => {
+        const malformed = malformedReason(call.request);
+        if (malformed !== undefined) {
+          done({ code: grpc.status.INVALID_ARGUMENT, details: `not a HealthCheckRequest: ${malformed}` });
+          return;
+        }
         const status = this.statuses.get(call.request.service);
         // The health protocol: an unknown service is NOT_FOUND for Check.
         if (status === undefined) done({ code: grpc.status.NOT_FOUND, details: "unknown service" });
         else done(null, { status });
       },
       Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+        const malformed = malformedReason(call.request);
+        if (malformed !== undefined) {
+          // An 'error' event on a server stream is its final status.
+          call.emit("error", {
+            code: grpc.status.INVALID_ARGUMENT,
+            details: `not a HealthCheckRequest: ${malformed}`,
+          });
+          return;
+        }
         const { service } = call.request;
         // ...and SERVICE_UNKNOWN for Watch, which stays open until the service appears.
         call.write({ status: this.statuses.get(service) ?? "SERVICE_UNKNOWN" });

@@ -4,6 +4,7 @@ import { BearerAuth } from "./bearer-auth.js";
 import { LiveStreams } from "./call-handlers.js";
 import { HealthStatusBoard, type ServingStatus } from "./health-service.js";
 import { withLogBatchEncoder } from "./log-batch-encoder.js";
+import { tolerateMalformedRequests } from "./malformed-request.js";
 import { extrasHandlers, type WorkerResultSource, workerHandlers } from "./worker-handlers.js";
 
 export interface WorkerRpcServerOptions {
@@ -49,8 +50,12 @@ export async function startWorkerRpcServer(opts: WorkerRpcServerOptions): Promis
     onRelease: opts.onRelease,
   };
   const server = new grpc.Server();
-  server.addService(proto.Worker.service, workerHandlers(ctx));
-  server.addService(withLogBatchEncoder(proto.WorkerExtras.service), extrasHandlers(ctx));
+  // A request that does not decode is the client's INVALID_ARGUMENT, not grpc-js's INTERNAL.
+  server.addService(tolerateMalformedRequests(proto.Worker.service), workerHandlers(ctx));
+  server.addService(
+    tolerateMalformedRequests(withLogBatchEncoder(proto.WorkerExtras.service)),
+    extrasHandlers(ctx),
+  );
   const health = new HealthStatusBoard(Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING"])));
   health.addToServer(server);
 
