@@ -3,8 +3,7 @@ import rateLimit from "@fastify/rate-limit";
 import type { FastifyRequest } from "fastify";
 import type { ProvisionerApp } from "./app.js";
 import { presentedToken } from "./auth.js";
-import { ProblemError } from "./errors.js";
-import { sendProblem } from "./problem-handler.js";
+import { PROBLEM_CONTENT_TYPE, ProblemError } from "./errors.js";
 
 /**
  * Longest request target (path and query) in bytes: 8 KiB, what an nginx ingress passes by default
@@ -35,18 +34,17 @@ export function rateKey(req: FastifyRequest): string {
 export function limitUrlLength(app: ProvisionerApp, maxUrlLength: number): void {
   app.addHook("onRequest", async (req, reply) => {
     if (req.url.length <= maxUrlLength) return;
-    // The detail names neither the URL nor its query: wharf-api's tokens travel in it.
-    return sendProblem(
-      reply,
-      req,
-      new ProblemError("uri-too-long", `the request URL is longer than ${maxUrlLength} bytes`),
-    );
+    // Neither the URL nor its path is repeated: wharf-api's tokens travel in the query.
+    const problem = new ProblemError("uri-too-long", `the request URL is longer than ${maxUrlLength} bytes`);
+    return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem.toProblem()));
   });
 }
 
 /**
  * Registers @fastify/rate-limit for routes that opt in with `config.rateLimit: triggerRateLimit(...)`.
  * It runs as the route's own onRequest hook, so after the token check: refused requests never count.
+ * Counters live in this process (an LRU of at most 5000 keys: with auth there is one, the token's);
+ * replicas behind a load balancer each count their own share.
  */
 export async function registerRateLimit(app: ProvisionerApp): Promise<void> {
   await app.register(rateLimit, { global: false });
