@@ -7,7 +7,7 @@ import type { BuildRequest } from "./build-request.js";
 import { ProblemError, WorkerNotFoundError } from "./errors.js";
 import { createMetrics, type ProvisionerMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
-import { ACTIVE_STATUSES, type MissingAnswer, type Worker } from "./schemas.js";
+import { ACTIVE_STATUSES, type MissingAnswer, type Worker, type WorkerOutcome } from "./schemas.js";
 import { grpcStatusProbe, type StatusProbe } from "./status-probe.js";
 import { findWorkers, getWorker, latestWorkersForRefs, type WorkerFilter } from "./store/find-workers.js";
 import { insertWorker } from "./store/insert-worker.js";
@@ -113,9 +113,15 @@ export class Provisioner {
    * then stops the worker. A worker this replica cannot reach is removed by the
    * replica whose scope it is, on its next reconcile.
    */
-  async deleteWorker(workerId: string): Promise<void> {
+  /**
+   * Stops and removes a worker. `outcome` (from the aggregator that relayed its build to the
+   * end) is kept as the final status of a worker still listed active: it was released before
+   * a reconcile saw its result, and is not a cancel.
+   */
+  async deleteWorker(workerId: string, outcome?: WorkerOutcome): Promise<void> {
     const row = await getWorker(this.opts.db, workerId);
-    if (!row || !(await markDeleted(this.opts.db, workerId))) throw new WorkerNotFoundError(workerId);
+    if (!row || !(await markDeleted(this.opts.db, workerId, outcome)))
+      throw new WorkerNotFoundError(workerId);
     if (row.backend_scope === this.opts.backend.scope) {
       try {
         await this.scheduler.removeWorker(workerId);

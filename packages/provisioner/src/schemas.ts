@@ -84,6 +84,18 @@ export const WorkerIdParamsSchema = Type.Object({
   workerId: Type.String({ minLength: 1, maxLength: 200 }),
 });
 
+/** DELETE's query: the aggregator, having relayed a build to its end, says how it ended. */
+export const DeleteWorkerQuerySchema = Type.Object({
+  outcome: Type.Optional(
+    Type.Union([Type.Literal("Success"), Type.Literal("Failed"), Type.Literal("Cancelled")], {
+      description:
+        "The build's result as relayed to wharf-api; kept as the worker's final status when the " +
+        "worker was still active (without it a deleted active worker counts as Cancelled)",
+    }),
+  ),
+});
+export type WorkerOutcome = NonNullable<Static<typeof DeleteWorkerQuerySchema>["outcome"]>;
+
 const BuildRefItem = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const MAX_REFS = 10_000;
 

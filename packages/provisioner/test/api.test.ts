@@ -211,6 +211,40 @@ describe("list, delete and missing", () => {
     },
   );
 
+  it("keeps the outcome the aggregator relayed when it removes a worker the provisioner still lists active", async () => {
+    // The aggregator releases a finished worker and removes it; the reconcile may not have seen
+    // its result yet (on Kubernetes the pod can be gone first). Without the outcome: Cancelled.
+    const q = (ref: number) =>
+      `BUILD_REF=${ref}&GIT_FULLURL=${encodeURIComponent(sleeping)}&WHARF_INSTANCE=o`;
+    const ids: string[] = [];
+    for (const ref of [401, 402]) {
+      const created = await api(p.url, "POST", `/api/worker?${q(ref)}`, { token: TOKEN });
+      ids.push((created.json as { workerId: string }).workerId);
+    }
+    await waitFor("both started", async () => {
+      const r = await api(p.url, "GET", "/api/worker?status=Initializing,Running&instance=o", {
+        token: TOKEN,
+      });
+      return (r.json as unknown[]).length === 2;
+    });
+    const bad = await api(p.url, "DELETE", `/api/worker/${ids[0]}?outcome=Done`, { token: TOKEN });
+    expect(bad.status).toBe(400);
+    expect(bad.type).toContain("application/problem+json");
+    expect(
+      (await api(p.url, "DELETE", `/api/worker/${ids[0]}?outcome=Success`, { token: TOKEN })).status,
+    ).toBe(204);
+    expect((await api(p.url, "DELETE", `/api/worker/${ids[1]}`, { token: TOKEN })).status).toBe(204);
+    const rows = await p.db.query<{ worker_id: string; status: string; end_reason: string }>(
+      "SELECT worker_id, status, end_reason FROM provisioner_workers WHERE worker_id = ANY($1)",
+      [ids],
+    );
+    const byId = Object.fromEntries(rows.rows.map((r) => [r.worker_id, [r.status, r.end_reason]]));
+    expect(byId).toEqual({
+      [ids[0] as string]: ["Success", "finished"],
+      [ids[1] as string]: ["Cancelled", "deleted"],
+    });
+  });
+
   it("keeps GIT_TOKEN only until the worker starts, and never runs a removed build's ref again", async () => {
     const gitToken = "marker-git-token-77e1";
     const query = `BUILD_REF=301&GIT_FULLURL=${encodeURIComponent(sleeping)}&WHARF_INSTANCE=r&GIT_TOKEN=${gitToken}`;

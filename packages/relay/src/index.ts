@@ -35,6 +35,7 @@ export {
   type LiveWorker,
   type WorkerDirectory,
   WorkerDirectoryError,
+  type WorkerOutcome,
   type WorkerState,
   workerStateOf,
   workerTokenOf,

@@ -2,6 +2,7 @@ import {
   type LiveWorker,
   type WorkerDirectory,
   WorkerDirectoryError,
+  type WorkerOutcome,
   workerStateOf,
 } from "./worker-directory.js";
 
@@ -79,9 +80,16 @@ export class ProvisionerDirectory implements WorkerDirectory {
     );
   }
 
-  async remove(workerId: string, signal?: AbortSignal): Promise<void> {
+  async remove(workerId: string, signal?: AbortSignal, outcome?: WorkerOutcome): Promise<void> {
     const timeoutMs = Math.max(this.opts.requestTimeoutMs ?? 0, REMOVE_TIMEOUT_MS);
-    await this.request("DELETE", `/api/worker/${encodeURIComponent(workerId)}`, signal, timeoutMs, [404]);
+    const query = outcome ? `?outcome=${outcome}` : "";
+    await this.request(
+      "DELETE",
+      `/api/worker/${encodeURIComponent(workerId)}${query}`,
+      signal,
+      timeoutMs,
+      [404],
+    );
   }
 
   private async request(

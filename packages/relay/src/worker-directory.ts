@@ -29,11 +29,17 @@ export function workerTokenOf(w: Pick<LiveWorker, "workerId" | "token">, key?: s
  * implementation per backend (provisioner HTTP, Docker labels, Kubernetes);
  * they poll or watch, the aggregator only calls `list` every second or so.
  */
+/** A relayed build's end, in the provisioner's words. */
+export type WorkerOutcome = "Success" | "Failed" | "Cancelled";
+
 export interface WorkerDirectory {
   readonly kind: string;
   list(signal?: AbortSignal): Promise<LiveWorker[]>;
-  /** Stops and removes the worker; succeeds when it is already gone. */
-  remove(workerId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Stops and removes the worker; succeeds when it is already gone. `outcome`: how its build
+   * ended, as relayed (a directory that keeps records, the provisioner's, keeps it).
+   */
+  remove(workerId: string, signal?: AbortSignal, outcome?: WorkerOutcome): Promise<void>;
   /**
    * Which of these builds had a worker from this engine at some time (also one removed since).
    * The watchdog fails only such builds; a directory that cannot tell leaves this out, and the

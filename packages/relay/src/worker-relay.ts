@@ -204,7 +204,10 @@ export class WorkerRelay {
   }
 
   private async removeWorker(ctx: RelayContext): Promise<void> {
-    await deliver(ctx, "remove worker", () => this.deps.directory.remove(ctx.workerId, ctx.signal));
+    // The provisioner may not have seen the build's result before the worker was released.
+    const sent = ctx.checkpoint.sentStatus;
+    const outcome = sent === "Completed" ? "Success" : sent === "Failed" ? "Failed" : undefined;
+    await deliver(ctx, "remove worker", () => this.deps.directory.remove(ctx.workerId, ctx.signal, outcome));
     await deliver(ctx, "finish checkpoint", () => ctx.checkpoints.save(ctx.workerId, { finished: true }));
   }
 

@@ -207,6 +207,8 @@ describe("Aggregator", () => {
     expect(ids(w)).toEqual(range(300));
     expect(api.artifacts.map((a) => a.fileName)).toEqual(["out.txt"]);
     expect(api.statusesFor(buildId(w))).toEqual(["Running", "Completed"]);
+    // The provisioner is told how it ended: it may not have seen the result before the release.
+    expect(directory.outcomes.get(w.workerId)).toBe("Success");
   });
 
   it("a permanent refusal ends the build's relay loudly: no endless retry, a line in its log, Failed, worker removed", async () => {
@@ -233,6 +235,7 @@ describe("Aggregator", () => {
       /^\[wharf\] wharf-api refused the artifact out\.txt \(POST .*HTTP 404/,
     );
     expect(api.statusesFor(buildId(w))).toEqual(["Running", "Failed"]);
+    expect(directory.outcomes.get(w.workerId)).toBe("Failed");
     expect(counted.filter((c) => c === "relays_refused")).toHaveLength(1);
     expect(counted).not.toContain("delivery_retries");
     // Released: the worker let go of its results, and the relay is not taken up again.

@@ -118,8 +118,12 @@ export class ListedWorkers implements WorkerDirectory {
     return [...this.workers.values()];
   }
 
-  async remove(workerId: string): Promise<void> {
+  /** The outcome each removal carried, by worker id. */
+  readonly outcomes = new Map<string, string | undefined>();
+
+  async remove(workerId: string, _signal?: AbortSignal, outcome?: string): Promise<void> {
     this.removed.push(workerId);
+    this.outcomes.set(workerId, outcome);
     this.workers.delete(workerId);
   }
 

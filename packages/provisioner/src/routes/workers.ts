@@ -5,6 +5,7 @@ import { ProblemError } from "../errors.js";
 import { triggerRateLimit } from "../limits.js";
 import {
   CreateWorkerQuerySchema,
+  DeleteWorkerQuerySchema,
   ListWorkersQuerySchema,
   ProblemSchema,
   WORKER_STATUSES,
@@ -68,11 +69,12 @@ export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "Stop and remove a worker (its steps too)",
         tags: ["worker"],
         params: WorkerIdParamsSchema,
+        querystring: DeleteWorkerQuerySchema,
         response: { 204: Type.Null({ description: "deleted" }), 404: ProblemSchema, ...problems },
       },
     },
     async (req, reply) => {
-      await app.provisioner.deleteWorker(req.params.workerId);
+      await app.provisioner.deleteWorker(req.params.workerId, req.query.outcome);
       return reply.code(204).send(null);
     },
   );

@@ -63,15 +63,24 @@ export async function requeue(db: Queryable, workerId: string): Promise<boolean>
   return r.rowCount > 0;
 }
 
-/** DELETE: hides the row from lists, frees its slot and remembers why. */
-export async function markDeleted(db: Queryable, workerId: string): Promise<boolean> {
+/**
+ * DELETE: hides the row from lists, frees its slot and remembers why. An active worker ends
+ * Cancelled, or with `outcome` when its build had ended (end reason `finished`).
+ */
+export async function markDeleted(
+  db: Queryable,
+  workerId: string,
+  outcome?: Extract<WorkerStatus, "Success" | "Failed" | "Cancelled">,
+): Promise<boolean> {
   const r = await db.query(
     `UPDATE provisioner_workers
-     SET deleted_at = now(), end_reason = COALESCE(end_reason, 'deleted'), ${WITHOUT_SECRETS},
+     SET deleted_at = now(), ${WITHOUT_SECRETS},
+         end_reason = COALESCE(end_reason, CASE WHEN $2::text IS NULL THEN 'deleted' ELSE 'finished' END),
          finished_at = COALESCE(finished_at, now()),
-         status = CASE WHEN status IN ('Success', 'Failed', 'Cancelled') THEN status ELSE 'Cancelled' END
+         status = CASE WHEN status IN ('Success', 'Failed', 'Cancelled') THEN status
+                       ELSE COALESCE($2::text, 'Cancelled') END
      WHERE worker_id = $1 AND deleted_at IS NULL`,
-    [workerId],
+    [workerId, outcome ?? null],
   );
   return r.rowCount > 0;
 }
