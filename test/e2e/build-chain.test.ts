@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import type { Worker } from "@wharf/provisioner";
+import { LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
 import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BuildTrigger, type E2eStack, startE2eStack, waitFor } from "./stack.js";
-import { type StepGate, startStepGate } from "./step-gate.js";
+import { type StepGate, stepGate } from "./step-gate.js";
 
 // The whole chain on real Docker and real Postgres: wharf-api's trigger → provisioner
 // (docker backend) → worker container → step containers → gRPC → aggregator → wharf-api.
@@ -19,15 +19,14 @@ describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggr
   let gate: StepGate;
   beforeAll(async () => {
     stack = await startE2eStack({ pgUrl: inject("pgUrl"), maxWorkers: 1 });
-    gate = await startStepGate();
+    gate = stepGate();
   }, 600_000);
 
   afterAll(async () => {
-    await gate?.close();
     if (!stack) return;
     const left = await stack.close();
     // Nothing of any build may outlive the suite: containers, volumes, processes, the temp dir.
-    expect(left).toEqual({ containers: [], volumes: [], tmpDir: false, childProcesses: [] });
+    expect(left).toEqual({ containers: [], volumes: [], networks: [], tmpDir: false, childProcesses: [] });
   }, 120_000);
 
   const repo = (name: string, files: Record<string, string | Buffer>) => stack.repo(name, files);
@@ -42,14 +41,14 @@ describe.skipIf(!hasDocker)("a build through provisioner, worker container, aggr
 
   const messages = (buildRef: number) => stack.api.logsFor(buildRef).map((l) => l.message);
 
-  /** The aggregator released and removed the worker: not listed, no container or volume of it left. */
+  /** The aggregator released and removed the worker: not listed, no container, volume or network of it left. */
   const workerGone = (worker: Worker) =>
     waitFor(
       `worker ${worker.workerId} removed`,
       async () => {
         if ((await stack.listWorkers()).some((w) => w.workerId === worker.workerId)) return false;
         const left = await stack.leftovers(worker.workerId);
-        return left.containers.length === 0 && left.volumes.length === 0;
+        return left.containers.length === 0 && left.volumes.length === 0 && left.networks.length === 0;
       },
       30_000,
     );
@@ -244,6 +243,7 @@ deploy:
     const running = await stack.leftovers(worker.workerId);
     expect(running.containers.length).toBeGreaterThanOrEqual(2);
     expect(running.volumes).toHaveLength(1);
+    expect(running.networks).toHaveLength(1);
 
     expect(await stack.deleteWorker(worker.workerId)).toBe(204);
     // DELETE returns once the worker and its step containers are removed.
@@ -294,7 +294,7 @@ ${wait ? `        - ${gate.waitCommand()}\n` : ""}        - echo "${name} done"
     expect(listed.find((w) => w.workerId === b.workerId)).toMatchObject({ status: "Queued", address: null });
     expect(stack.api.statusesFor(second)).toEqual([]);
 
-    gate.open();
+    await gate.open(`${LABEL_WORKER_ID}=${a.workerId}`);
     await waitFor(
       "both builds final",
       async () => {

@@ -75,6 +75,8 @@ export interface BuildTrigger {
 export interface Leftovers {
   containers: string[];
   volumes: string[];
+  /** The builds' own step networks. */
+  networks: string[];
   /** True when the stack's temp dir still exists. */
   tmpDir: boolean;
   /** Pids of child processes of this test process (git, docker CLI, anything spawned). */
@@ -111,15 +113,23 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     ];
     const containers = new Set<string>();
     const volumes = new Set<string>();
+    const networks = new Set<string>();
     for (const f of filters) {
       for (const c of await dockerList(["ps", "-aq", "--filter", `label=${f}`])) containers.add(c);
       for (const v of await dockerList(["volume", "ls", "-q", "--filter", `label=${f}`])) volumes.add(v);
+      for (const n of await dockerList(["network", "ls", "-q", "--filter", `label=${f}`])) networks.add(n);
     }
     const tmpDir = await fs.stat(tmp).then(
       () => true,
       () => false,
     );
-    return { containers: [...containers], volumes: [...volumes], tmpDir, childProcesses: await childPids() };
+    return {
+      containers: [...containers],
+      volumes: [...volumes],
+      networks: [...networks],
+      tmpDir,
+      childProcesses: await childPids(),
+    };
   };
 
   const close = async (): Promise<Leftovers> => {
@@ -131,6 +141,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     const left = await leftovers();
     if (left.containers.length) await run("docker", ["rm", "-f", "-v", ...left.containers]);
     for (const v of left.volumes) await run("docker", ["volume", "rm", "-f", v]).catch(() => {});
+    for (const n of left.networks) await run("docker", ["network", "rm", n]).catch(() => {});
     return left;
   };
 

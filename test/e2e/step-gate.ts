@@ -1,35 +1,33 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const GATE_FILE = "/tmp/wharf-step-gate-open";
 
 /**
- * Lets the test hold a build step until it decides: the step polls the gate's URL
- * (step containers use host networking) and goes on once the test called `open()`.
- * This synchronises on a condition instead of a sleep.
+ * Lets the test hold a build step until it decides: the step waits for a file in its own
+ * container, and `open()` creates it there with `docker exec`. Steps run on their build's
+ * own network and cannot reach the test process; this synchronises on a condition, not a sleep.
  */
 export interface StepGate {
   /** Shell lines for a step: wait (bounded, at most `maxSeconds`) until the gate opens, else exit 1. */
   waitCommand(maxSeconds?: number): string;
-  open(): void;
-  close(): Promise<void>;
+  /** Opens the gate in every running container carrying `label` (e.g. a worker's id label). */
+  open(label: string): Promise<void>;
 }
 
-export async function startStepGate(): Promise<StepGate> {
-  let open = false;
-  const server = http.createServer((_req, res) => {
-    res.writeHead(open ? 200 : 503).end(open ? "open" : "closed");
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+export function stepGate(): StepGate {
   return {
     waitCommand: (maxSeconds = 90) =>
-      `i=0; until wget -q -O /dev/null ${url}; do i=$((i+1)); [ $i -le ${maxSeconds * 10} ] || exit 1; usleep 100000; done`,
-    open: () => {
-      open = true;
+      `i=0; until [ -e ${GATE_FILE} ]; do i=$((i+1)); [ $i -le ${maxSeconds * 10} ] || exit 1; usleep 100000; done`,
+    async open(label) {
+      const { stdout } = await run("docker", ["ps", "-q", "--filter", `label=${label}`]);
+      const ids = stdout.split("\n").filter(Boolean);
+      if (ids.length === 0) throw new Error(`no running container labelled ${label} to open the gate in`);
+      // Worker containers match the label too; a file in their /tmp changes nothing.
+      await Promise.all(
+        ids.map((id) => run("docker", ["exec", id, "touch", GATE_FILE]).catch(() => undefined)),
+      );
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

@@ -101,15 +101,26 @@ export class DockerBackend implements WorkerBackend {
           }),
       ),
     );
-    const volumes = await this.docker.listVolumes({ filters }).catch(() => ({ Volumes: [] }));
-    await Promise.all(
-      (volumes.Volumes ?? []).map((v) =>
+    // The build's workspace volume and its own network (the steps' default), which a worker
+    // killed mid-build leaves behind; the containers using them are gone by now.
+    const [volumes, networks] = await Promise.all([
+      this.docker.listVolumes({ filters }).catch(() => ({ Volumes: [] })),
+      this.docker.listNetworks({ filters }).catch(() => []),
+    ]);
+    await Promise.all([
+      ...(volumes.Volumes ?? []).map((v) =>
         this.docker
           .getVolume(v.Name)
           .remove()
           .catch(() => {}),
       ),
-    );
+      ...networks.map((n) =>
+        this.docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => {}),
+      ),
+    ]);
     return true;
   }
 
