@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import path from "node:path";
 import { LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
 import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
@@ -256,6 +257,55 @@ deploy:
     expect(messages(buildRef).filter((m) => m.startsWith("[wharf]"))).toEqual([]);
     expectEveryLineOnce(buildRef);
     expect(messages(buildRef)).not.toContain("deploy ran");
+    await workerGone(worker);
+  }, 120_000);
+
+  it("a step reaches no port of its worker: not on 127.0.0.1, not through its network's gateway", async () => {
+    const buildRef = stack.buildRef(300);
+    const probe = [
+      `PORT=$(cat ${gate.file})`,
+      "GW=$(ip route | awk '/^default/ {print $3}')",
+      'for h in 127.0.0.1 $GW; do if nc -w 2 $h $PORT </dev/null 2>/dev/null; then echo "worker reached"; else echo "worker unreachable"; fi; done',
+      '[ -n "$GW" ] && echo "gateway tried"',
+    ].join("; ");
+    const worker = await stack.trigger({
+      buildRef,
+      repo: await repo("probe", {
+        ".wharf-ci.yml": `build:
+  probe:
+    container:
+      image: ${BUSYBOX_IMAGE}
+      cmds:
+        - echo "probe waiting"
+        - ${gate.waitCommand()}
+        - ${JSON.stringify(probe)}
+`,
+      }),
+    });
+    await waitFor("probe step running", () => messages(buildRef).includes("probe waiting"), BUILD_TIMEOUT_MS);
+    const address = await waitFor(
+      "worker address",
+      async () => (await stack.listWorkers()).find((w) => w.workerId === worker.workerId)?.address,
+      BUILD_TIMEOUT_MS,
+    );
+    const port = Number(address.split(":").at(-1));
+    // The worker does listen there: this process reaches it.
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once("error", reject);
+    });
+    await gate.open(`${LABEL_WORKER_ID}=${worker.workerId}`, String(port));
+    expect(await finalStatus(buildRef)).toBe("Completed");
+    const lines = messages(buildRef);
+    expect(lines.filter((m) => m.startsWith("worker "))).toEqual([
+      "worker unreachable",
+      "worker unreachable",
+    ]);
+    expect(lines).toContain("gateway tried");
     await workerGone(worker);
   }, 120_000);
 

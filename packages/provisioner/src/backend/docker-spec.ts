@@ -25,7 +25,11 @@ export interface DockerWorkerOptions extends WorkerRuntimeOptions {
   socketGroup?: number;
   /** Host the worker's gRPC port is reached at (default 127.0.0.1). */
   advertiseHost?: string;
-  /** Address the worker binds inside the container (default 0.0.0.0). */
+  /**
+   * Address the worker binds (default: on the host network the advertised host, so steps on
+   * their build's network cannot reach it through the bridge's gateway; else 0.0.0.0 inside
+   * the container, published on the advertised host only).
+   */
   bindHost?: string;
   /** Step executor of the worker (default "docker": sibling containers via the socket). */
   executor?: "docker" | "local";
@@ -51,7 +55,8 @@ export function workerContainerSpec(
     ...opts.extraEnv,
     ...workerBuildEnv(spec.workerId, spec.request),
     WHARF_EXECUTOR: opts.executor ?? "docker",
-    WHARF_WORKER_HOST: opts.bindHost ?? "0.0.0.0",
+    WHARF_WORKER_HOST:
+      opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0"),
     WHARF_WORKER_PORT: String(ports.grpc),
     WHARF_WORKER_HTTP_PORT: String(ports.http),
     WHARF_DATA_DIR: "/var/lib/wharf-worker",
