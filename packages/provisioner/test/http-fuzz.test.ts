@@ -6,8 +6,9 @@ import { api, startTestProvisioner, type TestProvisioner } from "./fixture.js";
 /*
  * Bad input, every route of the provisioner's API: whatever the path, query, headers, body and content
  * type, the answer is never a 5xx, every refusal is problem+json, and what was stored before is still
- * there afterwards. The scheduler stays stopped (nothing starts workers), everything else is real:
- * the fastify app listening on loopback, the Provisioner, PGlite.
+ * there afterwards. All real: the fastify app listening on loopback, the Provisioner, PGlite, the
+ * local backend — with one worker slot, so the builds the fuzz queues wait their turn instead of
+ * starting dozens of worker processes.
  */
 
 const TOKEN = "fuzz-token-41b7";
@@ -16,7 +17,7 @@ let agent: http.Agent;
 let kept: { workerId: string; buildRef: number };
 
 beforeAll(async () => {
-  p = await startTestProvisioner({ token: TOKEN, autoStart: false });
+  p = await startTestProvisioner({ token: TOKEN, autoStart: false, maxWorkers: 1 });
   // One connection per request: a refusal that closes its connection cannot fail the next case.
   agent = new http.Agent({ keepAlive: false });
   const res = await api(p.url, "POST", "/api/worker?BUILD_REF=1000&GIT_FULLURL=x", { token: TOKEN });

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, startTestProvisioner, type TestProvisioner } from "./fixture.js";
 
-// The scheduler stays stopped: these requests only queue rows (real PGlite), no worker starts.
+// One worker slot each: the builds these requests queue (real PGlite) mostly wait their turn.
 const TOKEN = "limits-token-7c1d";
 let authed: TestProvisioner;
 let open: TestProvisioner;
 
 beforeAll(async () => {
-  authed = await startTestProvisioner({ token: TOKEN, autoStart: false, triggerRate: 3, maxUrlLength: 1024 });
-  open = await startTestProvisioner({ autoStart: false, triggerRate: 2 });
+  authed = await startTestProvisioner({ token: TOKEN, maxWorkers: 1, triggerRate: 3, maxUrlLength: 1024 });
+  open = await startTestProvisioner({ maxWorkers: 1, triggerRate: 2 });
 });
 afterAll(async () => {
   await authed?.close();
