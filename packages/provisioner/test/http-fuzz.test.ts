@@ -121,6 +121,7 @@ const knownParams = [
   "status",
   "instance",
   "buildRef",
+  "outcome",
   "token",
 ];
 const paramName = fc.oneof(fc.constantFrom(...knownParams), encoded);
@@ -268,6 +269,23 @@ describe("the provisioner's HTTP API under arbitrary input (fuzz)", () => {
         await check("GET", `/api/worker?${withToken(a, q)}`, { headers: headersFor(a) });
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("DELETE of a worker that exists, with arbitrary outcomes and query", async () => {
+    const outcome = fc.oneof(fc.constantFrom("Success", "Failed", "Cancelled", "success", ""), value);
+    let ref = 500_000;
+    await fc.assert(
+      fc.asyncProperty(outcome, query, async (o, q) => {
+        const created = await api(p.url, "POST", `/api/worker?BUILD_REF=${ref++}&GIT_FULLURL=x`, {
+          token: TOKEN,
+        });
+        expect(created.status).toBe(201);
+        const { workerId } = created.json as { workerId: string };
+        await check("DELETE", `/api/worker/${workerId}?outcome=${o}&${q}`, { headers: headersFor("bearer") });
+        await check("DELETE", `/api/worker/${workerId}?outcome=${o}`, { headers: headersFor("bearer") });
+      }),
+      { numRuns: 60 },
     );
   });
 
