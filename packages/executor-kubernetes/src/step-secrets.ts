@@ -1,6 +1,6 @@
 import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
 import { maskableSecretValues, StepStartError } from "@wharf/executor";
-import type { StepRun } from "@wharf/kube-manifests";
+import { apiMessage, type StepRun } from "@wharf/kube-manifests";
 
 /** A Secret a step pod references, and how (for messages). */
 export interface SecretUse {
@@ -24,20 +24,6 @@ export function secretUses(run: StepRun): SecretUse[] {
 /** The decoded values of a Secret's keys (UTF-8; binary values are dropped by the masking rules). */
 export function secretValues(secret: V1Secret): string[] {
   return Object.values(secret.data ?? {}).map((b64) => Buffer.from(b64, "base64").toString("utf8"));
-}
-
-/** The API server's message from a client-node error (its body is a Status). */
-function apiMessage(err: unknown): string {
-  const e = err as { body?: unknown; message?: string };
-  if (typeof e?.body === "string") {
-    try {
-      const status = JSON.parse(e.body) as { message?: string };
-      if (status.message) return status.message;
-    } catch {
-      // not JSON: fall through
-    }
-  }
-  return e?.message ?? String(err);
 }
 
 /**

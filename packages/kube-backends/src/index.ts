@@ -1,4 +1,3 @@
-export { apiMessage } from "./api-message.js";
 export { podAddress, podGrpcPort } from "./pod-address.js";
 export { podDiagnostics } from "./pod-diagnostics.js";
 export {

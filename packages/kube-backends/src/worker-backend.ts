@@ -1,6 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "@wharf/config";
 import {
+  apiMessage,
   type PodPlacement,
   WORKER_POD_LABELS,
   WORKER_POD_SELECTOR,
@@ -17,7 +18,6 @@ import {
   workerBuildEnv,
   workerRuntimeEnv,
 } from "@wharf/provisioner";
-import { apiMessage } from "./api-message.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { type WorkerPodStatus, workerPodStatus } from "./pod-status.js";
 import { WorkerPodCache } from "./worker-pod-cache.js";

@@ -1,8 +1,7 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "@wharf/config";
-import { labelValue, WORKER_POD_LABELS, WORKER_POD_SELECTOR } from "@wharf/kube-manifests";
+import { apiMessage, labelValue, WORKER_POD_LABELS, WORKER_POD_SELECTOR } from "@wharf/kube-manifests";
 import { type LiveWorker, type WorkerDirectory, WorkerDirectoryError, workerStateOf } from "@wharf/relay";
-import { apiMessage } from "./api-message.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { podDiagnostics } from "./pod-diagnostics.js";
 import { workerPodStatus } from "./pod-status.js";

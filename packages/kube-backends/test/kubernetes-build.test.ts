@@ -146,8 +146,14 @@ describe("kubernetes backends on the fake API server", () => {
       expect(listed.state).toBe("exited");
       expect(listed.status.reason).toMatch(/worker: (ErrImagePull|ImagePullBackOff)/);
       await waitFor("Failed at wharf-api", () => stack.api.statusesFor(804).includes("Failed"), 30_000);
-      expect(stack.api.logsFor(804).at(-1)?.message).toMatch(
-        /\[wharf\] worker missing-worker-1 failed to start/,
+      // The directory's diagnosis reaches the build log: the reason, then the kubelet's event.
+      const lines = stack.api.logsFor(804).map((l) => l.message);
+      const at = lines.findIndex((m) =>
+        /^\[wharf\] worker missing-worker-1 failed to start: worker: (ErrImagePull|ImagePullBackOff)/.test(m),
+      );
+      expect(at).toBeGreaterThanOrEqual(0);
+      expect(lines.slice(at + 1)).toContainEqual(
+        expect.stringMatching(/^\[wharf\] {3}event Failed: Failed to pull image/),
       );
       await waitFor("pod removed", () => podsOf("missing-worker-1").length === 0, 20_000);
     } finally {

@@ -60,6 +60,14 @@ function aggregator(extra: Partial<AggregatorOptions> = {}): Aggregator {
 }
 
 const buildId = (w: TestWorker) => Number(w.buildRef);
+
+/** Step 1 of `w` records a small artifact file `name`. */
+async function addTextArtifact(w: TestWorker, name: string): Promise<void> {
+  const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), name);
+  cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
+  await fs.writeFile(file, "artifact bytes");
+  await w.store.addArtifact(1, name, file);
+}
 const ids = (w: TestWorker) => api.logsFor(buildId(w)).map((l) => l.workerLogId);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -196,10 +204,7 @@ describe("Aggregator", () => {
     const w = await worker();
     w.store.appendStatus(0, "RUNNING");
     writeLines(w.store, 1, 300);
-    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), "out.txt");
-    cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
-    await fs.writeFile(file, "artifact bytes");
-    await w.store.addArtifact(1, "out.txt", file);
+    await addTextArtifact(w, "out.txt");
     await w.store.finish("SUCCESS");
     directory.add(w);
     aggregator();
@@ -219,10 +224,7 @@ describe("Aggregator", () => {
     const w = await worker();
     w.store.appendStatus(0, "RUNNING");
     writeLines(w.store, 1, 200);
-    const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), "relay-art-")), "out.txt");
-    cleanups.push(() => fs.rm(path.dirname(file), { recursive: true, force: true }));
-    await fs.writeFile(file, "artifact bytes");
-    await w.store.addArtifact(1, "out.txt", file);
+    await addTextArtifact(w, "out.txt");
     await w.store.finish("SUCCESS");
     directory.add(w);
     const agg = aggregator({ metrics: { count: (c) => void counted.push(c) } });
