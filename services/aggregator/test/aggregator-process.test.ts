@@ -37,7 +37,8 @@ async function startProvisionerStandIn(workers: Listed[], removed: string[]) {
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end(JSON.stringify(workers));
     }
-    const del = req.method === "DELETE" ? req.url?.match(/^\/api\/worker\/(.+)$/) : null;
+    // DELETE /api/worker/{id}[?outcome=…]
+    const del = req.method === "DELETE" ? req.url?.match(/^\/api\/worker\/([^?]+)/) : null;
     if (del?.[1]) {
       removed.push(decodeURIComponent(del[1]));
       workers.splice(0, workers.length, ...workers.filter((w) => w.workerId !== del[1]));
