@@ -1,5 +1,9 @@
 import { once } from "node:events";
+import { createReadStream, createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { WORKSPACE_CONTAINER, WORKSPACE_PATH } from "@wharf/kube-manifests";
 import picomatch from "picomatch";
@@ -11,18 +15,32 @@ export interface WorkspaceTarget {
   pod: string;
 }
 
-/** Streams a host directory into the workspace claim, as `kubectl cp` does: tar over pods/exec. */
+/**
+ * Copies a host directory into the workspace claim, as `kubectl cp` does: tar over
+ * pods/exec. The archive is written to a temporary file first so its length is known: the
+ * pod runs `head -c <length> | tar -x`, which ends by itself once every byte arrived. Ending
+ * stdin instead would need the `v5.channel.k8s.io` exec protocol; on `v4` (API servers
+ * before 1.29/1.30) closing stdin closes the connection and the command's Status is lost.
+ */
 export async function copyIntoWorkspace(
   kc: KubeConfig,
   target: WorkspaceTarget,
   sourceDir: string,
 ): Promise<void> {
-  await execInPod(
-    kc,
-    { ...target, container: WORKSPACE_CONTAINER },
-    ["tar", "-x", "-f", "-", "-C", WORKSPACE_PATH],
-    { stdin: tar.pack(sourceDir) },
-  );
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-k8s-upload-"));
+  try {
+    const archive = path.join(tmp, "workspace.tar");
+    await pipeline(tar.pack(sourceDir), createWriteStream(archive));
+    const { size } = await fs.stat(archive);
+    await execInPod(
+      kc,
+      { ...target, container: WORKSPACE_CONTAINER },
+      ["sh", "-c", `head -c ${size} | tar -x -f - -C ${WORKSPACE_PATH}`],
+      { stdin: createReadStream(archive) },
+    );
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -7,18 +7,10 @@ import { pollUntil } from "@wharf/kube-fake";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesExecutor } from "../src/index.js";
 import type { KubeStepProcess } from "../src/kube-step-process.js";
-import { buildSpec, containerStep, NAMESPACE, readAll, startHarness } from "./kube-harness.js";
+import { API_SERVERS, buildSpec, containerStep, NAMESPACE, readAll, startHarness } from "./kube-harness.js";
 
 let h: Awaited<ReturnType<typeof startHarness>>;
 let api: CoreV1Api;
-
-beforeEach(async () => {
-  h = await startHarness();
-  api = h.kubeConfig.makeApiClient(CoreV1Api);
-});
-afterEach(async () => {
-  await h.close();
-});
 
 async function podsAndClaims() {
   const pods = await api.listNamespacedPod({ namespace: NAMESPACE });
@@ -26,7 +18,15 @@ async function podsAndClaims() {
   return [...pods.items, ...claims.items].map((o) => o.metadata?.name);
 }
 
-describe("KubernetesExecutor against the fake API server", () => {
+describe.each(API_SERVERS)("KubernetesExecutor against a fake $name API server", ({ kubernetesVersion }) => {
+  beforeEach(async () => {
+    h = await startHarness({}, { kubernetesVersion });
+    api = h.kubeConfig.makeApiClient(CoreV1Api);
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
   it("runs a build's steps end to end in a shared workspace and collects artifacts", async () => {
     await fs.writeFile(path.join(h.sourceDir, "hello.txt"), "from the repo\n");
     const build = buildSpec(h.sourceDir);
@@ -57,6 +57,33 @@ describe("KubernetesExecutor against the fake API server", () => {
     }
     await h.executor.destroyBuild(build);
     expect(await podsAndClaims()).toEqual([]);
+  });
+
+  it("copies a repository of several megabytes into the workspace intact", async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024 + 7);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    await fs.writeFile(path.join(h.sourceDir, "big.bin"), big);
+    await fs.mkdir(path.join(h.sourceDir, "nested/dir"), { recursive: true });
+    await fs.writeFile(path.join(h.sourceDir, "nested/dir/small.txt"), "small\n");
+    const build = buildSpec(h.sourceDir);
+    await h.executor.setupBuild(build);
+    const step = await h.executor.startStep(
+      build,
+      containerStep(1, ["wc -c < big.bin", "cat nested/dir/small.txt"]),
+      {},
+    );
+    const [out, code] = await Promise.all([readAll(step.stdout), step.wait()]);
+    expect(code).toBe(0);
+    expect(out.split("\n").map((l) => l.trim())).toEqual([String(big.length), "small", ""]);
+    await step.destroy();
+    const dest = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-k8s-artifacts-"));
+    try {
+      expect(await h.executor.collectFiles(build, ["big.bin"], dest)).toEqual(["big.bin"]);
+      expect((await fs.readFile(path.join(dest, "big.bin"))).equals(big)).toBe(true);
+    } finally {
+      await fs.rm(dest, { recursive: true, force: true });
+    }
+    await h.executor.destroyBuild(build);
   });
 
   it("reports a failing step's exit code with its output", async () => {

@@ -38,9 +38,19 @@ export interface FakeKubeOptions {
   authorize?: Authorizer;
   /** The user named in a 403's message. Default "system:serviceaccount:<namespace>:default". */
   user?: string;
+  /**
+   * The Kubernetes version to act as (`/version`, and what the exec endpoint speaks). Below
+   * 1.30 only `v4.channel.k8s.io` is offered for exec, as API servers before the
+   * `v5.channel.k8s.io` protocol (alpha in 1.29, on by default from 1.30) do: stdin cannot be
+   * half-closed, a close frame [255, 0] is ignored. Default "1.31.0".
+   */
+  kubernetesVersion?: string;
 }
 
-const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+/** The exec subprotocols an API server of this minor version offers, most preferred first. */
+export function execProtocols(minor: number): string[] {
+  return minor >= 30 ? ["v5.channel.k8s.io", "v4.channel.k8s.io"] : ["v4.channel.k8s.io"];
+}
 const PORT_FORWARD_PROTOCOLS = ["v4.channel.k8s.io"];
 
 /**
@@ -59,13 +69,20 @@ export class FakeKubeApiServer {
     noServer: true,
     handleProtocols: (p) => this.pickProtocol(p),
   });
-  private pendingProtocols: string[] = EXEC_PROTOCOLS;
+  private pendingProtocols: string[];
+  private readonly execProtocols: string[];
+  private readonly version: { major: string; minor: string; gitVersion: string };
   private port = 0;
 
   private constructor(
     readonly rootDir: string,
     private readonly options: FakeKubeOptions,
   ) {
+    const version = options.kubernetesVersion ?? "1.31.0";
+    const [major = "1", minor = "31"] = version.split(".");
+    this.version = { major, minor, gitVersion: `v${version}-wharf-fake` };
+    this.execProtocols = execProtocols(Number(minor));
+    this.pendingProtocols = this.execProtocols;
     this.kubelet = new FakeKubelet(this.store, { rootDir, imageExists: options.imageExists });
     this.server = http.createServer((req, res) => void this.onRequest(req, res));
     this.server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -133,8 +150,7 @@ export class FakeKubeApiServer {
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     if (["/version", "/healthz", "/readyz", "/livez"].includes(url.pathname)) {
-      if (url.pathname === "/version")
-        sendJson(res, 200, { major: "1", minor: "31", gitVersion: "v1.31.0-wharf-fake" });
+      if (url.pathname === "/version") sendJson(res, 200, this.version);
       else res.writeHead(200, { "Content-Type": "text/plain" }).end("ok");
       return;
     }
@@ -264,7 +280,7 @@ export class FakeKubeApiServer {
       reject(400, "invalid ports");
       return;
     }
-    this.pendingProtocols = sub === "exec" ? EXEC_PROTOCOLS : PORT_FORWARD_PROTOCOLS;
+    this.pendingProtocols = sub === "exec" ? this.execProtocols : PORT_FORWARD_PROTOCOLS;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.record("GET", apiPath, url, 101);
       if (sub === "exec") runExecSession(ws, this.kubelet, pod, url);

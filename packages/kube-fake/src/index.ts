@@ -6,7 +6,12 @@ export {
   type PolicyRule,
   rbacAuthorizer,
 } from "./authorization.js";
-export { type ApiCall, FakeKubeApiServer, type FakeKubeOptions } from "./fake-kube-api-server.js";
+export {
+  type ApiCall,
+  execProtocols,
+  FakeKubeApiServer,
+  type FakeKubeOptions,
+} from "./fake-kube-api-server.js";
 export { type FakeClusterEnv, startFakeClusterEnv } from "./fake-kubeconfig.js";
 export { FakeKubelet, type KubeletOptions } from "./kubelet.js";
 export { type KubeObject, ObjectStore, type StoreEvent } from "./object-store.js";

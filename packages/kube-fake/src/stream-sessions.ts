@@ -15,8 +15,11 @@ const frame = (channel: number, data: Buffer | string) =>
 
 /**
  * `pods/{name}/exec` over WebSocket: the command runs in the container's sandbox (its env
- * and mounts); stdin on channel 0 (v5 closes it with a [255, 0] frame), stdout 1, stderr 2,
- * and the final `Status` on channel 3 before the server closes the socket.
+ * and mounts); stdin on channel 0, stdout 1, stderr 2, and the final `Status` on channel 3
+ * before the server closes the socket. Only `v5.channel.k8s.io` can close stdin alone (a
+ * [255, 0] frame); on `v4.channel.k8s.io` such a frame is ignored, as the API server's
+ * wsstream ignores frames for channels it does not have, and a client that closes the
+ * socket to signal EOF gets no Status: the command is killed.
  */
 export function runExecSession(ws: WebSocket, kubelet: FakeKubelet, pod: KubeObject, url: URL): void {
   const command = url.searchParams.getAll("command");
@@ -53,7 +56,8 @@ export function runExecSession(ws: WebSocket, kubelet: FakeKubelet, pod: KubeObj
   if (url.searchParams.get("stdin") !== "true") child.stdin?.end();
   ws.on("message", (data: Buffer) => {
     if (data[0] === STDIN) child.stdin?.write(data.subarray(1));
-    else if (data[0] === CLOSE && data[1] === STDIN) child.stdin?.end();
+    else if (data[0] === CLOSE && data[1] === STDIN && ws.protocol === "v5.channel.k8s.io")
+      child.stdin?.end();
   });
   ws.on("close", () => {
     child.stdin?.end();

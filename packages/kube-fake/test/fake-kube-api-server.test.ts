@@ -1,6 +1,15 @@
 import net from "node:net";
-import { PassThrough, Writable } from "node:stream";
-import { CoreV1Api, Log, PortForward, type V1Pod, Watch } from "@kubernetes/client-node";
+import { PassThrough, Readable, Writable } from "node:stream";
+import {
+  CoreV1Api,
+  Exec,
+  Log,
+  PortForward,
+  type V1Pod,
+  type V1Status,
+  VersionApi,
+  Watch,
+} from "@kubernetes/client-node";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeKubeApiServer, pollUntil, rbacAuthorizer } from "../src/index.js";
 
@@ -224,6 +233,67 @@ describe("pods through client-node", () => {
     expect(seen[0]).toBe("ADDED:watched:Pending");
     expect(seen.some((s) => s.includes("ignored"))).toBe(false);
     expect(fake.calls.some((c) => c.verb === "watch" && c.resource === "pods")).toBe(true);
+  });
+});
+
+/** Runs `cat` in the pod with stdin that ends after `input`; what came back and the Status, if any. */
+async function execCat(server: FakeKubeApiServer, pod: string, input: string) {
+  const stdout = new PassThrough();
+  let out = "";
+  stdout.on("data", (d) => {
+    out += d.toString();
+  });
+  let status: V1Status | undefined;
+  const ws = await new Exec(server.kubeConfig(ns)).exec(
+    ns,
+    pod,
+    "main",
+    ["cat"],
+    stdout,
+    new PassThrough(),
+    Readable.from([input]),
+    false,
+    (s) => {
+      status = s;
+    },
+  );
+  await new Promise((resolve) => ws.on("close", resolve));
+  return { protocol: ws.protocol, out, status };
+}
+
+describe("exec", () => {
+  it("as a 1.31 API server speaks v5.channel.k8s.io: stdin is half-closed and the Status arrives", async () => {
+    expect(await fake.kubeConfig(ns).makeApiClient(VersionApi).getCode()).toMatchObject({ minor: "31" });
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("box", "sleep 30") });
+    await pollUntil(async () => (await phaseOf("box")) === "Running", "pod to run");
+    expect(await execCat(fake, "box", "to cat\n")).toEqual({
+      protocol: "v5.channel.k8s.io",
+      out: "to cat\n",
+      status: { metadata: {}, status: "Success" },
+    });
+  });
+
+  it("as a 1.20 API server offers only v4.channel.k8s.io: ending stdin closes the socket and no Status comes", async () => {
+    const old = await FakeKubeApiServer.start({ kubernetesVersion: "1.20.2" });
+    try {
+      const oldApi = old.kubeConfig(ns).makeApiClient(CoreV1Api);
+      expect(await old.kubeConfig(ns).makeApiClient(VersionApi).getCode()).toMatchObject({
+        major: "1",
+        minor: "20",
+        gitVersion: expect.stringMatching(/^v1\.20\.2/),
+      });
+      await oldApi.createNamespacedPod({ namespace: ns, body: shellPod("box", "sleep 30") });
+      await pollUntil(
+        async () =>
+          (await oldApi.readNamespacedPod({ name: "box", namespace: ns })).status?.phase === "Running",
+        "pod to run",
+      );
+      const result = await execCat(old, "box", "to cat\n");
+      expect(result.protocol).toBe("v4.channel.k8s.io");
+      expect(result.status).toBeUndefined();
+    } finally {
+      await old.close();
+    }
   });
 });
 
