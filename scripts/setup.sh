@@ -26,6 +26,9 @@ command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 command -v podman >/dev/null 2>&1 || need+=(podman)
 # Podman's --init binary (the executor runs steps with an init).
 [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
+# A real registry on 127.0.0.1 (with htpasswd auth) for the push tests.
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

@@ -9,7 +9,8 @@ import { type ServiceProcess, startServiceProcess } from "./service-process.js";
 
 // One whole build through provisioner → worker → aggregator → wharf-api double, every service
 // a compiled process at debug log level on real Postgres, with a marker in every secret the
-// system holds. Then every process's output, every file the services and the worker wrote
+// system holds: the provisioner's, wharf-api's and the aggregator's tokens, the worker token key,
+// GIT_TOKEN, a password input and the registry password workers push with. Then every process's output, every file the services and the worker wrote
 // (result store, worker logs, state), every Postgres row and everything wharf-api stored are
 // searched: no marker may appear, except masked as *** in the build's log.
 const MARKERS = {
@@ -19,6 +20,7 @@ const MARKERS = {
   workerKey: "mk-worker-key-93ab10",
   gitToken: "mk-git-token-0e9f35",
   passwordInput: "mk-password-input-a8c6d2",
+  registryPassword: "mk-registry-password-c3f0e7",
 };
 const BUILD_ID = 5150;
 const INSTANCE = "scan";
@@ -52,6 +54,10 @@ beforeAll(async () => {
     WHARF_DATA_DIR: path.join(tmp, "provisioner"),
     WHARF_PROVISIONER_TOKEN: MARKERS.provisionerToken,
     WHARF_WORKER_TOKEN: MARKERS.workerKey,
+    // Handed on to every worker for its docker steps' pushes.
+    WHARF_REGISTRY_URL: "127.0.0.1:5999",
+    WHARF_REGISTRY_USER: "wharf-ci",
+    WHARF_REGISTRY_PASSWORD: MARKERS.registryPassword,
     WHARF_POLL_INTERVAL: "200ms",
     WHARF_LOG_LEVEL: "debug",
   });
@@ -104,7 +110,7 @@ it("a whole build with a marker in every secret leaves none in any output, file,
       "      image: x",
       "      cmds:",
       `        - 'echo "password is \${DEPLOY_PASSWORD}"'`,
-      `        - "tr '\\\\0' '\\\\n' < /proc/$PPID/environ | grep -E '^(GIT_TOKEN|WHARF_WORKER_TOKEN)=' | sort"`,
+      `        - "tr '\\\\0' '\\\\n' < /proc/$PPID/environ | grep -E '^(GIT_TOKEN|WHARF_WORKER_TOKEN|WHARF_REGISTRY_PASSWORD)=' | sort"`,
       "",
     ].join("\n"),
   );
@@ -150,6 +156,7 @@ it("a whole build with a marker in every secret leaves none in any output, file,
   expect(log).toContain("password is ***");
   expect(log).toContain("GIT_TOKEN=***");
   expect(log).toContain("WHARF_WORKER_TOKEN=***");
+  expect(log).toContain("WHARF_REGISTRY_PASSWORD=***");
 
   const rows: string[] = [];
   const conn = await openDatabase({ url: db.url, maxConnections: 1 });

@@ -17,6 +17,8 @@ export interface LocalBackendSettings {
   command?: string[];
   /** Step executor inside local workers (WHARF_WORKER_EXECUTOR). */
   executor: "local" | "docker";
+  /** The docker executor's settings (FORWARDED_DOCKER_EXECUTOR_ENV), passed on to every worker. */
+  workerEnv: Record<string, string>;
 }
 
 export interface DockerBackendSettings {
@@ -27,7 +29,21 @@ export interface DockerBackendSettings {
   binds: string[];
   socketPath: string;
   advertiseHost: string;
+  /** The docker executor's settings (FORWARDED_DOCKER_EXECUTOR_ENV), passed on to every worker. */
+  workerEnv: Record<string, string>;
 }
+
+/**
+ * Settings of the docker executor (declared by the worker) that the provisioner passes on to
+ * the workers of its local and docker backends as they are: the steps' network and the
+ * registry `docker` steps push to. Not to Kubernetes pods, whose spec would hold the password.
+ */
+export const FORWARDED_DOCKER_EXECUTOR_ENV = [
+  "WHARF_DOCKER_NETWORK",
+  "WHARF_REGISTRY_URL",
+  "WHARF_REGISTRY_USER",
+  "WHARF_REGISTRY_PASSWORD",
+] as const;
 
 export interface KubernetesBackendSettings {
   kind: "kubernetes";
@@ -115,6 +131,16 @@ function jsonValue<T>(env: Env, name: string, check: (v: unknown) => boolean, wh
   return v as T;
 }
 
+/** The set ones of `names`, to pass on to workers as they are. */
+function forwarded(env: Env, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const v = envOptional(env, name);
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
 const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** "k=v,k2=v2" → { k: "v", k2: "v2" }. */
@@ -152,11 +178,7 @@ function kubernetesSettings(env: Env, command: string[] | undefined): Kubernetes
     "a JSON array of tolerations",
   );
   const nodeSelector = keyValues("WHARF_K8S_NODE_SELECTOR", optional("WHARF_K8S_NODE_SELECTOR"));
-  const workerEnv: Record<string, string> = {};
-  for (const name of FORWARDED_EXECUTOR_ENV) {
-    const v = optional(name);
-    if (v !== undefined) workerEnv[name] = v;
-  }
+  const workerEnv = forwarded(env, FORWARDED_EXECUTOR_ENV);
   const pick = (key: string, v: unknown) => (v === undefined ? {} : { [key]: v });
   return {
     kind: "kubernetes",
@@ -202,6 +224,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_BINDS | none (comma-separated host:container[:ro]) |
  * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
+ * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD | passed to local and docker workers (the worker's settings) |
  * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
  * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
  * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
@@ -234,7 +257,12 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     if (executor !== "local" && executor !== "docker") {
       throw new ConfigError(`WHARF_WORKER_EXECUTOR must be local or docker, got "${executor}"`);
     }
-    backend = { kind, executor, ...(command ? { command } : {}) };
+    backend = {
+      kind,
+      executor,
+      ...(command ? { command } : {}),
+      workerEnv: forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
+    };
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
     if (!image) throw new ConfigError("WHARF_WORKER_IMAGE is required with WHARF_PROVISIONER_BACKEND=docker");
@@ -246,6 +274,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
+      workerEnv: forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
     };
   } else if (kind === "kubernetes") {
     backend = kubernetesSettings(env, command);

@@ -52,12 +52,14 @@ async function createBackend(opts: CompiledOptions, workerKey: string, log: Logg
       binds: b.binds,
       socketPath: b.socketPath,
       advertiseHost: b.advertiseHost,
+      extraEnv: b.workerEnv,
     });
   }
   return new LocalBackend({
     ...runtime,
     dataDir: opts.dataDir,
     executor: b.executor,
+    extraEnv: b.workerEnv,
     ...(b.command ? { command: b.command } : {}),
   });
 }

@@ -26,7 +26,7 @@ describe("compileOptions", () => {
       shutdownGraceMs: 20_000,
       maxUrlLength: 8192,
       triggerRate: 120,
-      backend: { kind: "local", executor: "local" },
+      backend: { kind: "local", executor: "local", workerEnv: {} },
     });
   });
 
@@ -45,6 +45,10 @@ describe("compileOptions", () => {
       WHARF_PROVISIONER_TOKEN: "t",
       DATABASE_URL: "postgres://x/y",
       WHARF_MAX_WORKERS: "2",
+      WHARF_REGISTRY_URL: "registry.example.invalid:5000",
+      WHARF_REGISTRY_PASSWORD: "p",
+      WHARF_DOCKER_NETWORK: "none",
+      WHARF_K8S_KANIKO_IMAGE: "not/for-docker-workers",
     });
     expect(o.backend).toEqual({
       kind: "docker",
@@ -54,6 +58,12 @@ describe("compileOptions", () => {
       binds: ["/a:/a:ro", "/b:/b"],
       socketPath: "/var/run/docker.sock",
       advertiseHost: "127.0.0.1",
+      // The docker executor's settings, passed on to every worker as they are.
+      workerEnv: {
+        WHARF_DOCKER_NETWORK: "none",
+        WHARF_REGISTRY_URL: "registry.example.invalid:5000",
+        WHARF_REGISTRY_PASSWORD: "p",
+      },
     });
     expect(o).toMatchObject({ token: "t", databaseUrl: "postgres://x/y", maxWorkers: 2 });
   });

@@ -18,7 +18,11 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
   }
   if (opts.executor === "docker") {
     const { DockerExecutor } = await import("@wharf/executor-docker");
-    return new DockerExecutor({ networkMode: opts.dockerNetwork, logger: log.child({ executor: "docker" }) });
+    return new DockerExecutor({
+      networkMode: opts.dockerNetwork,
+      ...(opts.registry ? { pushRegistry: opts.registry } : {}),
+      logger: log.child({ executor: "docker" }),
+    });
   }
   const { LocalExecutor } = await import("@wharf/executor-local");
   log.debug("using the local executor: step images are ignored");

@@ -37,6 +37,37 @@ export interface WorkerOptions {
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
+  /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
+  registry?: RegistryCredentials;
+}
+
+/** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
+export interface RegistryCredentials {
+  serveraddress: string;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * WHARF_REGISTRY_URL (host[:port] as in image references), WHARF_REGISTRY_USER and
+ * WHARF_REGISTRY_PASSWORD: the registry the docker executor's `docker` steps push to. The
+ * password is masked in the build log like any secret. The provisioner passes these on to
+ * the local and docker workers it starts, never to Kubernetes pods (whose spec would hold
+ * them in clear; there a step's registry Secret is used).
+ */
+function compileRegistry(env: Env): RegistryCredentials | undefined {
+  const url = envOptional(env, "WHARF_REGISTRY_URL");
+  const username = envOptional(env, "WHARF_REGISTRY_USER");
+  const password = envOptional(env, "WHARF_REGISTRY_PASSWORD");
+  if (!url) {
+    if (username || password) throw new ConfigError("WHARF_REGISTRY_USER/PASSWORD need WHARF_REGISTRY_URL");
+    return undefined;
+  }
+  if (/^[a-z]+:\/\//i.test(url) || url.includes("/"))
+    throw new ConfigError(
+      `WHARF_REGISTRY_URL must be a registry host[:port] as in image names, got "${url}"`,
+    );
+  return { serveraddress: url, ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
 
 /**
@@ -103,6 +134,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", 0);
   const token = envOptional(env, "WHARF_WORKER_TOKEN");
   const environment = envOptional(env, "ENVIRONMENT");
+  const registry = compileRegistry(env);
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -121,6 +153,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
+    ...(registry ? { registry } : {}),
     ...overrides,
   };
 }

@@ -167,9 +167,11 @@ export async function startWorker(
 /** WHARF_SECRET_* values are masked wherever they appear in output. */
 /** The worker's own credentials: no step prints them, but a git or engine error might quote one. */
 function tokensOf(opts: WorkerOptions): string[] {
-  return [opts.source.kind === "git" ? opts.source.token : undefined, opts.token].filter(
-    (t): t is string => !!t,
-  );
+  return [
+    opts.source.kind === "git" ? opts.source.token : undefined,
+    opts.token,
+    opts.registry?.password,
+  ].filter((t): t is string => !!t);
 }
 
 function envSecrets(): string[] {

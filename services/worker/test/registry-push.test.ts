@@ -1,0 +1,131 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { createLogger } from "@wharf/config";
+import { BUSYBOX_IMAGE, freePort, requireDockerOrSkip, waitFor } from "@wharf/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compileWorkerOptions, startWorker } from "../src/index.js";
+
+// A `docker` step of a worker configured with WHARF_REGISTRY_* pushes for real: Debian's
+// docker-registry (distribution 2.8) on 127.0.0.1 with htpasswd auth, the engine pushing to it.
+const run = promisify(execFile);
+const REGISTRY_BIN = "/usr/bin/docker-registry";
+const USER = "wharf-ci";
+const PASSWORD = "mk-registry-password-4d1e";
+const hasDocker = await requireDockerOrSkip();
+// Podman's Docker API pushes only over TLS unless registries.conf marks the registry insecure.
+const isPodman =
+  hasDocker &&
+  (await run("docker", ["version", "-f", "{{.Server.Version}} {{json .Server.Components}}"])).stdout.includes(
+    "Podman",
+  );
+const canRun = hasDocker && !isPodman && existsSync(REGISTRY_BIN) && existsSync("/usr/bin/htpasswd");
+
+describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGISTRY_*)", () => {
+  let dir: string;
+  let registry: ChildProcess;
+  let host: string;
+  const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-registry-"));
+    const port = await freePort();
+    host = `127.0.0.1:${port}`;
+    const { stdout } = await run("htpasswd", ["-Bbn", USER, PASSWORD]);
+    await fs.writeFile(path.join(dir, "htpasswd"), stdout);
+    await fs.writeFile(
+      path.join(dir, "config.yml"),
+      [
+        "version: 0.1",
+        "log: { level: warn }",
+        `storage: { filesystem: { rootdirectory: ${path.join(dir, "data")} } }`,
+        `http: { addr: "${host}" }`,
+        `auth: { htpasswd: { realm: wharf-test, path: ${path.join(dir, "htpasswd")} } }`,
+        "",
+      ].join("\n"),
+    );
+    registry = spawn(REGISTRY_BIN, ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
+    await waitFor("registry answering", () =>
+      fetch(`http://${host}/v2/`).then(
+        (r) => r.status === 401,
+        () => false,
+      ),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    registry?.kill("SIGKILL");
+    await run("docker", ["image", "rm", "-f", `${host}/wharf-test/pushed:v1`]).catch(() => {});
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  async function build(password: string) {
+    const src = await fs.mkdtemp(path.join(dir, "src-"));
+    await fs.writeFile(path.join(src, "Dockerfile"), `FROM ${BUSYBOX_IMAGE}\nRUN echo built > /built\n`);
+    await fs.writeFile(
+      path.join(src, ".wharf-ci.yml"),
+      `build:\n  image:\n    docker:\n      file: Dockerfile\n      destination: ${host}/wharf-test/pushed\n      tag: v1\n`,
+    );
+    const opts = compileWorkerOptions({
+      WHARF_BUILD_REF: String(Math.floor(Math.random() * 1e9)),
+      WHARF_SOURCE_DIR: src,
+      WHARF_EXECUTOR: "docker",
+      WHARF_DATA_DIR: path.join(src, ".data"),
+      WHARF_WORKER_HOST: "127.0.0.1",
+      WHARF_WORKER_PORT: "0",
+      WHARF_WORKER_HTTP_PORT: "-1",
+      WHARF_REGISTRY_URL: host,
+      WHARF_REGISTRY_USER: USER,
+      WHARF_REGISTRY_PASSWORD: password,
+    });
+    const worker = await startWorker(opts, createLogger("test", "silent"), false);
+    const result = await worker.finished;
+    const lines: string[] = [];
+    for await (const batch of worker.store.followLogs(0)) lines.push(...batch.map((l) => l.message));
+    await worker.close();
+    return { status: result?.status, lines };
+  }
+
+  it("pushes the built image with the configured credentials", async () => {
+    const { status, lines } = await build(PASSWORD);
+    expect(status).toBe("SUCCESS");
+    expect(lines.join("\n")).not.toContain("push skipped");
+    const tags = await fetch(`http://${host}/v2/wharf-test/pushed/tags/list`, {
+      headers: { authorization: basic },
+    });
+    expect(await tags.json()).toEqual({ name: "wharf-test/pushed", tags: ["v1"] });
+    expect(lines.join("\n")).not.toContain(PASSWORD);
+  }, 120_000);
+
+  it("fails the step, readably and without the password, when the registry refuses the credentials", async () => {
+    const wrong = "mk-wrong-password-77aa";
+    const { status, lines } = await build(wrong);
+    expect(status).toBe("FAILED");
+    expect(lines.join("\n")).toMatch(/unauthorized|authentication required|no basic auth/i);
+    expect(lines.join("\n")).not.toContain(wrong);
+  }, 120_000);
+});
+
+describe("WHARF_REGISTRY_* settings", () => {
+  const options = (env: Record<string, string>) =>
+    compileWorkerOptions({ WHARF_BUILD_REF: "1", WHARF_SOURCE_DIR: os.tmpdir(), ...env });
+
+  it("are the registry docker steps push to; unset, they build without pushing", () => {
+    expect(options({}).registry).toBeUndefined();
+    expect(
+      options({
+        WHARF_REGISTRY_URL: "reg.example.invalid:5000",
+        WHARF_REGISTRY_USER: "u",
+        WHARF_REGISTRY_PASSWORD: "p",
+      }).registry,
+    ).toEqual({ serveraddress: "reg.example.invalid:5000", username: "u", password: "p" });
+  });
+
+  it("refuse credentials without a registry, and a URL that is not a host[:port]", () => {
+    expect(() => options({ WHARF_REGISTRY_PASSWORD: "p" })).toThrow(/need WHARF_REGISTRY_URL/);
+    expect(() => options({ WHARF_REGISTRY_URL: "https://reg.example.invalid" })).toThrow(/host\[:port\]/);
+  });
+});
