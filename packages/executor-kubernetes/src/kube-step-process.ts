@@ -2,6 +2,7 @@ import { PassThrough } from "node:stream";
 import { type CoreV1Api, type KubeConfig, Log } from "@kubernetes/client-node";
 import type { StepProcess } from "@wharf/executor";
 import { STEP_CONTAINER } from "@wharf/kube-manifests";
+import { KubeletLogLines } from "./kubelet-log-lines.js";
 import { deletePod, waitForContainerExit } from "./pod-lifecycle.js";
 
 // A stopped pod can vanish before we read its terminated state; report it as killed.
@@ -9,7 +10,9 @@ const EXIT_CODE_WHEN_GONE = 137;
 
 /**
  * A step running as a pod. The container's log (stdout and stderr merged, as Kubernetes
- * keeps them) is followed into `stdout`; `stderr` carries nothing and ends with it.
+ * keeps them) is followed into `stdout`; `stderr` carries nothing and ends with it. The log
+ * is followed with `timestamps=true` so the container's lines can be told from text the
+ * kubelet writes into the same body (KubeletLogLines).
  */
 export class KubeStepProcess implements StepProcess {
   readonly stdout = new PassThrough();
@@ -31,12 +34,16 @@ export class KubeStepProcess implements StepProcess {
   /** Starts following the container's log; call once the container has started. */
   async followLog(): Promise<void> {
     this.stdout.once("finish", () => this.stderr.end());
+    const lines = new KubeletLogLines();
+    lines.pipe(this.stdout);
     try {
-      this.logAbort = await new Log(this.kc).log(this.namespace, this.podName, STEP_CONTAINER, this.stdout, {
+      this.logAbort = await new Log(this.kc).log(this.namespace, this.podName, STEP_CONTAINER, lines, {
         follow: true,
+        timestamps: true,
       });
     } catch (err) {
       // The pod may be gone already (stopped); the step's output then ends here.
+      lines.unpipe(this.stdout);
       this.stdout.end(`[wharf] could not follow the log of pod ${this.podName}: ${(err as Error).message}\n`);
     }
   }

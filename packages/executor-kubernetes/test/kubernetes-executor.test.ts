@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
-import { StepStartError } from "@wharf/executor";
+import { type StepProcess, StepStartError } from "@wharf/executor";
 import { pollUntil } from "@wharf/kube-fake";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesExecutor } from "../src/index.js";
@@ -112,6 +112,39 @@ describe.each(API_SERVERS)("KubernetesExecutor against a fake $name API server",
     expect(code).not.toBe(0);
     expect(await output).toContain("started");
     await step.destroy();
+    await h.executor.destroyBuild(build);
+    expect(await podsAndClaims()).toEqual([]);
+  });
+
+  it("relays only what the container printed when its pod is deleted while the log is followed", async () => {
+    const build = buildSpec(h.sourceDir);
+    await h.executor.setupBuild(build);
+    for (const [id, stop] of [
+      [1, (s: StepProcess) => s.stop(1000)],
+      [2, () => h.executor.destroyBuild(build)],
+    ] as const) {
+      const step = await h.executor.startStep(
+        build,
+        containerStep(id, [
+          "echo 'rpc error: code = NotFound desc = printed by the step'",
+          "echo started",
+          "sleep 30",
+        ]),
+        {},
+      );
+      let text = "";
+      step.stdout.on("data", (d: Buffer) => {
+        text += d.toString();
+      });
+      const ended = new Promise((resolve) => step.stdout.once("end", resolve));
+      await pollUntil(() => text.includes("started"), "step output");
+      await stop(step);
+      expect(await step.wait()).not.toBe(0);
+      await ended;
+      // The kubelet's "rpc error: code = NotFound …" about the removed container is not step output.
+      expect(text).toBe("rpc error: code = NotFound desc = printed by the step\nstarted\n");
+      await step.destroy();
+    }
     await h.executor.destroyBuild(build);
     expect(await podsAndClaims()).toEqual([]);
   });

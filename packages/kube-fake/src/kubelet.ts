@@ -21,10 +21,16 @@ interface RunningPod {
   processes: Map<string, ChildProcess>;
   logs: Map<string, ContainerLog>;
   stopping: boolean;
+  /** Containers the kubelet removed (the pod is being deleted and they ended). */
+  removed: Set<string>;
   done: Promise<void>;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+const containerId = (podUid: string, name: string) => `fake://${podUid}-${name}`;
+/** What the kubelet writes into a followed log body when the runtime removed the container meanwhile. */
+const containerNotFound = (podUid: string, name: string) =>
+  `rpc error: code = NotFound desc = an error occurred when try to find container "${podUid}-${name}": not found`;
 const SIGNALS: Record<string, number> = { SIGTERM: 15, SIGKILL: 9, SIGINT: 2, SIGHUP: 1 };
 
 /**
@@ -55,6 +61,7 @@ export class FakeKubelet {
         processes: new Map(),
         logs: new Map(),
         stopping: false,
+        removed: new Set(),
         done: Promise.resolve(),
       };
       this.pods.set(uid, running);
@@ -75,6 +82,17 @@ export class FakeKubelet {
   /** The log of a pod's container, or undefined if it never started. */
   containerLog(podUid: string, container: string): ContainerLog | undefined {
     return this.pods.get(podUid)?.logs.get(container);
+  }
+
+  /**
+   * The text the kubelet writes into a log body that was already answered 200 when it
+   * cannot read the container (any more): its runtime has removed it. Undefined while the
+   * container can be read.
+   */
+  containerLogError(podUid: string, container: string): string | undefined {
+    const running = this.pods.get(podUid);
+    if (!running?.removed.has(container)) return undefined;
+    return `unable to retrieve container logs for ${containerId(podUid, container)}`;
   }
 
   /** The sandbox of a pod the kubelet knows (for exec). */
@@ -234,7 +252,7 @@ export class FakeKubelet {
       });
       child.once("close", (code, signal) => resolve(code ?? 128 + (SIGNALS[signal ?? "SIGKILL"] ?? 9)));
     });
-    const containerID = `fake://${pod.metadata.uid}/${c.name}`;
+    const containerID = containerId(pod.metadata.uid!, c.name);
     this.event(pod, "Normal", "Started", `Started container ${c.name}`);
     this.setContainerState(
       pod,
@@ -246,7 +264,14 @@ export class FakeKubelet {
     if (!init) this.markReadyIfAllRunning(pod);
     const exitCode = await exited;
     running.processes.delete(c.name);
-    log.end();
+    if (running.stopping) {
+      // The pod is being deleted: the runtime removes the container once it stopped, and a
+      // kubelet following its log finds it gone and writes that error into the (200) body.
+      running.removed.add(c.name);
+      log.end(containerNotFound(pod.metadata.uid!, c.name));
+    } else {
+      log.end();
+    }
     this.setContainerState(
       pod,
       init,

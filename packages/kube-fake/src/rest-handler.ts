@@ -78,13 +78,21 @@ async function serveLog(ctx: RestContext, pod: KubeObject, url: URL, res: Server
       "ContainerCreating";
     throw badRequest(`container "${container}" in pod "${pod.metadata.name}" is waiting to start: ${reason}`);
   }
+  // The kubelet commits 200 before it reads the container's log; what goes wrong later
+  // (the container was removed) is written into the body as text.
   res.writeHead(200, { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" });
   res.flushHeaders();
-  if (url.searchParams.get("follow") !== "true") {
-    res.end(log.contents());
+  const removed = ctx.kubelet.containerLogError(pod.metadata.uid!, container);
+  if (removed) {
+    res.end(removed);
     return;
   }
-  const stop = log.follow({ write: (chunk) => res.write(chunk), end: () => res.end() });
+  const options = { timestamps: url.searchParams.get("timestamps") === "true" };
+  if (url.searchParams.get("follow") !== "true") {
+    res.end(log.contents(options));
+    return;
+  }
+  const stop = log.follow({ write: (chunk) => res.write(chunk), end: () => res.end() }, options);
   res.on("close", stop);
 }
 

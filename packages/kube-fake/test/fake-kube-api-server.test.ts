@@ -39,7 +39,7 @@ function shellPod(name: string, script: string, extra: Partial<V1Pod["spec"]> = 
 const phaseOf = async (name: string) =>
   (await api.readNamespacedPodStatus({ name, namespace: ns })).status?.phase;
 
-async function collectLog(name: string, container: string): Promise<string> {
+async function collectLog(name: string, container: string, timestamps = false): Promise<string> {
   let text = "";
   const done = new Promise<void>((resolve) => {
     const sink = new Writable({
@@ -49,7 +49,7 @@ async function collectLog(name: string, container: string): Promise<string> {
       },
     });
     sink.on("finish", resolve);
-    void new Log(fake.kubeConfig(ns)).log(ns, name, container, sink, { follow: true });
+    void new Log(fake.kubeConfig(ns)).log(ns, name, container, sink, { follow: true, timestamps });
   });
   await done;
   return text;
@@ -93,6 +93,36 @@ describe("pods through client-node", () => {
     await pollUntil(async () => (await phaseOf("slow")) === "Running", "pod to run");
     expect(await collectLog("slow", "main")).toBe("a\nb\n");
     expect(await phaseOf("slow")).toBe("Succeeded");
+  });
+
+  it("serves lines as the runtime's log file has them: timestamps per line, a last line without newline ended", async () => {
+    const long = "x".repeat(40_000);
+    await api.createNamespacedPod({
+      namespace: ns,
+      body: shellPod("lines", `echo one; printf 'two '; sleep 0.1; echo halves; echo ${long}; printf tail`),
+    });
+    await pollUntil(async () => (await phaseOf("lines")) === "Succeeded", "pod to succeed");
+    expect(await collectLog("lines", "main")).toBe(`one\ntwo halves\n${long}\ntail\n`);
+    const stamped = (await collectLog("lines", "main", true)).split("\n");
+    const ts = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z /;
+    expect(stamped.map((l) => l.replace(ts, ""))).toEqual(["one", "two halves", long, "tail", ""]);
+    expect(stamped.slice(0, 4).every((l) => ts.test(l))).toBe(true);
+    // A line longer than one runtime entry (16 KiB) still carries one timestamp, at its start.
+    expect(stamped[2]!.match(/\d{4}-\d\d-\d\dT/g)).toHaveLength(1);
+  });
+
+  it("ends a followed log with the kubelet's error text when the pod is deleted meanwhile", async () => {
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("doomed", "echo started; sleep 30") });
+    await pollUntil(async () => (await phaseOf("doomed")) === "Running", "pod to run");
+    const log = collectLog("doomed", "main", true);
+    await new Promise((r) => setTimeout(r, 100));
+    await api.deleteNamespacedPod({ name: "doomed", namespace: ns, gracePeriodSeconds: 1 });
+    const lines = (await log).split("\n");
+    expect(lines[0]).toMatch(/^\S+Z started$/);
+    expect(lines[1]).toMatch(
+      /^rpc error: code = NotFound desc = an error occurred when try to find container "[^"]+-main": not found$/,
+    );
+    expect(lines).toHaveLength(2);
   });
 
   it("lists with label and field selectors and rejects a bad selector", async () => {
