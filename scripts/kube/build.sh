@@ -10,12 +10,16 @@
 #    Debian's golang-github-modern-go-reflect2-dev / golang-github-json-iterator-go-dev (the
 #    vendored reflect2 reads Go's map internals as of Go 1.17: under Go >= 1.18 the API server
 #    crashes in map iteration);
-#  - the kubelet's in-tree aws/azure/gcp credential providers are not linked (the AWS one asks
-#    the cloud metadata address at start: no traffic may leave this machine).
+#  - the kubelet links no in-tree aws/azure/gcp credential provider (cmd/kubelet/app/plugins.go and
+#    cmd/kubelet/app/options/globalflags.go import them) and no cadvisor cloud-info probe
+#    (pkg/kubelet/cadvisor/cadvisor_linux.go): they ask a cloud metadata address (169.254.169.254,
+#    metadata.google.internal) when the machine looks like a cloud VM, and no traffic may leave this
+#    machine. `go list -deps ./cmd/kubelet` is checked for them after patching.
 # Compiles run under nice/ionice with GOFLAGS=-p=1 (set WHARF_KUBE_BUILD_JOBS to change -p).
 set -euo pipefail
 
 VERSION=v1.20.2
+PATCH_LEVEL=2   # bump when the patches below change: binaries of another level are rebuilt
 CACHE="${WHARF_KUBE_CACHE:-/var/cache/wharf-kubernetes}"
 BIN="$CACHE/bin"
 SRC="$CACHE/src"                       # apt-get source unpacks here
@@ -28,6 +32,7 @@ log() { echo "== $*" >&2; }
 
 have_all() {
   local t
+  [ "$(cat "$BIN/.patch-level" 2>/dev/null)" = "$PATCH_LEVEL" ] || return 1
   for t in "${TARGETS[@]}"; do
     [ -x "$BIN/$t" ] || return 1
     "$BIN/$t" --version 2>/dev/null | grep -q "$VERSION" || return 1
@@ -88,7 +93,6 @@ if [ ! -e "$K/.wharf-prepared" ]; then
   log "copying the tree to $K"
   rm -rf "$K"
   cp -a "$tree" "$K"
-
   # Debian's own packaging patches (debian/patches) are applied by apt-get source already.
   # 1. reflect2 + json-iterator from Debian's packages.
   for d in github.com/modern-go/reflect2 github.com/json-iterator/go; do
@@ -98,15 +102,13 @@ if [ ! -e "$K/.wharf-prepared" ]; then
     cp -a "/usr/share/gocode/src/$d/." "$K/vendor/$d/"
     find "$K/vendor/$d" -name '*_test.go' -delete
   done
-  # 2. no in-tree cloud credential providers in the kubelet.
-  plugins="$K/cmd/kubelet/app/plugins.go"
-  sed -i -E '/k8s\.io\/kubernetes\/pkg\/credentialprovider\/(aws|azure|gcp)"/d' "$plugins"
-  if grep -qE 'credentialprovider/(aws|azure|gcp)' "$plugins"; then
-    echo "could not remove the credential providers from $plugins" >&2; exit 1
-  fi
   touch "$K/.wharf-prepared"
 fi
-
+# 2. no cloud credential providers or cloud-info probes in the kubelet (idempotent deletions of
+#    blank imports; in providerless builds nothing else refers to them).
+sed -i -E '/"k8s\.io\/kubernetes\/pkg\/credentialprovider\/(aws|azure|gcp)"/d' \
+  "$K/cmd/kubelet/app/plugins.go" "$K/cmd/kubelet/app/options/globalflags.go"
+sed -i -E '/"github\.com\/google\/cadvisor\/utils\/cloudinfo\/(aws|azure|gce)"/d' "$K/pkg/kubelet/cadvisor/cadvisor_linux.go"
 # --- build ---------------------------------------------------------------------------
 GO=$(command -v go || true)
 [ -n "$GO" ] || GO=/usr/lib/go/bin/go
@@ -130,6 +132,10 @@ for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
   LDFLAGS+=" -X k8s.io/kubernetes/vendor/$pkg.gitTreeState=clean"
   LDFLAGS+=" -X k8s.io/kubernetes/vendor/$pkg.buildDate=1970-01-01T00:00:00Z"
 done
+leaks=$("$GO" list -tags providerless -deps ./cmd/kubelet | grep -E 'credentialprovider/(aws|azure|gcp)$|cadvisor/utils/cloudinfo/|aws-sdk-go/aws/ec2metadata|cloud\.google\.com/go/compute/metadata' || true)
+[ -z "$leaks" ] || { echo "the kubelet would still link: $leaks" >&2; exit 1; }
+
+[ "$(cat "$BIN/.patch-level" 2>/dev/null)" = "$PATCH_LEVEL" ] || rm -f "${TARGETS[@]/#/$BIN/}"
 for t in "${TARGETS[@]}"; do
   if [ -x "$BIN/$t" ] && "$BIN/$t" --version 2>/dev/null | grep -q "$VERSION"; then continue; fi
   log "go build $t (niced)"
@@ -138,5 +144,6 @@ for t in "${TARGETS[@]}"; do
   mv "$BIN/$t.new" "$BIN/$t"
   log "$t built in $(( $(date +%s) - start ))s ($(du -h "$BIN/$t" | cut -f1))"
 done
+echo "$PATCH_LEVEL" >"$BIN/.patch-level"
 for t in "${TARGETS[@]}"; do "$BIN/$t" --version; done
 log "done: $BIN"
