@@ -1,8 +1,9 @@
 import { PassThrough } from "node:stream";
-import { type CoreV1Api, type KubeConfig, Log } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { StepProcess } from "@wharf/executor";
-import { STEP_CONTAINER } from "@wharf/kube-manifests";
-import { KubeletLogLines } from "./kubelet-log-lines.js";
+import { apiMessage, STEP_CONTAINER } from "@wharf/kube-manifests";
+import type { KubeClient } from "./kube-api.js";
+import { followContainerLog } from "./log-follow.js";
 import { deletePod, waitForContainerExit } from "./pod-lifecycle.js";
 
 // A stopped pod can vanish before we read its terminated state; report it as killed.
@@ -23,7 +24,7 @@ export class KubeStepProcess implements StepProcess {
 
   constructor(
     private readonly kc: KubeConfig,
-    private readonly api: CoreV1Api,
+    private readonly kube: KubeClient,
     readonly namespace: string,
     readonly podName: string,
     private readonly pollMs: number,
@@ -34,23 +35,22 @@ export class KubeStepProcess implements StepProcess {
   /** Starts following the container's log; call once the container has started. */
   async followLog(): Promise<void> {
     this.stdout.once("finish", () => this.stderr.end());
-    const lines = new KubeletLogLines();
-    lines.pipe(this.stdout);
     try {
-      this.logAbort = await new Log(this.kc).log(this.namespace, this.podName, STEP_CONTAINER, lines, {
-        follow: true,
-        timestamps: true,
-      });
+      this.logAbort = await followContainerLog(
+        this.kc,
+        this.kube.calls,
+        { namespace: this.namespace, pod: this.podName, container: STEP_CONTAINER },
+        this.stdout,
+      );
     } catch (err) {
       // The pod may be gone already (stopped); the step's output then ends here.
-      lines.unpipe(this.stdout);
-      this.stdout.end(`[wharf] could not follow the log of pod ${this.podName}: ${(err as Error).message}\n`);
+      this.stdout.end(`[wharf] could not follow the log of pod ${this.podName}: ${apiMessage(err)}\n`);
     }
   }
 
   wait(): Promise<number> {
     this.exit ??= waitForContainerExit(
-      this.api,
+      this.kube,
       { namespace: this.namespace, name: this.podName, container: STEP_CONTAINER, pollMs: this.pollMs },
       () => EXIT_CODE_WHEN_GONE,
     );
@@ -61,7 +61,7 @@ export class KubeStepProcess implements StepProcess {
   stop(graceMs: number): Promise<void> {
     this.stopped ??= (async () => {
       const exit = this.wait();
-      await deletePod(this.api, this.namespace, this.podName, Math.max(0, Math.ceil(graceMs / 1000)));
+      await deletePod(this.kube, this.namespace, this.podName, Math.max(0, Math.ceil(graceMs / 1000)));
       await exit;
     })();
     return this.stopped;
@@ -69,7 +69,7 @@ export class KubeStepProcess implements StepProcess {
 
   async destroy(): Promise<void> {
     this.logAbort?.abort();
-    await deletePod(this.api, this.namespace, this.podName, 0);
+    await deletePod(this.kube, this.namespace, this.podName, 0);
     if (!this.stdout.writableEnded) this.stdout.end();
   }
 }

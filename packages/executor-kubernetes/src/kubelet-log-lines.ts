@@ -26,6 +26,13 @@ export class KubeletLogLines extends Transform {
   /** The undecided start of a line (shorter than a timestamp prefix). */
   private head = Buffer.alloc(0);
   private mode: "start" | "keep" | "drop" = "start";
+  /** The timestamp of the last line passed on (without its space). */
+  lastTimestamp?: string;
+
+  /** `after`: drop the lines stamped at or before this time (resuming a follow that broke). */
+  constructor(private readonly after?: string) {
+    super();
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let rest = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
@@ -36,9 +43,13 @@ export class KubeletLogLines extends Transform {
         const space = window.indexOf(SPACE);
         const nl = window.indexOf(NL);
         if (space >= 0 && (nl < 0 || space < nl)) {
-          const prefixed = TIMESTAMP_PREFIX.test(rest.subarray(0, space + 1).toString("latin1"));
-          this.mode = prefixed ? "keep" : "drop";
-          if (prefixed) rest = rest.subarray(space + 1);
+          const prefix = rest.subarray(0, space + 1).toString("latin1");
+          const stamped = TIMESTAMP_PREFIX.test(prefix);
+          const time = prefix.slice(0, -1);
+          const keep = stamped && (this.after === undefined || compareTimestamps(time, this.after) > 0);
+          this.mode = keep ? "keep" : "drop";
+          if (keep) this.lastTimestamp = time;
+          if (stamped) rest = rest.subarray(space + 1);
         } else if (nl >= 0 || window.length >= MAX_PREFIX) {
           this.mode = "drop";
         } else {
@@ -55,4 +66,19 @@ export class KubeletLogLines extends Transform {
     }
     cb();
   }
+}
+
+/** A timestamp as sortable text: UTC seconds since the epoch and 9 fraction digits. */
+function timestampKey(ts: string): string {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(ts);
+  if (!m) return ts;
+  const seconds = Date.parse(`${m[1]}${m[3]}`) / 1000;
+  return `${String(seconds).padStart(14, "0")}.${(m[2] ?? "").padEnd(9, "0")}`;
+}
+
+/** Orders two kubelet timestamps (RFC3339, any offset, up to nanoseconds). */
+export function compareTimestamps(a: string, b: string): number {
+  const ka = timestampKey(a);
+  const kb = timestampKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

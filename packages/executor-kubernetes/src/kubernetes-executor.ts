@@ -19,6 +19,7 @@ import {
   workspacePod,
 } from "@wharf/kube-manifests";
 import type { PlanStep } from "@wharf/wharfyml";
+import { KubeApiCalls, type KubeClient } from "./kube-api.js";
 import { KubeStepProcess } from "./kube-step-process.js";
 import {
   type CompiledKubernetesOptions,
@@ -48,12 +49,15 @@ interface BuildResources {
 export class KubernetesExecutor implements Executor {
   readonly kind = "kubernetes";
   private readonly options: CompiledKubernetesOptions;
-  private readonly api: CoreV1Api;
+  private readonly kube: KubeClient;
   private readonly builds = new Map<string, BuildResources>();
 
   constructor(options: KubernetesExecutorOptions) {
     this.options = compileKubernetesOptions(options);
-    this.api = this.options.kubeConfig.makeApiClient(CoreV1Api);
+    this.kube = {
+      core: this.options.kubeConfig.makeApiClient(CoreV1Api),
+      calls: new KubeApiCalls(this.options.apiCalls),
+    };
   }
 
   private get namespace(): string {
@@ -62,7 +66,9 @@ export class KubernetesExecutor implements Executor {
 
   async ping(): Promise<void> {
     try {
-      await this.api.listNamespacedPod({ namespace: this.namespace, limit: 1 });
+      await this.kube.calls.read("list pods", (o) =>
+        this.kube.core.listNamespacedPod({ namespace: this.namespace, limit: 1 }, o),
+      );
     } catch (err) {
       throw new ExecutorError(`Kubernetes API not reachable: ${(err as Error).message}`, { cause: err });
     }
@@ -74,32 +80,42 @@ export class KubernetesExecutor implements Executor {
 
   async setupBuild(build: BuildSpec): Promise<void> {
     const labels = buildLabels(build);
-    const claim = await this.api.createNamespacedPersistentVolumeClaim({
-      namespace: this.namespace,
-      body: workspaceClaim({
-        buildRef: build.buildRef,
-        labels,
-        owner: this.options.owner,
-        size: this.options.workspaceSize,
-        storageClassName: this.options.storageClassName,
-      }),
-    });
+    const claim = await this.kube.calls.write("create the workspace claim", (o) =>
+      this.kube.core.createNamespacedPersistentVolumeClaim(
+        {
+          namespace: this.namespace,
+          body: workspaceClaim({
+            buildRef: build.buildRef,
+            labels,
+            owner: this.options.owner,
+            size: this.options.workspaceSize,
+            storageClassName: this.options.storageClassName,
+          }),
+        },
+        o,
+      ),
+    );
     const claimName = claim.metadata!.name!;
     this.builds.set(build.buildRef, { claimName, workspacePod: "" });
-    const pod = await this.api.createNamespacedPod({
-      namespace: this.namespace,
-      body: workspacePod({
-        buildRef: build.buildRef,
-        labels,
-        claimName,
-        image: this.options.workspaceImage,
-        ...this.placement(),
-      }),
-    });
+    const pod = await this.kube.calls.write("create the workspace pod", (o) =>
+      this.kube.core.createNamespacedPod(
+        {
+          namespace: this.namespace,
+          body: workspacePod({
+            buildRef: build.buildRef,
+            labels,
+            claimName,
+            image: this.options.workspaceImage,
+            ...this.placement(),
+          }),
+        },
+        o,
+      ),
+    );
     const podName = pod.metadata!.name!;
     this.builds.set(build.buildRef, { claimName, workspacePod: podName });
     try {
-      await waitForContainerStart(this.api, {
+      await waitForContainerStart(this.kube, {
         namespace: this.namespace,
         name: podName,
         container: WORKSPACE_CONTAINER,
@@ -108,6 +124,7 @@ export class KubernetesExecutor implements Executor {
       });
       await copyIntoWorkspace(
         this.options.kubeConfig,
+        this.kube.calls,
         { namespace: this.namespace, pod: podName },
         build.sourceDir,
       );
@@ -135,34 +152,39 @@ export class KubernetesExecutor implements Executor {
     // Secret that is missing or unreadable fails the step without creating a pod.
     let secrets: string[];
     try {
-      secrets = await readStepSecrets(this.api, this.namespace, run, step.id);
+      secrets = await readStepSecrets(this.kube, this.namespace, run, step.id);
     } catch (err) {
       if (err instanceof StepStartError) throw err;
       throw new ExecutorError((err as Error).message, { cause: err });
     }
-    const created = await this.api.createNamespacedPod({
-      namespace: this.namespace,
-      body: stepPod({
-        buildRef: build.buildRef,
-        stepId: step.id,
-        labels: stepLabels(build, step),
-        env: { ...build.env, ...env },
-        run,
-        workspaceClaim: resources.claimName,
-        certificatesConfigMap: this.options.certificatesConfigMap,
-        ...this.placement(),
-      }),
-    });
+    const created = await this.kube.calls.write(`create the pod of step ${step.id}`, (o) =>
+      this.kube.core.createNamespacedPod(
+        {
+          namespace: this.namespace,
+          body: stepPod({
+            buildRef: build.buildRef,
+            stepId: step.id,
+            labels: stepLabels(build, step),
+            env: { ...build.env, ...env },
+            run,
+            workspaceClaim: resources.claimName,
+            certificatesConfigMap: this.options.certificatesConfigMap,
+            ...this.placement(),
+          }),
+        },
+        o,
+      ),
+    );
     const process = new KubeStepProcess(
       this.options.kubeConfig,
-      this.api,
+      this.kube,
       this.namespace,
       created.metadata!.name!,
       this.options.pollMs,
       secrets,
     );
     try {
-      await waitForContainerStart(this.api, {
+      await waitForContainerStart(this.kube, {
         namespace: this.namespace,
         name: process.podName,
         container: STEP_CONTAINER,
@@ -183,6 +205,7 @@ export class KubernetesExecutor implements Executor {
     if (!resources?.workspacePod) throw new ExecutorError(`no workspace for build ${build.buildRef}`);
     return copyFromWorkspace(
       this.options.kubeConfig,
+      this.kube.calls,
       { namespace: this.namespace, pod: resources.workspacePod },
       globs,
       destDir,
@@ -195,18 +218,24 @@ export class KubernetesExecutor implements Executor {
    */
   async destroyBuild(build: BuildSpec): Promise<void> {
     const selector = labelSelector(buildLabels(build));
-    const pods = await this.api.listNamespacedPod({ namespace: this.namespace, labelSelector: selector });
-    await Promise.all(pods.items.map((p) => deletePod(this.api, this.namespace, p.metadata!.name!, 0)));
-    const claims = await this.api.listNamespacedPersistentVolumeClaim({
-      namespace: this.namespace,
-      labelSelector: selector,
-    });
+    const pods = await this.kube.calls.read("list the build's pods", (o) =>
+      this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, o),
+    );
+    await Promise.all(pods.items.map((p) => deletePod(this.kube, this.namespace, p.metadata!.name!, 0)));
+    const claims = await this.kube.calls.read("list the build's claims", (o) =>
+      this.kube.core.listNamespacedPersistentVolumeClaim(
+        { namespace: this.namespace, labelSelector: selector },
+        o,
+      ),
+    );
     for (const c of claims.items) {
       try {
-        await this.api.deleteNamespacedPersistentVolumeClaim({
-          name: c.metadata!.name!,
-          namespace: this.namespace,
-        });
+        await this.kube.calls.read(`delete claim ${c.metadata!.name}`, (o) =>
+          this.kube.core.deleteNamespacedPersistentVolumeClaim(
+            { name: c.metadata!.name!, namespace: this.namespace },
+            o,
+          ),
+        );
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

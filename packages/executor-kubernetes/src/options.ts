@@ -6,6 +6,7 @@ import {
   type PodPlacement,
   type StepImages,
 } from "@wharf/kube-manifests";
+import { type ApiCallPolicy, DEFAULT_API_CALL_POLICY } from "./kube-api.js";
 
 export interface KubernetesExecutorOptions {
   kubeConfig: KubeConfig;
@@ -26,11 +27,18 @@ export interface KubernetesExecutorOptions {
   startTimeoutMs?: number;
   /** Interval of pod status polls. Default 250 ms. */
   pollMs?: number;
+  /**
+   * Calls of the Kubernetes API: each request's timeout (default 30 s; `WHARF_K8S_REQUEST_TIMEOUT`)
+   * and the retries of idempotent ones (GET, LIST, DELETE) on transient errors (default 6
+   * attempts, backoff from 200 ms doubling to 5 s).
+   */
+  apiCalls?: Partial<ApiCallPolicy>;
 }
 
 export interface CompiledKubernetesOptions
-  extends Required<Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images">> {
+  extends Required<Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images" | "apiCalls">> {
   owner?: PodOwner;
+  apiCalls: ApiCallPolicy;
   storageClassName?: string;
   images: StepImages;
 }
@@ -49,13 +57,15 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
     placement: o.placement ?? {},
     startTimeoutMs: o.startTimeoutMs ?? 5 * 60_000,
     pollMs: o.pollMs ?? 250,
+    apiCalls: { ...DEFAULT_API_CALL_POLICY, ...o.apiCalls },
   };
 }
 
 /**
  * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
  * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
- * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`.
+ * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`,
+ * `WHARF_K8S_REQUEST_TIMEOUT`.
  */
 export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
   const podName = envOptional(env, "WHARF_POD_NAME");
@@ -74,5 +84,12 @@ export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): Kube
       nuget: envString(env, "WHARF_K8S_NUGET_IMAGE", DEFAULT_STEP_IMAGES.nuget),
     },
     startTimeoutMs: envDurationMs(env, "WHARF_K8S_START_TIMEOUT", 5 * 60_000),
+    apiCalls: {
+      requestTimeoutMs: envDurationMs(
+        env,
+        "WHARF_K8S_REQUEST_TIMEOUT",
+        DEFAULT_API_CALL_POLICY.requestTimeoutMs,
+      ),
+    },
   };
 }

@@ -1,9 +1,30 @@
 import { PassThrough, type Readable, Writable } from "node:stream";
 import { Exec, type KubeConfig, type V1Status } from "@kubernetes/client-node";
+import { ApiTimeoutError, isTransient, type KubeApiCalls } from "./kube-api.js";
 
 /** A command run through `pods/exec` failed (non-zero exit or refused by the server). */
 export class PodExecError extends Error {
   override readonly name = "PodExecError";
+}
+
+/** The exec's WebSocket could not be opened: nothing was sent yet, so it may be tried again. */
+class ExecConnectError extends PodExecError {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Whether a failed WebSocket upgrade is worth another try (dropped, refused, 5xx or 429 answer). */
+function connectTransient(err: unknown): boolean {
+  if (isTransient(err)) return true;
+  const message = String((err as { message?: string })?.message ?? err);
+  return /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|socket hang up|Unexpected server response: (5\d\d|429)/.test(
+    message,
+  );
 }
 
 export interface ExecTarget {
@@ -21,9 +42,13 @@ export interface ExecTarget {
  * 1.29/1.30) can close stdin alone; on `v4.channel.k8s.io` client-node closes the whole
  * socket when stdin ends, and the server's Status is lost. So stdin stays open until the
  * Status arrived, on either protocol.
+ *
+ * Opening the WebSocket is bounded by the request timeout and retried on transient errors
+ * (nothing was sent yet); once open, the command runs as long as it takes.
  */
 export async function execInPod(
   kc: KubeConfig,
+  calls: KubeApiCalls,
   target: ExecTarget,
   command: string[],
   io: { stdin?: Readable; stdout?: Writable },
@@ -37,6 +62,7 @@ export async function execInPod(
   });
   const what = command.join(" ");
   // What client-node reads stdin from: it never ends (see above); destroyed once settled.
+  // client-node reads it only once connected, so a retried connect still finds all of it.
   const held = io.stdin ? new PassThrough() : undefined;
   let inputFailed: ((err: Error) => void) | undefined;
   const onInputError = (err: Error) => inputFailed?.(err);
@@ -44,12 +70,14 @@ export async function execInPod(
     io.stdin.once("error", onInputError);
     io.stdin.pipe(held, { end: false });
   }
-  try {
-    await new Promise<void>((resolve, reject) => {
+
+  const attempt = () =>
+    new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
+        clearTimeout(connectTimer);
         if (err) reject(err);
         else resolve();
       };
@@ -62,6 +90,10 @@ export async function execInPod(
             new PodExecError(`${what}: ${status.message ?? "failed"}${stderr ? `: ${stderr.trim()}` : ""}`),
           );
       };
+      const connectTimer = setTimeout(() => {
+        const message = `${what}: no answer from the Kubernetes API within ${calls.policy.requestTimeoutMs} ms`;
+        settle(new ExecConnectError(message, true, { cause: new ApiTimeoutError(message) }));
+      }, calls.policy.requestTimeoutMs);
       new Exec(kc)
         .exec(
           target.namespace,
@@ -75,13 +107,19 @@ export async function execInPod(
           onStatus,
         )
         .then((ws) => {
+          clearTimeout(connectTimer);
           ws.on("close", () => settle(new PodExecError(`${what}: connection closed without a status`)));
+          // Opened after the connect timeout gave up on it: nobody uses it.
           if (settled) ws.close();
         })
-        .catch((err: unknown) =>
-          settle(new PodExecError(`${what}: ${(err as Error).message}`, { cause: err })),
-        );
+        .catch((err: unknown) => {
+          const message = (err as Error)?.message ?? String(err);
+          settle(new ExecConnectError(`${what}: ${message}`, connectTransient(err), { cause: err }));
+        });
     });
+
+  try {
+    await calls.retry(what, attempt, undefined, (err) => err instanceof ExecConnectError && err.transient);
   } finally {
     if (io.stdin && held) {
       io.stdin.unpipe(held);

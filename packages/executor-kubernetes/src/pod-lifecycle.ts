@@ -1,5 +1,6 @@
-import type { CoreV1Api, V1ContainerState, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerState, V1Pod } from "@kubernetes/client-node";
 import { STUCK_WAITING_REASONS } from "@wharf/kube-manifests";
+import { isTransient, type KubeClient } from "./kube-api.js";
 
 /** Waiting reasons that will not resolve by themselves: the step cannot start. */
 export const STUCK_REASONS = STUCK_WAITING_REASONS;
@@ -31,10 +32,17 @@ export interface PodWatchOptions {
   pollMs: number;
 }
 
+/** How long the diagnosis after a start timeout may take (the deadline has passed already). */
+const WARNINGS_TIMEOUT_MS = 5_000;
+
 /** The last Warning events of a pod, for an error message (scheduling, mount and pull failures). */
-async function warnings(api: CoreV1Api, namespace: string, name: string): Promise<string> {
+async function warnings(kube: KubeClient, namespace: string, name: string): Promise<string> {
   try {
-    const events = await api.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+    const events = await kube.calls.once(
+      `list events of pod ${name}`,
+      (o) => kube.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }, o),
+      Math.min(WARNINGS_TIMEOUT_MS, kube.calls.policy.requestTimeoutMs),
+    );
     return events.items
       .filter((e) => e.type === "Warning")
       .slice(-3)
@@ -47,12 +55,28 @@ async function warnings(api: CoreV1Api, namespace: string, name: string): Promis
 
 /**
  * Waits until the container runs or has ended. Throws PodStartError as soon as it is
- * stuck (image pull, config error) or when it did not start within the timeout.
+ * stuck (image pull, config error) or when it did not start within the timeout. The
+ * timeout binds each status read too: one that hangs is aborted at the deadline, and
+ * failed reads are retried (transient errors) only until it.
  */
-export async function waitForContainerStart(api: CoreV1Api, o: PodWatchOptions): Promise<V1Pod> {
+export async function waitForContainerStart(kube: KubeClient, o: PodWatchOptions): Promise<V1Pod> {
   const deadline = Date.now() + o.timeoutMs;
-  for (let i = 0; Date.now() < deadline && i < o.timeoutMs / o.pollMs + 1; i++) {
-    const pod = await api.readNamespacedPod({ name: o.name, namespace: o.namespace });
+  let lastError: Error | undefined;
+  while (Date.now() < deadline) {
+    let pod: V1Pod;
+    try {
+      pod = await kube.calls.read(
+        `read pod ${o.name}`,
+        (opts) => kube.core.readNamespacedPod({ name: o.name, namespace: o.namespace }, opts),
+        deadline,
+      );
+    } catch (err) {
+      // The API's transient trouble counts against the start timeout; anything else is a fault.
+      if (!isTransient(err)) throw err;
+      lastError = err as Error;
+      await sleep(Math.min(o.pollMs, Math.max(0, deadline - Date.now())));
+      continue;
+    }
     const state = containerState(pod, o.container);
     if (state?.running || state?.terminated || ["Succeeded", "Failed"].includes(pod.status?.phase ?? ""))
       return pod;
@@ -63,9 +87,14 @@ export async function waitForContainerStart(api: CoreV1Api, o: PodWatchOptions):
         waiting.reason,
       );
     }
-    await sleep(o.pollMs);
+    await sleep(Math.min(o.pollMs, Math.max(0, deadline - Date.now())));
   }
-  const detail = await warnings(api, o.namespace, o.name);
+  const detail = [
+    await warnings(kube, o.namespace, o.name),
+    lastError && `last API error: ${lastError.message}`,
+  ]
+    .filter(Boolean)
+    .join("; ");
   throw new PodStartError(
     `pod ${o.name} did not start within ${o.timeoutMs} ms${detail ? ` (${detail})` : ""}`,
     "StartTimeout",
@@ -74,14 +103,16 @@ export async function waitForContainerStart(api: CoreV1Api, o: PodWatchOptions):
 
 /** Resolves with the container's exit code once it terminated; `gone` if the pod disappeared first. */
 export async function waitForContainerExit(
-  api: CoreV1Api,
+  kube: KubeClient,
   o: Omit<PodWatchOptions, "timeoutMs">,
   gone: () => number,
 ): Promise<number> {
   for (;;) {
     let pod: V1Pod;
     try {
-      pod = await api.readNamespacedPod({ name: o.name, namespace: o.namespace });
+      pod = await kube.calls.read(`read pod ${o.name}`, (opts) =>
+        kube.core.readNamespacedPod({ name: o.name, namespace: o.namespace }, opts),
+      );
     } catch (err) {
       if (isNotFound(err)) return gone();
       throw err;
@@ -94,14 +125,17 @@ export async function waitForContainerExit(
 
 /** Deletes a pod (ignoring "already gone") and waits, bounded, until the API no longer has it. */
 export async function deletePod(
-  api: CoreV1Api,
+  kube: KubeClient,
   namespace: string,
   name: string,
   gracePeriodSeconds: number,
   { pollMs = 50, timeoutMs = 60_000 } = {},
 ): Promise<void> {
   try {
-    await api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds });
+    // Idempotent: a retry after a lost answer finds the pod terminating or gone (404).
+    await kube.calls.read(`delete pod ${name}`, (o) =>
+      kube.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds }, o),
+    );
   } catch (err) {
     if (isNotFound(err)) return;
     throw err;
@@ -109,7 +143,11 @@ export async function deletePod(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      await api.readNamespacedPod({ name, namespace });
+      await kube.calls.read(
+        `read pod ${name}`,
+        (o) => kube.core.readNamespacedPod({ name, namespace }, o),
+        deadline,
+      );
     } catch (err) {
       if (isNotFound(err)) return;
       throw err;

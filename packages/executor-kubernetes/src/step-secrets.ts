@@ -1,6 +1,7 @@
-import type { CoreV1Api, V1Secret } from "@kubernetes/client-node";
+import type { V1Secret } from "@kubernetes/client-node";
 import { maskableSecretValues, StepStartError } from "@wharf/executor";
 import { apiMessage, type StepRun } from "@wharf/kube-manifests";
+import type { KubeClient } from "./kube-api.js";
 
 /** A Secret a step pod references, and how (for messages). */
 export interface SecretUse {
@@ -33,7 +34,7 @@ export function secretValues(secret: V1Secret): string[] {
  * step with StepStartError; any other API error is rethrown (an executor fault).
  */
 export async function readStepSecrets(
-  api: CoreV1Api,
+  kube: KubeClient,
   namespace: string,
   run: StepRun,
   stepId: number,
@@ -42,7 +43,9 @@ export async function readStepSecrets(
   for (const { name, uses } of secretUses(run)) {
     let secret: V1Secret;
     try {
-      secret = await api.readNamespacedSecret({ name, namespace });
+      secret = await kube.calls.read(`read secret ${name}`, (o) =>
+        kube.core.readNamespacedSecret({ name, namespace }, o),
+      );
     } catch (err) {
       const code = (err as { code?: number })?.code;
       const used = `used by the step ${uses.join(" and ")}`;

@@ -8,6 +8,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { WORKSPACE_CONTAINER, WORKSPACE_PATH } from "@wharf/kube-manifests";
 import picomatch from "picomatch";
 import tar from "tar-fs";
+import type { KubeApiCalls } from "./kube-api.js";
 import { execInPod } from "./pod-exec.js";
 
 export interface WorkspaceTarget {
@@ -24,6 +25,7 @@ export interface WorkspaceTarget {
  */
 export async function copyIntoWorkspace(
   kc: KubeConfig,
+  calls: KubeApiCalls,
   target: WorkspaceTarget,
   sourceDir: string,
 ): Promise<void> {
@@ -34,6 +36,7 @@ export async function copyIntoWorkspace(
     const { size } = await fs.stat(archive);
     await execInPod(
       kc,
+      calls,
       { ...target, container: WORKSPACE_CONTAINER },
       ["sh", "-c", `head -c ${size} | tar -x -f - -C ${WORKSPACE_PATH}`],
       { stdin: createReadStream(archive) },
@@ -50,6 +53,7 @@ export async function copyIntoWorkspace(
  */
 export async function copyFromWorkspace(
   kc: KubeConfig,
+  calls: KubeApiCalls,
   target: WorkspaceTarget,
   globs: string[],
   destDir: string,
@@ -67,6 +71,7 @@ export async function copyFromWorkspace(
   const finished = once(extract, "finish");
   await execInPod(
     kc,
+    calls,
     { ...target, container: WORKSPACE_CONTAINER },
     ["tar", "-c", "-f", "-", "-C", WORKSPACE_PATH, "."],
     {

@@ -16,6 +16,8 @@ export interface LogSink {
 export interface LogReadOptions {
   /** `timestamps=true`: each line starts with the runtime's timestamp and a space. */
   timestamps?: boolean;
+  /** `sinceTime`: only entries read at or after this time (RFC3339). */
+  sinceTime?: string;
 }
 
 /** `2006-01-02T15:04:05.000000000Z07:00`, the kubelet's fixed-width RFC3339Nano. */
@@ -24,6 +26,21 @@ export function logTimestamp(date = new Date()): string {
 }
 
 const NL = 0x0a;
+
+interface RenderState {
+  timestamps: boolean;
+  atLineStart: boolean;
+  since?: number;
+}
+
+function renderState(options: LogReadOptions): RenderState {
+  const since = options.sinceTime ? Date.parse(options.sinceTime) : undefined;
+  return {
+    timestamps: options.timestamps ?? false,
+    atLineStart: true,
+    ...(since !== undefined && Number.isFinite(since) ? { since } : {}),
+  };
+}
 
 /**
  * What the kubelet keeps of a container's output, modelled on the CRI log file the container
@@ -37,7 +54,7 @@ const NL = 0x0a;
 export class ContainerLog {
   private readonly entries: LogEntry[] = [];
   private pending = Buffer.alloc(0);
-  private readonly followers = new Map<LogSink, { timestamps: boolean; atLineStart: boolean }>();
+  private readonly followers = new Map<LogSink, RenderState>();
   private ended = false;
 
   append(chunk: Buffer): void {
@@ -84,9 +101,10 @@ export class ContainerLog {
     return this.ended;
   }
 
-  private render(entries: LogEntry[], state: { timestamps: boolean; atLineStart: boolean }): Buffer {
+  private render(entries: LogEntry[], state: RenderState): Buffer {
     const parts: Buffer[] = [];
     for (const e of entries) {
+      if (state.since !== undefined && Date.parse(e.time) < state.since) continue;
       if (state.timestamps && state.atLineStart) parts.push(Buffer.from(`${e.time} `));
       parts.push(e.content);
       state.atLineStart = e.content[e.content.length - 1] === NL;
@@ -96,12 +114,12 @@ export class ContainerLog {
 
   /** What the kubelet serves now (the lines written so far). */
   contents(options: LogReadOptions = {}): Buffer {
-    return this.render(this.entries, { timestamps: options.timestamps ?? false, atLineStart: true });
+    return this.render(this.entries, renderState(options));
   }
 
   /** Sends what is there now, then every later line; `end` once the container ended. Returns an unsubscribe. */
   follow(sink: LogSink, options: LogReadOptions = {}): () => void {
-    const state = { timestamps: options.timestamps ?? false, atLineStart: true };
+    const state = renderState(options);
     sink.write(this.render(this.entries, state));
     if (this.ended) {
       sink.end();

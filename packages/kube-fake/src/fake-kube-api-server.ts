@@ -47,6 +47,46 @@ export interface FakeKubeOptions {
   kubernetesVersion?: string;
 }
 
+/**
+ * What an injected fault does to a request it hits:
+ * - `hang`: never answers (the connection stays open until the client gives up);
+ * - `delay`: answers normally after `ms`;
+ * - `drop`: closes the connection without an answer (the client sees ECONNRESET / socket hang up);
+ * - `status`: answers a Status with `code` (500, 503, 429, …), with Retry-After if given;
+ * - `reset`: answers normally, then closes the connection after `afterMs` (cuts a followed
+ *   log or a watch in the middle of its body).
+ */
+export type FaultAction =
+  | { kind: "hang" }
+  | { kind: "delay"; ms: number }
+  | { kind: "drop" }
+  | { kind: "status"; code: number; retryAfterSeconds?: number }
+  | { kind: "reset"; afterMs: number };
+
+/** A fault for the requests it matches; unset fields match anything, `subresource: ""` none. */
+export interface Fault {
+  verb?: string;
+  resource?: string;
+  subresource?: string;
+  name?: string | RegExp;
+  action: FaultAction;
+  /** How many matching requests it hits, then it is spent. Default: every one. */
+  times?: number;
+}
+
+/** An injected fault: how many requests it hit; `remove` lifts it. */
+export interface InjectedFault {
+  readonly hits: number;
+  remove(): void;
+}
+
+const STATUS_REASONS: Record<number, string> = {
+  429: "TooManyRequests",
+  500: "InternalError",
+  503: "ServiceUnavailable",
+  504: "Timeout",
+};
+
 /** The exec subprotocols an API server of this minor version offers, most preferred first. */
 export function execProtocols(minor: number): string[] {
   return minor >= 30 ? ["v5.channel.k8s.io", "v4.channel.k8s.io"] : ["v4.channel.k8s.io"];
@@ -70,6 +110,7 @@ export class FakeKubeApiServer {
     handleProtocols: (p) => this.pickProtocol(p),
   });
   private pendingProtocols: string[];
+  private readonly faults: { fault: Fault; hits: number }[] = [];
   private readonly execProtocols: string[];
   private readonly version: { major: string; minor: string; gitVersion: string };
   private port = 0;
@@ -147,6 +188,85 @@ export class FakeKubeApiServer {
     throw forbidden(request, user);
   }
 
+  /**
+   * Makes the server misbehave on the requests `fault` matches (REST calls and exec /
+   * port-forward upgrades), as a loaded or flaky API server or network does. Hit requests
+   * are recorded in `calls` with code 0 when nothing was answered.
+   */
+  injectFault(fault: Fault): InjectedFault {
+    const entry = { fault, hits: 0 };
+    this.faults.push(entry);
+    return {
+      get hits() {
+        return entry.hits;
+      },
+      remove: () => {
+        const i = this.faults.indexOf(entry);
+        if (i >= 0) this.faults.splice(i, 1);
+      },
+    };
+  }
+
+  private takeFault(method: string, p: ApiPath, url: URL): FaultAction | undefined {
+    const r = this.request(method, p, url);
+    const entry = this.faults.find(({ fault: f, hits }) => {
+      if (f.times !== undefined && hits >= f.times) return false;
+      if (f.verb !== undefined && f.verb !== r.verb) return false;
+      if (f.resource !== undefined && f.resource !== r.resource) return false;
+      if (f.subresource !== undefined && f.subresource !== (r.subresource ?? "")) return false;
+      if (f.name !== undefined) {
+        if (r.name === undefined) return false;
+        if (typeof f.name === "string" ? f.name !== r.name : !f.name.test(r.name)) return false;
+      }
+      return true;
+    });
+    if (!entry) return undefined;
+    entry.hits++;
+    return entry.fault.action;
+  }
+
+  /** Applies a fault to a REST request; true when the request is dealt with (no normal answer). */
+  private async applyFault(
+    action: FaultAction,
+    method: string,
+    p: ApiPath,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<boolean> {
+    switch (action.kind) {
+      case "hang":
+        this.record(method, p, url, 0);
+        return true;
+      case "drop":
+        this.record(method, p, url, 0);
+        req.socket.destroy();
+        return true;
+      case "status": {
+        this.record(method, p, url, action.code);
+        const reason = STATUS_REASONS[action.code] ?? "InternalError";
+        if (action.retryAfterSeconds !== undefined)
+          res.setHeader("Retry-After", String(action.retryAfterSeconds));
+        sendJson(
+          res,
+          action.code,
+          new ApiStatusError(
+            action.code,
+            reason,
+            `fake: injected fault (${action.code} ${reason})`,
+          ).toStatus(),
+        );
+        return true;
+      }
+      case "delay":
+        await new Promise((r) => setTimeout(r, action.ms));
+        return false;
+      case "reset":
+        setTimeout(() => req.socket.destroy(), action.afterMs);
+        return false;
+    }
+  }
+
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     if (["/version", "/healthz", "/readyz", "/livez"].includes(url.pathname)) {
@@ -155,6 +275,9 @@ export class FakeKubeApiServer {
       return;
     }
     const apiPath = parseApiPath(url.pathname);
+    const fault = apiPath && this.takeFault(req.method ?? "GET", apiPath, url);
+    if (fault && apiPath && (await this.applyFault(fault, req.method ?? "GET", apiPath, url, req, res)))
+      return;
     try {
       if (!apiPath)
         throw new ApiStatusError(
@@ -249,6 +372,36 @@ export class FakeKubeApiServer {
       reject(404, "not found");
       return;
     }
+    const fault = this.takeFault("GET", apiPath, url);
+    if (fault?.kind === "hang") {
+      this.record("GET", apiPath, url, 0);
+      return;
+    }
+    if (fault?.kind === "drop") {
+      this.record("GET", apiPath, url, 0);
+      socket.destroy();
+      return;
+    }
+    if (fault?.kind === "status") {
+      reject(fault.code, `fake: injected fault (${fault.code})`);
+      return;
+    }
+    if (fault?.kind === "delay") {
+      setTimeout(() => this.upgrade(req, socket, head, url, apiPath, reject), fault.ms);
+      return;
+    }
+    if (fault?.kind === "reset") setTimeout(() => socket.destroy(), fault.afterMs);
+    this.upgrade(req, socket, head, url, apiPath, reject);
+  }
+
+  private upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    apiPath: ApiPath,
+    reject: (code: number, message: string) => void,
+  ): void {
     try {
       this.authorize("GET", apiPath, url);
     } catch (err) {
@@ -260,7 +413,7 @@ export class FakeKubeApiServer {
       reject(404, `no upgrade for ${sub}`);
       return;
     }
-    const pod = this.store.get("pods", apiPath.namespace, apiPath.name);
+    const pod = this.store.get("pods", apiPath.namespace!, apiPath.name!);
     if (!pod) {
       reject(404, `pods "${apiPath.name}" not found`);
       return;

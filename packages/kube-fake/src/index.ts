@@ -11,6 +11,9 @@ export {
   execProtocols,
   FakeKubeApiServer,
   type FakeKubeOptions,
+  type Fault,
+  type FaultAction,
+  type InjectedFault,
 } from "./fake-kube-api-server.js";
 export { type FakeClusterEnv, startFakeClusterEnv } from "./fake-kubeconfig.js";
 export { FakeKubelet, type KubeletOptions } from "./kubelet.js";

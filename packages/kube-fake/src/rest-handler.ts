@@ -78,6 +78,9 @@ async function serveLog(ctx: RestContext, pod: KubeObject, url: URL, res: Server
       "ContainerCreating";
     throw badRequest(`container "${container}" in pod "${pod.metadata.name}" is waiting to start: ${reason}`);
   }
+  const sinceTime = url.searchParams.get("sinceTime") ?? undefined;
+  if (sinceTime !== undefined && !Number.isFinite(Date.parse(sinceTime)))
+    throw badRequest(`parsing time "${sinceTime}" as RFC3339: cannot parse`);
   // The kubelet commits 200 before it reads the container's log; what goes wrong later
   // (the container was removed) is written into the body as text.
   res.writeHead(200, { "Content-Type": "text/plain", "Transfer-Encoding": "chunked" });
@@ -87,7 +90,7 @@ async function serveLog(ctx: RestContext, pod: KubeObject, url: URL, res: Server
     res.end(removed);
     return;
   }
-  const options = { timestamps: url.searchParams.get("timestamps") === "true" };
+  const options = { timestamps: url.searchParams.get("timestamps") === "true", sinceTime };
   if (url.searchParams.get("follow") !== "true") {
     res.end(log.contents(options));
     return;

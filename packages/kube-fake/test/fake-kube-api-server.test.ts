@@ -327,6 +327,72 @@ describe("exec", () => {
   });
 });
 
+describe("fault injection", () => {
+  const podsUrl = () => `${fake.url}/api/v1/namespaces/${ns}/pods`;
+
+  it("answers a Status with the injected code, as often as asked, and records it", async () => {
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("flaky", "sleep 30") });
+    const fault = fake.injectFault({
+      verb: "get",
+      resource: "pods",
+      subresource: "",
+      action: { kind: "status", code: 503, retryAfterSeconds: 1 },
+      times: 2,
+    });
+    for (let i = 0; i < 2; i++) {
+      await expect(api.readNamespacedPod({ name: "flaky", namespace: ns })).rejects.toMatchObject({
+        code: 503,
+        headers: expect.objectContaining({ "retry-after": "1" }),
+      });
+    }
+    expect((await api.readNamespacedPod({ name: "flaky", namespace: ns })).metadata?.name).toBe("flaky");
+    expect(fault.hits).toBe(2);
+    expect(fake.calls.filter((c) => c.verb === "get" && c.name === "flaky").map((c) => c.code)).toEqual([
+      503, 503, 200,
+    ]);
+  });
+
+  it("drops the connection, hangs, or delays the answer of matching requests only", async () => {
+    const drop = fake.injectFault({ verb: "list", resource: "pods", action: { kind: "drop" }, times: 1 });
+    await expect(fetch(podsUrl())).rejects.toThrow();
+    expect(drop.hits).toBe(1);
+    expect((await fetch(podsUrl())).status).toBe(200);
+
+    const hang = fake.injectFault({ verb: "list", resource: "pods", action: { kind: "hang" } });
+    await expect(fetch(podsUrl(), { signal: AbortSignal.timeout(200) })).rejects.toThrow(/abort|timeout/i);
+    expect((await fetch(`${fake.url}/api/v1/namespaces/${ns}/secrets`)).status).toBe(200);
+    hang.remove();
+
+    fake.injectFault({ verb: "list", resource: "pods", action: { kind: "delay", ms: 300 }, times: 1 });
+    const started = Date.now();
+    expect((await fetch(podsUrl())).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(fake.calls.filter((c) => c.verb === "list" && c.resource === "pods").map((c) => c.code)).toEqual([
+      0, 200, 0, 200,
+    ]);
+  });
+
+  it("cuts a followed log in the middle of its body (reset)", async () => {
+    await api.createNamespacedPod({ namespace: ns, body: shellPod("talker", "echo first; sleep 30") });
+    await pollUntil(async () => (await phaseOf("talker")) === "Running", "pod to run");
+    fake.injectFault({ resource: "pods", subresource: "log", action: { kind: "reset", afterMs: 200 } });
+    const res = await fetch(`${podsUrl()}/talker/log?container=main&follow=true`);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = "";
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          text += Buffer.from(value).toString();
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(text).toBe("first\n");
+  });
+});
+
 describe("port-forward", () => {
   it("relays bytes both ways to a port the pod listens on, with the port-prefix frames", async () => {
     const echo = net.createServer((s) => s.pipe(s));
