@@ -21,8 +21,22 @@ export interface Database extends Queryable {
   readonly kind: "postgres" | "pglite";
   /** Runs `fn` in BEGIN/COMMIT; ROLLBACK when it throws. */
   withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Calls `onNotify` for each NOTIFY on `channel` (a plain identifier) until the returned
+   * function is called. Best effort: a lost listening connection is retried, and who
+   * listens keeps a slow poll as a safety net.
+   */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+function checkChannel(channel: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name "${channel}"`);
+  return channel;
+}
+
+/** While listening, a dropped connection is replaced after this long. */
+const RELISTEN_DELAY_MS = 1_000;
 
 export interface DatabaseOptions {
   /** postgres://… — when unset, PGlite is used. */
@@ -67,6 +81,34 @@ class PostgresDatabase implements Database {
     }
   }
 
+  /** LISTEN needs a connection of its own, outside the pool, held while listening. */
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    const name = checkChannel(channel);
+    let stopped = false;
+    let client: pg.Client | undefined;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client(this.pool.options);
+      c.on("notification", (m) => {
+        if (m.channel === name) onNotify();
+      });
+      c.on("error", () => {
+        void c.end().catch(() => {});
+        if (stopped) return;
+        // Changes may have been missed meanwhile: tell the listener once back.
+        setTimeout(() => void connect().then(onNotify, () => {}), RELISTEN_DELAY_MS).unref();
+      });
+      await c.connect();
+      await c.query(`LISTEN ${name}`);
+      client = c;
+      if (stopped) await c.end();
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      await client?.end().catch(() => {});
+    };
+  }
+
   close(): Promise<void> {
     return this.pool.end();
   }
@@ -87,6 +129,10 @@ class PgliteDatabase implements Database {
   async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
     const r = await this.db.query<T>(sql, params as unknown[]);
     return { rows: r.rows, rowCount: pgliteRowCount(r) };
+  }
+
+  async listen(channel: string, onNotify: () => void): Promise<() => Promise<void>> {
+    return this.db.listen(checkChannel(channel), () => onNotify());
   }
 
   withTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { workerTokenFor } from "@wharf/proto";
@@ -15,6 +16,9 @@ import { markDeleted } from "./store/update-worker.js";
 import { migrateProvisioner, toWorker, type WorkerRow } from "./store/worker-row.js";
 
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+
+/** The NOTIFY channel of worker row changes (migration 000002's trigger). */
+const WORKERS_CHANNEL = "wharf_workers";
 
 export interface ProvisionerOptions {
   db: Database;
@@ -44,6 +48,8 @@ export class Provisioner {
   readonly log: Logger;
 
   private readonly retentionMs: number;
+  private readonly changes = new EventEmitter().setMaxListeners(0);
+  private unlisten: (() => Promise<void>) | undefined;
 
   private constructor(private readonly opts: ProvisionerOptions) {
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -61,12 +67,42 @@ export class Provisioner {
     });
   }
 
-  /** Migrates the database, then starts the scheduler (which first reconciles). */
+  /**
+   * Migrates the database, listens for changes of the worker rows (this replica's and other
+   * replicas'), then starts the scheduler (which first reconciles).
+   */
   static async start(opts: ProvisionerOptions): Promise<Provisioner> {
     await migrateProvisioner(opts.db);
     const p = new Provisioner(opts);
+    p.unlisten = await opts.db.listen(WORKERS_CHANNEL, () => p.rowsChanged());
     if (opts.autoStart !== false) p.scheduler.start();
     return p;
+  }
+
+  /**
+   * A worker row changed somewhere: a freed slot or a queued build is for the scheduler to
+   * act on now, not at its next poll; watchers of the list learn of it.
+   */
+  private rowsChanged(): void {
+    if (this.opts.autoStart !== false) this.scheduler.kick();
+    this.changes.emit("change");
+  }
+
+  /** Resolves true at the next change of any worker row, false after `timeoutMs` or on abort. */
+  nextChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (changed: boolean) => {
+        clearTimeout(timer);
+        this.changes.off("change", onChange);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(changed);
+      };
+      const onChange = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.changes.on("change", onChange);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   get backend(): WorkerBackend {
@@ -165,6 +201,8 @@ export class Provisioner {
 
   /** Stops the scheduler; the database and backend stay open for their owner to close. */
   async close(): Promise<void> {
+    await this.unlisten?.();
+    this.changes.emit("change"); // watchers answer now instead of holding the close
     await this.scheduler.close();
   }
 }

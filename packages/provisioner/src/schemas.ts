@@ -72,11 +72,22 @@ export const CreateWorkerQuerySchema = Type.Object({
 });
 export type CreateWorkerQuery = Static<typeof CreateWorkerQuerySchema>;
 
+/** Longest a `GET /api/worker?wait=` is held. */
+export const MAX_LIST_WAIT_SECONDS = 60;
+
 export const ListWorkersQuerySchema = Type.Object({
   status: Type.Optional(Type.String({ maxLength: 200, description: "one status or a comma-separated list" })),
   instance: Type.Optional(Type.String({ maxLength: 253 })),
   buildRef: Type.Optional(Type.String({ maxLength: 20 })),
   token: Type.Optional(Type.String({ maxLength: 4096 })),
+  wait: Type.Optional(
+    Type.String({
+      pattern: "^[0-9]{1,3}$",
+      description:
+        "seconds (at most 60); with If-None-Match: hold the answer until the list differs " +
+        "from that ETag (a watch by long poll); 304 when it did not change in time",
+    }),
+  ),
 });
 export type ListWorkersQuery = Static<typeof ListWorkersQuerySchema>;
 

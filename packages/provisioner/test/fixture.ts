@@ -33,6 +33,8 @@ export interface TestProvisionerOptions {
   backend?: WorkerBackend;
   /** Leave the scheduler stopped (call `provisioner.scheduler.start()` later). */
   autoStart?: boolean;
+  /** The scheduler's safety-net poll (default 200 ms; long in tests of the event paths). */
+  pollIntervalMs?: number;
   local?: Partial<LocalBackendOptions>;
   /** POST /api/worker per token and minute; 0 (no limit) unless a test is about the limit. */
   triggerRate?: number;
@@ -56,7 +58,7 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     db,
     backend,
     maxWorkers: opts.maxWorkers ?? 4,
-    pollIntervalMs: 200,
+    pollIntervalMs: opts.pollIntervalMs ?? 200,
     autoStart: opts.autoStart ?? true,
   });
   const app = await buildApp({

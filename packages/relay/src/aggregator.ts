@@ -69,7 +69,40 @@ export class Aggregator {
   }
 
   start(): void {
-    this.loops = [this.every(this.opts.discoveryIntervalMs ?? 1000, () => this.discover()), this.renewLoop()];
+    this.loops = [this.discoveryLoop(), this.renewLoop()];
+  }
+
+  /**
+   * Discovers at the interval, and at once whenever the directory says its list changed (a
+   * watch): a new worker is relayed when it appears, the interval is the safety net.
+   */
+  private async discoveryLoop(): Promise<void> {
+    const { directory } = this.opts;
+    const interval = this.opts.discoveryIntervalMs ?? 1000;
+    if (!directory.changed) return this.every(interval, () => this.discover());
+    const signal = this.stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      await this.discover().catch((err: unknown) => {
+        if (!signal.aborted) this.opts.log.warn({ err: String(err) }, "aggregator loop step failed");
+      });
+      const waited = new AbortController();
+      const stopWaiting = () => waited.abort();
+      signal.addEventListener("abort", stopWaiting, { once: true });
+      const watch = directory.changed(waited.signal).then(
+        () => {
+          failures = 0;
+        },
+        // A failing watch falls back to the interval; it is tried again after the next discovery.
+        () =>
+          sleep(Math.min(interval, 1000 * 2 ** Math.min(failures++, 5)), undefined, { signal }).catch(
+            () => {},
+          ),
+      );
+      await Promise.race([watch, sleep(interval, undefined, { signal: waited.signal }).catch(() => {})]);
+      waited.abort();
+      signal.removeEventListener("abort", stopWaiting);
+    }
   }
 
   /**

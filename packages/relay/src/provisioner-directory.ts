@@ -22,6 +22,9 @@ export interface ProvisionerDirectoryOptions {
  */
 const REMOVE_TIMEOUT_MS = 60_000;
 
+/** How long one watch request is held by the provisioner (at most its MAX_LIST_WAIT_SECONDS). */
+const WATCH_SECONDS = 30;
+
 type ProvisionerWorker = {
   workerId: string;
   buildRef: string;
@@ -35,6 +38,8 @@ type ProvisionerWorker = {
 export class ProvisionerDirectory implements WorkerDirectory {
   readonly kind = "provisioner";
   private readonly base: string;
+  /** ETag of the last list read; what `changed` watches. */
+  private etag: string | undefined;
 
   constructor(private readonly opts: ProvisionerDirectoryOptions) {
     this.base = opts.url.replace(/\/+$/, "");
@@ -42,13 +47,8 @@ export class ProvisionerDirectory implements WorkerDirectory {
 
   async list(signal?: AbortSignal): Promise<LiveWorker[]> {
     const { instance } = this.opts;
-    const query = instance === undefined ? "" : `?instance=${encodeURIComponent(instance)}`;
-    const res = await this.request(
-      "GET",
-      `/api/worker${query}`,
-      signal,
-      this.opts.requestTimeoutMs ?? 10_000,
-    );
+    const res = await this.request("GET", this.listPath(), signal, this.opts.requestTimeoutMs ?? 10_000);
+    this.etag = res.headers.get("etag") ?? undefined;
     const body = (await res.json()) as ProvisionerWorker[] | { list?: ProvisionerWorker[] };
     const all = Array.isArray(body) ? body : (body.list ?? []);
     // Filtered here too: a provisioner that ignored the query must not hand us another tenant's worker.
@@ -60,6 +60,34 @@ export class ProvisionerDirectory implements WorkerDirectory {
       status: workerStateOf(w.status),
       ...(w.token ? { token: w.token } : {}),
     }));
+  }
+
+  /**
+   * Resolves when the provisioner's list differs from the last one `list` read: a long poll
+   * (`?wait=` with If-None-Match) the provisioner answers on any change of its rows. Never
+   * resolves against a provisioner that sends no ETag (an older one): the caller's discovery
+   * interval is all there is then. Rejects on errors, so the caller backs off.
+   */
+  async changed(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (this.etag === undefined) return new Promise(() => {});
+      const res = await this.request(
+        "GET",
+        `${this.listPath()}${this.opts.instance === undefined ? "?" : "&"}wait=${WATCH_SECONDS}`,
+        signal,
+        WATCH_SECONDS * 1000 + (this.opts.requestTimeoutMs ?? 10_000),
+        [304],
+        undefined,
+        { "if-none-match": this.etag },
+      );
+      await res.arrayBuffer();
+      if (res.status !== 304) return;
+    }
+  }
+
+  private listPath(): string {
+    const { instance } = this.opts;
+    return `/api/worker${instance === undefined ? "" : `?instance=${encodeURIComponent(instance)}`}`;
   }
 
   async startedBuilds(buildRefs: string[], signal?: AbortSignal): Promise<Set<string>> {
@@ -99,9 +127,10 @@ export class ProvisionerDirectory implements WorkerDirectory {
     timeoutMs: number,
     okStatuses: number[] = [],
     json?: unknown,
+    extraHeaders: Record<string, string> = {},
   ) {
     const timeout = AbortSignal.timeout(timeoutMs);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     if (json !== undefined) headers["content-type"] = "application/json";
     let res: Response;

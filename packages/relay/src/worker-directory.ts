@@ -41,6 +41,11 @@ export interface WorkerDirectory {
    */
   remove(workerId: string, signal?: AbortSignal, outcome?: WorkerOutcome): Promise<void>;
   /**
+   * Resolves when `list` may answer differently (a watch); rejects on errors. Optional: a
+   * directory without it is polled at the discovery interval only.
+   */
+  changed?(signal: AbortSignal): Promise<void>;
+  /**
    * Which of these builds had a worker from this engine at some time (also one removed since).
    * The watchdog fails only such builds; a directory that cannot tell leaves this out, and the
    * watchdog then trusts only workers it saw itself.

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { parseBuildRequest } from "../build-request.js";
@@ -7,6 +8,7 @@ import {
   CreateWorkerQuerySchema,
   DeleteWorkerQuerySchema,
   ListWorkersQuerySchema,
+  MAX_LIST_WAIT_SECONDS,
   ProblemSchema,
   WORKER_STATUSES,
   WorkerIdParamsSchema,
@@ -41,6 +43,9 @@ function parseBuildRefFilter(text: string | undefined): number | undefined {
 
 /** GET /api/worker, DELETE /api/worker/:workerId. */
 export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  // A server closing answers its watchers at once instead of waiting for their timeouts.
+  const closing = new AbortController();
+  app.addHook("preClose", async () => closing.abort());
   app.get(
     "/api/worker",
     {
@@ -48,17 +53,38 @@ export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "List workers (deleted ones are not listed)",
         tags: ["worker"],
         querystring: ListWorkersQuerySchema,
-        response: { 200: Type.Array(WorkerSchema), ...problems },
+        response: {
+          200: Type.Array(WorkerSchema),
+          304: Type.Null({ description: "unchanged" }),
+          ...problems,
+        },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const statuses = parseStatuses(req.query.status);
       const buildRef = parseBuildRefFilter(req.query.buildRef);
-      return app.provisioner.listWorkers({
+      const filter = {
         ...(statuses ? { statuses } : {}),
         ...(req.query.instance !== undefined ? { instance: req.query.instance } : {}),
         ...(buildRef !== undefined ? { buildRef } : {}),
-      });
+      };
+      // A watch: the aggregator learns of a new worker when it is queued or started, not at
+      // its next discovery poll. Each change of any row is checked against this filter.
+      const seen = req.headers["if-none-match"];
+      const waitSeconds = Math.min(Number(req.query.wait ?? 0), MAX_LIST_WAIT_SECONDS);
+      const deadline = Date.now() + waitSeconds * 1000;
+      const closed = new AbortController();
+      req.raw.once("close", () => closed.abort());
+      const stop = AbortSignal.any([closed.signal, closing.signal]);
+      for (;;) {
+        const workers = await app.provisioner.listWorkers(filter);
+        const etag = `"${createHash("sha256").update(JSON.stringify(workers)).digest("base64url").slice(0, 27)}"`;
+        reply.header("etag", etag);
+        if (seen !== etag) return workers;
+        const left = deadline - Date.now();
+        if (left <= 0 || stop.aborted || !(await app.provisioner.nextChange(left, stop)))
+          return reply.code(304).send(null);
+      }
     },
   );
 
