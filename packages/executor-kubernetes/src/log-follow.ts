@@ -53,7 +53,8 @@ async function openLog(
         ),
       timeoutMs,
     );
-    req.once("error", (err) => {
+    // `on`, not `once`: an aborted or reset request may report more than one error.
+    req.on("error", (err) => {
       clearTimeout(timer);
       reject(err);
     });
@@ -80,7 +81,7 @@ async function openLog(
         );
         reject(new ApiException(res.statusCode ?? 0, message, text, headers));
       });
-      res.once("error", (err) => {
+      res.on("error", (err) => {
         clearTimeout(timer);
         reject(err);
       });
@@ -114,6 +115,7 @@ export async function followContainerLog(
   const pump = (res: IncomingMessage, after?: string) => {
     const lines = new KubeletLogLines(after);
     lines.on("data", (chunk: Buffer) => {
+      if (abort.signal.aborted || sink.writableEnded) return;
       if (!sink.write(chunk)) {
         lines.pause();
         sink.once("drain", () => lines.resume());
@@ -121,6 +123,7 @@ export async function followContainerLog(
     });
     lines.once("end", () => {
       if (abort.signal.aborted) return;
+      if (sink.writableEnded) return;
       if (res.complete) {
         sink.end();
         return;
@@ -129,13 +132,13 @@ export async function followContainerLog(
       open(resumeAfter).then(
         (next) => pump(next, resumeAfter),
         (err: Error) => {
-          if (abort.signal.aborted) return;
+          if (abort.signal.aborted || sink.writableEnded) return;
           sink.end(`[wharf] the log of pod ${target.pod} broke off: ${err.message}\n`);
         },
       );
     });
     // A body that breaks off ends `lines` too (res 'close' without 'end'): `complete` tells.
-    res.once("error", () => {});
+    res.on("error", () => {});
     res.once("close", () => lines.end());
     res.pipe(lines, { end: false });
   };
