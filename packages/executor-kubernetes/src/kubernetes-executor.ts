@@ -64,10 +64,13 @@ export class KubernetesExecutor implements Executor {
     return this.options.namespace;
   }
 
+  /** One bounded attempt: a health check reports trouble at once rather than retrying through it. */
   async ping(): Promise<void> {
     try {
-      await this.kube.calls.read("list pods", (o) =>
-        this.kube.core.listNamespacedPod({ namespace: this.namespace, limit: 1 }, o),
+      await this.kube.calls.once(
+        "list pods",
+        (o) => this.kube.core.listNamespacedPod({ namespace: this.namespace, limit: 1 }, o),
+        this.kube.calls.policy.requestTimeoutMs,
       );
     } catch (err) {
       throw new ExecutorError(`Kubernetes API not reachable: ${(err as Error).message}`, { cause: err });

@@ -124,6 +124,15 @@ describe("Kubernetes API calls that hang or fail for a moment", () => {
     await h.executor.destroyBuild(build);
   });
 
+  it("ping reports a hung API server after the request timeout, without retrying", async () => {
+    h = await startHarness({ apiCalls: { requestTimeoutMs: 300 } });
+    const hang = h.fake.injectFault({ verb: "list", resource: "pods", action: { kind: "hang" } });
+    const started = Date.now();
+    await expect(within(5000, "ping", h.executor.ping())).rejects.toThrow(/not reachable: .*within 300 ms/);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(hang.hits).toBe(1);
+  });
+
   it("does not repeat a create that failed (it may have happened): the error is the step's", async () => {
     h = await startHarness({ apiCalls: { backoffMs: 20 } });
     const build = buildSpec(h.sourceDir);
