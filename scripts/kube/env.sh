@@ -15,6 +15,7 @@ SERVICE_RANGE=198.18.0.0/26                      # first address = 198.18.0.1 = 
 DEAD=http://127.0.0.1:9                          # where registry pulls and proxied traffic go: nowhere
 PAUSE_IMAGE=wharf.local/pause:1
 BUSYBOX_IMAGE=wharf.local/busybox:1
+STANDIN_IMAGE=wharf.local/worker-standin:1      # busybox + a stand-in `git` (test/kube-real)
 NODE_NAME=localhost
 SOCK="$DATA/containerd/containerd.sock"
 KUBECONFIG_ADMIN="$DATA/admin.kubeconfig"

@@ -246,14 +246,20 @@ spawn containerd containerd --config "$CD/config.toml"
 wait_for containerd 60 ctr -a "$SOCK" version
 
 # --- images: pause (sandbox) and busybox, made here from busybox-static, imported locally ---------
-make_image() { # name entrypoint-json cmd-json out.tar
+make_image() { # name entrypoint-json cmd-json out.tar [standin]
   local name=$1 ep=$2 cmd=$3 out=$4 w
   w=$(mktemp -d)
   mkdir -p "$w/rootfs/bin" "$w/rootfs/tmp" "$w/rootfs/etc" "$w/oci/blobs/sha256"
   cp /bin/busybox "$w/rootfs/bin/busybox"
-  for a in sh sleep echo cat ls test wget nc env id true false grep sed head tail wc ps kill date hostname mkdir rm cp mv; do
+  for a in sh sleep echo cat ls test wget nc env id true false grep sed head tail wc ps kill date hostname mkdir rm cp mv httpd; do
     ln -s busybox "$w/rootfs/bin/$a"
   done
+  if [ "${5:-}" = standin ]; then
+    # For worker pods in tests: the clone init container runs `git ... clone ... -- URL DEST`;
+    # this one only makes DEST (no network, no repository).
+    printf '#!/bin/sh\n# stand-in for git clone: makes the destination (the last argument)\nfor a; do dest=$a; done\nmkdir -p "$dest" && echo "stand-in clone into $dest"\n' >"$w/rootfs/bin/git"
+    chmod 755 "$w/rootfs/bin/git"
+  fi
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$w/rootfs/etc/passwd"
   printf 'root:x:0:\nnobody:x:65534:\n' >"$w/rootfs/etc/group"
   chmod 1777 "$w/rootfs/tmp"
@@ -271,10 +277,11 @@ make_image() { # name entrypoint-json cmd-json out.tar
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$out" -C "$w/oci" .
   rm -rf "$w"
 }
-log "images $PAUSE_IMAGE, $BUSYBOX_IMAGE"
+log "images $PAUSE_IMAGE, $BUSYBOX_IMAGE, $STANDIN_IMAGE"
 make_image "$PAUSE_IMAGE" '["/bin/sleep"]' '["2147483647"]' "$DATA/images/pause.tar"
 make_image "$BUSYBOX_IMAGE" 'null' '["/bin/sh"]' "$DATA/images/busybox.tar"
-for i in pause busybox; do
+make_image "$STANDIN_IMAGE" 'null' '["/bin/sh"]' "$DATA/images/standin.tar" standin
+for i in pause busybox standin; do
   ctr -a "$SOCK" -n k8s.io images import "$DATA/images/$i.tar" >/dev/null
 done
 ctr -a "$SOCK" -n k8s.io images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null 2>&1 || true
