@@ -112,7 +112,7 @@ sed -i -E '/"github\.com\/google\/cadvisor\/utils\/cloudinfo\/(aws|azure|gce)"/d
 # --- build ---------------------------------------------------------------------------
 GO=$(command -v go || true)
 [ -n "$GO" ] || GO=/usr/lib/go/bin/go
-export GOPATH="$GOPATH_DIR" GO111MODULE=off CGO_ENABLED=0 GOFLAGS="-p=${WHARF_KUBE_BUILD_JOBS:-1}"
+export GOPATH="$GOPATH_DIR" GO111MODULE=off CGO_ENABLED=0 GOFLAGS="-p=${WHARF_KUBE_BUILD_JOBS:-1}" GOPROXY=off GOTOOLCHAIN=local
 export PATH="$(dirname "$GO"):$PATH"
 log "go: $("$GO" version)"
 
