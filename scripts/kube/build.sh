@@ -16,6 +16,9 @@
 #    metadata.google.internal) when the machine looks like a cloud VM, and no traffic may leave this
 #    machine. `go list -deps ./cmd/kubelet` is checked for them after patching.
 # Compiles run under nice/ionice with GOFLAGS=-p=1 (set WHARF_KUBE_BUILD_JOBS to change -p).
+# usage: scripts/kube/build.sh [--force]   --force: go through packages, source and patches even when
+# the binaries are there (it rebuilds only what is missing; delete $WHARF_KUBE_CACHE/bin to rebuild).
+# See deploy/kubernetes/REAL-CLUSTER.md.
 set -euo pipefail
 
 VERSION=v1.20.2
