@@ -59,6 +59,10 @@ function logBatchesRequest(): (req: LogBatchesRequest) => Buffer {
  * Readables, so reading them with `for await` applies back-pressure down to
  * the worker through HTTP/2 flow control.
  */
+/** First and longest wait between connection attempts to a worker (grpc-js: 1 s and 120 s). */
+const RECONNECT_BACKOFF_MS = 50;
+const MAX_RECONNECT_BACKOFF_MS = 2_000;
+
 export class WorkerConnection {
   private readonly worker: WorkerStub;
   private readonly extras: ExtrasStub;
@@ -68,8 +72,13 @@ export class WorkerConnection {
     private readonly token?: string,
   ) {
     const proto = workerProto();
-    // One channel shared by both services: a single HTTP/2 connection per worker.
-    this.worker = new proto.Worker(address, grpc.credentials.createInsecure()) as unknown as WorkerStub;
+    // One channel shared by both services: a single HTTP/2 connection per worker. A worker is
+    // often dialled the moment it is listed, before its gRPC server listens: grpc-js's first
+    // reconnect backoff (1 s) would then hold the build's first line for a second.
+    this.worker = new proto.Worker(address, grpc.credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS,
+      "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_BACKOFF_MS,
+    }) as unknown as WorkerStub;
     this.extras = new proto.WorkerExtras(address, grpc.credentials.createInsecure(), {
       channelOverride: this.worker.getChannel(),
     }) as unknown as ExtrasStub;
@@ -116,7 +125,7 @@ export class WorkerConnection {
   /**
    * The build summary; waits for the connection until the deadline (gRPC wait-for-ready), so a
    * worker that refused a moment ago while starting is asked again once grpc-js reconnects
-   * (its first backoff is a second) instead of failing at once: this is the liveness probe.
+   * (RECONNECT_BACKOFF_MS, growing) instead of failing at once: this is the liveness probe.
    */
   summary(timeoutMs = 10_000): Promise<WireBuildSummary> {
     return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs, true);

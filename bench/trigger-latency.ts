@@ -1,0 +1,193 @@
+/**
+ * Issue 16's figure: wharf-api's `POST /api/worker` → the build's first log line stored at
+ * wharf-api, and → Completed, for a one-step `echo` build through the real services (provisioner
+ * and aggregator in this process as `wharf up` runs them, real Postgres, the wharf-api double,
+ * a real worker per build), against `git clone` + `sh -c` of the same repository and command in
+ * the same run. Local backend always; the Docker backend (the wharf/worker image, the step in a
+ * busybox container) when Docker answers and the images exist.
+ *
+ *   pnpm exec tsx bench/trigger-latency.ts [builds]     (default 7, after 2 warm-ups)
+ */
+import { execFile } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { compileOptions as aggregatorOptions, startAggregator } from "@wharf/aggregator-service";
+import { createLogger } from "@wharf/config";
+import { createTestDatabase } from "@wharf/db";
+import { compileOptions as provisionerOptions, startProvisioner } from "@wharf/provisioner-service";
+import {
+  BUSYBOX_IMAGE,
+  dockerAvailable,
+  makePipelineRepo,
+  startPostgres,
+  startWharfApiDouble,
+  type WharfApiDouble,
+  wharfImage,
+} from "@wharf/testkit";
+import { writeBenchmarkSection } from "./benchmarks-file.js";
+
+const run = promisify(execFile);
+const BUILDS = Number(process.argv[2] ?? 7);
+const WARMUPS = 2;
+const TOKEN = "bench-token";
+const log = createLogger("bench", "silent");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const pipeline = `build:\n  hello:\n    container:\n      image: ${BUSYBOX_IMAGE}\n      cmds: ['echo first line']\n`;
+
+interface Timing {
+  firstLineMs: number;
+  completedMs: number;
+}
+
+/** One build: POST, then poll the double (5 ms) until its first line and its Completed arrived. */
+async function timeBuild(
+  api: WharfApiDouble,
+  provisionerUrl: string,
+  repo: string,
+  ref: number,
+): Promise<Timing> {
+  api.setBuild(ref, "Scheduling");
+  const q = new URLSearchParams({
+    BUILD_REF: String(ref),
+    GIT_FULLURL: repo,
+    GIT_BRANCH: "master",
+    WHARF_INSTANCE: "bench",
+    token: TOKEN,
+  });
+  const started = Date.now();
+  const res = await fetch(`${provisionerUrl}/api/worker?${q}`, { method: "POST" });
+  if (res.status !== 201) throw new Error(`POST /api/worker: HTTP ${res.status} ${await res.text()}`);
+  const deadline = started + 60_000;
+  let firstLineMs: number | undefined;
+  while (Date.now() < deadline) {
+    const first = api.logsFor(ref)[0];
+    if (first && firstLineMs === undefined) firstLineMs = first.receivedAt - started;
+    if (api.statusesFor(ref).includes("Completed")) {
+      return { firstLineMs: firstLineMs ?? Number.NaN, completedMs: Date.now() - started };
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`build ${ref} did not complete in 60 s`);
+}
+
+async function backendRun(
+  pgUrl: string,
+  tmp: string,
+  repo: string,
+  backend: Record<string, string>,
+): Promise<Timing[]> {
+  const db = await createTestDatabase(pgUrl, "bench_trigger");
+  const api = await startWharfApiDouble();
+  const provisioner = await startProvisioner(
+    provisionerOptions({
+      DATABASE_URL: db.url,
+      WHARF_DATA_DIR: path.join(tmp, `provisioner-${backend.WHARF_PROVISIONER_BACKEND}`),
+      WHARF_PROVISIONER_HOST: "127.0.0.1",
+      WHARF_PROVISIONER_PORT: "0",
+      WHARF_PROVISIONER_TOKEN: TOKEN,
+      WHARF_PROVISIONER_TRIGGER_RATE: "0",
+      ...backend,
+    }),
+    { log },
+  );
+  const aggregator = await startAggregator(
+    aggregatorOptions({
+      DATABASE_URL: db.url,
+      WHARF_API_URL: api.url,
+      WHARF_INSTANCE: "bench",
+      WHARF_DISCOVERY: "provisioner",
+      WHARF_PROVISIONER_URL: provisioner.url,
+      WHARF_PROVISIONER_TOKEN: TOKEN,
+      WHARF_AGGREGATOR_HOST: "127.0.0.1",
+      WHARF_AGGREGATOR_PORT: "0",
+    }),
+    log,
+  );
+  const timings: Timing[] = [];
+  try {
+    for (let i = 0; i < WARMUPS + BUILDS; i++) {
+      const t = await timeBuild(api, provisioner.url, repo, 100 + i);
+      if (i >= WARMUPS) timings.push(t);
+    }
+  } finally {
+    await aggregator.close();
+    await provisioner.close();
+    await api.close();
+    await db.drop();
+  }
+  return timings;
+}
+
+/** The same work by hand: clone the repository, run the step's command. */
+async function baseline(tmp: string, repo: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < WARMUPS + BUILDS; i++) {
+    const dir = path.join(tmp, `clone-${i}`);
+    const started = performance.now();
+    await run("git", ["clone", "-q", "--depth", "1", "--branch", "master", `file://${repo}`, dir]);
+    await run("sh", ["-c", "echo first line"], { cwd: dir });
+    if (i >= WARMUPS) out.push(performance.now() - started);
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-bench-trigger-"));
+const pg = await startPostgres();
+try {
+  const repo = await makePipelineRepo(path.join(tmp, "repo"), pipeline);
+  const raw = median(await baseline(tmp, repo));
+  const rows: string[] = [];
+  const row = (name: string, t: Timing[]) => {
+    const first = median(t.map((x) => x.firstLineMs));
+    const done = median(t.map((x) => x.completedMs));
+    rows.push(
+      `| ${name} | ${first.toFixed(0)} | ${(first / raw).toFixed(1)}× | ${done.toFixed(0)} | ${(done / raw).toFixed(1)}× |`,
+    );
+  };
+  row("local backend (worker process, local executor)", await backendRun(pg.url, tmp, repo, {}));
+  const images = (await dockerAvailable())
+    ? await run("docker", ["image", "inspect", wharfImage("worker")]).then(
+        () => true,
+        () => false,
+      )
+    : false;
+  if (images) {
+    const worker = await fs.mkdtemp(path.join(tmp, "docker-"));
+    await run("chown", ["-R", "1000:1000", tmp]);
+    row(
+      "Docker backend (wharf/worker container, step in a busybox container)",
+      await backendRun(pg.url, worker, repo, {
+        WHARF_PROVISIONER_BACKEND: "docker",
+        WHARF_WORKER_IMAGE: wharfImage("worker"),
+        WHARF_WORKER_BINDS: `${tmp}:${tmp}:ro`,
+        WHARF_WORKER_NETWORK: "host",
+      }),
+    );
+  }
+  const section = `## trigger to first line (issue 16)
+
+\`pnpm exec tsx bench/trigger-latency.ts\` — wharf-api's \`POST /api/worker\` → the first log line
+stored at wharf-api (the double) and → Completed there, for a one-step \`echo\` build: provisioner
+and aggregator in one process on real Postgres (default settings: 1 s safety-net polls), a real
+worker per build; median of ${BUILDS} builds after ${WARMUPS} warm-ups, one at a time. Baseline in the
+same run: \`git clone --depth 1\` of the same repository + \`sh -c\` of the same command, ${raw.toFixed(0)} ms.
+
+| path | POST → first line ms | vs baseline | POST → Completed ms | vs baseline |
+| --- | ---: | ---: | ---: | ---: |
+${rows.join("\n")}
+
+Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
+Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}.
+`;
+  writeBenchmarkSection(section);
+  console.log(section);
+} finally {
+  await pg.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+}
