@@ -20,6 +20,12 @@ export const WORKER_MANAGED_BY = "wharf-cmd-provisioner";
 /** `app.kubernetes.io/name=wharf-cmd-worker`: the selector of all worker pods. */
 export const WORKER_POD_SELECTOR = `${WORKER_POD_LABELS.name}=${WORKER_APP_NAME}`;
 
+/**
+ * The worker and its clone need no privilege: no escalation (setuid), no capability. (Step pods
+ * run users' images, which may need root: their security is the images' and the cluster's.)
+ */
+const CONTAINER_SECURITY = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
 export const WORKER_CONTAINER = "worker";
 export const CLONE_CONTAINER = "git-clone";
 /** Where the init container clones the repository; the worker reads it as WHARF_SOURCE_DIR. */
@@ -137,6 +143,7 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
     env: [...envVars(env), { name: "GIT_TERMINAL_PROMPT", value: "0" }],
     volumeMounts: mounts,
     resources: input.resources,
+    securityContext: CONTAINER_SECURITY,
   };
 }
 
@@ -172,6 +179,7 @@ export function workerContainer(input: WorkerPodInput): V1Container {
       { name: "data", mountPath: WORKER_DATA_DIR },
     ],
     resources: input.resources,
+    securityContext: CONTAINER_SECURITY,
   };
 }
 
@@ -194,7 +202,11 @@ export function workerPod(input: WorkerPodInput): V1Pod {
       serviceAccountName: input.serviceAccountName,
       // Only the kubernetes executor talks to the API server; its service account says so.
       automountServiceAccountToken: input.serviceAccountName !== undefined,
-      securityContext: { runAsNonRoot: true, runAsUser: input.runAsUser ?? 1000 },
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: input.runAsUser ?? 1000,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
       initContainers: [cloneContainer(input)],
       containers: [workerContainer(input)],
       volumes: workerVolumes(input),

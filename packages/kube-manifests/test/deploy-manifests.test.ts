@@ -1,7 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CREATED_BY_EXECUTOR, LABEL_CREATED_BY } from "@wharf/executor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { Secret } from "kubernetes-models/v1/Secret";
@@ -9,6 +12,7 @@ import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { WORKER_APP_NAME } from "../src/index.js";
 import { renderChart } from "./helm-subset-renderer.js";
 
 const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../deploy");
@@ -16,6 +20,8 @@ const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 // biome-ignore lint/suspicious/noExplicitAny: kubernetes-models constructors take open JSON
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   Deployment,
+  NetworkPolicy,
+  PodDisruptionBudget,
   Role,
   RoleBinding,
   Secret,
@@ -93,9 +99,38 @@ describe("deploy/kubernetes", () => {
     const docs = plainManifests();
     const accounts = new Set(docs.filter((d) => d.kind === "ServiceAccount").map((d) => d.metadata.name));
     for (const d of docs.filter((doc) => doc.kind === "Deployment")) {
-      expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
+      expect(d.spec.template.spec.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      for (const c of d.spec.template.spec.containers)
+        expect(c.securityContext).toEqual({
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+        });
       expect(accounts.has(d.spec.template.spec.serviceAccountName)).toBe(true);
     }
+  });
+
+  it("lets only the aggregator and provisioner dial workers, no build pod reach the control plane, no drain evict a build", () => {
+    const docs = plainManifests();
+    const policy = (name: string) => docs.find((d) => d.kind === "NetworkPolicy" && d.metadata.name === name);
+    expect(policy("wharf-worker").spec.podSelector).toEqual({
+      matchLabels: { "app.kubernetes.io/name": WORKER_APP_NAME },
+    });
+    expect(policy("wharf-worker").spec.ingress[0].ports).toEqual([{ port: 5010, protocol: "TCP" }]);
+    expect(policy("wharf-steps").spec).toEqual({
+      podSelector: { matchLabels: { [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR } },
+      policyTypes: ["Ingress"],
+      ingress: [],
+    });
+    const excluded = policy("wharf-control-plane").spec.ingress[0].from[0].podSelector.matchExpressions;
+    expect(excluded).toEqual([
+      { key: "app.kubernetes.io/name", operator: "NotIn", values: [WORKER_APP_NAME] },
+      { key: LABEL_CREATED_BY, operator: "DoesNotExist" },
+    ]);
+    const pdb = docs.find((d) => d.kind === "PodDisruptionBudget");
+    expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": WORKER_APP_NAME } });
   });
 
   it("binds each Role to the ServiceAccount of the same name", () => {

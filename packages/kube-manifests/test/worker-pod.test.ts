@@ -50,6 +50,20 @@ describe("workerPod", () => {
     });
   });
 
+  it("runs non-root under the runtime's seccomp profile, without privilege escalation or capabilities", () => {
+    const pod = workerPod(input());
+    expect(pod.spec?.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])])
+      expect(c.securityContext, c.name).toEqual({
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"] },
+      });
+  });
+
   it("gives the worker the build's env, the cloned source and the downward-API pod identity, but not the token", () => {
     const pod = workerPod(input());
     const worker = pod.spec!.containers[0]!;
