@@ -10,6 +10,8 @@ export const WORKER_ID_LABEL = "wharf.iver.com/worker-id";
 export const BUILD_REF_LABEL = "wharf.iver.com/build-ref";
 export const GRPC_PORT_LABEL = "wharf.iver.com/grpc-port";
 export const INSTANCE_LABEL = "wharf.iver.com/instance";
+/** `worker` on worker containers; their step containers carry the worker id too, not this. */
+export const COMPONENT_LABEL = "wharf.iver.com/component";
 
 export interface DockerDirectoryOptions {
   /** Only workers of this wharf instance (label wharf.iver.com/instance). */
@@ -36,7 +38,9 @@ export class DockerDirectory implements WorkerDirectory {
   }
 
   async list(): Promise<LiveWorker[]> {
-    const labels = [WORKER_ID_LABEL];
+    // By component as well: a step container carries its worker's id, and an exited failing
+    // step must not be taken for a worker that failed to start.
+    const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=worker`];
     if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
     let containers: Docker.ContainerInfo[];
     try {

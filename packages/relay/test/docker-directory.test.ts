@@ -20,6 +20,8 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
       `wharf.iver.com/build-ref=${build}`,
       "--label",
       "wharf.iver.com/grpc-port=5999",
+      "--label",
+      "wharf.iver.com/component=worker",
     ];
     await run("docker", [
       "run",
@@ -42,6 +44,25 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
       "-c",
       "exit 3",
     ]);
+    // A failed step container of worker dw-1: it carries the worker's id, but is no worker.
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--label",
+      `wharf.iver.com/instance=${instance}`,
+      "--label",
+      `${WORKER_ID_LABEL}=dw-1`,
+      "--label",
+      "wharf.iver.com/build-ref=11",
+      "--label",
+      "wharf.iver.com/created-by=wharf-executor",
+      BUSYBOX_IMAGE,
+      "sh",
+      "-c",
+      "exit 1",
+    ]);
   });
   afterAll(async () => {
     const ids = await containersWithLabel(`wharf.iver.com/instance=${instance}`);
@@ -56,6 +77,7 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
       await new Promise((r) => setTimeout(r, 50));
       workers = await dir.list();
     }
+    expect(workers.map((w) => w.workerId).sort()).toEqual(["dw-1", "dw-2"]); // not the step
     const byId = Object.fromEntries(workers.map((w) => [w.workerId, w]));
     expect(byId["dw-1"]).toEqual({
       workerId: "dw-1",
