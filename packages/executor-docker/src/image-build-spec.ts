@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { DockerSpec } from "@wharf/wharfyml";
+import { type DockerSpec, defaultDockerDestination } from "@wharf/wharfyml";
 
 /** What a `docker` step asks the engine to build, validated. */
 export interface ImageBuildSpec {
@@ -26,8 +26,10 @@ function insideWorkspace(what: string, p: string): string {
 }
 
 /**
- * Turns a plan's `DockerSpec` into an engine build: the image repository is `destination`,
- * or `registry/group/name` from what is set; each tag gives one reference. Build args are
+ * Turns a plan's `DockerSpec` into an engine build: the image repository is `destination`
+ * (which the planner derives as wharf-cmd does when the pipeline leaves it unset), else
+ * `registry/group/name` from what is set, lower-cased as Docker requires; each tag gives
+ * one reference. Build args are
  * `KEY=VALUE`; a bare `KEY` takes its value from the step environment, as `docker build` does.
  */
 export function imageBuildSpec(spec: DockerSpec, env: Record<string, string>): ImageBuildSpec {
@@ -39,7 +41,9 @@ export function imageBuildSpec(spec: DockerSpec, env: Record<string, string>): I
       `docker step file "${spec.file}" must be inside its context "${spec.context}"`,
     );
   const repo = (
-    spec.destination ?? [spec.registry, spec.group, spec.name].filter(Boolean).join("/")
+    spec.destination ??
+    defaultDockerDestination({ registry: spec.registry, group: spec.group, name: spec.name }) ??
+    ""
   ).toLowerCase();
   if (!repo) throw new ImageBuildSpecError("docker step needs a destination or a name for the image");
   const tags = spec.tags.length > 0 ? spec.tags : ["latest"];

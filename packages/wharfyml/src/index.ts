@@ -41,3 +41,9 @@ export {
   type VarLookup,
   type VarValue,
 } from "./varsub.js";
+export {
+  DEFAULT_DOCKER_SECRET,
+  defaultAppendCert,
+  defaultDockerDestination,
+  projectSecretName,
+} from "./wharf-defaults.js";

@@ -21,13 +21,14 @@ export interface ContainerSpec {
 export interface DockerSpec {
   file: string;
   tags: string[]; // `tag` split on commas, trimmed
+  /** Set as written, or derived as wharf-cmd does (`defaultDockerDestination`) when unset. */
   destination?: string;
-  name?: string;
-  group?: string;
+  name?: string; // the planner sets it: default the step's name
+  group?: string; // default REPO_GROUP
   context: string; // default "."
-  secret?: string;
-  registry?: string;
-  appendCert: boolean;
+  secret?: string; // the planner sets it: default REG_SECRET, else "gitlab-registry"
+  registry?: string; // default REG_URL
+  appendCert: boolean; // default: no destination and group starts with "default"
   push: boolean; // default true
   args: string[]; // KEY=VALUE build args
   secretName?: string;

@@ -165,7 +165,7 @@ function decodeStep(
   const scope = `${step.stage}/${step.name}/${step.type}`;
   const r = new FieldReader(step.body, { scope, ownerPos: step.typePos, diags, vars, lenient });
   const schema = stepTypeSchemas[step.type];
-  const spec = schema.read(r);
+  const spec = schema.read(r, { name: step.name });
   const timeoutMs = r.durationMs("timeout");
   const retries = r.int("retries", 0) ?? 0;
   let artifacts: string[] = [];

@@ -8,6 +8,7 @@ import type {
   NugetPackageSpec,
   StepType,
 } from "./plan.js";
+import { DEFAULT_DOCKER_SECRET, defaultAppendCert, defaultDockerDestination } from "./wharf-defaults.js";
 
 /**
  * The six Wharf step types: which fields each accepts, which are required (`string(k, true)`)
@@ -15,7 +16,8 @@ import type {
  */
 interface StepTypeSchema<S> {
   fields: readonly string[];
-  read(r: FieldReader): S;
+  /** `step.name` is the step's key in its stage (wharf-cmd's default docker image `name`). */
+  read(r: FieldReader, step: { name: string }): S;
 }
 
 const container: StepTypeSchema<ContainerSpec> = {
@@ -47,23 +49,33 @@ const docker: StepTypeSchema<DockerSpec> = {
     "secretName",
     "secretArgs",
   ],
-  read: (r) => ({
-    file: r.string("file", true) ?? "",
-    tags: splitTags(r.string("tag", true)),
-    ...optional("destination", r.string("destination")),
-    // Like wharf-cmd, the image is named after the repository unless the step says otherwise.
-    ...optional("name", r.string("name") ?? r.variable("REPO_NAME")),
-    ...optional("group", r.string("group") ?? r.variable("REPO_GROUP")),
-    context: r.string("context") ?? ".",
-    ...optional("secret", r.string("secret")),
-    ...optional("registry", r.string("registry")),
-    // wharf-cmd defaults append-cert to true.
-    appendCert: r.bool("append-cert") ?? true,
-    push: r.bool("push") ?? true,
-    args: r.stringList("args") ?? [],
-    ...optional("secretName", r.string("secretName")),
-    secretArgs: r.stringList("secretArgs") ?? [],
-  }),
+  read: (r, step) => {
+    // wharf-cmd (pkg/steps/docker.go): `name` defaults to the step's name, `registry` to
+    // REG_URL, `group` to REPO_GROUP, and an unset `destination` is derived from them and
+    // REPO_NAME; `secret` defaults to REG_SECRET, else "gitlab-registry".
+    const name = r.string("name") ?? step.name;
+    const registry = r.string("registry") ?? r.variable("REG_URL");
+    const group = r.string("group") ?? r.variable("REPO_GROUP");
+    const hasDestination = r.has("destination");
+    const destination = hasDestination
+      ? r.string("destination")
+      : defaultDockerDestination({ registry, group, repoName: r.variable("REPO_NAME"), name });
+    return {
+      file: r.string("file", true) ?? "",
+      tags: splitTags(r.string("tag", true)),
+      ...optional("destination", destination),
+      name,
+      ...optional("group", group),
+      context: r.string("context") ?? ".",
+      secret: r.string("secret") ?? r.variable("REG_SECRET") ?? DEFAULT_DOCKER_SECRET,
+      ...optional("registry", registry),
+      appendCert: r.bool("append-cert") ?? defaultAppendCert(hasDestination, group),
+      push: r.bool("push") ?? true,
+      args: r.stringList("args") ?? [],
+      ...optional("secretName", r.string("secretName")),
+      secretArgs: r.stringList("secretArgs") ?? [],
+    };
+  },
 };
 
 const helm: StepTypeSchema<HelmSpec> = {

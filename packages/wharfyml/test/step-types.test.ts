@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type PlanStep, planPipeline } from "../src/index.js";
+import { type PlanStep, planPipeline, projectSecretName } from "../src/index.js";
 
 const y = (...lines: string[]) => `${lines.join("\n")}\n`;
 
@@ -51,8 +51,12 @@ describe("step types: fields, required fields and defaults", () => {
     expect(step.spec).toEqual({
       file: "Dockerfile",
       tags: ["latest", "v1.0", "v1"],
+      // No variables: the destination is the step's name (wharf-cmd docker.go:63).
+      destination: "a",
+      name: "a",
       context: ".",
-      appendCert: true,
+      secret: "gitlab-registry",
+      appendCert: false,
       push: true,
       args: [],
       secretArgs: [],
@@ -197,19 +201,52 @@ describe("step types: fields, required fields and defaults", () => {
   });
 });
 
-describe("docker step image name", () => {
+describe("docker step defaults, as wharf-cmd v0.9.1 pkg/steps/docker.go", () => {
   const text = "s:\n  img:\n    docker:\n      file: Dockerfile\n      tag: latest\n";
-  it("defaults name and group to REPO_NAME and REPO_GROUP, as wharf-cmd does", () => {
-    const r = planPipeline(text, { vars: [{ name: "git", vars: { REPO_NAME: "app", REPO_GROUP: "team" } }] });
-    const step = r.plan?.stages[0]?.steps[0];
-    expect(step?.type === "docker" && step.spec.name).toBe("app");
-    expect(step?.type === "docker" && step.spec.group).toBe("team");
+  const planDocker = (t: string, vars: Record<string, string>) => {
+    const step = planPipeline(t, { vars: [{ name: "vars", vars }] }).plan?.stages[0]?.steps[0];
+    if (step?.type !== "docker") throw new Error("no docker step");
+    return step.spec;
+  };
+  const vars = { REG_URL: "harbor.local", REPO_GROUP: "team", REPO_NAME: "app" };
+
+  // docker.go:63 `s.Name = stepName`; docker.go:73-74 registry/group default to REG_URL/REPO_GROUP.
+  it("defaults name to the step's name, registry to REG_URL and group to REPO_GROUP", () => {
+    expect(planDocker(text, vars)).toMatchObject({ name: "img", registry: "harbor.local", group: "team" });
   });
-  it("keeps a name written in the step", () => {
-    const r = planPipeline(text.replace("tag: latest", "tag: latest\n      name: own"), {
-      vars: [{ name: "git", vars: { REPO_NAME: "app" } }],
-    });
-    const step = r.plan?.stages[0]?.steps[0];
-    expect(step?.type === "docker" && step.spec.name).toBe("own");
+
+  // docker.go:81-86: REG_URL/REPO_GROUP/REPO_NAME, plus "/" + name when name != REPO_NAME.
+  it("derives destination REG_URL/REPO_GROUP/REPO_NAME[/name]", () => {
+    expect(planDocker(text, vars).destination).toBe("harbor.local/team/app/img");
+    expect(planDocker(text.replace("img:", "app:"), vars).destination).toBe("harbor.local/team/app");
+    expect(planDocker(`${text}      name: app\n`, vars).destination).toBe("harbor.local/team/app");
+    expect(planDocker(`${text}      name: Web\n`, vars).destination).toBe("harbor.local/team/app/Web");
+    expect(planDocker(`${text}      destination: my/own\n      name: x\n`, vars).destination).toBe("my/own");
+  });
+
+  // docker.go:64 `s.Secret = "gitlab-registry"`, docker.go:101-105 REG_SECRET when no `secret` field.
+  it('defaults secret to REG_SECRET, else "gitlab-registry"', () => {
+    expect(planDocker(text, vars).secret).toBe("gitlab-registry");
+    expect(planDocker(text, { ...vars, REG_SECRET: "harbor-push" }).secret).toBe("harbor-push");
+    expect(planDocker(`${text}      secret: mine\n`, { ...vars, REG_SECRET: "x" }).secret).toBe("mine");
+  });
+
+  // docker.go:90-98: append-cert is true only for a derived destination whose group starts with "default".
+  it('defaults append-cert to true only for a derived destination in a "default..." group', () => {
+    expect(planDocker(text, { ...vars, REPO_GROUP: "Default/sub" }).appendCert).toBe(true);
+    expect(planDocker(text, vars).appendCert).toBe(false);
+    expect(planDocker(`${text}      destination: d\n`, { ...vars, REPO_GROUP: "default" }).appendCert).toBe(
+      false,
+    );
+    expect(
+      planDocker(`${text}      append-cert: false\n`, { ...vars, REPO_GROUP: "default" }).appendCert,
+    ).toBe(false);
+  });
+});
+
+describe("projectSecretName", () => {
+  // wharf-cmd v0.9.1 pkg/steps/container.go:113-117: "wharf-%s-project-%d-secretname-%s".
+  it("names a step's secretName Secret as wharf-cmd does", () => {
+    expect(projectSecretName("local", 12, "db")).toBe("wharf-local-project-12-secretname-db");
   });
 });
