@@ -42,6 +42,7 @@ export interface FakeCall {
  *   touch <relpath> [content]       writes a file in the workspace (`build.sourceDir`)
  *   start-delay <ms>                `startStep` takes this long
  *   fail-start <msg>                `startStep` rejects with StepStartError(msg)
+ *   fail-start-permanent <msg>      `startStep` rejects with a permanent StepStartError(msg)
  *   executor-error <msg>            `startStep` rejects with ExecutorError(msg)
  *   wait-fail <msg>                 `wait()` rejects with ExecutorError(msg)
  *   secret <value>                  the started process carries <value> on `StepProcess.secrets` (a no-op when run)
@@ -93,6 +94,7 @@ export class FakeExecutor implements Executor {
     for (const { name, arg } of commands) {
       if (name === "start-delay") await delay(Number(arg));
       if (name === "fail-start") throw new StepStartError(arg, step.id);
+      if (name === "fail-start-permanent") throw new StepStartError(arg, step.id, { permanent: true });
       if (name === "executor-error") throw new ExecutorError(arg);
       if (name === "wait-fail") waitFailure = arg;
     }

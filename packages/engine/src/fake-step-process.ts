@@ -145,6 +145,7 @@ export class FakeStepProcess implements StepProcess {
         return void (await writeFile(path, content.join(" ")));
       }
       case "fail-start":
+      case "fail-start-permanent":
       case "executor-error":
       case "start-delay":
       case "wait-fail":

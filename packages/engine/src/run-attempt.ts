@@ -9,7 +9,8 @@ export type AttemptResult =
   | { kind: "exited"; exitCode: number }
   | { kind: "timed-out"; timeoutMs: number; exitCode: number | null }
   | { kind: "stopped"; reason: StopReason; exitCode: number | null }
-  | { kind: "start-failed"; message: string }
+  /** `permanent`: the executor says no attempt can start it (StepStartError.permanent). */
+  | { kind: "start-failed"; message: string; permanent: boolean }
   /** The executor (or recording the output) failed, not the step; `message` says which. */
   | { kind: "fault"; message: string };
 
@@ -41,7 +42,8 @@ export async function runAttempt(ctx: StepRunContext): Promise<AttemptResult> {
     }
     proc = first;
   } catch (err) {
-    if (err instanceof StepStartError) return { kind: "start-failed", message: err.message };
+    if (err instanceof StepStartError)
+      return { kind: "start-failed", message: err.message, permanent: err.permanent };
     return { kind: "fault", message: `executor failed: starting the step: ${errorMessage(err)}` };
   }
   try {

@@ -26,8 +26,9 @@ export interface StepOutcome extends StepResult {
 }
 
 /**
- * Runs one step to its end: up to `1 + retries` attempts (a failure is retried, a cancel
- * is not), each bounded by the step's timeout; then collects its artifacts if it succeeded.
+ * Runs one step to its end: up to `1 + retries` attempts (a failure is retried; a cancel
+ * and a start failure the executor marks permanent are not), each bounded by the step's
+ * timeout; then collects its artifacts if it succeeded.
  */
 export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
   const { tracker, signal } = ctx;
@@ -49,6 +50,8 @@ export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
     result = await runAttempt(ctx);
     const line = describe(result);
     if (line !== null) tracker.log(line);
+    if (result.kind === "start-failed" && result.permanent && attempts < maxAttempts)
+      tracker.log("not retried: the step cannot start as written");
   }
   let status = statusOf(result);
   if (status === "SUCCESS" && step.type === "container" && step.artifacts.length > 0) {
@@ -72,7 +75,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
 
 function isRetryable(result: AttemptResult): boolean {
   return (
-    result.kind === "start-failed" ||
+    (result.kind === "start-failed" && !result.permanent) ||
     result.kind === "timed-out" ||
     (result.kind === "exited" && result.exitCode !== 0)
   );

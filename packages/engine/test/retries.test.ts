@@ -37,6 +37,21 @@ describe("retries", () => {
     expect(recorder.logsOf(1)).toEqual(["attempt 1 of 2", "pull failed", "attempt 2 of 2", "pull failed"]);
   });
 
+  it("fails a step that can never start at once, with its message, without retrying", async () => {
+    const p = plan(
+      stage("s", [step("bad", ["fail-start-permanent step type helm is not supported"], { retries: 3 })]),
+    );
+    const { result, recorder, executor } = await runFake(p);
+    expect(result.steps[0]).toMatchObject({ status: "FAILED", attempts: 1 });
+    expect(recorder.logsOf(1)).toEqual([
+      "attempt 1 of 4",
+      "step type helm is not supported",
+      "not retried: the step cannot start as written",
+    ]);
+    expect(executor.count("startStep", 1)).toBe(1);
+    expect(result.status).toBe("FAILED");
+  });
+
   it("does not retry a cancelled step or an executor fault", async () => {
     const p = plan(
       stage("s", [

@@ -12,9 +12,13 @@ export interface ImageBuildSpec {
   buildArgs: Record<string, string>;
 }
 
-/** A `docker` step whose spec cannot be built; the executor reports it as a StepStartError. */
+/**
+ * A `docker` step whose spec cannot be built; the executor reports it as a StepStartError,
+ * which takes `permanent` from this cause: no retry can mend the spec.
+ */
 export class ImageBuildSpecError extends Error {
   override readonly name = "ImageBuildSpecError";
+  readonly permanent = true;
 }
 
 /** Workspace-relative, normalised; refuses paths that leave the workspace. */

@@ -1,6 +1,7 @@
+import { StepStartError } from "@wharf/executor";
 import { type DockerSpec, planPipeline } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
-import { imageBuildSpec } from "../src/image-build-spec.js";
+import { ImageBuildSpecError, imageBuildSpec } from "../src/image-build-spec.js";
 
 const base: DockerSpec = {
   file: "Dockerfile",
@@ -44,6 +45,17 @@ describe("imageBuildSpec", () => {
       /inside its context/,
     );
     expect(() => imageBuildSpec({ ...base, name: undefined }, {})).toThrow(/destination or a name/);
+  });
+
+  it("is a permanent start failure: the StepStartError wrapping it is not retried", () => {
+    let caught: unknown;
+    try {
+      imageBuildSpec({ ...base, context: "../up" }, {});
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ImageBuildSpecError);
+    expect(new StepStartError("bad spec", 1, { cause: caught }).permanent).toBe(true);
   });
 });
 

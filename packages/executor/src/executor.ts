@@ -53,7 +53,10 @@ export interface StepProcess {
  * - `startStep` rejects with `StepStartError` when the step cannot start for a reason of
  *   the step itself (missing image, unsupported step type, bad spec, a Secret it uses that is
  *   missing or that the executor may not read): the engine marks the step FAILED with the
- *   message. Any other rejection is an executor fault.
+ *   message. A start failure that no retry can mend (unsupported type, invalid spec, missing
+ *   Secret) is thrown with `permanent: true` (or with a cause marked `permanent: true`): the
+ *   engine then does not spend the step's `retries` on it. Without the mark the failure counts
+ *   as possibly transient (an image pull) and is retried. Any other rejection is an executor fault.
  * - Secret values: an executor that resolves credentials for a step (Kubernetes Secrets
  *   referenced by the pod) returns their values on `StepProcess.secrets`, so they are masked
  *   before any output of the step is recorded. An executor that cannot learn the values of a

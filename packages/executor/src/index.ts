@@ -1,4 +1,4 @@
-export { ExecutorError, StepStartError } from "./errors.js";
+export { ExecutorError, isPermanentError, StepStartError } from "./errors.js";
 export type { BuildSpec, Executor, StepProcess } from "./executor.js";
 export {
   buildLabels,
