@@ -9,7 +9,7 @@ export default defineConfig({
     root: new URL("../..", import.meta.url).pathname,
     include: ["test/kube-real/**/*.test.ts"],
     pool: "forks",
-    testTimeout: 150_000,
+    testTimeout: 240_000,
     hookTimeout: 60_000,
   },
 });
