@@ -51,9 +51,16 @@ export interface RunFlags {
   input: Record<string, string>;
   serve?: boolean;
   port: number;
+  /** With `serve`: stop serving and return when the build ends, instead of at SIGINT/SIGTERM. */
+  exitAfterBuild?: boolean;
 }
 
-/** `wharf run`: the pipeline here, logs to the terminal; returns the exit code (0/1/2/130). */
+/**
+ * `wharf run`: the pipeline here, logs to the terminal; returns the exit code (0/1/2/130).
+ * With `serve`, the build's results are served over gRPC while it runs and, after it ended,
+ * until SIGINT/SIGTERM (so a client that connects late still gets every line and the final
+ * status); `exitAfterBuild` returns as soon as the build ended. The exit code is the build's.
+ */
 export async function runPipelineHere(flags: RunFlags): Promise<number> {
   // Results of a local run are shown, not kept, unless WHARF_DATA_DIR asks for it.
   const keptDataDir = process.env.WHARF_DATA_DIR;
@@ -116,12 +123,32 @@ async function runWithScratch(
   };
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
+  if (flags.serve)
+    process.stderr.write(`serving build results over gRPC on ${opts.host}:${running.grpcPort}\n`);
   const colour = process.stdout.isTTY === true;
   await Promise.all([printLogs(running.store, process.stdout, colour), running.finished]);
   process.stdout.write(`\n${formatSummary(running.store.summary(), colour)}`);
-  await running.close();
   process.off("SIGINT", onSigint);
   process.off("SIGTERM", onSigint);
+  if (flags.serve && !flags.exitAfterBuild && !interrupted)
+    await servedUntilSignal(opts.host, running.grpcPort);
+  await running.close();
   if (interrupted) return 130;
   return running.store.summary().status === "SUCCESS" ? 0 : 1;
+}
+
+/** Waits for SIGINT or SIGTERM while the finished build stays served. */
+function servedUntilSignal(host: string, port: number): Promise<void> {
+  process.stderr.write(
+    `build finished; still serving its results on ${host}:${port} until Ctrl-C or SIGTERM (--exit-after-build to exit now)\n`,
+  );
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.on("SIGINT", done);
+    process.on("SIGTERM", done);
+  });
 }

@@ -34,8 +34,9 @@ export function register(program: Command): void {
     .option("-s, --stage <name>", "run only this stage")
     .option("-e, --env <name>", "environment to use")
     .option("-i, --input <key=value>", "input value (repeatable)", collectInput, {})
-    .option("--serve", "also serve results over gRPC while running")
-    .option("--port <port>", "gRPC port with --serve", parsePort, 5010)
+    .option("--serve", "also serve results over gRPC, while running and after, until Ctrl-C or SIGTERM")
+    .option("--exit-after-build", "with --serve: stop serving and exit as soon as the build ends")
+    .option("--port <port>", "gRPC port with --serve (0: any free port, printed on stderr)", parsePort, 5010)
     .action(async (dir: string, flags: Omit<import("@wharf/worker-service/commands").RunFlags, "dir">) => {
       const { runPipelineHere } = await import("@wharf/worker-service/commands");
       process.exitCode = await runPipelineHere({ ...flags, dir: resolveUserPath(dir) });
