@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import * as aggregator from "./aggregator.js";
+import * as cancel from "./cancel.js";
 import * as dev from "./dev.js";
 import * as lint from "./lint.js";
 import * as logs from "./logs.js";
@@ -20,4 +21,5 @@ export const commands: readonly { register(program: Command): void }[] = [
   dev,
   logs,
   status,
+  cancel,
 ];

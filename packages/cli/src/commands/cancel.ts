@@ -1,0 +1,145 @@
+import { type Command, InvalidArgumentError } from "commander";
+
+/** `wharf cancel` exit codes (also in its help). */
+export const CANCEL_EXIT = {
+  /** Every live worker of the build was told to stop. */
+  cancelled: 0,
+  /** The provisioner could not be reached or refused (auth, server error). */
+  failed: 1,
+  /** The command line is wrong, or the build ref matches workers of several instances without --instance. */
+  usage: 2,
+  /** Nothing to cancel: no worker for the build, or its build already finished. */
+  nothingToCancel: 3,
+} as const;
+
+export const DEFAULT_PROVISIONER_URL = "http://127.0.0.1:5009";
+
+/** A worker's statuses once its build ended (the provisioner's TERMINAL_STATUSES). */
+const FINISHED = new Set(["Success", "Failed", "Cancelled"]);
+
+interface WorkerRow {
+  workerId: string;
+  status: string;
+  buildRef: number;
+  instance: string;
+}
+
+interface CancelFlags {
+  provisioner?: string;
+  instance?: string;
+}
+
+class ProvisionerError extends Error {}
+
+function parseBuildRef(value: string): string {
+  if (!/^\d{1,15}$/.test(value)) throw new InvalidArgumentError("a build ref is an unsigned integer");
+  return value;
+}
+
+/**
+ * `wharf cancel <buildRef>`: finds the build's worker at the provisioner
+ * (`GET /api/worker?buildRef=`) and deletes it (`DELETE /api/worker/{id}`), which stops its
+ * steps; the aggregator still relays the last lines and the CANCELLED status. The provisioner
+ * is `--provisioner`, else $WHARF_PROVISIONER_URL, else http://127.0.0.1:5009, with the
+ * bearer token $WHARF_PROVISIONER_TOKEN (as `wharf provisioner list|delete`).
+ */
+export function register(program: Command): void {
+  program
+    .command("cancel")
+    .description("cancel a running or queued build by stopping its worker at the provisioner")
+    .addHelpText(
+      "after",
+      [
+        "",
+        "Exit codes:",
+        "  0  cancelled: every live worker of the build was told to stop",
+        "  1  the provisioner could not be reached or refused (token, server error)",
+        "  2  usage: a bad build ref, or workers of several instances without --instance",
+        "  3  nothing to cancel: no worker for the build, or the build already finished",
+      ].join("\n"),
+    )
+    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .option(
+      "--provisioner <url>",
+      `provisioner URL (default $WHARF_PROVISIONER_URL or ${DEFAULT_PROVISIONER_URL}; token $WHARF_PROVISIONER_TOKEN)`,
+    )
+    .option("--instance <id>", "only the workers of this wharf-api instance")
+    .action(async (buildRef: string, flags: CancelFlags) => {
+      process.exitCode = await cancelBuild(buildRef, flags, process.env);
+    });
+}
+
+export async function cancelBuild(
+  buildRef: string,
+  flags: CancelFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
+  const base = (flags.provisioner || env.WHARF_PROVISIONER_URL || DEFAULT_PROVISIONER_URL).replace(
+    /\/+$/,
+    "",
+  );
+  const token = env.WHARF_PROVISIONER_TOKEN || undefined;
+  const err = (text: string) => process.stderr.write(`wharf cancel: ${text}\n`);
+  try {
+    const q = new URLSearchParams({ buildRef });
+    if (flags.instance !== undefined) q.set("instance", flags.instance);
+    const res = await call(base, token, "GET", `/api/worker?${q}`);
+    const workers = ((await res.json()) as WorkerRow[]).filter((w) => String(w.buildRef) === buildRef);
+    const live = workers.filter((w) => !FINISHED.has(w.status));
+    if (live.length === 0) {
+      const finished = workers.at(-1);
+      err(
+        finished
+          ? `build ${buildRef} already finished (${finished.status}); nothing to cancel`
+          : `no worker for build ${buildRef}; nothing to cancel`,
+      );
+      return CANCEL_EXIT.nothingToCancel;
+    }
+    const instances = [...new Set(live.map((w) => w.instance))];
+    if (instances.length > 1) {
+      err(
+        `build ${buildRef} has workers of several instances (${instances.map((i) => i || '""').join(", ")}); ` +
+          "choose one with --instance",
+      );
+      return CANCEL_EXIT.usage;
+    }
+    for (const w of live) {
+      // 404: the worker went away between the list and the delete, which is what we wanted.
+      await call(base, token, "DELETE", `/api/worker/${encodeURIComponent(w.workerId)}`, [404]);
+      process.stdout.write(`cancelled build ${buildRef}: stopped worker ${w.workerId} (was ${w.status})\n`);
+    }
+    return CANCEL_EXIT.cancelled;
+  } catch (e) {
+    if (!(e instanceof ProvisionerError)) throw e;
+    err(e.message);
+    return CANCEL_EXIT.failed;
+  }
+}
+
+async function call(
+  base: string,
+  token: string | undefined,
+  method: string,
+  pathAndQuery: string,
+  alsoOk: number[] = [],
+): Promise<Response> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${pathAndQuery}`, {
+      method,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (e) {
+    throw new ProvisionerError(`cannot reach the provisioner at ${base}: ${(e as Error).message}`);
+  }
+  if (res.ok || alsoOk.includes(res.status)) return res;
+  const text = await res.text().catch(() => "");
+  let detail = text || res.statusText;
+  try {
+    detail = (JSON.parse(text) as { detail?: string }).detail ?? detail;
+  } catch {
+    // not a problem+json body
+  }
+  throw new ProvisionerError(`${method} ${pathAndQuery.split("?")[0]}: ${res.status} ${detail}`);
+}
