@@ -26,6 +26,26 @@ elif [ -n "${CI:-}" ]; then
   code=1
 fi
 
+# The Kubernetes tier on a real v1.20.2 control plane and kubelet (scripts/kube, see
+# deploy/kubernetes/REAL-CLUSTER.md): built once per machine (~10 min cold, kept in
+# /var/cache/wharf-kubernetes), started for this run and stopped after it. Required in CI;
+# locally only with WHARF_KUBE_REAL=1 (it needs root and the ports and bridge it names).
+if [ -n "${CI:-}" ] || [ "${WHARF_KUBE_REAL:-}" = 1 ]; then
+  echo "== Kubernetes v1.20.2 on this machine (scripts/kube)"
+  if bash scripts/kube/build.sh >test-output/kube-build.log 2>&1 \
+    && kubeconfig=$(bash scripts/kube/up.sh 2>test-output/kube-up.log); then
+    WHARF_KUBE_REAL_KUBECONFIG="$kubeconfig" pnpm exec vitest run --config test/kube-real/vitest.config.ts \
+      --reporter=default --reporter=json --outputFile.json=test-output/vitest-kube.json
+    [ $? = 0 ] || code=1
+    reports+=(test-output/vitest-kube.json)
+  else
+    echo "the Kubernetes cluster was not built or did not start:"
+    tail -n 30 test-output/kube-build.log test-output/kube-up.log 2>/dev/null
+    code=1
+  fi
+  bash scripts/kube/down.sh >test-output/kube-down.log 2>&1 || echo "scripts/kube/down.sh failed (test-output/kube-down.log)"
+fi
+
 node scripts/test-summary.mjs "${reports[@]}"
 summary=$?
 [ "$code" = 0 ] && [ "$summary" = 0 ]
