@@ -174,7 +174,9 @@ export class DockerExecutor implements Executor {
   ): Promise<StepProcess> {
     if (step.type === "docker") return this.startImageBuild(build, step, { ...build.env, ...env }, signal);
     if (step.type !== "container")
-      throw new StepStartError(`step type ${step.type} is not supported by the docker executor`, step.id);
+      throw new StepStartError(`step type ${step.type} is not supported by the docker executor`, step.id, {
+        permanent: true,
+      });
     try {
       await ensureImage(this.docker, step.spec.image, this.pullPolicy, this.pullTimeoutMs, signal);
     } catch (err) {

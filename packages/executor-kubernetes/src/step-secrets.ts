@@ -52,6 +52,7 @@ export async function readStepSecrets(
       if (code === 404) {
         throw new StepStartError(`secret "${name}" not found in namespace "${namespace}" (${used})`, stepId, {
           cause: err,
+          permanent: true,
         });
       }
       if (code === 403) {
@@ -59,7 +60,7 @@ export async function readStepSecrets(
           `cannot read secret "${name}" (${used}) to mask its values in the log: the worker's service account ` +
             `needs "get" on "secrets" in namespace "${namespace}" (the wharf-worker Role): ${apiMessage(err)}`,
           stepId,
-          { cause: err },
+          { cause: err, permanent: true },
         );
       }
       throw new Error(`reading secret "${name}" in namespace "${namespace}": ${apiMessage(err)}`, {

@@ -67,6 +67,7 @@ export class LocalExecutor implements Executor {
       throw new StepStartError(
         `step type ${step.type} is not supported by the local executor; use --backend docker`,
         step.id,
+        { permanent: true },
       );
     }
     const cwd = this.workspaceOf(build);

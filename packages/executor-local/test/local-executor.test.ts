@@ -67,9 +67,13 @@ describe("local executor specifics", () => {
         },
       };
       await expect(executor.startStep(build, docker, {})).rejects.toThrow(
+        // Permanent: the engine fails the step at once instead of retrying it.
         new StepStartError(
           "step type docker is not supported by the local executor; use --backend docker",
           4,
+          {
+            permanent: true,
+          },
         ),
       );
     } finally {

@@ -41,6 +41,8 @@ export interface StepRun {
 /** A step whose spec cannot become a pod (e.g. a docker step with nowhere to push). */
 export class StepSpecError extends Error {
   override readonly name = "StepSpecError";
+  /** A step spec that cannot be run as written never starts, however often tried (see StepStartError). */
+  readonly permanent = true;
 }
 
 /** The default Secret holding a kubeconfig for helm/kubectl steps, as in wharf-cmd. */
