@@ -81,27 +81,29 @@ export class Aggregator {
     const interval = this.opts.discoveryIntervalMs ?? 1000;
     if (!directory.changed) return this.every(interval, () => this.discover());
     const signal = this.stopping.signal;
+    // One watch at a time, kept across discoveries until it answers (a long poll held up to
+    // the provisioner's wait): it only adds the moment of a change, not a request per interval.
+    let watch: Promise<"changed" | "failed"> | undefined;
     let failures = 0;
     while (!signal.aborted) {
       await this.discover().catch((err: unknown) => {
         if (!signal.aborted) this.opts.log.warn({ err: String(err) }, "aggregator loop step failed");
       });
-      const waited = new AbortController();
-      const stopWaiting = () => waited.abort();
-      signal.addEventListener("abort", stopWaiting, { once: true });
-      const watch = directory.changed(waited.signal).then(
-        () => {
-          failures = 0;
-        },
-        // A failing watch falls back to the interval; it is tried again after the next discovery.
-        () =>
-          sleep(Math.min(interval, 1000 * 2 ** Math.min(failures++, 5)), undefined, { signal }).catch(
-            () => {},
-          ),
+      watch ??= directory.changed(signal).then(
+        () => "changed" as const,
+        () => "failed" as const,
       );
-      await Promise.race([watch, sleep(interval, undefined, { signal: waited.signal }).catch(() => {})]);
-      waited.abort();
-      signal.removeEventListener("abort", stopWaiting);
+      const tick = sleep(interval, undefined, { signal }).then(
+        () => "tick" as const,
+        () => "tick" as const,
+      );
+      const woke = await Promise.race([watch, tick]);
+      if (woke === "tick") continue;
+      watch = undefined;
+      if (woke === "changed") failures = 0;
+      // A failing watch (provisioner down, an error answer) waits before it is tried again;
+      // the interval's discoveries go on meanwhile.
+      else if (failures++ > 0) await tick;
     }
   }
 
