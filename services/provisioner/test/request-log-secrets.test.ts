@@ -45,8 +45,18 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // The workers the triggers started outlive their provisioner (by design): remove them through
+  // it first, or they go on writing into the directory removed below (and are left running).
+  if (url) {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const workers = (await fetch(`${url}/api/worker`, { headers: auth })
+      .then((r) => r.json())
+      .catch(() => [])) as { workerId: string }[];
+    for (const w of workers)
+      await fetch(`${url}/api/worker/${w.workerId}`, { method: "DELETE", headers: auth }).catch(() => {});
+  }
   child?.kill("SIGKILL");
-  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 it("never logs the query's GIT_TOKEN or token, at any level, in any request log", async () => {
