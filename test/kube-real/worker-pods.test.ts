@@ -1,8 +1,7 @@
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@wharf/config";
-import { waitFor } from "@wharf/testkit";
+import { echoThrough, waitFor } from "@wharf/testkit";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type KubernetesLiveWorker,
@@ -52,24 +51,6 @@ const spec = (workerId: string, buildRef: number) => ({
     vars: {},
   },
 });
-
-function echoThrough(address: string, text: string): Promise<string> {
-  const [host, port] = address.split(":");
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), host);
-    let got = "";
-    socket.on("data", (d) => {
-      got += d.toString();
-      if (got.length >= text.length) {
-        socket.end();
-        resolve(got);
-      }
-    });
-    socket.on("error", reject);
-    socket.on("close", () => resolve(got));
-    socket.write(text);
-  });
-}
 
 // A deleted pod's object goes once the kubelet has reclaimed its resources: a few seconds, at
 // times 30 s or more on a loaded machine (1.20's kubelet).

@@ -1,5 +1,4 @@
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -44,23 +43,4 @@ export async function podScenarios(kubeConfig: KubeConfig, extra: Partial<Kubern
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Sends `text` to host:port and resolves with what comes back before the peer stops sending. */
-export function echoThrough(address: string, text: string): Promise<string> {
-  const [host, port] = address.split(":");
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), host);
-    let got = "";
-    socket.on("data", (d) => {
-      got += d.toString();
-      if (got.length >= text.length) {
-        socket.end();
-        resolve(got);
-      }
-    });
-    socket.on("error", reject);
-    socket.on("close", () => resolve(got));
-    socket.write(text);
-  });
 }

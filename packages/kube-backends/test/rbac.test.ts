@@ -2,11 +2,12 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ApiCall, FakeKubeApiServer } from "@wharf/kube-fake";
+import { echoThrough } from "@wharf/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { KubernetesWorkerDirectory } from "../src/index.js";
 import { NAMESPACE, quietLog, startFakeCluster, waitFor } from "./kube-stack.js";
-import { echoThrough, podScenarios, spec } from "./pod-scenarios.js";
+import { podScenarios, spec } from "./pod-scenarios.js";
 
 const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../deploy");
 

@@ -1,8 +1,9 @@
 import type { FakeKubeApiServer } from "@wharf/kube-fake";
+import { echoThrough } from "@wharf/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type KubernetesLiveWorker, KubernetesWorkerDirectory } from "../src/index.js";
 import { NAMESPACE, quietLog, startFakeCluster, waitFor } from "./kube-stack.js";
-import { echoThrough, podScenarios, spec } from "./pod-scenarios.js";
+import { podScenarios, spec } from "./pod-scenarios.js";
 
 let fake: FakeKubeApiServer;
 let scenarios: Awaited<ReturnType<typeof podScenarios>>;

@@ -10,6 +10,7 @@ export {
 } from "./docker.js";
 export { makeGitRepo, makePipelineRepo } from "./git-repo.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
+export { echoThrough } from "./tcp-echo.js";
 export { waitFor } from "./wait-for.js";
 export * from "./wharf-api-double.js";
 export { wharfArgs } from "./wharf-cli.js";
