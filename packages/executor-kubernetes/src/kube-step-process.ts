@@ -1,51 +1,47 @@
 import { PassThrough } from "node:stream";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { StepProcess } from "@wharf/executor";
-import { apiMessage, STEP_CONTAINER } from "@wharf/kube-manifests";
+import { STEP_CONTAINER } from "@wharf/kube-manifests";
 import type { KubeClient } from "./kube-api.js";
-import { followContainerLog } from "./log-follow.js";
 import { deletePod, waitForContainerExit } from "./pod-lifecycle.js";
+import { StepOutputReader, type StepOutputSource } from "./step-output-reader.js";
 
 // A stopped pod can vanish before we read its terminated state; report it as killed.
 const EXIT_CODE_WHEN_GONE = 137;
 
 /**
- * A step running as a pod. The container's log (stdout and stderr merged, as Kubernetes
- * keeps them) is followed into `stdout`; `stderr` carries nothing and ends with it. The log
- * is followed with `timestamps=true` so the container's lines can be told from text the
- * kubelet writes into the same body (KubeletLogLines).
+ * A step running as a pod. Its stdout and stderr are captured in files on the build's claim
+ * and read from there (StepOutputReader), not through the kubelet's log endpoint; the exit
+ * code comes from the pod's status.
  */
 export class KubeStepProcess implements StepProcess {
   readonly stdout = new PassThrough();
   readonly stderr = new PassThrough();
+  private readonly output: StepOutputReader;
   private exit?: Promise<number>;
   private stopped?: Promise<void>;
-  private logAbort?: AbortController;
 
   constructor(
-    private readonly kc: KubeConfig,
+    kc: KubeConfig,
     private readonly kube: KubeClient,
     readonly namespace: string,
     readonly podName: string,
+    output: StepOutputSource,
     private readonly pollMs: number,
     /** What to mask of the values of the Secrets the pod references. */
     readonly secrets: readonly string[] = [],
-  ) {}
+  ) {
+    this.output = new StepOutputReader(kc, kube.calls, output, this.stdout, this.stderr);
+  }
 
-  /** Starts following the container's log; call once the container has started. */
-  async followLog(): Promise<void> {
-    this.stdout.once("finish", () => this.stderr.end());
-    try {
-      this.logAbort = await followContainerLog(
-        this.kc,
-        this.kube.calls,
-        { namespace: this.namespace, pod: this.podName, container: STEP_CONTAINER },
-        this.stdout,
-      );
-    } catch (err) {
-      // The pod may be gone already (stopped); the step's output then ends here.
-      this.stdout.end(`[wharf] could not follow the log of pod ${this.podName}: ${apiMessage(err)}\n`);
-    }
+  /** Starts reading the step's output; call once the pod exists. */
+  readOutput(): void {
+    void this.output.run();
+    // Once the container ended its output is complete, even if it could not say so itself.
+    this.wait().then(
+      () => this.output.complete(),
+      () => this.output.complete(),
+    );
   }
 
   wait(): Promise<number> {
@@ -67,9 +63,15 @@ export class KubeStepProcess implements StepProcess {
     return this.stopped;
   }
 
-  async destroy(): Promise<void> {
-    this.logAbort?.abort();
-    await deletePod(this.kube, this.namespace, this.podName, 0);
+  /** Stops reading the output (ending both streams as they are) and deletes the pod. */
+  abandon(): void {
+    this.output.stop();
     if (!this.stdout.writableEnded) this.stdout.end();
+    if (!this.stderr.writableEnded) this.stderr.end();
+  }
+
+  async destroy(): Promise<void> {
+    this.abandon();
+    await deletePod(this.kube, this.namespace, this.podName, 0);
   }
 }

@@ -1,5 +1,6 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import {
+  assertWorkspaceGlobs,
   type BuildSpec,
   buildLabels,
   type Executor,
@@ -12,6 +13,7 @@ import {
   labelSelector,
   STEP_CONTAINER,
   StepSpecError,
+  stepOutputKey,
   stepPod,
   stepRun,
   WORKSPACE_CONTAINER,
@@ -33,12 +35,17 @@ import { copyFromWorkspace, copyIntoWorkspace } from "./workspace-transfer.js";
 interface BuildResources {
   claimName: string;
   workspacePod: string;
+  /** Steps started and not destroyed: their output readers stop when the build is destroyed. */
+  steps: Set<KubeStepProcess>;
 }
 
 /**
  * Runs each step as a pod in the worker's namespace. The workspace is a PVC per build,
  * held by a small workspace pod through which the repository is copied in and artifacts
- * out (tar over pods/exec); step pods mount the same claim at /workspace. Every pod and
+ * out (tar over pods/exec); step pods mount the same claim at /workspace. A step pod's
+ * stdout and stderr are captured in files on that claim and read through the workspace pod
+ * from offsets (kube-manifests' step-output.ts), never through the kubelet's log endpoint,
+ * which can lose a log's end. Every pod and
  * the claim carry the build's labels and (when the worker runs in a pod) an ownerReference
  * to the worker pod, so deleting the worker cascades.
  *
@@ -99,7 +106,8 @@ export class KubernetesExecutor implements Executor {
       ),
     );
     const claimName = claim.metadata!.name!;
-    this.builds.set(build.buildRef, { claimName, workspacePod: "" });
+    const steps = new Set<KubeStepProcess>();
+    this.builds.set(build.buildRef, { claimName, workspacePod: "", steps });
     const pod = await this.kube.calls.write("create the workspace pod", (o) =>
       this.kube.core.createNamespacedPod(
         {
@@ -116,7 +124,7 @@ export class KubernetesExecutor implements Executor {
       ),
     );
     const podName = pod.metadata!.name!;
-    this.builds.set(build.buildRef, { claimName, workspacePod: podName });
+    this.builds.set(build.buildRef, { claimName, workspacePod: podName, steps });
     try {
       await waitForContainerStart(this.kube, {
         namespace: this.namespace,
@@ -160,6 +168,7 @@ export class KubernetesExecutor implements Executor {
       if (err instanceof StepStartError) throw err;
       throw new ExecutorError((err as Error).message, { cause: err });
     }
+    const outputKey = stepOutputKey(step.id);
     const created = await this.kube.calls.write(`create the pod of step ${step.id}`, (o) =>
       this.kube.core.createNamespacedPod(
         {
@@ -171,6 +180,7 @@ export class KubernetesExecutor implements Executor {
             env: { ...build.env, ...env },
             run,
             workspaceClaim: resources.claimName,
+            outputKey,
             certificatesConfigMap: this.options.certificatesConfigMap,
             ...this.placement(),
           }),
@@ -183,9 +193,11 @@ export class KubernetesExecutor implements Executor {
       this.kube,
       this.namespace,
       created.metadata!.name!,
+      { namespace: this.namespace, workspacePod: resources.workspacePod, key: outputKey },
       this.options.pollMs,
       secrets,
     );
+    resources.steps.add(process);
     try {
       await waitForContainerStart(this.kube, {
         namespace: this.namespace,
@@ -195,16 +207,18 @@ export class KubernetesExecutor implements Executor {
         pollMs: this.options.pollMs,
       });
     } catch (err) {
+      resources.steps.delete(process);
       await process.destroy();
       if (err instanceof PodStartError) throw new StepStartError(err.message, step.id, { cause: err });
       throw err;
     }
-    await process.followLog();
+    process.readOutput();
     return process;
   }
 
   async collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
     const resources = this.builds.get(build.buildRef);
+    assertWorkspaceGlobs(globs);
     if (!resources?.workspacePod) throw new ExecutorError(`no workspace for build ${build.buildRef}`);
     return copyFromWorkspace(
       this.options.kubeConfig,
@@ -220,6 +234,7 @@ export class KubernetesExecutor implements Executor {
    * attempt), then the claim. Pods first: the claim is protected while pods use it.
    */
   async destroyBuild(build: BuildSpec): Promise<void> {
+    for (const step of this.builds.get(build.buildRef)?.steps ?? []) step.abandon();
     const selector = labelSelector(buildLabels(build));
     const pods = await this.kube.calls.read("list the build's pods", (o) =>
       this.kube.core.listNamespacedPod({ namespace: this.namespace, labelSelector: selector }, o),

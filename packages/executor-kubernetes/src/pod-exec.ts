@@ -7,6 +7,9 @@ export class PodExecError extends Error {
   override readonly name = "PodExecError";
 }
 
+/** The command's connection was closed on purpose (its `signal` aborted). */
+export class PodExecAbortedError extends PodExecError {}
+
 /** The exec's WebSocket could not be opened: nothing was sent yet, so it may be tried again. */
 class ExecConnectError extends PodExecError {
   constructor(
@@ -44,22 +47,27 @@ export interface ExecTarget {
  * Status arrived, on either protocol.
  *
  * Opening the WebSocket is bounded by the request timeout and retried on transient errors
- * (nothing was sent yet); once open, the command runs as long as it takes.
+ * (nothing was sent yet); once open, the command runs as long as it takes, or until `signal`
+ * aborts (the connection is closed, rejecting with PodExecAbortedError).
+ *
+ * Without `io.stderr` the command's stderr is kept (up to 64 KiB) for the error message.
  */
 export async function execInPod(
   kc: KubeConfig,
   calls: KubeApiCalls,
   target: ExecTarget,
   command: string[],
-  io: { stdin?: Readable; stdout?: Writable },
+  io: { stdin?: Readable; stdout?: Writable; stderr?: Writable; signal?: AbortSignal },
 ): Promise<void> {
   let stderr = "";
-  const stderrSink = new Writable({
-    write(chunk, _enc, cb) {
-      if (stderr.length < 64 * 1024) stderr += chunk.toString();
-      cb();
-    },
-  });
+  const stderrSink =
+    io.stderr ??
+    new Writable({
+      write(chunk, _enc, cb) {
+        if (stderr.length < 64 * 1024) stderr += chunk.toString();
+        cb();
+      },
+    });
   const what = command.join(" ");
   // What client-node reads stdin from: it never ends (see above); destroyed once settled.
   // client-node reads it only once connected, so a retried connect still finds all of it.
@@ -74,10 +82,16 @@ export async function execInPod(
   const attempt = () =>
     new Promise<void>((resolve, reject) => {
       let settled = false;
+      let socket: { close(): void } | undefined;
+      const onAbort = () => {
+        settle(new PodExecAbortedError(`${what}: aborted`));
+        socket?.close();
+      };
       const settle = (err?: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(connectTimer);
+        io.signal?.removeEventListener("abort", onAbort);
         if (err) reject(err);
         else resolve();
       };
@@ -94,6 +108,8 @@ export async function execInPod(
         const message = `${what}: no answer from the Kubernetes API within ${calls.policy.requestTimeoutMs} ms`;
         settle(new ExecConnectError(message, true, { cause: new ApiTimeoutError(message) }));
       }, calls.policy.requestTimeoutMs);
+      if (io.signal?.aborted) return onAbort();
+      io.signal?.addEventListener("abort", onAbort);
       new Exec(kc)
         .exec(
           target.namespace,
@@ -108,6 +124,7 @@ export async function execInPod(
         )
         .then((ws) => {
           clearTimeout(connectTimer);
+          socket = ws;
           ws.on("close", () => settle(new PodExecError(`${what}: connection closed without a status`)));
           // Opened after the connect timeout gave up on it: nobody uses it.
           if (settled) ws.close();

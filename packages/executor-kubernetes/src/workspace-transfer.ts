@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { WORKSPACE_CONTAINER, WORKSPACE_PATH } from "@wharf/kube-manifests";
+import { PREPARE_STEP_OUTPUT, WORKSPACE_CONTAINER, WORKSPACE_PATH } from "@wharf/kube-manifests";
 import picomatch from "picomatch";
 import tar from "tar-fs";
 import type { KubeApiCalls } from "./kube-api.js";
@@ -22,6 +22,7 @@ export interface WorkspaceTarget {
  * pod runs `head -c <length> | tar -x`, which ends by itself once every byte arrived. Ending
  * stdin instead would need the `v5.channel.k8s.io` exec protocol; on `v4` (API servers
  * before 1.29/1.30) closing stdin closes the connection and the command's Status is lost.
+ * The same command prepares the claim's step output directory, before any step pod exists.
  */
 export async function copyIntoWorkspace(
   kc: KubeConfig,
@@ -38,7 +39,7 @@ export async function copyIntoWorkspace(
       kc,
       calls,
       { ...target, container: WORKSPACE_CONTAINER },
-      ["sh", "-c", `head -c ${size} | tar -x -f - -C ${WORKSPACE_PATH}`],
+      ["sh", "-c", `${PREPARE_STEP_OUTPUT} && head -c ${size} | tar -x -f - -C ${WORKSPACE_PATH}`],
       { stdin: createReadStream(archive) },
     );
   } finally {

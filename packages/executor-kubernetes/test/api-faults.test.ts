@@ -47,9 +47,10 @@ describe("Kubernetes API calls that hang or fail for a moment", () => {
     const build = buildSpec(h.sourceDir);
     await h.executor.setupBuild(build);
     const hungReads = h.fake.injectFault({ ...podReads, action: { kind: "hang" }, times: 2 });
-    const hungLog = h.fake.injectFault({
+    // The exec that reads the step's output: its upgrade gets no answer once.
+    const hungExec = h.fake.injectFault({
       resource: "pods",
-      subresource: "log",
+      subresource: "exec",
       action: { kind: "hang" },
       times: 1,
     });
@@ -60,7 +61,7 @@ describe("Kubernetes API calls that hang or fail for a moment", () => {
     );
     const [out, code] = await within(10_000, "the step", Promise.all([readAll(step.stdout), step.wait()]));
     expect({ out, code }).toEqual({ out: "hi\n", code: 0 });
-    expect([hungReads.hits, hungLog.hits]).toEqual([2, 1]);
+    expect([hungReads.hits, hungExec.hits]).toEqual([2, 1]);
     await step.destroy();
     await h.executor.destroyBuild(build);
   });
@@ -87,24 +88,30 @@ describe("Kubernetes API calls that hang or fail for a moment", () => {
     await h.executor.destroyBuild(build);
   });
 
-  it("resumes a followed log that breaks off, without losing or repeating lines", async () => {
+  it("reads a step's output again from where a broken connection stopped, losing and repeating nothing", async () => {
     h = await startHarness({ apiCalls: { backoffMs: 20 } });
     const build = buildSpec(h.sourceDir);
     await h.executor.setupBuild(build);
+    // After setupBuild: the execs these cut are the ones reading the step's output.
     const cuts = h.fake.injectFault({
       resource: "pods",
-      subresource: "log",
+      subresource: "exec",
       action: { kind: "reset", afterMs: 400 },
       times: 2,
     });
     const step = await h.executor.startStep(
       build,
-      containerStep(1, ["for i in $(seq 1 30); do echo line $i; sleep 0.04; done"]),
+      containerStep(1, ["for i in $(seq 1 30); do echo line $i; echo err $i >&2; sleep 0.04; done"]),
       {},
     );
-    const [out, code] = await within(10_000, "the step", Promise.all([readAll(step.stdout), step.wait()]));
+    const [out, err, code] = await within(
+      10_000,
+      "the step",
+      Promise.all([readAll(step.stdout), readAll(step.stderr), step.wait()]),
+    );
     expect(code).toBe(0);
     expect(out).toBe(Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join(""));
+    expect(err).toBe(Array.from({ length: 30 }, (_, i) => `err ${i + 1}\n`).join(""));
     expect(cuts.hits).toBe(2);
     await step.destroy();
     await h.executor.destroyBuild(build);

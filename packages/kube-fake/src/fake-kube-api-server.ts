@@ -112,6 +112,7 @@ export class FakeKubeApiServer {
   private pendingProtocols: string[];
   private readonly faults: { fault: Fault; hits: number }[] = [];
   private readonly execProtocols: string[];
+  private readonly hungUpgrades = new Set<Duplex>();
   private readonly version: { major: string; minor: string; gitVersion: string };
   private port = 0;
 
@@ -375,6 +376,9 @@ export class FakeKubeApiServer {
     const fault = this.takeFault("GET", apiPath, url);
     if (fault?.kind === "hang") {
       this.record("GET", apiPath, url, 0);
+      // An upgrade request's socket is no longer the HTTP server's: close() must end it.
+      this.hungUpgrades.add(socket);
+      socket.once("close", () => this.hungUpgrades.delete(socket));
       return;
     }
     if (fault?.kind === "drop") {
@@ -444,6 +448,7 @@ export class FakeKubeApiServer {
   /** Stops the server, kills every pod process and removes the fake's host directories. */
   async close(): Promise<void> {
     for (const ws of this.wss.clients) ws.terminate();
+    for (const socket of this.hungUpgrades) socket.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.kubelet.close();

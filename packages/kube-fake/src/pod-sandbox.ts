@@ -83,6 +83,10 @@ export class PodSandbox {
       await fs.mkdir(dir, { recursive: true });
       this.volumeDirs.set(volume.name, dir);
     }
+    // The kubelet creates a mount's missing subPath directory inside its volume.
+    for (const c of [...(this.pod.spec.initContainers ?? []), ...(this.pod.spec.containers ?? [])]) {
+      for (const m of this.mounts(c)) await fs.mkdir(m.hostDir, { recursive: true });
+    }
   }
 
   private mounts(container: Container): Mount[] {

@@ -2,6 +2,16 @@ export { apiMessage } from "./api-message.js";
 export { labelSelector, labelSet, labelValue, namePrefix } from "./labels.js";
 export { shellCommand, shellQuote } from "./shell-quote.js";
 export {
+  captureStepOutput,
+  endStepOutputCommand,
+  PREPARE_STEP_OUTPUT,
+  readStepOutputCommand,
+  STEP_OUTPUT_PATH,
+  STEP_OUTPUT_SUBPATH,
+  stepOutputKey,
+  WORKSPACE_SUBPATH,
+} from "./step-output.js";
+export {
   type ClaimInput,
   envFromSecrets,
   envVars,
@@ -17,7 +27,7 @@ export {
   WORKSPACE_CONTAINER,
   type WorkspaceInput,
   workspaceClaim,
-  workspaceMount,
+  workspaceMounts,
   workspacePod,
   workspaceVolume,
 } from "./step-pod.js";

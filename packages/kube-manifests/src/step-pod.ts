@@ -11,6 +11,12 @@ import type {
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import { labelSet, namePrefix } from "./labels.js";
+import {
+  captureStepOutput,
+  STEP_OUTPUT_PATH,
+  STEP_OUTPUT_SUBPATH,
+  WORKSPACE_SUBPATH,
+} from "./step-output.js";
 import { type StepRun, WORKSPACE_PATH } from "./step-run.js";
 
 /** The pod every step pod belongs to (the worker's own pod), from the downward API. */
@@ -34,6 +40,8 @@ export interface StepPodInput extends PodPlacement {
   env: Record<string, string>;
   run: StepRun;
   workspaceClaim: string;
+  /** Names the files the step's output is captured in (see step-output.ts). */
+  outputKey: string;
   owner?: PodOwner;
   /** ConfigMap with CA certificates, for `certificatesMountPath`. */
   certificatesConfigMap: string;
@@ -68,8 +76,15 @@ export function workspaceVolume(claimName: string): V1Volume {
   return { name: WORKSPACE_VOLUME, persistentVolumeClaim: { claimName } };
 }
 
-export function workspaceMount(): V1VolumeMount {
-  return { name: WORKSPACE_VOLUME, mountPath: WORKSPACE_PATH };
+/**
+ * The claim holds two directories: the workspace the steps share, and the steps' captured
+ * output (kept apart so artifacts, `git status` and the like never see it).
+ */
+export function workspaceMounts(): V1VolumeMount[] {
+  return [
+    { name: WORKSPACE_VOLUME, mountPath: WORKSPACE_PATH, subPath: WORKSPACE_SUBPATH },
+    { name: WORKSPACE_VOLUME, mountPath: STEP_OUTPUT_PATH, subPath: STEP_OUTPUT_SUBPATH },
+  ];
 }
 
 export function stepVolumes(input: StepPodInput): V1Volume[] {
@@ -84,7 +99,7 @@ export function stepVolumes(input: StepPodInput): V1Volume[] {
 }
 
 export function stepVolumeMounts(run: StepRun): V1VolumeMount[] {
-  const mounts = [workspaceMount()];
+  const mounts = workspaceMounts();
   run.secretMounts.forEach((m, i) => {
     mounts.push({ name: secretVolumeName(i), mountPath: m.mountPath, readOnly: true });
   });
@@ -99,7 +114,7 @@ export function stepContainer(input: StepPodInput): V1Container {
     name: STEP_CONTAINER,
     image: input.run.image,
     imagePullPolicy: "IfNotPresent",
-    command: input.run.command,
+    command: captureStepOutput(input.run.command, input.outputKey),
     workingDir: WORKSPACE_PATH,
     env: envVars({ ...input.env, ...input.run.env }),
     envFrom: envFromSecrets(input.run.envFromSecrets),
@@ -165,7 +180,7 @@ export function workspacePod(input: WorkspaceInput): V1Pod {
           // Sleeps in short steps so SIGTERM ends it at once.
           command: ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while true; do sleep 1; done"],
           workingDir: WORKSPACE_PATH,
-          volumeMounts: [workspaceMount()],
+          volumeMounts: workspaceMounts(),
           resources: input.resources,
         },
       ],

@@ -107,6 +107,7 @@ const input = (step: PlanStep) => ({
   env: { CI: "true", WHARF_BUILD_REF: "42" },
   run: stepRun(step, DEFAULT_STEP_IMAGES),
   workspaceClaim: "wharf-ws-abcde",
+  outputKey: "step-1-0a1b2c3d",
   owner: { name: "wharf-worker-xyz12", uid: "0b0c2d4e-1111-2222-3333-444455556666" },
   certificatesConfigMap: "ca-certificates-config",
   resources: { limits: { cpu: "1", memory: "1Gi" } },
@@ -119,10 +120,10 @@ describe("step pods", () => {
       expect(() => new Pod(JSON.parse(JSON.stringify(pod))).validate()).not.toThrow();
       expect(pod.spec?.restartPolicy).toBe("Never");
       expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: "wharf-worker-xyz12" });
-      expect(pod.spec?.containers[0]?.volumeMounts?.[0]).toEqual({
-        name: "workspace",
-        mountPath: "/workspace",
-      });
+      expect(pod.spec?.containers[0]?.volumeMounts?.slice(0, 2)).toEqual([
+        { name: "workspace", mountPath: "/workspace", subPath: "workspace" },
+        { name: "workspace", mountPath: "/wharf-step-output", subPath: "step-output" },
+      ]);
       for (const v of Object.values(pod.metadata?.labels ?? {})) expect(labelValue(v)).toBe(v);
     });
   }
@@ -131,7 +132,16 @@ describe("step pods", () => {
     const pod = stepPod(input(steps[0]!));
     const c = pod.spec!.containers[0]!;
     expect(c.image).toBe("golang:1.22");
-    expect(c.command).toEqual(["/bin/sh", "-c", "set -e\ngo build ./...\necho done"]);
+    // The script runs unchanged as `$1` of the wrapper that captures its output.
+    expect(c.command).toEqual([
+      "/bin/sh",
+      "-c",
+      expect.stringContaining(
+        ">/wharf-step-output/step-1-0a1b2c3d.out 2>/wharf-step-output/step-1-0a1b2c3d.err",
+      ),
+      "/bin/sh",
+      "set -e\ngo build ./...\necho done",
+    ]);
     expect(c.envFrom).toEqual([{ secretRef: { name: "go-secrets" } }]);
     expect(c.env).toEqual([
       { name: "CI", value: "true" },
