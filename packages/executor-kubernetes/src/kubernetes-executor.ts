@@ -35,6 +35,8 @@ import { copyFromWorkspace, copyIntoWorkspace } from "./workspace-transfer.js";
 interface BuildResources {
   claimName: string;
   workspacePod: string;
+  /** Where the workspace pod runs: the claim is attached there, so the step pods run there too. */
+  node?: string;
   /** Steps started and not destroyed: their output readers stop when the build is destroyed. */
   steps: Set<KubeStepProcess>;
 }
@@ -126,12 +128,18 @@ export class KubernetesExecutor implements Executor {
     const podName = pod.metadata!.name!;
     this.builds.set(build.buildRef, { claimName, workspacePod: podName, steps });
     try {
-      await waitForContainerStart(this.kube, {
+      const started = await waitForContainerStart(this.kube, {
         namespace: this.namespace,
         name: podName,
         container: WORKSPACE_CONTAINER,
         timeoutMs: this.options.startTimeoutMs,
         pollMs: this.options.pollMs,
+      });
+      this.builds.set(build.buildRef, {
+        claimName,
+        workspacePod: podName,
+        steps,
+        ...(started.spec?.nodeName ? { node: started.spec.nodeName } : {}),
       });
       await copyIntoWorkspace(
         this.options.kubeConfig,
@@ -181,6 +189,7 @@ export class KubernetesExecutor implements Executor {
             run,
             workspaceClaim: resources.claimName,
             outputKey,
+            workspaceNode: resources.node,
             certificatesConfigMap: this.options.certificatesConfigMap,
             ...this.placement(),
           }),

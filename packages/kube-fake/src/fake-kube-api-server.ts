@@ -45,6 +45,13 @@ export interface FakeKubeOptions {
    * half-closed, a close frame [255, 0] is ignored. Default "1.31.0".
    */
   kubernetesVersion?: string;
+  /**
+   * The cluster's node names. Pods are spread over the nodes that fit them (nodeSelector on
+   * `kubernetes.io/hostname`, required node affinity), and a ReadWriteOnce claim in use on
+   * one node cannot be attached on another (the pod waits with "Multi-Attach error").
+   * Default: one node, "fake-node".
+   */
+  nodes?: string[];
 }
 
 /**
@@ -125,7 +132,11 @@ export class FakeKubeApiServer {
     this.version = { major, minor, gitVersion: `v${version}-wharf-fake` };
     this.execProtocols = execProtocols(Number(minor));
     this.pendingProtocols = this.execProtocols;
-    this.kubelet = new FakeKubelet(this.store, { rootDir, imageExists: options.imageExists });
+    this.kubelet = new FakeKubelet(this.store, {
+      rootDir,
+      imageExists: options.imageExists,
+      ...(options.nodes ? { nodes: options.nodes } : {}),
+    });
     this.server = http.createServer((req, res) => void this.onRequest(req, res));
     this.server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
     this.store.subscribe((e) => {

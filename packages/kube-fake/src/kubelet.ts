@@ -2,6 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import { ContainerLog } from "./container-log.js";
+import { NodePlacement } from "./node-placement.js";
 import type { KubeObject, ObjectStore, StoreEvent } from "./object-store.js";
 import { ContainerConfigError, PodSandbox, VolumeError } from "./pod-sandbox.js";
 
@@ -11,6 +12,8 @@ export interface KubeletOptions {
   /** Whether an image can be "pulled"; false gives ErrImagePull then ImagePullBackOff. Default: every image exists. */
   imageExists?: (image: string) => boolean;
   nodeName?: string;
+  /** The cluster's nodes, for pod placement and volume attachment (NodePlacement). Default: [nodeName]. */
+  nodes?: string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: container specs are open JSON
@@ -43,12 +46,14 @@ export class FakeKubelet {
   private readonly pods = new Map<string, RunningPod>();
   private readonly unsubscribe: () => void;
   readonly nodeName: string;
+  private readonly placement: NodePlacement;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly options: KubeletOptions,
   ) {
-    this.nodeName = options.nodeName ?? "fake-node";
+    this.nodeName = options.nodeName ?? options.nodes?.[0] ?? "fake-node";
+    this.placement = new NodePlacement(options.nodes ?? [this.nodeName], store);
     this.unsubscribe = store.subscribe((e) => this.onChange(e));
   }
 
@@ -144,7 +149,23 @@ export class FakeKubelet {
     });
   }
 
-  private initialStatus(pod: KubeObject): void {
+  /** Binds the pod to a node and sets its first status; false when it fits no node (it stays Pending). */
+  private initialStatus(pod: KubeObject): boolean {
+    const placed = this.placement.schedule(pod);
+    if ("reason" in placed) {
+      this.update(pod, (p) => {
+        p.status = {
+          phase: "Pending",
+          qosClass: "BestEffort",
+          conditions: [
+            { type: "PodScheduled", status: "False", reason: "Unschedulable", message: placed.reason },
+          ],
+        };
+      });
+      this.event(pod, "Warning", "FailedScheduling", placed.reason);
+      return false;
+    }
+    const node = placed.node;
     const waiting = (reason: string) => (c: Container) => ({
       name: c.name,
       image: c.image,
@@ -156,7 +177,7 @@ export class FakeKubelet {
     });
     const inits: Container[] = pod.spec.initContainers ?? [];
     this.update(pod, (p) => {
-      p.spec.nodeName = this.nodeName;
+      p.spec.nodeName = node;
       p.status = {
         phase: "Pending",
         qosClass: "BestEffort",
@@ -179,8 +200,9 @@ export class FakeKubelet {
       pod,
       "Normal",
       "Scheduled",
-      `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${this.nodeName}`,
+      `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node}`,
     );
+    return true;
   }
 
   /** Checks the image and config; on failure leaves the container waiting with the kubelet's reason. */
@@ -312,7 +334,8 @@ export class FakeKubelet {
   }
 
   private async runPod(pod: KubeObject, running: RunningPod): Promise<void> {
-    this.initialStatus(pod);
+    if (!this.initialStatus(pod)) return;
+    if (!(await this.attachVolumes(pod, running))) return;
     try {
       await running.sandbox.prepare();
     } catch (err) {
@@ -344,6 +367,20 @@ export class FakeKubelet {
     }
     const codes = await Promise.all(containers.map((c) => this.runContainer(pod, running, c, false)));
     this.setPhase(pod, codes.every((code) => code === 0) ? "Succeeded" : "Failed");
+  }
+
+  /** Waits, as the attach/detach controller does, until the pod's claims can be attached to its node. */
+  private async attachVolumes(pod: KubeObject, running: RunningPod): Promise<boolean> {
+    let reported = false;
+    for (;;) {
+      const current = this.store.get("pods", pod.metadata.namespace!, pod.metadata.name!);
+      if (running.stopping || !current) return false;
+      const conflict = this.placement.attachConflict(current);
+      if (!conflict) return true;
+      if (!reported) this.event(pod, "Warning", "FailedAttachVolume", conflict);
+      reported = true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private killAll(running: RunningPod, signal: NodeJS.Signals): void {

@@ -1,4 +1,5 @@
 import type {
+  V1Affinity,
   V1Container,
   V1EnvFromSource,
   V1EnvVar,
@@ -42,6 +43,11 @@ export interface StepPodInput extends PodPlacement {
   workspaceClaim: string;
   /** Names the files the step's output is captured in (see step-output.ts). */
   outputKey: string;
+  /**
+   * The node holding the workspace claim (the workspace pod's). A ReadWriteOnce claim can be
+   * attached to one node at a time, so the step pods must run there too.
+   */
+  workspaceNode?: string;
   owner?: PodOwner;
   /** ConfigMap with CA certificates, for `certificatesMountPath`. */
   certificatesConfigMap: string;
@@ -123,6 +129,20 @@ export function stepContainer(input: StepPodInput): V1Container {
   };
 }
 
+/**
+ * Required node affinity on the node's name: still scheduled (resources, taints checked),
+ * unlike `spec.nodeName`, which skips the scheduler.
+ */
+function onNode(node: string): V1Affinity {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: "metadata.name", operator: "In", values: [node] }] }],
+      },
+    },
+  };
+}
+
 /** The pod of one step: one container, the workspace claim, restartPolicy Never. */
 export function stepPod(input: StepPodInput): V1Pod {
   return {
@@ -141,6 +161,7 @@ export function stepPod(input: StepPodInput): V1Pod {
       volumes: stepVolumes(input),
       nodeSelector: input.nodeSelector,
       tolerations: input.tolerations,
+      affinity: input.workspaceNode ? onNode(input.workspaceNode) : undefined,
       terminationGracePeriodSeconds: 10,
     },
   };
