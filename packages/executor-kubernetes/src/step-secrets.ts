@@ -1,6 +1,6 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { maskableSecretValues, StepStartError } from "@wharf/executor";
-import { apiMessage, type StepRun } from "@wharf/kube-manifests";
+import { apiMessage, GIT_TOKEN_SECRET_PREFIX, type StepRun } from "@wharf/kube-manifests";
 import type { KubeClient } from "./kube-api.js";
 
 /** A Secret a step pod references, and how (for messages). */
@@ -41,6 +41,14 @@ export async function readStepSecrets(
 ): Promise<string[]> {
   const values: string[] = [];
   for (const { name, uses } of secretUses(run)) {
+    // The builds' git tokens share the namespace with the steps: no step may name one.
+    if (name.startsWith(GIT_TOKEN_SECRET_PREFIX)) {
+      throw new StepStartError(
+        `secret "${name}" is a build's git token, which steps may not use (names starting "${GIT_TOKEN_SECRET_PREFIX}" are wharf's)`,
+        stepId,
+        { permanent: true },
+      );
+    }
     let secret: V1Secret;
     try {
       secret = await kube.calls.read(`read secret ${name}`, (o) =>

@@ -2,6 +2,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import type { Logger } from "@wharf/config";
 import {
   apiMessage,
+  gitTokenSecretName,
   type PodPlacement,
   WORKER_POD_LABELS,
   WORKER_POD_SELECTOR,
@@ -18,6 +19,7 @@ import {
   workerBuildEnv,
   workerRuntimeEnv,
 } from "@wharf/provisioner";
+import { GitTokenSecrets } from "./git-token-secrets.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { type WorkerPodStatus, workerPodStatus } from "./pod-status.js";
 import { WorkerPodCache } from "./worker-pod-cache.js";
@@ -77,6 +79,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   readonly scope: string;
   readonly namespace: string;
   private readonly api: CoreV1Api;
+  private readonly tokens: GitTokenSecrets;
   private readonly cache: WorkerPodCache;
 
   constructor(private readonly opts: KubernetesBackendOptions) {
@@ -84,6 +87,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     this.namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
     this.scope = `kubernetes:${kc.getCurrentCluster()?.server ?? "unknown"}/${this.namespace}`;
     this.api = kc.makeApiClient(CoreV1Api);
+    this.tokens = new GitTokenSecrets(this.api, this.namespace);
     this.cache = new WorkerPodCache({
       kubeConfig: kc,
       namespace: this.namespace,
@@ -103,7 +107,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     const git: WorkerGitSource = {
       url: req.gitUrl,
       ...(req.gitBranch ? { branch: req.gitBranch } : {}),
-      ...(req.gitToken ? { token: req.gitToken } : {}),
+      ...(req.gitToken ? { tokenSecret: gitTokenSecretName(spec.workerId) } : {}),
       ...(opts.sshKeySecret ? { sshKeySecret: opts.sshKeySecret } : {}),
     };
     return workerPod({
@@ -132,15 +136,32 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   async create(spec: WorkerSpec): Promise<{ address: string }> {
     await this.start();
     const ports = (await this.opts.ports?.()) ?? DEFAULT_PORTS;
+    const token = spec.request.gitToken;
+    if (token) await this.tokens.create(spec.workerId, token);
     let name: string;
+    let uid: string;
     try {
       const created = await this.api.createNamespacedPod({
         namespace: this.namespace,
         body: this.podSpec(spec, ports),
       });
       name = created.metadata?.name as string;
+      uid = created.metadata?.uid as string;
     } catch (err) {
+      if (token) await this.tokens.delete(spec.workerId).catch(() => {});
       throw new BackendError(`could not create the worker pod: ${apiMessage(err)}`, { cause: err });
+    }
+    if (token) {
+      try {
+        await this.tokens.ownBy(spec.workerId, { name, uid });
+      } catch (err) {
+        // An unowned Secret would outlive the pod: start over rather than leave the token behind.
+        await this.deletePod(name).catch(() => {});
+        await this.tokens.delete(spec.workerId).catch(() => {});
+        throw new BackendError(`could not hand the git token Secret to pod ${name}: ${apiMessage(err)}`, {
+          cause: err,
+        });
+      }
     }
     // The address is stored once, so wait for the IP (given when the pod is placed on a node).
     const timeoutMs = this.opts.startTimeoutMs ?? 120_000;

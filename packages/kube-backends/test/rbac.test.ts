@@ -58,10 +58,22 @@ describe("RBAC of the services' Kubernetes code", () => {
     fake = await startFakeCluster();
     const s = await podScenarios(fake.kubeConfig(NAMESPACE));
     try {
-      await s.echo.create(spec("w-1", 1, s.repoUrl));
+      const withToken = spec("w-1", 1, s.repoUrl);
+      await s.echo.create({ ...withToken, request: { ...withToken.request, gitToken: "t0ken" } });
       await s.missing.create(spec("w-2", 2, s.repoUrl));
       await waitFor("stuck pod", async () => (await s.missing.status("w-2"))?.phase === "Failed");
       await s.echo.list();
+      // A pod that cannot own its token Secret: both are deleted again.
+      fake.injectFault({
+        verb: "patch",
+        resource: "secrets",
+        action: { kind: "status", code: 500 },
+        times: 1,
+      });
+      const unowned = spec("w-3", 3, s.repoUrl);
+      await expect(
+        s.echo.create({ ...unowned, request: { ...unowned.request, gitToken: "t0ken" } }),
+      ).rejects.toThrow(/git token Secret/);
       expect(await s.echo.delete("w-1")).toBe(true);
       expect(await s.missing.delete("w-2")).toBe(true);
       expect(await s.echo.delete("w-none")).toBe(false);

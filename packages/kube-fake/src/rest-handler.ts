@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApiPath, RESOURCE_KINDS } from "./api-path.js";
 import { ApiStatusError, badRequest, notFound, sendJson } from "./api-status.js";
 import type { FakeKubelet } from "./kubelet.js";
+import { applyMergePatch } from "./merge-patch.js";
 import { ConflictError, type KubeObject, type ObjectStore } from "./object-store.js";
 import { normalizeSecret, validateObject } from "./object-validation.js";
 import { pvcHostDir } from "./pod-sandbox.js";
@@ -214,6 +215,17 @@ export async function handleRest(
     const grace = graceParam !== null ? Number(graceParam) : body?.gracePeriodSeconds;
     const propagation = url.searchParams.get("propagationPolicy") ?? body?.propagationPolicy;
     sendJson(res, 200, withKind(kind, ctx.deleteObject(path.resource, ns, path.name, grace, propagation)));
+    return;
+  }
+  if (method === "PATCH") {
+    const patched = applyMergePatch(kind, obj, await readJson(req), req.headers["content-type"] ?? "");
+    validateObject(kind, patched);
+    if (kind === "Secret") normalizeSecret(patched);
+    const stored = ctx.store.update(path.resource, ns, path.name, (o) => {
+      for (const k of Object.keys(o)) delete o[k];
+      Object.assign(o, patched);
+    });
+    sendJson(res, 200, withKind(kind, stored));
     return;
   }
   throw new ApiStatusError(405, "MethodNotAllowed", `${method} is not supported by the fake`);

@@ -46,6 +46,9 @@ export {
   CLONE_CONTAINER,
   CLONE_SCRIPT,
   cloneContainer,
+  GIT_TOKEN_KEY,
+  GIT_TOKEN_SECRET_PREFIX,
+  gitTokenSecretName,
   WORKER_APP_NAME,
   WORKER_CONTAINER,
   WORKER_DATA_DIR,
@@ -56,6 +59,7 @@ export {
   type WorkerGitSource,
   type WorkerPodInput,
   workerContainer,
+  workerGitTokenSecret,
   workerPod,
   workerPodLabels,
 } from "./worker-pod.js";

@@ -1,4 +1,11 @@
-import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import type {
+  V1Container,
+  V1EnvVar,
+  V1Pod,
+  V1Secret,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
 import { labelSet, namePrefix } from "./labels.js";
 import type { PodPlacement } from "./step-pod.js";
 import { envVars } from "./step-pod.js";
@@ -34,11 +41,16 @@ export const WORKER_DATA_DIR = "/wharf/data";
 const SOURCE_MOUNT = "/wharf/source";
 const SSH_MOUNT = "/wharf/git-ssh";
 
-/** The repository to clone. `token` goes to the init container only, never to the worker. */
+/**
+ * The repository to clone. The token is never in the pod spec (anyone who may read pods
+ * would see it): it is in a Secret of its own (workerGitTokenSecret), read by the init
+ * container only, never by the worker.
+ */
 export interface WorkerGitSource {
   url: string;
   branch?: string;
-  token?: string;
+  /** Name of the worker's git token Secret (key `token`), when the build has a token. */
+  tokenSecret?: string;
   /**
    * Secret with an SSH private key (key `ssh-privatekey`, as in `kubernetes.io/ssh-auth`
    * secrets) and optionally `known_hosts`; without known_hosts the host key is accepted
@@ -100,6 +112,37 @@ git "$@" -- "$GIT_FULLURL" "$dest"
 echo "cloned into $dest"
 `;
 
+/** The key of the git token in the worker's token Secret. */
+export const GIT_TOKEN_KEY = "token";
+/** Names of the workers' git token Secrets start so; steps may not use such a Secret. */
+export const GIT_TOKEN_SECRET_PREFIX = "wharf-git-token-";
+
+/** The name of a worker's git token Secret: known before the pod exists, so the pod can refer to it. */
+export function gitTokenSecretName(workerId: string): string {
+  return `${GIT_TOKEN_SECRET_PREFIX}${workerId}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 253);
+}
+
+/**
+ * The Secret holding a build's git token for its worker pod's clone container. Created just
+ * before the pod; the provisioner then makes the pod its owner, so it goes with the pod.
+ */
+export function workerGitTokenSecret(input: {
+  workerId: string;
+  token: string;
+  labels: Record<string, string>;
+}): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: gitTokenSecretName(input.workerId), labels: input.labels },
+    type: "Opaque",
+    stringData: { [GIT_TOKEN_KEY]: input.token },
+  };
+}
+
 /** The contract's labels plus the app labels; values made label-safe. */
 export function workerPodLabels(input: WorkerPodInput): Record<string, string> {
   return labelSet({
@@ -132,7 +175,6 @@ function workerVolumes(input: WorkerPodInput): V1Volume[] {
 export function cloneContainer(input: WorkerPodInput): V1Container {
   const env: Record<string, string> = { GIT_FULLURL: input.git.url };
   if (input.git.branch) env.GIT_BRANCH = input.git.branch;
-  if (input.git.token) env.GIT_TOKEN = input.git.token;
   const mounts: V1VolumeMount[] = [{ name: "source", mountPath: SOURCE_MOUNT }];
   if (input.git.sshKeySecret) mounts.push({ name: "git-ssh", mountPath: SSH_MOUNT, readOnly: true });
   return {
@@ -140,7 +182,18 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
     image: input.cloneImage ?? input.image,
     imagePullPolicy: input.imagePullPolicy ?? "IfNotPresent",
     command: ["/bin/sh", "-c", CLONE_SCRIPT],
-    env: [...envVars(env), { name: "GIT_TERMINAL_PROMPT", value: "0" }],
+    env: [
+      ...envVars(env),
+      { name: "GIT_TERMINAL_PROMPT", value: "0" },
+      ...(input.git.tokenSecret
+        ? [
+            {
+              name: "GIT_TOKEN",
+              valueFrom: { secretKeyRef: { name: input.git.tokenSecret, key: GIT_TOKEN_KEY } },
+            },
+          ]
+        : []),
+    ],
     volumeMounts: mounts,
     resources: input.resources,
     securityContext: CONTAINER_SECURITY,

@@ -5,7 +5,14 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { afterAll, describe, expect, it } from "vitest";
-import { CLONE_SCRIPT, labelValue, WORKER_SOURCE_DIR, type WorkerPodInput, workerPod } from "../src/index.js";
+import {
+  CLONE_SCRIPT,
+  gitTokenSecretName,
+  labelValue,
+  WORKER_SOURCE_DIR,
+  type WorkerPodInput,
+  workerPod,
+} from "../src/index.js";
 
 const run = promisify(execFile);
 
@@ -15,7 +22,11 @@ const input = (extra: Partial<WorkerPodInput> = {}): WorkerPodInput => ({
   instance: "prod",
   projectId: "7",
   image: "ghcr.io/iver-wharf/wharf-worker:1.0.0",
-  git: { url: "https://git.example/group/repo.git", branch: "main", token: "s3cret" },
+  git: {
+    url: "https://git.example/group/repo.git",
+    branch: "main",
+    tokenSecret: gitTokenSecretName("0192f0c4-7a1e-7000-8000-000000000001"),
+  },
   env: {
     WHARF_BUILD_REF: "42",
     WHARF_WORKER_ID: "0192f0c4-7a1e-7000-8000-000000000001",
@@ -91,8 +102,15 @@ describe("workerPod", () => {
     expect(envOf(clone)).toMatchObject({
       GIT_FULLURL: "https://git.example/group/repo.git",
       GIT_BRANCH: "main",
-      GIT_TOKEN: "s3cret",
     });
+    // The token is read from its Secret: it is nowhere in the pod spec.
+    expect(clone.env).toContainEqual({
+      name: "GIT_TOKEN",
+      valueFrom: {
+        secretKeyRef: { name: "wharf-git-token-0192f0c4-7a1e-7000-8000-000000000001", key: "token" },
+      },
+    });
+    expect(JSON.stringify(pod)).not.toContain("s3cret");
     // Clone and worker share the source volume.
     expect(clone.volumeMounts?.[0]?.name).toBe("source");
     expect(worker.volumeMounts?.map((m) => m.name)).toContain("source");
