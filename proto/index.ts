@@ -59,5 +59,6 @@ export const WorkerStatus = {
 } as const;
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
 export * from "./wire.js";
+export * from "./worker-exit-report.js";
 export type * from "./worker-messages.js";
 export { workerTokenFor } from "./worker-token.js";

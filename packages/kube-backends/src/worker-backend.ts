@@ -19,6 +19,7 @@ import {
   workerBuildEnv,
   workerRuntimeEnv,
 } from "@wharf/provisioner";
+import { ExitReportMemory, workerExitReport } from "./exit-reports.js";
 import { GitTokenSecrets } from "./git-token-secrets.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { type WorkerPodStatus, workerPodStatus } from "./pod-status.js";
@@ -80,6 +81,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   readonly namespace: string;
   private readonly api: CoreV1Api;
   private readonly tokens: GitTokenSecrets;
+  private readonly exitReports = new ExitReportMemory();
   private readonly cache: WorkerPodCache;
 
   constructor(private readonly opts: KubernetesBackendOptions) {
@@ -94,6 +96,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       labelSelector: WORKER_POD_SELECTOR,
       ...(opts.log ? { log: opts.log } : {}),
     });
+    this.cache.subscribe((pod) => this.exitReports.observe(pod));
   }
 
   /** Lists and starts watching worker pods; `create` and `list` call it themselves. */
@@ -180,11 +183,12 @@ export class KubernetesWorkerBackend implements WorkerBackend {
 
   async list(): Promise<KubernetesBackendWorker[]> {
     await this.start();
-    return this.cache.list().flatMap((pod) => {
+    const present = this.cache.list().flatMap((pod): KubernetesBackendWorker[] => {
       const workerId = pod.metadata?.labels?.[WORKER_POD_LABELS.workerId];
       if (!workerId) return [];
       const status = workerPodStatus(pod);
       const ended = status.phase === "Success" || status.phase === "Failed";
+      const exitReport = ended ? workerExitReport(pod) : undefined;
       return [
         {
           workerId,
@@ -193,9 +197,27 @@ export class KubernetesWorkerBackend implements WorkerBackend {
           exitCode: ended ? status.exitCode : null,
           address: podAddress(pod) ?? `${NO_ADDRESS_HOST}:${podGrpcPort(pod)}`,
           status,
+          ...(exitReport ? { exitReport } : {}),
         },
       ];
     });
+    // Released workers whose pods were deleted already: listed as exited with what they left.
+    const gone = this.exitReports.gone(new Set(present.map((w) => w.workerId)));
+    return [
+      ...present,
+      ...gone.map(({ workerId, report }) => ({
+        workerId,
+        podName: "",
+        state: "exited" as const,
+        exitCode: null,
+        address: `${NO_ADDRESS_HOST}:0`,
+        status: {
+          phase: report.status === "Success" ? ("Success" as const) : ("Failed" as const),
+          exitCode: null,
+        },
+        exitReport: report,
+      })),
+    ];
   }
 
   /** The status of one worker's pod from the cache; undefined when there is none. */

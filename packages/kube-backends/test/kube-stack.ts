@@ -2,7 +2,13 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { createLogger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { FakeKubeApiServer } from "@wharf/kube-fake";
-import { buildApp, defaultWorkerCommand, migrateProvisioner, Provisioner } from "@wharf/provisioner";
+import {
+  buildApp,
+  defaultWorkerCommand,
+  migrateProvisioner,
+  Provisioner,
+  type StatusProbe,
+} from "@wharf/provisioner";
 import { Aggregator, migrateRelay, WharfApiClient } from "@wharf/relay";
 import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
 import {
@@ -44,7 +50,7 @@ export function backendOptions(
 }
 
 /** Provisioner (kubernetes backend) + aggregator (kubernetes discovery) + wharf-api double, on one fake cluster. */
-export async function startKubeStack(db: Database) {
+export async function startKubeStack(db: Database, opts: { probe?: StatusProbe } = {}) {
   const fake = await startFakeCluster();
   const kubeConfig = fake.kubeConfig(NAMESPACE);
   await migrateProvisioner(db);
@@ -56,6 +62,7 @@ export async function startKubeStack(db: Database) {
     maxWorkers: 4,
     pollIntervalMs: 200,
     log: quietLog,
+    ...(opts.probe ? { probe: opts.probe } : {}),
   });
   const app = await buildApp({ provisioner, logger: quietLog });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });

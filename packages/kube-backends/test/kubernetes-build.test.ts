@@ -96,6 +96,15 @@ describe("kubernetes backends on the fake API server", () => {
     await waitFor("pod removed", () => podsOf(workerId).length === 0, 20_000);
     // It was reached through the API server's port-forward, never dialled directly.
     expect(stack.fake.calls.some((c) => c.subresource === "portforward" && c.code === 101)).toBe(true);
+    // The provisioner (asked as wharf-api's missing-builds poll does) has it finished, not lost:
+    // the pod was deleted right after the release, and the worker's termination message told.
+    const missing = await fetch(`${stack.url}/api/worker/missing`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ buildRefs: [801] }),
+    });
+    const answer = ((await missing.json()) as { results: object[] }).results[0];
+    expect(answer).toMatchObject({ buildRef: 801, live: false, reason: "finished", status: "Success" });
   }, 90_000);
 
   it("reports a failing build as Failed with its log, and removes the pod", async () => {

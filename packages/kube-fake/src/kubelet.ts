@@ -294,6 +294,7 @@ export class FakeKubelet {
     } else {
       log.end();
     }
+    const message = await running.sandbox.terminationMessage(c);
     this.setContainerState(
       pod,
       init,
@@ -302,6 +303,7 @@ export class FakeKubelet {
         terminated: {
           exitCode,
           reason: exitCode === 0 ? "Completed" : "Error",
+          ...(message ? { message } : {}),
           startedAt,
           finishedAt: now(),
           containerID,

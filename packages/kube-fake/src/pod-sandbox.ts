@@ -21,6 +21,9 @@ interface Mount {
 // biome-ignore lint/suspicious/noExplicitAny: container specs are open JSON
 type Container = Record<string, any>;
 
+const terminationMessagePath = (c: Container): string =>
+  String(c.terminationMessagePath ?? "/dev/termination-log").replace(/\/+$/, "");
+
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Where a PVC's data lives on the host; the fake's "storage provisioner". */
@@ -85,7 +88,11 @@ export class PodSandbox {
     }
     // The kubelet creates a mount's missing subPath directory inside its volume.
     for (const c of [...(this.pod.spec.initContainers ?? []), ...(this.pod.spec.containers ?? [])]) {
-      for (const m of this.mounts(c)) await fs.mkdir(m.hostDir, { recursive: true });
+      for (const m of this.mounts(c)) {
+        if (m.hostDir === this.terminationFile(c)) continue;
+        await fs.mkdir(m.hostDir, { recursive: true });
+      }
+      await fs.mkdir(path.dirname(this.terminationFile(c)), { recursive: true });
     }
   }
 
@@ -99,7 +106,19 @@ export class PodSandbox {
           hostDir: m.subPath ? path.join(base, m.subPath) : base,
         };
       })
+      .concat([{ mountPath: terminationMessagePath(container), hostDir: this.terminationFile(container) }])
       .sort((a: Mount, b: Mount) => b.mountPath.length - a.mountPath.length);
+  }
+
+  /** The host file behind the container's termination message path (the kubelet mounts one per container). */
+  private terminationFile(container: Container): string {
+    return path.join(this.podDir, "termination", container.name);
+  }
+
+  /** What the container wrote to its termination message path, at most the kubelet's 4096 bytes. */
+  async terminationMessage(container: Container): Promise<string | undefined> {
+    const text = await fs.readFile(this.terminationFile(container)).catch(() => undefined);
+    return text?.length ? text.subarray(0, 4096).toString() : undefined;
   }
 
   /** Rewrites container paths under a mountPath to the host directory behind it. */

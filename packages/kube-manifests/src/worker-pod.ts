@@ -112,6 +112,9 @@ git "$@" -- "$GIT_FULLURL" "$dest"
 echo "cloned into $dest"
 `;
 
+/** The kubelet's default; the worker writes its WorkerExitReport (@wharf/proto) there. */
+const WORKER_TERMINATION_MESSAGE_PATH = "/dev/termination-log";
+
 /** The key of the git token in the worker's token Secret. */
 export const GIT_TOKEN_KEY = "token";
 /** Names of the workers' git token Secrets start so; steps may not use such a Secret. */
@@ -209,6 +212,8 @@ export function workerContainer(input: WorkerPodInput): V1Container {
     WHARF_WORKER_HOST: "0.0.0.0",
     WHARF_WORKER_PORT: String(input.grpcPort),
     WHARF_WORKER_HTTP_PORT: String(input.httpPort),
+    // The build's result, for the provisioner once the released worker has exited.
+    WHARF_TERMINATION_MESSAGE_PATH: WORKER_TERMINATION_MESSAGE_PATH,
   };
   return {
     name: WORKER_CONTAINER,
@@ -227,6 +232,8 @@ export function workerContainer(input: WorkerPodInput): V1Container {
       { name: "http", containerPort: input.httpPort, protocol: "TCP" },
     ],
     readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5 },
+    terminationMessagePath: WORKER_TERMINATION_MESSAGE_PATH,
+    terminationMessagePolicy: "File",
     volumeMounts: [
       { name: "source", mountPath: SOURCE_MOUNT },
       { name: "data", mountPath: WORKER_DATA_DIR },

@@ -172,6 +172,12 @@ export class Scheduler {
     };
     if (!seen) return lost("worker disappeared from the backend before reporting a result");
     if (seen.state === "exited") {
+      // Released workers exit at once; one that left its result is not lost (on Kubernetes the
+      // pod may be deleted before a probe could have asked it).
+      if (seen.exitReport) {
+        await markEnded(db, id, seen.exitReport.status, "finished", seen.exitReport.message || null);
+        return;
+      }
       return lost(`worker exited (code ${seen.exitCode ?? "unknown"}) before reporting a result`);
     }
     const probed = await probe(seen.address, id);

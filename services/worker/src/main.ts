@@ -1,7 +1,9 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { buildInfo, ConfigError, createLogger, GracefulShutdown } from "@wharf/config";
+import { buildInfo, ConfigError, createLogger, GracefulShutdown, type Logger } from "@wharf/config";
+import type { BuildResult } from "@wharf/engine";
+import { encodeWorkerExitReport } from "@wharf/proto";
 import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
@@ -32,6 +34,7 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort, ...buildInfo }, "worker serving");
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
+  if (opts.terminationMessagePath) await leaveExitReport(opts.terminationMessagePath, result, log);
   const idle =
     opts.idleTimeoutMs > 0
       ? new Promise((r) => setTimeout(r, opts.idleTimeoutMs).unref())
@@ -40,6 +43,20 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   releasedOrIdle = true;
   await shutdown.shutdown();
   process.exit(0);
+}
+
+const REPORTED_STATUS = { SUCCESS: "Success", FAILED: "Failed", CANCELLED: "Cancelled" } as const;
+
+/** Writes the build's result where the provisioner finds it after this process exited (WorkerExitReport). */
+async function leaveExitReport(file: string, result: BuildResult | null, log: Logger): Promise<void> {
+  const report = result
+    ? { status: REPORTED_STATUS[result.status], message: result.message }
+    : { status: "Failed" as const, message: "the build could not be run" };
+  try {
+    await fs.writeFile(file, encodeWorkerExitReport(report));
+  } catch (err) {
+    log.warn({ err, file }, "could not write the build's result for the provisioner");
+  }
 }
 
 export interface RunFlags {

@@ -39,6 +39,12 @@ export interface WorkerOptions {
   dockerNetwork: string;
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
+  /**
+   * WHARF_TERMINATION_MESSAGE_PATH: a file the build's result is written to when it
+   * finishes (a WorkerExitReport), for a provisioner that can no longer ask this worker;
+   * the Kubernetes worker pod sets its termination message path. Unset: none is written.
+   */
+  terminationMessagePath?: string;
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -135,6 +141,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const token = envOptional(env, "WHARF_WORKER_TOKEN");
   const environment = envOptional(env, "ENVIRONMENT");
   const registry = compileRegistry(env);
+  const terminationMessagePath = envOptional(env, "WHARF_TERMINATION_MESSAGE_PATH");
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -154,6 +161,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
     ...(registry ? { registry } : {}),
+    ...(terminationMessagePath ? { terminationMessagePath } : {}),
     ...overrides,
   };
 }

@@ -1,4 +1,4 @@
-import { workerTokenFor } from "@wharf/proto";
+import { type WorkerExitReport, workerTokenFor } from "@wharf/proto";
 import type { BuildRequest } from "../build-request.js";
 
 /** What a backend needs to start one worker. */
@@ -18,6 +18,8 @@ export interface BackendWorker {
   exitCode: number | null;
   /** "host:port" of the worker's gRPC server. */
   address: string;
+  /** What an exited worker left about its build (a Kubernetes termination message); none when unknown. */
+  exitReport?: WorkerExitReport;
 }
 
 /**
