@@ -1,6 +1,6 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { maskableSecretValues, StepStartError } from "@wharf/executor";
-import { apiMessage, GIT_TOKEN_SECRET_PREFIX, type StepRun } from "@wharf/kube-manifests";
+import { apiMessage, type StepRun, WORKER_SECRET_PREFIX } from "@wharf/kube-manifests";
 import type { KubeClient } from "./kube-api.js";
 
 /** A Secret a step pod references, and how (for messages). */
@@ -41,10 +41,10 @@ export async function readStepSecrets(
 ): Promise<string[]> {
   const values: string[] = [];
   for (const { name, uses } of secretUses(run)) {
-    // The builds' git tokens share the namespace with the steps: no step may name one.
-    if (name.startsWith(GIT_TOKEN_SECRET_PREFIX)) {
+    // The workers' Secrets (other builds' tokens) share the namespace with the steps: no step may name one.
+    if (name.startsWith(WORKER_SECRET_PREFIX)) {
       throw new StepStartError(
-        `secret "${name}" is a build's git token, which steps may not use (names starting "${GIT_TOKEN_SECRET_PREFIX}" are wharf's)`,
+        `secret "${name}" holds a wharf worker's tokens, which steps may not use (names starting "${WORKER_SECRET_PREFIX}" are wharf's)`,
         stepId,
         { permanent: true },
       );

@@ -221,18 +221,18 @@ describe.each(API_SERVERS)("KubernetesExecutor against a fake $name API server",
     await h.executor.destroyBuild(build);
   });
 
-  it("refuses a step that names another build's git token Secret, without reading it", async () => {
+  it("refuses a step that names another worker's Secret (its tokens), without reading it", async () => {
     await api.createNamespacedSecret({
       namespace: NAMESPACE,
-      body: { metadata: { name: "wharf-git-token-other-build" }, stringData: { token: "theirs" } },
+      body: { metadata: { name: "wharf-worker-secret-other-build" }, stringData: { token: "theirs" } },
     });
     const build = buildSpec(h.sourceDir);
     await h.executor.setupBuild(build);
     const step = containerStep(3, ["echo $token"]);
-    if (step.type === "container") step.spec.secretName = "wharf-git-token-other-build";
+    if (step.type === "container") step.spec.secretName = "wharf-worker-secret-other-build";
     const err = await h.executor.startStep(build, step, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StepStartError);
-    expect((err as Error).message).toMatch(/is a build's git token, which steps may not use/);
+    expect((err as Error).message).toMatch(/holds a wharf worker's tokens, which steps may not use/);
     expect(h.fake.calls.filter((c) => c.resource === "secrets" && c.verb === "get")).toEqual([]);
     await h.executor.destroyBuild(build);
   });

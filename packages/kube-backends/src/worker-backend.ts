@@ -2,12 +2,13 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import type { Logger } from "@wharf/config";
 import {
   apiMessage,
-  gitTokenSecretName,
   type PodPlacement,
   WORKER_POD_LABELS,
   WORKER_POD_SELECTOR,
+  type WorkerCredentials,
   type WorkerGitSource,
   workerPod,
+  workerSecretRef,
 } from "@wharf/kube-manifests";
 import {
   BackendError,
@@ -20,10 +21,10 @@ import {
   workerRuntimeEnv,
 } from "@wharf/provisioner";
 import { ExitReportMemory, workerExitReport } from "./exit-reports.js";
-import { GitTokenSecrets } from "./git-token-secrets.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { type WorkerPodStatus, workerPodStatus } from "./pod-status.js";
 import { WorkerPodCache } from "./worker-pod-cache.js";
+import { WorkerSecrets } from "./worker-secrets.js";
 
 export interface WorkerPorts {
   grpc: number;
@@ -80,7 +81,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   readonly scope: string;
   readonly namespace: string;
   private readonly api: CoreV1Api;
-  private readonly tokens: GitTokenSecrets;
+  private readonly secrets: WorkerSecrets;
   private readonly exitReports = new ExitReportMemory();
   private readonly cache: WorkerPodCache;
 
@@ -89,7 +90,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     this.namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
     this.scope = `kubernetes:${kc.getCurrentCluster()?.server ?? "unknown"}/${this.namespace}`;
     this.api = kc.makeApiClient(CoreV1Api);
-    this.tokens = new GitTokenSecrets(this.api, this.namespace);
+    this.secrets = new WorkerSecrets(this.api, this.namespace);
     this.cache = new WorkerPodCache({
       kubeConfig: kc,
       namespace: this.namespace,
@@ -104,13 +105,22 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     return this.cache.start();
   }
 
+  /** What goes into the worker's Secret rather than its pod spec. */
+  private credentials(spec: WorkerSpec): WorkerCredentials {
+    const workerToken = workerRuntimeEnv(this.opts, spec.workerId).WHARF_WORKER_TOKEN;
+    return {
+      ...(spec.request.gitToken ? { gitToken: spec.request.gitToken } : {}),
+      ...(workerToken ? { workerToken } : {}),
+    };
+  }
+
   private podSpec(spec: WorkerSpec, ports: WorkerPorts): V1Pod {
     const { opts } = this;
     const req = spec.request;
+    const secret = workerSecretRef(spec.workerId, this.credentials(spec));
     const git: WorkerGitSource = {
       url: req.gitUrl,
       ...(req.gitBranch ? { branch: req.gitBranch } : {}),
-      ...(req.gitToken ? { tokenSecret: gitTokenSecretName(spec.workerId) } : {}),
       ...(opts.sshKeySecret ? { sshKeySecret: opts.sshKeySecret } : {}),
     };
     return workerPod({
@@ -125,6 +135,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       ...(opts.imagePullPolicy ? { imagePullPolicy: opts.imagePullPolicy } : {}),
       ...opts.placement,
       git,
+      ...(secret ? { secret } : {}),
       env: {
         ...opts.extraEnv,
         ...workerBuildEnv(spec.workerId, req),
@@ -133,14 +144,17 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       },
       grpcPort: ports.grpc,
       httpPort: ports.http,
+      // The same grace as the provisioner's own deletes (workerRuntimeEnv fits the release wait in it).
+      terminationGracePeriodSeconds: Math.ceil(stopGraceOf(opts) / 1000),
     });
   }
 
   async create(spec: WorkerSpec): Promise<{ address: string }> {
     await this.start();
     const ports = (await this.opts.ports?.()) ?? DEFAULT_PORTS;
-    const token = spec.request.gitToken;
-    if (token) await this.tokens.create(spec.workerId, token);
+    const credentials = this.credentials(spec);
+    const token = workerSecretRef(spec.workerId, credentials) !== undefined;
+    if (token) await this.secrets.create(spec.workerId, credentials);
     let name: string;
     let uid: string;
     try {
@@ -151,17 +165,17 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       name = created.metadata?.name as string;
       uid = created.metadata?.uid as string;
     } catch (err) {
-      if (token) await this.tokens.delete(spec.workerId).catch(() => {});
+      if (token) await this.secrets.delete(spec.workerId).catch(() => {});
       throw new BackendError(`could not create the worker pod: ${apiMessage(err)}`, { cause: err });
     }
     if (token) {
       try {
-        await this.tokens.ownBy(spec.workerId, { name, uid });
+        await this.secrets.ownBy(spec.workerId, { name, uid });
       } catch (err) {
-        // An unowned Secret would outlive the pod: start over rather than leave the token behind.
+        // An unowned Secret would outlive the pod: start over rather than leave tokens behind.
         await this.deletePod(name).catch(() => {});
-        await this.tokens.delete(spec.workerId).catch(() => {});
-        throw new BackendError(`could not hand the git token Secret to pod ${name}: ${apiMessage(err)}`, {
+        await this.secrets.delete(spec.workerId).catch(() => {});
+        throw new BackendError(`could not hand the worker's Secret to pod ${name}: ${apiMessage(err)}`, {
           cause: err,
         });
       }

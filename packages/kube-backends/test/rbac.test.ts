@@ -73,7 +73,7 @@ describe("RBAC of the services' Kubernetes code", () => {
       const unowned = spec("w-3", 3, s.repoUrl);
       await expect(
         s.echo.create({ ...unowned, request: { ...unowned.request, gitToken: "t0ken" } }),
-      ).rejects.toThrow(/git token Secret/);
+      ).rejects.toThrow(/worker's Secret/);
       expect(await s.echo.delete("w-1")).toBe(true);
       expect(await s.missing.delete("w-2")).toBe(true);
       expect(await s.echo.delete("w-none")).toBe(false);

@@ -46,9 +46,6 @@ export {
   CLONE_CONTAINER,
   CLONE_SCRIPT,
   cloneContainer,
-  GIT_TOKEN_KEY,
-  GIT_TOKEN_SECRET_PREFIX,
-  gitTokenSecretName,
   WORKER_APP_NAME,
   WORKER_CONTAINER,
   WORKER_DATA_DIR,
@@ -59,7 +56,16 @@ export {
   type WorkerGitSource,
   type WorkerPodInput,
   workerContainer,
-  workerGitTokenSecret,
   workerPod,
   workerPodLabels,
 } from "./worker-pod.js";
+export {
+  secretKeyEnv,
+  WORKER_SECRET_KEYS,
+  WORKER_SECRET_PREFIX,
+  type WorkerCredentials,
+  type WorkerSecretRef,
+  workerSecret,
+  workerSecretName,
+  workerSecretRef,
+} from "./worker-secret.js";

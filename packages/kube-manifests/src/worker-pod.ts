@@ -1,14 +1,8 @@
-import type {
-  V1Container,
-  V1EnvVar,
-  V1Pod,
-  V1Secret,
-  V1Volume,
-  V1VolumeMount,
-} from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { labelSet, namePrefix } from "./labels.js";
 import type { PodPlacement } from "./step-pod.js";
 import { envVars } from "./step-pod.js";
+import { secretKeyEnv, WORKER_SECRET_KEYS, type WorkerSecretRef } from "./worker-secret.js";
 
 /** Labels every worker pod carries; the provisioner lists and the aggregator watches by them. */
 export const WORKER_POD_LABELS = {
@@ -41,16 +35,10 @@ export const WORKER_DATA_DIR = "/wharf/data";
 const SOURCE_MOUNT = "/wharf/source";
 const SSH_MOUNT = "/wharf/git-ssh";
 
-/**
- * The repository to clone. The token is never in the pod spec (anyone who may read pods
- * would see it): it is in a Secret of its own (workerGitTokenSecret), read by the init
- * container only, never by the worker.
- */
+/** The repository to clone; a token is read from the worker's Secret (see `secret`). */
 export interface WorkerGitSource {
   url: string;
   branch?: string;
-  /** Name of the worker's git token Secret (key `token`), when the build has a token. */
-  tokenSecret?: string;
   /**
    * Secret with an SSH private key (key `ssh-privatekey`, as in `kubernetes.io/ssh-auth`
    * secrets) and optionally `known_hosts`; without known_hosts the host key is accepted
@@ -72,6 +60,11 @@ export interface WorkerPodInput extends PodPlacement {
   /** Image of the clone init container (needs sh, git, base64; ssh for SSH remotes). Default: `image`. */
   cloneImage?: string;
   git: WorkerGitSource;
+  /**
+   * The worker's Secret (worker-secret.ts): the git token for the clone container only,
+   * the gRPC token for the worker only. WHARF_WORKER_TOKEN in `env` is never put in the spec.
+   */
+  secret?: WorkerSecretRef;
   /** The build's parameters and worker settings (WHARF_BUILD_REF, VARS, WHARF_EXECUTOR, ...). */
   env: Record<string, string>;
   grpcPort: number;
@@ -81,6 +74,12 @@ export interface WorkerPodInput extends PodPlacement {
   /** UID the containers run as (non-root). Default 1000, the `node` user of the worker image. */
   runAsUser?: number;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /**
+   * SIGTERM to SIGKILL, also when the pod is evicted or its node drained (not deleted by
+   * the provisioner): the worker's wait for Release (WHARF_RELEASE_GRACE) must fit in it,
+   * so the build's last lines and status still reach wharf-api. Default 30.
+   */
+  terminationGracePeriodSeconds?: number;
 }
 
 /**
@@ -114,37 +113,6 @@ echo "cloned into $dest"
 
 /** The kubelet's default; the worker writes its WorkerExitReport (@wharf/proto) there. */
 const WORKER_TERMINATION_MESSAGE_PATH = "/dev/termination-log";
-
-/** The key of the git token in the worker's token Secret. */
-export const GIT_TOKEN_KEY = "token";
-/** Names of the workers' git token Secrets start so; steps may not use such a Secret. */
-export const GIT_TOKEN_SECRET_PREFIX = "wharf-git-token-";
-
-/** The name of a worker's git token Secret: known before the pod exists, so the pod can refer to it. */
-export function gitTokenSecretName(workerId: string): string {
-  return `${GIT_TOKEN_SECRET_PREFIX}${workerId}`
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, "-")
-    .slice(0, 253);
-}
-
-/**
- * The Secret holding a build's git token for its worker pod's clone container. Created just
- * before the pod; the provisioner then makes the pod its owner, so it goes with the pod.
- */
-export function workerGitTokenSecret(input: {
-  workerId: string;
-  token: string;
-  labels: Record<string, string>;
-}): V1Secret {
-  return {
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: gitTokenSecretName(input.workerId), labels: input.labels },
-    type: "Opaque",
-    stringData: { [GIT_TOKEN_KEY]: input.token },
-  };
-}
 
 /** The contract's labels plus the app labels; values made label-safe. */
 export function workerPodLabels(input: WorkerPodInput): Record<string, string> {
@@ -188,13 +156,8 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
     env: [
       ...envVars(env),
       { name: "GIT_TERMINAL_PROMPT", value: "0" },
-      ...(input.git.tokenSecret
-        ? [
-            {
-              name: "GIT_TOKEN",
-              valueFrom: { secretKeyRef: { name: input.git.tokenSecret, key: GIT_TOKEN_KEY } },
-            },
-          ]
+      ...(input.secret?.gitToken
+        ? [secretKeyEnv("GIT_TOKEN", input.secret.name, WORKER_SECRET_KEYS.gitToken)]
         : []),
     ],
     volumeMounts: mounts,
@@ -204,7 +167,7 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
 }
 
 export function workerContainer(input: WorkerPodInput): V1Container {
-  const { GIT_TOKEN: _token, ...buildEnv } = input.env;
+  const { GIT_TOKEN: _git, WHARF_WORKER_TOKEN: _worker, ...buildEnv } = input.env;
   const env: Record<string, string> = {
     ...buildEnv,
     WHARF_SOURCE_DIR: WORKER_SOURCE_DIR,
@@ -226,6 +189,9 @@ export function workerContainer(input: WorkerPodInput): V1Container {
       fieldEnv("WHARF_POD_NAME", "metadata.name"),
       fieldEnv("WHARF_POD_UID", "metadata.uid"),
       fieldEnv("WHARF_K8S_NAMESPACE", "metadata.namespace"),
+      ...(input.secret?.workerToken
+        ? [secretKeyEnv("WHARF_WORKER_TOKEN", input.secret.name, WORKER_SECRET_KEYS.workerToken)]
+        : []),
     ],
     ports: [
       { name: "grpc", containerPort: input.grpcPort, protocol: "TCP" },
@@ -272,7 +238,7 @@ export function workerPod(input: WorkerPodInput): V1Pod {
       volumes: workerVolumes(input),
       nodeSelector: input.nodeSelector,
       tolerations: input.tolerations,
-      terminationGracePeriodSeconds: 30,
+      terminationGracePeriodSeconds: input.terminationGracePeriodSeconds ?? 30,
     },
   };
 }

@@ -5,14 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  CLONE_SCRIPT,
-  gitTokenSecretName,
-  labelValue,
-  WORKER_SOURCE_DIR,
-  type WorkerPodInput,
-  workerPod,
-} from "../src/index.js";
+import { CLONE_SCRIPT, labelValue, WORKER_SOURCE_DIR, type WorkerPodInput, workerPod } from "../src/index.js";
 
 const run = promisify(execFile);
 
@@ -22,16 +15,14 @@ const input = (extra: Partial<WorkerPodInput> = {}): WorkerPodInput => ({
   instance: "prod",
   projectId: "7",
   image: "ghcr.io/iver-wharf/wharf-worker:1.0.0",
-  git: {
-    url: "https://git.example/group/repo.git",
-    branch: "main",
-    tokenSecret: gitTokenSecretName("0192f0c4-7a1e-7000-8000-000000000001"),
-  },
+  git: { url: "https://git.example/group/repo.git", branch: "main" },
+  secret: { name: "wharf-worker-secret-0192f0c4", gitToken: true, workerToken: true },
   env: {
     WHARF_BUILD_REF: "42",
     WHARF_WORKER_ID: "0192f0c4-7a1e-7000-8000-000000000001",
     GIT_FULLURL: "https://git.example/group/repo.git",
     GIT_TOKEN: "s3cret",
+    WHARF_WORKER_TOKEN: "w0rker-t0ken",
     VARS: '{"a":"1"}',
     WHARF_EXECUTOR: "kubernetes",
   },
@@ -96,6 +87,11 @@ describe("workerPod", () => {
       WHARF_POD_NAME: "metadata.name",
       WHARF_POD_UID: "metadata.uid",
       WHARF_K8S_NAMESPACE: "metadata.namespace",
+      WHARF_WORKER_TOKEN: undefined,
+    });
+    expect(worker.env).toContainEqual({
+      name: "WHARF_WORKER_TOKEN",
+      valueFrom: { secretKeyRef: { name: "wharf-worker-secret-0192f0c4", key: "worker-token" } },
     });
     expect(worker.ports?.map((p) => p.containerPort)).toEqual([5010, 5011]);
     const clone = pod.spec!.initContainers![0]!;
@@ -103,14 +99,14 @@ describe("workerPod", () => {
       GIT_FULLURL: "https://git.example/group/repo.git",
       GIT_BRANCH: "main",
     });
-    // The token is read from its Secret: it is nowhere in the pod spec.
+    // The tokens are read from the worker's Secret, each by its own container: neither is in the spec.
     expect(clone.env).toContainEqual({
       name: "GIT_TOKEN",
-      valueFrom: {
-        secretKeyRef: { name: "wharf-git-token-0192f0c4-7a1e-7000-8000-000000000001", key: "token" },
-      },
+      valueFrom: { secretKeyRef: { name: "wharf-worker-secret-0192f0c4", key: "git-token" } },
     });
+    expect(clone.env?.map((e) => e.name)).not.toContain("WHARF_WORKER_TOKEN");
     expect(JSON.stringify(pod)).not.toContain("s3cret");
+    expect(JSON.stringify(pod)).not.toContain("w0rker-t0ken");
     // Clone and worker share the source volume.
     expect(clone.volumeMounts?.[0]?.name).toBe("source");
     expect(worker.volumeMounts?.map((m) => m.name)).toContain("source");

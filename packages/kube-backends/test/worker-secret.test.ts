@@ -1,11 +1,13 @@
 import { CoreV1Api } from "@kubernetes/client-node";
 import type { FakeKubeApiServer } from "@wharf/kube-fake";
-import { gitTokenSecretName } from "@wharf/kube-manifests";
+import { workerSecretName } from "@wharf/kube-manifests";
+import { workerTokenFor } from "@wharf/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { NAMESPACE, startFakeCluster, waitFor } from "./kube-stack.js";
 import { podScenarios, spec } from "./pod-scenarios.js";
 
 const TOKEN = "glpat-k8s-token-never-in-a-pod-spec";
+const WORKER_TOKEN_KEY = "provisioner-key-for-worker-tokens";
 let fake: FakeKubeApiServer | undefined;
 afterEach(async () => {
   await fake?.close();
@@ -17,20 +19,23 @@ const withToken = (workerId: string, buildRef: number, repoUrl: string) => {
   return { ...s, request: { ...s.request, gitToken: TOKEN } };
 };
 
-describe("a build's git token on Kubernetes", () => {
-  it("lives in a Secret owned by the worker pod, never in the pod spec, and goes with the pod", async () => {
+describe("a worker's tokens on Kubernetes", () => {
+  it("live in a Secret owned by the worker pod, never in the pod spec, and go with the pod", async () => {
     fake = await startFakeCluster();
     const api = fake.kubeConfig(NAMESPACE).makeApiClient(CoreV1Api);
-    const s = await podScenarios(fake.kubeConfig(NAMESPACE));
+    const s = await podScenarios(fake.kubeConfig(NAMESPACE), { workerToken: WORKER_TOKEN_KEY });
     try {
       await s.echo.create(withToken("w-token", 1, s.repoUrl));
       const [pod] = (await api.listNamespacedPod({ namespace: NAMESPACE })).items;
+      const workerToken = workerTokenFor(WORKER_TOKEN_KEY, "w-token");
       expect(JSON.stringify(pod)).not.toContain(TOKEN);
+      expect(JSON.stringify(pod)).not.toContain(workerToken);
       const secret = await api.readNamespacedSecret({
-        name: gitTokenSecretName("w-token"),
+        name: workerSecretName("w-token"),
         namespace: NAMESPACE,
       });
-      expect(Buffer.from(secret.data?.token ?? "", "base64").toString()).toBe(TOKEN);
+      const value = (key: string) => Buffer.from(secret.data?.[key] ?? "", "base64").toString();
+      expect([value("git-token"), value("worker-token")]).toEqual([TOKEN, workerToken]);
       expect(secret.metadata?.ownerReferences).toEqual([
         expect.objectContaining({ kind: "Pod", name: pod!.metadata!.name, uid: pod!.metadata!.uid }),
       ]);
@@ -57,7 +62,7 @@ describe("a build's git token on Kubernetes", () => {
       });
       const err = await s.echo.create(withToken("w-unowned", 2, s.repoUrl)).catch((e: unknown) => e as Error);
       expect(err).toBeInstanceOf(Error);
-      expect((err as Error).message).toMatch(/could not hand the git token Secret to pod/);
+      expect((err as Error).message).toMatch(/could not hand the worker's Secret to pod/);
       expect((err as Error).message).not.toContain(TOKEN);
       await waitFor("nothing left", async () => {
         const pods = await api.listNamespacedPod({ namespace: NAMESPACE });

@@ -1,34 +1,35 @@
 import { type CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import {
   apiMessage,
-  gitTokenSecretName,
   WORKER_MANAGED_BY,
   WORKER_POD_LABELS,
-  workerGitTokenSecret,
+  type WorkerCredentials,
+  workerSecret,
+  workerSecretName,
 } from "@wharf/kube-manifests";
 import { BackendError } from "@wharf/provisioner";
 
 const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /**
- * The git token of a worker pod's clone, kept in a Secret of its own instead of the pod spec,
- * where anyone who may read pods (the aggregator's Role, `kubectl describe`) would see it.
- * Created before the pod, then owned by it, so the garbage collector deletes it with the pod
- * whatever ends the worker. Messages name the Secret, never its value.
+ * A worker pod's credentials (git token, gRPC token) in a Secret of its own instead of the
+ * pod spec (see kube-manifests' worker-secret.ts). Created before the pod, then owned by it,
+ * so the garbage collector deletes it with the pod whatever ends the worker. Messages name
+ * the Secret, never a value.
  */
-export class GitTokenSecrets {
+export class WorkerSecrets {
   constructor(
     private readonly api: CoreV1Api,
     private readonly namespace: string,
   ) {}
 
-  async create(workerId: string, token: string): Promise<void> {
+  async create(workerId: string, credentials: WorkerCredentials): Promise<void> {
     try {
       await this.api.createNamespacedSecret({
         namespace: this.namespace,
-        body: workerGitTokenSecret({
+        body: workerSecret({
           workerId,
-          token,
+          credentials,
           labels: {
             [WORKER_POD_LABELS.managedBy]: WORKER_MANAGED_BY,
             [WORKER_POD_LABELS.workerId]: workerId,
@@ -37,7 +38,7 @@ export class GitTokenSecrets {
       });
     } catch (err) {
       throw new BackendError(
-        `could not create the git token Secret ${gitTokenSecretName(workerId)}: ${apiMessage(err)}`,
+        `could not create the worker's Secret ${workerSecretName(workerId)}: ${apiMessage(err)}`,
         { cause: err },
       );
     }
@@ -47,7 +48,7 @@ export class GitTokenSecrets {
   async ownBy(workerId: string, pod: { name: string; uid: string }): Promise<void> {
     await this.api.patchNamespacedSecret(
       {
-        name: gitTokenSecretName(workerId),
+        name: workerSecretName(workerId),
         namespace: this.namespace,
         body: {
           metadata: {
@@ -63,7 +64,7 @@ export class GitTokenSecrets {
 
   async delete(workerId: string): Promise<void> {
     await this.api
-      .deleteNamespacedSecret({ name: gitTokenSecretName(workerId), namespace: this.namespace })
+      .deleteNamespacedSecret({ name: workerSecretName(workerId), namespace: this.namespace })
       .catch((err) => {
         if (!isNotFound(err)) throw err;
       });
