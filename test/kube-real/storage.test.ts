@@ -76,7 +76,11 @@ describe.skipIf(!ADMIN_KUBECONFIG)("storage on a real cluster (WHARF_KUBE_REAL_K
             image: BUSYBOX_IMAGE,
             imagePullPolicy: "Never",
             // tar: what the kubernetes executor's workspace pod needs besides sh.
-            command: ["sh", "-c", "echo written >/data/file && tar -c -f /dev/null -C /data . && cat /data/file"],
+            command: [
+              "sh",
+              "-c",
+              "echo written >/data/file && tar -c -f /dev/null -C /data . && cat /data/file",
+            ],
             volumeMounts: [{ name: "data", mountPath: "/data" }],
           },
         ],
@@ -87,7 +91,8 @@ describe.skipIf(!ADMIN_KUBECONFIG)("storage on a real cluster (WHARF_KUBE_REAL_K
       "writer pod Succeeded",
       () => {
         const phase = field("pod", "writer", "{.status.phase}");
-        if (phase === "Failed") throw new Error(`writer failed: ${kubectl("-n", namespace, "logs", "writer")}`);
+        if (phase === "Failed")
+          throw new Error(`writer failed: ${kubectl("-n", namespace, "logs", "writer")}`);
         return phase === "Succeeded";
       },
       90_000,
