@@ -58,5 +58,10 @@ if [ -e "$DATA/started" ] && [ -d /var/log/pods ]; then
   find /var/log/pods -mindepth 1 -maxdepth 1 -newer "$DATA/started" -exec rm -rf {} +
   find /var/log/containers -maxdepth 1 -xtype l -delete 2>/dev/null
 fi
+# The hostPath provisioner's /tmp/hostpath_pv, a link into $DATA (up.sh).
+if [ -s "$DATA/hostpath_link" ]; then
+  link=$(cat "$DATA/hostpath_link")
+  [ -L "$link" ] && [ "$(readlink "$link")" = "$DATA/hostpath_pv" ] && rm -f "$link"
+fi
 rm -rf "$DATA"
 log "removed $DATA"

@@ -175,6 +175,40 @@ log "kubernetes Service proxy ($BRIDGE_IP:443 -> 127.0.0.1:$API_PORT)"
 spawn apiserver-proxy node "$HERE/apiserver-proxy.mjs" "$BRIDGE_IP" 443 127.0.0.1 "$API_PORT"
 wait_for apiserver-proxy 20 curl -sf --cacert "$PKI/ca.crt" --resolve "kubernetes.default.svc:443:$BRIDGE_IP" https://kubernetes.default.svc/readyz
 
+# --- storage: the in-tree hostPath provisioner ------------------------------------------------
+# kube-controller-manager --enable-hostpath-provisioner makes a PV for every claim of a
+# StorageClass with provisioner kubernetes.io/host-path (the default one, made below once the
+# API answers): a directory /tmp/hostpath_pv/<uid> (a path fixed in the plugin), removed when
+# its claim is deleted (reclaim Delete; the deleter refuses anything not under /tmp/). The
+# controller-manager makes and removes those directories itself, so it works on one node only.
+# /tmp/hostpath_pv is a link into $DATA, so the volumes' data goes with the cluster's state.
+HOSTPATH_LINK=/tmp/hostpath_pv
+mkdir -p "$DATA/hostpath_pv"
+if [ -L "$HOSTPATH_LINK" ]; then
+  rm -f "$HOSTPATH_LINK"
+elif [ -d "$HOSTPATH_LINK" ]; then
+  rmdir "$HOSTPATH_LINK" 2>/dev/null || fail "$HOSTPATH_LINK exists and is not empty (another hostPath provisioner's volumes?): remove it first"
+fi
+ln -s "$DATA/hostpath_pv" "$HOSTPATH_LINK"
+echo "$HOSTPATH_LINK" >"$DATA/hostpath_link"
+# Recycling (reclaim policy Recycle) runs a pod that empties the volume; its default image
+# (busybox:1.27) cannot be pulled here, so it is ours.
+cat >"$DATA/pv-recycler.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: { generateName: pv-recycler-, namespace: default }
+spec:
+  activeDeadlineSeconds: 60
+  restartPolicy: Never
+  volumes: [{ name: vol }]
+  containers:
+    - name: pv-recycler
+      image: $BUSYBOX_IMAGE
+      imagePullPolicy: Never
+      command: ["/bin/sh", "-c", "test -e /scrub && rm -rf /scrub/..?* /scrub/.[!.]* /scrub/* && test -z \"\$(ls -A /scrub)\" || exit 1"]
+      volumeMounts: [{ name: vol, mountPath: /scrub }]
+YAML
+
 # --- controller-manager, scheduler -----------------------------------------------------------
 log "kube-controller-manager, kube-scheduler"
 spawn kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
@@ -185,6 +219,7 @@ spawn kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --controllers='*,-cloud-node-lifecycle,-service,-route' \
+  --enable-hostpath-provisioner=true --pv-recycler-pod-template-filepath-hostpath="$DATA/pv-recycler.yaml" \
   --leader-elect=false --profiling=false --v=1
 spawn kube-scheduler "$KUBE_BIN/kube-scheduler" \
   --kubeconfig="$DATA/scheduler.kubeconfig" \
@@ -251,8 +286,10 @@ make_image() { # name entrypoint-json cmd-json out.tar [standin]
   w=$(mktemp -d)
   mkdir -p "$w/rootfs/bin" "$w/rootfs/tmp" "$w/rootfs/etc" "$w/oci/blobs/sha256"
   cp /bin/busybox "$w/rootfs/bin/busybox"
-  for a in sh sleep echo cat ls test wget nc env id true false grep sed head tail wc ps kill date hostname mkdir rm cp mv httpd; do
-    ln -s busybox "$w/rootfs/bin/$a"
+  # Every applet busybox has (sh, tar, head, ... : the kubernetes executor's workspace pod
+  # runs `sh -c 'head -c N | tar -x ...'` and `tar -c`).
+  for a in $(/bin/busybox --list); do
+    [ "$a" = busybox ] || ln -s busybox "$w/rootfs/bin/$a"
   done
   if [ "${5:-}" = standin ]; then
     # For worker pods in tests: the clone init container runs `git ... clone ... -- URL DEST`;
@@ -329,6 +366,19 @@ spawn kubelet "$KUBE_BIN/kubelet" \
 K() { "$KUBECTL" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 wait_for kubelet 180 bash -c "'$KUBECTL' --kubeconfig '$KUBECONFIG_ADMIN' get node '$NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 log "node $NODE_NAME Ready"
+
+# --- the default StorageClass ----------------------------------------------------------------------
+K apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: wharf-hostpath
+  annotations: { storageclass.kubernetes.io/is-default-class: "true" }
+provisioner: kubernetes.io/host-path
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+YAML
+log "default StorageClass wharf-hostpath (kubernetes.io/host-path under $HOSTPATH_LINK -> $DATA/hostpath_pv)"
 
 # --- a pod that runs and exits 0 -----------------------------------------------------------------
 wait_for kube-controller-manager 120 bash -c "'$KUBECTL' --kubeconfig '$KUBECONFIG_ADMIN' -n default get serviceaccount default"

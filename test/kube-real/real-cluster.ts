@@ -23,6 +23,15 @@ export function kubectl(...args: string[]): string {
   });
 }
 
+/** `kubectl create -f -` of one object as the admin; returns stdout. */
+export function kubectlCreate(namespace: string, object: object): string {
+  return execFileSync(
+    process.env.KUBECTL ?? "kubectl",
+    ["--kubeconfig", ADMIN_KUBECONFIG, "-n", namespace, "create", "-f", "-"],
+    { input: JSON.stringify(object), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] },
+  );
+}
+
 // @kubernetes/client-node is a dependency of @wharf/kube-backends, not of this test package:
 // load the very copy kube-backends uses.
 const requireFromKubeBackends = createRequire(

@@ -13,6 +13,7 @@ import {
   BUSYBOX_IMAGE,
   type KubeConfig,
   kubectl,
+  kubectlCreate,
   STANDIN_IMAGE,
   serviceAccountKubeConfig,
 } from "./real-cluster.js";
@@ -174,6 +175,50 @@ describe.skipIf(!ADMIN_KUBECONFIG)("on a real cluster (WHARF_KUBE_REAL_KUBECONFI
     expect(w.message).toMatch(/Failed to pull image "missing\.invalid\/wharf-worker:1"/);
     await directory.remove("w-missing");
     await waitFor("pod gone", () => podsLeft().length === 0, 90_000, 500);
+  }, 240_000);
+
+  it("delete answers once the deletion is accepted; the Terminating worker pod and a pod it owns go afterwards", async () => {
+    backend = newBackend(STANDIN_IMAGE, STANDIN_IMAGE);
+    await backend.create(spec("w-delete", 4));
+    const [worker] = JSON.parse(
+      kubectl("-n", namespace, "get", "pods", "-l", "wharf.iver.com/worker-id=w-delete", "-o", "json"),
+    ).items as { metadata: { name: string; uid: string } }[];
+    // A step pod of the worker's (owned by it, as the kubernetes executor makes them).
+    kubectlCreate(namespace, {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "w-delete-step",
+        ownerReferences: [
+          { apiVersion: "v1", kind: "Pod", name: worker!.metadata.name, uid: worker!.metadata.uid },
+        ],
+      },
+      spec: {
+        restartPolicy: "Never",
+        terminationGracePeriodSeconds: 1,
+        containers: [
+          { name: "step", image: BUSYBOX_IMAGE, imagePullPolicy: "Never", command: ["sleep", "600"] },
+        ],
+      },
+    });
+    await waitFor(
+      "worker running",
+      () =>
+        kubectl("-n", namespace, "get", "pod", worker!.metadata.name, "-o", "jsonpath={.status.phase}") ===
+        "Running",
+      90_000,
+      250,
+    );
+    const asked = Date.now();
+    expect(await backend.delete("w-delete")).toBe(true);
+    const answeredMs = Date.now() - asked;
+    // It took 9-22 s when delete waited for the pod object to go.
+    expect(answeredMs).toBeLessThan(3_000);
+    // Deleting again while it terminates (the reconcile does) is fine.
+    expect(await backend.delete("w-delete")).toBe(true);
+    await waitFor("worker and step pods gone", () => podsLeft().length === 0, 120_000, 500);
+    expect(await backend.delete("w-delete")).toBe(false);
+    log.info({ answeredMs, goneAfterMs: Date.now() - asked }, "worker pod deletion");
   }, 240_000);
 
   it("RBAC: wharf-provisioner may not read pod logs, wharf-aggregator may not create pods", () => {

@@ -43,14 +43,81 @@ async function warnings(kube: KubeClient, namespace: string, name: string): Prom
       (o) => kube.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` }, o),
       Math.min(WARNINGS_TIMEOUT_MS, kube.calls.policy.requestTimeoutMs),
     );
-    return events.items
-      .filter((e) => e.type === "Warning")
-      .slice(-3)
-      .map((e) => `${e.reason}: ${e.message}`)
-      .join("; ");
+    // The scheduler repeats FailedScheduling on every retry: each warning is named once.
+    const unique = [
+      ...new Set(events.items.filter((e) => e.type === "Warning").map((e) => `${e.reason}: ${e.message}`)),
+    ];
+    return unique.slice(-3).join("; ");
   } catch {
     return "";
   }
+}
+
+/**
+ * Reasons the PersistentVolume controller records on a claim it will not bind by itself:
+ * `FailedBinding` (no class, no default StorageClass: nothing will provision a volume) and
+ * `ProvisioningFailed` (e.g. the class does not exist, or its provisioner refused).
+ */
+const CLAIM_NOT_BINDING_REASONS = new Set(["FailedBinding", "ProvisioningFailed"]);
+/** How often a pod that is not scheduled has its claims looked at. */
+const CLAIM_CHECK_INTERVAL_MS = 1_000;
+
+function hint(reason: string | undefined): string {
+  return reason === "FailedBinding"
+    ? "the cluster has no default StorageClass: set WHARF_K8S_STORAGE_CLASS to a StorageClass that provisions volumes, or mark one default"
+    : "set WHARF_K8S_STORAGE_CLASS to a StorageClass of the cluster, or unset it to use the default one";
+}
+
+/**
+ * For a pod the scheduler did not place (PodScheduled False): the first of its claims that is
+ * Pending with an event saying it will not be bound, as "workspace claim X is not bound: …".
+ * Undefined while nothing says so (a slow provisioner, or not scheduled for another reason).
+ * Uses only `list` (the worker's Role has no `get` on claims); any error counts as "nothing".
+ */
+async function claimNotBinding(
+  kube: KubeClient,
+  namespace: string,
+  pod: V1Pod,
+  deadline: number,
+): Promise<string | undefined> {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
+  if (pod.spec?.nodeName || scheduled?.status !== "False") return undefined;
+  const claims = (pod.spec?.volumes ?? []).flatMap((v) =>
+    v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
+  );
+  const timeout = () => Math.max(1, Math.min(WARNINGS_TIMEOUT_MS, deadline - Date.now()));
+  for (const name of claims) {
+    try {
+      const found = await kube.calls.once(
+        `list claim ${name}`,
+        (o) =>
+          kube.core.listNamespacedPersistentVolumeClaim(
+            { namespace, fieldSelector: `metadata.name=${name}` },
+            o,
+          ),
+        timeout(),
+      );
+      if (found.items[0]?.status?.phase !== "Pending") continue;
+      const events = await kube.calls.once(
+        `list events of claim ${name}`,
+        (o) =>
+          kube.core.listNamespacedEvent(
+            {
+              namespace,
+              fieldSelector: `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${name}`,
+            },
+            o,
+          ),
+        timeout(),
+      );
+      const why = events.items.filter((e) => CLAIM_NOT_BINDING_REASONS.has(e.reason ?? "")).at(-1);
+      if (why)
+        return `workspace claim ${name} is not bound: ${why.message} (${why.reason}; ${hint(why.reason)})`;
+    } catch {
+      // A diagnosis only: the start timeout still binds.
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -62,6 +129,7 @@ async function warnings(kube: KubeClient, namespace: string, name: string): Prom
 export async function waitForContainerStart(kube: KubeClient, o: PodWatchOptions): Promise<V1Pod> {
   const deadline = Date.now() + o.timeoutMs;
   let lastError: Error | undefined;
+  let nextClaimCheck = 0;
   while (Date.now() < deadline) {
     let pod: V1Pod;
     try {
@@ -86,6 +154,12 @@ export async function waitForContainerStart(kube: KubeClient, o: PodWatchOptions
         `${waiting.reason}: ${waiting.message ?? "container cannot start"}`,
         waiting.reason,
       );
+    }
+    // Not scheduled because its claim cannot be bound: say so now, not at the deadline.
+    if (pod.status?.phase === "Pending" && Date.now() >= nextClaimCheck) {
+      nextClaimCheck = Date.now() + CLAIM_CHECK_INTERVAL_MS;
+      const notBinding = await claimNotBinding(kube, o.namespace, pod, deadline);
+      if (notBinding) throw new PodStartError(notBinding, "ClaimNotBound");
     }
     await sleep(Math.min(o.pollMs, Math.max(0, deadline - Date.now())));
   }

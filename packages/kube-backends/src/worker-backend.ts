@@ -56,6 +56,11 @@ export interface KubernetesBackendOptions extends WorkerRuntimeOptions {
   /** How long `create` waits for the pod to be scheduled and get an IP. Default 2 minutes. */
   startTimeoutMs?: number;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /**
+   * A worker pod still Terminating this long after its grace period ended is deleted with
+   * grace 0 by the next `delete` (its kubelet is stuck or its node gone). Default 30 s.
+   */
+  forceDeleteAfterMs?: number;
   log?: Logger;
 }
 
@@ -66,6 +71,7 @@ export interface KubernetesBackendWorker extends BackendWorker {
 }
 
 const DEFAULT_PORTS: WorkerPorts = { grpc: 5010, http: 5011 };
+const FORCE_DELETE_AFTER_MS = 30_000;
 const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /** Where the address of a pod without an IP points: `.invalid` never resolves, so a probe just fails. */
@@ -239,8 +245,9 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     return (await this.list()).find((w) => w.workerId === workerId)?.status;
   }
 
-  private async deletePod(name: string): Promise<void> {
-    const graceSec = Math.ceil(stopGraceOf(this.opts) / 1000);
+  /** Deletes a pod with the worker's stop grace, or (`force`) at once: grace 0. */
+  private async deletePod(name: string, force = false): Promise<void> {
+    const graceSec = force ? 0 : Math.ceil(stopGraceOf(this.opts) / 1000);
     await this.api
       .deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: graceSec })
       .catch((err) => {
@@ -249,9 +256,13 @@ export class KubernetesWorkerBackend implements WorkerBackend {
   }
 
   /**
-   * Deletes the worker's pod (SIGTERM, then SIGKILL after the grace); the step pods it
-   * owns follow through their ownerReferences. Asks the API server rather than the cache,
-   * so a pod created a moment ago is found too, and waits (bounded) until it is gone.
+   * Deletes the worker's pod (SIGTERM, then SIGKILL after the grace); the step pods it owns
+   * follow through their ownerReferences. Asks the API server rather than the cache, so a pod
+   * created a moment ago is found too. Resolves once the API server accepted the deletion, not
+   * when the pod is gone (a v1.20 kubelet kept pods Terminating up to 60 s, and
+   * `DELETE /api/worker/:id` waited for it): the kubelet stops it. While it is still listed,
+   * the scheduler's reconcile calls this again; a pod already Terminating is left to the
+   * kubelet, and one still there `forceDeleteAfterMs` past the end of its grace is forced out.
    */
   async delete(workerId: string): Promise<boolean> {
     await this.start();
@@ -268,19 +279,23 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       });
     }
     if (pods.length === 0) return false;
-    const names = new Set(pods.map((p) => p.metadata?.name as string));
+    const forceAfterMs = this.opts.forceDeleteAfterMs ?? FORCE_DELETE_AFTER_MS;
     try {
-      await Promise.all([...names].map((n) => this.deletePod(n)));
+      await Promise.all(
+        pods.map((p) => {
+          const name = p.metadata?.name as string;
+          const terminating = p.metadata?.deletionTimestamp;
+          if (!terminating) return this.deletePod(name);
+          // The deletionTimestamp of a pod is when its grace period ends.
+          const graceEnded = new Date(terminating as unknown as string | Date).getTime();
+          return Date.now() >= graceEnded + forceAfterMs ? this.deletePod(name, true) : undefined;
+        }),
+      );
     } catch (err) {
       throw new BackendError(`could not delete the pod of worker ${workerId}: ${apiMessage(err)}`, {
         cause: err,
       });
     }
-    const graceMs = stopGraceOf(this.opts);
-    await this.cache.waitFor(
-      () => (this.cache.list().some((p) => names.has(p.metadata?.name ?? "")) ? undefined : true),
-      graceMs + 10_000,
-    );
     return true;
   }
 

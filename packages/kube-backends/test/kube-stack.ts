@@ -50,12 +50,22 @@ export function backendOptions(
 }
 
 /** Provisioner (kubernetes backend) + aggregator (kubernetes discovery) + wharf-api double, on one fake cluster. */
-export async function startKubeStack(db: Database, opts: { probe?: StatusProbe } = {}) {
+export async function startKubeStack(
+  db: Database,
+  opts: {
+    probe?: StatusProbe;
+    backendExtra?: (
+      fake: FakeKubeApiServer,
+    ) => Partial<KubernetesBackendOptions> | Promise<Partial<KubernetesBackendOptions>>;
+  } = {},
+) {
   const fake = await startFakeCluster();
   const kubeConfig = fake.kubeConfig(NAMESPACE);
   await migrateProvisioner(db);
   await migrateRelay(db);
-  const backend = new KubernetesWorkerBackend(backendOptions(kubeConfig));
+  const backend = new KubernetesWorkerBackend(
+    backendOptions(kubeConfig, (await opts.backendExtra?.(fake)) ?? {}),
+  );
   const provisioner = await Provisioner.start({
     db,
     backend,

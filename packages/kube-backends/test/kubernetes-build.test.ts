@@ -118,10 +118,13 @@ describe("kubernetes backends on the fake API server", () => {
   it("DELETE /api/worker/:id cancels a running build: the pod is deleted and the build ends", async () => {
     const workerId = await startBuild(803, "sleeping");
     await waitFor("step started", () => stack.api.logsFor(803).some((l) => l.message === "started"), 60_000);
+    const asked = Date.now();
     const deleted = await call(stack.url, "DELETE", `/api/worker/${workerId}`);
     expect(deleted.status).toBe(204);
-    expect(podsOf(workerId)).toEqual([]);
+    // Answered once the pod's deletion was accepted, not when the pod is gone (fault 10).
+    expect(Date.now() - asked).toBeLessThan(2_000);
     expect(stack.fake.calls).toContainEqual(expect.objectContaining({ verb: "delete", resource: "pods" }));
+    await waitFor("pod removed", () => podsOf(workerId).length === 0, 20_000);
     // The pod's SIGTERM made the worker cancel its build and wait for the aggregator's Release
     // (within the grace): the cancelled build's own last lines arrived, no "lost" diagnostic.
     await waitFor("Failed at wharf-api", () => stack.api.statusesFor(803).includes("Failed"), 30_000);

@@ -107,6 +107,8 @@ describe("KubernetesWorkerDirectory", () => {
     await waitFor("pod running", async () => (await scenarios.echo.status("w-mine"))?.phase === "Running");
     expect(await directory.list()).toEqual([]);
     expect(await scenarios.echo.delete("w-mine")).toBe(true);
+    // delete does not wait for the pod to go; once it has, there is nothing to delete.
+    await waitFor("pod gone", () => fake.store.list("pods", NAMESPACE).length === 0, 15_000);
     expect(await scenarios.echo.delete("w-mine")).toBe(false);
   });
 });

@@ -12,6 +12,7 @@ import { type AuthorizationRequest, type Authorizer, forbidden } from "./authori
 import { FakeKubelet } from "./kubelet.js";
 import { type KubeObject, ObjectStore } from "./object-store.js";
 import { handleRest } from "./rest-handler.js";
+import type { FakeStorageOptions } from "./storage.js";
 import { runExecSession, runPortForwardSession } from "./stream-sessions.js";
 
 /** One request as the authorizer would see it; tests compare these with a Role. */
@@ -25,7 +26,7 @@ export interface ApiCall {
   code: number;
 }
 
-export interface FakeKubeOptions {
+export interface FakeKubeOptions extends FakeStorageOptions {
   /** Whether an image "exists"; a missing one gives ErrImagePull/ImagePullBackOff. Default: all exist. */
   imageExists?: (image: string) => boolean;
   /** Namespace of the kubeconfig's context. Default "default". */
@@ -52,6 +53,12 @@ export interface FakeKubeOptions {
    * Default: one node, "fake-node".
    */
   nodes?: string[];
+  /**
+   * A deleted pod's object stays (Terminating) for its whole grace period even when its
+   * containers stopped sooner, as a busy v1.20 kubelet was seen to keep them (up to 60 s).
+   * Default: it goes once its containers stopped.
+   */
+  holdTerminatingPods?: boolean;
 }
 
 /**
@@ -136,6 +143,7 @@ export class FakeKubeApiServer {
       rootDir,
       imageExists: options.imageExists,
       ...(options.nodes ? { nodes: options.nodes } : {}),
+      holdTerminatingPods: options.holdTerminatingPods,
     });
     this.server = http.createServer((req, res) => void this.onRequest(req, res));
     this.server.on("upgrade", (req, socket, head) => this.onUpgrade(req, socket, head));
@@ -316,6 +324,7 @@ export class FakeKubeApiServer {
       store: this.store,
       kubelet: this.kubelet,
       rootDir: this.rootDir,
+      storage: this.options,
       deleteObject: (resource: string, ns: string, name: string, grace?: number, propagation?: string) =>
         this.deleteObject(resource, ns, name, grace, propagation),
     };
@@ -327,11 +336,16 @@ export class FakeKubeApiServer {
     if (!obj) throw notFound(resource, name);
     let result: KubeObject;
     if (obj.metadata.deletionTimestamp) {
-      result = obj;
+      // Deleting a terminating pod again with grace 0 forces it: the object goes at once.
+      result = resource === "pods" && grace === 0 ? (this.store.remove(resource, ns, name) ?? obj) : obj;
     } else if (resource === "pods" || (resource === "persistentvolumeclaims" && this.claimInUse(ns, name))) {
       result = this.store.update(resource, ns, name, (o) => {
-        o.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-        o.metadata.deletionGracePeriodSeconds = grace ?? o.spec?.terminationGracePeriodSeconds ?? 30;
+        // As the API server: a pod's deletionTimestamp is when its grace period ends.
+        const seconds = resource === "pods" ? (grace ?? o.spec?.terminationGracePeriodSeconds ?? 30) : 0;
+        o.metadata.deletionTimestamp = new Date(Date.now() + seconds * 1000)
+          .toISOString()
+          .replace(/\.\d+Z$/, "Z");
+        if (resource === "pods") o.metadata.deletionGracePeriodSeconds = seconds;
       });
     } else {
       result = this.store.remove(resource, ns, name)!;

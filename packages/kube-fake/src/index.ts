@@ -20,3 +20,4 @@ export { FakeKubelet, type KubeletOptions } from "./kubelet.js";
 export { type KubeObject, ObjectStore, type StoreEvent } from "./object-store.js";
 export { pollUntil } from "./poll-until.js";
 export { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.js";
+export type { FakeStorageOptions } from "./storage.js";

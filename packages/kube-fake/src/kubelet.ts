@@ -14,6 +14,8 @@ export interface KubeletOptions {
   nodeName?: string;
   /** The cluster's nodes, for pod placement and volume attachment (NodePlacement). Default: [nodeName]. */
   nodes?: string[];
+  /** A deleted pod's object stays for its whole grace period, even when its containers stopped sooner. */
+  holdTerminatingPods?: boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: container specs are open JSON
@@ -27,6 +29,8 @@ interface RunningPod {
   /** Containers the kubelet removed (the pod is being deleted and they ended). */
   removed: Set<string>;
   done: Promise<void>;
+  /** The deletion under way (stop, then remove the object), once it began. */
+  terminating?: Promise<void>;
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
@@ -126,7 +130,13 @@ export class FakeKubelet {
   }
 
   /** Records an Event about the pod, as the kubelet and scheduler do. */
-  event(pod: KubeObject, type: "Normal" | "Warning", reason: string, message: string): void {
+  event(
+    pod: KubeObject,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+    component = "kubelet",
+  ): void {
     const ns = pod.metadata.namespace!;
     this.store.create("events", ns, {
       apiVersion: "v1",
@@ -142,7 +152,7 @@ export class FakeKubelet {
       type,
       reason,
       message,
-      source: { component: "kubelet", host: this.nodeName },
+      source: component === "kubelet" ? { component, host: this.nodeName } : { component },
       firstTimestamp: now(),
       lastTimestamp: now(),
       count: 1,
@@ -335,7 +345,49 @@ export class FakeKubelet {
     });
   }
 
+  /** Claims of the pod's volumes that exist but are not Bound (a missing one is the sandbox's VolumeError). */
+  private unboundClaims(pod: KubeObject): string[] {
+    const ns = pod.metadata.namespace!;
+    return ((pod.spec.volumes ?? []) as Container[]).flatMap((v) => {
+      const name: string | undefined = v.persistentVolumeClaim?.claimName;
+      if (!name) return [];
+      const claim = this.store.get("persistentvolumeclaims", ns, name);
+      return claim && claim.status?.phase !== "Bound" ? [name] : [];
+    });
+  }
+
+  /**
+   * The scheduler's volume binding: a pod whose claim is not bound is not placed on a node.
+   * It stays Pending with PodScheduled False (Unschedulable) and one FailedScheduling event
+   * until its claims are bound or it is deleted. False when it was deleted meanwhile.
+   */
+  private async waitForBoundClaims(pod: KubeObject, running: RunningPod): Promise<boolean> {
+    if (this.unboundClaims(pod).length === 0) return true;
+    const message = "0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims.";
+    this.update(pod, (p) => {
+      p.status = {
+        phase: "Pending",
+        qosClass: "BestEffort",
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            message,
+            lastTransitionTime: now(),
+          },
+        ],
+      };
+    });
+    this.event(pod, "Warning", "FailedScheduling", message, "default-scheduler");
+    while (!running.stopping && this.unboundClaims(pod).length > 0) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return !running.stopping;
+  }
+
   private async runPod(pod: KubeObject, running: RunningPod): Promise<void> {
+    if (!(await this.waitForBoundClaims(pod, running))) return;
     if (!this.initialStatus(pod)) return;
     if (!(await this.attachVolumes(pod, running))) return;
     try {
@@ -395,12 +447,25 @@ export class FakeKubelet {
     }
   }
 
-  /** Graceful deletion: SIGTERM, SIGKILL after the grace period, then the object is removed. */
-  private async terminate(pod: KubeObject): Promise<void> {
+  /**
+   * Graceful deletion: SIGTERM, SIGKILL after the grace period, then the object is removed.
+   * Once per pod: the status changes while it stops (MODIFIED again) join the one under way.
+   */
+  private terminate(pod: KubeObject): Promise<void> {
     const running = this.pods.get(pod.metadata.uid!);
-    if (running && !running.stopping) {
+    if (!running) {
+      this.store.remove("pods", pod.metadata.namespace!, pod.metadata.name!);
+      return Promise.resolve();
+    }
+    running.terminating ??= this.stopAndRemove(pod, running);
+    return running.terminating;
+  }
+
+  private async stopAndRemove(pod: KubeObject, running: RunningPod): Promise<void> {
+    if (!running.stopping) {
       running.stopping = true;
       const graceMs = (pod.metadata.deletionGracePeriodSeconds ?? 30) * 1000;
+      const graceEnds = Date.now() + graceMs;
       if (running.processes.size > 0) this.event(pod, "Normal", "Killing", "Stopping container");
       this.killAll(running, graceMs === 0 ? "SIGKILL" : "SIGTERM");
       const timer = setTimeout(() => this.killAll(running, "SIGKILL"), graceMs);
@@ -410,12 +475,18 @@ export class FakeKubelet {
       await Promise.all(exits);
       clearTimeout(timer);
       await running.done;
+      if (this.options.holdTerminatingPods) {
+        while (
+          Date.now() < graceEnds &&
+          this.store.get("pods", pod.metadata.namespace!, pod.metadata.name!)
+        ) {
+          await new Promise((r) => setTimeout(r, Math.min(100, graceEnds - Date.now())));
+        }
+      }
     }
     this.store.remove("pods", pod.metadata.namespace!, pod.metadata.name!);
-    if (running) {
-      this.pods.delete(pod.metadata.uid!);
-      await running.sandbox.cleanup();
-    }
+    this.pods.delete(pod.metadata.uid!);
+    await running.sandbox.cleanup();
   }
 
   /** Kills every process and forgets all pods (server shutdown). */

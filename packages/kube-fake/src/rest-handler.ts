@@ -1,4 +1,3 @@
-import fs from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ApiPath, RESOURCE_KINDS } from "./api-path.js";
 import { ApiStatusError, badRequest, notFound, sendJson } from "./api-status.js";
@@ -6,14 +5,15 @@ import type { FakeKubelet } from "./kubelet.js";
 import { applyMergePatch } from "./merge-patch.js";
 import { ConflictError, type KubeObject, type ObjectStore } from "./object-store.js";
 import { normalizeSecret, validateObject } from "./object-validation.js";
-import { pvcHostDir } from "./pod-sandbox.js";
 import { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.js";
+import { admitClaim, type FakeStorageOptions, provisionClaim } from "./storage.js";
 import { serveWatch } from "./watch-stream.js";
 
 export interface RestContext {
   store: ObjectStore;
   kubelet: FakeKubelet;
   rootDir: string;
+  storage: FakeStorageOptions;
   /** Deletes an object the way the API server does (graceful for pods, cascading to dependants). */
   deleteObject(
     resource: string,
@@ -163,6 +163,7 @@ export async function handleRest(
       validateObject(kind, body);
       if (kind === "Secret") normalizeSecret(body);
       if (kind === "Pod") body.status = { phase: "Pending" };
+      if (kind === "PersistentVolumeClaim") admitClaim(body, ctx.storage);
       let created: KubeObject;
       try {
         created = ctx.store.create(path.resource, ns, { ...body, apiVersion: "v1", kind });
@@ -172,15 +173,8 @@ export async function handleRest(
         throw err;
       }
       if (kind === "PersistentVolumeClaim") {
-        // The fake's storage provisioner binds every claim at once to a host directory.
-        await fs.mkdir(pvcHostDir(ctx.rootDir, created), { recursive: true });
-        created = ctx.store.update(path.resource, ns, created.metadata.name!, (o) => {
-          o.status = {
-            phase: "Bound",
-            accessModes: o.spec?.accessModes,
-            capacity: o.spec?.resources?.requests,
-          };
-        });
+        // The fake's storage provisioner binds a claim of an existing class at once to a host directory.
+        created = await provisionClaim(ctx.store, ctx.rootDir, created, ctx.storage);
       }
       sendJson(res, 201, withKind(kind, created));
       return;

@@ -1,5 +1,6 @@
 import { ConfigError } from "@wharf/config";
 import { type FakeClusterEnv, type FakeKubeApiServer, startFakeClusterEnv } from "@wharf/kube-fake";
+import { waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileOptions, startProvisioner } from "../src/index.js";
 
@@ -103,7 +104,8 @@ describe("startProvisioner with the kubernetes backend", () => {
       expect(worker.env).toContainEqual({ name: "WHARF_EXECUTOR", value: "kubernetes" });
       const deleted = await fetch(`${p.url}/api/worker/${workerId}`, { method: "DELETE" });
       expect(deleted.status).toBe(204);
-      expect(fake.store.list("pods", "ci")).toEqual([]);
+      // DELETE answers without waiting for the pod to go (its grace can be long); it goes.
+      await waitFor("the worker pod deleted", () => fake.store.list("pods", "ci").length === 0);
     } finally {
       await p.close();
     }
