@@ -8,6 +8,8 @@ import { StepOutputReader, type StepOutputSource } from "./step-output-reader.js
 
 // A stopped pod can vanish before we read its terminated state; report it as killed.
 const EXIT_CODE_WHEN_GONE = 137;
+/** How long stop() waits for the reader to hand on what the stopped step wrote last. */
+const OUTPUT_DRAIN_MS = 10_000;
 
 /**
  * A step running as a pod. Its stdout and stderr are captured in files on the build's claim
@@ -20,6 +22,7 @@ export class KubeStepProcess implements StepProcess {
   private readonly output: StepOutputReader;
   private exit?: Promise<number>;
   private stopped?: Promise<void>;
+  private reading: Promise<void> = Promise.resolve();
 
   constructor(
     kc: KubeConfig,
@@ -36,7 +39,7 @@ export class KubeStepProcess implements StepProcess {
 
   /** Starts reading the step's output; call once the pod exists. */
   readOutput(): void {
-    void this.output.run();
+    this.reading = this.output.run();
     // Once the container ended its output is complete, even if it could not say so itself.
     this.wait().then(
       () => this.output.complete(),
@@ -53,12 +56,20 @@ export class KubeStepProcess implements StepProcess {
     return this.exit;
   }
 
-  /** Deleting the pod is the stop: the kubelet sends SIGTERM, then SIGKILL after the grace period. */
+  /**
+   * Deleting the pod is the stop: the kubelet sends SIGTERM, then SIGKILL after the grace
+   * period. Resolves once the step's output is complete too (bounded): what it printed
+   * before it was stopped is part of the build's log.
+   */
   stop(graceMs: number): Promise<void> {
     this.stopped ??= (async () => {
       const exit = this.wait();
       await deletePod(this.kube, this.namespace, this.podName, Math.max(0, Math.ceil(graceMs / 1000)));
       await exit;
+      await this.output.complete();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.reading, new Promise((r) => (timer = setTimeout(r, OUTPUT_DRAIN_MS)))]);
+      clearTimeout(timer);
     })();
     return this.stopped;
   }
