@@ -235,4 +235,76 @@ describe.skipIf(!enabled)(`the whole chain on a real cluster (${WORKER_IMAGE})`,
       1000,
     );
   }, 600_000);
+
+  it("holds off a drain (the PodDisruptionBudget), and a killed worker pod or a cancel before start still ends its build", async () => {
+    // deploy/kubernetes/policies.yaml's budgets; 1.20 serves them as policy/v1beta1.
+    const policies = await fs.readFile(path.resolve(here, "../../deploy/kubernetes/policies.yaml"), "utf8");
+    const budgets = policies
+      .split(/^---$/m)
+      .filter((doc) => doc.includes("kind: PodDisruptionBudget"))
+      .map((doc) => doc.replace("apiVersion: policy/v1", "apiVersion: policy/v1beta1"))
+      .join("\n---\n");
+    execFileSync(
+      process.env.KUBECTL ?? "kubectl",
+      ["--kubeconfig", ADMIN_KUBECONFIG, "-n", namespace, "apply", "-f", "-"],
+      { input: budgets, stdio: ["pipe", "ignore", "pipe"] },
+    );
+
+    const killed = await startBuild(1511, "sleeping");
+    await waitFor("the sleeping step started", () => messages(1511).includes("started"), 240_000, 500);
+    const podOf = (selector: string) =>
+      kubectl("-n", namespace, "get", "pods", "-l", selector, "-o", "jsonpath={.items[0].metadata.name}");
+    const workerPod = podOf(`app.kubernetes.io/name=wharf-cmd-worker,wharf.iver.com/worker-id=${killed}`);
+    const stepPod = podOf(`wharf.iver.com/created-by=wharf-executor,wharf.iver.com/step-name=wait`);
+    // A drain evicts through the Eviction API: the budgets refuse, the build keeps running.
+    const evict = (pod: string): string => {
+      const eviction = JSON.stringify({
+        apiVersion: "policy/v1beta1",
+        kind: "Eviction",
+        metadata: { name: pod, namespace },
+      });
+      try {
+        execFileSync(
+          process.env.KUBECTL ?? "kubectl",
+          [
+            "--kubeconfig",
+            ADMIN_KUBECONFIG,
+            "create",
+            "--raw",
+            `/api/v1/namespaces/${namespace}/pods/${pod}/eviction`,
+            "-f",
+            "-",
+          ],
+          { input: eviction, stdio: ["pipe", "pipe", "pipe"] },
+        );
+        return "evicted";
+      } catch (err) {
+        return String((err as { stderr?: Buffer }).stderr ?? "");
+      }
+    };
+    expect(workerPod).not.toBe("");
+    expect(stepPod).not.toBe("");
+    for (const pod of [workerPod, stepPod]) expect(evict(pod)).toMatch(/disruption budget/);
+    const pod = workerPod;
+    expect(ended(1511)).toBe(false);
+
+    // Killed outright (what a node failure or a forced delete does): the build still ends, Failed.
+    kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force");
+    // Cancelled before its worker pod could even be ready.
+    const early = await startBuild(1512, "sleeping");
+    const cancelled = await fetch(`${url}/api/worker/${early}`, { method: "DELETE" });
+    expect(cancelled.status).toBe(204);
+
+    await waitFor("both builds ended at wharf-api", () => ended(1511) && ended(1512), 300_000, 500);
+    log.info({ statuses: [1511, 1512].map((b) => api.statusesFor(b)) }, "killed and early-cancelled");
+    expect(api.statusesFor(1511).at(-1)).toBe("Failed");
+    expect(api.statusesFor(1512).at(-1)).toBe("Failed");
+    expect(messages(1512).join("\n")).toMatch(/\[wharf\]/);
+    await waitFor(
+      "no pods or claims left",
+      () => left("pods").length === 0 && left("pvc").length === 0,
+      240_000,
+      1000,
+    );
+  }, 600_000);
 });

@@ -129,8 +129,12 @@ describe("deploy/kubernetes", () => {
       { key: "app.kubernetes.io/name", operator: "NotIn", values: [WORKER_APP_NAME] },
       { key: LABEL_CREATED_BY, operator: "DoesNotExist" },
     ]);
-    const pdb = docs.find((d) => d.kind === "PodDisruptionBudget");
-    expect(pdb.spec.selector).toEqual({ matchLabels: { "app.kubernetes.io/name": WORKER_APP_NAME } });
+    // Worker pods and the pods their executor starts: one budget each (a pod may match only one).
+    const budgets = docs.filter((d) => d.kind === "PodDisruptionBudget").map((d) => d.spec.selector);
+    expect(budgets).toEqual([
+      { matchLabels: { "app.kubernetes.io/name": WORKER_APP_NAME } },
+      { matchLabels: { [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR } },
+    ]);
   });
 
   it("binds each Role to the ServiceAccount of the same name", () => {
