@@ -155,6 +155,8 @@ export function stepPod(input: StepPodInput): V1Pod {
     },
     spec: {
       restartPolicy: "Never",
+      // A step's environment is the build's: no Docker-link variables of the namespace's Services.
+      enableServiceLinks: false,
       serviceAccountName: input.run.serviceAccount,
       automountServiceAccountToken: input.run.serviceAccount !== undefined,
       containers: [stepContainer(input)],
@@ -192,6 +194,7 @@ export function workspacePod(input: WorkspaceInput): V1Pod {
     },
     spec: {
       restartPolicy: "Never",
+      enableServiceLinks: false,
       automountServiceAccountToken: false,
       containers: [
         {

@@ -225,6 +225,9 @@ export function workerPod(input: WorkerPodInput): V1Pod {
     },
     spec: {
       restartPolicy: "Never",
+      // Services of the namespace would inject Docker-link variables (WHARF_WORKER_PORT=tcp://…
+      // for a Service named wharf-worker), which the worker would read as its settings.
+      enableServiceLinks: false,
       serviceAccountName: input.serviceAccountName,
       // Only the kubernetes executor talks to the API server; its service account says so.
       automountServiceAccountToken: input.serviceAccountName !== undefined,

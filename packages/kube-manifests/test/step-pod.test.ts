@@ -119,6 +119,7 @@ describe("step pods", () => {
       const pod = stepPod(input(step));
       expect(() => new Pod(JSON.parse(JSON.stringify(pod))).validate()).not.toThrow();
       expect(pod.spec?.restartPolicy).toBe("Never");
+      expect(pod.spec?.enableServiceLinks).toBe(false);
       expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "Pod", name: "wharf-worker-xyz12" });
       expect(pod.spec?.containers[0]?.volumeMounts?.slice(0, 2)).toEqual([
         { name: "workspace", mountPath: "/workspace", subPath: "workspace" },

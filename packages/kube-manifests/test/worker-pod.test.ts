@@ -41,6 +41,8 @@ describe("workerPod", () => {
     expect(pod.metadata?.generateName).toBe("wharf-worker-42-");
     expect(pod.metadata?.name).toBeUndefined();
     expect(pod.spec?.restartPolicy).toBe("Never");
+    // No WHARF_WORKER_PORT=tcp://… from a Service named wharf-worker (what crash-looped our Deployments).
+    expect(pod.spec?.enableServiceLinks).toBe(false);
     expect(pod.metadata?.labels).toEqual({
       "app.kubernetes.io/name": "wharf-cmd-worker",
       "app.kubernetes.io/managed-by": "wharf-cmd-provisioner",
