@@ -1,7 +1,14 @@
 import { startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Aggregator, BuildRecordStore, WharfApiClient } from "../src/index.js";
-import { ListedWorkers, quietLog, startTestWorker, type TestWorker, useRelayDatabase, waitFor } from "./support.js";
+import {
+  ListedWorkers,
+  quietLog,
+  startTestWorker,
+  type TestWorker,
+  useRelayDatabase,
+  waitFor,
+} from "./support.js";
 
 // The step table the aggregator keeps for the build page: real gRPC workers, real Postgres,
 // the wharf-api double.
