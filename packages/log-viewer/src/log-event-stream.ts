@@ -34,9 +34,16 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
   try {
     await send({ event: "summary", data: viewerSummary(summary) });
     if (o.follow) {
+      const known = new Set(summary.steps.map((s) => s.stepId));
       statusLoop = (async () => {
         try {
-          for await (const data of source.followStatus(buildRef, summary.lastEventId, inner.signal)) {
+          // From the first event: the page times each step from them (they are a few per step).
+          for await (const data of source.followStatus(buildRef, 0, inner.signal)) {
+            if (data.stepId !== 0 && !known.has(data.stepId)) {
+              const fresh = await source.summary(buildRef, inner.signal);
+              for (const s of fresh.steps) known.add(s.stepId);
+              await send({ event: "summary", data: viewerSummary(fresh) });
+            }
             await send({ event: "status", data });
           }
         } catch (err) {
