@@ -69,18 +69,16 @@ describe.skipIf(!haveChromium && !process.env.CI)(
     it("searches folded sections, highlights matches and steps through them with keys", async () => {
       const page = await open();
       await page.keyboard.press("/");
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe("search");
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("search");
       await page.keyboard.type("needle");
       const count = page.locator("#search-count");
       await waitFor(async () => (await count.textContent()) === "1 of 3", "the first match");
       // The match's section was folded; search opened it and scrolled the line into view.
       expect(await page.locator(`#L${NEEDLES[0]}`).isVisible()).toBe(true);
       expect(await page.locator(`#L${NEEDLES[0]}`).getAttribute("class")).toContain("match-current");
+      // The test runs outside the page: its code goes in as a string (no DOM types here).
       const marked = () =>
-        page.evaluate(() => {
-          const h = CSS.highlights.get("search-current");
-          return h ? [...h].map((r) => r.toString()) : [];
-        });
+        page.evaluate<string[]>("[...(CSS.highlights.get('search-current') ?? [])].map((r) => r.toString())");
       expect(await marked()).toEqual(["Needle"]);
       await page.keyboard.press("Enter");
       expect(await count.textContent()).toBe("2 of 3");
@@ -123,7 +121,7 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       expect(await page.getByRole("navigation", { name: "Steps" }).count()).toBe(1);
       expect(await page.getByRole("search").count()).toBe(1);
       expect(await page.getByRole("log").count()).toBe(1);
-      const background = (p: Page) => p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const background = (p: Page) => p.evaluate<string>("getComputedStyle(document.body).backgroundColor");
       await page.emulateMedia({ colorScheme: "light" });
       expect(await background(page)).toBe("rgb(255, 255, 255)");
       await page.screenshot({ path: path.join(outputDir, "log-viewer-light.png") });
