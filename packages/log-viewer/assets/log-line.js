@@ -59,15 +59,19 @@
 
   /**
    * The message's HTML. `ansi` is the step's own Anser: a colour left on at the end of one
-   * line carries to the step's next line, as on a terminal.
+   * line carries to the step's next line, as on a terminal. (Anser keeps that state, but gives
+   * the text before a line's first escape sequence no style: that part gets the carried one.)
    */
   function messageHtml(ansi, text) {
+    const carried = { fg: ansi.fg, bg: ansi.bg, decorations: [...ansi.decorations] };
+    const firstSgr = text.indexOf("\x1b[");
+    const leading = firstSgr === -1 ? text : text.slice(0, firstSgr);
     let html = "";
-    for (const chunk of ansi.ansiToJson(text, { remove_empty: true })) {
+    ansi.ansiToJson(text, { remove_empty: true }).forEach((chunk, i) => {
       const inner = linkify(chunk.content);
-      const style = styleOf(chunk);
+      const style = styleOf(i === 0 && leading !== "" ? carried : chunk);
       html += style ? `<span style="${style}">${inner}</span>` : inner;
-    }
+    });
     return html;
   }
 

@@ -106,6 +106,9 @@
 
     return {
       add,
+      refresh: () => {
+        if (query) show();
+      },
       next: () => go(current + 1),
       previous: () => go(current - 1),
       focus: () => input.focus(),

@@ -32,6 +32,8 @@
     onToggle: () => {
       if (autoScroll) scrollToEnd();
     },
+    // A chunk drawn late (it came into view) gets its search marks too.
+    onDrawn: () => search?.refresh(),
   });
   const search = window.WharfLogSearch.createLogSearch({
     input: document.getElementById("search"),
@@ -69,17 +71,26 @@
     jump.hidden = true;
     scrollToEnd();
   }
-  // Reading up pauses following; coming back to the bottom resumes it.
+  // Reading up pauses following; coming back to the bottom resumes it. Only a move up counts:
+  // the log also grows below the reader (content-visibility learns chunks' real heights as
+  // they come into view), which leaves a follower short of the bottom without anyone scrolling.
+  let lastTop = 0;
   pane.addEventListener("scroll", () => {
-    autoScroll = atBottom();
+    if (atBottom()) autoScroll = true;
+    else if (pane.scrollTop < lastTop - 2) autoScroll = false;
+    lastTop = pane.scrollTop;
     jump.hidden = autoScroll;
   });
+  new ResizeObserver(() => {
+    if (autoScroll) scrollToEnd();
+  }).observe(logEl);
   jump.addEventListener("click", resumeFollow);
 
   /** Opens the line's section and scrolls to it (search, permalinks); following pauses. */
   function reveal(logId) {
     const stepId = stepOfLine.get(logId);
     if (stepId !== undefined && !sections.isOpen(stepId)) sections.setOpen(stepId, true, true);
+    if (stepId !== undefined) sections.drawLine(stepId, logId);
     const el = document.getElementById(`L${logId}`);
     if (!el) return;
     autoScroll = false;
@@ -134,8 +145,8 @@
     if (anchorId && anchorId <= lastLogId) {
       const id = anchorId;
       anchorId = 0;
+      reveal(id); // draws the line first if its chunk was not drawn yet
       document.getElementById(`L${id}`)?.classList.add("target");
-      reveal(id);
     } else if (autoScroll) {
       scrollToEnd();
     }
