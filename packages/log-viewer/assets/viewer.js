@@ -169,6 +169,10 @@
     const s = JSON.parse(e.data);
     panel.render(s.steps);
     setBuildStatus(s.status);
+    // Recorded by the aggregator: a released build's only times (there are no status events then).
+    if (s.startedAt != null) build.startedAt ??= s.startedAt;
+    if (s.finishedAt != null) build.finishedAt ??= s.finishedAt;
+    drawDuration();
     noticeEl.hidden = true;
   });
   events.addEventListener("log", (e) => queueLines(JSON.parse(e.data)));

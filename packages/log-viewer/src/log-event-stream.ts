@@ -33,8 +33,8 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
   let statusLoop: Promise<void> = Promise.resolve();
   try {
     await send({ event: "summary", data: viewerSummary(summary) });
+    const known = new Set(summary.steps.map((s) => s.stepId));
     if (o.follow) {
-      const known = new Set(summary.steps.map((s) => s.stepId));
       statusLoop = (async () => {
         try {
           // From the first event: the page times each step from them (they are a few per step).
@@ -72,6 +72,10 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
     await Promise.race([statusLoop, new Promise((r) => setTimeout(r, STATUS_SETTLE_MS).unref())]);
     if (statusFailure) throw statusFailure;
     const final = await source.summary(buildRef, signal);
+    // A build that ran while this stream read history (or past its status events) may still
+    // owe the client its step list.
+    if (final.steps.some((s) => !known.has(s.stepId)))
+      await send({ event: "summary", data: viewerSummary(final) });
     await send({
       event: "end",
       data: { status: final.status, finished: true, message: final.message, lastLogId: final.lastLogId },

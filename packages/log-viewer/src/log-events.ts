@@ -37,7 +37,12 @@ export type LogStreamEvent =
 export type ViewerSummary = Pick<
   BuildSummary,
   "buildRef" | "status" | "finished" | "message" | "lastLogId" | "lastEventId"
-> & { steps: ViewerStep[] };
+> & {
+  steps: ViewerStep[];
+  /** The build's start and end (epoch ms) when the aggregator recorded them. */
+  startedAt?: number | null;
+  finishedAt?: number | null;
+};
 
 export interface StreamEnd {
   status: StepStatus;
@@ -48,8 +53,11 @@ export interface StreamEnd {
 
 export const LOG_STREAM_EVENTS = ["summary", "log", "status", "problem", "end"] as const;
 
-export function viewerSummary(s: BuildSummary): ViewerSummary {
+export function viewerSummary(
+  s: BuildSummary & Pick<ViewerSummary, "startedAt" | "finishedAt">,
+): ViewerSummary {
   return {
+    ...(s.startedAt !== undefined ? { startedAt: s.startedAt, finishedAt: s.finishedAt ?? null } : {}),
     buildRef: s.buildRef,
     status: s.status,
     finished: s.finished,

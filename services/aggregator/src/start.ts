@@ -127,7 +127,10 @@ export async function startAggregator(
     // The step table the relay keeps: step names once the worker is gone, and step times.
     const kept = records;
     const logSource = kept
-      ? new RecordedStepsSource(workerLogSource, async (ref) => (await kept.get(ref))?.steps ?? null)
+      ? new RecordedStepsSource(workerLogSource, async (ref) => {
+          const r = await kept.get(ref);
+          return r && { steps: r.steps, startedAt: r.build.startedAt, finishedAt: r.build.finishedAt };
+        })
       : workerLogSource;
     const builds: BuildList | undefined = kept && { recent: (q) => kept.recent(q) };
     const app = buildAggregatorHttpApp({

@@ -96,6 +96,7 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       page.locator("#step-list li").filter({ has: page.locator(".step-name", { hasText: name }) });
 
     async function expectFinishedBuild(page: Page): Promise<void> {
+      await waitFor("the step list", async () => (await page.locator("#step-list .step-name").count()) === 4);
       expect(await page.locator("#step-list .step-name").allTextContents()).toEqual([
         "test/fast",
         "test/broken",
@@ -179,6 +180,7 @@ describe.skipIf(!haveChromium && !process.env.CI)(
         async () => (await after.locator("body").getAttribute("data-ended")) === "true",
       );
       await expectFinishedBuild(after);
+      expect(await text(after, "#build-duration")).toMatch(/^\d+s$/);
       await after.screenshot({ path: path.join(outputDir, "build-page-after-release.png") });
       expect(errors).toEqual([]);
     }, 120_000);
