@@ -38,6 +38,8 @@
       link.href = `${pageBase}${encodeURIComponent(b.buildRef)}`;
       link.textContent = `#${b.buildRef}`;
       cell(row, "").append(link);
+      cell(row, b.projectId ? `#${b.projectId}` : "", "project");
+      cell(row, b.branch ?? "", "branch");
       const badge = document.createElement("span");
       badge.className = `status status-${b.status}`;
       badge.textContent = b.status.toLowerCase();

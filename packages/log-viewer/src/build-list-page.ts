@@ -25,7 +25,7 @@ export function buildListPage(): string {
 <main>
   <table id="builds">
     <caption class="visually-hidden">Recent builds, newest first</caption>
-    <thead><tr><th scope="col">Build</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Message</th></tr></thead>
+    <thead><tr><th scope="col">Build</th><th scope="col">Project</th><th scope="col">Branch</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Message</th></tr></thead>
     <tbody></tbody>
   </table>
   <p id="empty" hidden>No builds yet.</p>

@@ -11,6 +11,9 @@ export interface BuildListEntry {
   message: string;
   startedAt: number | null;
   finishedAt: number | null;
+  /** wharf-api's branch and project id of the build, when the aggregator learnt them. */
+  branch?: string | null;
+  projectId?: number | null;
 }
 
 /** Where the list comes from: the aggregator's own records (BuildRecordStore in @wharf/relay). */

@@ -10,6 +10,9 @@ CREATE TABLE IF NOT EXISTS relay_build (
   message text NOT NULL DEFAULT '',
   started_at timestamptz,
   finished_at timestamptz,
+  -- what wharf-api says of the build (GET /api/build/{id}): for the build list
+  git_branch text,
+  project_id bigint,
   -- when this aggregator first relayed the build: the build list shows the newest first
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()

@@ -26,6 +26,9 @@ export interface BuildRecord {
   message: string;
   startedAt: number | null;
   finishedAt: number | null;
+  /** wharf-api's `gitBranch` and `projectId` of the build, when it said. */
+  branch?: string | null;
+  projectId?: number | null;
 }
 
 export interface RecordedBuild extends BuildRecord {
@@ -41,6 +44,8 @@ type BuildRow = {
   message: string;
   started_at: Date | null;
   finished_at: Date | null;
+  git_branch: string | null;
+  project_id: string | null;
   updated_at: Date;
 };
 type StepRow = {
@@ -66,6 +71,9 @@ function buildOf(r: BuildRow): RecordedBuild {
     message: r.message,
     startedAt: ms(r.started_at),
     finishedAt: ms(r.finished_at),
+    branch: r.git_branch,
+    // bigint comes back as text from pg
+    projectId: r.project_id === null ? null : Number(r.project_id),
     updatedAt: r.updated_at.getTime(),
   };
 }
@@ -82,11 +90,12 @@ export class BuildRecordStore {
   async save(build: BuildRecord, steps: readonly StepRecord[]): Promise<void> {
     await this.db.withTransaction(async (tx) => {
       await tx.query(
-        `INSERT INTO relay_build (build_ref, worker_id, status, finished, message, started_at, finished_at)
-              VALUES ($1, $2, $3, $4, $5, $6, $7)
+        `INSERT INTO relay_build (build_ref, worker_id, status, finished, message, started_at, finished_at,
+                                  git_branch, project_id)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (build_ref) DO UPDATE
                 SET worker_id = $2, status = $3, finished = $4, message = $5,
-                    started_at = $6, finished_at = $7, updated_at = now()`,
+                    started_at = $6, finished_at = $7, git_branch = $8, project_id = $9, updated_at = now()`,
         [
           build.buildRef,
           build.workerId,
@@ -95,6 +104,8 @@ export class BuildRecordStore {
           build.message,
           date(build.startedAt),
           date(build.finishedAt),
+          build.branch ?? null,
+          build.projectId ?? null,
         ],
       );
       for (const s of steps) {

@@ -33,6 +33,7 @@ interface Times {
 export class StepTableRelay {
   private times = new Map<number, Times>();
   private summary: WireBuildSummary | undefined;
+  private facts: Pick<BuildRecord, "branch" | "projectId"> = {};
 
   constructor(
     private readonly ctx: RelayContext,
@@ -43,6 +44,13 @@ export class StepTableRelay {
   async run(): Promise<void> {
     const { ctx } = this;
     try {
+      // Branch and project for the build list: wharf-api knows them, the worker does not say.
+      // One try: the table is worth keeping without them.
+      const build = await ctx.api.getBuild(ctx.buildId, ctx.signal).catch(() => undefined);
+      this.facts = {
+        branch: build?.gitBranch || null,
+        projectId: build?.projectId ? build.projectId : null,
+      };
       await followWorkerStream(
         ctx,
         "step table",
@@ -99,6 +107,7 @@ export class StepTableRelay {
       message: summary.message,
       startedAt: build.startedAt,
       finishedAt: summary.finished ? build.finishedAt : null,
+      ...this.facts,
     };
     if (latest?.stepId === 0) record.status = latest.status;
     const steps = summary.steps.map(

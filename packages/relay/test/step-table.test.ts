@@ -106,6 +106,8 @@ describe("the step table of a relayed build", () => {
       startedAt: t0,
     });
     expect(done?.build.finishedAt).toBeGreaterThanOrEqual(t0 + 4_000);
+    // The wharf-api double knows no branch or project of the build.
+    expect(done?.build).toMatchObject({ branch: null, projectId: null });
     expect(done?.steps).toEqual([
       {
         stepId: 1,
@@ -144,7 +146,7 @@ describe("the step table of a relayed build", () => {
     const store = new BuildRecordStore(relayDb.db);
     const base = { workerId: "w", finished: false, message: "", startedAt: null, finishedAt: null };
     await store.save({ ...base, buildRef: "list-1", status: "SUCCESS", finished: true }, []);
-    await store.save({ ...base, buildRef: "list-2", status: "RUNNING" }, []);
+    await store.save({ ...base, buildRef: "list-2", status: "RUNNING", branch: "main", projectId: 12 }, []);
     await store.save({ ...base, buildRef: "list-3", status: "FAILED", finished: true }, []);
     // A later save of an older build does not move it up.
     await store.save({ ...base, buildRef: "list-1", status: "SUCCESS", finished: true }, []);
@@ -154,6 +156,7 @@ describe("the step table of a relayed build", () => {
         .filter((r) => r.startsWith("list-"));
     expect(await refs()).toEqual(["list-3", "list-2", "list-1"]);
     expect(await refs(["SUCCESS", "FAILED"])).toEqual(["list-3", "list-1"]);
+    expect((await store.get("list-2"))?.build).toMatchObject({ branch: "main", projectId: 12 });
     expect(await store.recent({ limit: 1 })).toHaveLength(1);
     expect(await store.get("never-relayed")).toBeNull();
   });

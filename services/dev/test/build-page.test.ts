@@ -154,6 +154,7 @@ describe.skipIf(!haveChromium && !process.env.CI)(
         async () => (await row.locator(".status").textContent()) === "failed",
       );
       expect(await row.locator(".duration").textContent()).toMatch(/^\d+s$/);
+      expect(await row.locator(".branch").textContent()).toBe("main");
       await list.locator("#status-filter").selectOption("SUCCESS");
       await waitFor("the filter applied", async () => (await row.count()) === 0);
       await list.locator("#status-filter").selectOption("FAILED");
