@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { NO_EXIT_CODE, type WireBuildSummary, type WireStatusEvent, WorkerStatus } from "@wharf/proto";
 import type { BuildRecord, BuildRecordStore, StatusWord, StepRecord } from "./build-record-store.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
@@ -13,6 +14,25 @@ const ENDED: readonly StatusWord[] = ["SUCCESS", "FAILED", "CANCELLED"];
 // A step's clock starts when it is being set up (INITIALIZING: pulling an image, creating a
 // pod) or, for executors that skip that, when it runs; queueing (SCHEDULING) is not its time.
 const STARTED: readonly StatusWord[] = ["INITIALIZING", "RUNNING"];
+
+/** How long a finished build's relay waits for its step table's last save before releasing. */
+const SETTLE_MS = 10_000;
+
+/**
+ * Starts keeping the build's step table in `store` (none: nothing is kept). `settled` resolves
+ * once its last save landed, or after SETTLE_MS: the page's step table outlives the worker only
+ * if that save lands before the release, but a slow database must not hold a finished build.
+ */
+export function keepStepTable(
+  ctx: RelayContext,
+  store: BuildRecordStore | undefined,
+  buildRef: string,
+): { settled(): Promise<void> } {
+  const done = store ? new StepTableRelay(ctx, store, buildRef).run() : Promise.resolve();
+  return {
+    settled: () => Promise.race([done, sleep(SETTLE_MS, undefined, { signal: ctx.signal })]).catch(() => {}),
+  };
+}
 
 /** When a step (or the build, step 0) started and ended, from its status events. */
 interface Times {

@@ -9,7 +9,7 @@ import type { RelayMetrics } from "./relay-metrics.js";
 import type { CheckpointStore } from "./relay-store.js";
 import type { SendFence } from "./send-fence.js";
 import { StatusRelay } from "./status-relay.js";
-import { StepTableRelay } from "./step-table-relay.js";
+import { keepStepTable } from "./step-table-relay.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
 import { WorkerConnection } from "./worker-connection.js";
 import { type LiveWorker, type WorkerDirectory, workerTokenOf } from "./worker-directory.js";
@@ -32,9 +32,6 @@ export interface WorkerRelayDeps {
   /** Where the build's step table is kept for the build page (none: not kept). */
   records?: BuildRecordStore;
 }
-
-/** How long a finished build's relay waits for its step table's last save before releasing. */
-const STEP_TABLE_SETTLE_MS = 10_000;
 
 /** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
 export type WorkerRelayOutcome = "finished" | "failed" | "refused" | "invalid" | "stopped";
@@ -126,10 +123,7 @@ export class WorkerRelay {
         );
       const lost = this.watchLiveness(ctx);
       lost.catch(() => {});
-      // The page's step table outlives the worker only if its last save lands before release.
-      const stepTable = deps.records
-        ? new StepTableRelay(ctx, deps.records, w.buildRef).run()
-        : Promise.resolve();
+      const stepTable = keepStepTable(ctx, deps.records, w.buildRef);
       const logs = new LogRelay(ctx).run();
       const artifacts = new ArtifactRelay(ctx).run();
       const dataDelivered = Promise.all([logs, artifacts]);
@@ -143,9 +137,7 @@ export class WorkerRelay {
           await Promise.race([logs, lost]).catch(() => {});
         throw err;
       });
-      await Promise.race([stepTable, sleep(STEP_TABLE_SETTLE_MS, undefined, { signal: inner.signal })]).catch(
-        () => {},
-      );
+      await stepTable.settled();
       await this.finish(ctx);
       deps.metrics.count("workers_finished");
       return "finished";
