@@ -58,6 +58,8 @@ export const WorkerStatus = {
   CANCELLED: 7,
 } as const;
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
+/** exit_code is a plain int32 on the wire; this stands for "no exit code" (the step never ran). */
+export const NO_EXIT_CODE = -1;
 export * from "./wire.js";
 export * from "./worker-exit-report.js";
 export type * from "./worker-messages.js";

@@ -1,38 +1,60 @@
-// The build log page: follows GET <logs>?follow=true (Server-Sent Events, see log-events.ts)
-// and renders lines with anser (window.Anser, prepended to this file by the server).
+// The build page: follows GET <logs>?follow=true (Server-Sent Events, see log-events.ts) and
+// puts it together: the step list (step-panel.js), the log in sections per step
+// (log-sections.js), search (log-search.js), follow mode, timestamps and the keyboard.
 (() => {
   const body = document.body;
   const logsUrl = body.dataset.logsUrl;
+  const summaryUrl = body.dataset.summaryUrl;
   const pane = document.getElementById("log-pane");
   const logEl = document.getElementById("log");
-  const stepList = document.getElementById("step-list");
   const statusEl = document.getElementById("build-status");
+  const durationEl = document.getElementById("build-duration");
   const countEl = document.getElementById("line-count");
   const noticeEl = document.getElementById("notice");
   const jump = document.getElementById("jump");
+  const tsSelect = document.getElementById("timestamps");
+  const ENDED = ["SUCCESS", "FAILED", "CANCELLED"];
 
-  const steps = new Map(); // stepId -> { label, status, item }
-  const ansiByStep = new Map(); // one Anser per step: a colour set on one line carries to the next
+  const panel = window.WharfStepPanel.createStepPanel({
+    listEl: document.getElementById("step-list"),
+    onChange: (step) => sections.update(step, panel.durationOf(step)),
+    onSelect: (stepId) => {
+      sections.setOpen(stepId, true, true);
+      pauseFollow();
+      document.getElementById(`step-${stepId}`)?.scrollIntoView({ block: "start" });
+      document.getElementById(`step-${stepId}-title`)?.focus({ preventScroll: true });
+    },
+  });
+  const sections = window.WharfLogSections.createLogSections({
+    logEl,
+    logsUrl,
+    label: (stepId) => panel.label(stepId),
+    onToggle: () => {
+      if (autoScroll) scrollToEnd();
+    },
+    // A chunk drawn late (it came into view) gets its search marks too.
+    onDrawn: () => search?.refresh(),
+  });
+  const search = window.WharfLogSearch.createLogSearch({
+    input: document.getElementById("search"),
+    countEl: document.getElementById("search-count"),
+    prevButton: document.getElementById("search-prev"),
+    nextButton: document.getElementById("search-next"),
+    reveal,
+  });
+
+  const stepOfLine = new Map(); // logId -> stepId, to open the right section for a permalink
+  const build = { status: "PENDING", startedAt: null, finishedAt: null };
   let lastLogId = 0;
   let skipped = 0;
   // Lines wait here for the next animation frame: one DOM insert and one scroll per frame, however
   // many events arrived, so a fast log cannot make the page fall behind.
   let pending = [];
   let frameRequested = false;
-  // Lines go into chunks of CHUNK_LINES; chunks off screen skip layout (content-visibility).
-  const CHUNK_LINES = 500;
-  let chunk = null;
-  let chunkLines = 0;
   let autoScroll = true;
   const anchor = /^#L(\d+)$/.exec(location.hash);
   let anchorId = anchor ? Number(anchor[1]) : 0;
   if (anchorId) autoScroll = false;
-
-  const escapeHtml = (s) =>
-    String(s).replace(
-      /[&<>"']/g,
-      (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
-    );
 
   function atBottom() {
     return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 4;
@@ -40,54 +62,57 @@
   function scrollToEnd() {
     pane.scrollTop = pane.scrollHeight;
   }
-  // Reading up stops the auto-scroll; coming back to the bottom resumes it.
-  pane.addEventListener("scroll", () => {
-    autoScroll = atBottom();
-    jump.hidden = autoScroll;
-  });
-  jump.addEventListener("click", () => {
+  function pauseFollow() {
+    autoScroll = false;
+    jump.hidden = false;
+  }
+  function resumeFollow() {
     autoScroll = true;
     jump.hidden = true;
     scrollToEnd();
+  }
+  // Reading up pauses following; coming back to the bottom resumes it. Only a move up counts:
+  // the log also grows below the reader (content-visibility learns chunks' real heights as
+  // they come into view), which leaves a follower short of the bottom without anyone scrolling.
+  let lastTop = 0;
+  pane.addEventListener("scroll", () => {
+    if (atBottom()) autoScroll = true;
+    else if (pane.scrollTop < lastTop - 2) autoScroll = false;
+    lastTop = pane.scrollTop;
+    jump.hidden = autoScroll;
   });
+  new ResizeObserver(() => {
+    if (autoScroll) scrollToEnd();
+  }).observe(logEl);
+  jump.addEventListener("click", resumeFollow);
 
-  function stepLabel(stepId) {
-    const step = steps.get(stepId);
-    if (step) return step.label;
-    return stepId === 0 ? "build" : `step ${stepId}`;
+  /** Opens the line's section and scrolls to it (search, permalinks); following pauses. */
+  function reveal(logId) {
+    const stepId = stepOfLine.get(logId);
+    if (stepId !== undefined && !sections.isOpen(stepId)) sections.setOpen(stepId, true, true);
+    if (stepId !== undefined) sections.drawLine(stepId, logId);
+    const el = document.getElementById(`L${logId}`);
+    if (!el) return;
+    autoScroll = false;
+    el.scrollIntoView({ block: "center" });
+    jump.hidden = atBottom();
   }
 
-  function setStatus(el, status) {
-    el.textContent = status.toLowerCase();
-    el.className = `status status-${status}`;
+  function setBuildStatus(status) {
+    build.status = status;
+    statusEl.textContent = status.toLowerCase();
+    statusEl.className = `status status-${status}`;
   }
-
-  function renderSteps(list) {
-    stepList.textContent = "";
-    steps.clear();
-    for (const s of list) {
-      const item = document.createElement("li");
-      item.dataset.stepId = String(s.stepId);
-      item.innerHTML = `<span class="status"></span> <span class="step-name st-${s.stepId % 6}">${escapeHtml(
-        s.stage ? `${s.stage}/${s.name}` : s.name,
-      )}</span>`;
-      stepList.append(item);
-      const step = { label: s.stage ? `${s.stage}/${s.name}` : s.name, item };
-      steps.set(s.stepId, step);
-      setStatus(item.querySelector(".status"), s.status);
-    }
+  function drawDuration() {
+    if (build.startedAt == null) return;
+    durationEl.textContent = window.WharfLog.formatDuration(
+      (build.finishedAt ?? Date.now()) - build.startedAt,
+    );
   }
-
-  function appendToChunks(html, count) {
-    if (!chunk || chunkLines >= CHUNK_LINES) {
-      chunk = document.createElement("div");
-      chunk.className = "chunk";
-      logEl.append(chunk);
-      chunkLines = 0;
-    }
-    chunk.insertAdjacentHTML("beforeend", html);
-    chunkLines += count;
-  }
+  setInterval(() => {
+    panel.tick();
+    if (build.finishedAt == null) drawDuration();
+  }, 1000);
 
   function queueLines(lines) {
     for (const line of lines) pending.push(line);
@@ -101,40 +126,27 @@
     });
   }
 
-  function renderLines(lines) {
-    let html = "";
+  function renderLines(batch) {
     const shown = [];
-    for (const line of lines) {
+    for (const line of batch) {
       // A line already on the page is not drawn twice; the count shows up if it ever happens.
       if (line.logId <= lastLogId) {
         skipped++;
         continue;
       }
-      let ansi = ansiByStep.get(line.stepId);
-      if (!ansi) {
-        ansi = new window.Anser();
-        ansiByStep.set(line.stepId, ansi);
-      }
-      const message = ansi.ansiToHtml(ansi.escapeForHtml(line.message));
-      html +=
-        `<div class="line" id="L${line.logId}" data-step-id="${line.stepId}">` +
-        `<a class="ln" href="#L${line.logId}">${line.logId}</a>` +
-        `<span class="st st-${line.stepId % 6}">${escapeHtml(stepLabel(line.stepId))}</span>` +
-        `<span class="msg">${message}</span></div>`;
-      lastLogId = line.logId;
       shown.push(line);
+      stepOfLine.set(line.logId, line.stepId);
+      lastLogId = line.logId;
     }
-    if (html) appendToChunks(html, shown.length);
+    if (shown.length > 0) search.add(shown, sections.append(shown));
     countEl.textContent = `${lastLogId} lines`;
     body.dataset.lastLogId = String(lastLogId);
     body.dataset.skipped = String(skipped);
     if (anchorId && anchorId <= lastLogId) {
-      const target = document.getElementById(`L${anchorId}`);
+      const id = anchorId;
       anchorId = 0;
-      if (target) {
-        target.classList.add("target");
-        target.scrollIntoView({ block: "center" });
-      }
+      reveal(id); // draws the line first if its chunk was not drawn yet
+      document.getElementById(`L${id}`)?.classList.add("target");
     } else if (autoScroll) {
       scrollToEnd();
     }
@@ -142,19 +154,39 @@
     document.dispatchEvent(new CustomEvent("wharf:lines", { detail: { lines: shown, at: Date.now() } }));
   }
 
+  // Attempts and exit codes are in summaries, not in status events: ask once a step ended.
+  let refreshing = 0;
+  function refreshSummary() {
+    clearTimeout(refreshing);
+    refreshing = setTimeout(async () => {
+      const res = await fetch(summaryUrl).catch(() => null);
+      if (res?.ok) panel.render((await res.json()).steps);
+    }, 200);
+  }
+
   const events = new EventSource(`${logsUrl}?follow=true`);
   events.addEventListener("summary", (e) => {
     const s = JSON.parse(e.data);
-    renderSteps(s.steps);
-    setStatus(statusEl, s.status);
+    panel.render(s.steps);
+    setBuildStatus(s.status);
+    // Recorded by the aggregator: a released build's only times (there are no status events then).
+    if (s.startedAt != null) build.startedAt ??= s.startedAt;
+    if (s.finishedAt != null) build.finishedAt ??= s.finishedAt;
+    drawDuration();
     noticeEl.hidden = true;
   });
   events.addEventListener("log", (e) => queueLines(JSON.parse(e.data)));
   events.addEventListener("status", (e) => {
     const ev = JSON.parse(e.data);
-    if (ev.stepId === 0) setStatus(statusEl, ev.status);
-    const step = steps.get(ev.stepId);
-    if (step) setStatus(step.item.querySelector(".status"), ev.status);
+    if (ev.stepId !== 0) {
+      panel.status(ev);
+      if (ENDED.includes(ev.status)) refreshSummary();
+      return;
+    }
+    setBuildStatus(ev.status);
+    if (build.startedAt == null && ev.status !== "PENDING") build.startedAt = ev.timestamp;
+    if (ENDED.includes(ev.status)) build.finishedAt = ev.timestamp;
+    drawDuration();
   });
   events.addEventListener("problem", (e) => {
     noticeEl.textContent = `reconnecting: ${JSON.parse(e.data).message}`;
@@ -163,7 +195,9 @@
   events.addEventListener("end", (e) => {
     const end = JSON.parse(e.data);
     events.close();
-    setStatus(statusEl, end.status);
+    setBuildStatus(end.status);
+    if (build.startedAt != null) build.finishedAt ??= Date.now();
+    refreshSummary();
     body.dataset.ended = "true";
     if (end.message) {
       noticeEl.textContent = end.message;
@@ -175,5 +209,28 @@
       noticeEl.textContent = "disconnected: reload to try again";
       noticeEl.hidden = false;
     }
+  });
+
+  // Timestamps: off, clock time, or time since the build's first line; kept across visits.
+  function setTimestamps(mode) {
+    body.dataset.timestamps = mode;
+    tsSelect.value = mode;
+    localStorage.setItem("wharf.timestamps", mode);
+  }
+  tsSelect.addEventListener("change", () => setTimestamps(tsSelect.value));
+  setTimestamps(localStorage.getItem("wharf.timestamps") ?? "off");
+
+  // Keys, as in other log viewers: / search, n / N next / previous match, t timestamps, f follow.
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+    const modes = ["off", "clock", "elapsed"];
+    if (e.key === "/") search.focus();
+    else if (e.key === "n") search.next();
+    else if (e.key === "N") search.previous();
+    else if (e.key === "t") setTimestamps(modes[(modes.indexOf(tsSelect.value) + 1) % modes.length]);
+    else if (e.key === "f") resumeFollow();
+    else return;
+    e.preventDefault();
   });
 })();

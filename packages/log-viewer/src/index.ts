@@ -1,4 +1,10 @@
 export {
+  type BuildList,
+  type BuildListEntry,
+  type BuildListRoutesOptions,
+  buildListRoutes,
+} from "./build-list-routes.js";
+export {
   type BuildLogSource,
   BuildNotFoundError,
   LogSourceUnavailableError,
@@ -13,11 +19,13 @@ export {
   LOG_STREAM_EVENTS,
   type LogStreamEvent,
   type StreamEnd,
+  type ViewerStep,
   type ViewerSummary,
   viewerSummary,
 } from "./log-events.js";
 export { type LogTextOptions, logText, logTextLine, stepLabel } from "./log-text.js";
 export { type LogViewerRoutesOptions, logViewerRoutes } from "./log-viewer-routes.js";
+export { type RecordedSteps, RecordedStepsSource } from "./recorded-steps-source.js";
 export { signBuildLink, type ViewerAccessOptions, viewerAccessHook } from "./viewer-access.js";
 export {
   type BuildHistory,

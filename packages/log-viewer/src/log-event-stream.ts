@@ -33,10 +33,17 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
   let statusLoop: Promise<void> = Promise.resolve();
   try {
     await send({ event: "summary", data: viewerSummary(summary) });
+    const known = new Set(summary.steps.map((s) => s.stepId));
     if (o.follow) {
       statusLoop = (async () => {
         try {
-          for await (const data of source.followStatus(buildRef, summary.lastEventId, inner.signal)) {
+          // From the first event: the page times each step from them (they are a few per step).
+          for await (const data of source.followStatus(buildRef, 0, inner.signal)) {
+            if (data.stepId !== 0 && !known.has(data.stepId)) {
+              const fresh = await source.summary(buildRef, inner.signal);
+              for (const s of fresh.steps) known.add(s.stepId);
+              await send({ event: "summary", data: viewerSummary(fresh) });
+            }
             await send({ event: "status", data });
           }
         } catch (err) {
@@ -65,6 +72,10 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
     await Promise.race([statusLoop, new Promise((r) => setTimeout(r, STATUS_SETTLE_MS).unref())]);
     if (statusFailure) throw statusFailure;
     const final = await source.summary(buildRef, signal);
+    // A build that ran while this stream read history (or past its status events) may still
+    // owe the client its step list.
+    if (final.steps.some((s) => !known.has(s.stepId)))
+      await send({ event: "summary", data: viewerSummary(final) });
     await send({
       event: "end",
       data: { status: final.status, finished: true, message: final.message, lastLogId: final.lastLogId },

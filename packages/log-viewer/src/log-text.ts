@@ -5,6 +5,8 @@ import type { BuildLogSource } from "./build-log-source.js";
 export interface LogTextOptions {
   /** Keep the SGR colour sequences (ESC[...m) instead of stripping them. */
   keepColours?: boolean;
+  /** Only the lines of this step (its raw download). */
+  stepId?: number;
 }
 
 /** "stage/step" for a step id, or "build" for lines of the build itself (step 0 or unknown steps). */
@@ -48,7 +50,8 @@ export async function* logText(
           done = true;
           break;
         }
-        chunk += logTextLine(line, summary.steps, opts);
+        if (opts.stepId === undefined || line.stepId === opts.stepId)
+          chunk += logTextLine(line, summary.steps, opts);
       }
       if (chunk) yield chunk;
       if (done || (batch.at(-1)?.logId ?? 0) >= summary.lastLogId) return;

@@ -37,10 +37,17 @@ const logsQuery = {
     after: { type: "integer", minimum: 0 },
     format: { type: "string", enum: ["text", "sse"] },
     ansi: { type: "string", enum: ["keep", "strip"] },
+    step: { type: "integer", minimum: 0 },
   },
 } as const;
 
-type LogsQuery = { follow?: boolean; after?: number; format?: "text" | "sse"; ansi?: "keep" | "strip" };
+type LogsQuery = {
+  follow?: boolean;
+  after?: number;
+  format?: "text" | "sse";
+  ansi?: "keep" | "strip";
+  step?: number;
+};
 type RefParams = { buildRef: string };
 
 /**
@@ -86,10 +93,14 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
       const closed = closeSignal(reply);
       const summary = await source.summary(buildRef, closed);
       if (!wantsEvents) {
-        const text = logText(source, summary, closed, { keepColours: q.ansi === "keep" });
+        const text = logText(source, summary, closed, {
+          keepColours: q.ansi === "keep",
+          ...(q.step !== undefined ? { stepId: q.step } : {}),
+        });
+        const name = q.step === undefined ? `build-${buildRef}` : `build-${buildRef}-step-${q.step}`;
         return reply
           .type("text/plain; charset=utf-8")
-          .header("content-disposition", `inline; filename="build-${buildRef}.log"`)
+          .header("content-disposition", `inline; filename="${name}.log"`)
           .header("cache-control", "no-store")
           .send(Readable.from(text));
       }

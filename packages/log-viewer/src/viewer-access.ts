@@ -75,7 +75,9 @@ export function viewerAccessHook(opts: ViewerAccessOptions) {
     const query = req.query as Query;
     const jar = cookies(req.headers.cookie);
     const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-    const isPage = path.startsWith("/builds/");
+    // The build pages and the build list (`/`, `/builds`): opened with `?token=`, they keep it
+    // as a cookie for the requests their scripts make.
+    const isPage = path === "/" || path === "/builds" || path.startsWith("/builds/");
     const secure = req.protocol === "https" ? "; Secure" : "";
 
     if ([bearer, query.token, jar.get(TOKEN_COOKIE)].some((t) => sameSecret(t, opts.token))) {

@@ -6,10 +6,13 @@ const assetsDir = new URL("../assets/", import.meta.url);
 
 /** The page's static files, read once when the routes are registered. */
 export interface ViewerAssets {
-  /** anser (wrapped for the browser) followed by the page's own script. */
+  /** anser (wrapped for the browser) followed by the page's own scripts. */
   script: string;
   style: string;
 }
+
+/** The page's scripts in load order: each one uses what the ones before it put on `window`. */
+const SCRIPTS = ["log-line.js", "step-panel.js", "log-sections.js", "log-search.js", "viewer.js"];
 
 /**
  * anser ships one dependency-free CommonJS file and no browser build; giving it a `module`
@@ -20,10 +23,12 @@ function anserForBrowser(): string {
   return `(function () {\nvar module = { exports: {} };\n${source}\nwindow.Anser = module.exports;\n})();\n`;
 }
 
+const asset = (name: string) => readFileSync(new URL(name, assetsDir), "utf8");
+
 export function loadViewerAssets(): ViewerAssets {
   return {
-    script: `${anserForBrowser()}\n${readFileSync(new URL("viewer.js", assetsDir), "utf8")}`,
-    style: readFileSync(new URL("viewer.css", assetsDir), "utf8"),
+    script: [anserForBrowser(), ...SCRIPTS.map(asset)].join("\n"),
+    style: `${asset("theme.css")}\n${asset("viewer.css")}`,
   };
 }
 
@@ -42,7 +47,8 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => htmlEscapes[c]!);
  */
 export function viewerPage(buildRef: string): string {
   const ref = escapeHtml(buildRef);
-  const logsUrl = escapeHtml(`../api/builds/${encodeURIComponent(buildRef)}/logs`);
+  const api = `../api/builds/${encodeURIComponent(buildRef)}`;
+  const logsUrl = escapeHtml(`${api}/logs`);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -51,18 +57,31 @@ export function viewerPage(buildRef: string): string {
 <title>Build ${ref} · wharf</title>
 <link rel="stylesheet" href="-/viewer.css">
 </head>
-<body data-build-ref="${ref}" data-logs-url="${logsUrl}">
+<body data-build-ref="${ref}" data-logs-url="${logsUrl}" data-summary-url="${escapeHtml(`${api}/summary`)}">
+<a class="skip-link" href="#log-pane">Skip to the log</a>
 <header>
+  <nav aria-label="Breadcrumb"><a href="../builds">Builds</a></nav>
   <h1>Build <span class="ref">${ref}</span></h1>
-  <span id="build-status" class="status">connecting</span>
+  <span id="build-status" class="status" role="status">connecting</span>
+  <span id="build-duration"></span>
   <span id="line-count"></span>
-  <span id="notice" hidden></span>
+  <span id="notice" role="alert" hidden></span>
+  <search class="toolbar">
+    <label for="search" class="visually-hidden">Search the log</label>
+    <input id="search" type="search" placeholder="Search (/)" autocomplete="off">
+    <button id="search-prev" type="button" aria-label="Previous match (N)">↑</button>
+    <button id="search-next" type="button" aria-label="Next match (n)">↓</button>
+    <span id="search-count" aria-live="polite"></span>
+  </search>
+  <label>Timestamps (t)
+    <select id="timestamps"><option value="off">off</option><option value="clock">clock</option><option value="elapsed">since start</option></select>
+  </label>
   <a id="download" href="${logsUrl}?format=text" download="build-${ref}.log">Download log</a>
 </header>
 <main>
   <nav id="steps" aria-label="Steps"><h2>Steps</h2><ol id="step-list"></ol></nav>
-  <section id="log-pane"><div id="log" role="log"></div></section>
-  <button id="jump" type="button" hidden>Follow ↓</button>
+  <section id="log-pane" aria-label="Log" tabindex="-1"><div id="log" role="log"></div></section>
+  <button id="jump" type="button" hidden>Follow ↓ (f)</button>
 </main>
 <script src="-/viewer.js"></script>
 </body>

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { wharfArgs } from "@wharf/testkit";
 import { afterEach, describe, expect, it } from "vitest";
+import { WorkerLogSource } from "../src/index.js";
 import { BUILD_REF, LiveBuild, range, waitFor } from "./live-build.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "../../..");
@@ -76,6 +77,43 @@ describe("wharf logs / wharf status against the log routes", () => {
     expect(await run.exit).toBe(1);
     expect(messages(run.stdout)).toEqual([11, 14, 17, 20, 23, 26, 29].map((n) => `line ${n}`));
     expect(run.stderr).toBe("build 42 FAILED: build failed\n");
+  });
+
+  it("follows --step before the worker named its steps; --timestamps; progress lines as they ended", async () => {
+    // The summaries the routes handed out, by how many steps they listed.
+    const listed: number[] = [];
+    build = await LiveBuild.start({
+      source: (address) => {
+        const inner = new WorkerLogSource({ resolveWorker: async () => ({ address }), retryIntervalMs: 50 });
+        return Object.assign(Object.create(inner) as WorkerLogSource, {
+          summary: async (ref: string, signal?: AbortSignal) => {
+            const s = await inner.summary(ref, signal);
+            listed.push(s.steps.length);
+            return s;
+          },
+        });
+      },
+    });
+    const b = build;
+    b.store.setSteps([]); // still cloning: no steps yet
+    b.store.appendLog(0, "cloning");
+    const run = wharf(["logs", BUILD_REF, "-f", "--step", "unit", "--timestamps"], b.url);
+    await waitFor(() => listed.length > 0, "the follower's first summary", 20_000);
+    expect(listed[0]).toBe(0);
+    b.store.setSteps([
+      { stepId: 1, stage: "build", name: "compile" },
+      { stepId: 3, stage: "test", name: "unit" },
+    ]);
+    b.store.appendStatus(3, "RUNNING");
+    const at = Date.UTC(2026, 11, 3, 12, 0, 0, 5);
+    b.store.appendLog(1, "not this step", at);
+    b.store.appendLog(3, "fetching  10%\r fetching  60%\r fetching 100%\r", at);
+    b.store.appendLog(3, "done", at + 1_000);
+    await b.finish("SUCCESS");
+    expect(await run.exit).toBe(0);
+    expect(run.stdout).toBe(
+      "2026-12-03T12:00:00.005Z test/unit     │  fetching 100%\n2026-12-03T12:00:01.005Z test/unit     │ done\n",
+    );
   });
 
   it("prints what there is now without -f and exits 0 while the build runs", async () => {

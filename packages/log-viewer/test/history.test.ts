@@ -142,9 +142,12 @@ describe("WorkerLogSource with wharf-api history", () => {
       },
     });
     const b = build;
+    let started = false;
     const res = await readEvents(logsUrl(b, "?follow=true"), {
       onEvent: (e) => {
-        if (e.event === "summary") {
+        // The first summary only: another one comes before `end` with the steps the worker named.
+        if (e.event === "summary" && !started) {
+          started = true;
           // The worker starts once the viewer is waiting.
           b.appendLines(1, 5);
           worker = { address };
@@ -156,6 +159,9 @@ describe("WorkerLogSource with wharf-api history", () => {
     expect(JSON.parse(res.events[0]!.data)).toMatchObject({ status: "PENDING", finished: false });
     expect(logIds(res.events)).toEqual(range(1, 5));
     expect(JSON.parse(res.events.at(-1)!.data)).toMatchObject({ status: "SUCCESS", finished: true });
+    // wharf-api named no steps; the worker did, and the stream says so before it ends.
+    const summaries = res.events.filter((e) => e.event === "summary").map((e) => JSON.parse(e.data));
+    expect(summaries.map((s) => s.steps.length)).toEqual([0, 3]);
   });
 
   it("answers 503 while neither the worker nor wharf-api can be reached", async () => {

@@ -4,7 +4,14 @@ import path from "node:path";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type BuildLogSource, logViewerRoutes, viewerAccessHook, WorkerLogSource } from "../src/index.js";
+import {
+  type BuildList,
+  type BuildLogSource,
+  buildListRoutes,
+  logViewerRoutes,
+  viewerAccessHook,
+  WorkerLogSource,
+} from "../src/index.js";
 
 export const BUILD_REF = "42";
 
@@ -23,7 +30,7 @@ export class LiveBuild {
 
   /** `token`: the routes behind viewerAccessHook, registered as the aggregator does. */
   static async start(
-    opts: { source?: (workerAddress: string) => BuildLogSource; token?: string } = {},
+    opts: { source?: (workerAddress: string) => BuildLogSource; token?: string; builds?: BuildList } = {},
   ): Promise<LiveBuild> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wharf-log-viewer-"));
     const store = await ResultStore.open(dir, { buildRef: BUILD_REF, flushIntervalMs: 2 });
@@ -45,6 +52,7 @@ export class LiveBuild {
     await app.register(async (viewer) => {
       if (opts.token) viewer.addHook("onRequest", viewerAccessHook({ token: opts.token }));
       await viewer.register(logViewerRoutes, { source, heartbeatMs: 1000, retryMs: 200 });
+      if (opts.builds) await viewer.register(buildListRoutes, { builds: opts.builds });
     });
     const url = await app.listen({ host: "127.0.0.1", port: 0 });
     return new LiveBuild(dir, store, rpc, app, url);

@@ -179,6 +179,39 @@ describe("GET /api/builds/:buildRef/logs?follow=true (Server-Sent Events)", () =
   });
 });
 
+describe("steps on the event stream", () => {
+  it("sends every status event from the first, and a new summary when a step appears", async () => {
+    build = await LiveBuild.start();
+    const b = build;
+    b.store.appendStatus(1, "RUNNING", 1_000);
+    b.appendLines(1, 3);
+    let added = false;
+    const res = await readEvents(logsUrl(b, "?follow=true"), {
+      onEvent: (e) => {
+        if (!added && e.event === "log") {
+          added = true;
+          // The worker names a step it did not list before (as after planning the build).
+          b.store.setSteps([
+            { stepId: 1, stage: "build", name: "compile" },
+            { stepId: 2, stage: "build", name: "lint" },
+            { stepId: 3, stage: "test", name: "unit" },
+            { stepId: 4, stage: "deploy", name: "push" },
+          ]);
+          b.store.appendStatus(4, "RUNNING", 2_000);
+          void b.finish("SUCCESS");
+        }
+        return e.event === "end";
+      },
+    });
+    // The status recorded before the viewer came is there, with its time.
+    expect(dataOf(res.events, "status")[1]).toMatchObject({ stepId: 1, status: "RUNNING", timestamp: 1_000 });
+    const names = res.events
+      .filter((e) => e.event === "summary" || (e.event === "status" && JSON.parse(e.data).stepId === 4))
+      .map((e) => (e.event === "summary" ? JSON.parse(e.data).steps.length : "status 4"));
+    expect(names).toEqual([3, 4, "status 4"]);
+  });
+});
+
 describe("GET /api/builds/:buildRef/logs as text", () => {
   it("downloads the whole log with step labels, colours stripped unless asked to keep them", async () => {
     build = await LiveBuild.start();
@@ -198,6 +231,19 @@ describe("GET /api/builds/:buildRef/logs as text", () => {
     expect(lines.at(-1)).toBe("");
     const coloured = await (await fetch(logsUrl(build, "?format=text&ansi=keep"))).text();
     expect(coloured.split("\n")[0]).toBe("[build/compile] \x1b[31mred\x1b[0m alert");
+  });
+
+  it("downloads one step's lines with ?step=", async () => {
+    build = await LiveBuild.start();
+    build.appendLines(1, 9);
+    const res = await fetch(logsUrl(build, "?format=text&step=2"));
+    expect(res.headers.get("content-disposition")).toBe('inline; filename="build-42-step-2.log"');
+    expect((await res.text()).trimEnd().split("\n")).toEqual([
+      "[build/lint] line 2",
+      "[build/lint] line 5",
+      "[build/lint] line 8",
+    ]);
+    expect((await fetch(logsUrl(build, "?format=text&step=x"))).status).toBe(400);
   });
 
   it("ends the download of a running build at its current last line", async () => {

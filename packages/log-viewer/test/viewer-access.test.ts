@@ -82,3 +82,30 @@ it("opens one build, until it expires, to a link signed with the token", async (
   later.set("expires", String(inAnHour() + 86_400));
   expect((await get(build, `${summary}?${later}`)).status).toBe(401);
 });
+
+it("opens the build list only to the token, and keeps it as a cookie for the list's requests", async () => {
+  const builds = {
+    recent: async () => [
+      {
+        buildRef: BUILD_REF,
+        status: "RUNNING" as const,
+        finished: false,
+        message: "",
+        startedAt: 1,
+        finishedAt: null,
+      },
+    ],
+  };
+  build = await LiveBuild.start({ token: TOKEN, builds });
+  const link = signBuildLink(TOKEN, BUILD_REF, inAnHour());
+  for (const path of ["/", "/builds", "/api/builds", `/builds?${link}`, `/api/builds?${link}`]) {
+    expect((await get(build, path)).status, path).toBe(401);
+  }
+  expect((await get(build, "/builds/-/build-list.js")).status).toBe(200);
+  const page = await get(build, `/builds?token=${TOKEN}`);
+  expect(page.status).toBe(200);
+  const jar = (page.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  const list = await get(build, "/api/builds?status=RUNNING", { cookie: jar });
+  expect(await list.json()).toEqual({ builds: await builds.recent() });
+  expect((await get(build, "/api/builds?status=NOPE", { cookie: jar })).status).toBe(400);
+});

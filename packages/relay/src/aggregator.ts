@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
+import { BuildRecordStore } from "./build-record-store.js";
 import { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
 import { noopRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
 import { CheckpointStore, LeaseLostError } from "./relay-store.js";
@@ -39,6 +40,7 @@ export class Aggregator {
   readonly holder: string;
   private readonly lease: WorkerLease;
   private readonly checkpoints: CheckpointStore;
+  private readonly records: BuildRecordStore;
   private readonly relays = new Map<
     string,
     { relay: WorkerRelay; abort: AbortController; done: Promise<void>; fence: LeaseFence }
@@ -56,6 +58,7 @@ export class Aggregator {
     this.ttlMs = opts.leaseTtlMs ?? 30_000;
     this.lease = new WorkerLease(opts.db, this.holder, this.ttlMs);
     this.checkpoints = new CheckpointStore(opts.db, this.holder);
+    this.records = new BuildRecordStore(opts.db);
   }
 
   /** True once the directory answered at least once. */
@@ -187,6 +190,7 @@ export class Aggregator {
       api: opts.api,
       directory: opts.directory,
       checkpoints: this.checkpoints,
+      records: this.records,
       log: opts.log,
       metrics: opts.metrics ?? noopRelayMetrics,
       tuning: { ...defaultRelayTuning, ...opts.tuning },

@@ -1,4 +1,11 @@
 export { Aggregator, type AggregatorOptions } from "./aggregator.js";
+export {
+  type BuildRecord,
+  BuildRecordStore,
+  type RecordedBuild,
+  type StatusWord,
+  type StepRecord,
+} from "./build-record-store.js";
 export { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
 export {
   BUILD_REF_LABEL,

@@ -14,6 +14,9 @@ export interface ApiBuild {
   buildId: number;
   statusId: number;
   status: ApiBuildStatus;
+  /** What the build list shows; older wharf-api versions may leave them out. */
+  gitBranch?: string;
+  projectId?: number;
 }
 
 export interface WharfApiClientOptions {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import { ArtifactRelay } from "./artifact-relay.js";
+import type { BuildRecordStore } from "./build-record-store.js";
 import { advancesStatus, isTerminal } from "./build-status.js";
 import { LOG_BATCH, LogRelay } from "./log-relay.js";
 import { deliver, type RelayContext, RelayRefusedError, type RelayTuning } from "./relay-context.js";
@@ -8,6 +9,7 @@ import type { RelayMetrics } from "./relay-metrics.js";
 import type { CheckpointStore } from "./relay-store.js";
 import type { SendFence } from "./send-fence.js";
 import { StatusRelay } from "./status-relay.js";
+import { keepStepTable } from "./step-table-relay.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
 import { WorkerConnection } from "./worker-connection.js";
 import { type LiveWorker, type WorkerDirectory, workerTokenOf } from "./worker-directory.js";
@@ -27,6 +29,8 @@ export interface WorkerRelayDeps {
   workerLostGraceMs: number;
   /** The fence of this replica's lease on the worker (no fence: sends are not fenced). */
   fence?: SendFence;
+  /** Where the build's step table is kept for the build page (none: not kept). */
+  records?: BuildRecordStore;
 }
 
 /** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
@@ -119,6 +123,7 @@ export class WorkerRelay {
         );
       const lost = this.watchLiveness(ctx);
       lost.catch(() => {});
+      const stepTable = keepStepTable(ctx, deps.records, w.buildRef);
       const logs = new LogRelay(ctx).run();
       const artifacts = new ArtifactRelay(ctx).run();
       const dataDelivered = Promise.all([logs, artifacts]);
@@ -132,6 +137,7 @@ export class WorkerRelay {
           await Promise.race([logs, lost]).catch(() => {});
         throw err;
       });
+      await stepTable.settled();
       await this.finish(ctx);
       deps.metrics.count("workers_finished");
       return "finished";

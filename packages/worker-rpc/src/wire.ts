@@ -1,4 +1,5 @@
 import {
+  NO_EXIT_CODE,
   timestampMs,
   timestampNanos,
   timestampSeconds,
@@ -36,8 +37,7 @@ export type {
 /** An artifact event as the wire carries it: the proto has no timestamp for artifacts. */
 export type WorkerArtifactEvent = Omit<ArtifactEvent, "timestamp">;
 
-/** exit_code is a plain int32 on the wire; this stands for "no exit code" (the step never ran). */
-export const NO_EXIT_CODE = -1;
+export { NO_EXIT_CODE };
 
 export function statusToWire(status: StepStatus): number {
   return WorkerStatus[status];

@@ -1,6 +1,12 @@
 import type { Socket } from "node:net";
 import { closeConnectionsWhenClosing, type Logger } from "@wharf/config";
-import { type BuildLogSource, logViewerRoutes, viewerAccessHook } from "@wharf/log-viewer";
+import {
+  type BuildList,
+  type BuildLogSource,
+  buildListRoutes,
+  logViewerRoutes,
+  viewerAccessHook,
+} from "@wharf/log-viewer";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
@@ -20,6 +26,8 @@ export const AGGREGATOR_BODY_LIMIT = 16 * 1024;
 export interface AggregatorHttpOptions {
   /** The live logs behind the viewer routes. */
   logSource: BuildLogSource;
+  /** The builds this aggregator relayed, for the build list at `/` and `/builds` (none: no list). */
+  builds?: BuildList;
   /** WHARF_AGGREGATOR_TOKEN; unset = the log routes are open. */
   viewerToken?: string;
   /** Whether /readyz says ready. */
@@ -116,6 +124,7 @@ export function buildAggregatorHttpApp(opts: AggregatorHttpOptions): FastifyInst
     // Health, readiness and metrics stay open; the log routes need the token or a signed link.
     if (opts.viewerToken) viewer.addHook("onRequest", viewerAccessHook({ token: opts.viewerToken }));
     await viewer.register(logViewerRoutes, { source: opts.logSource });
+    if (opts.builds) await viewer.register(buildListRoutes, { builds: opts.builds });
   });
   return app;
 }

@@ -2,9 +2,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
-import { WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
+import { type BuildList, RecordedStepsSource, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
   Aggregator,
+  BuildRecordStore,
   DockerDirectory,
   migrateRelay,
   ProvisionerDirectory,
@@ -73,6 +74,7 @@ export async function startAggregator(
     const metrics = createAggregatorMetrics();
 
     let aggregator: Aggregator | undefined;
+    let records: BuildRecordStore | undefined;
     if (opts.relay) {
       if (!opts.databaseUrl) await fs.mkdir(opts.dataDir, { recursive: true });
       const db = await openDatabase(
@@ -80,6 +82,7 @@ export async function startAggregator(
       );
       closers.push(() => db.close());
       await migrateRelay(db);
+      records = new BuildRecordStore(db);
       aggregator = new Aggregator({
         db,
         directory,
@@ -111,7 +114,7 @@ export async function startAggregator(
 
     // Live logs for developers (SSE, text download, the log page): from the worker while
     // it lives, from wharf-api once it was released.
-    const logSource = new WorkerLogSource({
+    const workerLogSource = new WorkerLogSource({
       resolveWorker: async (buildRef, signal) => {
         const w = (await directory.list(signal)).find((x) => x.buildRef === buildRef && x.address);
         return w?.address ? { address: w.address, ...withToken(workerTokenOf(w, opts.workerToken)) } : null;
@@ -121,8 +124,18 @@ export async function startAggregator(
         ...(opts.apiToken ? { token: opts.apiToken } : {}),
       }),
     });
+    // The step table the relay keeps: step names once the worker is gone, and step times.
+    const kept = records;
+    const logSource = kept
+      ? new RecordedStepsSource(workerLogSource, async (ref) => {
+          const r = await kept.get(ref);
+          return r && { steps: r.steps, startedAt: r.build.startedAt, finishedAt: r.build.finishedAt };
+        })
+      : workerLogSource;
+    const builds: BuildList | undefined = kept && { recent: (q) => kept.recent(q) };
     const app = buildAggregatorHttpApp({
       logSource,
+      ...(builds ? { builds } : {}),
       ready: () => (aggregator ? aggregator.ready : true),
       registry: metrics.registry,
       maxUrlLength: opts.maxUrlLength,

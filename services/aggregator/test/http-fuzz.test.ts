@@ -3,7 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { type Database, openDatabase } from "@wharf/db";
 import { signBuildLink, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
+import { BuildRecordStore, migrateRelay } from "@wharf/relay";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
 import fc from "fast-check";
@@ -17,7 +19,8 @@ import { buildAggregatorHttpApp } from "../src/index.js";
  * logs, event stream, summary, page and assets): whatever the path, query and headers, with or
  * without the token, the answer is never a 5xx and every refusal is problem+json. Real parts: a
  * running build in a ResultStore served by the worker's gRPC server, a wharf-api stand-in for a
- * finished build's history, and the app listening on loopback.
+ * finished build's history, the build list from the relay's records in PGlite, and the app
+ * listening on loopback.
  */
 
 const TOKEN = "agg-fuzz-token-3e9a";
@@ -29,6 +32,7 @@ let rpc: WorkerRpcServer;
 let wharfApi: http.Server;
 let app: FastifyInstance;
 let base: URL;
+let db: Database;
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "wharf-agg-fuzz-"));
@@ -49,7 +53,23 @@ beforeAll(async () => {
   await new Promise<void>((r) => wharfApi.listen(0, "127.0.0.1", r));
   const apiUrl = `http://127.0.0.1:${(wharfApi.address() as AddressInfo).port}`;
   const address = `127.0.0.1:${rpc.port}`;
+  db = await openDatabase({ dataDir: path.join(dir, "db") });
+  await migrateRelay(db);
+  const records = new BuildRecordStore(db);
+  await records.save(
+    {
+      buildRef: LIVE,
+      workerId: "w",
+      status: "RUNNING",
+      finished: false,
+      message: "",
+      startedAt: 1,
+      finishedAt: null,
+    },
+    [],
+  );
   app = buildAggregatorHttpApp({
+    builds: { recent: (q) => records.recent(q) },
     logSource: new WorkerLogSource({
       resolveWorker: async (ref) => (ref === LIVE ? { address } : null),
       history: new WharfApiLogSource({ url: apiUrl, pollIntervalMs: 50 }),
@@ -66,6 +86,7 @@ afterAll(async () => {
   await app?.close();
   await rpc?.close();
   await store?.close();
+  await db?.close();
   await new Promise((r) => wharfApi?.close(r));
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -146,10 +167,23 @@ const ref = fc.oneof(
 const queryValue = fc.oneof(
   encoded,
   rawish,
-  fc.constantFrom("true", "false", "0", "5", "20", "21", "text", "sse", "keep", "strip"),
+  fc.constantFrom(
+    "true",
+    "false",
+    "0",
+    "5",
+    "20",
+    "21",
+    "text",
+    "sse",
+    "keep",
+    "strip",
+    "FAILED,running",
+    "500",
+  ),
 );
 const queryName = fc.oneof(
-  fc.constantFrom("follow", "after", "format", "ansi", "token", "expires", "sig"),
+  fc.constantFrom("follow", "after", "format", "ansi", "step", "status", "limit", "token", "expires", "sig"),
   encoded,
 );
 const query = fc
@@ -163,6 +197,11 @@ const route = fc.constantFrom(
   (r: string) => `/api/builds/${r}`,
   () => "/builds/-/viewer.js",
   () => "/builds/-/viewer.css",
+  () => "/builds/-/build-list.js",
+  () => "/builds/-/theme.css",
+  () => "/builds",
+  () => "/api/builds",
+  () => "/",
   () => "/healthz",
   () => "/readyz",
   () => "/metrics",

@@ -2,6 +2,7 @@ import { stripVTControlCharacters, styleText } from "node:util";
 import type { LogEntry, StatusEvent, StepStatus, StepSummary } from "@wharf/result-store";
 import type { ViewerSummary } from "../log-events.js";
 import { stepLabel } from "../log-text.js";
+import { progressText } from "../progress-line.js";
 
 type Colour = Parameters<typeof styleText>[0];
 const STEP_COLOURS: Colour[] = ["cyan", "green", "yellow", "magenta", "blue", "red"];
@@ -22,6 +23,8 @@ export interface LogPrinterOptions {
   colour: boolean;
   /** Draw the live status line (following on a terminal). */
   statusLine: boolean;
+  /** Start each line with its time (ISO 8601, UTC). */
+  timestamps?: boolean;
 }
 
 /**
@@ -63,8 +66,11 @@ export class LogPrinter {
       if (this.stepIds && !this.stepIds.has(line.stepId)) continue;
       const label = stepLabel(this.steps, line.stepId).padEnd(this.width).slice(0, this.width);
       const prefix = this.paint(STEP_COLOURS[line.stepId % STEP_COLOURS.length]!, label);
-      const message = this.o.colour ? line.message : stripVTControlCharacters(line.message);
-      text += `${prefix} ${this.paint("gray", "│")} ${message}${this.o.colour ? "\x1b[0m" : ""}\n`;
+      // A progress bar prints as its last state, as it ended up on the step's terminal.
+      const shown = progressText(line.message).text;
+      const message = this.o.colour ? shown : stripVTControlCharacters(shown);
+      const time = this.o.timestamps ? `${this.paint("gray", new Date(line.timestamp).toISOString())} ` : "";
+      text += `${time}${prefix} ${this.paint("gray", "│")} ${message}${this.o.colour ? "\x1b[0m" : ""}\n`;
     }
     this.note = "";
     if (text) this.write(text);

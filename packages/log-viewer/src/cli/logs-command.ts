@@ -1,4 +1,4 @@
-import type { StepSummary } from "@wharf/result-store";
+import type { LogEntry, StepSummary } from "@wharf/result-store";
 import { type Command, InvalidArgumentError } from "commander";
 import { stepLabel } from "../log-text.js";
 import { type BuildEventsError, followBuildEvents } from "./build-events-client.js";
@@ -50,10 +50,11 @@ interface LogsOptions {
   follow?: boolean;
   after?: number;
   step?: string;
+  timestamps?: boolean;
   aggregator?: string;
 }
 
-/** `wharf logs <buildRef> [-f] [--after ID] [--step NAME]`. */
+/** `wharf logs <buildRef> [-f] [--after ID] [--step NAME] [--timestamps]`. */
 export function registerLogsCommand(program: Command): void {
   program
     .command("logs")
@@ -62,6 +63,7 @@ export function registerLogsCommand(program: Command): void {
     .option("-f, --follow", "stay until the build is finished; exit 0 on success, 1 on failure")
     .option("--after <id>", "start after this log line id", parseLogId)
     .option("--step <name>", "only lines of this step (name or stage/name)")
+    .option("-t, --timestamps", "start each line with its time (ISO 8601, UTC)")
     .option(
       "--aggregator <url>",
       `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
@@ -78,9 +80,11 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
     err: process.stderr,
     colour,
     statusLine: opts.follow === true,
+    timestamps: opts.timestamps === true,
   });
   const stop = new AbortController();
   let usage = "";
+  let held: LogEntry[] | undefined;
   try {
     const end = await followBuildEvents(
       {
@@ -95,6 +99,13 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
         summary(s) {
           if (opts.step !== undefined) {
             const ids = matchSteps(s.steps, opts.step);
+            // A worker names its steps once it planned the build (after the clone): until a
+            // summary lists them, a follower holds the lines back (they may come first).
+            if (ids.size === 0 && s.steps.length === 0 && !s.finished && opts.follow) {
+              held ??= [];
+              printer.summary(s);
+              return;
+            }
             if (ids.size === 0) {
               const known = s.steps.map((step) => stepLabel(s.steps, step.stepId)).join(", ");
               usage = `wharf logs: build ${buildRef} has no step "${opts.step}" (steps: ${known || "none"})`;
@@ -104,13 +115,24 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
             printer.stepIds = ids;
           }
           printer.summary(s);
+          if (held) printer.lines(held);
+          held = undefined;
         },
-        log: (lines) => printer.lines(lines),
+        log: (lines) => {
+          if (held) held.push(...lines);
+          else printer.lines(lines);
+        },
         status: (e) => printer.status(e),
         reconnecting: (reason) => printer.reconnecting(reason),
       },
     );
     printer.clear();
+    if (held) {
+      process.stderr.write(
+        `wharf logs: build ${buildRef} ended without a step "${opts.step}" (it has no steps)\n`,
+      );
+      return EXIT_USAGE;
+    }
     if (!end.finished) return EXIT_OK;
     const tail = end.message ? `: ${end.message}` : "";
     process.stderr.write(

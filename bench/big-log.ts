@@ -1,0 +1,149 @@
+/**
+ * A 200,000-line finished log in the build page: a ResultStore holds the finished build (lines
+ * of ~70 bytes over 3 steps, every 10th coloured, every 1000th a progress bar); the log viewer
+ * routes serve it over the worker's gRPC on 127.0.0.1 and headless Debian Chromium opens the page.
+ * Measures navigation → every line on the page and the build's end shown ("open"), then a search
+ * typed into the page → its matches counted and the first one shown ("search"), and the page's
+ * JS heap. Writes the "big log" section of BENCHMARKS.md. Issue 18's goal: each ≤ 1 s.
+ *
+ *   pnpm exec tsx bench/big-log.ts [lines]     (default 200000)
+ */
+
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { logViewerRoutes, WorkerLogSource } from "@wharf/log-viewer";
+import { ResultStore } from "@wharf/result-store";
+import { CHROMIUM_PATH, chromiumLaunchOptions } from "@wharf/testkit";
+import { startWorkerRpcServer } from "@wharf/worker-rpc";
+import Fastify from "fastify";
+import { chromium } from "playwright-core";
+import { writeBenchmarkSection } from "./benchmarks-file.js";
+
+const TOTAL = Number(process.argv[2] ?? 200_000);
+const GOAL_MS = 1000;
+const RUNS = 3;
+
+if (!existsSync(CHROMIUM_PATH)) {
+  console.error(`${CHROMIUM_PATH} is missing: run scripts/setup.sh (apt-get install -y chromium)`);
+  process.exit(1);
+}
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), "bench-big-log-"));
+const userDataDir = await fs.mkdtemp(path.join(os.tmpdir(), "bench-chromium-"));
+const store = await ResultStore.open(dir, { buildRef: "1" });
+store.setSteps([
+  { stepId: 1, stage: "build", name: "compile" },
+  { stepId: 2, stage: "build", name: "lint" },
+  { stepId: 3, stage: "test", name: "unit" },
+]);
+store.appendStatus(0, "RUNNING");
+for (let n = 1; n <= TOTAL; n++) {
+  const text =
+    n % 1000 === 0
+      ? `downloading ${n}: 10%\r 50%\r100%\r`
+      : n % 10 === 0
+        ? `\x1b[31merror\x1b[0m line ${n} ${"x".repeat(50)}`
+        : `line ${n} ${"y".repeat(60)}`;
+  store.appendLog((n % 3) + 1, text);
+}
+store.appendLog(2, "the needle in the haystack");
+for (const step of [1, 2, 3]) store.appendStatus(step, step === 2 ? "FAILED" : "SUCCESS");
+await store.finish("FAILED", "lint failed");
+const rpc = await startWorkerRpcServer({ store, host: "127.0.0.1", port: 0, shutdownGraceMs: 0 });
+const address = `127.0.0.1:${rpc.port}`;
+const app = Fastify({ logger: false });
+await app.register(logViewerRoutes, {
+  source: new WorkerLogSource({ resolveWorker: async () => ({ address }) }),
+});
+const url = await app.listen({ host: "127.0.0.1", port: 0 });
+const browser = await chromium.launchPersistentContext(userDataDir, {
+  ...chromiumLaunchOptions(),
+  viewport: { width: 1200, height: 800 },
+  // The page's CSP forbids eval; the bench's probes are evaluated strings.
+  bypassCSP: true,
+});
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+try {
+  // The server's part alone: the same events read by fetch instead of the page.
+  const stream: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const t = Date.now();
+    await (await fetch(`${url}/api/builds/1/logs?format=sse`)).text();
+    stream.push(Date.now() - t);
+  }
+  const open: number[] = [];
+  const search: number[] = [];
+  let heapMb = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const page = await browser.newPage();
+    const t0 = Date.now();
+    await page.goto(`${url}/builds/1`);
+    await page.waitForFunction(
+      `document.body.dataset.ended === "true" && document.body.dataset.lastLogId === "${TOTAL + 1}"`,
+      undefined,
+      { timeout: 120_000, polling: "raf" },
+    );
+    open.push(Date.now() - t0);
+    // Typed as a reader would; timed in the page from the input event to the match shown.
+    const ms = await page.evaluate<number>(`(async () => {
+      const input = document.getElementById("search");
+      const t = performance.now();
+      input.value = "needle";
+      input.dispatchEvent(new Event("input"));
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      if (document.getElementById("search-count").textContent !== "1 of 1") throw new Error("no match");
+      return performance.now() - t;
+    })()`);
+    search.push(Math.round(ms));
+    heapMb =
+      Math.round(((await page.evaluate<number>("performance.memory.usedJSHeapSize")) / 2 ** 20) * 10) / 10;
+    await page.close();
+  }
+  const section = [
+    "## big log",
+    "",
+    `\`pnpm exec tsx bench/big-log.ts\` — a finished build of ${(TOTAL + 1).toLocaleString("en")} lines (~70 bytes over 3 steps,`,
+    "every 10th coloured, every 1000th a progress bar) served by the log viewer routes over the worker's gRPC on",
+    '127.0.0.1, opened in headless Debian Chromium. "Open": navigation → every line on the page and the end',
+    'shown. "Search": a query typed → its match counted, its folded section opened and the line scrolled to',
+    `(the frame after). Median of ${RUNS} page loads; server and browser share the machine's cores.`,
+    "",
+    "| 200k-line log | median ms | runs ms | goal |",
+    "| --- | ---: | --- | --- |",
+    `| the event stream alone (fetch) | ${median(stream)} | ${stream.join(", ")} | |`,
+    `| open | ${median(open)} | ${open.join(", ")} | ≤ ${GOAL_MS}: ${median(open) <= GOAL_MS ? "met" : "not met"} |`,
+    `| search | ${median(search)} | ${search.join(", ")} | ≤ ${GOAL_MS}: ${median(search) <= GOAL_MS ? "met" : "not met"} |`,
+    "",
+    `JS heap after opening: ${heapMb} MB.`,
+    "",
+    "Where the time goes (profiled 2026-12-03): the page gets the log as ~200 `log` events of ~1,000 lines",
+    "of JSON each; the server alone needs ~0.7–1.9 s for them on this loaded machine (row 1; `?follow=true`,",
+    "as the page asks, measured 1.6 s once), and the page's animation frames spent 1.2 s of JavaScript on",
+    "them when every line was drawn. Drawing a chunk only once it is near the viewport took open from",
+    "~6.9 s to ~4.5 s (past 20,000 lines; past 5,000 it measured ~2.9 s, but a live log's lines past",
+    "5,000 would then reach the DOM a frame later than log-latency.ts can see), and search from ~700 ms to",
+    "~20 ms.",
+    "Meeting 1 s needs the rest: a finished build's page fetching its log in one compact response instead of",
+    "per-line JSON events,",
+    "and per-line work (progress lines, search text) done on demand.",
+    "",
+    `Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "cpu"},`,
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}.`,
+    "",
+  ].join("\n");
+  process.stdout.write(`${section}\n`);
+  writeBenchmarkSection(section);
+} finally {
+  await browser.close();
+  await app.close();
+  await rpc.close();
+  await store.close();
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rm(userDataDir, { recursive: true, force: true });
+}

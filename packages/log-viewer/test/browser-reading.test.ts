@@ -1,0 +1,134 @@
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { haveChromium, openChromium, outputDir } from "./chromium-page.js";
+import { BUILD_REF, LiveBuild, waitFor } from "./live-build.js";
+
+const NEEDLES = [12, 777, 1500];
+
+describe.skipIf(!haveChromium && !process.env.CI)(
+  "the build page in Chromium: reading a finished log",
+  () => {
+    let chromium: Awaited<ReturnType<typeof openChromium>>;
+    let build: LiveBuild;
+
+    beforeAll(async () => {
+      chromium = await openChromium();
+      build = await LiveBuild.start();
+      const s = build.store;
+      s.appendLog(
+        1,
+        "\x1b[38;5;208morange\x1b[0m \x1b[38;2;10;200;30mtrue\x1b[0m \x1b[1mbold\x1b[0m \x1b[4munder\x1b[0m",
+      ); // 1
+      s.appendLog(1, "docs at https://example.com/x?a=1&b=2 now"); // 2
+      // A progress bar: the step wrote carriage returns and one newline at the end.
+      s.appendLog(2, "\x1b[32mdownloading  10%\r downloading  55%\r downloading 100%\r"); // 3
+      build.appendLines(4, 2000, (n) => (NEEDLES.includes(n) ? `found the Needle ${n}` : `line ${n}`));
+      for (const step of [1, 2, 3]) s.appendStatus(step, "SUCCESS");
+      await build.finish("SUCCESS");
+    });
+
+    afterAll(async () => {
+      await chromium?.close();
+      await build?.stop();
+    });
+
+    async function open(): Promise<Page> {
+      const page = await chromium.context.newPage();
+      await page.goto(`${build.url}/builds/${BUILD_REF}`);
+      await waitFor(
+        async () => (await page.locator("body").getAttribute("data-ended")) === "true",
+        "the end",
+      );
+      await page.waitForSelector("#L2000", { state: "attached" });
+      return page;
+    }
+
+    it("renders colours like a terminal, links URLs and shows a progress bar as one line", async () => {
+      const page = await open();
+      // Succeeded steps are folded; the reader opens one.
+      expect(await page.locator("#L1").isVisible()).toBe(false);
+      await page.locator("#step-1-title").click();
+      const spans = page.locator("#L1 .msg span");
+      expect(await spans.nth(0).getAttribute("style")).toBe("color:rgb(255, 135, 0)");
+      expect(await spans.nth(1).getAttribute("style")).toBe("color:rgb(10, 200, 30)");
+      expect(await spans.nth(2).getAttribute("style")).toBe("font-weight:bold");
+      expect(await spans.nth(3).getAttribute("style")).toBe("text-decoration:underline");
+      const link = page.locator("#L2 .msg a");
+      expect(await link.getAttribute("href")).toBe("https://example.com/x?a=1&b=2");
+      expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+      await page.locator("#step-2-title").click();
+      expect(await page.locator("#L3 .msg").textContent()).toBe(" downloading 100%");
+      expect(await page.locator("#L3").getAttribute("class")).toContain("progress");
+      // The colour set before the first carriage return still holds.
+      expect(await page.locator("#L3 .msg span").getAttribute("style")).toBe("color:rgb(0, 187, 0)");
+      await page.locator("#L3").screenshot({ path: path.join(outputDir, "log-viewer-progress-line.png") });
+      await page.close();
+    });
+
+    it("searches folded sections, highlights matches and steps through them with keys", async () => {
+      const page = await open();
+      await page.keyboard.press("/");
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("search");
+      await page.keyboard.type("needle");
+      const count = page.locator("#search-count");
+      await waitFor(async () => (await count.textContent()) === "1 of 3", "the first match");
+      // The match's section was folded; search opened it and scrolled the line into view.
+      expect(await page.locator(`#L${NEEDLES[0]}`).isVisible()).toBe(true);
+      expect(await page.locator(`#L${NEEDLES[0]}`).getAttribute("class")).toContain("match-current");
+      // The test runs outside the page: its code goes in as a string (no DOM types here).
+      const marked = () =>
+        page.evaluate<string[]>("[...(CSS.highlights.get('search-current') ?? [])].map((r) => r.toString())");
+      expect(await marked()).toEqual(["Needle"]);
+      await page.keyboard.press("Enter");
+      expect(await count.textContent()).toBe("2 of 3");
+      expect(await page.locator(`#L${NEEDLES[1]}`).isVisible()).toBe(true);
+      await page.keyboard.press("Shift+Enter");
+      expect(await count.textContent()).toBe("1 of 3");
+      // Outside the field, n and N do the same.
+      await page.locator("#log-pane").focus();
+      await page.keyboard.press("N");
+      expect(await count.textContent()).toBe("3 of 3");
+      await page.keyboard.press("n");
+      expect(await count.textContent()).toBe("1 of 3");
+      await page.screenshot({ path: path.join(outputDir, "log-viewer-search.png") });
+      await page.locator("#search").fill("no such text");
+      expect(await count.textContent()).toBe("no matches");
+      await page.close();
+    });
+
+    it("shows timestamps as clock time or since the start, toggled with t", async () => {
+      const page = await open();
+      await page.locator("#step-1-title").click();
+      expect(await page.locator("#L1 .ts").isVisible()).toBe(false);
+      await page.keyboard.press("t");
+      expect(await page.locator("body").getAttribute("data-timestamps")).toBe("clock");
+      expect(await page.locator("#L1 .ts-abs").textContent()).toMatch(/^\d\d:\d\d:\d\d\.\d{3}$/);
+      expect(await page.locator("#L1 .ts-abs").isVisible()).toBe(true);
+      await page.keyboard.press("t");
+      expect(await page.locator("#L1 .ts-rel").textContent()).toBe("+0:00.000");
+      expect(await page.locator("#L1 .ts-rel").isVisible()).toBe(true);
+      expect(await page.locator("#L1 .ts-abs").isVisible()).toBe(false);
+      await page.keyboard.press("t");
+      expect(await page.locator("body").getAttribute("data-timestamps")).toBe("off");
+      await page.close();
+    });
+
+    it("has landmarks and follows the system's light or dark preference", async () => {
+      const page = await open();
+      expect(await page.getByRole("banner").count()).toBe(1);
+      expect(await page.getByRole("main").count()).toBe(1);
+      expect(await page.getByRole("navigation", { name: "Steps" }).count()).toBe(1);
+      expect(await page.getByRole("search").count()).toBe(1);
+      expect(await page.getByRole("log").count()).toBe(1);
+      const background = (p: Page) => p.evaluate<string>("getComputedStyle(document.body).backgroundColor");
+      await page.emulateMedia({ colorScheme: "light" });
+      expect(await background(page)).toBe("rgb(255, 255, 255)");
+      await page.screenshot({ path: path.join(outputDir, "log-viewer-light.png") });
+      await page.emulateMedia({ colorScheme: "dark" });
+      expect(await background(page)).toBe("rgb(22, 24, 29)");
+      await page.screenshot({ path: path.join(outputDir, "log-viewer-dark.png") });
+      await page.close();
+    });
+  },
+);
