@@ -162,7 +162,7 @@ export class KubernetesExecutor implements Executor {
     if (!resources) throw new ExecutorError(`setupBuild was not called for build ${build.buildRef}`);
     let run: ReturnType<typeof stepRun>;
     try {
-      run = stepRun(step, this.options.images);
+      run = stepRun(step, this.options.images, this.options.projectSecrets);
     } catch (err) {
       if (err instanceof StepSpecError) throw new StepStartError(err.message, step.id, { cause: err });
       throw err;

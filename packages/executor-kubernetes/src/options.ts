@@ -4,6 +4,7 @@ import {
   DEFAULT_STEP_IMAGES,
   type PodOwner,
   type PodPlacement,
+  type ProjectSecrets,
   type StepImages,
 } from "@wharf/kube-manifests";
 import { type ApiCallPolicy, DEFAULT_API_CALL_POLICY } from "./kube-api.js";
@@ -23,6 +24,11 @@ export interface KubernetesExecutorOptions {
   /** ConfigMap mounted at a step's `certificatesMountPath`. Default ca-certificates-config. */
   certificatesConfigMap?: string;
   placement?: PodPlacement;
+  /**
+   * Names a step's `secretName` as wharf-cmd does, `wharf-<instance>-project-<id>-secretname-<name>`
+   * (WHARF_INSTANCE, WHARF_PROJECT_ID of the build). Default: none, the name as written.
+   */
+  projectSecrets?: ProjectSecrets;
   /** How long a pod may take to start (image pull, scheduling). Default 5 minutes. */
   startTimeoutMs?: number;
   /** Interval of pod status polls. Default 250 ms. */
@@ -36,7 +42,10 @@ export interface KubernetesExecutorOptions {
 }
 
 export interface CompiledKubernetesOptions
-  extends Required<Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images" | "apiCalls">> {
+  extends Required<
+    Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images" | "apiCalls" | "projectSecrets">
+  > {
+  projectSecrets: ProjectSecrets;
   owner?: PodOwner;
   apiCalls: ApiCallPolicy;
   storageClassName?: string;
@@ -50,6 +59,7 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
       o.namespace ?? o.kubeConfig.getContextObject(o.kubeConfig.getCurrentContext())?.namespace ?? "default",
     owner: o.owner,
     images: { ...DEFAULT_STEP_IMAGES, ...o.images },
+    projectSecrets: o.projectSecrets ?? {},
     workspaceImage: o.workspaceImage ?? "busybox:1.36",
     workspaceSize: o.workspaceSize ?? "1Gi",
     storageClassName: o.storageClassName,
@@ -65,7 +75,7 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
  * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
  * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
  * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`,
- * `WHARF_K8S_REQUEST_TIMEOUT`.
+ * `WHARF_K8S_REQUEST_TIMEOUT`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets).
  */
 export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
   const podName = envOptional(env, "WHARF_POD_NAME");
@@ -77,6 +87,10 @@ export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): Kube
     workspaceImage: envString(env, "WHARF_K8S_WORKSPACE_IMAGE", "busybox:1.36"),
     workspaceSize: envString(env, "WHARF_K8S_WORKSPACE_SIZE", "1Gi"),
     storageClassName: envOptional(env, "WHARF_K8S_STORAGE_CLASS"),
+    projectSecrets: {
+      instance: envOptional(env, "WHARF_INSTANCE"),
+      projectId: envOptional(env, "WHARF_PROJECT_ID"),
+    },
     images: {
       helm: envString(env, "WHARF_K8S_HELM_IMAGE", DEFAULT_STEP_IMAGES.helm),
       kubectl: envString(env, "WHARF_K8S_KUBECTL_IMAGE", DEFAULT_STEP_IMAGES.kubectl),

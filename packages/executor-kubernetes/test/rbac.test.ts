@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ApiCall } from "@wharf/kube-fake";
+import type { PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { KubernetesExecutor } from "../src/index.js";
@@ -64,6 +65,15 @@ describe("the wharf-worker Role", () => {
       await readAll(secretStep.stdout);
       await secretStep.wait();
       await secretStep.destroy();
+      // A kubectl step whose kubeconfig ConfigMap is missing: read (configmaps get) and refused.
+      const kubectl: PlanStep = {
+        ...containerStep(6, []),
+        type: "kubectl",
+        spec: { files: ["k8s.yaml"], action: "apply", force: false, cluster: "no-such-cluster" },
+      };
+      await expect(h.executor.startStep(build, kubectl, {})).rejects.toThrow(
+        /configmap "no-such-cluster" not found/,
+      );
       const stopped = await h.executor.startStep(build, containerStep(2, ["sleep 30"]), {});
       await stopped.stop(0);
       await stopped.destroy();

@@ -79,10 +79,20 @@ const savedPath = process.env.PATH;
 async function cluster(rules?: PolicyRule[]) {
   fake = await FakeKubeApiServer.start(rules ? { authorize: rbacAuthorizer(rules) } : {});
   const kubeConfig = fake.kubeConfig(NAMESPACE);
+  // The kubectl step's kubeconfig (and a docker config beside it) in the ConfigMap `cluster`
+  // names, as wharf-cmd keeps it: credentials too, to be masked.
+  const kubeconfigMap = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "deploy-kubeconfig" },
+    data: { config: KUBECONFIG, "config.json": DOCKER_CONFIG },
+  };
   if (!rules) {
     const api = kubeConfig.makeApiClient(CoreV1Api);
     for (const body of secrets()) await api.createNamespacedSecret({ namespace: NAMESPACE, body });
+    await api.createNamespacedConfigMap({ namespace: NAMESPACE, body: kubeconfigMap });
   } else {
+    fake.store.create("configmaps", NAMESPACE, kubeconfigMap);
     // The worker's Role may not create Secrets: an admin made them (straight into the store).
     for (const body of secrets())
       fake.store.create("secrets", NAMESPACE, {
@@ -100,10 +110,7 @@ async function cluster(rules?: PolicyRule[]) {
 }
 
 function secrets(): V1Secret[] {
-  return [
-    secret("app-secrets", { PASSWORD, API_TOKEN, DEPLOY_USER: SHORT }),
-    secret("deploy-kubeconfig", { config: KUBECONFIG, "config.json": DOCKER_CONFIG }),
-  ];
+  return [secret("app-secrets", { PASSWORD, API_TOKEN, DEPLOY_USER: SHORT })];
 }
 
 beforeEach(async () => {
@@ -223,7 +230,7 @@ describe("values of Kubernetes Secrets a step uses", () => {
       `secret "no-such-secret" not found in namespace "${NAMESPACE}" (used by the step as environment variables)`,
     );
     expect(text).toContain(
-      `secret "no-kubeconfig" not found in namespace "${NAMESPACE}" (used by the step mounted at /etc/wharf/kubeconfig)`,
+      `configmap "no-kubeconfig" not found in namespace "${NAMESPACE}" (used by the step mounted at /root/.kube)`,
     );
     const pods = await kubeConfig.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: NAMESPACE });
     expect(pods.items).toEqual([]);

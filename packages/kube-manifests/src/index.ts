@@ -32,8 +32,13 @@ export {
   workspaceVolume,
 } from "./step-pod.js";
 export {
-  DEFAULT_CLUSTER_SECRET,
+  type ConfigMapMount,
+  DEFAULT_CLUSTER_CONFIG_MAP,
   DEFAULT_STEP_IMAGES,
+  NUGET_TOKEN_SECRET,
+  type ProjectSecrets,
+  projectSecretName,
+  type SecretKeyEnv,
   type SecretMount,
   type StepImages,
   type StepRun,

@@ -78,6 +78,10 @@ function secretVolumeName(index: number): string {
   return `secret-${index}`;
 }
 
+function configMapVolumeName(index: number): string {
+  return `config-${index}`;
+}
+
 export function workspaceVolume(claimName: string): V1Volume {
   return { name: WORKSPACE_VOLUME, persistentVolumeClaim: { claimName } };
 }
@@ -96,7 +100,13 @@ export function workspaceMounts(): V1VolumeMount[] {
 export function stepVolumes(input: StepPodInput): V1Volume[] {
   const volumes = [workspaceVolume(input.workspaceClaim)];
   input.run.secretMounts.forEach((m, i) => {
-    volumes.push({ name: secretVolumeName(i), secret: { secretName: m.secretName } });
+    volumes.push({
+      name: secretVolumeName(i),
+      secret: { secretName: m.secretName, ...(m.items ? { items: m.items } : {}) },
+    });
+  });
+  input.run.configMapMounts.forEach((m, i) => {
+    volumes.push({ name: configMapVolumeName(i), configMap: { name: m.configMap } });
   });
   if (input.run.certificatesMountPath) {
     volumes.push({ name: CERTIFICATES_VOLUME, configMap: { name: input.certificatesConfigMap } });
@@ -108,6 +118,9 @@ export function stepVolumeMounts(run: StepRun): V1VolumeMount[] {
   const mounts = workspaceMounts();
   run.secretMounts.forEach((m, i) => {
     mounts.push({ name: secretVolumeName(i), mountPath: m.mountPath, readOnly: true });
+  });
+  run.configMapMounts.forEach((m, i) => {
+    mounts.push({ name: configMapVolumeName(i), mountPath: m.mountPath, readOnly: true });
   });
   if (run.certificatesMountPath) {
     mounts.push({ name: CERTIFICATES_VOLUME, mountPath: run.certificatesMountPath, readOnly: true });
@@ -122,7 +135,13 @@ export function stepContainer(input: StepPodInput): V1Container {
     imagePullPolicy: "IfNotPresent",
     command: captureStepOutput(input.run.command, input.outputKey),
     workingDir: WORKSPACE_PATH,
-    env: envVars({ ...input.env, ...input.run.env }),
+    env: [
+      ...envVars({ ...input.env, ...input.run.env }),
+      ...input.run.secretKeyEnv.map((e) => ({
+        name: e.name,
+        valueFrom: { secretKeyRef: { name: e.secretName, key: e.key } },
+      })),
+    ],
     envFrom: envFromSecrets(input.run.envFromSecrets),
     volumeMounts: stepVolumeMounts(input.run),
     resources: input.resources,

@@ -21,6 +21,32 @@ export const DEFAULT_STEP_IMAGES: StepImages = {
 export interface SecretMount {
   secretName: string;
   mountPath: string;
+  /** Only these keys, each at its path (all keys when unset). */
+  items?: { key: string; path: string }[];
+}
+
+export interface ConfigMapMount {
+  configMap: string;
+  mountPath: string;
+  /** Holds credentials (a kubeconfig): its values are masked in the log like a Secret's. */
+  credentials?: boolean;
+}
+
+/** An environment variable read from one key of a Secret (its value never in the pod spec). */
+export interface SecretKeyEnv {
+  name: string;
+  secretName: string;
+  key: string;
+}
+
+/**
+ * What names the project's Secrets: wharf-cmd gives a step's `secretName: x` the Secret
+ * `wharf-<instance>-project-<projectId>-secretname-x` (WHARF_INSTANCE, WHARF_PROJECT_ID).
+ * Without both (a build run by hand) the name is used as written.
+ */
+export interface ProjectSecrets {
+  instance?: string;
+  projectId?: string;
 }
 
 /** What a step's pod runs, independent of how the pod is wired (workspace, owner, labels). */
@@ -30,7 +56,9 @@ export interface StepRun {
   command: string[];
   /** Secrets whose keys become environment variables. */
   envFromSecrets: string[];
+  secretKeyEnv: SecretKeyEnv[];
   secretMounts: SecretMount[];
+  configMapMounts: ConfigMapMount[];
   /** A ConfigMap of CA certificates mounted at this path. */
   certificatesMountPath?: string;
   serviceAccount?: string;
@@ -45,39 +73,60 @@ export class StepSpecError extends Error {
   readonly permanent = true;
 }
 
-/** The default Secret holding a kubeconfig for helm/kubectl steps, as in wharf-cmd. */
-export const DEFAULT_CLUSTER_SECRET = "kubectl-config";
-const KUBECONFIG_DIR = "/etc/wharf/kubeconfig";
+/** The ConfigMap holding a kubeconfig for helm/kubectl steps when `cluster` is not set (wharf-cmd's). */
+export const DEFAULT_CLUSTER_CONFIG_MAP = "kubectl-config";
+/** Where wharf-cmd mounts it; KUBECONFIG points there too, for images whose user is not root. */
+const KUBECONFIG_DIR = "/root/.kube";
+/** The Secret and key of the nuget-package step's API token (wharf-cmd's). */
+export const NUGET_TOKEN_SECRET = { secretName: "wharf-nuget-api-token", key: "token" };
+/** Where a helm step's `secret` (a registry config.json) is mounted (wharf-cmd's). */
+const HELM_REGISTRY_DIR = "/etc/helm/registry";
+
+/** The Secret a step's `secretName` names (see ProjectSecrets). */
+export function projectSecretName(project: ProjectSecrets, name: string): string {
+  return project.instance && project.projectId
+    ? `wharf-${project.instance}-project-${project.projectId}-secretname-${name}`
+    : name;
+}
 export const WORKSPACE_PATH = "/workspace";
 
 const run = (image: string, shell: string, lines: string[], extra: Partial<StepRun> = {}): StepRun => ({
   image,
   command: [shell, "-c", stepScript(lines)],
   envFromSecrets: [],
+  secretKeyEnv: [],
   secretMounts: [],
+  configMapMounts: [],
   env: {},
   ...extra,
 });
 
-function clusterAccess(cluster: string | undefined): Partial<StepRun> {
+/** helm and kubectl reach their cluster with the kubeconfig in the ConfigMap `cluster` names. */
+function clusterAccess(cluster: string | undefined): Pick<StepRun, "configMapMounts" | "env"> {
   return {
-    secretMounts: [{ secretName: cluster ?? DEFAULT_CLUSTER_SECRET, mountPath: KUBECONFIG_DIR }],
+    configMapMounts: [
+      { configMap: cluster ?? DEFAULT_CLUSTER_CONFIG_MAP, mountPath: KUBECONFIG_DIR, credentials: true },
+    ],
     env: { KUBECONFIG: `${KUBECONFIG_DIR}/config` },
   };
 }
 
-function containerRun(step: Extract<PlanStep, { type: "container" }>): StepRun {
+function containerRun(step: Extract<PlanStep, { type: "container" }>, project: ProjectSecrets): StepRun {
   const { spec } = step;
   return {
     ...run(spec.image, spec.shell, []),
     command: [spec.shell, "-c", stepScript(spec.cmds)],
-    envFromSecrets: spec.secretName ? [spec.secretName] : [],
+    envFromSecrets: spec.secretName ? [projectSecretName(project, spec.secretName)] : [],
     certificatesMountPath: spec.certificatesMountPath,
     serviceAccount: spec.serviceAccount,
   };
 }
 
-function dockerRun(step: Extract<PlanStep, { type: "docker" }>, images: StepImages): StepRun {
+function dockerRun(
+  step: Extract<PlanStep, { type: "docker" }>,
+  images: StepImages,
+  project: ProjectSecrets,
+): StepRun {
   const { spec } = step;
   const repository =
     spec.destination ??
@@ -97,7 +146,7 @@ function dockerRun(step: Extract<PlanStep, { type: "docker" }>, images: StepImag
     return `--build-arg=${shellQuote(arg)}="$${envName.replace(/[^A-Za-z0-9_]/g, "")}"`;
   });
   return run(images.kaniko, "/busybox/sh", [[shellCommand(args), ...secretArgs].join(" ")], {
-    envFromSecrets: spec.secretName ? [spec.secretName] : [],
+    envFromSecrets: spec.secretName ? [projectSecretName(project, spec.secretName)] : [],
     secretMounts: spec.secret ? [{ secretName: spec.secret, mountPath: "/kaniko/.docker" }] : [],
   });
 }
@@ -112,8 +161,22 @@ function helmRun(step: Extract<PlanStep, { type: "helm" }>, images: StepImages):
   const image = spec.helmVersion
     ? images.helm.replace(/:[^:/]+$/, `:${spec.helmVersion.replace(/^v/, "")}`)
     : images.helm;
+  const cluster = clusterAccess(spec.cluster);
+  // `secret`: a registry config.json for charts in OCI registries (wharf-cmd's mount and variable).
   return run(image, "/bin/sh", [shellCommand(words)], {
-    ...clusterAccess(spec.secret),
+    ...cluster,
+    ...(spec.secret
+      ? {
+          secretMounts: [
+            {
+              secretName: spec.secret,
+              mountPath: HELM_REGISTRY_DIR,
+              items: [{ key: "config.json", path: "config.json" }],
+            },
+          ],
+          env: { ...cluster.env, HELM_REGISTRY_CONFIG: `${HELM_REGISTRY_DIR}/config.json` },
+        }
+      : {}),
   });
 }
 
@@ -166,19 +229,23 @@ function nugetRun(step: Extract<PlanStep, { type: "nuget-package" }>, images: St
       `${shellCommand(push).replace("'/tmp/nuget/*.nupkg'", "/tmp/nuget/*.nupkg")} --api-key "$NUGET_TOKEN"`,
     ],
     {
-      envFromSecrets: ["nuget-token"],
+      secretKeyEnv: [{ name: "NUGET_TOKEN", ...NUGET_TOKEN_SECRET }],
       certificatesMountPath: spec.certificatesMountPath,
     },
   );
 }
 
 /** Maps any plan step to what its pod runs. Throws StepSpecError for a step that cannot run. */
-export function stepRun(step: PlanStep, images: StepImages = DEFAULT_STEP_IMAGES): StepRun {
+export function stepRun(
+  step: PlanStep,
+  images: StepImages = DEFAULT_STEP_IMAGES,
+  project: ProjectSecrets = {},
+): StepRun {
   switch (step.type) {
     case "container":
-      return containerRun(step);
+      return containerRun(step, project);
     case "docker":
-      return dockerRun(step, images);
+      return dockerRun(step, images, project);
     case "helm":
       return helmRun(step, images);
     case "helm-package":

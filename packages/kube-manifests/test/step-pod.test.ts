@@ -171,19 +171,75 @@ describe("step pods", () => {
     expect(run.secretMounts).toEqual([{ secretName: "registry-auth", mountPath: "/kaniko/.docker" }]);
   });
 
-  it("gives helm and kubectl steps a kubeconfig from the cluster secret", () => {
+  // wharf-cmd v0.9.1 pkg/steps/helm.go and kubectl.go: the kubeconfig is the ConfigMap named
+  // by `cluster` (default "kubectl-config") mounted at /root/.kube; helm's `secret` is a
+  // registry config.json mounted at /etc/helm/registry with HELM_REGISTRY_CONFIG pointing at it.
+  it("gives helm and kubectl steps the kubeconfig ConfigMap `cluster` names, as wharf-cmd does", () => {
     const helm = stepRun(steps[2]!);
     expect(helm.image).toBe("alpine/helm:3.15.0");
     expect(helm.command[2]).toContain(
       "helm upgrade --install app app --namespace prod --repo https://charts.example --version 1.2.3 --values /workspace/values.yaml --set image.tag=v1",
     );
-    expect(helm.secretMounts[0]?.secretName).toBe("kubectl-config");
+    expect(helm.configMapMounts).toEqual([
+      { configMap: "kubectl-config", mountPath: "/root/.kube", credentials: true },
+    ]);
     const kubectl = stepRun(steps[4]!);
     expect(kubectl.command[2]).toContain(
       "kubectl apply --namespace prod --force --filename /workspace/k8s/a.yaml --filename /workspace/k8s/b.yaml",
     );
-    expect(kubectl.secretMounts[0]?.secretName).toBe("prod-kubeconfig");
-    expect(kubectl.env.KUBECONFIG).toBe("/etc/wharf/kubeconfig/config");
+    expect(kubectl.configMapMounts[0]?.configMap).toBe("prod-kubeconfig");
+    expect(kubectl.env.KUBECONFIG).toBe("/root/.kube/config");
+    const pod = stepPod({ ...input(steps[4]!), run: kubectl });
+    expect(pod.spec?.volumes).toContainEqual({ name: "config-0", configMap: { name: "prod-kubeconfig" } });
+    expect(pod.spec?.containers[0]?.volumeMounts).toContainEqual({
+      name: "config-0",
+      mountPath: "/root/.kube",
+      readOnly: true,
+    });
+  });
+
+  it("mounts a helm step's secret as the registry config, as wharf-cmd does", () => {
+    const step = structuredClone(steps[2]!) as Extract<PlanStep, { type: "helm" }>;
+    step.spec.secret = "helm-registry";
+    const run = stepRun(step);
+    expect(run.secretMounts).toEqual([
+      {
+        secretName: "helm-registry",
+        mountPath: "/etc/helm/registry",
+        items: [{ key: "config.json", path: "config.json" }],
+      },
+    ]);
+    expect(run.env).toEqual({
+      KUBECONFIG: "/root/.kube/config",
+      HELM_REGISTRY_CONFIG: "/etc/helm/registry/config.json",
+    });
+  });
+
+  // wharf-cmd v0.9.1 pkg/steps/container.go and docker.go: secretName x is the Secret
+  // wharf-<instance>-project-<PROJECT_ID>-secretname-x.
+  it("names a container or docker step's secretName Secret as wharf-cmd does when instance and project are known", () => {
+    const project = { instance: "prod", projectId: "7" };
+    expect(stepRun(steps[0]!, DEFAULT_STEP_IMAGES, project).envFromSecrets).toEqual([
+      "wharf-prod-project-7-secretname-go-secrets",
+    ]);
+    const docker = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    docker.spec.secretName = "build-args";
+    expect(stepRun(docker, DEFAULT_STEP_IMAGES, project).envFromSecrets).toEqual([
+      "wharf-prod-project-7-secretname-build-args",
+    ]);
+    // Run by hand (no instance or project): the name as written.
+    expect(stepRun(steps[0]!).envFromSecrets).toEqual(["go-secrets"]);
+  });
+
+  // wharf-cmd v0.9.1 pkg/steps/nugetpackage.go: NUGET_TOKEN from Secret wharf-nuget-api-token, key token.
+  it("gives a nuget-package step NUGET_TOKEN from wharf-cmd's Secret and key, never in the spec", () => {
+    const nuget = steps.find((s) => s.type === "nuget-package")!;
+    const pod = stepPod(input(nuget));
+    expect(pod.spec?.containers[0]?.env).toContainEqual({
+      name: "NUGET_TOKEN",
+      valueFrom: { secretKeyRef: { name: "wharf-nuget-api-token", key: "token" } },
+    });
+    expect(pod.spec?.containers[0]?.envFrom).toBeUndefined();
   });
 
   it("refuses a docker step with nowhere to push", () => {
