@@ -149,11 +149,14 @@ describe.skipIf(!haveChromium && !process.env.CI)(
 
       // The list saw the build appear and end without a reload; the filter keeps only its status.
       const row = list.locator(`#builds tr[data-build-ref="${buildId}"]`);
+      // The status and the end time may reach the list in different polls (the end time comes
+      // with the worker's last summary): wait until both are there.
       await waitFor(
-        "the build listed as failed",
-        async () => (await row.locator(".status").textContent()) === "failed",
+        "the build listed as failed, with its duration",
+        async () =>
+          (await row.locator(".status").textContent()) === "failed" &&
+          /^\d+s$/.test((await row.locator(".duration").textContent()) ?? ""),
       );
-      expect(await row.locator(".duration").textContent()).toMatch(/^\d+s$/);
       expect(await row.locator(".branch").textContent()).toBe("main");
       await list.locator("#status-filter").selectOption("SUCCESS");
       await waitFor("the filter applied", async () => (await row.count()) === 0);
