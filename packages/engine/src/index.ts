@@ -4,14 +4,7 @@ export {
   deriveBuildStatus,
   type FinishedStep,
 } from "./build-status.js";
-export { type FakeCall, FakeExecutor, type FakeExecutorOptions } from "./fake-executor.js";
 export { forEachLine, LineSplitter, MAX_LINE_BYTES } from "./line-splitter.js";
-export {
-  MemoryRecorder,
-  type RecordedArtifact,
-  type RecordedLog,
-  type RecordedStatus,
-} from "./memory-recorder.js";
 export { InvalidPlanError } from "./plan-checks.js";
 export {
   BUILD_STEP_ID,

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeExecutor, MemoryRecorder } from "../src/index.js";
+import { FakeExecutor, MemoryRecorder } from "../testing/index.js";
 import { plan, runFake, stage, step } from "./plan-fixtures.js";
 
 let scratch: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeExecutor, MemoryRecorder } from "../src/index.js";
+import { FakeExecutor, MemoryRecorder } from "../testing/index.js";
 import { expectForwardStatuses, idOf, plan, runFake, stage, step, waitFor } from "./plan-fixtures.js";
 
 describe("stopping steps", () => {

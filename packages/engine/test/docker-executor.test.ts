@@ -6,7 +6,8 @@ import { DockerExecutor } from "@wharf/executor-docker";
 import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
 import type { PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
-import { MemoryRecorder, runBuild } from "../src/index.js";
+import { runBuild } from "../src/index.js";
+import { MemoryRecorder } from "../testing/index.js";
 import { buildSpec, expectForwardStatuses, idOf, plan, stage, step, waitFor } from "./plan-fixtures.js";
 
 // The engine on a real Docker engine: the scenarios of the FakeExecutor tests with real

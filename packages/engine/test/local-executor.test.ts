@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalExecutor } from "@wharf/executor-local";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryRecorder } from "../src/index.js";
+import { MemoryRecorder } from "../testing/index.js";
 import {
   buildSpec,
   expectForwardStatuses,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryRecorder } from "../src/index.js";
+import { MemoryRecorder } from "../testing/index.js";
 import { plan, runFake, stage, step } from "./plan-fixtures.js";
 
 describe("step output", () => {

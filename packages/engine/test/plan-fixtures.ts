@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { BuildSpec } from "@wharf/executor";
 import type { Plan, PlanStage, PlanStep, RunIf } from "@wharf/wharfyml";
 import { afterEach, expect } from "vitest";
-import { FakeExecutor, MemoryRecorder, type RunBuildOptions, runBuild } from "../src/index.js";
+import { type RunBuildOptions, runBuild } from "../src/index.js";
+import { FakeExecutor, MemoryRecorder } from "../testing/index.js";
 
 let nextId = 1;
 

@@ -1,6 +1,7 @@
 import { ExecutorError } from "@wharf/executor";
 import { describe, expect, it } from "vitest";
-import { FakeExecutor, InvalidPlanError, MemoryRecorder, runBuild } from "../src/index.js";
+import { InvalidPlanError, runBuild } from "../src/index.js";
+import { FakeExecutor, MemoryRecorder } from "../testing/index.js";
 import { buildSpec, FULL_SUCCESS, idOf, plan, runFake, stage, step } from "./plan-fixtures.js";
 
 describe("runBuild", () => {

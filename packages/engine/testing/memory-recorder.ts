@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { BUILD_STEP_ID, type BuildRecorder, type StepStatus } from "./recorder.js";
+import { BUILD_STEP_ID, type BuildRecorder, type StepStatus } from "../src/recorder.js";
 
 /** `seq` orders logs, statuses and artifacts against each other. */
 export interface RecordedLog {
