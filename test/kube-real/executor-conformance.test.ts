@@ -3,13 +3,12 @@ import { fileURLToPath } from "node:url";
 import { waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BuildSpec } from "../../packages/executor/src/index.js";
-import { runExecutorConformance } from "../../packages/executor/test/conformance.js";
-import { makeBuild, removeSource } from "../../packages/executor/test/step-fixtures.js";
+import { makeBuild, removeSource, runExecutorConformance } from "../../packages/executor/testing/index.js";
 import { KubernetesExecutor } from "../../packages/executor-kubernetes/src/index.js";
 import { ADMIN_KUBECONFIG, BUSYBOX_IMAGE, kubectl, serviceAccountKubeConfig } from "./real-cluster.js";
 
 /**
- * The executor conformance suite (packages/executor/test/conformance.ts) on KubernetesExecutor
+ * The executor conformance suite (packages/executor/testing/conformance.ts) on KubernetesExecutor
  * against the real cluster (scripts/kube/up.sh), authenticated as the worker's service
  * account with deploy/kubernetes/rbac.yaml applied: step pods and the workspace pod really run
  * (busybox imported by up.sh), the workspace claim is provisioned by the cluster's default

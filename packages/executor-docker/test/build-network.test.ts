@@ -7,18 +7,18 @@ import {
   LABEL_BUILD_REF,
   LABEL_CREATED_BY,
 } from "@wharf/executor";
-import { DockerExecutor } from "@wharf/executor-docker";
-import { BUSYBOX_IMAGE, containersWithLabel, ensureBusyboxImage, requireDockerOrSkip } from "@wharf/testkit";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runExecutorConformance } from "../../executor/test/conformance.js";
 import {
   containerStep,
   finish,
   makeBuild,
   OutputCollector,
   removeSource,
+  runExecutorConformance,
   withExecutorBuild,
-} from "../../executor/test/step-fixtures.js";
+} from "@wharf/executor/testing";
+import { DockerExecutor } from "@wharf/executor-docker";
+import { BUSYBOX_IMAGE, containersWithLabel, ensureBusyboxImage, requireDockerOrSkip } from "@wharf/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { networkName } from "../src/container-spec.js";
 
 /**

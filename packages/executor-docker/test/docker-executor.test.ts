@@ -2,20 +2,20 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { BuildSpec } from "@wharf/executor";
 import { LABEL_BUILD_REF, LABEL_STEP_ID, LABEL_STEP_NAME, StepStartError } from "@wharf/executor";
-import { DockerExecutor } from "@wharf/executor-docker";
-import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
-import type { DockerSpec, PlanStep } from "@wharf/wharfyml";
-import { describe, expect, it } from "vitest";
-import { runExecutorConformance } from "../../executor/test/conformance.js";
 import {
   containerStep,
   finish,
   makeBuild,
   OutputCollector,
   removeSource,
+  runExecutorConformance,
   runStep,
   withExecutorBuild,
-} from "../../executor/test/step-fixtures.js";
+} from "@wharf/executor/testing";
+import { DockerExecutor } from "@wharf/executor-docker";
+import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
+import type { DockerSpec, PlanStep } from "@wharf/wharfyml";
+import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
 const hasDocker = await requireDockerOrSkip();

@@ -1,8 +1,8 @@
 import type { BuildSpec } from "@wharf/executor";
 import { CREATED_BY_EXECUTOR, LABEL_BUILD_REF, LABEL_CREATED_BY } from "@wharf/executor";
+import { containerStep } from "@wharf/executor/testing";
 import type { ContainerSpec, PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
-import { containerStep } from "../../executor/test/step-fixtures.js";
 import {
   buildNetworkMode,
   networkCreateOptions,

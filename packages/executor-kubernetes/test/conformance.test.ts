@@ -1,12 +1,12 @@
 import { type BuildSpec, LABEL_BUILD_REF } from "@wharf/executor";
+import { runExecutorConformance } from "@wharf/executor/testing";
 import { FakeKubeApiServer } from "@wharf/kube-fake";
 import { afterAll, describe, expect } from "vitest";
-import { runExecutorConformance } from "../../executor/test/conformance.js";
 import { KubernetesExecutor } from "../src/index.js";
 import { API_SERVERS, NAMESPACE } from "./kube-harness.js";
 
 /**
- * The behaviour every executor must have (packages/executor/test/conformance.ts), on the
+ * The behaviour every executor must have (packages/executor/testing/conformance.ts), on the
  * fake cluster: an API server that speaks exec v5 and a 1.20 one that offers only v4.
  * test/kube-real/executor-conformance.test.ts runs the same suite on a real cluster.
  */

@@ -2,18 +2,18 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { StepStartError } from "@wharf/executor";
-import { LocalExecutor } from "@wharf/executor-local";
-import type { PlanStep } from "@wharf/wharfyml";
-import { afterAll, describe, expect, it } from "vitest";
-import { runExecutorConformance } from "../../executor/test/conformance.js";
 import {
   containerStep,
   finish,
   makeBuild,
   OutputCollector,
   removeSource,
+  runExecutorConformance,
   runStep,
-} from "../../executor/test/step-fixtures.js";
+} from "@wharf/executor/testing";
+import { LocalExecutor } from "@wharf/executor-local";
+import type { PlanStep } from "@wharf/wharfyml";
+import { afterAll, describe, expect, it } from "vitest";
 
 const workspaceRoot = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-local-exec-"));
 afterAll(() => fs.rm(workspaceRoot, { recursive: true, force: true }));
