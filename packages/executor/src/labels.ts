@@ -1,17 +1,13 @@
+import { CREATED_BY_EXECUTOR, WHARF_LABELS } from "@wharf/proto/labels";
 import type { PlanStep } from "@wharf/wharfyml";
 import type { BuildSpec } from "./executor.js";
 
-/** Label keys every backend puts on what it creates, so leftovers can be found after a crash. */
-export const LABEL_BUILD_REF = "wharf.iver.com/build-ref";
-export const LABEL_STEP_ID = "wharf.iver.com/step-id";
-export const LABEL_STEP_NAME = "wharf.iver.com/step-name";
-/**
- * Marks what an executor created. The worker's own container or pod carries the same
- * build-ref label (the provisioner puts it there), so cleanup by build ref alone would
- * remove the worker itself; cleanup always matches this label too.
- */
-export const LABEL_CREATED_BY = "wharf.iver.com/created-by";
-export const CREATED_BY_EXECUTOR = "wharf-executor";
+/** Label keys every backend puts on what it creates, so leftovers can be found after a crash (see WHARF_LABELS). */
+export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;
+export const LABEL_STEP_ID = WHARF_LABELS.stepId;
+export const LABEL_STEP_NAME = WHARF_LABELS.stepName;
+export const LABEL_CREATED_BY = WHARF_LABELS.createdBy;
+export { CREATED_BY_EXECUTOR };
 
 /** The build's own labels plus the build ref; for build-wide resources (volume, PVC). */
 export function buildLabels(build: BuildSpec): Record<string, string> {

@@ -1,4 +1,5 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { WHARF_LABELS } from "@wharf/proto/labels";
 import { labelSet, namePrefix } from "./labels.js";
 import type { PodPlacement } from "./step-pod.js";
 import { envVars } from "./step-pod.js";
@@ -8,12 +9,11 @@ import { secretKeyEnv, WORKER_SECRET_KEYS, type WorkerSecretRef } from "./worker
 export const WORKER_POD_LABELS = {
   name: "app.kubernetes.io/name",
   managedBy: "app.kubernetes.io/managed-by",
-  instance: "wharf.iver.com/instance",
-  buildRef: "wharf.iver.com/build-ref",
-  projectId: "wharf.iver.com/project-id",
-  workerId: "wharf.iver.com/worker-id",
-  /** The worker's gRPC port, so a reader need not parse the container spec. */
-  grpcPort: "wharf.iver.com/grpc-port",
+  instance: WHARF_LABELS.instance,
+  buildRef: WHARF_LABELS.buildRef,
+  projectId: WHARF_LABELS.projectId,
+  workerId: WHARF_LABELS.workerId,
+  grpcPort: WHARF_LABELS.grpcPort,
 } as const;
 
 export const WORKER_APP_NAME = "wharf-cmd-worker";

@@ -1,3 +1,4 @@
+import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import type Docker from "dockerode";
 import {
   type LiveWorker,
@@ -6,12 +7,12 @@ import {
   type WorkerState,
 } from "./worker-directory.js";
 
-export const WORKER_ID_LABEL = "wharf.iver.com/worker-id";
-export const BUILD_REF_LABEL = "wharf.iver.com/build-ref";
-export const GRPC_PORT_LABEL = "wharf.iver.com/grpc-port";
-export const INSTANCE_LABEL = "wharf.iver.com/instance";
+export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
+export const BUILD_REF_LABEL = WHARF_LABELS.buildRef;
+export const GRPC_PORT_LABEL = WHARF_LABELS.grpcPort;
+export const INSTANCE_LABEL = WHARF_LABELS.instance;
 /** `worker` on worker containers; their step containers carry the worker id too, not this. */
-export const COMPONENT_LABEL = "wharf.iver.com/component";
+export const COMPONENT_LABEL = WHARF_LABELS.component;
 
 export interface DockerDirectoryOptions {
   /** Only workers of this wharf instance (label wharf.iver.com/instance). */
@@ -40,7 +41,7 @@ export class DockerDirectory implements WorkerDirectory {
   async list(): Promise<LiveWorker[]> {
     // By component as well: a step container carries its worker's id, and an exited failing
     // step must not be taken for a worker that failed to start.
-    const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=worker`];
+    const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=${WORKER_COMPONENT}`];
     if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
     let containers: Docker.ContainerInfo[];
     try {

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
 import type { BuildSpec } from "@wharf/executor";
+import { WHARF_LABELS } from "@wharf/proto/labels";
 import { ResultStore } from "@wharf/result-store";
 import { startWorkerRpcServer } from "@wharf/worker-rpc";
 import { createExecutor } from "./executor-factory.js";
@@ -108,7 +109,7 @@ export async function startWorker(
     const build: BuildSpec = {
       buildRef: opts.buildRef,
       sourceDir,
-      labels: { "wharf.iver.com/build-ref": opts.buildRef, "wharf.iver.com/worker-id": opts.workerId },
+      labels: { [WHARF_LABELS.buildRef]: opts.buildRef, [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
     };
     try {

@@ -1,14 +1,15 @@
+import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import type Docker from "dockerode";
 import { workerBuildEnv } from "../build-request.js";
 import { type WorkerRuntimeOptions, type WorkerSpec, workerRuntimeEnv } from "./backend.js";
 
-export const LABEL_INSTANCE = "wharf.iver.com/instance";
-export const LABEL_BUILD_REF = "wharf.iver.com/build-ref";
-export const LABEL_PROJECT_ID = "wharf.iver.com/project-id";
-export const LABEL_WORKER_ID = "wharf.iver.com/worker-id";
-export const LABEL_GRPC_PORT = "wharf.iver.com/grpc-port";
+export const LABEL_INSTANCE = WHARF_LABELS.instance;
+export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;
+export const LABEL_PROJECT_ID = WHARF_LABELS.projectId;
+export const LABEL_WORKER_ID = WHARF_LABELS.workerId;
+export const LABEL_GRPC_PORT = WHARF_LABELS.grpcPort;
 /** Tells the worker container apart from the step containers that share its worker-id label. */
-export const LABEL_COMPONENT = "wharf.iver.com/component";
+export const LABEL_COMPONENT = WHARF_LABELS.component;
 
 export interface DockerWorkerOptions extends WorkerRuntimeOptions {
   /** Image with git and the `wharf` worker (WHARF_WORKER_IMAGE). */
@@ -97,7 +98,7 @@ export function workerLabels(spec: WorkerSpec, grpcPort: number): Record<string,
     [LABEL_PROJECT_ID]: spec.request.projectId === null ? "" : String(spec.request.projectId),
     [LABEL_WORKER_ID]: spec.workerId,
     [LABEL_GRPC_PORT]: String(grpcPort),
-    [LABEL_COMPONENT]: "worker",
+    [LABEL_COMPONENT]: WORKER_COMPONENT,
   };
 }
 

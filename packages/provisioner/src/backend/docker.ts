@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { WORKER_COMPONENT } from "@wharf/proto/labels";
 import Docker from "dockerode";
 import { BackendError } from "../errors.js";
 import { type BackendWorker, stopGraceOf, type WorkerBackend, type WorkerSpec } from "./backend.js";
@@ -63,7 +64,7 @@ export class DockerBackend implements WorkerBackend {
   async list(): Promise<BackendWorker[]> {
     const containers = await this.docker.listContainers({
       all: true,
-      filters: { label: [LABEL_WORKER_ID, `${LABEL_COMPONENT}=worker`] },
+      filters: { label: [LABEL_WORKER_ID, `${LABEL_COMPONENT}=${WORKER_COMPONENT}`] },
     });
     return containers.map((c) => {
       const running = c.State === "running" || c.State === "created" || c.State === "restarting";

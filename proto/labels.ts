@@ -1,0 +1,33 @@
+/**
+ * The labels on what wharf creates (worker pods and containers, step pods and containers,
+ * volumes, claims), between the processes that set and read them: the provisioner creates
+ * workers with them, the aggregator discovers workers by them, the executors find their
+ * leftovers by them. The one definition; everything else names these.
+ * (A subpath of its own: no gRPC is loaded for it.)
+ */
+export const WHARF_LABELS = {
+  instance: "wharf.iver.com/instance",
+  buildRef: "wharf.iver.com/build-ref",
+  projectId: "wharf.iver.com/project-id",
+  workerId: "wharf.iver.com/worker-id",
+  /** The worker's gRPC port, so a reader need not parse the container or pod spec. */
+  grpcPort: "wharf.iver.com/grpc-port",
+  /**
+   * `worker` on a worker container (Docker, Podman): its step containers carry its worker id
+   * too, and must never be taken for it.
+   */
+  component: "wharf.iver.com/component",
+  stepId: "wharf.iver.com/step-id",
+  stepName: "wharf.iver.com/step-name",
+  /**
+   * Marks what an executor created. The worker's own container or pod carries the same
+   * build-ref label (the provisioner puts it there), so cleanup by build ref alone would
+   * remove the worker itself; cleanup always matches this label too.
+   */
+  createdBy: "wharf.iver.com/created-by",
+} as const;
+
+/** The value of WHARF_LABELS.component on worker containers. */
+export const WORKER_COMPONENT = "worker";
+/** The value of WHARF_LABELS.createdBy on what executors create. */
+export const CREATED_BY_EXECUTOR = "wharf-executor";
