@@ -1,4 +1,4 @@
-import { parse as parseYaml } from "yaml";
+import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 import { ProblemError } from "./errors.js";
 import type { CreateWorkerQuery } from "./schemas.js";
 
@@ -30,34 +30,14 @@ function parseUint(value: string, param: string): number {
   return Number(t);
 }
 
-/** VARS: a JSON or YAML map (YAML parses JSON too); values become strings. */
+/** VARS (see parseBuildVars), its problems as a 400 naming the parameter. */
 export function parseVars(textValue: string | undefined, param = "VARS"): Record<string, string> {
-  if (textValue === undefined || textValue.trim() === "") return {};
-  let value: unknown;
   try {
-    // logLevel "error": no process warning that would print the values (they may be secrets) to stderr.
-    value = parseYaml(textValue, { maxAliasCount: 50, logLevel: "error" });
+    return parseBuildVars(textValue);
   } catch (err) {
-    throw new ProblemError(
-      "invalid-param",
-      `${param} is not a valid JSON or YAML map: ${(err as Error).message.split("\n")[0]}`,
-      param,
-      { cause: err },
-    );
+    if (!(err instanceof BuildVarsError)) throw err;
+    throw new ProblemError("invalid-param", `${param} ${err.message}`, param, { cause: err });
   }
-  if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new ProblemError("invalid-param", `${param} must be a map of input values`, param);
-  }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = typeof v === "string" ? v : v === null ? "" : JSON.stringify(v);
-    // YAML's "\0" escape makes one; the database cannot store it.
-    if (`${k}${out[k]}`.includes("\u0000")) {
-      throw new ProblemError("invalid-param", `${param} must not contain a NUL character`, param);
-    }
-  }
-  return out;
 }
 
 function optional(v: string | undefined): string | undefined {

@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
-import { parse as parseYaml } from "yaml";
+import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 
 export type BuildSource =
   | { kind: "dir"; dir: string }
@@ -95,23 +95,14 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
  */
 export const DEFAULT_DOCKER_NETWORK = "build";
 
-/** Parses VARS: a JSON or YAML map of input values (wharf-api sends YAML). */
+/** VARS (see parseBuildVars), its problems as a ConfigError. */
 export function parseVars(text: string | undefined): Record<string, string> {
-  if (!text || text.trim() === "") return {};
-  let value: unknown;
   try {
-    value = parseYaml(text);
+    return parseBuildVars(text);
   } catch (err) {
-    throw new ConfigError(`VARS is not valid JSON or YAML: ${(err as Error).message}`);
+    if (!(err instanceof BuildVarsError)) throw err;
+    throw new ConfigError(`VARS ${err.message}`, { cause: err });
   }
-  if (value === null || value === undefined) return {};
-  if (typeof value !== "object" || Array.isArray(value))
-    throw new ConfigError("VARS must be a map of input values");
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = typeof v === "string" ? v : JSON.stringify(v);
-  }
-  return out;
 }
 
 /**
