@@ -1,4 +1,4 @@
-import type { Plan } from "@wharf/wharfyml";
+import type { Plan } from "@wharf/executor";
 
 /** The plan or the options given to `runBuild` cannot be run; nothing was started. */
 export class InvalidPlanError extends Error {

@@ -1,6 +1,5 @@
 import { createLogger, type Logger } from "@wharf/config";
-import type { BuildSpec, Executor } from "@wharf/executor";
-import type { Plan, PlanStage } from "@wharf/wharfyml";
+import type { BuildSpec, Executor, Plan, PlanStage } from "@wharf/executor";
 import { ArtifactScratch } from "./artifacts.js";
 import { deriveBuildStatus } from "./build-status.js";
 import { MAX_LINE_BYTES } from "./line-splitter.js";

@@ -1,4 +1,4 @@
-import type { PlanStage } from "@wharf/wharfyml";
+import type { PlanStage } from "@wharf/executor";
 import { runStep, type StepOutcome } from "./run-step.js";
 import type { StepRunContext } from "./step-context.js";
 import type { StopReason } from "./stop-reason.js";

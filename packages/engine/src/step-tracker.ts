@@ -1,4 +1,4 @@
-import type { PlanStep } from "@wharf/wharfyml";
+import type { PlanStep } from "@wharf/executor";
 import { type BuildRecorder, isTerminal, type StepStatus, type TerminalStatus } from "./recorder.js";
 
 const RANK: Record<StepStatus, number> = {

@@ -1,8 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BuildSpec } from "@wharf/executor";
-import type { Plan, PlanStage, PlanStep, RunIf } from "@wharf/wharfyml";
+import type { BuildSpec, Plan, PlanStage, PlanStep, RunIf } from "@wharf/executor";
 import { afterEach, expect } from "vitest";
 import { type RunBuildOptions, runBuild } from "../src/index.js";
 import { FakeExecutor, MemoryRecorder } from "../testing/index.js";

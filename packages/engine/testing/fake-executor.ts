@@ -1,6 +1,7 @@
 import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import type { PlanStep } from "@wharf/executor";
 import {
   type BuildSpec,
   type Executor,
@@ -8,7 +9,6 @@ import {
   type StepProcess,
   StepStartError,
 } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
 import { glob } from "tinyglobby";
 import { type FakeCommand, FakeStepProcess } from "./fake-step-process.js";
 

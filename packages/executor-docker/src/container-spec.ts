@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import type { ContainerSpec, PlanStep } from "@wharf/executor";
 import { type BuildSpec, buildLabels, resourceName, stepLabels, stepScript } from "@wharf/executor";
-import type { ContainerSpec, PlanStep } from "@wharf/wharfyml";
 import type Docker from "dockerode";
 
 /**

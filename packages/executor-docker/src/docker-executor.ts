@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from "@wharf/config";
+import type { PlanStep } from "@wharf/executor";
 import {
   type BuildSpec,
   type Executor,
@@ -7,7 +8,6 @@ import {
   type StepProcess,
   StepStartError,
 } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
 import Docker from "dockerode";
 import {
   BUILD_NETWORK,

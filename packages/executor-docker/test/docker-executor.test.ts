@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { BuildSpec } from "@wharf/executor";
+import type { BuildSpec, DockerSpec, PlanStep } from "@wharf/executor";
 import { LABEL_BUILD_REF, LABEL_STEP_ID, LABEL_STEP_NAME, StepStartError } from "@wharf/executor";
 import {
   containerStep,
@@ -14,7 +14,6 @@ import {
 } from "@wharf/executor/testing";
 import { DockerExecutor } from "@wharf/executor-docker";
 import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
-import type { DockerSpec, PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
 
 const run = promisify(execFile);

@@ -1,7 +1,6 @@
-import type { BuildSpec } from "@wharf/executor";
+import type { BuildSpec, ContainerSpec, PlanStep } from "@wharf/executor";
 import { CREATED_BY_EXECUTOR, LABEL_BUILD_REF, LABEL_CREATED_BY } from "@wharf/executor";
 import { containerStep } from "@wharf/executor/testing";
-import type { ContainerSpec, PlanStep } from "@wharf/wharfyml";
 import { describe, expect, it } from "vitest";
 import {
   buildNetworkMode,

@@ -1,4 +1,5 @@
 import { CoreV1Api } from "@kubernetes/client-node";
+import type { PlanStep } from "@wharf/executor";
 import {
   assertWorkspaceGlobs,
   type BuildSpec,
@@ -20,7 +21,6 @@ import {
   workspaceClaim,
   workspacePod,
 } from "@wharf/kube-manifests";
-import type { PlanStep } from "@wharf/wharfyml";
 import { KubeApiCalls, type KubeClient } from "./kube-api.js";
 import { KubeStepProcess } from "./kube-step-process.js";
 import {

@@ -2,9 +2,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { BuildSpec } from "@wharf/executor";
+import type { BuildSpec, PlanStep } from "@wharf/executor";
 import { FakeKubeApiServer, type FakeKubeOptions } from "@wharf/kube-fake";
-import type { PlanStep } from "@wharf/wharfyml";
 import { KubernetesExecutor, type KubernetesExecutorOptions } from "../src/index.js";
 
 export const NAMESPACE = "wharf-builds";

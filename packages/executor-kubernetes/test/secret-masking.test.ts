@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+import type { Plan, PlanStep } from "@wharf/executor";
 import { StepStartError } from "@wharf/executor";
 import { FakeKubeApiServer, type PolicyRule, rbacAuthorizer } from "@wharf/kube-fake";
-import type { Plan, PlanStep } from "@wharf/wharfyml";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 // The engine and the result store by path: both are the real recording chain the worker wires

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { createLogger, type Logger } from "@wharf/config";
+import type { PlanStep } from "@wharf/executor";
 import {
   type BuildSpec,
   type Executor,
@@ -10,7 +11,6 @@ import {
   StepStartError,
   stepScript,
 } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
 import { LocalStepProcess } from "./local-step-process.js";
 import { collectWorkspaceFiles, copyWorkspace, workspaceDir } from "./local-workspace.js";
 

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { PlanStep } from "@wharf/executor";
 import { StepStartError } from "@wharf/executor";
 import {
   containerStep,
@@ -12,7 +13,6 @@ import {
   runStep,
 } from "@wharf/executor/testing";
 import { LocalExecutor } from "@wharf/executor-local";
-import type { PlanStep } from "@wharf/wharfyml";
 import { afterAll, describe, expect, it } from "vitest";
 
 const workspaceRoot = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-local-exec-"));

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { PlanStep } from "@wharf/wharfyml";
+import type { PlanStep } from "./plan.js";
 
 /** What an executor needs to know about the build as a whole. */
 export interface BuildSpec {

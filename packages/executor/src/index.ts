@@ -9,5 +9,6 @@ export {
   LABEL_STEP_NAME,
   stepLabels,
 } from "./labels.js";
+export type * from "./plan.js";
 export { MIN_MASKED_LENGTH, MIN_MASKED_LINE_LENGTH, maskableSecretValues } from "./secret-values.js";
 export { assertWorkspaceGlobs, exitCodeForSignal, resourceName, stepScript } from "./step-script.js";

@@ -1,6 +1,6 @@
 import { CREATED_BY_EXECUTOR, WHARF_LABELS } from "@wharf/proto/labels";
-import type { PlanStep } from "@wharf/wharfyml";
 import type { BuildSpec } from "./executor.js";
+import type { PlanStep } from "./plan.js";
 
 /** Label keys every backend puts on what it creates, so leftovers can be found after a crash (see WHARF_LABELS). */
 export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;

@@ -1,8 +1,8 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { PlanStep } from "@wharf/executor";
 import { type BuildSpec, type Executor, ExecutorError, StepStartError } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   containerStep,

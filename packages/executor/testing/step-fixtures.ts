@@ -2,8 +2,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { BuildSpec, Executor, StepProcess } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
+import type { BuildSpec, Executor, PlanStep, StepProcess } from "@wharf/executor";
 
 /** Shared by the executor test suites: builds, steps and output readers that every backend understands. */
 

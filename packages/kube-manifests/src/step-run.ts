@@ -1,5 +1,5 @@
+import type { PlanStep } from "@wharf/executor";
 import { stepScript } from "@wharf/executor";
-import type { PlanStep } from "@wharf/wharfyml";
 import { shellCommand, shellQuote } from "./shell-quote.js";
 
 /** Images of the tool steps; every one configurable (air-gapped clusters mirror them). */

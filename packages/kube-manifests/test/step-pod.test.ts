@@ -1,4 +1,4 @@
-import type { PlanStep } from "@wharf/wharfyml";
+import type { PlanStep } from "@wharf/executor";
 import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { describe, expect, it } from "vitest";
