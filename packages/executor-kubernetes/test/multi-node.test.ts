@@ -39,6 +39,36 @@ describe("KubernetesExecutor on a cluster of several nodes", () => {
     await h.executor.destroyBuild(build);
   });
 
+  it("places the workspace and the steps on a tainted build node only with the operator's tolerations", async () => {
+    // Build nodes kept for builds by a taint and a label, as operators do (dedicated=builds).
+    const nodes = [
+      "node-a",
+      {
+        name: "builds-1",
+        labels: { "wharf.iver.com/pool": "builds" },
+        taints: [{ key: "dedicated", value: "builds", effect: "NoSchedule" as const }],
+      },
+    ];
+    const nodeSelector = { "wharf.iver.com/pool": "builds" };
+    // Without the toleration nothing fits: the workspace pod never starts, with the scheduler's reason.
+    h = await startHarness({ startTimeoutMs: 1_500, placement: { nodeSelector } }, { nodes });
+    const err = await h.executor.setupBuild(buildSpec(h.sourceDir, "untolerated")).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/1 node\(s\) had taints that the pod didn't tolerate/);
+    await h.executor.destroyBuild(buildSpec(h.sourceDir, "untolerated"));
+    await h.close();
+
+    const tolerations = [{ key: "dedicated", operator: "Equal", value: "builds", effect: "NoSchedule" }];
+    h = await startHarness({ placement: { nodeSelector, tolerations } }, { nodes });
+    const build = buildSpec(h.sourceDir);
+    await h.executor.setupBuild(build);
+    const step = await h.executor.startStep(build, containerStep(1, ["echo on the build node"]), {});
+    const pods = await podsByName();
+    expect(await readAll(step.stdout)).toBe("on the build node\n");
+    expect([...pods.values()].map((p) => p.spec!.nodeName)).toEqual(["builds-1", "builds-1"]);
+    await step.destroy();
+    await h.executor.destroyBuild(build);
+  });
+
   it("places the workspace and every step on the nodes the operator's node selector allows", async () => {
     h = await startHarness(
       { placement: { nodeSelector: { "kubernetes.io/hostname": "node-c" } } },

@@ -10,6 +10,7 @@ import { type ApiPath, parseApiPath, rbacVerb } from "./api-path.js";
 import { ApiStatusError, notFound, sendJson } from "./api-status.js";
 import { type AuthorizationRequest, type Authorizer, forbidden } from "./authorization.js";
 import { FakeKubelet } from "./kubelet.js";
+import type { FakeNode } from "./node-placement.js";
 import { type KubeObject, ObjectStore } from "./object-store.js";
 import { handleRest } from "./rest-handler.js";
 import type { FakeStorageOptions } from "./storage.js";
@@ -47,12 +48,12 @@ export interface FakeKubeOptions extends FakeStorageOptions {
    */
   kubernetesVersion?: string;
   /**
-   * The cluster's node names. Pods are spread over the nodes that fit them (nodeSelector on
-   * `kubernetes.io/hostname`, required node affinity), and a ReadWriteOnce claim in use on
-   * one node cannot be attached on another (the pod waits with "Multi-Attach error").
-   * Default: one node, "fake-node".
+   * The cluster's nodes (names, or names with labels and taints). Pods are spread over the
+   * nodes that fit them (nodeSelector, required node affinity, tolerations of NoSchedule and
+   * NoExecute taints), and a ReadWriteOnce claim in use on one node cannot be attached on
+   * another (the pod waits with "Multi-Attach error"). Default: one node, "fake-node".
    */
-  nodes?: string[];
+  nodes?: FakeNode[];
   /**
    * A deleted pod's object stays (Terminating) for its whole grace period even when its
    * containers stopped sooner, as a busy v1.20 kubelet was seen to keep them (up to 60 s).

@@ -17,6 +17,7 @@ export {
 } from "./fake-kube-api-server.js";
 export { type FakeClusterEnv, startFakeClusterEnv } from "./fake-kubeconfig.js";
 export { FakeKubelet, type KubeletOptions } from "./kubelet.js";
+export type { FakeNode, FakeNodeSpec, FakeTaint } from "./node-placement.js";
 export { type KubeObject, ObjectStore, type StoreEvent } from "./object-store.js";
 export { pollUntil } from "./poll-until.js";
 export { parseFieldSelector, parseLabelSelector, SelectorError } from "./selectors.js";

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import { ContainerLog } from "./container-log.js";
-import { NodePlacement } from "./node-placement.js";
+import { type FakeNode, NodePlacement } from "./node-placement.js";
 import type { KubeObject, ObjectStore, StoreEvent } from "./object-store.js";
 import { ContainerConfigError, PodSandbox, VolumeError } from "./pod-sandbox.js";
 
@@ -13,7 +13,7 @@ export interface KubeletOptions {
   imageExists?: (image: string) => boolean;
   nodeName?: string;
   /** The cluster's nodes, for pod placement and volume attachment (NodePlacement). Default: [nodeName]. */
-  nodes?: string[];
+  nodes?: FakeNode[];
   /** A deleted pod's object stays for its whole grace period, even when its containers stopped sooner. */
   holdTerminatingPods?: boolean;
 }
@@ -56,7 +56,8 @@ export class FakeKubelet {
     private readonly store: ObjectStore,
     private readonly options: KubeletOptions,
   ) {
-    this.nodeName = options.nodeName ?? options.nodes?.[0] ?? "fake-node";
+    const first = options.nodes?.[0];
+    this.nodeName = options.nodeName ?? (typeof first === "string" ? first : first?.name) ?? "fake-node";
     this.placement = new NodePlacement(options.nodes ?? [this.nodeName], store);
     this.unsubscribe = store.subscribe((e) => this.onChange(e));
   }
