@@ -59,5 +59,6 @@ export const WorkerStatus = {
 } as const;
 export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
 export * from "./wire.js";
+export { WORKER_EVENTS_URL_ENV, type WorkerEvent, workerEventsPath } from "./worker-events.js";
 export type * from "./worker-messages.js";
 export { workerTokenFor } from "./worker-token.js";

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { parse as parseYaml } from "yaml";
 
 export type BuildSource =
@@ -39,6 +40,8 @@ export interface WorkerOptions {
   dockerNetwork: string;
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
+  /** The provisioner's base URL to tell when ready and when the build ended (WORKER_EVENTS_URL_ENV). */
+  eventsUrl?: string;
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -135,6 +138,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const token = envOptional(env, "WHARF_WORKER_TOKEN");
   const environment = envOptional(env, "ENVIRONMENT");
   const registry = compileRegistry(env);
+  const eventsUrl = envOptional(env, WORKER_EVENTS_URL_ENV);
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -154,6 +158,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
     ...(registry ? { registry } : {}),
+    ...(eventsUrl ? { eventsUrl } : {}),
     ...overrides,
   };
 }
