@@ -91,6 +91,8 @@ export class WorkerRelay {
     const ctx: RelayContext = {
       workerId: w.workerId,
       buildId,
+      ...(w.instance !== undefined ? { instance: w.instance } : {}),
+      ...(w.triggeredAt !== undefined ? { triggeredAt: w.triggeredAt } : {}),
       worker,
       api: deps.api,
       checkpoints: deps.checkpoints,
