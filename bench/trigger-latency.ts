@@ -187,12 +187,13 @@ try {
   };
   row("local backend (worker process, local executor)", await backendRun(pg.url, tmp, repo, {}));
   // WHARF_BENCH_LOCAL_ONLY=1: the local backend alone (quick comparisons).
-  const images = process.env.WHARF_BENCH_LOCAL_ONLY !== "1" && (await dockerAvailable())
-    ? await run("docker", ["image", "inspect", wharfImage("worker")]).then(
-        () => true,
-        () => false,
-      )
-    : false;
+  const images =
+    process.env.WHARF_BENCH_LOCAL_ONLY !== "1" && (await dockerAvailable())
+      ? await run("docker", ["image", "inspect", wharfImage("worker")]).then(
+          () => true,
+          () => false,
+        )
+      : false;
   if (images) {
     const worker = await fs.mkdtemp(path.join(tmp, "docker-"));
     await run("chown", ["-R", "1000:1000", tmp]);
