@@ -157,6 +157,8 @@ export class Scheduler {
       if (await markStarted(db, id, address)) {
         metrics.started.inc({ backend: backend.kind });
         log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
+        // It will say when it is ready: no probes while it starts (each a refused dial).
+        if (eventsUrl) this.heard.set(id, Date.now());
         if (this.readyEarly.delete(id)) await this.markReady(id);
       } else {
         // Deleted while we were starting it.
