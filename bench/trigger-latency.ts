@@ -24,6 +24,7 @@ import {
   startPostgres,
   startWharfApiDouble,
   type WharfApiDouble,
+  waitFor,
   wharfImage,
 } from "@wharf/testkit";
 import { writeBenchmarkSection } from "./benchmarks-file.js";
@@ -144,6 +145,18 @@ async function backendRun(
       if (i >= WARMUPS) timings.push(t);
     }
     const after = await phases(provisioner.url, aggregator.url);
+    // The aggregator releases and removes the last worker after its Completed: wait for it, or
+    // that worker would wait for a Release for good once the services are closed.
+    await waitFor(
+      "every worker removed",
+      async () => {
+        const res = await fetch(`${provisioner.url}/api/worker`, {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        });
+        return ((await res.json()) as unknown[]).length === 0;
+      },
+      60_000,
+    );
     return { timings, means: phaseMeans(before as Phases, after) };
   } finally {
     await aggregator.close();
