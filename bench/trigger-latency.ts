@@ -233,12 +233,18 @@ same run: \`git clone --depth 1\` of the same repository + \`sh -c\` of the same
 ${rows.join("\n")}
 
 Where the time goes, from the services' own histograms (mean ms over the same builds; the worker
-start runs from the claim to the worker's ready event, the first line from the POST to wharf-api's
-acknowledgement of it):
+start runs from the claim to the local worker's ready event, or, for a Docker worker, which tells no
+events, to the first reconcile probe that found it answering, up to a poll interval late; the first
+line from the POST to wharf-api's acknowledgement of it):
 
 | path | POST → claim (queue wait) | claim → worker ready | POST → first line acknowledged |
 | --- | ---: | ---: | ---: |
 ${phaseRows.join("\n")}
+
+Locally the worker's start dominates: a Node process loading the worker's modules (~0.35 CPU s
+on an idle core, see "throughput"), then, after it serves, the clone, the plan (engine and
+executor load only then) and the step, while the aggregator, which dials it the moment it is
+listed, waits for its gRPC to answer. The queue costs a few ms: the POST claims the slot itself.
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
