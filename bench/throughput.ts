@@ -283,6 +283,7 @@ try {
     Object.entries(cpuAfter).map(([k, v]) => [k, (v - cpuBefore[k as keyof typeof cpuBefore]) / BUILDS]),
   ) as typeof cpuAfter;
   const total = Object.values(used).reduce((s, v) => s + v, 0);
+  const others = total - used.workers;
   const perMin = (BUILDS / lastMs) * 60_000;
   const sorted = [...completedAt].sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
@@ -325,6 +326,15 @@ ${cpuRow("wharf-api double (and this bench's polling)", used.bench)}
 Means from the services' own histograms: queue wait ${ms(histogramMean(provisionerMetrics, "wharf_queue_wait_seconds"))} ms,
 worker start (claim → ready) ${ms(histogramMean(provisionerMetrics, "wharf_worker_start_seconds"))} ms,
 trigger → first line at wharf-api ${ms(histogramMean(aggregatorMetrics, "wharf_build_first_line_seconds"))} ms (the queue wait included).
+
+Where the time goes: each build is a worker process, and its start is most of its cost. A worker
+alone (\`wharf worker serve\` of this build from a directory, nothing relaying it) takes ~0.35–0.40 CPU s
+against ~0.08 s for \`node -e 0\`: mostly compiling and running the bundle's modules (gRPC, the
+result store, engine and executor), then the result store's fsyncs; git and the step's shell are
+a few ms. ${MAX_WORKERS} workers starting at once on 2 cores share them, so a worker's start (claim → ready)
+takes seconds here, not the ~0.3 s of one alone, and the queue wait is the backlog of ${BUILDS} builds
+drained ${MAX_WORKERS} at a time. Provisioner, aggregator, Postgres and the double together cost
+${((others / used.workers) * 100).toFixed(0)} % of what the workers cost per build.
 
 Goal (issue 16): ≥ 120 builds/min local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${load}.
