@@ -54,6 +54,9 @@ function post(url: URL, body: string, token: string | undefined): Promise<number
       {
         method: "POST",
         timeout: TIMEOUT_MS,
+        // No kept-alive socket: two requests per build gain nothing from it, and an idle one
+        // held to a provisioner would keep that provisioner's close waiting.
+        agent: false,
         headers: {
           "content-type": "application/json",
           "content-length": Buffer.byteLength(body),
