@@ -244,7 +244,10 @@ ${phaseRows.join("\n")}
 Locally the worker's start dominates: a Node process loading the worker's modules (~0.35 CPU s
 on an idle core, see "throughput"), then, after it serves, the clone, the plan (engine and
 executor load only then) and the step, while the aggregator, which dials it the moment it is
-listed, waits for its gRPC to answer. The queue costs a few ms: the POST claims the slot itself.
+listed, waits for its gRPC to answer (one call waiting for the connection, or the list saying
+Running at the worker's ready event); before it did, the three streams' refused dials backed off
+(100, 200, 400 ms …) and the first line came 200–500 ms later (702 and 1030 ms against 513 and
+481 ms, alternating runs of 9 builds). The queue costs a few ms: the POST claims the slot itself.
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
