@@ -242,7 +242,16 @@ try {
     if (performance.now() - started > DEADLINE_MS)
       throw new Error(`${pending.size} of ${BUILDS} builds not Completed after 10 min`);
     for (const ref of pending) {
-      if (api.statusesFor(ref).includes("Completed")) {
+      const statuses = api.statusesFor(ref);
+      // A Failed build never completes: say why (the aggregator's diagnostic is in its log) now.
+      if (statuses.includes("Failed"))
+        throw new Error(
+          `build ${ref} Failed:\n${api
+            .logsFor(ref)
+            .map((l) => l.message)
+            .join("\n")}`,
+        );
+      if (statuses.includes("Completed")) {
         pending.delete(ref);
         completedAt.push(performance.now() - started);
       }
