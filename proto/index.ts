@@ -61,6 +61,7 @@ export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus]
 /** exit_code is a plain int32 on the wire; this stands for "no exit code" (the step never ran). */
 export const NO_EXIT_CODE = -1;
 export * from "./wire.js";
+export { WORKER_EVENTS_URL_ENV, type WorkerEvent, workerEventsPath } from "./worker-events.js";
 export * from "./worker-exit-report.js";
 export type * from "./worker-messages.js";
 export { workerTokenFor } from "./worker-token.js";

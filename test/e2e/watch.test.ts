@@ -88,4 +88,12 @@ it("a build posted after the aggregator's last discovery is relayed to Completed
   // Well inside the minute either poll would take.
   await waitFor("Completed at wharf-api", () => api.statusesFor(9001).includes("Completed"), 45_000);
   expect(api.logsFor(9001).map((l) => l.message)).toContain("hello from the watch");
+  // The aggregator releases and removes the worker: closing before that would leave it waiting
+  // for a Release for good (local workers outlive their provisioner).
+  await waitFor("worker removed", async () => {
+    const list = await fetch(`${provisioner.url}/api/worker`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    return ((await list.json()) as unknown[]).length === 0;
+  });
 }, 90_000);

@@ -12,5 +12,6 @@ export {
 } from "./env.js";
 export { closeConnectionsWhenClosing } from "./http-close.js";
 export { createLogger, type Logger, type LoggerOptions } from "./logger.js";
+export { BUILD_LATENCY_BUCKETS } from "./metric-buckets.js";
 export { redactedRequest, redactUrl } from "./redact.js";
 export { GracefulShutdown } from "./shutdown.js";

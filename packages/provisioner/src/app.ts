@@ -18,6 +18,7 @@ import { clientProblem, frameworkProblem, installProblemHandler } from "./proble
 import type { Provisioner } from "./provisioner.js";
 import { healthRoutes } from "./routes/health.js";
 import { missingRoutes } from "./routes/missing.js";
+import { workerEventRoutes } from "./routes/worker-events.js";
 import { createWorkerRoute, workerRoutes } from "./routes/workers.js";
 
 declare module "fastify" {
@@ -130,6 +131,7 @@ export async function buildApp(opts: AppOptions): Promise<ProvisionerApp> {
 
   await app.register(healthRoutes);
   await app.register(workerRoutes);
+  await app.register(workerEventRoutes);
   await app.register(missingRoutes);
   await registerRateLimit(app);
   await app.register(createWorkerRoute, { triggerRate: opts.triggerRate ?? DEFAULT_TRIGGER_RATE });

@@ -1,3 +1,4 @@
+import { BUILD_LATENCY_BUCKETS } from "@wharf/config";
 import type { Queryable } from "@wharf/db";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -8,6 +9,8 @@ export interface ProvisionerMetrics {
   startFailures: Counter<"backend">;
   lost: Counter<"backend">;
   httpDuration: Histogram<"method" | "route" | "status">;
+  queueWait: Histogram<"instance">;
+  workerStart: Histogram<"instance">;
 }
 
 /**
@@ -56,6 +59,20 @@ export function createMetrics(db: Queryable): ProvisionerMetrics {
       name: "wharf_provisioner_workers_lost_total",
       help: "Workers that vanished before reporting a result",
       labelNames,
+      registers: [registry],
+    }),
+    queueWait: new Histogram({
+      name: "wharf_queue_wait_seconds",
+      help: "POST /api/worker to the build's claim for a free slot, by wharf-api instance",
+      labelNames: ["instance"],
+      buckets: BUILD_LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    workerStart: new Histogram({
+      name: "wharf_worker_start_seconds",
+      help: "A build's claim to its worker serving gRPC (its ready event, or a probe), by wharf-api instance",
+      labelNames: ["instance"],
+      buckets: BUILD_LATENCY_BUCKETS,
       registers: [registry],
     }),
     httpDuration: new Histogram({

@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
-import { workerTokenFor } from "@wharf/proto";
+import { type WorkerEvent, workerTokenFor } from "@wharf/proto";
+import { tokenMatches } from "./auth.js";
 import { type WorkerBackend, workerName } from "./backend/backend.js";
 import type { BuildRequest } from "./build-request.js";
 import { ProblemError, WorkerNotFoundError } from "./errors.js";
@@ -50,6 +51,7 @@ export class Provisioner {
   private readonly retentionMs: number;
   private readonly changes = new EventEmitter().setMaxListeners(0);
   private unlisten: (() => Promise<void>) | undefined;
+  private eventsUrl: string | undefined;
 
   private constructor(private readonly opts: ProvisionerOptions) {
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -64,7 +66,31 @@ export class Provisioner {
       probe: opts.probe ?? grpcStatusProbe(opts.workerToken ? { tokenKey: opts.workerToken } : {}),
       log: this.log,
       metrics: this.metrics,
+      eventsUrl: () => this.eventsUrl,
     });
+  }
+
+  /**
+   * The URL (this provisioner's own, as its workers reach it) that the workers it starts from
+   * now on tell their events to; unset, they are probed (the service sets it for local workers).
+   */
+  reportEventsTo(url: string | undefined): void {
+    this.eventsUrl = url;
+  }
+
+  /**
+   * An event a worker told (`WorkerEvent`), with the bearer token it came with: the worker's
+   * own gRPC token, when workers have tokens. Throws WorkerNotFoundError for a worker that has
+   * no live row (deleted or unknown), the `unauthorized` problem for a wrong token.
+   */
+  async workerEvent(workerId: string, event: WorkerEvent, bearer: string | undefined): Promise<void> {
+    const key = this.opts.workerToken;
+    if (key && !tokenMatches(workerTokenFor(key, workerId), bearer))
+      throw new ProblemError("unauthorized", "the worker's own token is required (Authorization: Bearer)");
+    const row = await getWorker(this.opts.db, workerId);
+    if (!row || row.deleted_at) throw new WorkerNotFoundError(workerId);
+    if (event.event === "ready") await this.scheduler.workerReady(workerId);
+    else await this.scheduler.workerEnded(workerId, event.status, event.message);
   }
 
   /**

@@ -26,13 +26,21 @@ export interface SchedulerOptions {
    * claimed by a replica that died mid-start: it goes back to the queue.
    */
   claimGraceMs?: number;
+  /**
+   * A worker that tells its events (ready, ended; `Provisioner.workerEvent`) is probed at most
+   * this often (default 30 s), in case an event was lost; one that never told any, every round.
+   */
+  reportingProbeIntervalMs?: number;
+  /** The provisioner's URL workers tell their events to (WORKER_EVENTS_URL_ENV); none: they are probed. */
+  eventsUrl?: () => string | undefined;
 }
 
 /**
  * The queue's engine, one per replica. Each tick it reconciles the rows of its
  * backend scope with what the backend lists and what the workers report over
  * gRPC, then claims queued builds for the free slots and starts them. Ticks never
- * overlap; `kick()` asks for one as soon as possible (after a POST or DELETE).
+ * overlap; `kick()` asks for one as soon as possible (after a POST or DELETE, or any
+ * change of a worker row). Workers that tell their own events are probed only now and then.
  */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -43,6 +51,10 @@ export class Scheduler {
   private readonly starting = new Set<string>();
   /** Removals in progress, so DELETE and reconcile never remove one worker twice at once. */
   private readonly removing = new Map<string, Promise<boolean>>();
+  /** Workers that told an event: when they were last heard from (event or probe). */
+  private readonly heard = new Map<string, number>();
+  /** Ready events of workers this replica is still starting (their row not yet Initializing). */
+  private readonly readyEarly = new Set<string>();
 
   constructor(private readonly opts: SchedulerOptions) {}
 
@@ -98,15 +110,56 @@ export class Scheduler {
     await Promise.all(claimed.map((row) => this.startWorker(row)));
   }
 
+  /**
+   * The worker said it serves gRPC: its row goes Running and its start is measured. A worker
+   * faster than our own `markStarted` (its row still Scheduling) is marked once started.
+   */
+  async workerReady(workerId: string): Promise<void> {
+    this.heard.set(workerId, Date.now());
+    if (this.starting.has(workerId)) {
+      this.readyEarly.add(workerId);
+      return;
+    }
+    await this.markReady(workerId);
+  }
+
+  /** The worker said its build ended: the row ends (and its slot frees) now. */
+  async workerEnded(
+    workerId: string,
+    status: "Success" | "Failed" | "Cancelled",
+    message: string,
+  ): Promise<boolean> {
+    this.heard.set(workerId, Date.now());
+    return markEnded(this.opts.db, workerId, status, "finished", message || null);
+  }
+
+  private async markReady(workerId: string): Promise<void> {
+    const running = await markRunning(this.opts.db, workerId);
+    if (running) this.opts.metrics.workerStart.observe({ instance: running.instance }, running.startSeconds);
+  }
+
   private async startWorker(row: WorkerRow): Promise<void> {
     const { db, backend, log, metrics } = this.opts;
     const id = row.worker_id;
     this.starting.add(id);
+    if (row.claimed_at) {
+      const waited = (new Date(row.claimed_at).getTime() - new Date(row.queued_at).getTime()) / 1000;
+      metrics.queueWait.observe({ instance: row.instance }, Math.max(0, waited));
+    }
     try {
-      const { address } = await backend.create({ workerId: id, name: row.name, request: row.request });
+      const eventsUrl = this.opts.eventsUrl?.();
+      const { address } = await backend.create({
+        workerId: id,
+        name: row.name,
+        request: row.request,
+        ...(eventsUrl ? { eventsUrl } : {}),
+      });
       if (await markStarted(db, id, address)) {
         metrics.started.inc({ backend: backend.kind });
         log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
+        // It will say when it is ready: no probes while it starts (each a refused dial).
+        if (eventsUrl) this.heard.set(id, Date.now());
+        if (this.readyEarly.delete(id)) await this.markReady(id);
       } else {
         // Deleted while we were starting it.
         await this.removeWorker(id);
@@ -117,6 +170,7 @@ export class Scheduler {
       await markEnded(db, id, "Failed", "lost", `could not start worker: ${(err as Error).message}`);
     } finally {
       this.starting.delete(id);
+      this.readyEarly.delete(id);
     }
   }
 
@@ -134,10 +188,11 @@ export class Scheduler {
       findWorkers(db, { scope: backend.scope, statuses: [...ACTIVE_STATUSES] }),
     ]);
     const byId = new Map(seen.map((w) => [w.workerId, w]));
+    const active = new Set(rows.map((r) => r.worker_id));
+    for (const id of this.heard.keys()) if (!active.has(id) && !this.starting.has(id)) this.heard.delete(id);
     await Promise.all(rows.map((row) => this.reconcileRow(row, byId.get(row.worker_id))));
 
     // Workers whose row was deleted (by a replica that could not reach them) go too.
-    const active = new Set(rows.map((r) => r.worker_id));
     const others = seen.map((w) => w.workerId).filter((id) => !active.has(id) && !this.starting.has(id));
     if (others.length === 0) return;
     const known = await findWorkers(db, { workerIds: others, includeDeleted: true });
@@ -180,6 +235,13 @@ export class Scheduler {
       }
       return lost(`worker exited (code ${seen.exitCode ?? "unknown"}) before reporting a result`);
     }
+    // A worker that tells its events needs no probe each round: only now and then, in case
+    // one was lost (the provisioner was restarting, say).
+    const heardAt = this.heard.get(id);
+    if (heardAt !== undefined) {
+      if (Date.now() - heardAt < (this.opts.reportingProbeIntervalMs ?? 30_000)) return;
+      this.heard.set(id, Date.now());
+    }
     const probed = await probe(seen.address, id);
     if (!probed) return;
     if (probed.finished) {
@@ -191,7 +253,7 @@ export class Scheduler {
         probed.message || null,
       );
     } else if (row.status === "Initializing") {
-      await markRunning(db, id);
+      await this.markReady(id);
     }
   }
 }

@@ -95,6 +95,23 @@ export const WorkerIdParamsSchema = Type.Object({
   workerId: Type.String({ minLength: 1, maxLength: 200 }),
 });
 
+/**
+ * What a worker tells about itself (`WorkerEvent` of @wharf/proto). The `ready` branch allows
+ * other properties: fastify's validator removes what a branch does not allow before trying
+ * the next one, and would strip an `ended` event down to its name.
+ */
+export const WorkerEventSchema = Type.Union([
+  Type.Object({ event: Type.Literal("ready") }),
+  Type.Object(
+    {
+      event: Type.Literal("ended"),
+      status: Type.Union([Type.Literal("Success"), Type.Literal("Failed"), Type.Literal("Cancelled")]),
+      message: Type.String({ maxLength: 4096 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
 /** DELETE's query: the aggregator, having relayed a build to its end, says how it ended. */
 export const DeleteWorkerQuerySchema = Type.Object({
   outcome: Type.Optional(

@@ -8,6 +8,7 @@ import {
   LocalBackend,
   type LocalBackendOptions,
   Provisioner,
+  type StatusProbe,
   type WorkerBackend,
 } from "../src/index.js";
 
@@ -39,6 +40,12 @@ export interface TestProvisionerOptions {
   /** POST /api/worker per token and minute; 0 (no limit) unless a test is about the limit. */
   triggerRate?: number;
   maxUrlLength?: number;
+  /** The scheduler's worker probe (default: the real one over gRPC). */
+  probe?: StatusProbe;
+  /** The key of the workers' own tokens (WHARF_WORKER_TOKEN); none by default. */
+  workerToken?: string;
+  /** Workers tell their events to this provisioner's URL (as the service sets up for local workers). */
+  reportEvents?: boolean;
 }
 
 /** A provisioner listening on 127.0.0.1 with a local backend under a temp data dir. */
@@ -53,13 +60,21 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     ));
   const backend =
     opts.backend ??
-    new LocalBackend({ dataDir, stopGraceMs: 3000, ...opts.local, stopWorkersOnClose: false });
+    new LocalBackend({
+      dataDir,
+      stopGraceMs: 3000,
+      ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+      ...opts.local,
+      stopWorkersOnClose: false,
+    });
   const provisioner = await Provisioner.start({
     db,
     backend,
     maxWorkers: opts.maxWorkers ?? 4,
     pollIntervalMs: opts.pollIntervalMs ?? 200,
     autoStart: opts.autoStart ?? true,
+    ...(opts.probe ? { probe: opts.probe } : {}),
+    ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
   });
   const app = await buildApp({
     provisioner,
@@ -68,6 +83,7 @@ export async function startTestProvisioner(opts: TestProvisionerOptions = {}): P
     ...(opts.token ? { token: opts.token } : {}),
   });
   const url = await app.listen({ host: "127.0.0.1", port: 0 });
+  if (opts.reportEvents) provisioner.reportEventsTo(url);
   return {
     url,
     provisioner,

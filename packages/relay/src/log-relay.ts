@@ -98,6 +98,9 @@ export class LogRelay {
           );
         ctx.metrics.count("log_lines_delivered", acked);
         ctx.metrics.count("log_batches_delivered");
+        // The build's first lines (a replica taking over from a checkpoint has delivered some).
+        if (ctx.checkpoint.deliveredLines === 0 && acked > 0 && ctx.triggeredAt !== undefined)
+          ctx.metrics.firstLine?.(ctx.instance ?? "", Math.max(0, (Date.now() - ctx.triggeredAt) / 1000));
       }
       await this.advance(pending, acked);
     });

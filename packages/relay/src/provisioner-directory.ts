@@ -32,7 +32,13 @@ type ProvisionerWorker = {
   status: string;
   address: string | null;
   token?: string;
+  createdAt?: string;
 };
+
+function triggeredAt(createdAt: string | undefined): { triggeredAt?: number } {
+  const ms = createdAt ? Date.parse(createdAt) : Number.NaN;
+  return Number.isFinite(ms) ? { triggeredAt: ms } : {};
+}
 
 /** Workers as the provisioner lists them (`GET /api/worker`); works for every backend. */
 export class ProvisionerDirectory implements WorkerDirectory {
@@ -59,6 +65,8 @@ export class ProvisionerDirectory implements WorkerDirectory {
       address: w.address || null,
       status: workerStateOf(w.status),
       ...(w.token ? { token: w.token } : {}),
+      ...(w.instance !== undefined ? { instance: w.instance } : {}),
+      ...triggeredAt(w.createdAt),
     }));
   }
 

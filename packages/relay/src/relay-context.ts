@@ -48,6 +48,9 @@ export const defaultRelayTuning: RelayTuning = {
 export interface RelayContext {
   workerId: string;
   buildId: number;
+  /** The build's wharf-api instance and trigger time, when the directory told them. */
+  instance?: string;
+  triggeredAt?: number;
   worker: WorkerConnection;
   api: WharfApiClient;
   checkpoints: CheckpointStore;

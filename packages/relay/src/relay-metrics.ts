@@ -14,6 +14,11 @@ export type RelayCounter =
 
 export interface RelayMetrics {
   count(counter: RelayCounter, n?: number): void;
+  /**
+   * A build's first log lines were acknowledged by wharf-api, `seconds` after wharf-api
+   * triggered it (its directory's clock against ours). Optional: counters alone do not need it.
+   */
+  firstLine?(instance: string, seconds: number): void;
 }
 
 export const noopRelayMetrics: RelayMetrics = { count() {} };

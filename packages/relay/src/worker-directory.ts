@@ -14,6 +14,14 @@ export interface LiveWorker {
   message?: string;
   /** The worker's own gRPC token, when the directory hands it out (the provisioner's list). */
   token?: string;
+  /** wharf-api instance of the build, when the directory knows it. */
+  instance?: string;
+  /**
+   * When wharf-api triggered the build (ms since the epoch, the directory's clock), when the
+   * directory knows it (the provisioner's list: `createdAt`): what the first-line latency is
+   * measured from.
+   */
+  triggeredAt?: number;
 }
 
 /**

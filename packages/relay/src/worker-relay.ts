@@ -36,6 +36,11 @@ export interface WorkerRelayDeps {
 /** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
 export type WorkerRelayOutcome = "finished" | "failed" | "refused" | "invalid" | "stopped";
 
+/** How long a worker listed as starting is waited for before its streams are opened anyway. */
+const START_WAIT_MS = 10_000;
+
+const isStarting = (w: LiveWorker) => w.status === "starting" || w.status === "queued";
+
 const UNFENCED: SendFence = { remainingMs: () => Number.POSITIVE_INFINITY };
 
 class WorkerLostError extends Error {
@@ -52,12 +57,19 @@ export class WorkerRelay {
   private reported: LiveWorker;
   private troubleSince: number | undefined;
   private lastTrouble: unknown;
+  /** Resolves once the directory lists the worker past starting (running, finished, failed). */
+  private readonly listedStarted: Promise<void>;
+  private started!: () => void;
 
   constructor(
     worker: LiveWorker,
     private readonly deps: WorkerRelayDeps,
   ) {
     this.reported = worker;
+    this.listedStarted = new Promise((resolve) => {
+      this.started = resolve;
+    });
+    if (!isStarting(worker)) this.started();
   }
 
   get workerId(): string {
@@ -72,6 +84,7 @@ export class WorkerRelay {
   /** Latest directory entry for this worker (the aggregator calls this every poll). */
   update(worker: LiveWorker): void {
     this.reported = worker;
+    if (!isStarting(worker)) this.started();
   }
 
   async run(signal: AbortSignal): Promise<WorkerRelayOutcome> {
@@ -87,6 +100,10 @@ export class WorkerRelay {
     if (checkpoint.finished) return "finished";
     // Checked after the await: an abort that came meanwhile would never reach the listener below.
     if (signal.aborted) return "stopped";
+    if (w.address !== null && isStarting(w)) {
+      await this.untilServing(w, signal);
+      if (signal.aborted) return "stopped";
+    }
 
     const inner = new AbortController();
     const onOuterAbort = () => inner.abort(signal.reason);
@@ -95,6 +112,8 @@ export class WorkerRelay {
     const ctx: RelayContext = {
       workerId: w.workerId,
       buildId,
+      ...(w.instance !== undefined ? { instance: w.instance } : {}),
+      ...(w.triggeredAt !== undefined ? { triggeredAt: w.triggeredAt } : {}),
       worker,
       api: deps.api,
       checkpoints: deps.checkpoints,
@@ -167,6 +186,36 @@ export class WorkerRelay {
       inner.abort();
       signal.removeEventListener("abort", onOuterAbort);
       worker.close();
+    }
+  }
+
+  /**
+   * A worker is listed the moment it was started, before its gRPC listens: its three streams
+   * would be refused and retried at growing intervals (100, 200, 400 ms …), holding the first
+   * line back. Until it answers a call that waits for it (on a channel of its own, reconnecting
+   * meanwhile), or its directory lists it as started (the provisioner's list says Running as soon
+   * as the worker told it is ready), the streams are not opened; their channel then dials it
+   * fresh. A worker that does neither within START_WAIT_MS is left to the streams' liveness.
+   */
+  private async untilServing(w: LiveWorker, signal: AbortSignal): Promise<void> {
+    const probe = new WorkerConnection(w.address as string, workerTokenOf(w, this.deps.workerToken));
+    let onAbort = () => {};
+    const stopped = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([
+        probe.summary(START_WAIT_MS).then(
+          () => {},
+          () => {},
+        ),
+        this.listedStarted,
+        stopped,
+      ]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      probe.close();
     }
   }
 

@@ -1,5 +1,6 @@
+import { BUILD_LATENCY_BUCKETS } from "@wharf/config";
 import type { Aggregator, RelayCounter, RelayMetrics } from "@wharf/relay";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 const help: Record<RelayCounter, string> = {
   log_lines_delivered: "Log lines wharf-api acknowledged",
@@ -29,9 +30,21 @@ export function createAggregatorMetrics(): {
       new Counter({ name: `wharf_aggregator_${name}_total`, help: text, registers: [registry] }),
     );
   }
+  const firstLine = new Histogram({
+    name: "wharf_build_first_line_seconds",
+    help:
+      "wharf-api's trigger (the provisioner's createdAt) to the build's first log lines acknowledged by wharf-api, " +
+      "by wharf-api instance; builds found through the provisioner only",
+    labelNames: ["instance"],
+    buckets: BUILD_LATENCY_BUCKETS,
+    registers: [registry],
+  });
   return {
     registry,
-    relay: { count: (name, n = 1) => counters.get(name)?.inc(n) },
+    relay: {
+      count: (name, n = 1) => counters.get(name)?.inc(n),
+      firstLine: (instance, seconds) => firstLine.observe({ instance }, seconds),
+    },
     watch(agg) {
       new Gauge({
         name: "wharf_aggregator_workers_relaying",

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildInfo, ConfigError, createLogger, GracefulShutdown, type Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
-import { encodeWorkerExitReport } from "@wharf/proto";
+import { encodeWorkerExitReport, type WorkerEvent } from "@wharf/proto";
 import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
@@ -16,6 +16,14 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   const shutdown = new GracefulShutdown(log, opts.stopGraceMs + opts.releaseGraceMs + 10_000);
   shutdown.handleSignals(0);
   const running = await startWorker(opts, log);
+  // Ready once gRPC serves; `ended` only after `ready` was told, so the provisioner never
+  // reads them in the wrong order.
+  const { endedEvent, tellProvisioner } = await import("./provisioner-events.js");
+  const tell = (event: WorkerEvent) =>
+    opts.eventsUrl
+      ? tellProvisioner(opts.eventsUrl, opts.workerId, opts.token, event, log)
+      : Promise.resolve(false);
+  const ready = tell({ event: "ready" });
   let http: Awaited<ReturnType<typeof startWorkerHttp>> | undefined;
   let releasedOrIdle = false;
   // A signal (the provisioner deleting the worker, a cancel) stops the build but still hands
@@ -35,12 +43,15 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
   if (opts.terminationMessagePath) await leaveExitReport(opts.terminationMessagePath, result, log);
+  const ended = ready.then(() => tell(endedEvent(running.store.summary())));
   const idle =
     opts.idleTimeoutMs > 0
       ? new Promise((r) => setTimeout(r, opts.idleTimeoutMs).unref())
       : new Promise(() => {});
   await Promise.race([running.released, idle]);
   releasedOrIdle = true;
+  // Released: the aggregator's DELETE tells the outcome too, so a slow provisioner is not waited for long.
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 1_000).unref())]);
   await shutdown.shutdown();
   process.exit(0);
 }

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 
 export type BuildSource =
@@ -45,6 +46,8 @@ export interface WorkerOptions {
    * the Kubernetes worker pod sets its termination message path. Unset: none is written.
    */
   terminationMessagePath?: string;
+  /** The provisioner's base URL to tell when ready and when the build ended (WORKER_EVENTS_URL_ENV). */
+  eventsUrl?: string;
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -133,6 +136,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const environment = envOptional(env, "ENVIRONMENT");
   const registry = compileRegistry(env);
   const terminationMessagePath = envOptional(env, "WHARF_TERMINATION_MESSAGE_PATH");
+  const eventsUrl = envOptional(env, WORKER_EVENTS_URL_ENV);
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -153,6 +157,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
     ...(registry ? { registry } : {}),
     ...(terminationMessagePath ? { terminationMessagePath } : {}),
+    ...(eventsUrl ? { eventsUrl } : {}),
     ...overrides,
   };
 }

@@ -7,6 +7,11 @@ export interface WorkerSpec {
   /** Human-readable and unique; the container name on Docker. */
   name: string;
   request: BuildRequest;
+  /**
+   * Where the worker tells that it is ready and that its build ended (WORKER_EVENTS_URL_ENV),
+   * when it can reach the provisioner there; without it the worker is probed.
+   */
+  eventsUrl?: string;
 }
 
 /** A worker as the backend sees it, independent of the database. */

@@ -4,6 +4,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { workerBuildEnv } from "../build-request.js";
 import { BackendError } from "../errors.js";
 import {
@@ -86,6 +87,7 @@ export class LocalBackend implements WorkerBackend {
       WHARF_WORKER_HTTP_PORT: String(httpPort),
       WHARF_DATA_DIR: path.join(dir, "data"),
       ...workerRuntimeEnv(this.opts, spec.workerId),
+      ...(spec.eventsUrl ? { [WORKER_EVENTS_URL_ENV]: spec.eventsUrl } : {}),
     };
     const log = fs.openSync(path.join(dir, "worker.log"), "a");
     let child: ChildProcess;

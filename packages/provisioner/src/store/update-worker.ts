@@ -26,14 +26,24 @@ export async function markStarted(db: Queryable, workerId: string, address: stri
   return r.rowCount > 0;
 }
 
-/** Initializing → Running while the build runs. */
-export async function markRunning(db: Queryable, workerId: string): Promise<boolean> {
-  const r = await db.query(
+/**
+ * Initializing → Running once the worker answers (it said so, or a probe found it). Returns
+ * the row's instance and the seconds from its claim to now (the database's clock on both
+ * ends), or null when the row was not Initializing: a row still Scheduling gets its address
+ * from `markStarted` first.
+ */
+export async function markRunning(
+  db: Queryable,
+  workerId: string,
+): Promise<{ instance: string; startSeconds: number } | null> {
+  const r = await db.query<{ instance: string; start_seconds: number }>(
     `UPDATE provisioner_workers SET status = 'Running'
-     WHERE worker_id = $1 AND status IN ('Scheduling', 'Initializing') AND deleted_at IS NULL`,
+     WHERE worker_id = $1 AND status = 'Initializing' AND deleted_at IS NULL
+     RETURNING instance, extract(epoch FROM now() - COALESCE(claimed_at, queued_at))::float8 AS start_seconds`,
     [workerId],
   );
-  return r.rowCount > 0;
+  const row = r.rows[0];
+  return row ? { instance: row.instance, startSeconds: Number(row.start_seconds) } : null;
 }
 
 /** An active worker ended: its build finished, or it was lost (never reported a result). */
