@@ -41,10 +41,8 @@ export class KubeStepProcess implements StepProcess {
   readOutput(): void {
     this.reading = this.output.run();
     // Once the container ended its output is complete, even if it could not say so itself.
-    this.wait().then(
-      () => this.output.complete(),
-      () => this.output.complete(),
-    );
+    const complete = () => this.output.complete(this.reading);
+    this.wait().then(complete, complete);
   }
 
   wait(): Promise<number> {
@@ -64,11 +62,13 @@ export class KubeStepProcess implements StepProcess {
   stop(graceMs: number): Promise<void> {
     this.stopped ??= (async () => {
       const exit = this.wait();
-      await deletePod(this.kube, this.namespace, this.podName, Math.max(0, Math.ceil(graceMs / 1000)));
+      // At least 1 s: a grace of 0 removes the pod from the API while its container still
+      // runs (and writes), which would end its output early.
+      await deletePod(this.kube, this.namespace, this.podName, Math.max(1, Math.ceil(graceMs / 1000)));
       await exit;
-      await this.output.complete();
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.reading, new Promise((r) => (timer = setTimeout(r, OUTPUT_DRAIN_MS)))]);
+      const drained = this.output.complete(this.reading);
+      await Promise.race([drained, new Promise((r) => (timer = setTimeout(r, OUTPUT_DRAIN_MS)))]);
       clearTimeout(timer);
     })();
     return this.stopped;

@@ -16,7 +16,7 @@ export interface KubernetesExecutorOptions {
   /** The worker's own pod; step pods get an ownerReference to it so deleting the worker removes them. */
   owner?: PodOwner;
   images?: Partial<StepImages>;
-  /** Image of the pod holding the workspace; needs `sh`, `sleep`, `head` and `tar`. Default busybox:1.36. */
+  /** Image of the pod holding the workspace; needs `sh`, `sleep` (fractional), `head -c`, `stat -c` and `tar` (busybox has them). Default busybox:1.36. */
   workspaceImage?: string;
   /** Size of the workspace claim. Default 1Gi. */
   workspaceSize?: string;

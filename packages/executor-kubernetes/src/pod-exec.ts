@@ -5,6 +5,15 @@ import { ApiTimeoutError, isTransient, type KubeApiCalls } from "./kube-api.js";
 /** A command run through `pods/exec` failed (non-zero exit or refused by the server). */
 export class PodExecError extends Error {
   override readonly name = "PodExecError";
+  /** The command's exit code, when it ran and exited non-zero. */
+  exitCode?: number;
+}
+
+/** The exit code in an exec's failure Status (details.causes reason "ExitCode"). */
+function statusExitCode(status: V1Status): number | undefined {
+  const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
+  const code = Number(cause?.message);
+  return cause && Number.isInteger(code) ? code : undefined;
 }
 
 /** The command's connection was closed on purpose (its `signal` aborted). */
@@ -98,11 +107,13 @@ export async function execInPod(
       inputFailed = (err) =>
         settle(new PodExecError(`${what}: reading its input: ${err.message}`, { cause: err }));
       const onStatus = (status: V1Status) => {
-        if (status.status === "Success") settle();
-        else
-          settle(
-            new PodExecError(`${what}: ${status.message ?? "failed"}${stderr ? `: ${stderr.trim()}` : ""}`),
-          );
+        if (status.status === "Success") return settle();
+        const failure = new PodExecError(
+          `${what}: ${status.message ?? "failed"}${stderr ? `: ${stderr.trim()}` : ""}`,
+        );
+        const exitCode = statusExitCode(status);
+        if (exitCode !== undefined) failure.exitCode = exitCode;
+        settle(failure);
       };
       const connectTimer = setTimeout(() => {
         const message = `${what}: no answer from the Kubernetes API within ${calls.policy.requestTimeoutMs} ms`;

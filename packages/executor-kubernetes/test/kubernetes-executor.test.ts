@@ -149,6 +149,27 @@ describe.each(API_SERVERS)("KubernetesExecutor against a fake $name API server",
     await h.executor.destroyBuild(build);
   });
 
+  it("hands on every byte to a reader slower than the step, after the step ended", async () => {
+    const build = buildSpec(h.sourceDir);
+    await h.executor.setupBuild(build);
+    const step = await h.executor.startStep(
+      build,
+      containerStep(1, [
+        'i=0; while [ $i -lt 4000 ]; do i=$((i + 1)); echo "line $i of a fast step $i"; done',
+      ]),
+      {},
+    );
+    // Nobody reads until the step is over: its output waits on back-pressure meanwhile.
+    expect(await step.wait()).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const out = await readAll(step.stdout);
+    expect(out).toBe(
+      Array.from({ length: 4000 }, (_, i) => `line ${i + 1} of a fast step ${i + 1}\n`).join(""),
+    );
+    await step.destroy();
+    await h.executor.destroyBuild(build);
+  });
+
   it("relays only what the container printed when its pod is deleted while its output is read", async () => {
     const build = buildSpec(h.sourceDir);
     await h.executor.setupBuild(build);

@@ -5,6 +5,7 @@ export {
   captureStepOutput,
   endStepOutputCommand,
   PREPARE_STEP_OUTPUT,
+  READER_IDLE_EXIT_CODE,
   readStepOutputCommand,
   STEP_OUTPUT_PATH,
   STEP_OUTPUT_SUBPATH,

@@ -42,35 +42,63 @@ export function captureStepOutput(command: string[], key: string): string[] {
     throw new Error(`a step command must be [shell, "-c", script], not ${JSON.stringify(command)}`);
   }
   const wrapper = [
-    `trap 'kill -TERM $p 2>/dev/null' TERM INT`,
     `"$0" -c "$1" >${file(key, "out")} 2>${file(key, "err")} </dev/null & p=$!`,
+    // After the child exists: a TERM before this is ignored by PID 1, one after is passed on.
+    `trap 'kill -TERM $p 2>/dev/null' TERM INT`,
     // `wait` returns early (>128) when a trapped signal arrives: wait until the script ended.
     "wait $p; c=$?",
     "while kill -0 $p 2>/dev/null; do wait $p; c=$?; done",
     `echo $c >${file(key, "exit")}`,
     "exit $c",
   ].join("\n");
-  return [shell, "-c", wrapper, shell, script];
+  // The wrapper is POSIX sh: run it by the step's shell when that is one, else by /bin/sh
+  // (a step whose shell is pwsh still runs its script in pwsh, as `"$0" -c "$1"`).
+  return [POSIX_SHELL.test(shell) ? shell : "/bin/sh", "-c", wrapper, shell, script];
 }
+
+/** Shells that run the POSIX wrapper themselves (sh, bash, ash, dash, ksh; /busybox/sh). */
+const POSIX_SHELL = /(^|\/)(sh|bash|ash|dash|ksh|mksh)$/;
+
+/** The reader's exit code when it stopped itself after READER_IDLE_SECONDS without output. */
+export const READER_IDLE_EXIT_CODE = 75;
+/**
+ * A reader left running in the workspace pod (the worker went away) stops after this long
+ * without a new byte; a worker still reading opens it again from its offsets.
+ */
+const READER_IDLE_SECONDS = 300;
 
 /**
  * A command for the workspace pod that writes the step's stdout file to its stdout and
  * its stderr file to its stderr, starting at the given byte offsets, following both until
- * the exit file exists, then the rest, and ends with status 0. `tail -c +N | head -c M`
- * copies exactly the bytes between two sizes, so a file that grows meanwhile is read again
- * from where this copy stopped. Only POSIX sh, stat, tail, head and sleep (busybox has them).
+ * the exit file exists, then the rest, and ends with status 0. Each file is opened once
+ * (fds 3 and 4; what was already received is read past once) and `head -c` copies exactly
+ * the bytes between two sizes from the shared offset, so a poll reads only what is new.
+ * After READER_IDLE_SECONDS without a byte it exits READER_IDLE_EXIT_CODE. Only POSIX sh,
+ * stat -c, head -c and a fractional sleep (busybox has them).
  */
 export function readStepOutputCommand(key: string, offsets: { stdout: number; stderr: number }): string[] {
+  const polls = Math.ceil(READER_IDLE_SECONDS / Number(READ_INTERVAL_SECONDS));
+  const follow = (name: "out" | "err", fd: 3 | 4, offset: string, opened: string, redirect: string) => [
+    `  if [ -z "$${opened}" ] && [ -e ${file(key, name)} ]; then`,
+    `    exec ${fd}<${file(key, name)}; head -c "$${offset}" <&${fd} >/dev/null; ${opened}=1`,
+    "  fi",
+    `  if [ -n "$${opened}" ]; then`,
+    `    n=$(size ${file(key, name)})`,
+    `    if [ "$n" -gt "$${offset}" ]; then head -c $((n - ${offset})) <&${fd}${redirect}; ${offset}=$n; got=1; fi`,
+    "  fi",
+  ];
   const script = [
-    `o=${Math.trunc(offsets.stdout)}; e=${Math.trunc(offsets.stderr)}`,
+    `o=${Math.trunc(offsets.stdout)}; e=${Math.trunc(offsets.stderr)}; idle=0`,
     `size() { stat -c %s "$1" 2>/dev/null || echo 0; }`,
     "while :; do",
+    // The exit file first: it is written after the step's output files were closed.
     `  [ -e ${file(key, "exit")} ] && last=1`,
-    `  n=$(size ${file(key, "out")})`,
-    `  if [ "$n" -gt "$o" ]; then tail -c +$((o + 1)) ${file(key, "out")} | head -c $((n - o)); o=$n; fi`,
-    `  n=$(size ${file(key, "err")})`,
-    `  if [ "$n" -gt "$e" ]; then tail -c +$((e + 1)) ${file(key, "err")} | head -c $((n - e)) >&2; e=$n; fi`,
-    `  [ -n "$last" ] && exit 0`,
+    "  got=",
+    ...follow("out", 3, "o", "oo", ""),
+    ...follow("err", 4, "e", "eo", " >&2"),
+    '  [ -n "$last" ] && exit 0',
+    '  if [ -n "$got" ]; then idle=0; else idle=$((idle + 1)); fi',
+    `  [ "$idle" -ge ${polls} ] && exit ${READER_IDLE_EXIT_CODE}`,
     `  sleep ${READ_INTERVAL_SECONDS}`,
     "done",
   ].join("\n");

@@ -160,6 +160,22 @@ describe("step pods", () => {
     });
   });
 
+  it("runs the output-capturing wrapper with a POSIX shell, and the script with the step's own", () => {
+    const step = structuredClone(steps[0]!) as Extract<PlanStep, { type: "container" }>;
+    step.spec.shell = "pwsh";
+    const c = stepPod({ ...input(step), run: stepRun(step) }).spec!.containers[0]!;
+    expect([c.command?.[0], c.command?.[3], c.command?.[4]]).toEqual([
+      "/bin/sh",
+      "pwsh",
+      "set -e\ngo build ./...\necho done",
+    ]);
+    const bash = structuredClone(step);
+    bash.spec.shell = "/bin/bash";
+    expect(stepPod({ ...input(bash), run: stepRun(bash) }).spec!.containers[0]!.command?.[0]).toBe(
+      "/bin/bash",
+    );
+  });
+
   it("maps a docker step to kaniko with every tag, build args and the registry secret", () => {
     const run = stepRun(steps[1]!);
     expect(run.image).toBe(DEFAULT_STEP_IMAGES.kaniko);
