@@ -25,23 +25,39 @@ export class WorkerSecrets {
 
   async create(workerId: string, credentials: WorkerCredentials): Promise<void> {
     try {
-      await this.api.createNamespacedSecret({
-        namespace: this.namespace,
-        body: workerSecret({
-          workerId,
-          credentials,
-          labels: {
-            [WORKER_POD_LABELS.managedBy]: WORKER_MANAGED_BY,
-            [WORKER_POD_LABELS.workerId]: workerId,
-          },
-        }),
-      });
+      await this.createOnce(workerId, credentials);
     } catch (err) {
-      throw new BackendError(
-        `could not create the worker's Secret ${workerSecretName(workerId)}: ${apiMessage(err)}`,
-        { cause: err },
-      );
+      // Left by an attempt for the same worker that did not get to hand it to a pod (the
+      // provisioner stopped in between): it is this worker's, so it is replaced.
+      if ((err as { code?: number })?.code !== 409) throw this.failure(workerId, err);
+      try {
+        await this.delete(workerId);
+        await this.createOnce(workerId, credentials);
+      } catch (again) {
+        throw this.failure(workerId, again);
+      }
     }
+  }
+
+  private failure(workerId: string, err: unknown): BackendError {
+    return new BackendError(
+      `could not create the worker's Secret ${workerSecretName(workerId)}: ${apiMessage(err)}`,
+      { cause: err },
+    );
+  }
+
+  private async createOnce(workerId: string, credentials: WorkerCredentials): Promise<void> {
+    await this.api.createNamespacedSecret({
+      namespace: this.namespace,
+      body: workerSecret({
+        workerId,
+        credentials,
+        labels: {
+          [WORKER_POD_LABELS.managedBy]: WORKER_MANAGED_BY,
+          [WORKER_POD_LABELS.workerId]: workerId,
+        },
+      }),
+    });
   }
 
   /** Makes the worker pod the Secret's owner (a merge patch of its ownerReferences). */

@@ -49,6 +49,28 @@ describe("a worker's tokens on Kubernetes", () => {
     }
   });
 
+  it("replace a Secret left by an earlier attempt for the same worker (a provisioner stopped before handing it on)", async () => {
+    fake = await startFakeCluster();
+    const api = fake.kubeConfig(NAMESPACE).makeApiClient(CoreV1Api);
+    await api.createNamespacedSecret({
+      namespace: NAMESPACE,
+      body: { metadata: { name: workerSecretName("w-again") }, stringData: { "git-token": "stale" } },
+    });
+    const s = await podScenarios(fake.kubeConfig(NAMESPACE));
+    try {
+      await s.echo.create(withToken("w-again", 3, s.repoUrl));
+      const secret = await api.readNamespacedSecret({
+        name: workerSecretName("w-again"),
+        namespace: NAMESPACE,
+      });
+      expect(Buffer.from(secret.data?.["git-token"] ?? "", "base64").toString()).toBe(TOKEN);
+      expect(secret.metadata?.ownerReferences?.[0]?.kind).toBe("Pod");
+      expect(await s.echo.delete("w-again")).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("is removed with the pod when the pod cannot be made its owner, and the error does not carry it", async () => {
     fake = await startFakeCluster();
     const api = fake.kubeConfig(NAMESPACE).makeApiClient(CoreV1Api);
