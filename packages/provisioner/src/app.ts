@@ -62,6 +62,10 @@ export async function buildApp(opts: AppOptions): Promise<ProvisionerApp> {
     ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : {}),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     return503OnClosing: true,
+    // Closing does not wait on clients: a watcher's long poll, or a DELETE whose caller went
+    // away, would otherwise hold the close (a deleted worker's removal is retried by the
+    // reconcile, and the scheduler's close still waits for removals under way).
+    forceCloseConnections: true,
     // Query schemas are all strings (parsed where errors can name the param);
     // coercion would turn a missing body into [0].
     ajv: { customOptions: { coerceTypes: false } },
