@@ -23,7 +23,10 @@ export interface JanitorOptions {
   images: boolean;
   /** Trim the engine's build cache down to this many bytes (WHARF_JANITOR_BUILD_CACHE_BUDGET, e.g. 10GB; default: leave it). */
   buildCacheBudget?: number;
-  /** Only objects carrying every one of these labels too (key=value); liveness still sees every container. */
+  /**
+   * Only objects carrying every one of these labels too (--label, WHARF_JANITOR_LABELS
+   * "k=v,k2=v2"; default none); liveness still sees every container.
+   */
   labels: Record<string, string>;
   /** A lock older than this was left by a janitor that died (WHARF_JANITOR_LOCK_STALE, default 30m). */
   lockStaleMs: number;
@@ -39,9 +42,12 @@ export function compileJanitorOptions(flags: JanitorFlags, env: Env): JanitorOpt
   const budget = flags.buildCacheBudget ?? envOptional(env, "WHARF_JANITOR_BUILD_CACHE_BUDGET");
   const images = flags.images ?? envBool(env, "WHARF_JANITOR_IMAGES", false);
   const labels: Record<string, string> = {};
-  for (const l of flags.label ?? []) {
+  const envLabels = envOptional(env, "WHARF_JANITOR_LABELS")
+    ?.split(",")
+    .map((l) => l.trim());
+  for (const l of flags.label ?? envLabels ?? []) {
     const eq = l.indexOf("=");
-    if (eq <= 0) throw new ConfigError(`--label expects key=value, got "${l}"`);
+    if (eq <= 0) throw new ConfigError(`a janitor label is key=value, got "${l}"`);
     labels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   return {

@@ -38,9 +38,9 @@ export async function runJanitor(docker: Docker, opts: JanitorOptions): Promise<
   }
 }
 
-/** The engine of $DOCKER_HOST (else the default socket), as the docker CLI would reach it. */
-export function defaultEngine(): Docker {
-  return new Docker();
+/** The engine at `socketPath`, else that of $DOCKER_HOST (else the default socket), as the docker CLI would reach it. */
+export function defaultEngine(socketPath?: string): Docker {
+  return socketPath ? new Docker({ socketPath }) : new Docker();
 }
 
 async function sweep(docker: Docker, opts: JanitorOptions): Promise<JanitorReport> {

@@ -8,6 +8,9 @@ export interface ProvisionerMetrics {
   startFailures: Counter<"backend">;
   lost: Counter<"backend">;
   httpDuration: Histogram<"method" | "route" | "status">;
+  /** The scheduled janitor's (WHARF_JANITOR_INTERVAL): objects removed, by kind, and bytes reclaimed. */
+  janitorRemoved: Counter<"kind">;
+  janitorBytes: Counter;
 }
 
 /**
@@ -62,6 +65,17 @@ export function createMetrics(db: Queryable): ProvisionerMetrics {
       name: "wharf_provisioner_http_request_duration_seconds",
       help: "HTTP request duration",
       labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    janitorRemoved: new Counter({
+      name: "wharf_janitor_objects_removed_total",
+      help: "Containers, volumes, networks and images the scheduled janitor removed",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    janitorBytes: new Counter({
+      name: "wharf_janitor_bytes_reclaimed_total",
+      help: "Bytes the scheduled janitor reclaimed, build cache included, as far as the engine reports sizes",
       registers: [registry],
     }),
   };
