@@ -69,7 +69,11 @@ export async function acquireJanitorLock(docker: Docker, opts: JanitorLockOption
         if ((err as { statusCode?: number }).statusCode === 404) return undefined;
         throw err;
       });
-    if (current === undefined) continue; // released between our create and our look
+    if (current === undefined) {
+      // Released between our create and our look: try again, a few times.
+      if (attempt < 3) continue;
+      throw new JanitorBusyError("unknown", new Date());
+    }
     const since = new Date(current.Created);
     const holder = current.Config.Labels?.[JANITOR_LOCK_HOLDER_LABEL] ?? "unknown";
     if (attempt > 0 || Date.now() - since.getTime() < opts.staleMs) throw new JanitorBusyError(holder, since);

@@ -13,9 +13,10 @@ export interface JanitorOptions {
   /** List what would be removed; remove nothing (the lock is still taken, so the list is stable). */
   dryRun: boolean;
   /**
-   * Objects (containers, volumes, networks) younger than this are kept, unless their worker's
-   * container has exited: a worker container between create and start is not yet running, and
-   * a worker that is not a container (local backend) is seen only through its running steps.
+   * A dead worker's objects go once it has been gone this long: from when its container
+   * ended (the provisioner, aggregator and watchdog read the exit from it), else from each
+   * object's creation (a worker container between create and start is not running yet; a
+   * worker that is a process of the local backend is seen only through its running steps).
    * WHARF_JANITOR_MIN_AGE, default 1h.
    */
   minAgeMs: number;

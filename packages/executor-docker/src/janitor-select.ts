@@ -17,6 +17,8 @@ export interface Inventory {
     state: string;
     labels: Record<string, string>;
     createdMs: number;
+    /** When it ended; needed for ended worker containers only. */
+    finishedMs?: number;
     bytes: number;
   }[];
   volumes: { name: string; labels: Record<string, string>; createdMs: number; bytes: number }[];
@@ -37,22 +39,24 @@ const ENDED_STATES = new Set(["exited", "dead"]);
  * The leftovers of workers that are gone. Pure, so the rules are tested without an engine:
  * - a worker is alive while any container with its worker id (its own, or a step's) is
  *   alive; nothing carrying the id of a live worker is selected;
- * - a worker is known dead when its own container (component=worker) has ended; its
- *   leftovers go whatever their age;
- * - otherwise (a worker container created but not yet started, or a worker that is a
- *   process, not a container) only objects older than `minAgeMs` go;
+ * - a dead worker's objects go once it has been gone for `minAgeMs`: counted from when its
+ *   own container (component=worker) ended, which gives the provisioner, the aggregator and
+ *   the watchdog time to see the exit (they read it from that container); where there is no
+ *   such container (one created but not yet started, or a worker that is a process of the
+ *   local backend, seen only through its running steps), from each object's creation;
  * - only wharf's: a worker container, or what an executor created; never a running container.
  */
 export function selectLeftovers(inv: Inventory, opts: SelectOptions, nowMs: number): JanitorObject[] {
   const workerId = (labels: Record<string, string>) => labels[WHARF_LABELS.workerId];
   const alive = new Set<string>();
-  const ended = new Set<string>();
+  /** Worker id → when its worker container ended. */
+  const ended = new Map<string, number>();
   for (const c of inv.containers) {
     const id = workerId(c.labels);
     if (id === undefined) continue;
     if (ALIVE_STATES.has(c.state)) alive.add(id);
     else if (ENDED_STATES.has(c.state) && c.labels[WHARF_LABELS.component] === WORKER_COMPONENT)
-      ended.add(id);
+      ended.set(id, c.finishedMs ?? c.createdMs);
   }
   const inScope = (labels: Record<string, string>) =>
     Object.entries(opts.labels).every(([k, v]) => labels[k] === v);
@@ -61,7 +65,7 @@ export function selectLeftovers(inv: Inventory, opts: SelectOptions, nowMs: numb
   const gone = (labels: Record<string, string>, createdMs: number) => {
     const id = workerId(labels);
     if (id === undefined || alive.has(id) || !inScope(labels)) return false;
-    return ended.has(id) || nowMs - createdMs >= opts.minAgeMs;
+    return nowMs - (ended.get(id) ?? createdMs) >= opts.minAgeMs;
   };
 
   const out: JanitorObject[] = [];

@@ -83,13 +83,16 @@ async function inventory(docker: Docker): Promise<Inventory> {
     volumeSizes(docker),
   ]);
   return {
-    containers: containers.map((c) => ({
-      id: c.Id,
-      state: c.State,
-      labels: c.Labels ?? {},
-      createdMs: c.Created * 1000,
-      bytes: (c as { SizeRw?: number }).SizeRw ?? 0,
-    })),
+    containers: await Promise.all(
+      containers.map(async (c) => ({
+        id: c.Id,
+        state: c.State,
+        labels: c.Labels ?? {},
+        createdMs: c.Created * 1000,
+        ...(c.State === "exited" || c.State === "dead" ? { finishedMs: await finishedMs(docker, c.Id) } : {}),
+        bytes: (c as { SizeRw?: number }).SizeRw ?? 0,
+      })),
+    ),
     volumes: (volumes.Volumes ?? []).map((v) => ({
       name: v.Name,
       labels: v.Labels ?? {},
@@ -102,6 +105,15 @@ async function inventory(docker: Docker): Promise<Inventory> {
       createdMs: createdMs(n.Created),
     })),
   };
+}
+
+/** When a container ended (the list tells only "Exited (1) 2 minutes ago"); unknown: now. */
+async function finishedMs(docker: Docker, id: string): Promise<number> {
+  const info = await docker
+    .getContainer(id)
+    .inspect()
+    .catch(() => undefined);
+  return createdMs(info?.State.FinishedAt);
 }
 
 /** An unknown creation time counts as "just now": too young to go on age alone. */

@@ -27,13 +27,19 @@ const ids = (inv: Inventory, minAgeMs = HOUR, labels: Record<string, string> = {
   selectLeftovers(inv, { minAgeMs, labels }, now).map((o) => o.id);
 
 describe("selectLeftovers", () => {
-  it("takes everything of a worker whose container exited, however young", () => {
-    const inv: Inventory = {
-      containers: [container("w", "exited", worker("a")), container("s", "exited", executor("a"))],
-      volumes: [volume("v", executor("a"))],
-      networks: [{ name: "n", labels: executor("a"), createdMs: now }],
-    };
-    expect(ids(inv)).toEqual(["w", "s", "v", "n"]);
+  it("takes everything of a worker once its container has ended for the minimum age", () => {
+    const inv = (endedAgoMs: number): Inventory => ({
+      containers: [
+        { ...container("w", "exited", worker("a"), 5 * HOUR), finishedMs: now - endedAgoMs },
+        container("s", "exited", executor("a"), 5 * HOUR),
+      ],
+      volumes: [volume("v", executor("a"), 5 * HOUR)],
+      networks: [{ name: "n", labels: executor("a"), createdMs: now - 5 * HOUR }],
+    });
+    // Ended a minute ago: the provisioner and the aggregator may not have seen the exit yet.
+    expect(ids(inv(60_000))).toEqual([]);
+    expect(ids(inv(2 * HOUR))).toEqual(["w", "s", "v", "n"]);
+    expect(ids(inv(60_000), 0)).toEqual(["w", "s", "v", "n"]);
   });
 
   it("keeps everything of a worker with a running container, its own or a step's", () => {
@@ -69,8 +75,8 @@ describe("selectLeftovers", () => {
       volumes: [volume("plain", { [WHARF_LABELS.workerId]: "a" })],
       networks: [],
     };
-    expect(ids(inv)).toEqual(["w"]);
-    expect(ids(inv, HOUR, { team: "x" })).toEqual([]);
+    expect(ids(inv, 0)).toEqual(["w"]);
+    expect(ids(inv, 0, { team: "x" })).toEqual([]);
   });
 });
 

@@ -72,6 +72,7 @@ describe.skipIf(!hasDocker)("the provisioner's scheduled janitor", () => {
           WHARF_DATA_DIR: dataDir,
           WHARF_JANITOR_INTERVAL: "200ms",
           WHARF_JANITOR_LABELS: `${RUN_LABEL}=${run}`,
+          WHARF_JANITOR_MIN_AGE: "0s",
         },
         dataDir,
       ),

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .option("--build-cache-budget <size>", "trim the build cache down to this size (e.g. 10GB)")
     .option(
       "--min-age <duration>",
-      "keep objects younger than this unless their worker container exited (1h)",
+      "keep a dead worker's objects until its container ended this long ago (without one: until they are this old; 1h)",
     )
     .option(
       "--label <key=value>",
