@@ -17,7 +17,7 @@ export interface JanitorReport {
   counts: { containers: number; volumes: number; networks: number; images: number };
   /** Bytes freed by what was removed, build cache included, as far as the engine reports sizes. */
   bytes: number;
-  /** Only with a budget: the build cache trimmed to it; `supported: false` where the engine has no build-cache API (Podman). */
+  /** Only with a budget: the build cache trimmed to it; `supported: false` where the engine has no such API (Podman: left alone). */
   buildCache?: { budget: number; bytes: number; supported: boolean };
 }
 
@@ -167,11 +167,16 @@ async function trimBuildCache(
   budget: number,
   dryRun: boolean,
 ): Promise<NonNullable<JanitorReport["buildCache"]>> {
+  // Podman's build cache is its intermediate images, and its Docker API's /build/prune is not
+  // Docker's (no keep-storage): it is left alone there rather than emptied.
+  const version = (await docker.version()) as { Components?: { Name: string }[] };
+  if (version.Components?.some((c) => /podman/i.test(c.Name))) return { budget, bytes: 0, supported: false };
   try {
     if (dryRun) {
+      // Docker reports no BuildCache (null) while the cache is empty.
       const df = (await docker.df()) as { BuildCache?: { Size?: number }[] | null };
       const total = (df.BuildCache ?? []).reduce((sum, c) => sum + Math.max(0, c.Size ?? 0), 0);
-      return { budget, bytes: Math.max(0, total - budget), supported: df.BuildCache != null };
+      return { budget, bytes: Math.max(0, total - budget), supported: true };
     }
     // `keep-storage`: the engine keeps the most recently used cache up to this many bytes.
     const res = await docker.pruneBuilder({ "keep-storage": budget } as Docker.PruneBuilderOptions);
@@ -188,7 +193,7 @@ export function summaryLine(r: JanitorReport): string {
   const n = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
   const { containers, volumes, networks, images } = r.counts;
   const cache = r.buildCache
-    ? `; build cache ${r.buildCache.supported ? `over ${mb(r.buildCache.budget)} budget` : "not supported by the engine"}`
+    ? `; build cache ${r.buildCache.supported ? `trimmed to ${mb(r.buildCache.budget)}` : "left alone (not supported by the engine)"}`
     : "";
   return (
     `janitor: ${r.dryRun ? "would remove" : "removed"} ${n(containers, "container")}, ${n(volumes, "volume")}, ` +

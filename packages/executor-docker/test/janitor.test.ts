@@ -186,6 +186,15 @@ describe.skipIf(!hasDocker)("wharf janitor", () => {
     expect(await exists("image", keep)).toBe(true);
   });
 
+  it("trims the build cache to its budget on Docker, and leaves Podman's alone", async () => {
+    // A budget far above any cache here: the call is made, nothing of other tests' cache goes.
+    const report = await runJanitor(docker, options({ buildCacheBudget: 1e15 }));
+    const podman = ((await docker.version()) as { Components?: { Name: string }[] }).Components?.some((c) =>
+      /podman/i.test(c.Name),
+    );
+    expect(report.buildCache).toEqual({ budget: 1e15, bytes: 0, supported: !podman });
+  });
+
   it("lets one janitor at a time run on an engine", async () => {
     const results = await Promise.allSettled([
       runJanitor(docker, options({ dryRun: true })),
