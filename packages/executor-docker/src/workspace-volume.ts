@@ -72,16 +72,26 @@ export class WorkspaceVolume {
     return copied.sort();
   }
 
-  private async ensureHelperImage(): Promise<void> {
-    if (this.helperImage !== DEFAULT_HELPER_IMAGE || (await imageExists(this.docker, this.helperImage)))
-      return;
-    const root = pack();
-    root.entry({ name: `${this.workspacePath.replace(/^\//, "")}/`, type: "directory", mode: 0o755 });
-    root.finalize();
-    // "name:tag" as `repo` alone: Podman's Docker API ignores a separate `tag` on import (it tags "latest").
-    const progress = await this.docker.importImage(root as unknown as NodeJS.ReadableStream, {
-      repo: this.helperImage,
-    });
-    await readProgress(progress);
+  private ensureHelperImage(): Promise<void> {
+    return ensureHelperImage(this.docker, this.helperImage, this.workspacePath);
   }
+}
+
+/**
+ * Imports the default helper image from an empty tar when it is missing (any other image is
+ * the operator's to provide). The janitor's lock container uses it too: it needs an image
+ * that no registry has to serve.
+ */
+export async function ensureHelperImage(
+  docker: Docker,
+  helperImage: string,
+  workspacePath: string,
+): Promise<void> {
+  if (helperImage !== DEFAULT_HELPER_IMAGE || (await imageExists(docker, helperImage))) return;
+  const root = pack();
+  root.entry({ name: `${workspacePath.replace(/^\//, "")}/`, type: "directory", mode: 0o755 });
+  root.finalize();
+  // "name:tag" as `repo` alone: Podman's Docker API ignores a separate `tag` on import (it tags "latest").
+  const progress = await docker.importImage(root as unknown as NodeJS.ReadableStream, { repo: helperImage });
+  await readProgress(progress);
 }

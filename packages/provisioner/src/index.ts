@@ -29,6 +29,7 @@ export {
 } from "./client.js";
 export { BackendError, type Problem, type ProblemCode, ProblemError, problemTypes } from "./errors.js";
 export { DEFAULT_MAX_URL_LENGTH, DEFAULT_TRIGGER_RATE } from "./limits.js";
+export type { ProvisionerMetrics } from "./metrics.js";
 export { DEFAULT_RETENTION_MS, Provisioner, type ProvisionerOptions } from "./provisioner.js";
 export {
   type MissingAnswer,

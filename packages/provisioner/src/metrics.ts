@@ -11,6 +11,9 @@ export interface ProvisionerMetrics {
   httpDuration: Histogram<"method" | "route" | "status">;
   queueWait: Histogram<"instance">;
   workerStart: Histogram<"instance">;
+  /** The scheduled janitor's (WHARF_JANITOR_INTERVAL): objects removed, by kind, and bytes reclaimed. */
+  janitorRemoved: Counter<"kind">;
+  janitorBytes: Counter;
 }
 
 /**
@@ -79,6 +82,17 @@ export function createMetrics(db: Queryable): ProvisionerMetrics {
       name: "wharf_provisioner_http_request_duration_seconds",
       help: "HTTP request duration",
       labelNames: ["method", "route", "status"],
+      registers: [registry],
+    }),
+    janitorRemoved: new Counter({
+      name: "wharf_janitor_objects_removed_total",
+      help: "Containers, volumes, networks and images the scheduled janitor removed",
+      labelNames: ["kind"],
+      registers: [registry],
+    }),
+    janitorBytes: new Counter({
+      name: "wharf_janitor_bytes_reclaimed_total",
+      help: "Bytes the scheduled janitor reclaimed, build cache included, as far as the engine reports sizes",
       registers: [registry],
     }),
   };

@@ -9,7 +9,9 @@ import {
   envString,
   isLoopbackHost,
 } from "@wharf/config";
+import { compileJanitorOptions } from "@wharf/executor-docker/janitor-options";
 import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } from "@wharf/provisioner";
+import type { JanitorScheduleSettings } from "./janitor-schedule.js";
 
 export interface LocalBackendSettings {
   kind: "local";
@@ -97,6 +99,8 @@ export interface CompiledOptions {
   /** WHARF_PROVISIONER_TRIGGER_RATE: POST /api/worker per token and minute (429 beyond); 0 = no limit. */
   triggerRate: number;
   backend: LocalBackendSettings | DockerBackendSettings | KubernetesBackendSettings;
+  /** WHARF_JANITOR_INTERVAL: `wharf janitor` on the backend's engine on a schedule; unset: never. */
+  janitor?: JanitorScheduleSettings;
 }
 
 /** "a b c" or a JSON array, for a command line in one env variable. */
@@ -240,6 +244,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
  * | WHARF_SHUTDOWN_GRACE | the worker stop grace + 5s (a DELETE in flight may be stopping a worker) |
  * | WHARF_PROVISIONER_MAX_URL | 8192 bytes of path and query, else 414 (an nginx ingress's default; wharf-api's trigger is far shorter) |
+ * | WHARF_JANITOR_INTERVAL | unset: no janitor; e.g. 1h: `wharf janitor` on the engine of the docker backend (WHARF_DOCKER_SOCKET) or of a local backend's docker workers ($DOCKER_HOST), with its WHARF_JANITOR_* settings (`wharf janitor --help`); counted in /metrics |
  * | WHARF_PROVISIONER_TRIGGER_RATE | 120 `POST /api/worker` per token and minute, else 429 with Retry-After (retries count); 0: no limit |
  */
 export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
@@ -314,6 +319,26 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     maxUrlLength,
     triggerRate,
     backend,
+    ...janitorSchedule(env, backend),
+  };
+}
+
+function janitorSchedule(
+  env: Env,
+  backend: CompiledOptions["backend"],
+): { janitor?: JanitorScheduleSettings } {
+  const intervalMs = envDurationMs(env, "WHARF_JANITOR_INTERVAL", 0);
+  if (intervalMs <= 0) return {};
+  if (backend.kind === "kubernetes")
+    throw new ConfigError(
+      "WHARF_JANITOR_INTERVAL cleans a Docker/Podman engine: not with the kubernetes backend",
+    );
+  return {
+    janitor: {
+      intervalMs,
+      ...(backend.kind === "docker" ? { socketPath: backend.socketPath } : {}),
+      options: compileJanitorOptions({}, env),
+    },
   };
 }
 

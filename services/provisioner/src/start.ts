@@ -10,6 +10,7 @@ import {
   Provisioner,
   type WorkerBackend,
 } from "@wharf/provisioner";
+import { type JanitorSchedule, scheduleJanitor } from "./janitor-schedule.js";
 import type { CompiledOptions } from "./options.js";
 
 export interface RunningProvisioner {
@@ -110,11 +111,14 @@ export async function startProvisioner(
       "provisioner listening",
     );
     const running = provisioner;
+    const janitor: JanitorSchedule | undefined =
+      opts.janitor && scheduleJanitor(opts.janitor, { metrics: running.metrics, log });
     return {
       url,
       provisioner: running,
       async close() {
         await app.close();
+        await janitor?.close();
         await running.close();
         await backend.close();
         await db.close();

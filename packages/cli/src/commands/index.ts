@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import * as aggregator from "./aggregator.js";
 import * as cancel from "./cancel.js";
 import * as dev from "./dev.js";
+import * as janitor from "./janitor.js";
 import * as lint from "./lint.js";
 import * as logs from "./logs.js";
 import * as plan from "./plan.js";
@@ -22,4 +23,5 @@ export const commands: readonly { register(program: Command): void }[] = [
   logs,
   status,
   cancel,
+  janitor,
 ];
