@@ -290,8 +290,39 @@ describe.skipIf(!enabled)(`the whole chain on a real cluster (${WORKER_IMAGE})`,
 
     // Killed outright (what a node failure or a forced delete does): the build still ends, Failed.
     kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force");
-    // Cancelled before its worker pod could even be ready.
+    // Cancelled before its worker pod is ready (issue 15, fault 7): once the pod exists and
+    // the aggregator's discovery (every second here) had a pass to see it, but long before its
+    // clone and start make it ready. (A cancel in the very millisecond of the POST never
+    // reaches a worker: wharf-api learns of it from the provisioner's missing-builds answer.)
     const early = await startBuild(1512, "sleeping");
+    await waitFor(
+      "the cancelled build's worker pod",
+      () =>
+        kubectl(
+          "-n",
+          namespace,
+          "get",
+          "pods",
+          "-l",
+          `app.kubernetes.io/name=wharf-cmd-worker,wharf.iver.com/worker-id=${early}`,
+          "-o",
+          "jsonpath={.items[*].metadata.name}",
+        ).trim() !== "",
+      60_000,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 2_500));
+    const phase = kubectl(
+      "-n",
+      namespace,
+      "get",
+      "pods",
+      "-l",
+      `wharf.iver.com/worker-id=${early}`,
+      "-o",
+      "jsonpath={.items[0].status.conditions[?(@.type=='Ready')].status}",
+    );
+    expect(phase).not.toBe("True");
     const cancelled = await fetch(`${url}/api/worker/${early}`, { method: "DELETE" });
     expect(cancelled.status).toBe(204);
 
