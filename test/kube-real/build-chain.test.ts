@@ -57,8 +57,10 @@ const step = (cmds: string[], image = BUSYBOX_IMAGE) =>
   `    container:\n      image: ${image}\n      cmds:\n${cmds.map((c) => `        - ${JSON.stringify(c)}\n`).join("")}`;
 const PIPELINES = {
   // Parallel steps of one stage, one failing. (`${greeting}` is the pipeline's variable.)
+  // The failing step waits (in the shared workspace) until its sibling spoke: what a step
+  // printed before the stage's failure stopped it is part of the log.
   // biome-ignore lint/suspicious/noTemplateCurlyInString: .wharf-ci.yml variable syntax
-  "parallel-failing": `build:\n  ok:\n${step(['echo "ok step says ${greeting}"', "sleep 1"])}  broken:\n${step(["echo about to fail", "exit 3"])}`,
+  "parallel-failing": `build:\n  ok:\n${step(['echo "ok step says ${greeting}"', "touch ok-said", "sleep 30"])}  broken:\n${step(["until [ -e ok-said ]; do sleep 0.2; done", "echo about to fail", "exit 3"])}`,
   // Two stages sharing the workspace; the second's artifact reaches wharf-api.
   artifact: `prepare:\n  write:\n${step(["mkdir -p dist", "echo from the first stage > dist/note.txt"])}build:\n  package:\n${step(["cat dist/note.txt", "echo artifact body > dist/app.bin"])}      artifacts:\n        - dist/*.bin\n`,
   // A step image no node has and no registry serves.
