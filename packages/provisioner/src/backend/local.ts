@@ -155,7 +155,7 @@ export class LocalBackend implements WorkerBackend {
       out.push({
         workerId: state.workerId,
         state: running ? "running" : "exited",
-        exitCode: running ? null : (child?.exitCode ?? state.exitCode ?? null),
+        exitCode: running ? null : (exitCodeOf(child) ?? state.exitCode ?? null),
         address: state.address,
       });
     }
@@ -193,4 +193,14 @@ export class LocalBackend implements WorkerBackend {
     const workers = await this.list();
     await Promise.all(workers.map((w) => this.delete(w.workerId)));
   }
+}
+
+/**
+ * A child's exit code, 128 + the signal's number when a signal ended it: known the moment it
+ * exited, before its exit handler wrote it to the worker's state file.
+ */
+function exitCodeOf(child: ChildProcess | undefined): number | null {
+  if (!child) return null;
+  if (child.exitCode !== null) return child.exitCode;
+  return child.signalCode ? 128 + os.constants.signals[child.signalCode] : null;
 }
