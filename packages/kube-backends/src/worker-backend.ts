@@ -2,6 +2,7 @@ import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node"
 import type { Logger } from "@wharf/config";
 import {
   apiMessage,
+  isNotFound,
   type PodPlacement,
   WORKER_POD_LABELS,
   WORKER_POD_SELECTOR,
@@ -72,7 +73,6 @@ export interface KubernetesBackendWorker extends BackendWorker {
 
 const DEFAULT_PORTS: WorkerPorts = { grpc: 5010, http: 5011 };
 const FORCE_DELETE_AFTER_MS = 30_000;
-const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /** Where the address of a pod without an IP points: `.invalid` never resolves, so a probe just fails. */
 const NO_ADDRESS_HOST = "unassigned.invalid";

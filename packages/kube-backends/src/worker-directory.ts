@@ -1,6 +1,12 @@
 import { CoreV1Api, type KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "@wharf/config";
-import { apiMessage, labelValue, WORKER_POD_LABELS, WORKER_POD_SELECTOR } from "@wharf/kube-manifests";
+import {
+  apiMessage,
+  isNotFound,
+  labelValue,
+  WORKER_POD_LABELS,
+  WORKER_POD_SELECTOR,
+} from "@wharf/kube-manifests";
 import { type LiveWorker, type WorkerDirectory, WorkerDirectoryError, workerStateOf } from "@wharf/relay";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { podDiagnostics } from "./pod-diagnostics.js";
@@ -30,8 +36,6 @@ export interface KubernetesLiveWorker extends LiveWorker {
   /** For a failed or stuck pod: the reason, Warning events and the tail of container logs. */
   message?: string;
 }
-
-const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /**
  * Worker pods found by label through an informer. A running worker is reached at its pod

@@ -1,6 +1,7 @@
 import { type CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import {
   apiMessage,
+  isNotFound,
   WORKER_MANAGED_BY,
   WORKER_POD_LABELS,
   type WorkerCredentials,
@@ -8,8 +9,6 @@ import {
   workerSecretName,
 } from "@wharf/kube-manifests";
 import { BackendError } from "@wharf/provisioner";
-
-const isNotFound = (err: unknown) => (err as { code?: number })?.code === 404;
 
 /**
  * A worker pod's credentials (git token, gRPC token) in a Secret of its own instead of the

@@ -11,3 +11,6 @@ export function apiMessage(err: unknown): string {
   }
   return e?.message ?? String(err);
 }
+
+/** Whether a client-node error is the API server's 404 (the object is gone: often fine). */
+export const isNotFound = (err: unknown): boolean => (err as { code?: number })?.code === 404;

@@ -1,4 +1,4 @@
-export { apiMessage } from "./api-message.js";
+export { apiMessage, isNotFound } from "./api-message.js";
 export { labelSelector, labelSet, labelValue, namePrefix } from "./labels.js";
 export { shellCommand, shellQuote } from "./shell-quote.js";
 export {

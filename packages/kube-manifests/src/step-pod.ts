@@ -19,6 +19,7 @@ import {
   WORKSPACE_SUBPATH,
 } from "./step-output.js";
 import { type StepRun, WORKSPACE_PATH } from "./step-run.js";
+import { secretKeyEnv } from "./worker-secret.js";
 
 /** The pod every step pod belongs to (the worker's own pod), from the downward API. */
 export interface PodOwner {
@@ -137,10 +138,7 @@ export function stepContainer(input: StepPodInput): V1Container {
     workingDir: WORKSPACE_PATH,
     env: [
       ...envVars({ ...input.env, ...input.run.env }),
-      ...input.run.secretKeyEnv.map((e) => ({
-        name: e.name,
-        valueFrom: { secretKeyRef: { name: e.secretName, key: e.key } },
-      })),
+      ...input.run.secretKeyEnv.map((e) => secretKeyEnv(e.name, e.secretName, e.key)),
     ],
     envFrom: envFromSecrets(input.run.envFromSecrets),
     volumeMounts: stepVolumeMounts(input.run),
