@@ -160,11 +160,19 @@ async function disposeLateStart(starting: Promise<StepProcess>, ctx: StepRunCont
   } catch {
     return; // it never started: nothing to clean up
   }
+  // The step may have run before its start was confirmed (a pod's container starts between
+  // two status polls, and a sibling it unblocked failed the stage meanwhile): what it
+  // printed before the stop reached it is part of its log.
+  if (proc.secrets?.length) ctx.recorder.addSecrets(proc.secrets);
+  const output = readOutput(proc, ctx, (message) =>
+    ctx.log.warn({ stepId: ctx.tracker.step.id, message }, "reading a late-started step's output failed"),
+  );
   try {
     await proc.stop(ctx.stopGraceMs);
   } catch (err) {
     ctx.log.warn({ err, stepId: ctx.tracker.step.id }, "stopping a late-started step failed");
   }
+  await Promise.race([output, delay(DRAIN_AFTER_STOP_MS, undefined, { ref: false })]);
   try {
     await proc.destroy();
   } catch (err) {

@@ -103,7 +103,9 @@ describe("stopping steps", () => {
     const recorder = new MemoryRecorder();
     const executor = new FakeExecutor();
     const controller = new AbortController();
-    const p = plan(stage("s", [step("pulling", ["start-delay 200", "sleep 60000"])]));
+    const p = plan(
+      stage("s", [step("pulling", ["start-delay 200", "echo ran before the stop reached it", "sleep 60000"])]),
+    );
     const running = runFake(p, { recorder, executor, signal: controller.signal });
     await waitFor(() => recorder.statusesOf(1).includes("INITIALIZING"), "INITIALIZING");
     controller.abort();
@@ -114,6 +116,8 @@ describe("stopping steps", () => {
     expect(result.status).toBe("CANCELLED");
     expect(recorder.statusesOf(1)).toEqual(["PENDING", "SCHEDULING", "INITIALIZING", "CANCELLED"]);
     expect(executor.count("destroy", 1)).toBe(1);
+    // What it printed once it had started is in its log all the same.
+    expect(recorder.logsOf(1)).toContain("ran before the stop reached it");
     // The late process was destroyed before the build was.
     const calls = executor.calls.map((c) => c.op);
     expect(calls.indexOf("destroy")).toBeLessThan(calls.indexOf("destroyBuild"));
