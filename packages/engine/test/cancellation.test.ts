@@ -104,7 +104,9 @@ describe("stopping steps", () => {
     const executor = new FakeExecutor();
     const controller = new AbortController();
     const p = plan(
-      stage("s", [step("pulling", ["start-delay 200", "echo ran before the stop reached it", "sleep 60000"])]),
+      stage("s", [
+        step("pulling", ["start-delay 200", "echo ran before the stop reached it", "sleep 60000"]),
+      ]),
     );
     const running = runFake(p, { recorder, executor, signal: controller.signal });
     await waitFor(() => recorder.statusesOf(1).includes("INITIALIZING"), "INITIALIZING");
