@@ -2,7 +2,8 @@ import * as grpc from "@grpc/grpc-js";
 import { createLogger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { loadWorkerProto } from "@wharf/proto";
-import { Aggregator, migrateRelay, WharfApiClient, WorkerConnection } from "@wharf/relay";
+import { Aggregator, migrateRelay, WharfApiClient } from "@wharf/relay";
+import { WorkerConnection } from "@wharf/worker-rpc";
 import type { AggregatorRun, Handlers } from "./bench-role.js";
 
 export function aggregatorRole(): Handlers {

@@ -37,7 +37,6 @@ export {
   type WharfApiClientOptions,
   WharfApiError,
 } from "./wharf-api-client.js";
-export { WorkerConnection } from "./worker-connection.js";
 export {
   type LiveWorker,
   type WorkerDirectory,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { WorkerLogLines } from "@wharf/worker-rpc";
 import {
   deliver,
   followWorkerStream,
@@ -6,7 +7,6 @@ import {
   type RelayContext,
   workerMessageBytes,
 } from "./relay-context.js";
-import { WorkerLogLines } from "./worker-log-lines.js";
 
 /** What a log delivery is called in logs and refusals. */
 export const LOG_BATCH = "log batch";

@@ -1,11 +1,11 @@
 import http2 from "node:http2";
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
+import type { WorkerLogLines } from "@wharf/worker-rpc";
 import pLimit, { type LimitFunction } from "p-limit";
 import protobuf from "protobufjs";
 import { RequestFrameEncoder } from "./log-request-encoder.js";
 import { FenceClosedError, type SendFence, sendBudgetMs } from "./send-fence.js";
-import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** One line as wharf-api's CreateLogStream takes it. */
 export interface ApiLogLine {

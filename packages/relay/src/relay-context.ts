@@ -1,11 +1,11 @@
 import type { Logger } from "@wharf/config";
+import type { WorkerConnection } from "@wharf/worker-rpc";
 import type { RelayMetrics } from "./relay-metrics.js";
 import type { Checkpoint, CheckpointStore } from "./relay-store.js";
 import { LeaseLostError } from "./relay-store.js";
 import { retryUntilAborted } from "./retry.js";
 import type { SendFence } from "./send-fence.js";
 import { type WharfApiClient, WharfApiError } from "./wharf-api-client.js";
-import type { WorkerConnection } from "./worker-connection.js";
 
 export interface RelayTuning {
   /**

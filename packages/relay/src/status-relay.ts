@@ -1,9 +1,9 @@
 import type { WireStatusEvent } from "@wharf/proto";
 import { WorkerStatus } from "@wharf/proto";
+import { timestampToDate } from "@wharf/worker-rpc";
 import { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
 import type { ApiBuildStatus } from "./wharf-api-client.js";
-import { timestampToDate } from "./worker-connection.js";
 
 /**
  * The build's status (status events of step 0) → PUT /api/build/{id}/status,

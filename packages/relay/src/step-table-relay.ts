@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { NO_EXIT_CODE, type WireBuildSummary, type WireStatusEvent, WorkerStatus } from "@wharf/proto";
+import { timestampToDate } from "@wharf/worker-rpc";
 import type { BuildRecord, BuildRecordStore, StatusWord, StepRecord } from "./build-record-store.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
-import { timestampToDate } from "./worker-connection.js";
 
 const wordByNumber = new Map<number, StatusWord>(
   (Object.entries(WorkerStatus) as [string, number][])

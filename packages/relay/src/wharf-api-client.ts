@@ -2,9 +2,9 @@ import { type ApiLogLine, LogStreamError, LogStreamSender } from "./log-stream-s
 
 export type { ApiLogLine };
 
+import type { WorkerLogLines } from "@wharf/worker-rpc";
 import { multipartFileBody } from "./multipart-body.js";
 import { type SendFence, sendBudgetMs } from "./send-fence.js";
-import type { WorkerLogLines } from "./worker-log-lines.js";
 
 /** Build status names as wharf-api v5 knows them. */
 export type ApiBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";

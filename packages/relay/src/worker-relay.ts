@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
+import { WorkerConnection } from "@wharf/worker-rpc";
 import { ArtifactRelay } from "./artifact-relay.js";
 import type { BuildRecordStore } from "./build-record-store.js";
 import { advancesStatus, isTerminal } from "./build-status.js";
@@ -11,7 +12,6 @@ import type { SendFence } from "./send-fence.js";
 import { StatusRelay } from "./status-relay.js";
 import { keepStepTable } from "./step-table-relay.js";
 import type { WharfApiClient } from "./wharf-api-client.js";
-import { WorkerConnection } from "./worker-connection.js";
 import { type LiveWorker, type WorkerDirectory, workerTokenOf } from "./worker-directory.js";
 
 export interface WorkerRelayDeps {
@@ -108,7 +108,9 @@ export class WorkerRelay {
     const inner = new AbortController();
     const onOuterAbort = () => inner.abort(signal.reason);
     signal.addEventListener("abort", onOuterAbort, { once: true });
-    const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", workerTokenOf(w, deps.workerToken));
+    const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", {
+      token: workerTokenOf(w, deps.workerToken),
+    });
     const ctx: RelayContext = {
       workerId: w.workerId,
       buildId,
@@ -198,7 +200,9 @@ export class WorkerRelay {
    * fresh. A worker that does neither within START_WAIT_MS is left to the streams' liveness.
    */
   private async untilServing(w: LiveWorker, signal: AbortSignal): Promise<void> {
-    const probe = new WorkerConnection(w.address as string, workerTokenOf(w, this.deps.workerToken));
+    const probe = new WorkerConnection(w.address as string, {
+      token: workerTokenOf(w, this.deps.workerToken),
+    });
     let onAbort = () => {};
     const stopped = new Promise<void>((resolve) => {
       onAbort = () => resolve();

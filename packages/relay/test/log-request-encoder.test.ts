@@ -1,10 +1,10 @@
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
+import { WorkerLogLines } from "@wharf/worker-rpc";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
 import { RequestFrameEncoder } from "../src/log-request-encoder.js";
 import type { ApiLogLine } from "../src/log-stream-sender.js";
-import { WorkerLogLines } from "../src/worker-log-lines.js";
 
 // The hand-written CreateLogStreamRequest frames, read back by protobufjs from the real .proto.
 const Request = protobuf

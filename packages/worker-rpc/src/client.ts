@@ -1,19 +1,16 @@
-import * as grpc from "@grpc/grpc-js";
-import { loadWorkerProto } from "@wharf/proto";
+import type * as grpc from "@grpc/grpc-js";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
-import { healthServiceDefinition } from "./health-service.js";
+import type { ServingStatus } from "./health-service.js";
 import {
   artifactEventFromWire,
   logLineFromWire,
   statusFromWire,
   summaryFromWire,
   timestampFromWire,
-  type WireArtifactEvent,
-  type WireBuildSummary,
-  type WireLogLine,
-  type WireStatusEvent,
   type WorkerArtifactEvent,
 } from "./wire.js";
+import { WorkerConnection } from "./worker-connection.js";
 
 /** A failed call to a worker; `code` is the gRPC status (UNAVAILABLE: retry later, resume by id). */
 export class WorkerRpcError extends Error {
@@ -38,7 +35,7 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
-export type HealthStatus = "UNKNOWN" | "SERVING" | "NOT_SERVING" | "SERVICE_UNKNOWN";
+export type HealthStatus = ServingStatus;
 
 /** A typed client of one worker. Streams are async iterables that end when the build is over. */
 export interface WorkerClient {
@@ -60,99 +57,73 @@ export interface WorkerClient {
   close(): void;
 }
 
-const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
-const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
-
-type AnyClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-type UnaryFn = (
-  req: unknown,
-  md: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, res: unknown) => void,
-) => void;
-type StreamFn = (req: unknown, md: grpc.Metadata) => grpc.ClientReadableStream<unknown>;
-
 /** Wire statuses this version does not know are a protocol error, not something to guess. */
 function knownStatus(n: number): StepStatus {
   const status = statusFromWire(n);
-  if (!status) throw new WorkerRpcError(grpc.status.INTERNAL, `worker sent unknown status ${n}`);
+  if (!status) throw new WorkerRpcError(GrpcStatus.INTERNAL, `worker sent unknown status ${n}`);
   return status;
 }
 
 function toWorkerRpcError(err: unknown): WorkerRpcError {
   if (err instanceof WorkerRpcError) return err;
   const e = err as Partial<grpc.ServiceError>;
-  return new WorkerRpcError(e.code ?? grpc.status.UNKNOWN, e.details || e.message || String(err), {
+  return new WorkerRpcError(e.code ?? GrpcStatus.UNKNOWN, e.details || e.message || String(err), {
     cause: err,
   });
 }
 
-/** Connects (lazily) to a worker at `address` (host:port). */
+async function rpc<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toWorkerRpcError(err);
+  }
+}
+
+/** Iterates a server stream as values, cancelling the call when the consumer stops or `signal` aborts. */
+async function* values<W, T>(
+  open: () => grpc.ClientReadableStream<W>,
+  map: (message: W) => T,
+  signal?: AbortSignal,
+): AsyncGenerator<T> {
+  if (signal?.aborted) return;
+  const call = open();
+  const onAbort = () => call.cancel();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const message of call) yield map(message as W);
+  } catch (err) {
+    if (signal?.aborted && (err as grpc.ServiceError).code === GrpcStatus.CANCELLED) return;
+    throw toWorkerRpcError(err);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    // Stops the server-side stream when the consumer breaks out early.
+    call.cancel();
+  }
+}
+
+/**
+ * Connects (lazily) to a worker at `address` (host:port): the values of a WorkerConnection
+ * (which keeps log lines as wire bytes for the relay) decoded for readers such as `wharf logs`,
+ * with failures as WorkerRpcError.
+ */
 export function createWorkerClient(address: string, opts: WorkerClientOptions = {}): WorkerClient {
-  const proto = loadWorkerProto();
-  const credentials = grpc.credentials.createInsecure();
-  const channelOptions = { "grpc.max_receive_message_length": 16 * 1024 * 1024 };
-  const worker = new proto.Worker(address, credentials, channelOptions) as unknown as AnyClient;
-  // The other clients share the first one's channel.
-  const shared = { ...channelOptions, channelOverride: worker.getChannel() };
-  const extras = new proto.WorkerExtras(address, credentials, shared) as unknown as AnyClient;
-  const healthClient = new HealthClient(address, credentials, shared) as unknown as AnyClient;
-  const timeoutMs = opts.callTimeoutMs ?? 30_000;
-
-  const metadata = () => {
-    const md = new grpc.Metadata();
-    if (opts.token) md.set("authorization", `Bearer ${opts.token}`);
-    return md;
-  };
-
-  function unary<Res>(client: AnyClient, method: string, request: unknown): Promise<Res> {
-    const fn = client[method] as unknown as UnaryFn;
-    return new Promise((resolve, reject) => {
-      fn.call(client, request, metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(toWorkerRpcError(err)) : resolve(res as Res),
-      );
-    });
-  }
-
-  async function* stream<W, T>(
-    client: AnyClient,
-    method: string,
-    request: unknown,
-    map: (message: W) => T,
-    signal?: AbortSignal,
-  ): AsyncGenerator<T> {
-    if (signal?.aborted) return;
-    const call = (client[method] as unknown as StreamFn).call(client, request, metadata());
-    const onAbort = () => call.cancel();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for await (const message of call) yield map(message as W);
-    } catch (err) {
-      if (signal?.aborted && (err as grpc.ServiceError).code === grpc.status.CANCELLED) return;
-      throw toWorkerRpcError(err);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      // Stops the server-side stream when the consumer breaks out early.
-      call.cancel();
-    }
-  }
-
+  const connection = new WorkerConnection(address, {
+    token: opts.token,
+    callTimeoutMs: opts.callTimeoutMs ?? 30_000,
+  });
   return {
     streamLogBatches: (afterLogId, o = {}) =>
-      stream<{ lines: WireLogLine[] }, LogEntry[]>(
-        extras,
-        "StreamLogBatches",
-        { afterLogId, maxBatchLines: o.maxBatchLines ?? 0 },
-        (m) => (m.lines ?? []).map(logLineFromWire),
+      values(
+        () => connection.streamLogBatches(afterLogId, o.maxBatchLines ?? 0),
+        (batch) => batch.toLines().map(logLineFromWire),
         o.signal,
       ),
     streamLogs: (afterLogId, o = {}) =>
-      stream<WireLogLine, LogEntry>(worker, "StreamLogs", { afterLogId }, logLineFromWire, o.signal),
+      values(() => connection.streamLogs(afterLogId), logLineFromWire, o.signal),
     streamStatus: (afterEventId, o = {}) =>
-      stream<WireStatusEvent, StatusEvent>(
-        worker,
-        "StreamStatusEvents",
-        { afterEventId },
+      values(
+        () => connection.streamStatusEvents(afterEventId),
         (m) => ({
           eventId: Number(m.eventId),
           stepId: Number(m.stepId),
@@ -162,33 +133,19 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
         o.signal,
       ),
     streamArtifacts: (afterArtifactId, o = {}) =>
-      stream<WireArtifactEvent, WorkerArtifactEvent>(
-        worker,
-        "StreamArtifactEvents",
-        { afterArtifactId },
-        artifactEventFromWire,
-        o.signal,
-      ),
-    downloadArtifact: (artifactId, o = {}) =>
-      stream<{ chunk: Buffer }, Buffer>(extras, "DownloadArtifact", { artifactId }, (m) => m.chunk, o.signal),
-    summary: async () =>
-      summaryFromWire(await unary<WireBuildSummary>(extras, "GetBuildSummary", {}), knownStatus),
-    cancel: async (reason = "") => {
-      await unary(extras, "Cancel", { reason });
+      values(() => connection.streamArtifactEvents(afterArtifactId), artifactEventFromWire, o.signal),
+    downloadArtifact: async function* (artifactId, o = {}) {
+      try {
+        for await (const chunk of connection.downloadArtifact(artifactId, o.signal)) yield Buffer.from(chunk);
+      } catch (err) {
+        if (o.signal?.aborted && (err as grpc.ServiceError).code === GrpcStatus.CANCELLED) return;
+        throw toWorkerRpcError(err);
+      }
     },
-    release: async () => {
-      await unary(extras, "Release", {});
-    },
-    health: async (service = "") => {
-      const res = await unary<{ status: number | string }>(healthClient, "Check", { service });
-      return typeof res.status === "string"
-        ? (res.status as HealthStatus)
-        : (HEALTH_STATUSES[res.status] ?? "UNKNOWN");
-    },
-    close() {
-      healthClient.close();
-      extras.close();
-      worker.close();
-    },
+    summary: async () => summaryFromWire(await rpc(() => connection.summary(undefined, false)), knownStatus),
+    cancel: (reason = "") => rpc(() => connection.cancel(reason)),
+    release: () => rpc(() => connection.release()),
+    health: (service = "") => rpc(() => connection.health(service)),
+    close: () => connection.close(),
   };
 }

@@ -13,4 +13,6 @@ export {
   type WorkerRpcServerOptions,
 } from "./server.js";
 export { NO_EXIT_CODE, type WorkerArtifactEvent } from "./wire.js";
+export { timestampToDate, WorkerConnection, type WorkerConnectionOptions } from "./worker-connection.js";
 export { ARTIFACT_CHUNK_BYTES, MAX_BATCH_LINES, type WorkerResultSource } from "./worker-handlers.js";
+export { type WorkerLogLine, WorkerLogLines, type WorkerLogPart } from "./worker-log-lines.js";

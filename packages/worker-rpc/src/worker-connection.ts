@@ -4,10 +4,12 @@ import {
   timestampMs,
   type WireArtifactEvent,
   type WireBuildSummary,
+  type WireLogLine,
   type WireStatusEvent,
   type WireTimestamp,
   type WorkerPackage,
 } from "@wharf/proto";
+import { healthServiceDefinition, type ServingStatus } from "./health-service.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
 type Timestamp = WireTimestamp | null;
@@ -24,9 +26,15 @@ type ServerStream<Req, Res> = (
   opts: grpc.CallOptions,
 ) => grpc.ClientReadableStream<Res>;
 
+type HealthStub = grpc.Client & {
+  Check: Unary<{ service: string }, { status: ServingStatus }>;
+};
+const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
+
 type LogBatchesRequest = { afterLogId: number; maxBatchLines: number; maxBatchBytes: number };
 
 type WorkerStub = grpc.Client & {
+  StreamLogs: ServerStream<{ afterLogId: number }, WireLogLine>;
   StreamStatusEvents: ServerStream<{ afterEventId: number }, WireStatusEvent>;
   StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WireArtifactEvent>;
 };
@@ -53,35 +61,59 @@ function logBatchesRequest(): (req: LogBatchesRequest) => Buffer {
   return method.requestSerialize;
 }
 
-/**
- * The aggregator's view of one worker over `wharf.worker.v1`: resumable streams
- * (after a checkpoint id) and the unary control calls. Streams are Node
- * Readables, so reading them with `for await` applies back-pressure down to
- * the worker through HTTP/2 flow control.
- */
 /** First and longest wait between connection attempts to a worker (grpc-js: 1 s and 120 s). */
 const RECONNECT_BACKOFF_MS = 50;
 const MAX_RECONNECT_BACKOFF_MS = 2_000;
+/** Deadline of unary calls unless the call gives its own. */
+const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
+export interface WorkerConnectionOptions {
+  /** The worker's bearer token (`workerTokenFor`), sent with every call. */
+  token?: string;
+  /** Deadline of unary calls (default 10 s); streams have none. */
+  callTimeoutMs?: number;
+}
+
+/**
+ * The one connection to a worker over `wharf.worker.v1` that every other process uses: the
+ * aggregator relays through it, the provisioner probes through it, and `createWorkerClient`
+ * (`wharf logs`) puts typed values on top of it. Streams resume after a checkpoint id and are
+ * Node Readables, so reading them with `for await` applies back-pressure down to the worker
+ * through HTTP/2 flow control. Log batches stay wire bytes (WorkerLogLines).
+ */
 export class WorkerConnection {
   private readonly worker: WorkerStub;
   private readonly extras: ExtrasStub;
+  private readonly healthStub: HealthStub;
+  private readonly token?: string;
+  private readonly callTimeoutMs: number;
 
   constructor(
     readonly address: string,
-    private readonly token?: string,
+    options: WorkerConnectionOptions = {},
   ) {
+    this.token = options.token;
+    this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const proto = workerProto();
-    // One channel shared by both services: a single HTTP/2 connection per worker. A worker is
+    // One channel shared by the services: a single HTTP/2 connection per worker. A worker is
     // often dialled the moment it is listed, before its gRPC server listens: grpc-js's first
     // reconnect backoff (1 s) would then hold the build's first line for a second.
     this.worker = new proto.Worker(address, grpc.credentials.createInsecure(), {
       "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS,
       "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_BACKOFF_MS,
+      "grpc.max_receive_message_length": 16 * 1024 * 1024,
     }) as unknown as WorkerStub;
-    this.extras = new proto.WorkerExtras(address, grpc.credentials.createInsecure(), {
-      channelOverride: this.worker.getChannel(),
-    }) as unknown as ExtrasStub;
+    const shared = { channelOverride: this.worker.getChannel() };
+    this.extras = new proto.WorkerExtras(
+      address,
+      grpc.credentials.createInsecure(),
+      shared,
+    ) as unknown as ExtrasStub;
+    this.healthStub = new HealthClient(
+      address,
+      grpc.credentials.createInsecure(),
+      shared,
+    ) as unknown as HealthStub;
   }
 
   /** Lines after `afterLogId`, in messages of at most `maxBatchLines` lines and `maxBatchBytes` bytes (0: the worker's default). */
@@ -99,6 +131,11 @@ export class WorkerConnection {
       this.metadata(),
       {},
     );
+  }
+
+  /** wharf-cmd's one-line-per-message log stream. */
+  streamLogs(afterLogId: number): grpc.ClientReadableStream<WireLogLine> {
+    return this.worker.StreamLogs({ afterLogId }, this.metadata(), {});
   }
 
   streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WireStatusEvent> {
@@ -126,20 +163,35 @@ export class WorkerConnection {
    * The build summary; waits for the connection until the deadline (gRPC wait-for-ready), so a
    * worker that refused a moment ago while starting is asked again once grpc-js reconnects
    * (RECONNECT_BACKOFF_MS, growing) instead of failing at once: this is the liveness probe.
+   * Without `waitForReady` a worker that does not answer now fails the call with UNAVAILABLE.
    */
-  summary(timeoutMs = 10_000): Promise<WireBuildSummary> {
-    return this.unary((md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb), timeoutMs, true);
+  summary(timeoutMs = this.callTimeoutMs, waitForReady = true): Promise<WireBuildSummary> {
+    return this.unary(
+      (md, opts, cb) => this.extras.GetBuildSummary({}, md, opts, cb),
+      timeoutMs,
+      waitForReady,
+    );
   }
 
-  async cancel(reason: string, timeoutMs = 10_000): Promise<void> {
+  async cancel(reason: string, timeoutMs = this.callTimeoutMs): Promise<void> {
     await this.unary((md, opts, cb) => this.extras.Cancel({ reason }, md, opts, cb), timeoutMs);
   }
 
-  async release(timeoutMs = 10_000): Promise<void> {
+  async release(timeoutMs = this.callTimeoutMs): Promise<void> {
     await this.unary((md, opts, cb) => this.extras.Release({}, md, opts, cb), timeoutMs);
   }
 
+  /** grpc.health.v1 Check of `service` ("" = the whole server). */
+  async health(service = "", timeoutMs = this.callTimeoutMs): Promise<ServingStatus> {
+    const res = await this.unary<{ status: ServingStatus }>(
+      (md, opts, cb) => this.healthStub.Check({ service }, md, opts, cb),
+      timeoutMs,
+    );
+    return res.status;
+  }
+
   close(): void {
+    this.healthStub.close();
     this.extras.close();
     this.worker.close();
   }
