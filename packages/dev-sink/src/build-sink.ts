@@ -1,22 +1,10 @@
+import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
+
 /**
  * Where a wharf-api-compatible server keeps what it receives. The protocol side
  * (`startWharfApiServer`) is shared; storage differs: memory for test doubles,
  * the embedded database for the dev sink of `wharf up`.
  */
-export type WharfBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
-
-/** wharf-api's statusId numbers. */
-export const statusIds: Record<WharfBuildStatus, number> = {
-  Scheduling: 0,
-  Running: 1,
-  Completed: 2,
-  Failed: 3,
-};
-
-export function isWharfBuildStatus(s: unknown): s is WharfBuildStatus {
-  return typeof s === "string" && s in statusIds;
-}
-
 export interface SinkLogLine {
   /** The sink's own id, dense per sink (wharf-api's logId). */
   logId: number;
@@ -29,7 +17,7 @@ export interface SinkLogLine {
 
 export interface SinkBuild {
   buildId: number;
-  status: WharfBuildStatus;
+  status: WharfApiBuildStatus;
   /** Extra facts the dev sink keeps (repo, branch, stage); empty for test doubles. */
   gitUrl?: string;
   gitBranch?: string;
@@ -51,7 +39,7 @@ export interface BuildSink {
   appendLogs(lines: Omit<SinkLogLine, "logId">[]): Promise<void>;
   setStatus(
     buildId: number,
-    status: WharfBuildStatus,
+    status: WharfApiBuildStatus,
     message: string,
     timestamp: string,
   ): Promise<SinkBuild>;

@@ -1,14 +1,14 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Database, migrate } from "@wharf/db";
-import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine, WharfBuildStatus } from "./build-sink.js";
-import { statusIds } from "./build-sink.js";
+import { WHARF_API_BUILD_STATUSES, type WharfApiBuildStatus, wharfApiStatusId } from "@wharf/proto/wharf-api";
+import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine } from "./build-sink.js";
 
 const migrationsDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "../migrations");
 
 interface BuildRow {
   build_id: number;
-  status: WharfBuildStatus;
+  status: WharfApiBuildStatus;
   git_url: string | null;
   git_branch: string | null;
   stage: string | null;
@@ -69,7 +69,7 @@ export class DbSink implements BuildSink {
     );
   }
 
-  async setStatus(buildId: number, status: WharfBuildStatus, message: string): Promise<SinkBuild> {
+  async setStatus(buildId: number, status: WharfApiBuildStatus, message: string): Promise<SinkBuild> {
     await this.ensureBuild(buildId);
     const { rows } = await this.db.query<BuildRow>(
       `UPDATE dev_builds SET status = $2, status_message = $3, updated_at = now() WHERE build_id = $1
@@ -97,8 +97,8 @@ export class DbSink implements BuildSink {
   }
 
   async listBuilds(wanted: number[]): Promise<SinkBuild[]> {
-    const names = (Object.keys(statusIds) as WharfBuildStatus[]).filter(
-      (s) => wanted.length === 0 || wanted.includes(statusIds[s]),
+    const names = WHARF_API_BUILD_STATUSES.filter(
+      (s) => wanted.length === 0 || wanted.includes(wharfApiStatusId(s)),
     );
     const { rows } = await this.db.query<BuildRow>(
       `SELECT ${buildColumns} FROM dev_builds WHERE status = ANY($1::text[]) ORDER BY build_id`,

@@ -1,11 +1,8 @@
-export {
-  type BuildSink,
-  isWharfBuildStatus,
-  type SinkArtifact,
-  type SinkBuild,
-  type SinkLogLine,
-  statusIds,
-  type WharfBuildStatus,
+export type {
+  BuildSink,
+  SinkArtifact,
+  SinkBuild,
+  SinkLogLine,
 } from "./build-sink.js";
 export { DbSink } from "./db-sink.js";
 export { type DevBuildRequest, type DevSinkOptions, startDevSink } from "./dev-sink.js";

@@ -5,8 +5,6 @@ import { answerLinesInserted, answerStatus, GrpcStatus } from "./grpc-answer.js"
 import { GrpcFramingError, GrpcMessageSplitter } from "./grpc-message-splitter.js";
 import { LogRequestDecoder, type ReceivedLogLine } from "./log-request-decoder.js";
 
-export const CREATE_LOG_STREAM_PATH = "/wharf.api.v5.Builds/CreateLogStream";
-
 /** Stored batches that may be in flight before the stream is paused (HTTP/2 flow control then holds the client). */
 const MAX_BATCHES_BEHIND = 4;
 

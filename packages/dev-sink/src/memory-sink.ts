@@ -1,9 +1,9 @@
-import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine, WharfBuildStatus } from "./build-sink.js";
-import { statusIds } from "./build-sink.js";
+import { type WharfApiBuildStatus, wharfApiStatusId } from "@wharf/proto/wharf-api";
+import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine } from "./build-sink.js";
 
 export interface MemoryStatus {
   buildId: number;
-  status: WharfBuildStatus;
+  status: WharfApiBuildStatus;
   message: string;
   timestamp: string;
 }
@@ -55,7 +55,7 @@ export class MemorySink implements BuildSink {
     }
   }
 
-  async setStatus(buildId: number, status: WharfBuildStatus, message: string, timestamp: string) {
+  async setStatus(buildId: number, status: WharfApiBuildStatus, message: string, timestamp: string) {
     const b = this.touch(buildId);
     b.status = status;
     this.statuses.push({ buildId, status, message, timestamp });
@@ -87,7 +87,7 @@ export class MemorySink implements BuildSink {
 
   async listBuilds(wanted: number[]) {
     return [...this.builds.values()].filter(
-      (b) => wanted.length === 0 || wanted.includes(statusIds[b.status]),
+      (b) => wanted.length === 0 || wanted.includes(wharfApiStatusId(b.status)),
     );
   }
 

@@ -3,14 +3,15 @@ import http2 from "node:http2";
 import net from "node:net";
 import { Readable } from "node:stream";
 import {
-  type BuildSink,
-  isWharfBuildStatus,
-  type SinkBuild,
-  type SinkLogLine,
-  statusIds,
-} from "./build-sink.js";
+  CREATE_LOG_STREAM_PATH,
+  isWharfApiBuildStatus,
+  WHARF_API_ROUTES,
+  wharfApiRoute,
+  wharfApiStatusId,
+} from "@wharf/proto/wharf-api";
+import type { BuildSink, SinkBuild, SinkLogLine } from "./build-sink.js";
 import { answerStatus, GrpcStatus } from "./grpc-answer.js";
-import { CREATE_LOG_STREAM_PATH, handleCreateLogStream, PendingStores } from "./log-stream-receiver.js";
+import { handleCreateLogStream, PendingStores } from "./log-stream-receiver.js";
 
 /**
  * Serves wharf-api's protocol on one port, like wharf-api itself: gRPC
@@ -108,51 +109,55 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     }
     if (opts.extraRoutes && (await opts.extraRoutes(req, res, url))) return;
     const path = url.pathname;
-    const match = (method: string, re: RegExp) => (req.method === method ? path.match(re) : null);
-    if (req.method === "GET" && path === "/api/build") {
+    const match = (method: string, route: Parameters<typeof wharfApiRoute>[0]) =>
+      req.method === method ? wharfApiRoute(route, path) : undefined;
+    if (req.method === "GET" && path === WHARF_API_ROUTES.builds) {
       const wanted = url.searchParams.getAll("statusId").map(Number);
       const list = (await sink.listBuilds(wanted)).map(buildResponse);
       return json(200, { list, totalCount: list.length });
     }
-    const build = match("GET", /^\/api\/build\/(\d+)$/);
+    const build = match("GET", "build");
     if (build) {
-      const b = await sink.getBuild(Number(build[1]));
+      const b = await sink.getBuild(build.buildId as number);
       return b ? json(200, buildResponse(b)) : json(404, { title: "Not Found", status: 404 });
     }
-    const artifactList = match("GET", /^\/api\/build\/(\d+)\/artifacts$/);
+    const artifactList = match("GET", "artifacts");
     if (artifactList) {
-      const list = await sink.listArtifacts(Number(artifactList[1]));
+      const list = await sink.listArtifacts(artifactList.buildId as number);
       return json(
         200,
         list.map((a) => ({ ...a, name: a.fileName })),
       );
     }
-    const artifactFile = match("GET", /^\/api\/build\/(\d+)\/artifact\/(\d+)$/);
+    const artifactFile = match("GET", "artifact");
     if (artifactFile) {
-      const bytes = await sink.readArtifact(Number(artifactFile[1]), Number(artifactFile[2]));
+      const bytes = await sink.readArtifact(
+        artifactFile.buildId as number,
+        artifactFile.artifactId as number,
+      );
       if (!bytes) return json(404, { title: "Not Found", status: 404 });
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length });
       res.end(bytes);
       return;
     }
-    const log = match("GET", /^\/api\/build\/(\d+)\/log$/);
+    const log = match("GET", "buildLog");
     if (log) {
       // `after` (our extension) lets a follower page through a long log.
       const after = Number(url.searchParams.get("after") ?? 0) || 0;
       await stores.settled();
-      const lines = await sink.listLogs(Number(log[1]), after);
+      const lines = await sink.listLogs(log.buildId as number, after);
       return json(200, lines.map(logResponse));
     }
-    const status = match("PUT", /^\/api\/build\/(\d+)\/status$/);
+    const status = match("PUT", "buildStatus");
     if (status) {
-      const buildId = Number(status[1]);
+      const buildId = status.buildId as number;
       let body: { status?: unknown; message?: unknown; timestamp?: unknown };
       try {
         body = JSON.parse(await readText(req)) as typeof body;
       } catch {
         return json(400, { title: "body is not JSON", status: 400 });
       }
-      if (!isWharfBuildStatus(body.status)) return json(400, { title: "invalid status", status: 400 });
+      if (!isWharfApiBuildStatus(body.status)) return json(400, { title: "invalid status", status: 400 });
       const b = await sink.setStatus(
         buildId,
         body.status,
@@ -161,9 +166,9 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
       );
       return json(200, buildResponse(b));
     }
-    const upload = match("POST", /^\/api\/build\/(\d+)\/artifact$/);
+    const upload = match("POST", "artifactUpload");
     if (upload) {
-      const buildId = Number(upload[1]);
+      const buildId = upload.buildId as number;
       const streamed = req.headers["content-length"] === undefined;
       const form = await new Response(Readable.toWeb(req) as ReadableStream, {
         headers: { "content-type": req.headers["content-type"] ?? "" },
@@ -244,7 +249,7 @@ function buildResponse(b: SinkBuild) {
   // The fields of wharf-api v5's response.Build a client may read.
   return {
     buildId: b.buildId,
-    statusId: statusIds[b.status],
+    statusId: wharfApiStatusId(b.status),
     status: b.status,
     projectId: 0,
     scheduledOn: null,

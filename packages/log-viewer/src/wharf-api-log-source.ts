@@ -1,3 +1,9 @@
+import {
+  isWharfApiBuildStatus,
+  type WharfApiBuildStatus,
+  wharfApiPath,
+  wharfApiStatusOf,
+} from "@wharf/proto/wharf-api";
 import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
 import {
   type BuildLogSource,
@@ -46,13 +52,12 @@ export interface WharfApiLogLine {
   workerStepId?: number;
 }
 
-const wharfStatuses: Record<string, { status: StepStatus; finished: boolean }> = {
+const wharfStatuses: Record<WharfApiBuildStatus, { status: StepStatus; finished: boolean }> = {
   Scheduling: { status: "PENDING", finished: false },
   Running: { status: "RUNNING", finished: false },
   Completed: { status: "SUCCESS", finished: true },
   Failed: { status: "FAILED", finished: true },
 };
-const wharfStatusById = ["Scheduling", "Running", "Completed", "Failed"];
 
 /**
  * Reads finished (or worker-less) builds from wharf-api: `GET /api/build/{buildId}` for the status
@@ -76,11 +81,15 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
 
   async read(buildRef: string, afterLogId: number, signal?: AbortSignal): Promise<BuildHistorySnapshot> {
     const buildId = wharfBuildId(buildRef);
-    const build = (await this.get(`/api/build/${buildId}`, buildRef, signal)) as {
+    const build = (await this.get(wharfApiPath("build", { buildId }), buildRef, signal)) as {
       status?: string;
       statusId?: number;
     };
-    const stored = (await this.get(`/api/build/${buildId}/log`, buildRef, signal)) as WharfApiLogLine[];
+    const stored = (await this.get(
+      wharfApiPath("buildLog", { buildId }),
+      buildRef,
+      signal,
+    )) as WharfApiLogLine[];
     if (!Array.isArray(stored))
       throw new LogSourceUnavailableError("wharf-api sent a log that is not a list");
     const all = [...stored]
@@ -93,8 +102,8 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
           message: line.message,
         }),
       );
-    const word = build.status ?? wharfStatusById[build.statusId ?? -1] ?? "";
-    const { status, finished } = wharfStatuses[word] ?? { status: "PENDING", finished: false };
+    const word = isWharfApiBuildStatus(build.status) ? build.status : wharfApiStatusOf(build.statusId ?? -1);
+    const { status, finished } = word ? wharfStatuses[word] : { status: "PENDING" as const, finished: false };
     const lastLogId = all.reduce((max, l) => Math.max(max, l.logId), 0);
     return {
       lines: all.filter((l) => l.logId > afterLogId),

@@ -1,10 +1,10 @@
 import { WorkerStatus } from "@wharf/proto";
-import type { ApiBuildStatus } from "./wharf-api-client.js";
+import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
-const rank: Record<ApiBuildStatus, number> = { Scheduling: 0, Running: 1, Completed: 2, Failed: 2 };
+const rank: Record<WharfApiBuildStatus, number> = { Scheduling: 0, Running: 1, Completed: 2, Failed: 2 };
 
 /** wharf-api's build status for a worker status, as wharf-cmd maps it. */
-export function apiStatusOf(status: number): ApiBuildStatus | undefined {
+export function apiStatusOf(status: number): WharfApiBuildStatus | undefined {
   switch (status) {
     case WorkerStatus.PENDING:
     case WorkerStatus.SCHEDULING:
@@ -22,16 +22,12 @@ export function apiStatusOf(status: number): ApiBuildStatus | undefined {
   }
 }
 
-export function isTerminal(status: ApiBuildStatus | null | undefined): boolean {
-  return status === "Completed" || status === "Failed";
-}
-
 /**
  * True when sending `next` after `sent` moves the build forward. The build's
  * status only ever advances (Scheduling → Running → Completed|Failed), so a
  * step-level wobble or a replayed event can never make it bounce back.
  */
-export function advancesStatus(sent: ApiBuildStatus | null, next: ApiBuildStatus): boolean {
+export function advancesStatus(sent: WharfApiBuildStatus | null, next: WharfApiBuildStatus): boolean {
   if (sent === null) return true;
   return rank[next] > rank[sent];
 }

@@ -6,7 +6,7 @@ export {
   type StatusWord,
   type StepRecord,
 } from "./build-record-store.js";
-export { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
+export { advancesStatus, apiStatusOf } from "./build-status.js";
 export {
   BUILD_REF_LABEL,
   DockerDirectory,
@@ -31,7 +31,6 @@ export { FenceClosedError, LeaseFence, type SendFence } from "./send-fence.js";
 export { Watchdog, type WatchdogDecision, type WatchdogOptions } from "./watchdog.js";
 export {
   type ApiBuild,
-  type ApiBuildStatus,
   type ApiLogLine,
   WharfApiClient,
   type WharfApiClientOptions,

@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
+import { CREATE_LOG_STREAM_PATH } from "@wharf/proto/wharf-api";
 import type { WorkerLogLines } from "@wharf/worker-rpc";
 import pLimit, { type LimitFunction } from "p-limit";
 import protobuf from "protobufjs";
@@ -30,7 +31,6 @@ export class LogStreamError extends Error {
 
 const root = protobuf.loadSync(path.join(protoRoot, "wharf/api/v5/builds.proto"));
 const Response = root.lookupType("wharf.api.v5.CreateLogStreamResponse");
-const PATH = "/wharf.api.v5.Builds/CreateLogStream";
 const WRITE_CHUNK = 64 * 1024;
 
 /**
@@ -107,7 +107,7 @@ export class LogStreamSender {
     const timeoutMs = Math.min(callTimeoutMs, sendBudgetMs(fence, "CreateLogStream"));
     const stream = this.connect().request({
       ":method": "POST",
-      ":path": PATH,
+      ":path": CREATE_LOG_STREAM_PATH,
       "content-type": "application/grpc",
       te: "trailers",
       "grpc-timeout": `${Math.max(1, Math.ceil(timeoutMs))}m`,

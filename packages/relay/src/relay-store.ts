@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Database, migrate } from "@wharf/db";
-import type { ApiBuildStatus } from "./wharf-api-client.js";
+import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
 /** The relay's migrations (packages/relay/migrations). */
 export const relayMigrations = {
@@ -20,7 +20,7 @@ export interface Checkpoint {
   lastLogId: number;
   deliveredLines: number;
   lastEventId: number;
-  sentStatus: ApiBuildStatus | null;
+  sentStatus: WharfApiBuildStatus | null;
   lastArtifactId: number;
   failureReported: boolean;
   finished: boolean;
@@ -32,7 +32,7 @@ type Row = {
   last_log_id: number;
   delivered_lines: number;
   last_event_id: number;
-  sent_status: ApiBuildStatus | null;
+  sent_status: WharfApiBuildStatus | null;
   last_artifact_id: number;
   failure_reported: boolean;
   finished_at: Date | null;

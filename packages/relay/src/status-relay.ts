@@ -1,9 +1,9 @@
 import type { WireStatusEvent } from "@wharf/proto";
 import { WorkerStatus } from "@wharf/proto";
+import { isFinalWharfApiStatus, type WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 import { timestampToDate } from "@wharf/worker-rpc";
-import { advancesStatus, apiStatusOf, isTerminal } from "./build-status.js";
+import { advancesStatus, apiStatusOf } from "./build-status.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
-import type { ApiBuildStatus } from "./wharf-api-client.js";
 
 /**
  * The build's status (status events of step 0) → PUT /api/build/{id}/status,
@@ -32,12 +32,17 @@ export class StatusRelay {
         }
       },
     );
-    if (!isTerminal(ctx.checkpoint.sentStatus)) {
+    if (!isFinalWharfApiStatus(ctx.checkpoint.sentStatus)) {
       // The stream ended (build finished) without a terminal step-0 event: ask the summary.
       const summary = await deliver(ctx, "build summary", () => ctx.worker.summary());
       const status = apiStatusOf(summary.status) ?? "Failed";
       await dataDelivered;
-      await this.send(isTerminal(status) ? status : "Failed", summary.message, new Date(), undefined);
+      await this.send(
+        isFinalWharfApiStatus(status) ? status : "Failed",
+        summary.message,
+        new Date(),
+        undefined,
+      );
     }
   }
 
@@ -49,7 +54,7 @@ export class StatusRelay {
       return;
     }
     let message = "";
-    if (isTerminal(status)) {
+    if (isFinalWharfApiStatus(status)) {
       await dataDelivered;
       if (ev.status === WorkerStatus.CANCELLED) message = "Build was cancelled.";
       else if (status === "Failed") {
@@ -62,7 +67,12 @@ export class StatusRelay {
     await this.send(status, message, timestampToDate(ev.timestamp), ev.eventId);
   }
 
-  private async send(status: ApiBuildStatus, message: string, timestamp: Date, eventId: number | undefined) {
+  private async send(
+    status: WharfApiBuildStatus,
+    message: string,
+    timestamp: Date,
+    eventId: number | undefined,
+  ) {
     const { ctx } = this;
     let sent = false;
     await deliver(ctx, `status ${status}`, async () => {

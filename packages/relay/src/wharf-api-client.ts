@@ -2,18 +2,16 @@ import { type ApiLogLine, LogStreamError, LogStreamSender } from "./log-stream-s
 
 export type { ApiLogLine };
 
+import { type WharfApiBuildStatus, wharfApiPath, wharfApiStatusId } from "@wharf/proto/wharf-api";
 import type { WorkerLogLines } from "@wharf/worker-rpc";
 import { multipartFileBody } from "./multipart-body.js";
 import { type SendFence, sendBudgetMs } from "./send-fence.js";
-
-/** Build status names as wharf-api v5 knows them. */
-export type ApiBuildStatus = "Scheduling" | "Running" | "Completed" | "Failed";
 
 /** The fields of wharf-api's response.Build the watchdog reads. */
 export interface ApiBuild {
   buildId: number;
   statusId: number;
-  status: ApiBuildStatus;
+  status: WharfApiBuildStatus;
   /** What the build list shows; older wharf-api versions may leave them out. */
   gitBranch?: string;
   projectId?: number;
@@ -127,11 +125,11 @@ export class WharfApiClient {
   /** PUT /api/build/{buildId}/status */
   async setBuildStatus(
     buildId: number,
-    update: { status: ApiBuildStatus; message?: string; timestamp?: Date },
+    update: { status: WharfApiBuildStatus; message?: string; timestamp?: Date },
     signal?: AbortSignal,
     fence?: SendFence,
   ): Promise<void> {
-    await this.request("PUT", `/api/build/${buildId}/status`, signal, fence, {
+    await this.request("PUT", wharfApiPath("buildStatus", { buildId }), signal, fence, {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         status: update.status,
@@ -150,7 +148,7 @@ export class WharfApiClient {
     fence?: SendFence,
   ): Promise<void> {
     const form = multipartFileBody("files", fileName, fence ? fencedChunks(source, fence) : source);
-    await this.request("POST", `/api/build/${buildId}/artifact`, signal, fence, {
+    await this.request("POST", wharfApiPath("artifactUpload", { buildId }), signal, fence, {
       headers: { "content-type": form.contentType },
       body: form.body as unknown as RequestInit["body"],
       duplex: "half",
@@ -159,7 +157,12 @@ export class WharfApiClient {
 
   /** GET /api/build?limit=0&statusId=0&statusId=1: the builds wharf-api thinks are Scheduling or Running. */
   async listActiveBuilds(signal?: AbortSignal): Promise<ApiBuild[]> {
-    const res = await this.request("GET", "/api/build?limit=0&statusId=0&statusId=1", signal, undefined);
+    const res = await this.request(
+      "GET",
+      `${wharfApiPath("builds")}?limit=0&statusId=${wharfApiStatusId("Scheduling")}&statusId=${wharfApiStatusId("Running")}`,
+      signal,
+      undefined,
+    );
     const body = (await res.json()) as { list?: ApiBuild[] | null };
     return body.list ?? [];
   }
@@ -167,7 +170,7 @@ export class WharfApiClient {
   /** GET /api/build/{buildId}; undefined when wharf-api does not know the build. */
   async getBuild(buildId: number, signal?: AbortSignal): Promise<ApiBuild | undefined> {
     try {
-      const res = await this.request("GET", `/api/build/${buildId}`, signal, undefined);
+      const res = await this.request("GET", wharfApiPath("build", { buildId }), signal, undefined);
       return (await res.json()) as ApiBuild;
     } catch (err) {
       if (err instanceof WharfApiError && err.status === 404) return undefined;
@@ -181,7 +184,7 @@ export class WharfApiClient {
    */
   async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
-      const res = await this.request("GET", `/api/build/${buildId}/artifacts`, signal, undefined);
+      const res = await this.request("GET", wharfApiPath("artifacts", { buildId }), signal, undefined);
       const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
       return (Array.isArray(body) ? body : (body?.list ?? [])).length;
     });
@@ -190,7 +193,7 @@ export class WharfApiClient {
   /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log); undefined likewise. */
   async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
-      const res = await this.request("GET", `/api/build/${buildId}/log`, signal, undefined);
+      const res = await this.request("GET", wharfApiPath("buildLog", { buildId }), signal, undefined);
       const body = (await res.json()) as unknown[] | null;
       return body?.length ?? 0;
     });

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
+import { isFinalWharfApiStatus } from "@wharf/proto/wharf-api";
 import { WorkerConnection } from "@wharf/worker-rpc";
 import { ArtifactRelay } from "./artifact-relay.js";
 import type { BuildRecordStore } from "./build-record-store.js";
-import { advancesStatus, isTerminal } from "./build-status.js";
+import { advancesStatus } from "./build-status.js";
 import { LOG_BATCH, LogRelay } from "./log-relay.js";
 import { deliver, type RelayContext, RelayRefusedError, type RelayTuning } from "./relay-context.js";
 import type { RelayMetrics } from "./relay-metrics.js";
@@ -278,7 +279,7 @@ export class WorkerRelay {
   private async reportFailure(ctx: RelayContext, reason: string, rest: string): Promise<void> {
     const cp = ctx.checkpoint;
     ctx.log.warn({ reason }, "marking the build Failed");
-    if (isTerminal(cp.sentStatus)) {
+    if (isFinalWharfApiStatus(cp.sentStatus)) {
       // Already final (every line was delivered before that): only cleanup remains.
       await this.removeWorker(ctx);
       return;

@@ -127,16 +127,18 @@ describe("Aggregator", () => {
     const first = await worker();
     writeLines(first.store, 1, 20_000);
     await first.store.finish("SUCCESS");
-    directory.add(first);
-    api.setDelayMs(30); // slow calls: the first worker is still behind when the others come
-    aggregator();
-    await waitFor("first lines", () => ids(first).length > 0);
+    // The others are made ready first and listed at once: making them while the first one is
+    // relayed would let a loaded machine finish it before they come.
     const others = await Promise.all(Array.from({ length: 9 }, () => worker()));
     for (const w of others) {
       writeLines(w.store, 1, 100);
       await w.store.finish("SUCCESS");
-      directory.add(w);
     }
+    directory.add(first);
+    api.setDelayMs(30); // slow calls: the first worker is still behind when the others come
+    aggregator();
+    await waitFor("first lines", () => ids(first).length > 0);
+    for (const w of others) directory.add(w);
     await first.released;
     for (const w of others) await w.released;
     // Opened alone with the largest messages, then reopened with at most half of that.

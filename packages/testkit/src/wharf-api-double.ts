@@ -6,8 +6,8 @@ import {
   type SinkBuild,
   type SinkLogLine,
   startWharfApiServer,
-  type WharfBuildStatus,
 } from "@wharf/dev-sink";
+import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
 /**
  * A stand-in for wharf-api for tests: the real protocol server of `@wharf/dev-sink`
@@ -15,7 +15,6 @@ import {
  * that records everything in arrival order, plus fault injection — go down, be slow,
  * fail the next N calls — so tests can prove nothing is lost or duplicated.
  */
-export type { WharfBuildStatus };
 export type RecordedLogLine = SinkLogLine & { receivedAt: number };
 export type RecordedStatus = MemoryStatus;
 export type RecordedArtifact = MemoryArtifact;
@@ -40,9 +39,9 @@ export interface WharfApiDouble {
   /** Requests refused for a missing or wrong token. */
   readonly unauthorized: number;
   logsFor(buildId: number): RecordedLogLine[];
-  statusesFor(buildId: number): WharfBuildStatus[];
+  statusesFor(buildId: number): WharfApiBuildStatus[];
   /** Registers (or overwrites) a build the way wharf-api would know it. */
-  setBuild(buildId: number, status: WharfBuildStatus): void;
+  setBuild(buildId: number, status: WharfApiBuildStatus): void;
   build(buildId: number): DoubleBuild | undefined;
   /** Stops accepting connections and drops open ones (connection refused from now on). */
   goDown(): Promise<void>;
