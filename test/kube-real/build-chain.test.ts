@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,10 +168,14 @@ describe.skipIf(!enabled)(`the whole chain on a real cluster (${WORKER_IMAGE})`,
       kubectl("delete", "namespace", namespace, "--wait=false", "--ignore-not-found");
   }, 120_000);
 
-  async function startBuild(buildRef: number, repo: keyof typeof PIPELINES): Promise<string> {
+  async function startBuild(
+    buildRef: number,
+    repo: keyof typeof PIPELINES,
+    gitUrl = `git://${NODE_IP}:${gitPort}/${repo}`,
+  ): Promise<string> {
     const query = new URLSearchParams({
       BUILD_REF: String(buildRef),
-      GIT_FULLURL: `git://${NODE_IP}:${gitPort}/${repo}`,
+      GIT_FULLURL: gitUrl,
       GIT_BRANCH: "master",
       RUN_STAGES: "ALL",
       VARS: "greeting: hi\n",
@@ -294,10 +299,15 @@ describe.skipIf(!enabled)(`the whole chain on a real cluster (${WORKER_IMAGE})`,
     // Killed outright (what a node failure or a forced delete does): the build still ends, Failed.
     kubectl("-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force");
     // Cancelled before its worker pod is ready (issue 15, fault 7): once the pod exists and
-    // the aggregator's discovery (every second here) had a pass to see it, but long before its
-    // clone and start make it ready. (A cancel in the very millisecond of the POST never
+    // the aggregator's discovery (every second here) had a pass to see it, while its clone
+    // hangs on a git server that accepts and never answers, so the pod cannot become ready
+    // first however fast this machine is. (A cancel in the very millisecond of the POST never
     // reaches a worker: wharf-api learns of it from the provisioner's missing-builds answer.)
-    const early = await startBuild(1512, "sleeping");
+    const held = new Set<net.Socket>();
+    const silentGit = net.createServer((socket) => held.add(socket.on("error", () => {})));
+    const silentPort = await freePort();
+    await new Promise<void>((r) => silentGit.listen(silentPort, NODE_IP, r));
+    const early = await startBuild(1512, "sleeping", `git://${NODE_IP}:${silentPort}/sleeping`);
     await waitFor(
       "the cancelled build's worker pod",
       () =>
@@ -334,6 +344,8 @@ describe.skipIf(!enabled)(`the whole chain on a real cluster (${WORKER_IMAGE})`,
     expect(api.statusesFor(1511).at(-1)).toBe("Failed");
     expect(api.statusesFor(1512).at(-1)).toBe("Failed");
     expect(messages(1512).join("\n")).toMatch(/\[wharf\]/);
+    for (const socket of held) socket.destroy();
+    silentGit.close();
     await waitFor(
       "no pods or claims left",
       () => left("pods").length === 0 && left("pvc").length === 0,

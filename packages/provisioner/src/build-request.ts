@@ -1,4 +1,5 @@
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
+import { TRACEPARENT_ENV } from "@wharf/tracing";
 import { ProblemError } from "./errors.js";
 import type { CreateWorkerQuery } from "./schemas.js";
 
@@ -18,6 +19,8 @@ export interface BuildRequest {
   /** Input values; wharf-api sends them as a YAML map in VARS. */
   vars: Record<string, string>;
   gitToken?: string;
+  /** The W3C traceparent of the span this build's worker is a child of (tracing on). */
+  traceparent?: string;
 }
 
 const UINT = /^\d{1,16}$/;
@@ -95,5 +98,6 @@ export function workerBuildEnv(workerId: string, req: BuildRequest): Record<stri
   if (req.repoName) env.REPO_NAME = req.repoName;
   if (req.environment) env.ENVIRONMENT = req.environment;
   if (req.gitToken) env.GIT_TOKEN = req.gitToken;
+  if (req.traceparent) env[TRACEPARENT_ENV] = req.traceparent;
   return env;
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { type WorkerEvent, workerTokenFor } from "@wharf/proto";
+import { startSpan, TRACING_OFF, type Tracer, traceparentOf } from "@wharf/tracing";
 import { tokenMatches } from "./auth.js";
 import { type WorkerBackend, workerName } from "./backend/backend.js";
 import type { BuildRequest } from "./build-request.js";
@@ -36,6 +37,8 @@ export interface ProvisionerOptions {
   log?: Logger;
   /** Start the scheduler loop (default true); tests may drive `tick()` themselves. */
   autoStart?: boolean;
+  /** The service's tracer (@wharf/tracing); default: tracing off. */
+  tracer?: Tracer;
 }
 
 /**
@@ -67,6 +70,7 @@ export class Provisioner {
       log: this.log,
       metrics: this.metrics,
       eventsUrl: () => this.eventsUrl,
+      tracer: opts.tracer ?? TRACING_OFF.tracer,
     });
   }
 
@@ -135,16 +139,29 @@ export class Provisioner {
     return this.opts.backend;
   }
 
-  /** Queues a worker for the build; an existing live one for the same ref+instance is returned instead. */
-  async createWorker(request: BuildRequest): Promise<{ worker: Worker; created: boolean }> {
+  /**
+   * Queues a worker for the build; an existing live one for the same ref+instance is returned
+   * instead. `traceparent`: the caller's trace (wharf-api's request header), which the build's
+   * spans join.
+   */
+  async createWorker(
+    request: BuildRequest,
+    traceparent?: string,
+  ): Promise<{ worker: Worker; created: boolean }> {
     const workerId = randomUUID();
+    const span = startSpan(this.opts.tracer ?? TRACING_OFF.tracer, "wharf.provisioner.trigger", traceparent, {
+      "wharf.build_ref": request.buildRef,
+      "wharf.instance": request.instance,
+      "wharf.worker_id": workerId,
+    });
+    const spanParent = traceparentOf(span);
     const { row, created } = await insertWorker(this.opts.db, {
       workerId,
       name: workerName(request.buildRef, workerId),
       backend: this.opts.backend.kind,
-      request,
+      request: spanParent ? { ...request, traceparent: spanParent } : request,
       retentionMs: this.retentionMs,
-    });
+    }).finally(() => span.end());
     if (created) {
       this.metrics.created.inc({ backend: this.opts.backend.kind });
       this.scheduler.kick();

@@ -1,5 +1,6 @@
 import type { Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
+import { endSpan, startSpan, TRACING_OFF, type Tracer, traceparentOf } from "@wharf/tracing";
 import type { BackendWorker, WorkerBackend } from "./backend/backend.js";
 import type { ProvisionerMetrics } from "./metrics.js";
 import { ACTIVE_STATUSES } from "./schemas.js";
@@ -33,6 +34,8 @@ export interface SchedulerOptions {
   reportingProbeIntervalMs?: number;
   /** The provisioner's URL workers tell their events to (WORKER_EVENTS_URL_ENV); none: they are probed. */
   eventsUrl?: () => string | undefined;
+  /** Traces each worker's start as a child of the build's trigger span (default: off). */
+  tracer?: Tracer;
 }
 
 /**
@@ -146,14 +149,27 @@ export class Scheduler {
       const waited = (new Date(row.claimed_at).getTime() - new Date(row.queued_at).getTime()) / 1000;
       metrics.queueWait.observe({ instance: row.instance }, Math.max(0, waited));
     }
+    const span = startSpan(
+      this.opts.tracer ?? TRACING_OFF.tracer,
+      "wharf.provisioner.start_worker",
+      row.request.traceparent,
+      {
+        "wharf.build_ref": row.build_ref,
+        "wharf.worker_id": id,
+        "wharf.backend": backend.kind,
+      },
+    );
+    // The worker's spans are children of this one.
+    const traceparent = traceparentOf(span) ?? row.request.traceparent;
     try {
       const eventsUrl = this.opts.eventsUrl?.();
       const { address } = await backend.create({
         workerId: id,
         name: row.name,
-        request: row.request,
+        request: traceparent ? { ...row.request, traceparent } : row.request,
         ...(eventsUrl ? { eventsUrl } : {}),
       });
+      endSpan(span);
       if (await markStarted(db, id, address)) {
         metrics.started.inc({ backend: backend.kind });
         log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
@@ -165,6 +181,7 @@ export class Scheduler {
         await this.removeWorker(id);
       }
     } catch (err) {
+      endSpan(span, `could not start worker: ${(err as Error).message}`);
       metrics.startFailures.inc({ backend: backend.kind });
       log.error({ err, workerId: id, buildRef: row.build_ref }, "could not start worker");
       await markEnded(db, id, "Failed", "lost", `could not start worker: ${(err as Error).message}`);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
+import type { Tracer } from "@wharf/tracing";
 import { BuildRecordStore } from "./build-record-store.js";
 import { defaultRelayTuning, type RelayTuning } from "./relay-context.js";
 import { noopRelayMetrics, type RelayMetrics } from "./relay-metrics.js";
@@ -28,6 +29,8 @@ export interface AggregatorOptions {
   workerLostGraceMs?: number;
   workerToken?: string;
   tuning?: Partial<RelayTuning>;
+  /** Records each relay as a span of its build's trace (@wharf/tracing; default: off). */
+  tracer?: Tracer;
 }
 
 /**
@@ -198,6 +201,7 @@ export class Aggregator {
       relaysRunning: () => this.relays.size,
       fence,
       ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
+      ...(opts.tracer ? { tracer: opts.tracer } : {}),
     });
     const abort = new AbortController();
     const log = opts.log.child({ workerId: w.workerId, buildRef: w.buildRef });

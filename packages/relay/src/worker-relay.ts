@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import { isFinalWharfApiStatus } from "@wharf/proto/wharf-api";
+import { endSpan, startSpan, type Tracer } from "@wharf/tracing";
 import { WorkerConnection } from "@wharf/worker-rpc";
 import { ArtifactRelay } from "./artifact-relay.js";
 import type { BuildRecordStore } from "./build-record-store.js";
@@ -32,6 +33,8 @@ export interface WorkerRelayDeps {
   fence?: SendFence;
   /** Where the build's step table is kept for the build page (none: not kept). */
   records?: BuildRecordStore;
+  /** Records each relay as a span of the worker's build trace (default: off). */
+  tracer?: Tracer;
 }
 
 /** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
@@ -77,6 +80,9 @@ export class WorkerRelay {
     return this.reported.workerId;
   }
 
+  /** The connection of the current run, for the trace context the worker answered with. */
+  private connection: WorkerConnection | undefined;
+
   /** The directory entry last seen for this worker. */
   get worker(): LiveWorker {
     return this.reported;
@@ -89,6 +95,38 @@ export class WorkerRelay {
   }
 
   async run(signal: AbortSignal): Promise<WorkerRelayOutcome> {
+    const started = Date.now();
+    let outcome: WorkerRelayOutcome | undefined;
+    try {
+      outcome = await this.relay(signal);
+      return outcome;
+    } finally {
+      this.traceRelay(started, outcome);
+    }
+  }
+
+  /**
+   * The relay as a span of the build's trace, recorded once it ended: its parent (the worker's
+   * build span) is known only from the worker's first answer. Nothing without one.
+   */
+  private traceRelay(started: number, outcome: WorkerRelayOutcome | undefined): void {
+    const parent = this.connection?.traceparent;
+    if (!parent || !this.deps.tracer) return;
+    const w = this.reported;
+    const span = startSpan(
+      this.deps.tracer,
+      "wharf.aggregator.relay",
+      parent,
+      { "wharf.build_ref": w.buildRef, "wharf.worker_id": w.workerId, "wharf.outcome": outcome ?? "error" },
+      started,
+    );
+    endSpan(
+      span,
+      outcome === "finished" || outcome === "stopped" ? undefined : `relay ${outcome ?? "crashed"}`,
+    );
+  }
+
+  private async relay(signal: AbortSignal): Promise<WorkerRelayOutcome> {
     const { deps } = this;
     const w = this.reported;
     const log = deps.log.child({ workerId: w.workerId, buildRef: w.buildRef });
@@ -112,6 +150,7 @@ export class WorkerRelay {
     const worker = new WorkerConnection(w.address ?? "127.0.0.1:0", {
       token: workerTokenOf(w, deps.workerToken),
     });
+    this.connection = worker;
     const ctx: RelayContext = {
       workerId: w.workerId,
       buildId,

@@ -5,6 +5,7 @@ import { LiveStreams } from "./call-handlers.js";
 import { HealthStatusBoard, type ServingStatus } from "./health-service.js";
 import { withLogBatchEncoder } from "./log-batch-encoder.js";
 import { tolerateMalformedRequests } from "./malformed-request.js";
+import { withResponseMetadata } from "./response-metadata.js";
 import { extrasHandlers, type WorkerResultSource, workerHandlers } from "./worker-handlers.js";
 
 export interface WorkerRpcServerOptions {
@@ -19,6 +20,8 @@ export interface WorkerRpcServerOptions {
   onCancel?: (reason: string) => void | Promise<void>;
   /** Called by the Release RPC: everything was delivered, the worker may exit. */
   onRelease?: () => void | Promise<void>;
+  /** Initial metadata every Worker/WorkerExtras call answers with (e.g. the build's traceparent). */
+  responseMetadata?: Record<string, string>;
   /** How long close() lets calls finish before cutting them (default 5 s). */
   shutdownGraceMs?: number;
 }
@@ -51,10 +54,13 @@ export async function startWorkerRpcServer(opts: WorkerRpcServerOptions): Promis
   };
   const server = new grpc.Server();
   // A request that does not decode is the client's INVALID_ARGUMENT, not grpc-js's INTERNAL.
-  server.addService(tolerateMalformedRequests(proto.Worker.service), workerHandlers(ctx));
+  server.addService(
+    tolerateMalformedRequests(proto.Worker.service),
+    withResponseMetadata(workerHandlers(ctx), opts.responseMetadata),
+  );
   server.addService(
     tolerateMalformedRequests(withLogBatchEncoder(proto.WorkerExtras.service)),
-    extrasHandlers(ctx),
+    withResponseMetadata(extrasHandlers(ctx), opts.responseMetadata),
   );
   const health = new HealthStatusBoard(Object.fromEntries(SERVICE_NAMES.map((s) => [s, "SERVING"])));
   health.addToServer(server);

@@ -9,6 +9,7 @@ import {
   type WireTimestamp,
   type WorkerPackage,
 } from "@wharf/proto";
+import { TRACEPARENT_METADATA } from "@wharf/tracing";
 import { healthServiceDefinition, type ServingStatus } from "./health-service.js";
 import { WorkerLogLines } from "./worker-log-lines.js";
 
@@ -87,6 +88,7 @@ export class WorkerConnection {
   private readonly healthStub: HealthStub;
   private readonly token?: string;
   private readonly callTimeoutMs: number;
+  private told: string | undefined;
 
   constructor(
     readonly address: string,
@@ -116,6 +118,23 @@ export class WorkerConnection {
     ) as unknown as HealthStub;
   }
 
+  /**
+   * The worker's build trace context (W3C traceparent), once any answer of the worker carried
+   * it in its metadata; undefined before, and from workers that do not trace.
+   */
+  get traceparent(): string | undefined {
+    return this.told;
+  }
+
+  private listen<C extends { on(event: "metadata", cb: (md: grpc.Metadata) => void): unknown }>(call: C): C {
+    if (this.told === undefined)
+      call.on("metadata", (md) => {
+        const value = md.get(TRACEPARENT_METADATA)[0];
+        if (typeof value === "string" && value !== "") this.told ??= value;
+      });
+    return call;
+  }
+
   /** Lines after `afterLogId`, in messages of at most `maxBatchLines` lines and `maxBatchBytes` bytes (0: the worker's default). */
   streamLogBatches(
     afterLogId: number,
@@ -123,27 +142,29 @@ export class WorkerConnection {
     maxBatchBytes = 0,
   ): grpc.ClientReadableStream<WorkerLogLines> {
     // Lines stay wire bytes (see WorkerLogLines); the request is encoded as the service definition does it.
-    return this.extras.makeServerStreamRequest(
-      LOG_BATCHES_PATH,
-      logBatchesRequest(),
-      WorkerLogLines.decode,
-      { afterLogId, maxBatchLines, maxBatchBytes },
-      this.metadata(),
-      {},
+    return this.listen(
+      this.extras.makeServerStreamRequest(
+        LOG_BATCHES_PATH,
+        logBatchesRequest(),
+        WorkerLogLines.decode,
+        { afterLogId, maxBatchLines, maxBatchBytes },
+        this.metadata(),
+        {},
+      ),
     );
   }
 
   /** wharf-cmd's one-line-per-message log stream. */
   streamLogs(afterLogId: number): grpc.ClientReadableStream<WireLogLine> {
-    return this.worker.StreamLogs({ afterLogId }, this.metadata(), {});
+    return this.listen(this.worker.StreamLogs({ afterLogId }, this.metadata(), {}));
   }
 
   streamStatusEvents(afterEventId: number): grpc.ClientReadableStream<WireStatusEvent> {
-    return this.worker.StreamStatusEvents({ afterEventId }, this.metadata(), {});
+    return this.listen(this.worker.StreamStatusEvents({ afterEventId }, this.metadata(), {}));
   }
 
   streamArtifactEvents(afterArtifactId: number): grpc.ClientReadableStream<WireArtifactEvent> {
-    return this.worker.StreamArtifactEvents({ afterArtifactId }, this.metadata(), {});
+    return this.listen(this.worker.StreamArtifactEvents({ afterArtifactId }, this.metadata(), {}));
   }
 
   /** The artifact's bytes as they arrive (chunks of at most 64 KiB). */

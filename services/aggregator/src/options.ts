@@ -10,6 +10,7 @@ import {
   isLoopbackHost,
 } from "@wharf/config";
 import { defaultRelayTuning } from "@wharf/relay";
+import { compileTracingSettings, type TracingSettings } from "@wharf/tracing";
 import { DEFAULT_AGGREGATOR_MAX_URL_LENGTH } from "./http-app.js";
 
 export type DiscoveryOptions =
@@ -19,6 +20,8 @@ export type DiscoveryOptions =
 
 /** Everything the aggregator (and the watchdog) run with; env is read only in compileOptions. */
 export interface AggregatorServiceOptions {
+  /** OpenTelemetry's standard OTEL_* settings: traces over OTLP when an endpoint is set. */
+  tracing: TracingSettings;
   /** Where the HTTP API and log page listen; loopback only while `viewerToken` is unset. */
   host: string;
   /** WHARF_AGGREGATOR_TOKEN: what the log routes require (bearer, ?token=, cookie, signed links). */
@@ -139,6 +142,7 @@ export function compileOptions(
     throw new ConfigError(`WHARF_AGGREGATOR_MAX_URL must be at least 256 bytes, got ${maxUrlLength}`);
   }
   return {
+    tracing: compileTracingSettings(env),
     host,
     ...(viewerToken ? { viewerToken } : {}),
     port,

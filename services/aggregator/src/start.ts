@@ -14,6 +14,7 @@ import {
   type WorkerDirectory,
   workerTokenOf,
 } from "@wharf/relay";
+import { startTracing } from "@wharf/tracing";
 import { buildAggregatorHttpApp } from "./http-app.js";
 import { createAggregatorMetrics } from "./metrics.js";
 import type { AggregatorServiceOptions } from "./options.js";
@@ -63,6 +64,8 @@ export async function startAggregator(
     for (const c of closers.splice(0).reverse()) await c();
   };
   try {
+    const tracing = await startTracing("wharf-aggregator", buildInfo.version, opts.tracing);
+    closers.push(() => tracing.shutdown());
     const api = new WharfApiClient({
       url: opts.apiUrl,
       grpcAddress: opts.apiGrpcAddress,
@@ -93,6 +96,7 @@ export async function startAggregator(
         discoveryIntervalMs: opts.discoveryIntervalMs,
         workerLostGraceMs: opts.workerLostGraceMs,
         tuning: { logBatchLines: opts.logBatchLines },
+        tracer: tracing.tracer,
         ...(opts.workerToken ? { workerToken: opts.workerToken } : {}),
       });
       metrics.watch(aggregator);

@@ -11,6 +11,7 @@ import {
 } from "@wharf/config";
 import { compileJanitorOptions } from "@wharf/executor-docker/janitor-options";
 import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } from "@wharf/provisioner";
+import { compileTracingSettings, type TracingSettings } from "@wharf/tracing";
 import type { JanitorScheduleSettings } from "./janitor-schedule.js";
 
 export interface LocalBackendSettings {
@@ -66,6 +67,17 @@ export interface KubernetesBackendSettings {
   workerEnv: Record<string, string>;
 }
 
+/**
+ * OpenTelemetry's standard settings, forwarded to every worker (local workers inherit them):
+ * a worker traces its build when the provisioner has an OTLP endpoint.
+ */
+export const FORWARDED_TRACING_ENV = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+  "OTEL_BSP_SCHEDULE_DELAY",
+  "OTEL_SDK_DISABLED",
+] as const;
+
 /** Settings of the kubernetes executor that the provisioner forwards to worker pods as they are. */
 export const FORWARDED_EXECUTOR_ENV = [
   "WHARF_K8S_WORKSPACE_IMAGE",
@@ -80,6 +92,8 @@ export const FORWARDED_EXECUTOR_ENV = [
 
 /** Everything the provisioner service needs, with defaults applied and durations in ms. */
 export interface CompiledOptions {
+  /** OpenTelemetry's standard OTEL_* settings: traces over OTLP when an endpoint is set. */
+  tracing: TracingSettings;
   host: string;
   port: number;
   /** Unset = no auth. */
@@ -182,7 +196,7 @@ function kubernetesSettings(env: Env, command: string[] | undefined): Kubernetes
     "a JSON array of tolerations",
   );
   const nodeSelector = keyValues("WHARF_K8S_NODE_SELECTOR", optional("WHARF_K8S_NODE_SELECTOR"));
-  const workerEnv = forwarded(env, FORWARDED_EXECUTOR_ENV);
+  const workerEnv = { ...forwarded(env, FORWARDED_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) };
   const pick = (key: string, v: unknown) => (v === undefined ? {} : { [key]: v });
   return {
     kind: "kubernetes",
@@ -266,7 +280,10 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       kind,
       executor,
       ...(command ? { command } : {}),
-      workerEnv: forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
+      workerEnv: {
+        ...forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+      },
     };
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
@@ -279,7 +296,10 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
-      workerEnv: forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
+      workerEnv: {
+        ...forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+      },
     };
   } else if (kind === "kubernetes") {
     backend = kubernetesSettings(env, command);
@@ -305,6 +325,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     );
   }
   return {
+    tracing: compileTracingSettings(env),
     host,
     port,
     ...(token ? { token } : {}),

@@ -10,6 +10,7 @@ import {
   Provisioner,
   type WorkerBackend,
 } from "@wharf/provisioner";
+import { startTracing } from "@wharf/tracing";
 import { type JanitorSchedule, scheduleJanitor } from "./janitor-schedule.js";
 import type { CompiledOptions } from "./options.js";
 
@@ -85,8 +86,10 @@ export async function startProvisioner(
     throw err;
   }
   let provisioner: Provisioner | undefined;
+  const tracing = await startTracing("wharf-provisioner", buildInfo.version, opts.tracing);
   try {
     provisioner = await Provisioner.start({
+      tracer: tracing.tracer,
       db,
       backend,
       maxWorkers: opts.maxWorkers,
@@ -122,12 +125,14 @@ export async function startProvisioner(
         await running.close();
         await backend.close();
         await db.close();
+        await tracing.shutdown();
       },
     };
   } catch (err) {
     await provisioner?.close();
     await backend.close();
     await db.close();
+    await tracing.shutdown();
     throw err;
   }
 }

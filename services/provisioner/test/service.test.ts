@@ -15,6 +15,8 @@ describe("compileOptions", () => {
   it("applies the documented defaults", () => {
     const o = compileOptions({}, "/srv");
     expect(o).toEqual({
+      // No OTLP endpoint: no tracing.
+      tracing: { exportDelayMs: 5000 },
       // No token: the API is this machine's only.
       host: "127.0.0.1",
       port: 5009,

@@ -15,7 +15,11 @@ export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number
   const opts = compileWorkerOptions(env, flags.port === undefined ? {} : { port: flags.port });
   const shutdown = new GracefulShutdown(log, opts.stopGraceMs + opts.releaseGraceMs + 10_000);
   shutdown.handleSignals(0);
-  const running = await startWorker(opts, log);
+  // Tracing (OTLP) only when an endpoint is configured; its SDK is not loaded otherwise.
+  const { compileTracingSettings, startTracing } = await import("@wharf/tracing");
+  const tracing = await startTracing("wharf-worker", buildInfo.version, compileTracingSettings(env));
+  shutdown.add("tracing", () => tracing.shutdown());
+  const running = await startWorker(opts, log, true, tracing.tracer);
   // Ready once gRPC serves; `ended` only after `ready` was told, so the provisioner never
   // reads them in the wrong order.
   const { endedEvent, tellProvisioner } = await import("./provisioner-events.js");

@@ -3,6 +3,7 @@ import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
 import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
+import { TRACEPARENT_ENV } from "@wharf/tracing";
 
 export type BuildSource =
   | { kind: "dir"; dir: string }
@@ -34,6 +35,8 @@ export interface WorkerOptions {
    * long after the signal. The provisioner sets it to end before its own SIGKILL.
    */
   releaseGraceMs: number;
+  /** The W3C traceparent of the span that started this worker (TRACEPARENT): the build's spans are its children. */
+  traceparent?: string;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
@@ -137,6 +140,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const registry = compileRegistry(env);
   const terminationMessagePath = envOptional(env, "WHARF_TERMINATION_MESSAGE_PATH");
   const eventsUrl = envOptional(env, WORKER_EVENTS_URL_ENV);
+  const traceparent = envOptional(env, TRACEPARENT_ENV);
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -158,6 +162,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     ...(registry ? { registry } : {}),
     ...(terminationMessagePath ? { terminationMessagePath } : {}),
     ...(eventsUrl ? { eventsUrl } : {}),
+    ...(traceparent ? { traceparent } : {}),
     ...overrides,
   };
 }

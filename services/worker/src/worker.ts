@@ -5,6 +5,14 @@ import type { BuildResult } from "@wharf/engine";
 import type { BuildSpec } from "@wharf/executor";
 import { WHARF_LABELS } from "@wharf/proto/labels";
 import { ResultStore } from "@wharf/result-store";
+import {
+  endSpan,
+  startSpan,
+  TRACEPARENT_METADATA,
+  TRACING_OFF,
+  type Tracer,
+  traceparentOf,
+} from "@wharf/tracing";
 import { startWorkerRpcServer } from "@wharf/worker-rpc";
 import { createExecutor } from "./executor-factory.js";
 import type { WorkerOptions } from "./options.js";
@@ -37,7 +45,14 @@ export async function startWorker(
   opts: WorkerOptions,
   log: Logger,
   serve: boolean = true,
+  tracer: Tracer = TRACING_OFF.tracer,
 ): Promise<RunningWorker> {
+  // The build's span, a child of the provisioner's; handed on in every gRPC answer's metadata.
+  const buildSpan = startSpan(tracer, "wharf.worker.build", opts.traceparent, {
+    "wharf.build_ref": opts.buildRef,
+    "wharf.worker_id": opts.workerId,
+  });
+  const traceparent = traceparentOf(buildSpan);
   const buildDir = path.join(opts.dataDir, "builds", opts.buildRef);
   await fs.mkdir(buildDir, { recursive: true });
   const abort = new AbortController();
@@ -76,6 +91,7 @@ export async function startWorker(
         ...(opts.token ? { token: opts.token } : {}),
         onCancel: (reason: string) => abort.abort(new Error(reason || "cancelled over gRPC")),
         onRelease: () => releaseResolve(),
+        ...(traceparent ? { responseMetadata: { [TRACEPARENT_METADATA]: traceparent } } : {}),
       })
     : null;
 
@@ -89,13 +105,16 @@ export async function startWorker(
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
+    const checkout = startSpan(tracer, "wharf.worker.checkout", buildSpan);
     try {
       sourceDir = await checkoutSource(opts.source, buildDir);
+      endSpan(checkout);
       planned = await planBuild(sourceDir, opts);
       store.addSecrets(planned.plan.secrets);
       if (planned.errors.length > 0) setupError = planned.errors.join("\n");
     } catch (err) {
       setupError = (err as Error).message;
+      if (checkout.isRecording()) endSpan(checkout, "checkout or planning failed");
     }
     if (setupError !== null || !planned) {
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
@@ -135,6 +154,14 @@ export async function startWorker(
       return null;
     }
   })();
+
+  void finished.then((result) => {
+    buildSpan.setAttribute("wharf.status", result?.status ?? "FAILED");
+    endSpan(
+      buildSpan,
+      result?.status === "SUCCESS" ? undefined : `the build ended ${result?.status ?? "FAILED"}`,
+    );
+  });
 
   const close = async (): Promise<void> => {
     abort.abort(new Error("worker shutting down"));

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { TRACEPARENT_METADATA } from "@wharf/tracing";
 import { Type } from "typebox";
 import { parseBuildRequest } from "../build-request.js";
 import { ProblemError } from "../errors.js";
@@ -140,7 +141,12 @@ export const createWorkerRoute: FastifyPluginAsyncTypebox<{ triggerRate: number 
     },
     async (req, reply) => {
       const request = parseBuildRequest(req.query);
-      const { worker, created } = await app.provisioner.createWorker(request);
+      // wharf-api's trace, when it sends one (W3C Trace Context): the build's spans join it.
+      const parent = req.headers[TRACEPARENT_METADATA];
+      const { worker, created } = await app.provisioner.createWorker(
+        request,
+        typeof parent === "string" ? parent : undefined,
+      );
       return reply.code(created ? 201 : 200).send(worker);
     },
   );

@@ -1,0 +1,19 @@
+export {
+  endSpan,
+  parseTraceparent,
+  type Span,
+  type SpanAttributes,
+  startSpan,
+  TRACEPARENT_ENV,
+  TRACEPARENT_METADATA,
+  type Tracer,
+  traceparentOf,
+} from "./build-trace.js";
+export {
+  compileTracingSettings,
+  startTracing,
+  TRACING_OFF,
+  type Tracing,
+  type TracingEnv,
+  type TracingSettings,
+} from "./start-tracing.js";
