@@ -146,17 +146,18 @@ function readField(field: Field, text: string): unknown {
 
 /**
  * The contract's fields found in `env` (empty values count as unset), checked; the build ref
- * may also come as wharf-api's BUILD_REF. Throws WorkerEnvError for a value of the wrong kind
- * or a missing build ref.
+ * may also come as wharf-api's BUILD_REF. Throws WorkerEnvError for a value of the wrong kind.
+ * What is missing is left unset: the worker decides what it needs (`wharf run` makes up a
+ * build ref, `wharf worker serve` requires one).
  */
-export function readWorkerEnv(env: Readonly<Record<string, string | undefined>>): WorkerEnv {
+export function readWorkerEnv(env: Readonly<Record<string, string | undefined>>): Partial<WorkerEnv> {
+  const out: Record<string, unknown> = {};
   const buildRef = readText(env, WORKER_ENV.buildRef) ?? readText(env, LEGACY_BUILD_REF);
-  if (buildRef === undefined) throw new WorkerEnvError(`${WORKER_ENV.buildRef} is required`);
-  const out: Record<string, unknown> = { buildRef };
+  if (buildRef !== undefined) out.buildRef = buildRef;
   for (const field of Object.keys(WORKER_ENV) as Field[]) {
     if (field === "buildRef") continue;
     const text = readText(env, WORKER_ENV[field]);
     if (text !== undefined) out[field] = readField(field, text);
   }
-  return out as unknown as WorkerEnv;
+  return out as Partial<WorkerEnv>;
 }

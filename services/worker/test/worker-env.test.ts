@@ -76,7 +76,6 @@ describe("the worker env contract", () => {
 
   it("names the key of a value it cannot use, without quoting VARS", () => {
     const bad: [Record<string, string>, RegExp][] = [
-      [{}, /^WHARF_BUILD_REF is required/],
       [{ WHARF_BUILD_REF: "1", WHARF_BUILD_TIMEOUT: "soon" }, /^WHARF_BUILD_TIMEOUT: invalid duration/],
       [{ WHARF_BUILD_REF: "1", WHARF_WORKER_PORT: "50x" }, /^WHARF_WORKER_PORT must be an integer/],
       [{ WHARF_BUILD_REF: "1", WHARF_EXECUTOR: "vm" }, /^WHARF_EXECUTOR must be local, docker or kubernetes/],
@@ -87,7 +86,8 @@ describe("the worker env contract", () => {
       expect(() => readWorkerEnv(env)).toThrow(message);
       expect(() => readWorkerEnv(env)).not.toThrow(/s3cr3t-value/);
     }
-    // The worker turns them into its configuration errors.
+    // The worker turns them into its configuration errors, and requires a build ref.
+    expect(() => compileWorkerOptions({ WHARF_SOURCE_DIR: "/src" })).toThrow(/^WHARF_BUILD_REF is required/);
     expect(() => compileWorkerOptions({ WHARF_BUILD_REF: "1", WHARF_BUILD_TIMEOUT: "soon" })).toThrow(
       ConfigError,
     );
