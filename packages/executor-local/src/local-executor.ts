@@ -125,7 +125,10 @@ export class LocalExecutor implements Executor {
       );
     }
     this.track(build.buildRef, proc);
-    return withWarnings(proc, ignoredFieldWarnings(step, this.kind, LOCAL_IGNORED_FIELDS));
+    const warnings = ignoredFieldWarnings(step, this.kind, LOCAL_IGNORED_FIELDS);
+    if (warnings.length)
+      this.log.debug({ buildRef: build.buildRef, step: step.name, warnings }, "fields ignored");
+    return withWarnings(proc, warnings);
   }
 
   collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
