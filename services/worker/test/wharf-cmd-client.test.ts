@@ -38,9 +38,14 @@ interface ArtifactEvent {
 }
 
 /** The wharf-cmd client: longs and enums as wharf-cmd's Go client would print them (strings, names). */
-function wharfCmdClient(
-  address: string,
-): grpc.Client & Record<string, (req: object) => grpc.ClientReadableStream<unknown>> {
+type Stream = (req: object) => grpc.ClientReadableStream<unknown>;
+interface WharfCmdWorkerClient {
+  StreamLogs: Stream;
+  StreamStatusEvents: Stream;
+  StreamArtifactEvents: Stream;
+}
+
+function wharfCmdClient(address: string): WharfCmdWorkerClient {
   const definition = protoLoader.loadSync(path.join(here, "fixtures/wharf-cmd-worker-v1.proto"), {
     longs: String,
     enums: String,
@@ -51,7 +56,7 @@ function wharfCmdClient(
   };
   const client = new pkg.wharf.worker.v1.Worker(address, grpc.credentials.createInsecure());
   cleanups.push(() => client.close());
-  return client as never;
+  return client as unknown as WharfCmdWorkerClient;
 }
 
 async function readAll<T>(stream: grpc.ClientReadableStream<unknown>): Promise<T[]> {
