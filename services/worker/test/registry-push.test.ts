@@ -28,6 +28,7 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
   let dir: string;
   let registry: ChildProcess;
   let host: string;
+  let pulledId: string | undefined;
   const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
 
   beforeAll(async () => {
@@ -59,6 +60,8 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
   afterAll(async () => {
     registry?.kill("SIGKILL");
     await run("docker", ["image", "rm", "-f", `${host}/wharf-test/pushed:v1`]).catch(() => {});
+    // The copy pulled back is also known by its digest, which the tag's removal leaves behind.
+    if (pulledId) await run("docker", ["image", "rm", "-f", pulledId]).catch(() => {});
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -119,8 +122,16 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
     login.stdin.end(PASSWORD);
     expect(await new Promise((r) => login.on("close", r))).toBe(0);
     await run("docker", ["pull", image], asClient);
-    const { stdout } = await run("docker", ["image", "inspect", "--format", "{{json .RepoDigests}}", image]);
-    expect(JSON.parse(stdout)).toContain(`${host}/wharf-test/pushed@${pushed}`);
+    const { stdout } = await run("docker", [
+      "image",
+      "inspect",
+      "--format",
+      "{{.Id}} {{json .RepoDigests}}",
+      image,
+    ]);
+    const [id, digests] = stdout.trim().split(" ", 2) as [string, string];
+    pulledId = id;
+    expect(JSON.parse(digests)).toContain(`${host}/wharf-test/pushed@${pushed}`);
     expect((await run("docker", ["run", "--rm", image, "cat", "/built"])).stdout).toBe("built\n");
   }, 180_000);
 
