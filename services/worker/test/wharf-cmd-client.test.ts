@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { wharfArgs } from "@wharf/testkit";
+import { waitFor, wharfArgs } from "@wharf/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 
 // Wire compatibility with wharf-cmd: a gRPC client built only from wharf-cmd's worker .proto
@@ -85,18 +85,14 @@ function runServed() {
   return { child, out, exited };
 }
 
-async function until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe("a client built from wharf-cmd's worker .proto", () => {
   it("reads every line, status and artifact of a finished `wharf run --serve` build", async () => {
     const r = runServed();
-    await until(() => r.out.stderr.includes("build finished; still serving"), "the build to finish");
+    await waitFor(
+      "the build to finish",
+      () => r.out.stderr.includes("build finished; still serving"),
+      60_000,
+    );
     const port = Number(/serving build results over gRPC on [^\s:]+:(\d+)/.exec(r.out.stderr)?.[1]);
     expect(port).toBeGreaterThan(0);
     const client = wharfCmdClient(`127.0.0.1:${port}`);
