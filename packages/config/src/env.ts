@@ -2,6 +2,8 @@
  * Helpers for reading configuration from the environment. Each service reads its
  * environment in exactly one place (its `compileOptions`) using these.
  */
+import { DurationError, parseDurationMs as parseContractDuration } from "@wharf/proto/duration";
+
 export type Env = Record<string, string | undefined>;
 
 export function envString(env: Env, name: string, fallback: string): string {
@@ -30,22 +32,14 @@ export function envBool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be a boolean, got "${v}"`);
 }
 
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Parses "250ms", "30s", "10m", "1h30m" or a bare number of seconds into ms. */
+/** Parses "250ms", "30s", "10m", "1h30m" or a bare number of seconds into ms (@wharf/proto/duration's grammar). */
 export function parseDurationMs(text: string): number {
-  const t = text.trim();
-  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(t); m; m = re.exec(t)) {
-    total += Number(m[1]) * (unitMs[m[2] as string] as number);
-    pos = re.lastIndex;
+  try {
+    return parseContractDuration(text);
+  } catch (err) {
+    if (err instanceof DurationError) throw new ConfigError(err.message, { cause: err });
+    throw err;
   }
-  if (pos !== t.length || t.length === 0)
-    throw new ConfigError(`invalid duration "${text}" (use e.g. 30s, 10m, 1h)`);
-  return Math.round(total);
 }
 
 export function envDurationMs(env: Env, name: string, fallbackMs: number): number {

@@ -50,6 +50,7 @@ export async function runAttempt(ctx: StepRunContext): Promise<AttemptResult> {
     // Secrets the executor resolved for this step are masked before its first line is recorded.
     if (proc.secrets?.length) ctx.recorder.addSecrets(proc.secrets);
     ctx.tracker.advance("RUNNING");
+    for (const warning of proc.warnings ?? []) ctx.tracker.log(`warning: ${warning}`);
     return await supervise(proc, ctx);
   } catch (err) {
     return { kind: "fault", message: `executor failed: ${errorMessage(err)}` };

@@ -4,9 +4,11 @@ import {
   type BuildSpec,
   type Executor,
   ExecutorError,
+  ignoredFieldWarnings,
   LABEL_BUILD_REF,
   type StepProcess,
   StepStartError,
+  withWarnings,
 } from "@wharf/executor";
 import Docker from "dockerode";
 import {
@@ -17,6 +19,7 @@ import {
   volumeName,
 } from "./container-spec.js";
 import { ContainerStep } from "./container-step.js";
+import { DOCKER_IGNORED_FIELDS } from "./ignored-fields.js";
 import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
@@ -136,7 +139,7 @@ export class DockerExecutor implements Executor {
           step.id,
         );
       }
-      return proc;
+      return withWarnings(proc, ignoredFieldWarnings(step, this.kind, DOCKER_IGNORED_FIELDS));
     } finally {
       starts.pending.delete(starting);
     }
@@ -219,11 +222,6 @@ export class DockerExecutor implements Executor {
       if (err instanceof ImageBuildSpecError) throw new StepStartError(err.message, step.id, { cause: err });
       throw err;
     }
-    if (step.spec.secretArgs.length > 0 || step.spec.appendCert)
-      this.log.warn(
-        { step: step.name },
-        "docker step: secretArgs and appendCert are not supported and are ignored",
-      );
     const proc = new TaskStepProcess(
       (io) =>
         runImageBuild(

@@ -7,6 +7,7 @@ import {
   type ProjectSecrets,
   type StepImages,
 } from "@wharf/kube-manifests";
+import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { type ApiCallPolicy, DEFAULT_API_CALL_POLICY } from "./kube-api.js";
 
 export interface KubernetesExecutorOptions {
@@ -75,7 +76,8 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
  * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
  * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
  * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`,
- * `WHARF_K8S_REQUEST_TIMEOUT`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets).
+ * `WHARF_K8S_REQUEST_TIMEOUT`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets),
+ * keys of the worker env contract (@wharf/proto/worker-env).
  */
 export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
   const podName = envOptional(env, "WHARF_POD_NAME");
@@ -88,8 +90,8 @@ export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): Kube
     workspaceSize: envString(env, "WHARF_K8S_WORKSPACE_SIZE", "1Gi"),
     storageClassName: envOptional(env, "WHARF_K8S_STORAGE_CLASS"),
     projectSecrets: {
-      instance: envOptional(env, "WHARF_INSTANCE"),
-      projectId: envOptional(env, "WHARF_PROJECT_ID"),
+      instance: envOptional(env, WORKER_ENV.instance),
+      projectId: envOptional(env, WORKER_ENV.projectId),
     },
     images: {
       helm: envString(env, "WHARF_K8S_HELM_IMAGE", DEFAULT_STEP_IMAGES.helm),

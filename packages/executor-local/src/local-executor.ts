@@ -7,15 +7,46 @@ import {
   type BuildSpec,
   type Executor,
   ExecutorError,
+  type IgnoredField,
+  ignoredFieldWarnings,
   type StepProcess,
   StepStartError,
   stepScript,
+  withWarnings,
 } from "@wharf/executor";
 import { LocalStepProcess } from "./local-step-process.js";
 import { collectWorkspaceFiles, copyWorkspace, workspaceDir } from "./local-workspace.js";
 
 /** Host variables a step inherits; everything else of the worker's environment (tokens!) stays out. */
 export const DEFAULT_INHERITED_ENV = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+
+/** What a container step may ask for that host processes cannot give; each a warning in its log. */
+export const LOCAL_IGNORED_FIELDS: readonly IgnoredField[] = [
+  {
+    type: "container",
+    field: "image",
+    yamlName: "image",
+    why: "the cmds run on the worker's host, with its tools (use the docker or kubernetes backend to run them in the image)",
+  },
+  {
+    type: "container",
+    field: "secretName",
+    yamlName: "secretName",
+    why: "there are no Kubernetes Secrets on the worker's host, so its values are not in the step's env",
+  },
+  {
+    type: "container",
+    field: "serviceAccount",
+    yamlName: "serviceAccount",
+    why: "a host process has no Kubernetes service account",
+  },
+  {
+    type: "container",
+    field: "certificatesMountPath",
+    yamlName: "certificatesMountPath",
+    why: "the step uses the host's certificates; nothing is mounted",
+  },
+];
 
 export interface LocalExecutorOptions {
   /** Parent of the per-build workspaces; default `os.tmpdir()/wharf-workspaces`. */
@@ -29,8 +60,9 @@ export interface LocalExecutorOptions {
 
 /**
  * Runs `container` steps as host processes: `[shell, "-c", stepScript(cmds)]` in a copy of
- * the source directory shared by all steps of the build. The step image is ignored (with a
- * warning); other step types need a container engine and are refused.
+ * the source directory shared by all steps of the build. The step image and the Kubernetes
+ * fields are ignored, with a warning in the step's log (LOCAL_IGNORED_FIELDS); other step types
+ * need a container engine and are refused.
  */
 export class LocalExecutor implements Executor {
   readonly kind = "local";
@@ -75,10 +107,6 @@ export class LocalExecutor implements Executor {
       throw new ExecutorError(
         `workspace ${cwd} does not exist: setupBuild was not called for ${build.buildRef}`,
       );
-    this.log.warn(
-      { buildRef: build.buildRef, step: step.name, image: step.spec.image },
-      "local executor ignores the step image and runs the cmds on the host",
-    );
     let proc: LocalStepProcess;
     try {
       proc = await LocalStepProcess.start({
@@ -97,7 +125,10 @@ export class LocalExecutor implements Executor {
       );
     }
     this.track(build.buildRef, proc);
-    return proc;
+    const warnings = ignoredFieldWarnings(step, this.kind, LOCAL_IGNORED_FIELDS);
+    if (warnings.length)
+      this.log.debug({ buildRef: build.buildRef, step: step.name, warnings }, "fields ignored");
+    return withWarnings(proc, warnings);
   }
 
   collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {

@@ -30,6 +30,13 @@ export interface StepProcess {
    * engine hands them to `BuildRecorder.addSecrets`. Absent or empty: nothing to add.
    */
   readonly secrets?: readonly string[];
+  /**
+   * Fields of the step this executor cannot honour (`ignoredFieldWarnings`), one sentence each;
+   * the engine writes them into the step's log as warning lines before its output, so nothing
+   * a pipeline asks for is dropped without the developer seeing it. Set before `startStep`
+   * resolves.
+   */
+  readonly warnings?: readonly string[];
   /** Resolves with the exit code once the process ended; never rejects for a non-zero exit. */
   wait(): Promise<number>;
   /**

@@ -1,5 +1,6 @@
 export { ExecutorError, isPermanentError, StepStartError } from "./errors.js";
 export type { BuildSpec, Executor, StepProcess } from "./executor.js";
+export { type IgnoredField, ignoredFieldWarnings, withWarnings } from "./ignored-fields.js";
 export {
   buildLabels,
   CREATED_BY_EXECUTOR,

@@ -11,6 +11,7 @@ import {
   workerPod,
   workerSecretRef,
 } from "@wharf/kube-manifests";
+import type { WorkerExecutorKind } from "@wharf/proto/worker-env";
 import {
   BackendError,
   type BackendWorker,
@@ -18,8 +19,8 @@ import {
   type WorkerBackend,
   type WorkerRuntimeOptions,
   type WorkerSpec,
-  workerBuildEnv,
-  workerRuntimeEnv,
+  workerEnv,
+  workerTokenOf,
 } from "@wharf/provisioner";
 import { ExitReportMemory, workerExitReport } from "./exit-reports.js";
 import { podAddress, podGrpcPort } from "./pod-address.js";
@@ -48,7 +49,7 @@ export interface KubernetesBackendOptions extends WorkerRuntimeOptions {
   serviceAccountName?: string;
   placement?: PodPlacement;
   /** Step executor inside the worker (WHARF_EXECUTOR). Default "kubernetes". */
-  executor?: string;
+  executor?: WorkerExecutorKind;
   /**
    * The worker's ports. Default 5010/5011: every pod has its own network. Pods that share
    * one network (the test fake's processes) need a distinct pair per worker.
@@ -113,7 +114,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
 
   /** What goes into the worker's Secret rather than its pod spec. */
   private credentials(spec: WorkerSpec): WorkerCredentials {
-    const workerToken = workerRuntimeEnv(this.opts, spec.workerId).WHARF_WORKER_TOKEN;
+    const workerToken = workerTokenOf(this.opts, spec.workerId);
     return {
       ...(spec.request.gitToken ? { gitToken: spec.request.gitToken } : {}),
       ...(workerToken ? { workerToken } : {}),
@@ -142,15 +143,10 @@ export class KubernetesWorkerBackend implements WorkerBackend {
       ...opts.placement,
       git,
       ...(secret ? { secret } : {}),
-      env: {
-        ...opts.extraEnv,
-        ...workerBuildEnv(spec.workerId, req),
-        WHARF_EXECUTOR: opts.executor ?? "kubernetes",
-        ...workerRuntimeEnv(opts, spec.workerId),
-      },
+      env: workerEnv(spec, opts, { executor: opts.executor ?? "kubernetes" }),
       grpcPort: ports.grpc,
       httpPort: ports.http,
-      // The same grace as the provisioner's own deletes (workerRuntimeEnv fits the release wait in it).
+      // The same grace as the provisioner's own deletes (workerEnv fits the release wait in it).
       terminationGracePeriodSeconds: Math.ceil(stopGraceOf(opts) / 1000),
     });
   }

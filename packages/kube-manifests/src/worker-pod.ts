@@ -1,5 +1,6 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { WHARF_LABELS } from "@wharf/proto/labels";
+import { toWorkerEnv, WORKER_ENV, WORKER_SECRET_ENV } from "@wharf/proto/worker-env";
 import { labelSet, namePrefix } from "./labels.js";
 import type { PodPlacement } from "./step-pod.js";
 import { envVars } from "./step-pod.js";
@@ -62,10 +63,11 @@ export interface WorkerPodInput extends PodPlacement {
   git: WorkerGitSource;
   /**
    * The worker's Secret (worker-secret.ts): the git token for the clone container only,
-   * the gRPC token for the worker only. WHARF_WORKER_TOKEN in `env` is never put in the spec.
+   * the gRPC token for the worker only. The credentials in `env` (WORKER_SECRET_ENV) are never
+   * put in the spec.
    */
   secret?: WorkerSecretRef;
-  /** The build's parameters and worker settings (WHARF_BUILD_REF, VARS, WHARF_EXECUTOR, ...). */
+  /** The worker's env (@wharf/proto/worker-env's `toWorkerEnv`: the build, WHARF_EXECUTOR, ...). */
   env: Record<string, string>;
   grpcPort: number;
   httpPort: number;
@@ -144,8 +146,9 @@ function workerVolumes(input: WorkerPodInput): V1Volume[] {
 }
 
 export function cloneContainer(input: WorkerPodInput): V1Container {
-  const env: Record<string, string> = { GIT_FULLURL: input.git.url };
-  if (input.git.branch) env.GIT_BRANCH = input.git.branch;
+  // The clone script reads the worker contract's names for the repository and its token.
+  const env: Record<string, string> = { [WORKER_ENV.gitUrl]: input.git.url };
+  if (input.git.branch) env[WORKER_ENV.gitBranch] = input.git.branch;
   const mounts: V1VolumeMount[] = [{ name: "source", mountPath: SOURCE_MOUNT }];
   if (input.git.sshKeySecret) mounts.push({ name: "git-ssh", mountPath: SSH_MOUNT, readOnly: true });
   return {
@@ -157,7 +160,7 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
       ...envVars(env),
       { name: "GIT_TERMINAL_PROMPT", value: "0" },
       ...(input.secret?.gitToken
-        ? [secretKeyEnv("GIT_TOKEN", input.secret.name, WORKER_SECRET_KEYS.gitToken)]
+        ? [secretKeyEnv(WORKER_ENV.gitToken, input.secret.name, WORKER_SECRET_KEYS.gitToken)]
         : []),
     ],
     volumeMounts: mounts,
@@ -166,17 +169,25 @@ export function cloneContainer(input: WorkerPodInput): V1Container {
   };
 }
 
+/** The worker's env without its credentials, which only the pod's Secret holds (worker-secret.ts). */
+function withoutSecrets(env: Record<string, string>): Record<string, string> {
+  const secret = new Set<string>(WORKER_SECRET_ENV);
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !secret.has(k)));
+}
+
 export function workerContainer(input: WorkerPodInput): V1Container {
-  const { GIT_TOKEN: _git, WHARF_WORKER_TOKEN: _worker, ...buildEnv } = input.env;
   const env: Record<string, string> = {
-    ...buildEnv,
-    WHARF_SOURCE_DIR: WORKER_SOURCE_DIR,
-    WHARF_DATA_DIR: WORKER_DATA_DIR,
-    WHARF_WORKER_HOST: "0.0.0.0",
-    WHARF_WORKER_PORT: String(input.grpcPort),
-    WHARF_WORKER_HTTP_PORT: String(input.httpPort),
-    // The build's result, for the provisioner once the released worker has exited.
-    WHARF_TERMINATION_MESSAGE_PATH: WORKER_TERMINATION_MESSAGE_PATH,
+    ...withoutSecrets(input.env),
+    ...toWorkerEnv({
+      buildRef: input.buildRef,
+      sourceDir: WORKER_SOURCE_DIR,
+      dataDir: WORKER_DATA_DIR,
+      host: "0.0.0.0",
+      port: input.grpcPort,
+      httpPort: input.httpPort,
+      // The build's result, for the provisioner once the released worker has exited.
+      terminationMessagePath: WORKER_TERMINATION_MESSAGE_PATH,
+    }),
   };
   return {
     name: WORKER_CONTAINER,
@@ -190,7 +201,7 @@ export function workerContainer(input: WorkerPodInput): V1Container {
       fieldEnv("WHARF_POD_UID", "metadata.uid"),
       fieldEnv("WHARF_K8S_NAMESPACE", "metadata.namespace"),
       ...(input.secret?.workerToken
-        ? [secretKeyEnv("WHARF_WORKER_TOKEN", input.secret.name, WORKER_SECRET_KEYS.workerToken)]
+        ? [secretKeyEnv(WORKER_ENV.workerToken, input.secret.name, WORKER_SECRET_KEYS.workerToken)]
         : []),
     ],
     ports: [

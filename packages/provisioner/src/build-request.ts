@@ -1,5 +1,5 @@
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
-import { TRACEPARENT_ENV } from "@wharf/tracing";
+import type { WorkerEnv } from "@wharf/proto/worker-env";
 import { ProblemError } from "./errors.js";
 import type { CreateWorkerQuery } from "./schemas.js";
 
@@ -78,26 +78,28 @@ export function parseBuildRequest(q: CreateWorkerQuery): BuildRequest {
   return req;
 }
 
-/**
- * The worker's environment for one build (the worker contract's names). The
- * backend adds what depends on where it runs (ports, data dir, executor).
- */
-export function workerBuildEnv(workerId: string, req: BuildRequest): Record<string, string> {
-  const env: Record<string, string> = {
-    WHARF_BUILD_REF: String(req.buildRef),
-    WHARF_WORKER_ID: workerId,
-    GIT_FULLURL: req.gitUrl,
-    RUN_STAGES: req.runStages,
-    VARS: JSON.stringify(req.vars),
-    WHARF_INSTANCE: req.instance,
+/** The build's part of the worker's env contract (`toWorkerEnv`); the backend adds where it runs. */
+export function workerBuild(workerId: string, req: BuildRequest): WorkerEnv {
+  return {
+    buildRef: String(req.buildRef),
+    workerId,
+    instance: req.instance,
+    ...(req.projectId !== null ? { projectId: String(req.projectId) } : {}),
+    gitUrl: req.gitUrl,
+    runStages: req.runStages,
+    vars: req.vars,
+    ...pick({
+      gitBranch: req.gitBranch,
+      repoBranch: req.repoBranch,
+      repoGroup: req.repoGroup,
+      repoName: req.repoName,
+      environment: req.environment,
+      gitToken: req.gitToken,
+      traceparent: req.traceparent,
+    }),
   };
-  if (req.projectId !== null) env.WHARF_PROJECT_ID = String(req.projectId);
-  if (req.gitBranch) env.GIT_BRANCH = req.gitBranch;
-  if (req.repoBranch) env.REPO_BRANCH = req.repoBranch;
-  if (req.repoGroup) env.REPO_GROUP = req.repoGroup;
-  if (req.repoName) env.REPO_NAME = req.repoName;
-  if (req.environment) env.ENVIRONMENT = req.environment;
-  if (req.gitToken) env.GIT_TOKEN = req.gitToken;
-  if (req.traceparent) env[TRACEPARENT_ENV] = req.traceparent;
-  return env;
+}
+
+function pick<T extends Record<string, string | undefined>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v)) as Partial<T>;
 }

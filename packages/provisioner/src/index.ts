@@ -4,9 +4,11 @@ export {
   type BackendWorker,
   stopGraceOf,
   type WorkerBackend,
+  type WorkerPlacement,
   type WorkerRuntimeOptions,
   type WorkerSpec,
-  workerRuntimeEnv,
+  workerEnv,
+  workerTokenOf,
 } from "./backend/backend.js";
 export { DockerBackend, type DockerBackendOptions } from "./backend/docker.js";
 export {
@@ -20,7 +22,7 @@ export {
 } from "./backend/docker-spec.js";
 export { LocalBackend, type LocalBackendOptions } from "./backend/local.js";
 export { defaultWorkerCommand } from "./backend/worker-command.js";
-export { type BuildRequest, parseBuildRequest, parseVars, workerBuildEnv } from "./build-request.js";
+export { type BuildRequest, parseBuildRequest, parseVars, workerBuild } from "./build-request.js";
 export {
   type CreateWorkerParams,
   ProvisionerClient,

@@ -3,6 +3,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { readWorkerEnv } from "@wharf/proto/worker-env";
 import {
   containersWithLabel,
   dockerSocketPath,
@@ -32,10 +33,22 @@ const hasDocker = await requireDockerOrSkip();
 const INSTANCE = `docker-test-${process.pid}`;
 
 const created: string[] = [];
+const BUILD_TIMEOUT_MS = 10 * 60_000;
 
 async function labelsOf(containerId: string): Promise<Record<string, string>> {
   const { stdout } = await run("docker", ["inspect", "--format", "{{json .Config.Labels}}", containerId]);
   return JSON.parse(stdout);
+}
+
+/** The environment the engine gave the container's process. */
+async function envOf(containerId: string): Promise<Record<string, string>> {
+  const { stdout } = await run("docker", ["inspect", "--format", "{{json .Config.Env}}", containerId]);
+  return Object.fromEntries(
+    (JSON.parse(stdout) as string[]).map((kv) => [
+      kv.slice(0, kv.indexOf("=")),
+      kv.slice(kv.indexOf("=") + 1),
+    ]),
+  );
 }
 
 /** Workers from the base image running this checkout's worker with the host's node. */
@@ -47,6 +60,8 @@ function dockerBackend(executor: "local" | "docker", reposDir: string): DockerBa
     network: "host",
     bindHost: "127.0.0.1",
     stopGraceMs: 5000,
+    // The provisioner's WHARF_BUILD_TIMEOUT: reaches the worker container through the env contract.
+    buildTimeoutMs: BUILD_TIMEOUT_MS,
     executor,
     socketPath: dockerSocketPath(),
   });
@@ -128,6 +143,12 @@ describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
       [LABEL_WORKER_ID]: workerId,
     });
     expect(done.address).toBe(`127.0.0.1:${labels[LABEL_GRPC_PORT]}`);
+    expect(readWorkerEnv(await envOf(container as string))).toMatchObject({
+      buildRef: "71",
+      workerId,
+      buildTimeoutMs: BUILD_TIMEOUT_MS,
+      executor: "local",
+    });
   }, 180_000);
 
   it("DELETE stops and removes the worker container", async () => {

@@ -12,14 +12,12 @@ import {
  * One trace per build across the three processes. Each process starts its spans with an
  * explicit parent taken from the W3C `traceparent` the one before it handed on: the
  * provisioner from wharf-api's request header, the worker from its environment
- * (TRACEPARENT_ENV), the aggregator from the worker's gRPC response metadata
+ * (`WORKER_ENV.traceparent`), the aggregator from the worker's gRPC response metadata
  * (TRACEPARENT_METADATA). No context manager (async hooks) and no global provider: each
  * service has its own tracer (see startTracing), so services sharing a process keep their
  * names; with tracing off the tracer is the API's no-op and no traceparent is handed on.
  */
 
-/** The environment variable a worker's parent span reaches it in (the OTel env-carrier name). */
-export const TRACEPARENT_ENV = "TRACEPARENT";
 /** The gRPC metadata key (and HTTP header) a span's context travels in. */
 export const TRACEPARENT_METADATA = "traceparent";
 

@@ -4,7 +4,6 @@ export {
   type Span,
   type SpanAttributes,
   startSpan,
-  TRACEPARENT_ENV,
   TRACEPARENT_METADATA,
   type Tracer,
   traceparentOf,

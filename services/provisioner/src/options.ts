@@ -90,6 +90,9 @@ export const FORWARDED_EXECUTOR_ENV = [
   "WHARF_K8S_START_TIMEOUT",
 ] as const;
 
+/** WHARF_BUILD_TIMEOUT's default: one hour (wharf-cmd has no build timeout; a hung build must not hold a worker for ever). */
+export const DEFAULT_BUILD_TIMEOUT_MS = 60 * 60_000;
+
 /** Everything the provisioner service needs, with defaults applied and durations in ms. */
 export interface CompiledOptions {
   /** OpenTelemetry's standard OTEL_* settings: traces over OTLP when an endpoint is set. */
@@ -106,6 +109,8 @@ export interface CompiledOptions {
   /** WHARF_WORKER_RETENTION: ended rows kept (a repeated POST of their build gets them back). */
   retentionMs: number;
   workerToken?: string;
+  /** WHARF_BUILD_TIMEOUT: every build this provisioner starts fails once it ran this long. */
+  buildTimeoutMs: number;
   workerStopGraceMs: number;
   shutdownGraceMs: number;
   /** WHARF_PROVISIONER_MAX_URL: longest request path and query in bytes (414 beyond). */
@@ -255,6 +260,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_K8S_WORKER_START_TIMEOUT | 2m (until the pod has an IP) |
  * | WHARF_K8S_WORKSPACE_*, _STORAGE_CLASS, _{HELM,KUBECTL,KANIKO,NUGET}_IMAGE, _START_TIMEOUT | passed to worker pods |
  * | WHARF_WORKER_TOKEN | the key of each worker's own gRPC token; unset: a random key kept in WHARF_DATA_DIR/worker-token.key |
+ * | WHARF_BUILD_TIMEOUT | 60m: a build still running after this fails, its log saying so (every backend's workers get it; wharf-cmd has none) |
  * | WHARF_WORKER_STOP_GRACE | 15s (SIGTERM → SIGKILL; a stopped worker hands its last lines on meanwhile) |
  * | WHARF_SHUTDOWN_GRACE | the worker stop grace + 5s (a DELETE in flight may be stopping a worker) |
  * | WHARF_PROVISIONER_MAX_URL | 8192 bytes of path and query, else 414 (an nginx ingress's default; wharf-api's trigger is far shorter) |
@@ -262,6 +268,8 @@ function list(text: string | undefined): string[] {
  * | WHARF_PROVISIONER_TRIGGER_RATE | 120 `POST /api/worker` per token and minute, else 429 with Retry-After (retries count); 0: no limit |
  */
 export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
+  const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", DEFAULT_BUILD_TIMEOUT_MS);
+  if (buildTimeoutMs <= 0) throw new ConfigError("WHARF_BUILD_TIMEOUT must be longer than 0");
   const workerStopGraceMs = envDurationMs(env, "WHARF_WORKER_STOP_GRACE", 15_000);
   const dataDir = path.resolve(cwd, envString(env, "WHARF_DATA_DIR", ".wharf"));
   const maxWorkers = envInt(env, "WHARF_MAX_WORKERS", 4);
@@ -335,6 +343,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     pollIntervalMs: envDurationMs(env, "WHARF_POLL_INTERVAL", 1000),
     retentionMs: envDurationMs(env, "WHARF_WORKER_RETENTION", DEFAULT_RETENTION_MS),
     ...(workerToken ? { workerToken } : {}),
+    buildTimeoutMs,
     workerStopGraceMs,
     shutdownGraceMs: envDurationMs(env, "WHARF_SHUTDOWN_GRACE", workerStopGraceMs + 5_000),
     maxUrlLength,

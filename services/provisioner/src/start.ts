@@ -23,7 +23,11 @@ export interface RunningProvisioner {
 }
 
 async function createBackend(opts: CompiledOptions, workerKey: string, log: Logger): Promise<WorkerBackend> {
-  const runtime = { stopGraceMs: opts.workerStopGraceMs, workerToken: workerKey };
+  const runtime = {
+    stopGraceMs: opts.workerStopGraceMs,
+    workerToken: workerKey,
+    buildTimeoutMs: opts.buildTimeoutMs,
+  };
   const b = opts.backend;
   if (b.kind === "kubernetes") {
     // Loaded only here, so local and docker setups never load the Kubernetes client.

@@ -1,5 +1,7 @@
+import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import { ConfigError } from "@wharf/config";
 import { type FakeClusterEnv, type FakeKubeApiServer, startFakeClusterEnv } from "@wharf/kube-fake";
+import { readWorkerEnv } from "@wharf/proto/worker-env";
 import { waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileOptions, startProvisioner } from "../src/index.js";
@@ -34,6 +36,17 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
       startTimeoutMs: 30_000,
       workerEnv: { WHARF_K8S_WORKSPACE_SIZE: "5Gi", WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1" },
     });
+  });
+
+  it("reads WHARF_BUILD_TIMEOUT for every backend: 60 minutes unless set, never 0", () => {
+    const base = { WHARF_PROVISIONER_BACKEND: "kubernetes", WHARF_K8S_WORKER_IMAGE: "w" };
+    expect(compileOptions(base).buildTimeoutMs).toBe(60 * 60_000);
+    expect(compileOptions({ ...base, WHARF_BUILD_TIMEOUT: "2h30m" }).buildTimeoutMs).toBe(150 * 60_000);
+    expect(compileOptions({ WHARF_BUILD_TIMEOUT: "90s" }).buildTimeoutMs).toBe(90_000);
+    expect(() => compileOptions({ WHARF_BUILD_TIMEOUT: "0" })).toThrow(
+      /WHARF_BUILD_TIMEOUT must be longer than 0/,
+    );
+    expect(() => compileOptions({ WHARF_BUILD_TIMEOUT: "later" })).toThrow(ConfigError);
   });
 
   it.each([
@@ -85,6 +98,7 @@ describe("startProvisioner with the kubernetes backend", () => {
       const q = new URLSearchParams({
         BUILD_REF: "61",
         GIT_FULLURL: "file:///nonexistent",
+        GIT_TOKEN: "k8s-git-t0ken",
         WHARF_INSTANCE: "svc",
       });
       const res = await fetch(`${p.url}/api/worker?${q}`, { method: "POST" });
@@ -102,6 +116,23 @@ describe("startProvisioner with the kubernetes backend", () => {
       expect(worker.command).toEqual(["sleep", "30"]);
       expect(worker.env).toContainEqual({ name: "WHARF_K8S_WORKSPACE_SIZE", value: "5Gi" });
       expect(worker.env).toContainEqual({ name: "WHARF_EXECUTOR", value: "kubernetes" });
+      // The worker env contract, with the provisioner's default build timeout (WHARF_BUILD_TIMEOUT
+      // unset: 60 minutes); the git token only through the worker's Secret, never in the spec.
+      const plain = Object.fromEntries(
+        (worker.env as V1EnvVar[])
+          .filter((e) => e.value !== undefined)
+          .map((e) => [e.name, e.value as string]),
+      );
+      expect(readWorkerEnv(plain)).toMatchObject({
+        buildRef: "61",
+        workerId,
+        instance: "svc",
+        buildTimeoutMs: 60 * 60_000,
+        executor: "kubernetes",
+      });
+      expect(JSON.stringify(pod)).not.toContain("k8s-git-t0ken");
+      const clone = pod?.spec.initContainers?.[0] as V1Container;
+      expect(clone.env?.find((e) => e.name === "GIT_TOKEN")?.valueFrom?.secretKeyRef).toBeDefined();
       const deleted = await fetch(`${p.url}/api/worker/${workerId}`, { method: "DELETE" });
       expect(deleted.status).toBe(204);
       // DELETE answers without waiting for the pod to go (its grace can be long); it goes.

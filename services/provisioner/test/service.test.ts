@@ -24,6 +24,7 @@ describe("compileOptions", () => {
       maxWorkers: 4,
       pollIntervalMs: 1000,
       retentionMs: 7 * 24 * 3600_000,
+      buildTimeoutMs: 60 * 60_000,
       workerStopGraceMs: 15_000,
       shutdownGraceMs: 20_000,
       maxUrlLength: 8192,

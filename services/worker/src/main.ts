@@ -4,6 +4,7 @@ import path from "node:path";
 import { buildInfo, ConfigError, createLogger, GracefulShutdown, type Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
 import { encodeWorkerExitReport, type WorkerEvent } from "@wharf/proto";
+import { WORKER_ENV } from "@wharf/proto/worker-env";
 import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
@@ -95,7 +96,7 @@ export interface RunFlags {
  */
 export async function runPipelineHere(flags: RunFlags): Promise<number> {
   // Results of a local run are shown, not kept, unless WHARF_DATA_DIR asks for it.
-  const keptDataDir = process.env.WHARF_DATA_DIR;
+  const keptDataDir = process.env[WORKER_ENV.dataDir] || undefined;
   const scratchDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-run-"));
   try {
     return await runWithScratch(flags, keptDataDir, scratchDir);
@@ -117,20 +118,18 @@ async function runWithScratch(
   }
   let opts: ReturnType<typeof compileWorkerOptions>;
   try {
-    opts = compileWorkerOptions(
-      { ...process.env, WHARF_BUILD_REF: process.env.WHARF_BUILD_REF ?? `run-${Date.now()}` },
-      {
-        source: { kind: "dir", dir: sourceDir },
-        executor: flags.backend,
-        port: flags.serve ? flags.port : 0,
-        httpPort: -1,
-        host: "127.0.0.1",
-        dataDir: keptDataDir ?? scratchDir,
-        inputs: flags.input,
-        ...(flags.stage ? { stage: flags.stage } : {}),
-        ...(flags.env ? { environment: flags.env } : {}),
-      },
-    );
+    opts = compileWorkerOptions(process.env, {
+      buildRef: process.env[WORKER_ENV.buildRef] || `run-${Date.now()}`,
+      source: { kind: "dir", dir: sourceDir },
+      executor: flags.backend,
+      port: flags.serve ? flags.port : 0,
+      httpPort: -1,
+      host: "127.0.0.1",
+      dataDir: keptDataDir ?? scratchDir,
+      inputs: flags.input,
+      ...(flags.stage ? { stage: flags.stage } : {}),
+      ...(flags.env ? { environment: flags.env } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);

@@ -1,9 +1,7 @@
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
-import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
-import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
-import { TRACEPARENT_ENV } from "@wharf/tracing";
+import { ConfigError, type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 
 export type BuildSource =
   | { kind: "dir"; dir: string }
@@ -16,6 +14,8 @@ export interface WorkerOptions {
   /** A stage name, or undefined for all stages (RUN_STAGES=ALL). */
   stage?: string;
   environment?: string;
+  /** wharf-api's project (WHARF_PROJECT_ID), a build fact of the pipeline's variables. */
+  projectId?: string;
   /** Input values (VARS / -i). */
   inputs: Record<string, string>;
   executor: "local" | "docker" | "kubernetes";
@@ -27,6 +27,7 @@ export interface WorkerOptions {
   token?: string;
   /** Root of kept results: <dataDir>/builds/<buildRef>. */
   dataDir: string;
+  /** The build fails once it ran this long (WHARF_BUILD_TIMEOUT); unset: no limit. */
   buildTimeoutMs?: number;
   stopGraceMs: number;
   /**
@@ -35,8 +36,6 @@ export interface WorkerOptions {
    * long after the signal. The provisioner sets it to end before its own SIGKILL.
    */
   releaseGraceMs: number;
-  /** The W3C traceparent of the span that started this worker (TRACEPARENT): the build's spans are its children. */
-  traceparent?: string;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
@@ -49,8 +48,10 @@ export interface WorkerOptions {
    * the Kubernetes worker pod sets its termination message path. Unset: none is written.
    */
   terminationMessagePath?: string;
-  /** The provisioner's base URL to tell when ready and when the build ended (WORKER_EVENTS_URL_ENV). */
+  /** The provisioner's base URL to tell when ready and when the build ended (WHARF_WORKER_EVENTS_URL). */
   eventsUrl?: string;
+  /** The W3C traceparent of the span that started this worker (TRACEPARENT): the build's spans are its children. */
+  traceparent?: string;
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -101,68 +102,73 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
  */
 export const DEFAULT_DOCKER_NETWORK = "build";
 
-/** VARS (see parseBuildVars), its problems as a ConfigError. */
-export function parseVars(text: string | undefined): Record<string, string> {
+/** The worker env contract's fields (@wharf/proto/worker-env), its problems as a ConfigError. */
+function readContract(env: Env): Partial<WorkerEnv> {
   try {
-    return parseBuildVars(text);
+    return readWorkerEnv(env);
   } catch (err) {
-    if (!(err instanceof BuildVarsError)) throw err;
-    throw new ConfigError(`VARS ${err.message}`, { cause: err });
+    if (!(err instanceof WorkerEnvError)) throw err;
+    throw new ConfigError(err.message, { cause: err });
   }
 }
 
+function sourceOf(c: Partial<WorkerEnv>): BuildSource | undefined {
+  if (c.sourceDir) return { kind: "dir", dir: path.resolve(c.sourceDir) };
+  if (!c.gitUrl) return undefined;
+  return {
+    kind: "git",
+    url: c.gitUrl,
+    ...(c.gitBranch ? { branch: c.gitBranch } : {}),
+    ...(c.gitToken ? { token: c.gitToken } : {}),
+  };
+}
+
 /**
- * The worker's one place that reads the environment. Flags from the CLI come in
- * as `overrides` and win over env.
+ * The worker's one place that reads the environment: the provisioner's contract through
+ * `readWorkerEnv`, the worker's own settings (WHARF_STOP_GRACE, WHARF_DOCKER_NETWORK, …)
+ * here. Flags from the CLI come in as `overrides` and win over env.
+ *
+ * | variable | default |
+ * | --- | --- |
+ * | WHARF_BUILD_TIMEOUT | none: the build may run for ever (the provisioner sets its own, default 60m) |
+ * | WHARF_WORKER_PORT / _HTTP_PORT | 5010 / the gRPC port + 1 |
+ * | WHARF_STOP_GRACE | 3s (a cancelled step's SIGTERM → SIGKILL) |
+ * | WHARF_RELEASE_GRACE | 10s |
+ * | WHARF_WORKER_IDLE_TIMEOUT | 0: wait for Release |
  */
 export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
-  const buildRef = overrides.buildRef ?? envOptional(env, "WHARF_BUILD_REF") ?? envOptional(env, "BUILD_REF");
-  if (!buildRef) throw new ConfigError("WHARF_BUILD_REF is required");
-  const sourceDir = envOptional(env, "WHARF_SOURCE_DIR");
-  const gitUrl = envOptional(env, "GIT_FULLURL");
-  let source: BuildSource | undefined = overrides.source;
-  if (!source && sourceDir) source = { kind: "dir", dir: path.resolve(sourceDir) };
-  if (!source && gitUrl) {
-    const branch = envOptional(env, "GIT_BRANCH");
-    const token = envOptional(env, "GIT_TOKEN");
-    source = { kind: "git", url: gitUrl, ...(branch ? { branch } : {}), ...(token ? { token } : {}) };
-  }
-  if (!source) throw new ConfigError("set WHARF_SOURCE_DIR or GIT_FULLURL");
-  const runStages = envOptional(env, "RUN_STAGES");
-  const executor = envString(env, "WHARF_EXECUTOR", "local");
-  if (executor !== "local" && executor !== "docker" && executor !== "kubernetes") {
-    throw new ConfigError(`WHARF_EXECUTOR must be local, docker or kubernetes, got "${executor}"`);
-  }
-  const port = overrides.port ?? envInt(env, "WHARF_WORKER_PORT", 5010);
-  const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", 0);
-  const token = envOptional(env, "WHARF_WORKER_TOKEN");
-  const environment = envOptional(env, "ENVIRONMENT");
+  const c = readContract(env);
+  const buildRef = overrides.buildRef ?? c.buildRef;
+  if (!buildRef) throw new ConfigError(`${WORKER_ENV.buildRef} is required`);
+  const source = overrides.source ?? sourceOf(c);
+  if (!source) throw new ConfigError(`set ${WORKER_ENV.sourceDir} or ${WORKER_ENV.gitUrl}`);
+  const port = overrides.port ?? c.port ?? 5010;
   const registry = compileRegistry(env);
-  const terminationMessagePath = envOptional(env, "WHARF_TERMINATION_MESSAGE_PATH");
-  const eventsUrl = envOptional(env, WORKER_EVENTS_URL_ENV);
-  const traceparent = envOptional(env, TRACEPARENT_ENV);
+  const optional = <K extends keyof WorkerOptions>(key: K, v: WorkerOptions[K] | undefined) =>
+    v === undefined ? {} : { [key]: v };
   return {
     buildRef,
-    workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
+    workerId: c.workerId ?? `local-${buildRef}`,
     source,
-    ...(runStages && runStages.toUpperCase() !== "ALL" ? { stage: runStages } : {}),
-    ...(environment ? { environment } : {}),
-    inputs: parseVars(envOptional(env, "VARS")),
-    executor,
-    host: envString(env, "WHARF_WORKER_HOST", "0.0.0.0"),
+    ...(c.runStages && c.runStages.toUpperCase() !== "ALL" ? { stage: c.runStages } : {}),
+    ...optional("environment", c.environment),
+    ...optional("projectId", c.projectId),
+    inputs: c.vars ?? {},
+    executor: c.executor ?? "local",
+    host: c.host ?? "0.0.0.0",
     port,
-    httpPort: envInt(env, "WHARF_WORKER_HTTP_PORT", port === 0 ? 0 : port + 1),
-    ...(token ? { token } : {}),
-    dataDir: path.resolve(envString(env, "WHARF_DATA_DIR", path.join(os.tmpdir(), "wharf-worker"))),
-    ...(buildTimeoutMs > 0 ? { buildTimeoutMs } : {}),
+    httpPort: c.httpPort ?? (port === 0 ? 0 : port + 1),
+    ...optional("token", c.workerToken),
+    dataDir: path.resolve(c.dataDir ?? path.join(os.tmpdir(), "wharf-worker")),
+    ...(c.buildTimeoutMs ? { buildTimeoutMs: c.buildTimeoutMs } : {}),
     stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
-    releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
+    releaseGraceMs: c.releaseGraceMs ?? 10_000,
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
-    ...(registry ? { registry } : {}),
-    ...(terminationMessagePath ? { terminationMessagePath } : {}),
-    ...(eventsUrl ? { eventsUrl } : {}),
-    ...(traceparent ? { traceparent } : {}),
+    ...optional("registry", registry),
+    ...optional("terminationMessagePath", c.terminationMessagePath),
+    ...optional("eventsUrl", c.eventsUrl),
+    ...optional("traceparent", c.traceparent),
     ...overrides,
   };
 }

@@ -10,12 +10,11 @@ export interface PlannedBuild {
 
 /** Loads `.wharf-ci.yml` from the checkout and plans it with the build's stage, environment and inputs. */
 export async function planBuild(sourceDir: string, opts: WorkerOptions): Promise<PlannedBuild> {
-  const projectId = process.env.WHARF_PROJECT_ID;
   const loaded = await loadPipeline(sourceDir, {
     ...(opts.stage ? { stage: opts.stage } : {}),
     ...(opts.environment ? { environment: opts.environment } : {}),
     inputs: opts.inputs,
-    build: { ref: opts.buildRef, ...(projectId ? { projectId } : {}) },
+    build: { ref: opts.buildRef, ...(opts.projectId ? { projectId: opts.projectId } : {}) },
   });
   const errors = loaded.diagnostics.filter((d) => d.severity === "error").map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === "warning").map(formatDiagnostic);

@@ -28,6 +28,7 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
   let dir: string;
   let registry: ChildProcess;
   let host: string;
+  let pulledId: string | undefined;
   const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
 
   beforeAll(async () => {
@@ -59,6 +60,8 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
   afterAll(async () => {
     registry?.kill("SIGKILL");
     await run("docker", ["image", "rm", "-f", `${host}/wharf-test/pushed:v1`]).catch(() => {});
+    // The copy pulled back is also known by its digest, which the tag's removal leaves behind.
+    if (pulledId) await run("docker", ["image", "rm", "-f", pulledId]).catch(() => {});
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -98,7 +101,39 @@ describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGI
     });
     expect(await tags.json()).toEqual({ name: "wharf-test/pushed", tags: ["v1"] });
     expect(lines.join("\n")).not.toContain(PASSWORD);
-  }, 120_000);
+
+    // The digest the engine reported for the push is the registry's manifest digest...
+    const pushed = /digest: (sha256:[0-9a-f]{64})/.exec(lines.join("\n"))?.[1];
+    expect(pushed, lines.join("\n")).toBeDefined();
+    const manifest = await fetch(`http://${host}/v2/wharf-test/pushed/manifests/v1`, {
+      method: "HEAD",
+      headers: { authorization: basic, accept: "application/vnd.docker.distribution.manifest.v2+json" },
+    });
+    expect(manifest.headers.get("docker-content-digest")).toBe(pushed);
+    // ...and the image pulled back from the registry (the local copy removed first) has it and runs.
+    const image = `${host}/wharf-test/pushed:v1`;
+    await run("docker", ["image", "rm", "-f", image]);
+    const dockerConfig = await fs.mkdtemp(path.join(dir, "docker-config-"));
+    const asClient = { env: { ...process.env, DOCKER_CONFIG: dockerConfig } };
+    const login = spawn("docker", ["login", host, "-u", USER, "--password-stdin"], {
+      ...asClient,
+      stdio: "pipe",
+    });
+    login.stdin.end(PASSWORD);
+    expect(await new Promise((r) => login.on("close", r))).toBe(0);
+    await run("docker", ["pull", image], asClient);
+    const { stdout } = await run("docker", [
+      "image",
+      "inspect",
+      "--format",
+      "{{.Id}} {{json .RepoDigests}}",
+      image,
+    ]);
+    const [id, digests] = stdout.trim().split(" ", 2) as [string, string];
+    pulledId = id;
+    expect(JSON.parse(digests)).toContain(`${host}/wharf-test/pushed@${pushed}`);
+    expect((await run("docker", ["run", "--rm", image, "cat", "/built"])).stdout).toBe("built\n");
+  }, 180_000);
 
   it("fails the step, readably and without the password, when the registry refuses the credentials", async () => {
     const wrong = "mk-wrong-password-77aa";

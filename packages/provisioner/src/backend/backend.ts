@@ -1,5 +1,6 @@
 import { type WorkerExitReport, workerTokenFor } from "@wharf/proto";
-import type { BuildRequest } from "../build-request.js";
+import { toWorkerEnv, type WorkerEnv } from "@wharf/proto/worker-env";
+import { type BuildRequest, workerBuild } from "../build-request.js";
 
 /** What a backend needs to start one worker. */
 export interface WorkerSpec {
@@ -8,8 +9,8 @@ export interface WorkerSpec {
   name: string;
   request: BuildRequest;
   /**
-   * Where the worker tells that it is ready and that its build ended (WORKER_EVENTS_URL_ENV),
-   * when it can reach the provisioner there; without it the worker is probed.
+   * Where the worker tells that it is ready and that its build ended
+   * (WHARF_WORKER_EVENTS_URL), when it can reach the provisioner there; without it the worker is probed.
    */
   eventsUrl?: string;
 }
@@ -62,14 +63,16 @@ export function workerName(buildRef: number, workerId: string): string {
 
 /**
  * Settings every backend passes to the worker the same way (see the worker
- * contract): executor kind, gRPC token, extra env.
+ * contract, @wharf/proto/worker-env): build timeout, gRPC token, extra env.
  */
 export interface WorkerRuntimeOptions {
   /** The key each worker's own gRPC token is derived from (`workerTokenFor`, WHARF_WORKER_TOKEN). */
   workerToken?: string;
+  /** The provisioner's WHARF_BUILD_TIMEOUT: every build it starts fails once it ran this long. */
+  buildTimeoutMs?: number;
   /** Extra env for every worker (e.g. WHARF_LOG_LEVEL). */
   extraEnv?: Record<string, string>;
-  /** Grace between SIGTERM and SIGKILL when deleting a worker (default 15 s, see workerRuntimeEnv). */
+  /** Grace between SIGTERM and SIGKILL when deleting a worker (default 15 s, see workerEnv). */
   stopGraceMs?: number;
 }
 
@@ -81,16 +84,36 @@ export function stopGraceOf(opts: WorkerRuntimeOptions): number {
 /** Left between the end of a stopped worker's wait for Release and our SIGKILL, to exit cleanly. */
 const WORKER_EXIT_MS = 1_000;
 
+/** The worker's own gRPC token, when the provisioner has a key to derive it from. */
+export function workerTokenOf(opts: WorkerRuntimeOptions, workerId: string): string | undefined {
+  return opts.workerToken ? workerTokenFor(opts.workerToken, workerId) : undefined;
+}
+
+/** What the backend decides about a worker: where it serves and what it runs steps with. */
+export type WorkerPlacement = Omit<WorkerEnv, keyof ReturnType<typeof workerBuild> | "buildTimeoutMs">;
+
 /**
- * The env every backend gives a worker for these settings. A worker stopped mid-build
- * (a cancel through DELETE) cancels its steps and then waits for the aggregator's Release,
- * so the build's last lines and its final status still reach wharf-api: that wait
+ * The whole env of one worker, the same way for every backend: extra env, then the contract
+ * (`toWorkerEnv`): the build, the backend's placement, and these settings. A worker stopped
+ * mid-build (a cancel through DELETE) cancels its steps and then waits for the aggregator's
+ * Release, so the build's last lines and its final status still reach wharf-api: that wait
  * (WHARF_RELEASE_GRACE, counted from the signal) must end before the backend's SIGKILL.
  */
-export function workerRuntimeEnv(opts: WorkerRuntimeOptions, workerId: string): Record<string, string> {
-  const releaseGraceMs = Math.max(0, stopGraceOf(opts) - WORKER_EXIT_MS);
+export function workerEnv(
+  spec: WorkerSpec,
+  opts: WorkerRuntimeOptions,
+  placement: WorkerPlacement,
+): Record<string, string> {
+  const workerToken = workerTokenOf(opts, spec.workerId);
   return {
-    WHARF_RELEASE_GRACE: `${releaseGraceMs}ms`,
-    ...(opts.workerToken ? { WHARF_WORKER_TOKEN: workerTokenFor(opts.workerToken, workerId) } : {}),
+    ...opts.extraEnv,
+    ...toWorkerEnv({
+      ...workerBuild(spec.workerId, spec.request),
+      ...placement,
+      ...(opts.buildTimeoutMs ? { buildTimeoutMs: opts.buildTimeoutMs } : {}),
+      releaseGraceMs: Math.max(0, stopGraceOf(opts) - WORKER_EXIT_MS),
+      ...(workerToken ? { workerToken } : {}),
+      ...(spec.eventsUrl ? { eventsUrl: spec.eventsUrl } : {}),
+    }),
   };
 }

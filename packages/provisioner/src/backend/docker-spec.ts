@@ -1,7 +1,6 @@
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import type Docker from "dockerode";
-import { workerBuildEnv } from "../build-request.js";
-import { type WorkerRuntimeOptions, type WorkerSpec, workerRuntimeEnv } from "./backend.js";
+import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "./backend.js";
 
 export const LABEL_INSTANCE = WHARF_LABELS.instance;
 export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;
@@ -53,16 +52,14 @@ export function workerContainerSpec(
   const socket = opts.socketPath ?? "/var/run/docker.sock";
   const network = opts.network ?? "host";
   const env: Record<string, string> = {
-    ...opts.extraEnv,
-    ...workerBuildEnv(spec.workerId, spec.request),
-    WHARF_EXECUTOR: opts.executor ?? "docker",
-    WHARF_WORKER_HOST:
-      opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0"),
-    WHARF_WORKER_PORT: String(ports.grpc),
-    WHARF_WORKER_HTTP_PORT: String(ports.http),
-    WHARF_DATA_DIR: "/var/lib/wharf-worker",
+    ...workerEnv(spec, opts, {
+      executor: opts.executor ?? "docker",
+      host: opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0"),
+      port: ports.grpc,
+      httpPort: ports.http,
+      dataDir: "/var/lib/wharf-worker",
+    }),
     DOCKER_HOST: `unix://${socket}`,
-    ...workerRuntimeEnv(opts, spec.workerId),
   };
   const grpcKey = `${ports.grpc}/tcp`;
   const published =

@@ -4,8 +4,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
-import { workerBuildEnv } from "../build-request.js";
+import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { BackendError } from "../errors.js";
 import {
   type BackendWorker,
@@ -13,7 +12,7 @@ import {
   type WorkerBackend,
   type WorkerRuntimeOptions,
   type WorkerSpec,
-  workerRuntimeEnv,
+  workerEnv,
 } from "./backend.js";
 import { freePort } from "./free-port.js";
 import { defaultWorkerCommand, inheritedEnv } from "./worker-command.js";
@@ -79,15 +78,13 @@ export class LocalBackend implements WorkerBackend {
     if (!cmd) throw new BackendError("empty worker command");
     const env: Record<string, string> = {
       ...inheritedEnv(),
-      ...this.opts.extraEnv,
-      ...workerBuildEnv(spec.workerId, spec.request),
-      WHARF_EXECUTOR: this.opts.executor ?? "local",
-      WHARF_WORKER_HOST: this.host,
-      WHARF_WORKER_PORT: String(grpcPort),
-      WHARF_WORKER_HTTP_PORT: String(httpPort),
-      WHARF_DATA_DIR: path.join(dir, "data"),
-      ...workerRuntimeEnv(this.opts, spec.workerId),
-      ...(spec.eventsUrl ? { [WORKER_EVENTS_URL_ENV]: spec.eventsUrl } : {}),
+      ...workerEnv(spec, this.opts, {
+        executor: this.opts.executor ?? "local",
+        host: this.host,
+        port: grpcPort,
+        httpPort,
+        dataDir: path.join(dir, "data"),
+      }),
     };
     const log = fs.openSync(path.join(dir, "worker.log"), "a");
     let child: ChildProcess;
@@ -138,7 +135,7 @@ export class LocalBackend implements WorkerBackend {
     // Not our child (we restarted): trust the pid only if it still is that worker.
     try {
       const environ = fs.readFileSync(`/proc/${state.pid}/environ`, "latin1");
-      return environ.split("\0").includes(`WHARF_WORKER_ID=${state.workerId}`);
+      return environ.split("\0").includes(`${WORKER_ENV.workerId}=${state.workerId}`);
     } catch {
       return false;
     }

@@ -1,0 +1,167 @@
+import { parseBuildVars } from "./build-vars.js";
+import { DurationError, formatDurationMs, parseDurationMs } from "./duration.js";
+import { WORKER_EVENTS_URL_ENV } from "./worker-events.js";
+
+/**
+ * The provisioner → worker contract: the environment a backend starts a worker with. Every
+ * backend writes it with `toWorkerEnv` and the worker reads it with `readWorkerEnv`, so a key
+ * cannot be renamed on one side only. What the worker reads beyond these keys (its executor's
+ * own settings, log level) is operator configuration passed on as is, not this contract.
+ */
+export const WORKER_ENV = {
+  buildRef: "WHARF_BUILD_REF",
+  workerId: "WHARF_WORKER_ID",
+  instance: "WHARF_INSTANCE",
+  projectId: "WHARF_PROJECT_ID",
+  gitUrl: "GIT_FULLURL",
+  gitBranch: "GIT_BRANCH",
+  gitToken: "GIT_TOKEN",
+  repoBranch: "REPO_BRANCH",
+  repoGroup: "REPO_GROUP",
+  repoName: "REPO_NAME",
+  environment: "ENVIRONMENT",
+  runStages: "RUN_STAGES",
+  vars: "VARS",
+  buildTimeoutMs: "WHARF_BUILD_TIMEOUT",
+  executor: "WHARF_EXECUTOR",
+  host: "WHARF_WORKER_HOST",
+  port: "WHARF_WORKER_PORT",
+  httpPort: "WHARF_WORKER_HTTP_PORT",
+  dataDir: "WHARF_DATA_DIR",
+  sourceDir: "WHARF_SOURCE_DIR",
+  releaseGraceMs: "WHARF_RELEASE_GRACE",
+  workerToken: "WHARF_WORKER_TOKEN",
+  terminationMessagePath: "WHARF_TERMINATION_MESSAGE_PATH",
+  eventsUrl: WORKER_EVENTS_URL_ENV,
+  /** OpenTelemetry's environment carrier of a parent span. */
+  traceparent: "TRACEPARENT",
+} as const satisfies Record<keyof WorkerEnv, string>;
+
+/** wharf-api's own name of the build ref, which a worker started by hand may be given instead. */
+const LEGACY_BUILD_REF = "BUILD_REF";
+
+/**
+ * Keys whose values are credentials. A backend whose worker env ends up readable by others
+ * (a Kubernetes pod spec) leaves them out of it and hands them over another way (a Secret).
+ */
+export const WORKER_SECRET_ENV = [WORKER_ENV.gitToken, WORKER_ENV.workerToken] as const;
+
+export const WORKER_EXECUTORS = ["local", "docker", "kubernetes"] as const;
+export type WorkerExecutorKind = (typeof WORKER_EXECUTORS)[number];
+
+/** One worker's build and where it serves it; unset fields are left to the worker's defaults. */
+export interface WorkerEnv {
+  /** wharf-api's build id (BUILD_REF), or a local one (`run-…`). */
+  buildRef: string;
+  workerId?: string;
+  instance?: string;
+  projectId?: string;
+  gitUrl?: string;
+  gitBranch?: string;
+  gitToken?: string;
+  repoBranch?: string;
+  repoGroup?: string;
+  repoName?: string;
+  environment?: string;
+  /** "ALL" or one stage name. */
+  runStages?: string;
+  /** Input values. */
+  vars?: Record<string, string>;
+  /** The whole build's limit (the provisioner's WHARF_BUILD_TIMEOUT); a longer build fails. */
+  buildTimeoutMs?: number;
+  executor?: WorkerExecutorKind;
+  host?: string;
+  /** gRPC port; 0 picks a free one. */
+  port?: number;
+  /** Health/metrics port; 0 picks a free one, -1 none. */
+  httpPort?: number;
+  dataDir?: string;
+  /** A checkout already made (the Kubernetes clone container's); else the worker clones gitUrl. */
+  sourceDir?: string;
+  /** A worker stopped mid-build waits this long for the aggregator's Release (see backend.ts). */
+  releaseGraceMs?: number;
+  /** This worker's own gRPC token (`workerTokenFor`). */
+  workerToken?: string;
+  /** Where the build's WorkerExitReport is written when it ends. */
+  terminationMessagePath?: string;
+  /** The provisioner's base URL for worker events (worker-events.ts). */
+  eventsUrl?: string;
+  /** The W3C traceparent of the span that started the worker: its build's spans are children. */
+  traceparent?: string;
+}
+
+type Field = keyof typeof WORKER_ENV;
+
+/** Written as text by `toWorkerEnv`, read back by the matching reader of `readWorkerEnv`. */
+const DURATIONS: readonly Field[] = ["buildTimeoutMs", "releaseGraceMs"];
+const INTEGERS: readonly Field[] = ["port", "httpPort"];
+
+/** A contract key holds a value the worker cannot use; the message names the key, never a value. */
+export class WorkerEnvError extends Error {
+  override readonly name = "WorkerEnvError";
+}
+
+/** The env for `spec`: one entry per set field, nothing for unset or empty ones. */
+export function toWorkerEnv(spec: WorkerEnv): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const field of Object.keys(WORKER_ENV) as Field[]) {
+    const value = spec[field];
+    if (value === undefined || value === "") continue;
+    const key = WORKER_ENV[field];
+    if (field === "vars") env[key] = JSON.stringify(value);
+    else if (DURATIONS.includes(field)) env[key] = formatDurationMs(value as number);
+    else env[key] = String(value);
+  }
+  return env;
+}
+
+function readText(env: Readonly<Record<string, string | undefined>>, key: string): string | undefined {
+  const v = env[key];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+function readField(field: Field, text: string): unknown {
+  const key = WORKER_ENV[field];
+  if (field === "vars") {
+    try {
+      return parseBuildVars(text);
+    } catch (err) {
+      throw new WorkerEnvError(`${key} ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (DURATIONS.includes(field)) {
+    try {
+      return parseDurationMs(text);
+    } catch (err) {
+      if (!(err instanceof DurationError)) throw err;
+      throw new WorkerEnvError(`${key}: ${err.message}`, { cause: err });
+    }
+  }
+  if (INTEGERS.includes(field)) {
+    const n = Number(text);
+    if (!Number.isInteger(n)) throw new WorkerEnvError(`${key} must be an integer, got "${text}"`);
+    return n;
+  }
+  if (field === "executor" && !(WORKER_EXECUTORS as readonly string[]).includes(text)) {
+    throw new WorkerEnvError(`${key} must be local, docker or kubernetes, got "${text}"`);
+  }
+  return text;
+}
+
+/**
+ * The contract's fields found in `env` (empty values count as unset), checked; the build ref
+ * may also come as wharf-api's BUILD_REF. Throws WorkerEnvError for a value of the wrong kind.
+ * What is missing is left unset: the worker decides what it needs (`wharf run` makes up a
+ * build ref, `wharf worker serve` requires one).
+ */
+export function readWorkerEnv(env: Readonly<Record<string, string | undefined>>): Partial<WorkerEnv> {
+  const out: Record<string, unknown> = {};
+  const buildRef = readText(env, WORKER_ENV.buildRef) ?? readText(env, LEGACY_BUILD_REF);
+  if (buildRef !== undefined) out.buildRef = buildRef;
+  for (const field of Object.keys(WORKER_ENV) as Field[]) {
+    if (field === "buildRef") continue;
+    const text = readText(env, WORKER_ENV[field]);
+    if (text !== undefined) out[field] = readField(field, text);
+  }
+  return out as Partial<WorkerEnv>;
+}
