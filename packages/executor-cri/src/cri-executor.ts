@@ -149,10 +149,8 @@ export class CriExecutor implements Executor {
       });
     const state = this.builds.get(build.buildRef);
     if (!state) throw new ExecutorError(`build ${build.buildRef} has no sandbox: setupBuild was not called`);
-    const starting = this.start(build, state, step, env);
-    state.starting.add(starting);
-    try {
-      const proc = await starting;
+    // Tracked until the step is either handed out or removed again, so `destroyBuild` awaits both.
+    const starting = this.start(build, state, step, env).then(async (proc) => {
       if (state.destroyed) {
         await proc.destroy();
         throw new StepStartError(
@@ -166,6 +164,10 @@ export class CriExecutor implements Executor {
         () => state.steps.delete(proc),
       );
       return proc;
+    });
+    state.starting.add(starting);
+    try {
+      return await starting;
     } finally {
       state.starting.delete(starting);
     }

@@ -24,6 +24,8 @@ export class CriStep implements StepProcess {
   private readonly done = new AbortController();
   private readonly result: Promise<number>;
   private stopping: Promise<void> | undefined;
+  /** The runtime's reason for the end ("Completed", "Error", "OOMKilled"...), once `wait` resolved. */
+  reason: string | undefined;
 
   constructor(
     private readonly cri: CriClient,
@@ -79,7 +81,11 @@ export class CriStep implements StepProcess {
           continue;
         }
         // Read to the end after the runtime said it exited: the exit code is final now.
-        if (exited) return (await this.cri.containerStatus(this.containerId)).exitCode;
+        if (exited) {
+          const status = await this.cri.containerStatus(this.containerId);
+          this.reason = status.reason || undefined;
+          return status.exitCode;
+        }
         if (this.done.signal.aborted) return 137;
         const status = await this.cri.containerStatus(this.containerId).catch((err: unknown) => {
           if (this.done.signal.aborted) return undefined;

@@ -45,9 +45,24 @@ export async function removeLeftovers(cri: CriClient, labels: Record<string, str
   return found;
 }
 
+const REMOVING_POLLS = 50;
+
+/**
+ * Stops (no grace) and removes a container. Another remover may be at it too (the step's own
+ * destroy and the build's sweep): containerd then answers "already in removing state", and
+ * this waits, bounded, until the container is gone.
+ */
 export async function removeContainer(cri: CriClient, id: string): Promise<void> {
   await ignoreNotFound(cri.stopContainer(id, 0));
-  await ignoreNotFound(cri.removeContainer(id));
+  for (let poll = 1; ; poll++) {
+    try {
+      await ignoreNotFound(cri.removeContainer(id));
+      return;
+    } catch (err) {
+      if (!/removing state/.test(String((err as Error).message)) || poll >= REMOVING_POLLS) throw err;
+      await new Promise((r) => setTimeout(r, 20 * Math.min(poll, 10)));
+    }
+  }
 }
 
 /**
