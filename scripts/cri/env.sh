@@ -4,7 +4,8 @@ DATA="${WHARF_CRI_DIR:-/tmp/wharf-cri}"
 SOCK="$DATA/containerd.sock"
 DEAD=http://127.0.0.1:9                 # where registry pulls and proxied traffic go: nowhere
 PAUSE_IMAGE=wharf.local/pause:1          # the sandbox image, in containerd's config
-BUSYBOX_IMAGE=wharf.local/busybox:1      # the tests' step image (WHARF_CRI_TEST_IMAGE)
+# The step image of the tests and of examples/ (`wharf-test/busybox:latest`, as the runtime names it).
+BUSYBOX_IMAGE=docker.io/wharf-test/busybox:latest
 BRIDGE="${WHARF_CRI_BRIDGE:-wharfcri0}"
 POD_SUBNET=198.18.2.0/24                # scripts/kube uses 198.18.0.0/24
 log() { echo "== $(date +%T) $*" >&2; }

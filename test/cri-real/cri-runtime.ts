@@ -8,7 +8,7 @@ import { expect } from "vitest";
 /** The containerd of scripts/cri/up.sh (its stdout), or unset: the CRI tests are skipped. */
 export const CRI_ENDPOINT = process.env.WHARF_CRI_TEST_ENDPOINT;
 /** A step image the runtime has (up.sh imports it); no registry is reachable. */
-export const CRI_IMAGE = process.env.WHARF_CRI_TEST_IMAGE ?? "wharf.local/busybox:1";
+export const CRI_IMAGE = process.env.WHARF_CRI_TEST_IMAGE ?? "wharf-test/busybox:latest";
 /** The runtime's root, state and socket directory (up.sh keeps them all under one). */
 export const CRI_DIR = CRI_ENDPOINT ? path.dirname(CRI_ENDPOINT.replace(/^unix:\/\//, "")) : "";
 

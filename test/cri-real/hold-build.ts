@@ -14,7 +14,7 @@ const sourceDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-src-"));
 const executor = new CriExecutor({ endpoint: process.env.WHARF_CRI_TEST_ENDPOINT, workRoot });
 const build = { buildRef, sourceDir, labels: {}, env: {} };
 await executor.setupBuild(build);
-const image = process.env.WHARF_CRI_TEST_IMAGE ?? "wharf.local/busybox:1";
+const image = process.env.WHARF_CRI_TEST_IMAGE ?? "wharf-test/busybox:latest";
 await executor.startStep(build, containerStep(1, ["sleep 600"], { image }), {});
 await fs.rm(sourceDir, { recursive: true, force: true });
 process.stdout.write("ready\n");

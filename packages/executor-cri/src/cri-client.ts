@@ -3,9 +3,6 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
-/** Where containerd serves the CRI on a stock install; also CRI-O's `unix:///var/run/crio/crio.sock`. */
-export const DEFAULT_CRI_ENDPOINT = "unix:///run/containerd/containerd.sock";
-
 const protoFile = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
   "..",

@@ -13,14 +13,8 @@ import {
   StepStartError,
 } from "@wharf/executor";
 import { collectWorkspaceFiles, copyWorkspace } from "@wharf/executor-local/workspace";
-import {
-  CriClient,
-  DEFAULT_CRI_ENDPOINT,
-  grpcCode,
-  type PodSandboxConfig,
-  type PullAuth,
-} from "./cri-client.js";
-import { buildDirs, type CriNetwork, sandboxConfig, stepContainerConfig } from "./cri-spec.js";
+import { CriClient, grpcCode, type PodSandboxConfig, type PullAuth } from "./cri-client.js";
+import { buildDirs, sandboxConfig, stepContainerConfig } from "./cri-spec.js";
 import { CriStep } from "./cri-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-pull.js";
 import {
@@ -31,6 +25,7 @@ import {
   removeLeftovers,
 } from "./leftovers.js";
 import { LABEL_OWNER, ownerValue } from "./owner.js";
+import { type CriNetwork, DEFAULT_CRI_ENDPOINT } from "./settings.js";
 
 export interface CriExecutorOptions {
   /** The runtime's CRI socket (`unix:///...`); default DEFAULT_CRI_ENDPOINT (containerd's). */

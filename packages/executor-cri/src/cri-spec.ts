@@ -8,18 +8,12 @@ import {
   type NamespaceOption,
   type PodSandboxConfig,
 } from "./cri-client.js";
+import type { CriNetwork } from "./settings.js";
 
 /**
  * Pure builders of what the executor asks the runtime to create, apart from the calls so they
  * can be checked without a runtime.
  */
-
-/**
- * Network of a build's sandbox: "pod" (the default) is a network namespace of the sandbox's
- * own, set up by the runtime's CNI configuration (all steps of the build share it and reach
- * each other on localhost); "host" is the node's network, explicit opt-in only.
- */
-export type CriNetwork = "pod" | "host";
 
 /** Sandbox metadata namespace, so `crictl pods` shows wharf's sandboxes apart from a kubelet's. */
 export const SANDBOX_NAMESPACE = "wharf";

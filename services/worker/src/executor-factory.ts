@@ -24,6 +24,14 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
       logger: log.child({ executor: "docker" }),
     });
   }
+  if (opts.executor === "cri") {
+    const { CriExecutor } = await import("@wharf/executor-cri");
+    return new CriExecutor({
+      endpoint: opts.cri.endpoint,
+      network: opts.cri.network,
+      logger: log.child({ executor: "cri" }),
+    });
+  }
   const { LocalExecutor } = await import("@wharf/executor-local");
   log.debug("using the local executor: step images are ignored");
   return new LocalExecutor({

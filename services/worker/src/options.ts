@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { CRI_NETWORKS, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "@wharf/executor-cri/settings";
 import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 
@@ -17,7 +18,7 @@ export interface WorkerOptions {
   environment?: string;
   /** Input values (VARS / -i). */
   inputs: Record<string, string>;
-  executor: "local" | "docker" | "kubernetes";
+  executor: "local" | "docker" | "kubernetes" | "cri";
   host: string;
   /** gRPC port; 0 picks a free one. */
   port: number;
@@ -38,6 +39,8 @@ export interface WorkerOptions {
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
+  /** The CRI executor's runtime socket and sandbox network: see compileCri. */
+  cri: { endpoint: string; network: CriNetwork };
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
   /**
@@ -98,6 +101,27 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
  */
 export const DEFAULT_DOCKER_NETWORK = "build";
 
+/**
+ * The cri executor (WHARF_EXECUTOR=cri, `--backend cri`): steps as containers of a CRI runtime
+ * (containerd, CRI-O) on this host, one pod sandbox per build.
+ * - WHARF_CRI_ENDPOINT: the runtime's CRI socket; default DEFAULT_CRI_ENDPOINT, containerd's
+ *   `unix:///run/containerd/containerd.sock` (CRI-O: `unix:///var/run/crio/crio.sock`).
+ * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
+ *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
+ * The build's workspace and the runtime's log files are host directories under
+ * `$TMPDIR/wharf-cri`, shared by the workers of a host (a worker's first build removes what a
+ * killed one left there and in the runtime).
+ */
+function compileCri(env: Env): WorkerOptions["cri"] {
+  const network = envString(env, "WHARF_CRI_NETWORK", "pod");
+  if (!(CRI_NETWORKS as readonly string[]).includes(network))
+    throw new ConfigError(`WHARF_CRI_NETWORK must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
+  return {
+    endpoint: envString(env, "WHARF_CRI_ENDPOINT", DEFAULT_CRI_ENDPOINT),
+    network: network as CriNetwork,
+  };
+}
+
 /** VARS (see parseBuildVars), its problems as a ConfigError. */
 export function parseVars(text: string | undefined): Record<string, string> {
   try {
@@ -127,8 +151,8 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   if (!source) throw new ConfigError("set WHARF_SOURCE_DIR or GIT_FULLURL");
   const runStages = envOptional(env, "RUN_STAGES");
   const executor = envString(env, "WHARF_EXECUTOR", "local");
-  if (executor !== "local" && executor !== "docker" && executor !== "kubernetes") {
-    throw new ConfigError(`WHARF_EXECUTOR must be local, docker or kubernetes, got "${executor}"`);
+  if (executor !== "local" && executor !== "docker" && executor !== "kubernetes" && executor !== "cri") {
+    throw new ConfigError(`WHARF_EXECUTOR must be local, docker, kubernetes or cri, got "${executor}"`);
   }
   const port = overrides.port ?? envInt(env, "WHARF_WORKER_PORT", 5010);
   const buildTimeoutMs = envDurationMs(env, "WHARF_BUILD_TIMEOUT", 0);
@@ -155,6 +179,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
+    cri: compileCri(env),
     ...(registry ? { registry } : {}),
     ...(terminationMessagePath ? { terminationMessagePath } : {}),
     ...(eventsUrl ? { eventsUrl } : {}),
