@@ -48,12 +48,16 @@ export async function removeLeftovers(cri: CriClient, labels: Record<string, str
 const REMOVING_POLLS = 50;
 
 /**
- * Stops (no grace) and removes a container. Another remover may be at it too (the step's own
+ * Stops (no grace, unless known to have exited) and removes a container. Another remover may be at it too (the step's own
  * destroy and the build's sweep): containerd then answers "already in removing state", and
  * this waits, bounded, until the container is gone.
  */
-export async function removeContainer(cri: CriClient, id: string): Promise<void> {
-  await ignoreNotFound(cri.stopContainer(id, 0));
+export async function removeContainer(
+  cri: CriClient,
+  id: string,
+  opts: { stopFirst: boolean } = { stopFirst: true },
+): Promise<void> {
+  if (opts.stopFirst) await ignoreNotFound(cri.stopContainer(id, 0));
   for (let poll = 1; ; poll++) {
     try {
       await ignoreNotFound(cri.removeContainer(id));
