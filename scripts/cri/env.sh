@@ -8,4 +8,7 @@ PAUSE_IMAGE=wharf.local/pause:1          # the sandbox image, in containerd's co
 BUSYBOX_IMAGE=docker.io/wharf-test/busybox:latest
 BRIDGE="${WHARF_CRI_BRIDGE:-wharfcri0}"
 POD_SUBNET=198.18.2.0/24                # scripts/kube uses 198.18.0.0/24
+# A registry the tests may start (Debian's docker-registry, htpasswd auth) for authenticated pulls:
+# containerd reaches it over plain HTTP. up.sh writes it to $DATA/test-registry for the tests.
+TEST_REGISTRY="127.0.0.1:${WHARF_CRI_TEST_REGISTRY_PORT:-5055}"
 log() { echo "== $(date +%T) $*" >&2; }

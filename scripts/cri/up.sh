@@ -73,7 +73,10 @@ disabled_plugins = ["io.containerd.tracing.processor.v1.otlp", "io.containerd.in
     endpoint = ["$DEAD"]
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
     endpoint = ["$DEAD"]
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$TEST_REGISTRY"]
+    endpoint = ["http://$TEST_REGISTRY"]
 TOML
+echo "$TEST_REGISTRY" >"$DATA/test-registry"
 
 log "containerd ($SOCK)"
 env HTTP_PROXY=$DEAD HTTPS_PROXY=$DEAD http_proxy=$DEAD https_proxy=$DEAD NO_PROXY= no_proxy= \

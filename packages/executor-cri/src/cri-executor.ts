@@ -43,7 +43,7 @@ export interface CriExecutorOptions {
   pullPolicy?: PullPolicy;
   /** Upper bound of one image pull; default 300 000 ms. */
   pullTimeoutMs?: number;
-  /** Registry credentials of a step's image pull (an image's registry host → auth), never logged. */
+  /** Registry credentials for pulling a step's image (undefined: none), never logged nor in an error. */
   pullAuth?: (image: string) => PullAuth | undefined;
   logger?: Logger;
 }

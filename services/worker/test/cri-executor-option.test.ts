@@ -34,4 +34,25 @@ describe("WHARF_EXECUTOR=cri", () => {
     );
     (executor as unknown as { close(): void }).close();
   });
+
+  it("pulls step images of the worker's own registry (WHARF_REGISTRY_*) with its credentials, no others", async () => {
+    const executor = await createExecutor(
+      options({
+        WHARF_CRI_ENDPOINT: "unix:///nonexistent/wharf-cri.sock",
+        WHARF_REGISTRY_URL: "registry.example.test:5000",
+        WHARF_REGISTRY_USER: "ci",
+        WHARF_REGISTRY_PASSWORD: "pw-4e1b-secret",
+      }),
+      createLogger("test"),
+    );
+    const pullAuth = (executor as unknown as { pullAuth: (image: string) => unknown }).pullAuth;
+    expect(pullAuth("registry.example.test:5000/team/app:1")).toEqual({
+      username: "ci",
+      password: "pw-4e1b-secret",
+      serverAddress: "registry.example.test:5000",
+    });
+    for (const other of ["busybox", "team/app:1", "other.test/team/app:1", "registry.example.test/app:1"])
+      expect(pullAuth(other)).toBeUndefined();
+    (executor as unknown as { close(): void }).close();
+  });
 });
