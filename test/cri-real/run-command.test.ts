@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CREATED_BY_EXECUTOR, LABEL_CREATED_BY } from "@wharf/executor";
@@ -44,6 +45,8 @@ describe.skipIf(!CRI_ENDPOINT)("wharf run --backend cri (WHARF_CRI_TEST_ENDPOINT
       buildRefs: [],
     });
     expect(await mountsUnder(CRI_DIR)).toEqual([]);
+    // Nor the builds' workspaces and log files (the default work root, which `runtime` has too).
+    expect(await fs.readdir(runtime.workRoot).catch(() => [])).toEqual([]);
   });
   afterAll(() => runtime.close());
 

@@ -34,7 +34,7 @@ export interface CriExecutorOptions {
   network?: CriNetwork;
   /**
    * Host directory holding each build's workspace and container logs. The runtime bind-mounts
-   * and writes there, so it must be a path of the runtime's host; default `os.tmpdir()/wharf-cri`.
+   * and writes there, so it must be a path of the runtime's host; default `os.tmpdir()/wharf-cri-builds`.
    */
   workRoot?: string;
   /** Where the workspace is mounted in step containers, and their working directory; default "/workspace". */
@@ -81,7 +81,7 @@ export class CriExecutor implements Executor {
   constructor(options: CriExecutorOptions = {}) {
     this.cri = new CriClient(options.endpoint ?? DEFAULT_CRI_ENDPOINT);
     this.network = options.network ?? "pod";
-    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), "wharf-cri");
+    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), "wharf-cri-builds");
     this.workspacePath = options.workspacePath ?? "/workspace";
     this.pullPolicy = options.pullPolicy ?? "if-not-present";
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;

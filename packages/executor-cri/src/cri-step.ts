@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import { PassThrough, type Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StepProcess } from "@wharf/executor";
-import { ContainerState, type CriClient } from "./cri-client.js";
+import { ContainerState, type CriClient, isNotFound } from "./cri-client.js";
 import { CriLogParser } from "./cri-log-parser.js";
 import { removeContainer } from "./leftovers.js";
 
@@ -53,6 +53,8 @@ export class CriStep implements StepProcess {
     this.stopping ??= this.cri
       .stopContainer(this.containerId, Math.ceil(Math.max(0, graceMs) / 1000))
       .catch((err: unknown) => {
+        // Already removed (destroy ran first): nothing left to stop.
+        if (isNotFound(err)) return;
         this.stopping = undefined;
         throw err;
       });

@@ -109,7 +109,7 @@ export const DEFAULT_DOCKER_NETWORK = "build";
  * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
  *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
  * The build's workspace and the runtime's log files are host directories under
- * `$TMPDIR/wharf-cri`, shared by the workers of a host (a worker's first build removes what a
+ * `$TMPDIR/wharf-cri-builds`, shared by the workers of a host (a worker's first build removes what a
  * killed one left there and in the runtime).
  */
 function compileCri(env: Env): WorkerOptions["cri"] {
