@@ -13,7 +13,8 @@ import { assertCriBuildGone, CRI_ENDPOINT, CRI_IMAGE } from "./cri-runtime.js";
  * a locally imported busybox, the workspace a bind-mounted host directory, output from the
  * runtime's log files; after every build no sandbox, container, directory or mount is left.
  */
-const workRoot = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-cri-conf-"));
+// Made by the first setup (never when the suite is skipped), removed after it.
+const workRoot = path.join(os.tmpdir(), `wharf-cri-conf-${process.pid}`);
 const executor = new CriExecutor({ endpoint: CRI_ENDPOINT ?? "unix:///nonexistent", workRoot });
 
 describe.skipIf(!CRI_ENDPOINT)("on a real containerd (WHARF_CRI_TEST_ENDPOINT)", () => {

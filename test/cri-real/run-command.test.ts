@@ -48,7 +48,11 @@ describe.skipIf(!CRI_ENDPOINT)("wharf run --backend cri (WHARF_CRI_TEST_ENDPOINT
     // Nor the builds' workspaces and log files (the default work root, which `runtime` has too).
     expect(await fs.readdir(runtime.workRoot).catch(() => [])).toEqual([]);
   });
-  afterAll(() => runtime.close());
+  afterAll(async () => {
+    runtime.close();
+    // The default work root, if the builds left it empty (rmdir refuses anything else).
+    await fs.rmdir(runtime.workRoot).catch(() => undefined);
+  });
 
   it("runs examples/hello: parallel steps in the step image, logs relayed, exit 0", async () => {
     const r = await wharfRun(["examples/hello"]);
