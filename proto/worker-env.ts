@@ -46,7 +46,7 @@ const LEGACY_BUILD_REF = "BUILD_REF";
  */
 export const WORKER_SECRET_ENV = [WORKER_ENV.gitToken, WORKER_ENV.workerToken] as const;
 
-export const WORKER_EXECUTORS = ["local", "docker", "kubernetes"] as const;
+export const WORKER_EXECUTORS = ["local", "docker", "kubernetes", "cri"] as const;
 export type WorkerExecutorKind = (typeof WORKER_EXECUTORS)[number];
 
 /** One worker's build and where it serves it; unset fields are left to the worker's defaults. */
@@ -143,7 +143,7 @@ function readField(field: Field, text: string): unknown {
     return n;
   }
   if (field === "executor" && !(WORKER_EXECUTORS as readonly string[]).includes(text)) {
-    throw new WorkerEnvError(`${key} must be local, docker or kubernetes, got "${text}"`);
+    throw new WorkerEnvError(`${key} must be local, docker, kubernetes or cri, got "${text}"`);
   }
   return text;
 }

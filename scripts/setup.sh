@@ -2,7 +2,7 @@
 # Installs what wharf needs on a fresh Debian machine (idempotent): pnpm, git,
 # Docker engine, busybox (for the local test image), PostgreSQL server binaries,
 # Chromium (for the log page's browser test), Podman (the Docker backend is also
-# tested on Podman's Docker API), then the workspace's packages. Starts dockerd and
+# tested on Podman's Docker API), containerd and runc (the cri executor's tests), then the workspace's packages. Starts dockerd and
 # a Podman API service (socket $WHARF_PODMAN_SOCKET) when they are not running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,11 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 # A real registry on 127.0.0.1 (with htpasswd auth) for the push tests.
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+# The cri executor's tests: Debian's containerd (its CRI plugin), runc and the CNI plugins,
+# started per test run by scripts/cri/up.sh on a private socket.
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

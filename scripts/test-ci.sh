@@ -26,6 +26,24 @@ elif [ -n "${CI:-}" ]; then
   code=1
 fi
 
+# The cri executor on Debian's containerd (scripts/cri: its own socket, root and state under
+# /tmp/wharf-cri, a bridge with no route off it, images built from busybox-static), started for
+# this run and stopped after it. Required in CI; locally only with WHARF_CRI_REAL=1 (root).
+if [ -n "${CI:-}" ] || [ "${WHARF_CRI_REAL:-}" = 1 ]; then
+  echo "== the cri executor on containerd (scripts/cri)"
+  if endpoint=$(bash scripts/cri/up.sh 2>test-output/cri-up.log); then
+    WHARF_CRI_TEST_ENDPOINT="$endpoint" pnpm exec vitest run --config test/cri-real/vitest.config.ts \
+      --reporter=default --reporter=json --outputFile.json=test-output/vitest-cri.json
+    [ $? = 0 ] || code=1
+    reports+=(test-output/vitest-cri.json)
+  else
+    echo "containerd did not start (scripts/cri/up.sh):"
+    tail -n 30 test-output/cri-up.log
+    code=1
+  fi
+  bash scripts/cri/down.sh >test-output/cri-down.log 2>&1 || echo "scripts/cri/down.sh failed (test-output/cri-down.log)"
+fi
+
 # The Kubernetes tier on a real v1.20.2 control plane and kubelet (scripts/kube, see
 # deploy/kubernetes/REAL-CLUSTER.md): built once per machine (~10 min cold, kept in
 # /var/cache/wharf-kubernetes), started for this run and stopped after it. Required in CI;

@@ -19,8 +19,8 @@ export interface LocalBackendSettings {
   /** argv of the worker (WHARF_WORKER_CMD); undefined = this repo's `wharf worker serve`. */
   command?: string[];
   /** Step executor inside local workers (WHARF_WORKER_EXECUTOR). */
-  executor: "local" | "docker";
-  /** The docker executor's settings (FORWARDED_DOCKER_EXECUTOR_ENV), passed on to every worker. */
+  executor: "local" | "docker" | "cri";
+  /** The docker and cri executors' settings (FORWARDED_HOST_EXECUTOR_ENV), passed on to every worker. */
   workerEnv: Record<string, string>;
 }
 
@@ -32,20 +32,23 @@ export interface DockerBackendSettings {
   binds: string[];
   socketPath: string;
   advertiseHost: string;
-  /** The docker executor's settings (FORWARDED_DOCKER_EXECUTOR_ENV), passed on to every worker. */
+  /** The docker and cri executors' settings (FORWARDED_HOST_EXECUTOR_ENV), passed on to every worker. */
   workerEnv: Record<string, string>;
 }
 
 /**
- * Settings of the docker executor (declared by the worker) that the provisioner passes on to
- * the workers of its local and docker backends as they are: the steps' network and the
- * registry `docker` steps push to. Not to Kubernetes pods, whose spec would hold the password.
+ * Settings of the docker and cri executors (declared by the worker) that the provisioner
+ * passes on to the workers of its local and docker backends as they are: the steps' network,
+ * the registry `docker` steps push to, the CRI runtime's socket. Not to Kubernetes pods, whose
+ * spec would hold the password.
  */
-export const FORWARDED_DOCKER_EXECUTOR_ENV = [
+export const FORWARDED_HOST_EXECUTOR_ENV = [
   "WHARF_DOCKER_NETWORK",
   "WHARF_REGISTRY_URL",
   "WHARF_REGISTRY_USER",
   "WHARF_REGISTRY_PASSWORD",
+  "WHARF_CRI_ENDPOINT",
+  "WHARF_CRI_NETWORK",
 ] as const;
 
 export interface KubernetesBackendSettings {
@@ -241,13 +244,13 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_RETENTION | 168h (ended rows kept; GIT_TOKEN is dropped once the worker starts) |
  * | WHARF_PROVISIONER_BACKEND | local (or docker, kubernetes) |
  * | WHARF_WORKER_CMD | local: this program's `wharf worker serve`; docker, kubernetes: the image's own (`wharf worker serve`) |
- * | WHARF_WORKER_EXECUTOR | local (local backend only) |
+ * | WHARF_WORKER_EXECUTOR | local (local backend only; or docker, cri) |
  * | WHARF_WORKER_IMAGE | required for docker |
  * | WHARF_WORKER_NETWORK | host |
  * | WHARF_WORKER_BINDS | none (comma-separated host:container[:ro]) |
  * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
- * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD | passed to local and docker workers (the worker's settings) |
+ * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD, WHARF_CRI_ENDPOINT/_NETWORK | passed to local and docker workers (the worker's settings) |
  * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
  * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
  * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
@@ -281,17 +284,14 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
   let backend: CompiledOptions["backend"];
   if (kind === "local") {
     const executor = envString(env, "WHARF_WORKER_EXECUTOR", "local");
-    if (executor !== "local" && executor !== "docker") {
-      throw new ConfigError(`WHARF_WORKER_EXECUTOR must be local or docker, got "${executor}"`);
+    if (executor !== "local" && executor !== "docker" && executor !== "cri") {
+      throw new ConfigError(`WHARF_WORKER_EXECUTOR must be local, docker or cri, got "${executor}"`);
     }
     backend = {
       kind,
       executor,
       ...(command ? { command } : {}),
-      workerEnv: {
-        ...forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
-        ...forwarded(env, FORWARDED_TRACING_ENV),
-      },
+      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
     };
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
@@ -304,10 +304,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
-      workerEnv: {
-        ...forwarded(env, FORWARDED_DOCKER_EXECUTOR_ENV),
-        ...forwarded(env, FORWARDED_TRACING_ENV),
-      },
+      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
     };
   } else if (kind === "kubernetes") {
     backend = kubernetesSettings(env, command);

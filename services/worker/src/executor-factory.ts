@@ -24,6 +24,28 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
       logger: log.child({ executor: "docker" }),
     });
   }
+  if (opts.executor === "cri") {
+    const { CriExecutor, imageRegistryHost } = await import("@wharf/executor-cri");
+    const registry = opts.registry;
+    return new CriExecutor({
+      endpoint: opts.cri.endpoint,
+      network: opts.cri.network,
+      // Step images from the worker's own registry (WHARF_REGISTRY_*) are pulled with its credentials.
+      ...(registry?.username && registry.password
+        ? {
+            pullAuth: (image: string) =>
+              imageRegistryHost(image) === registry.serveraddress
+                ? {
+                    username: registry.username,
+                    password: registry.password,
+                    serverAddress: registry.serveraddress,
+                  }
+                : undefined,
+          }
+        : {}),
+      logger: log.child({ executor: "cri" }),
+    });
+  }
   const { LocalExecutor } = await import("@wharf/executor-local");
   log.debug("using the local executor: step images are ignored");
   return new LocalExecutor({

@@ -112,8 +112,8 @@ async function runWithScratch(
 ): Promise<number> {
   const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn", { pretty: true });
   const sourceDir = flags.dir;
-  if (flags.backend !== "local" && flags.backend !== "docker") {
-    process.stderr.write(`error: --backend must be local or docker\n`);
+  if (flags.backend !== "local" && flags.backend !== "docker" && flags.backend !== "cri") {
+    process.stderr.write(`error: --backend must be local, docker or cri\n`);
     return 2;
   }
   let opts: ReturnType<typeof compileWorkerOptions>;

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import { CRI_NETWORKS, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "@wharf/executor-cri/settings";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 
 export type BuildSource =
@@ -18,7 +19,7 @@ export interface WorkerOptions {
   projectId?: string;
   /** Input values (VARS / -i). */
   inputs: Record<string, string>;
-  executor: "local" | "docker" | "kubernetes";
+  executor: "local" | "docker" | "kubernetes" | "cri";
   host: string;
   /** gRPC port; 0 picks a free one. */
   port: number;
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
+  /** The CRI executor's runtime socket and sandbox network: see compileCri. */
+  cri: { endpoint: string; network: CriNetwork };
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
   /**
@@ -101,6 +104,27 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
  * - any other value: the name of an existing network, used as is (not created nor removed).
  */
 export const DEFAULT_DOCKER_NETWORK = "build";
+
+/**
+ * The cri executor (WHARF_EXECUTOR=cri, `--backend cri`): steps as containers of a CRI runtime
+ * (containerd, CRI-O) on this host, one pod sandbox per build.
+ * - WHARF_CRI_ENDPOINT: the runtime's CRI socket; default DEFAULT_CRI_ENDPOINT, containerd's
+ *   `unix:///run/containerd/containerd.sock` (CRI-O: `unix:///var/run/crio/crio.sock`).
+ * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
+ *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
+ * The build's workspace and the runtime's log files are host directories under
+ * `$TMPDIR/wharf-cri-builds`, shared by the workers of a host (a worker's first build removes what a
+ * killed one left there and in the runtime).
+ */
+function compileCri(env: Env): WorkerOptions["cri"] {
+  const network = envString(env, "WHARF_CRI_NETWORK", "pod");
+  if (!(CRI_NETWORKS as readonly string[]).includes(network))
+    throw new ConfigError(`WHARF_CRI_NETWORK must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
+  return {
+    endpoint: envString(env, "WHARF_CRI_ENDPOINT", DEFAULT_CRI_ENDPOINT),
+    network: network as CriNetwork,
+  };
+}
 
 /** The worker env contract's fields (@wharf/proto/worker-env), its problems as a ConfigError. */
 function readContract(env: Env): Partial<WorkerEnv> {
@@ -165,6 +189,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     releaseGraceMs: c.releaseGraceMs ?? 10_000,
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
+    cri: compileCri(env),
     ...optional("registry", registry),
     ...optional("terminationMessagePath", c.terminationMessagePath),
     ...optional("eventsUrl", c.eventsUrl),

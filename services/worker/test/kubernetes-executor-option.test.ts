@@ -45,6 +45,6 @@ describe("WHARF_EXECUTOR=kubernetes", () => {
   it("refuses an unknown executor", () => {
     expect(() =>
       compileWorkerOptions({ WHARF_BUILD_REF: "1", WHARF_SOURCE_DIR: dir, WHARF_EXECUTOR: "vm" }),
-    ).toThrow(/WHARF_EXECUTOR must be local, docker or kubernetes/);
+    ).toThrow(/WHARF_EXECUTOR must be local, docker, kubernetes or cri/);
   });
 });

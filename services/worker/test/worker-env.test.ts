@@ -79,7 +79,10 @@ describe("the worker env contract", () => {
     const bad: [Record<string, string>, RegExp][] = [
       [{ WHARF_BUILD_REF: "1", WHARF_BUILD_TIMEOUT: "soon" }, /^WHARF_BUILD_TIMEOUT: invalid duration/],
       [{ WHARF_BUILD_REF: "1", WHARF_WORKER_PORT: "50x" }, /^WHARF_WORKER_PORT must be an integer/],
-      [{ WHARF_BUILD_REF: "1", WHARF_EXECUTOR: "vm" }, /^WHARF_EXECUTOR must be local, docker or kubernetes/],
+      [
+        { WHARF_BUILD_REF: "1", WHARF_EXECUTOR: "vm" },
+        /^WHARF_EXECUTOR must be local, docker, kubernetes or cri/,
+      ],
       [{ WHARF_BUILD_REF: "1", VARS: "- s3cr3t-value" }, /^VARS must be a map/],
     ];
     for (const [env, message] of bad) {

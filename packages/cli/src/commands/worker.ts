@@ -30,7 +30,7 @@ export function register(program: Command): void {
       "run a pipeline here and stream its logs (exit 0 success, 1 failed, 2 invalid, 130 cancelled)",
     )
     .argument("[dir]", "directory holding .wharf-ci.yml", ".")
-    .option("--backend <kind>", "executor: local or docker", "local")
+    .option("--backend <kind>", "executor: local, docker or cri (WHARF_CRI_ENDPOINT)", "local")
     .option("-s, --stage <name>", "run only this stage")
     .option("-e, --env <name>", "environment to use")
     .option("-i, --input <key=value>", "input value (repeatable)", collectInput, {})

@@ -25,7 +25,7 @@ export interface LocalBackendOptions extends WorkerRuntimeOptions {
   /** Address the worker binds and is reached at (default 127.0.0.1). */
   host?: string;
   /** Step executor inside the worker (default "local"). */
-  executor?: "local" | "docker";
+  executor?: "local" | "docker" | "cri";
   /** Kill every worker on `close()` (tests, `wharf up`); default: leave them running. */
   stopWorkersOnClose?: boolean;
 }
