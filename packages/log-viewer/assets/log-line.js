@@ -83,5 +83,30 @@
     return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
   }
 
-  window.WharfLog = { escapeHtml, formatDuration, messageHtml, progressText, stripAnsi };
+  /**
+   * `GET <logs>?format=records` (log-records.ts): `logId TAB stepId TAB timestamp TAB message`
+   * per line. The message is last, so only the first three tabs of a line count.
+   */
+  function parseRecords(text) {
+    const lines = [];
+    let at = 0;
+    while (at < text.length) {
+      let end = text.indexOf("\n", at);
+      if (end === -1) end = text.length;
+      const a = text.indexOf("\t", at);
+      const b = text.indexOf("\t", a + 1);
+      const c = text.indexOf("\t", b + 1);
+      if (a === -1 || c === -1 || c > end) throw new Error(`malformed log record at ${at}`);
+      lines.push({
+        logId: Number(text.slice(at, a)),
+        stepId: Number(text.slice(a + 1, b)),
+        timestamp: Number(text.slice(b + 1, c)),
+        message: text.slice(c + 1, end),
+      });
+      at = end + 1;
+    }
+    return lines;
+  }
+
+  window.WharfLog = { escapeHtml, formatDuration, messageHtml, parseRecords, progressText, stripAnsi };
 })();

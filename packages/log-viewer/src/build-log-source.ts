@@ -14,6 +14,12 @@ export interface BuildLogSource {
   follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent>;
   summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary>;
+  /**
+   * Optional fast path of `GET …/logs?format=records` (log-records.ts): the records of every
+   * line up to `untilLogId`, as bytes or text; it must not wait for live lines. Without it the
+   * records are made from `follow`'s batches.
+   */
+  records?(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
 }
 
 /** Where a live build's worker serves gRPC. */

@@ -1,6 +1,7 @@
 import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
 import type { BuildLogSource } from "./build-log-source.js";
 import type { ViewerStep } from "./log-events.js";
+import { recordsOf } from "./log-records.js";
 
 /** A build's step table and times (epoch ms) as the aggregator kept them. */
 export interface RecordedBuildTable {
@@ -30,6 +31,10 @@ export class RecordedStepsSource implements BuildLogSource {
 
   followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
     return this.inner.followStatus(buildRef, afterEventId, signal);
+  }
+
+  records(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string> {
+    return recordsOf(this.inner, { buildRef, lastLogId: untilLogId }, signal);
   }
 
   async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {

@@ -55,6 +55,21 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build page in Chromium: a
     });
     await linked.waitForSelector("#L30000");
     expect(await linked.locator("#L30000 .msg").textContent()).toBe("line 30000");
+
+    // A reader going through the whole log keeps only what is near the viewport in the DOM.
+    for (const step of [1, 2]) await linked.locator(`#step-${step}-title`).click();
+    let most = 0;
+    for (let i = 0; i < 400; i++) {
+      const done = await linked.locator("#log-pane").evaluate((el) => {
+        el.scrollTop += el.clientHeight * 3;
+        return el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
+      });
+      await linked.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
+      most = Math.max(most, await linked.locator("#log .line").count());
+      if (done) break;
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThan(6000);
     expect(errors).toEqual([]);
   }, 90_000);
 });

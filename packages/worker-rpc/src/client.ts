@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto } from "@wharf/proto";
 import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
 import { healthServiceDefinition } from "./health-service.js";
+import { decodeLogBatch } from "./log-batch-decoder.js";
 import {
   artifactEventFromWire,
   logLineFromWire,
@@ -46,6 +47,11 @@ export interface WorkerClient {
     afterLogId: number,
     opts?: StreamOptions & { maxBatchLines?: number },
   ): AsyncIterable<LogEntry[]>;
+  /**
+   * StreamLogBatches' messages as they came (serialized StreamLogBatchesResponse), for readers
+   * that copy lines on without turning them into strings (the log viewer's records).
+   */
+  streamLogBatchesRaw(afterLogId: number, opts?: StreamOptions): AsyncIterable<Buffer>;
   /** The wharf-cmd compatible one-line-per-message stream. */
   streamLogs(afterLogId: number, opts?: StreamOptions): AsyncIterable<LogEntry>;
   streamStatus(afterEventId: number, opts?: StreamOptions): AsyncIterable<StatusEvent>;
@@ -60,6 +66,7 @@ export interface WorkerClient {
   close(): void;
 }
 
+const LOG_BATCHES_PATH = "/wharf.worker.v1.WorkerExtras/StreamLogBatches";
 const HEALTH_STATUSES: HealthStatus[] = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
 const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
 
@@ -98,6 +105,20 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
   const extras = new proto.WorkerExtras(address, credentials, shared) as unknown as AnyClient;
   const healthClient = new HealthClient(address, credentials, shared) as unknown as AnyClient;
   const timeoutMs = opts.callTimeoutMs ?? 30_000;
+  const logBatchesMethod = (proto.WorkerExtras.service as grpc.ServiceDefinition)
+    .StreamLogBatches as grpc.MethodDefinition<unknown, unknown>;
+  // StreamLogBatches with our own reading of the answers; the request as the loader encodes it.
+  const logBatches =
+    <T>(request: { afterLogId: number; maxBatchLines: number }, decode: (buf: Buffer) => T) =>
+    (md: grpc.Metadata) =>
+      extras.makeServerStreamRequest(
+        LOG_BATCHES_PATH,
+        logBatchesMethod.requestSerialize,
+        decode,
+        request,
+        md,
+        {},
+      );
 
   const metadata = () => {
     const md = new grpc.Metadata();
@@ -116,13 +137,16 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
 
   async function* stream<W, T>(
     client: AnyClient,
-    method: string,
+    method: string | ((md: grpc.Metadata) => grpc.ClientReadableStream<unknown>),
     request: unknown,
     map: (message: W) => T,
     signal?: AbortSignal,
   ): AsyncGenerator<T> {
     if (signal?.aborted) return;
-    const call = (client[method] as unknown as StreamFn).call(client, request, metadata());
+    const call =
+      typeof method === "string"
+        ? (client[method] as unknown as StreamFn).call(client, request, metadata())
+        : method(metadata());
     const onAbort = () => call.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -139,11 +163,20 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
 
   return {
     streamLogBatches: (afterLogId, o = {}) =>
-      stream<{ lines: WireLogLine[] }, LogEntry[]>(
+      // Decoded by hand straight into LogEntry (log-batch-decoder.ts says why).
+      stream<LogEntry[], LogEntry[]>(
         extras,
-        "StreamLogBatches",
-        { afterLogId, maxBatchLines: o.maxBatchLines ?? 0 },
-        (m) => (m.lines ?? []).map(logLineFromWire),
+        logBatches({ afterLogId, maxBatchLines: o.maxBatchLines ?? 0 }, decodeLogBatch),
+        null,
+        (lines) => lines,
+        o.signal,
+      ),
+    streamLogBatchesRaw: (afterLogId, o = {}) =>
+      stream<Buffer, Buffer>(
+        extras,
+        logBatches({ afterLogId, maxBatchLines: 0 }, (buf) => buf),
+        null,
+        (buf) => buf,
         o.signal,
       ),
     streamLogs: (afterLogId, o = {}) =>
