@@ -76,12 +76,16 @@
         ` aria-expanded="true" aria-controls="step-${stepId}-lines"><span class="chevron" aria-hidden="true"></span>` +
         ' <span class="status"></span> <span class="section-name"></span> <span class="duration"></span></button>' +
         ` <a class="raw" href="${escapeHtml(raw)}" download="build-step-${stepId}.log">raw</a></h2>` +
-        `<div class="section-lines" id="step-${stepId}-lines"></div>`;
+        `<div class="section-lines" id="step-${stepId}-lines"></div>` +
+        `<div class="line progress live" id="P${stepId}" hidden></div>`;
       s = {
         stepId,
         el,
         button: el.querySelector(".fold"),
         linesEl: el.querySelector(".section-lines"),
+        liveEl: el.querySelector(".live"),
+        live: null, // the step's unfinished progress line (ProgressLine), if one is shown
+        lastLogId: 0,
         chunks: [],
         byUser: false,
         open: true,
@@ -205,6 +209,34 @@
       return chunk;
     }
 
+    /**
+     * A step's unfinished progress line (the `progress` event): shown below its section's lines
+     * until the step's next line comes or an empty one says it is gone. Drawn with the colours
+     * the step's last drawn line left on (or none, when that is not drawn).
+     */
+    function setProgress(p) {
+      const s = sectionFor(p.stepId);
+      if (p.message === "" || s.lastLogId > p.afterLogId) {
+        if (p.message === "" || s.live) clearProgress(s);
+        return;
+      }
+      s.live = p;
+      const last = s.chunks[s.chunks.length - 1];
+      const ansi = last?.ansi ? restored(snapshot(last.ansi)) : new window.Anser();
+      const { text } = progressText(p.message);
+      s.liveEl.innerHTML =
+        `<span class="ln" aria-hidden="true"></span><span class="st st-${p.stepId % 6}">${escapeHtml(s.label)}</span>` +
+        `<span class="msg">${messageHtml(ansi, text)}</span>`;
+      s.liveEl.title = "progress output, updating live";
+      s.liveEl.hidden = false;
+    }
+
+    function clearProgress(s) {
+      s.live = null;
+      s.liveEl.hidden = true;
+      s.liveEl.replaceChildren();
+    }
+
     /** Appends lines (in id order) to their steps' sections. */
     function append(lines) {
       buildStart ??= lines[0]?.timestamp ?? null;
@@ -219,6 +251,8 @@
         }
         if (!chunk || chunk.lines.length >= CHUNK_LINES) chunk = newChunk(s);
         chunk.lines.push(line);
+        s.lastLogId = line.logId;
+        if (s.live && line.logId > s.live.afterLogId) clearProgress(s);
         touched.add(chunk);
       }
       total += lines.length;
@@ -241,7 +275,7 @@
     const markTarget = (logId) => {
       targetId = logId;
     };
-    return { append, update, setOpen, isOpen, sectionFor, drawLine, markTarget };
+    return { append, update, setOpen, isOpen, sectionFor, drawLine, markTarget, setProgress };
   }
 
   window.WharfLogSections = { createLogSections };

@@ -244,6 +244,10 @@
       if (ENDED.includes(ev.status)) build.finishedAt = ev.timestamp;
       drawDuration();
     });
+    events.addEventListener("progress", (e) => {
+      sections.setProgress(JSON.parse(e.data));
+      if (autoScroll) scrollToEnd();
+    });
     events.addEventListener("problem", (e) => {
       noticeEl.textContent = `reconnecting: ${JSON.parse(e.data).message}`;
       noticeEl.hidden = false;

@@ -1,4 +1,4 @@
-import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 
 /**
  * Where a build's log and step statuses come from, whether the build still runs on a worker or
@@ -20,6 +20,11 @@ export interface BuildLogSource {
    * records are made from `follow`'s batches.
    */
   records?(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
+  /**
+   * Optional: steps' unfinished progress lines while the build runs (ProgressLine), ending
+   * quietly when the build is finished or the source cannot say (history has none).
+   */
+  followProgress?(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine>;
 }
 
 /** Where a live build's worker serves gRPC. */

@@ -1,5 +1,5 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import { createWorkerClient, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
 import {
   type BuildLogSource,
@@ -115,6 +115,21 @@ export class WorkerLogSource implements BuildLogSource {
       for (const line of batch) if (line.logId <= untilLogId) chunk += logRecordLine(line);
       if (chunk) yield chunk;
       if ((batch.at(-1)?.logId ?? 0) >= untilLogId) return;
+    }
+  }
+
+  /** Best effort: a live view; when the worker is gone or drops, there is simply none. */
+  async *followProgress(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine> {
+    const worker = await this.opts.resolveWorker(buildRef, signal).catch(() => null);
+    if (!worker) return;
+    const client = connect(worker);
+    try {
+      yield* client.streamProgress({ signal });
+    } catch (err) {
+      // Gone, dropped, or a worker without StreamProgress (UNIMPLEMENTED): no progress lines.
+      if (!(err instanceof WorkerRpcError)) throw err;
+    } finally {
+      client.close();
     }
   }
 

@@ -1,17 +1,19 @@
 import * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto } from "@wharf/proto";
-import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent, StepStatus } from "@wharf/result-store";
 import { healthServiceDefinition } from "./health-service.js";
 import { decodeLogBatch } from "./log-batch-decoder.js";
 import {
   artifactEventFromWire,
   logLineFromWire,
+  progressLineFromWire,
   statusFromWire,
   summaryFromWire,
   timestampFromWire,
   type WireArtifactEvent,
   type WireBuildSummary,
   type WireLogLine,
+  type WireProgressLine,
   type WireStatusEvent,
   type WorkerArtifactEvent,
 } from "./wire.js";
@@ -55,6 +57,8 @@ export interface WorkerClient {
   /** The wharf-cmd compatible one-line-per-message stream. */
   streamLogs(afterLogId: number, opts?: StreamOptions): AsyncIterable<LogEntry>;
   streamStatus(afterEventId: number, opts?: StreamOptions): AsyncIterable<StatusEvent>;
+  /** Steps' unfinished progress lines: the current ones, then changes, until the build is finished. */
+  streamProgress(opts?: StreamOptions): AsyncIterable<ProgressLine>;
   streamArtifacts(afterArtifactId: number, opts?: StreamOptions): AsyncIterable<WorkerArtifactEvent>;
   /** The artifact's bytes in chunks of at most 64 KiB. */
   downloadArtifact(artifactId: number, opts?: StreamOptions): AsyncIterable<Buffer>;
@@ -194,6 +198,8 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
         }),
         o.signal,
       ),
+    streamProgress: (o = {}) =>
+      stream<WireProgressLine, ProgressLine>(extras, "StreamProgress", {}, progressLineFromWire, o.signal),
     streamArtifacts: (afterArtifactId, o = {}) =>
       stream<WireArtifactEvent, WorkerArtifactEvent>(
         worker,
