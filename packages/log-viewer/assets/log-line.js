@@ -27,9 +27,34 @@
 
   const stripAnsi = (s) => s.replace(SGR, "");
 
+  // The 16 basic colours as anser gives them (its fixed xterm-like values) → the theme's own
+  // (viewer.css, --ansi-0..15): anser's blue on a dark page, or its white and yellow on a light
+  // one, cannot be read. Colours picked from the 256 palette or as truecolour stay as they are.
+  const BASIC = new Map(
+    [
+      "0, 0, 0",
+      "187, 0, 0",
+      "0, 187, 0",
+      "187, 187, 0",
+      "0, 0, 187",
+      "187, 0, 187",
+      "0, 187, 187",
+      "255,255,255",
+      "85, 85, 85",
+      "255, 85, 85",
+      "0, 255, 0",
+      "255, 255, 85",
+      "85, 85, 255",
+      "255, 85, 255",
+      "85, 255, 255",
+      "255, 255, 255",
+    ].map((rgb, i) => [rgb, `var(--ansi-${i})`]),
+  );
+
   function styleOf(chunk) {
     const css = [];
-    if (chunk.fg) css.push(`color:rgb(${chunk.fg})`);
+    // On a background the program chose itself, its own foreground stays too.
+    if (chunk.fg) css.push(`color:${(!chunk.bg && BASIC.get(chunk.fg)) || `rgb(${chunk.fg})`}`);
     if (chunk.bg) css.push(`background-color:rgb(${chunk.bg})`);
     const lines = [];
     for (const d of chunk.decorations ?? []) {

@@ -139,7 +139,8 @@
       return (
         `<div class="${cls}" id="L${id}"` +
         `${updates ? ` title="progress output: ${updates} updates, the last one shown"` : ""}>` +
-        `<a class="ln" href="#L${id}" aria-label="line ${id}">${id}</a>` +
+        // Not a tab stop each: Tab goes from section to section, not through thousands of lines.
+        `<a class="ln" href="#L${id}" aria-label="line ${id}" tabindex="-1">${id}</a>` +
         `<span class="ts"><span class="ts-abs">${clock(line.timestamp)}</span>` +
         `<span class="ts-rel">${sinceStart(line.timestamp - buildStart)}</span></span>` +
         `<span class="st st-${line.stepId % 6}">${st}</span>` +

@@ -41,7 +41,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build page in Chromium: a
     const needle = page.locator("#L27000");
     expect(await needle.isVisible()).toBe(true);
     expect(await needle.locator(".st").textContent()).toBe("test/unit");
-    expect(await needle.locator(".msg span").getAttribute("style")).toBe("color:rgb(187, 0, 187)");
+    expect(await needle.locator(".msg span").getAttribute("style")).toBe("color:var(--ansi-5)");
     await page.screenshot({ path: path.join(outputDir, "log-viewer-big-log-search.png") });
 
     // A permalink into a part never drawn yet, and the end of a section scrolled to.

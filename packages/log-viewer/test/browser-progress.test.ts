@@ -32,7 +32,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build page in Chromium: a
     b.store.setProgress(2, "\x1b[32mdownloading  10%\r");
     await waitFor(async () => (await live.isVisible()) && (await liveText()) === "downloading  10%", "10%");
     expect(await live.locator(".st").textContent()).toBe("build/lint");
-    expect(await live.locator(".msg span").getAttribute("style")).toBe("color:rgb(0, 187, 0)");
+    expect(await live.locator(".msg span").getAttribute("style")).toBe("color:var(--ansi-2)");
     b.store.setProgress(2, "\x1b[32mdownloading  10%\rdownloading  55%");
     await waitFor(async () => (await liveText()) === "downloading  55%", "55%");
     await live.screenshot({ path: path.join(outputDir, "log-viewer-live-progress.png") });
