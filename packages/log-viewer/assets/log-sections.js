@@ -77,13 +77,13 @@
         ' <span class="status"></span> <span class="section-name"></span> <span class="duration"></span></button>' +
         ` <a class="raw" href="${escapeHtml(raw)}" download="build-step-${stepId}.log">raw</a></h2>` +
         `<div class="section-lines" id="step-${stepId}-lines"></div>` +
-        `<div class="line progress live" id="P${stepId}" hidden></div>`;
+        `<div class="line-live progress" id="P${stepId}" hidden></div>`;
       s = {
         stepId,
         el,
         button: el.querySelector(".fold"),
         linesEl: el.querySelector(".section-lines"),
-        liveEl: el.querySelector(".live"),
+        liveEl: el.querySelector(".line-live"),
         live: null, // the step's unfinished progress line (ProgressLine), if one is shown
         lastLogId: 0,
         chunks: [],

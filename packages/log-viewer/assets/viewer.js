@@ -200,7 +200,7 @@
       if (res.ok) {
         after = Number(res.headers.get("x-wharf-last-log-id") ?? 0);
         follow(after);
-        renderLines(window.WharfLog.parseRecords(await res.text()));
+        renderLines(await readRecords(res));
       }
     } catch {
       // Cut off: the events carry on from the last line drawn instead.
@@ -213,6 +213,27 @@
     queueLines([]);
   }
   const recordsLoaded = loadRecords();
+
+  /**
+   * The body's lines, decoded and parsed as they arrive (while the server still sends the
+   * rest), then drawn at once: drawn piecemeal, the first pieces of a big log would be drawn
+   * in full as if the log were small.
+   */
+  async function readRecords(res) {
+    const lines = [];
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = rest + value;
+      const cut = text.lastIndexOf("\n") + 1;
+      for (const line of window.WharfLog.parseRecords(text.slice(0, cut))) lines.push(line);
+      rest = text.slice(cut);
+    }
+    if (rest) for (const line of window.WharfLog.parseRecords(rest)) lines.push(line);
+    return lines;
+  }
 
   function follow(after) {
     events?.close();

@@ -181,7 +181,10 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       expect(await page.evaluate<string>("document.activeElement.id")).toBe("step-2-title");
       await page.locator("#log-pane").focus();
       await page.keyboard.press("Home");
-      await waitFor(async () => (await page.locator("#log-pane").evaluate((el) => el.scrollTop)) === 0, "the top");
+      await waitFor(
+        async () => (await page.locator("#log-pane").evaluate((el) => el.scrollTop)) === 0,
+        "the top",
+      );
       const top = 0;
       await page.keyboard.press("PageDown");
       await waitFor(
