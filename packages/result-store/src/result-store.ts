@@ -178,7 +178,7 @@ export class ResultStore {
   setProgress(stepId: number, partial: string | Buffer, timestamp: number = Date.now()): void {
     if (this.finishing || this.done || this.closed || this.failure) return;
     checkId(stepId, "stepId");
-    const message = this.encoder.encode(partial).at(-1) ?? "";
+    const message = this.encoder.encodeUnfinished(partial);
     this.progress.set({ stepId, afterLogId: this.log.lastId, timestamp, message });
   }
 

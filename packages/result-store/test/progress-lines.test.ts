@@ -25,6 +25,21 @@ describe("progress lines", () => {
     expect(store.summary().lastLogId).toBe(2); // nothing of it was stored
   });
 
+  it("never show the start of a secret whose rest has not been printed yet", async () => {
+    const store = track(await ResultStore.open(await tempDir(), { secrets: ["s3cr3t-token"] }));
+    const shown: string[] = [];
+    const follower = (async () => {
+      for await (const p of store.followProgress()) shown.push(p.message);
+    })();
+    store.setProgress(1, "logging in with s3cr3t-to");
+    await new Promise((r) => setTimeout(r, 20));
+    store.setProgress(1, "logging in with s3cr3t-token\rok");
+    await new Promise((r) => setTimeout(r, 20));
+    await store.finish("SUCCESS");
+    await follower;
+    expect(shown).toEqual(["logging in with ", "logging in with ***\\x0dok"]);
+  });
+
   it("are ignored once the build is finished, and a late follower just ends", async () => {
     const store = track(await ResultStore.open(await tempDir()));
     await store.finish("SUCCESS");
