@@ -22,6 +22,14 @@ export interface WireStatusEvent {
   timestamp: WireTimestamp | null;
 }
 
+/** StreamProgressResponse: a step's unfinished progress line ("" once its next line came). */
+export interface WireProgressLine {
+  stepId: number;
+  afterLogId: number;
+  timestamp: WireTimestamp | null;
+  message: string;
+}
+
 export interface WireArtifactEvent {
   artifactId: number;
   stepId: number;

@@ -40,6 +40,18 @@ export class LineSplitter {
     return lines;
   }
 
+  /**
+   * The unterminated rest if a carriage return redrew it (a progress bar waiting for its
+   * newline), else undefined. A CR that turns out to be a CRLF's shows briefly: harmless.
+   */
+  partial(): Buffer | undefined {
+    if (!this.pending.some((piece) => piece.includes(CR))) return undefined;
+    const rest = this.take();
+    this.pending = [rest];
+    this.pendingBytes = rest.length;
+    return stripCR(rest);
+  }
+
   /** Returns the unterminated rest, if any, as a line. */
   flush(): Buffer[] {
     if (this.pendingBytes === 0) return [];
@@ -90,7 +102,8 @@ function utf8Boundary(buf: Buffer, max: number): number {
 }
 
 /**
- * Reads `stream` to its end and calls `onLine` for every line. Iterating with
+ * Reads `stream` to its end and calls `onLine` for every line, and `onPartial` after a chunk
+ * that left a carriage-return-redrawn line unfinished (LineSplitter.partial). Iterating with
  * for-await pulls one chunk at a time, so a slow `onLine` slows the producer
  * (back-pressure) instead of buffering output in memory.
  */
@@ -98,6 +111,7 @@ export async function forEachLine(
   stream: Readable,
   onLine: (line: Buffer) => void,
   maxLineBytes = MAX_LINE_BYTES,
+  onPartial?: (partial: Buffer) => void,
 ): Promise<void> {
   const splitter = new LineSplitter(maxLineBytes);
   let handlerFailed = false;
@@ -112,6 +126,8 @@ export async function forEachLine(
   try {
     for await (const chunk of stream) {
       for (const line of splitter.push(chunk as Buffer | string)) emit(line);
+      const partial = onPartial && splitter.partial();
+      if (partial && partial.length > 0) onPartial(partial);
     }
   } finally {
     // What was read before the end (or a stream error) is still output of the step.

@@ -36,6 +36,12 @@ export interface BuildRecorder {
    * calls it with a started step's `StepProcess.secrets` before it records any output of it.
    */
   addSecrets(values: readonly string[]): void;
+  /**
+   * Optional: the step's unfinished line, output after its last newline that a carriage return
+   * redrew (a progress bar), for live viewers. Not a log line: the line it ends as is appended
+   * as usual (and replaces it). Called as it changes, at most once per chunk of output read.
+   */
+  setProgress?(stepId: number, partial: Buffer): void;
 }
 
 export function isTerminal(status: StepStatus): status is TerminalStatus {

@@ -125,8 +125,14 @@ async function readOutput(
         throw err;
       }
     };
+    // Live viewers' copy of an unfinished progress line: best effort, never a reason to fail the step.
+    const showProgress = (partial: Buffer): void => {
+      try {
+        ctx.tracker.progress(partial);
+      } catch {}
+    };
     try {
-      await forEachLine(stream, append, ctx.maxLineBytes);
+      await forEachLine(stream, append, ctx.maxLineBytes, showProgress);
       return null;
     } catch (err) {
       const message =

@@ -55,6 +55,11 @@ export class StepTracker {
   }
 
   /** Appends a line to the step's log. */
+  /** The step's unfinished, redrawn line (see BuildRecorder.setProgress). */
+  progress(partial: Buffer): void {
+    this.recorder.setProgress?.(this.step.id, partial);
+  }
+
   log(message: string | Buffer): void {
     this.recorder.appendLog(this.step.id, message);
   }

@@ -6,6 +6,20 @@ import { forEachLine, LineSplitter } from "../src/index.js";
 const text = (lines: Buffer[]) => lines.map((l) => l.toString("utf8"));
 
 describe("LineSplitter", () => {
+  it("gives the unfinished rest as a partial only while a carriage return redrew it", () => {
+    const s = new LineSplitter();
+    expect(text(s.push("done\nDownloading"))).toEqual(["done"]);
+    expect(s.partial()).toBeUndefined();
+    s.push(" 10%\r");
+    expect(s.partial()?.toString()).toBe("Downloading 10%");
+    s.push("Downloading 55%");
+    expect(s.partial()?.toString()).toBe("Downloading 10%\rDownloading 55%");
+    expect(text(s.push("\rDownloading 100%\n"))).toEqual([
+      "Downloading 10%\rDownloading 55%\rDownloading 100%",
+    ]);
+    expect(s.partial()).toBeUndefined();
+  });
+
   it("joins lines split across chunks and flushes a partial last line", () => {
     const s = new LineSplitter();
     expect(text(s.push("hel"))).toEqual([]);

@@ -17,6 +17,18 @@ describe("step output", () => {
     expect(recorder.logsOf(1)).toEqual(["xxxx", "xxxx", "xx", "tail", "no n", "ewli", "ne"]);
   });
 
+  it("shows a progress bar's unfinished line to the recorder before its newline comes", async () => {
+    const p = plan(
+      stage("s", [step("bar", ["printf 10%\\r", "sleep 50", "printf 55%\\r", "sleep 50", "printf 100%\\n"])]),
+    );
+    const { recorder } = await runFake(p);
+    expect(recorder.progress).toEqual([
+      { stepId: 1, partial: "10%" },
+      { stepId: 1, partial: "10%\r55%" },
+    ]);
+    expect(recorder.logsOf(1)).toEqual(["10%\r55%\r100%"]);
+  });
+
   it("hands output lines to the recorder as raw bytes, so binary output is the store's to keep", async () => {
     const recorder = new MemoryRecorder();
     const raw: unknown[] = [];

@@ -36,7 +36,13 @@ export class MemoryRecorder implements BuildRecorder {
   steps: { stepId: number; stage: string; name: string }[] = [];
   /** Every value given to `addSecrets`, in order; masked as `***` in lines appended after. */
   readonly secrets: string[] = [];
+  /** Every `setProgress`, in order, as text. */
+  readonly progress: { stepId: number; partial: string }[] = [];
   private seq = 0;
+
+  setProgress(stepId: number, partial: Buffer): void {
+    this.progress.push({ stepId, partial: partial.toString("utf8") });
+  }
 
   appendLog(stepId: number, message: string | Buffer, timestamp = Date.now()): number {
     const logId = this.logs.length + 1;

@@ -1,5 +1,6 @@
-// The build list (/ and /builds): asks `api/builds` for the newest builds every few seconds and
-// redraws the table; the status filter is kept in the URL (?status=FAILED) so it can be shared.
+// The build list (/ and /builds): follows `api/builds?follow=true` (Server-Sent Events: a
+// `builds` event with the newest builds at once and whenever they change) and redraws the table;
+// the status filter is kept in the URL (?status=FAILED) so it can be shared.
 (() => {
   const body = document.body;
   const api = body.dataset.api;
@@ -8,7 +9,6 @@
   const emptyEl = document.getElementById("empty");
   const filter = document.getElementById("status-filter");
   const updatedEl = document.getElementById("list-updated");
-  const POLL_MS = 2000;
 
   const params = new URLSearchParams(location.search);
   filter.value = params.get("status") ?? "";
@@ -47,27 +47,39 @@
       cell(row, b.startedAt ? new Date(b.startedAt).toLocaleString() : "", "started");
       const end = b.finishedAt ?? (b.finished ? null : now);
       cell(row, b.startedAt && end ? duration(end - b.startedAt) : "", "duration");
+      // Still running: its duration keeps growing between pushes (see the tick below).
+      if (b.startedAt && !b.finished && b.finishedAt == null) row.dataset.startedAt = String(b.startedAt);
       cell(row, b.message ?? "", "message");
       return row;
     });
+    // A reader moving through the rows by keyboard keeps their place when the list changes.
+    const focused = document.activeElement?.closest?.("tr[data-build-ref]")?.dataset.buildRef;
     rowsEl.replaceChildren(...rows);
+    if (focused !== undefined)
+      rowsEl.querySelector(`tr[data-build-ref="${CSS.escape(focused)}"] a`)?.focus({ preventScroll: true });
     emptyEl.hidden = builds.length > 0;
     updatedEl.textContent = `updated ${new Date().toLocaleTimeString()}`;
     body.dataset.loaded = "true";
   }
 
-  let timer = 0;
-  async function refresh() {
-    clearTimeout(timer);
-    const q = filter.value ? `?status=${encodeURIComponent(filter.value)}` : "";
-    try {
-      const res = await fetch(`${api}${q}`, { headers: { accept: "application/json" } });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      render((await res.json()).builds);
-    } catch (err) {
-      updatedEl.textContent = `could not load the builds (${err.message}); trying again`;
-    }
-    timer = setTimeout(refresh, POLL_MS);
+  setInterval(() => {
+    for (const row of rowsEl.querySelectorAll("tr[data-started-at]"))
+      row.querySelector(".duration").textContent = duration(Date.now() - Number(row.dataset.startedAt));
+  }, 1000);
+
+  // One stream per filter; EventSource reconnects by itself after a drop.
+  let events = null;
+  function follow() {
+    events?.close();
+    const q = filter.value ? `&status=${encodeURIComponent(filter.value)}` : "";
+    events = new EventSource(`${api}?follow=true${q}`);
+    events.addEventListener("builds", (e) => render(JSON.parse(e.data).builds));
+    events.addEventListener("error", () => {
+      updatedEl.textContent =
+        events.readyState === EventSource.CLOSED
+          ? "could not load the builds: reload to try again"
+          : "connection lost; reconnecting";
+    });
   }
 
   filter.addEventListener("change", () => {
@@ -75,7 +87,7 @@
     if (filter.value) url.searchParams.set("status", filter.value);
     else url.searchParams.delete("status");
     history.replaceState(null, "", url);
-    void refresh();
+    follow();
   });
-  void refresh();
+  follow();
 })();

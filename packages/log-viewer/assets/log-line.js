@@ -27,9 +27,34 @@
 
   const stripAnsi = (s) => s.replace(SGR, "");
 
+  // The 16 basic colours as anser gives them (its fixed xterm-like values) → the theme's own
+  // (viewer.css, --ansi-0..15): anser's blue on a dark page, or its white and yellow on a light
+  // one, cannot be read. Colours picked from the 256 palette or as truecolour stay as they are.
+  const BASIC = new Map(
+    [
+      "0, 0, 0",
+      "187, 0, 0",
+      "0, 187, 0",
+      "187, 187, 0",
+      "0, 0, 187",
+      "187, 0, 187",
+      "0, 187, 187",
+      "255,255,255",
+      "85, 85, 85",
+      "255, 85, 85",
+      "0, 255, 0",
+      "255, 255, 85",
+      "85, 85, 255",
+      "255, 85, 255",
+      "85, 255, 255",
+      "255, 255, 255",
+    ].map((rgb, i) => [rgb, `var(--ansi-${i})`]),
+  );
+
   function styleOf(chunk) {
     const css = [];
-    if (chunk.fg) css.push(`color:rgb(${chunk.fg})`);
+    // On a background the program chose itself, its own foreground stays too.
+    if (chunk.fg) css.push(`color:${(!chunk.bg && BASIC.get(chunk.fg)) || `rgb(${chunk.fg})`}`);
     if (chunk.bg) css.push(`background-color:rgb(${chunk.bg})`);
     const lines = [];
     for (const d of chunk.decorations ?? []) {
@@ -83,5 +108,30 @@
     return m < 60 ? `${m}m ${s % 60}s` : `${Math.floor(m / 60)}h ${m % 60}m`;
   }
 
-  window.WharfLog = { escapeHtml, formatDuration, messageHtml, progressText, stripAnsi };
+  /**
+   * `GET <logs>?format=records` (log-records.ts): `logId TAB stepId TAB timestamp TAB message`
+   * per line. The message is last, so only the first three tabs of a line count.
+   */
+  function parseRecords(text) {
+    const lines = [];
+    let at = 0;
+    while (at < text.length) {
+      let end = text.indexOf("\n", at);
+      if (end === -1) end = text.length;
+      const a = text.indexOf("\t", at);
+      const b = text.indexOf("\t", a + 1);
+      const c = text.indexOf("\t", b + 1);
+      if (a === -1 || c === -1 || c > end) throw new Error(`malformed log record at ${at}`);
+      lines.push({
+        logId: Number(text.slice(at, a)),
+        stepId: Number(text.slice(a + 1, b)),
+        timestamp: Number(text.slice(b + 1, c)),
+        message: text.slice(c + 1, end),
+      });
+      at = end + 1;
+    }
+    return lines;
+  }
+
+  window.WharfLog = { escapeHtml, formatDuration, messageHtml, parseRecords, progressText, stripAnsi };
 })();

@@ -1,8 +1,11 @@
 // Search: finds the lines whose text contains the query (case-insensitive) in the page's copy
-// of the log's text, so lines in folded sections are found too; marks the matches with the CSS
-// Custom Highlight API (no change to the lines' HTML, so colours and links stay) and steps
-// through them with next/previous. Lines that arrive later are searched as they come.
+// of the log's text, so lines in folded sections and lines never drawn are found too; marks the
+// matches with the CSS Custom Highlight API (no change to the lines' HTML, so colours and links
+// stay) and steps through them with next/previous. Lines that arrive later are searched as they
+// come. A line's searchable text (what is shown: the progress bar's last state, no SGR
+// sequences, lower case) is worked out the first time a search needs it, not as lines arrive.
 (() => {
+  const { progressText, stripAnsi } = window.WharfLog;
   // Ranges are made for the matches around the current one only: a query matching every line
   // of a 200,000-line log must not make 200,000 ranges.
   const HIGHLIGHT_AROUND = 300;
@@ -35,29 +38,41 @@
     return ranges;
   }
 
-  /** `reveal(logId)`: make the line visible (open its section, scroll to it). */
-  function createLogSearch({ input, countEl, prevButton, nextButton, reveal }) {
-    const ids = []; // logIds of all lines, in order
-    const texts = []; // their text in lower case, same index
+  function searchText(message) {
+    const text = message.includes("\\x0d") ? progressText(message).text : message;
+    return (text.includes("\x1b[") ? stripAnsi(text) : text).toLowerCase();
+  }
+
+  /**
+   * `lines`: every line of the page in id order (the page appends to it). `reveal(logId)`: make
+   * the line visible (open its section, scroll to it).
+   */
+  function createLogSearch({ lines, input, countEl, prevButton, nextButton, reveal }) {
+    const texts = []; // searchText of lines[i], for the first texts.length lines
     let query = "";
-    let matches = []; // indexes into ids
+    let matches = []; // indexes into lines
     let current = -1;
 
-    function add(lines, lineTexts) {
-      for (let i = 0; i < lines.length; i++) {
-        const text = lineTexts[i].toLowerCase();
-        ids.push(lines[i].logId);
-        texts.push(text);
-        if (query && text.includes(query)) matches.push(ids.length - 1);
+    /** Matches of the query among lines from..end, appended to `matches`. */
+    function scan(from) {
+      for (let i = from; i < lines.length; i++) {
+        if (texts[i] === undefined) texts[i] = searchText(lines[i].message);
+        if (texts[i].includes(query)) matches.push(i);
       }
-      if (query) show();
+    }
+
+    /** Lines from `from` on were added to `lines`. */
+    function add(from) {
+      if (!query) return;
+      scan(from);
+      show();
     }
 
     function run(q) {
       query = q.toLowerCase();
       matches = [];
       current = -1;
-      if (query) for (let i = 0; i < texts.length; i++) if (texts[i].includes(query)) matches.push(i);
+      if (query) scan(0);
       if (matches.length > 0) go(0);
       else show();
     }
@@ -65,7 +80,7 @@
     function go(index) {
       if (matches.length === 0) return;
       current = (index + matches.length) % matches.length;
-      reveal(ids[matches[current]]);
+      reveal(lines[matches[current]].logId);
       show();
     }
 
@@ -74,13 +89,14 @@
       countEl.textContent = query ? (total ? `${current + 1} of ${total}` : "no matches") : "";
       document.body.dataset.searchMatches = String(total);
       for (const el of document.querySelectorAll(".line.match-current")) el.classList.remove("match-current");
-      if (current >= 0) document.getElementById(`L${ids[matches[current]]}`)?.classList.add("match-current");
+      if (current >= 0)
+        document.getElementById(`L${lines[matches[current]].logId}`)?.classList.add("match-current");
       if (!canHighlight) return;
       const all = [];
       const here = [];
       const from = Math.max(0, current - HIGHLIGHT_AROUND);
       for (let m = from; m < Math.min(total, from + 2 * HIGHLIGHT_AROUND); m++) {
-        const msg = document.querySelector(`#L${ids[matches[m]]} .msg`);
+        const msg = document.querySelector(`#L${lines[matches[m]].logId} .msg`);
         if (!msg) continue;
         const ranges = rangesIn(msg, query);
         all.push(...ranges);

@@ -3,14 +3,19 @@
 // step list and the raw download per step do. A section folds once its step succeeded or was
 // cancelled and stays open when it failed, unless the reader opened or folded it by hand.
 //
-// Lines go into chunks of CHUNK_LINES; chunks off screen skip layout (content-visibility). Up to
-// EAGER_LINES lines every chunk is drawn as its lines arrive. Beyond that a new chunk is a
-// placeholder of its estimated height, drawn once it comes near the viewport (or a search or a
-// permalink needs one of its lines): a 200,000-line log then costs the HTML of what is seen.
+// Lines go into chunks of CHUNK_LINES. Appending a line costs a push: its HTML, its colours and
+// its progress-bar reduction are worked out only when its chunk is drawn. A chunk is drawn when
+// it comes near the viewport (or a search or a permalink needs one of its lines), or at once when
+// it continues a drawn chunk (a followed live log reaches the DOM in the frame its lines came)
+// or the whole log is small. Until then it is a placeholder of its estimated height. Past
+// VIRTUAL_LINES lines, drawn chunks far from the viewport go back to placeholders of their
+// measured height, so a 200,000-line log keeps a few thousand lines in the DOM however far the
+// reader scrolled.
 (() => {
   const { escapeHtml, messageHtml, progressText } = window.WharfLog;
   const CHUNK_LINES = 500;
-  const EAGER_LINES = 20_000;
+  const EAGER_LINES = 5000;
+  const VIRTUAL_LINES = 20_000;
   const LINE_PX = 19; // a line's height in #log's font, for a placeholder's estimate
   const ESC = "\x1b[";
   const FOLD_WHEN_DONE = ["SUCCESS", "CANCELLED"];
@@ -43,13 +48,16 @@
 
   function createLogSections({ logEl, logsUrl, label, onToggle, onDrawn }) {
     const sections = new Map(); // stepId -> section
-    // Per step, the colours in force after its last line; only lines with SGR sequences move it.
-    const colourByStep = new Map();
     let buildStart = null;
     let total = 0;
+    let targetId = 0; // the permalinked line, marked again whenever its chunk is drawn
     const near = new IntersectionObserver(
       (entries) => {
-        for (const e of entries) if (e.isIntersecting) draw(e.target.chunk);
+        for (const e of entries) {
+          const chunk = e.target.chunk;
+          if (e.isIntersecting) draw(chunk);
+          else if (total > VIRTUAL_LINES && chunk.section.open) undraw(chunk, e.boundingClientRect.height);
+        }
       },
       { root: logEl.parentElement, rootMargin: "2000px 0px" },
     );
@@ -68,12 +76,16 @@
         ` aria-expanded="true" aria-controls="step-${stepId}-lines"><span class="chevron" aria-hidden="true"></span>` +
         ' <span class="status"></span> <span class="section-name"></span> <span class="duration"></span></button>' +
         ` <a class="raw" href="${escapeHtml(raw)}" download="build-step-${stepId}.log">raw</a></h2>` +
-        `<div class="section-lines" id="step-${stepId}-lines"></div>`;
+        `<div class="section-lines" id="step-${stepId}-lines"></div>` +
+        `<div class="line-live progress" id="P${stepId}" hidden></div>`;
       s = {
         stepId,
         el,
         button: el.querySelector(".fold"),
         linesEl: el.querySelector(".section-lines"),
+        liveEl: el.querySelector(".line-live"),
+        live: null, // the step's unfinished progress line (ProgressLine), if one is shown
+        lastLogId: 0,
         chunks: [],
         byUser: false,
         open: true,
@@ -95,7 +107,6 @@
       s.label = text;
       s.el.querySelector(".section-name").textContent = text;
       for (const st of s.linesEl.querySelectorAll(".st")) st.textContent = text;
-      for (const c of s.chunks) c.label = text;
     }
 
     function setOpen(stepId, open, byUser = false) {
@@ -104,6 +115,9 @@
       s.open = open;
       s.el.classList.toggle("folded", !open);
       s.button.setAttribute("aria-expanded", String(open));
+      // The reader opened it from its head, right above its first lines: show those at once
+      // instead of a frame of placeholder (the rest is drawn as it comes near the viewport).
+      if (open && byUser && s.chunks[0]) draw(s.chunks[0]);
       onToggle?.(stepId, open);
     }
 
@@ -118,12 +132,15 @@
       if (!s.byUser) setOpen(step.stepId, !FOLD_WHEN_DONE.includes(step.status));
     }
 
-    function lineHtml(ansi, st, { line, text, updates }) {
+    function lineHtml(ansi, st, line) {
       const id = line.logId;
+      const { text, updates } = progressText(line.message);
+      const cls = `line${updates ? " progress" : ""}${id === targetId ? " target" : ""}`;
       return (
-        `<div class="line${updates ? " progress" : ""}" id="L${id}"` +
+        `<div class="${cls}" id="L${id}"` +
         `${updates ? ` title="progress output: ${updates} updates, the last one shown"` : ""}>` +
-        `<a class="ln" href="#L${id}" aria-label="line ${id}">${id}</a>` +
+        // Not a tab stop each: Tab goes from section to section, not through thousands of lines.
+        `<a class="ln" href="#L${id}" aria-label="line ${id}" tabindex="-1">${id}</a>` +
         `<span class="ts"><span class="ts-abs">${clock(line.timestamp)}</span>` +
         `<span class="ts-rel">${sinceStart(line.timestamp - buildStart)}</span></span>` +
         `<span class="st st-${line.stepId % 6}">${st}</span>` +
@@ -131,11 +148,31 @@
       );
     }
 
+    /**
+     * The colours in force where `chunk` starts: its step's earlier chunks' lines with SGR
+     * sequences replayed, from the nearest chunk that knows its own (each chunk remembers).
+     * A chunk is full before the next one starts, so what is remembered stays true.
+     */
+    function startColours(chunk) {
+      if (chunk.startColours) return chunk.startColours;
+      const chunks = chunk.section.chunks;
+      let i = chunk.index;
+      while (i > 0 && !chunks[i].startColours) i--;
+      if (!chunks[i].startColours) chunks[i].startColours = snapshot(new window.Anser());
+      for (; i < chunk.index; i++) {
+        const ansi = restored(chunks[i].startColours);
+        for (const line of chunks[i].lines)
+          if (line.message.includes(ESC)) ansi.ansiToJson(progressText(line.message).text);
+        chunks[i + 1].startColours = snapshot(ansi);
+      }
+      return chunk.startColours;
+    }
+
     /** Draws a chunk's lines not drawn yet, continuing its colours from where they stopped. */
     function draw(chunk) {
       if (chunk.drawn === chunk.lines.length) return;
-      chunk.ansi ??= restored(chunk.startColours);
-      const st = escapeHtml(chunk.label);
+      chunk.ansi ??= restored(startColours(chunk));
+      const st = escapeHtml(chunk.section.label);
       let html = "";
       for (let i = chunk.drawn; i < chunk.lines.length; i++) html += lineHtml(chunk.ansi, st, chunk.lines[i]);
       if (chunk.drawn === 0) chunk.el.style.removeProperty("height");
@@ -144,61 +181,102 @@
       onDrawn?.();
     }
 
-    function newChunk(s, stepId) {
+    /** Back to a placeholder as tall as the chunk was, so nothing on screen moves. */
+    function undraw(chunk, height) {
+      if (chunk.drawn === 0 || height === 0) return;
+      chunk.el.style.height = `${height}px`;
+      chunk.el.replaceChildren();
+      chunk.drawn = 0;
+      chunk.ansi = null;
+    }
+
+    function newChunk(s) {
       const el = document.createElement("div");
       el.className = "chunk";
       const chunk = {
         el,
+        section: s,
+        index: s.chunks.length,
         lines: [],
         drawn: 0,
-        firstLogId: 0,
-        label: label(stepId),
-        startColours: snapshot(colourByStep.get(stepId)),
+        startColours: null,
         ansi: null,
-        eager: total < EAGER_LINES,
       };
+      if (chunk.index === 0) chunk.startColours = snapshot(new window.Anser());
       el.chunk = chunk;
       s.linesEl.append(el);
       s.chunks.push(chunk);
-      if (!chunk.eager) near.observe(el);
+      near.observe(el);
       return chunk;
     }
 
-    /** Appends lines (in id order) to their steps' sections; returns their searchable text. */
+    /**
+     * A step's unfinished progress line (the `progress` event): shown below its section's lines
+     * until the step's next line comes or an empty one says it is gone. Drawn with the colours
+     * the step's last drawn line left on (or none, when that is not drawn).
+     */
+    function setProgress(p) {
+      const s = sectionFor(p.stepId);
+      if (p.message === "" || s.lastLogId > p.afterLogId) {
+        if (p.message === "" || s.live) clearProgress(s);
+        return;
+      }
+      s.live = p;
+      const last = s.chunks[s.chunks.length - 1];
+      const ansi = last?.ansi ? restored(snapshot(last.ansi)) : new window.Anser();
+      const { text } = progressText(p.message);
+      s.liveEl.innerHTML =
+        `<span class="ln" aria-hidden="true"></span><span class="st st-${p.stepId % 6}">${escapeHtml(s.label)}</span>` +
+        `<span class="msg">${messageHtml(ansi, text)}</span>`;
+      s.liveEl.title = "progress output, updating live";
+      s.liveEl.hidden = false;
+    }
+
+    function clearProgress(s) {
+      s.live = null;
+      s.liveEl.hidden = true;
+      s.liveEl.replaceChildren();
+    }
+
+    /** Appends lines (in id order) to their steps' sections. */
     function append(lines) {
       buildStart ??= lines[0]?.timestamp ?? null;
-      const texts = [];
+      const eager = total + lines.length <= EAGER_LINES;
       const touched = new Set();
+      let s = null;
+      let chunk = null;
       for (const line of lines) {
-        const { text, updates } = progressText(line.message);
-        texts.push(text);
-        const s = sectionFor(line.stepId);
-        if (!colourByStep.has(line.stepId)) colourByStep.set(line.stepId, new window.Anser());
-        let chunk = s.chunks[s.chunks.length - 1];
-        if (!chunk || chunk.lines.length >= CHUNK_LINES) chunk = newChunk(s, line.stepId);
-        chunk.firstLogId ||= line.logId;
-        chunk.lines.push({ line, text, updates });
-        if (text.includes(ESC)) colourByStep.get(line.stepId).ansiToJson(text);
+        if (s?.stepId !== line.stepId) {
+          s = sectionFor(line.stepId);
+          chunk = s.chunks[s.chunks.length - 1];
+        }
+        if (!chunk || chunk.lines.length >= CHUNK_LINES) chunk = newChunk(s);
+        chunk.lines.push(line);
+        s.lastLogId = line.logId;
+        if (s.live && line.logId > s.live.afterLogId) clearProgress(s);
         touched.add(chunk);
-        total++;
       }
-      for (const chunk of touched) {
-        if (chunk.eager || chunk.drawn > 0) draw(chunk);
-        else chunk.el.style.height = `${chunk.lines.length * LINE_PX}px`;
+      total += lines.length;
+      for (const c of touched) {
+        const previous = c.section.chunks[c.index - 1];
+        if (c.drawn > 0 || eager || (c.section.open && previous && previous.drawn > 0)) draw(c);
+        else c.el.style.height = `${c.lines.length * LINE_PX}px`;
       }
-      return texts;
     }
 
     /** Makes sure line `logId` of step `stepId` is drawn (search, permalinks). */
     function drawLine(stepId, logId) {
       const chunks = sections.get(stepId)?.chunks ?? [];
       let chunk = null;
-      for (const c of chunks) if (c.firstLogId <= logId) chunk = c;
+      for (const c of chunks) if (c.lines[0].logId <= logId) chunk = c;
       if (chunk) draw(chunk);
     }
 
     const isOpen = (stepId) => sections.get(stepId)?.open ?? true;
-    return { append, update, setOpen, isOpen, sectionFor, drawLine };
+    const markTarget = (logId) => {
+      targetId = logId;
+    };
+    return { append, update, setOpen, isOpen, sectionFor, drawLine, markTarget, setProgress };
   }
 
   window.WharfLogSections = { createLogSections };

@@ -1,5 +1,6 @@
-// The build page: follows GET <logs>?follow=true (Server-Sent Events, see log-events.ts) and
-// puts it together: the step list (step-panel.js), the log in sections per step
+// The build page: loads the log there is in one compact response (`?format=records`, see
+// log-records.ts) and follows the rest as Server-Sent Events (`?follow=true&after=<its last
+// id>`, see log-events.ts), and puts it together: the step list (step-panel.js), the log in sections per step
 // (log-sections.js), search (log-search.js), follow mode, timestamps and the keyboard.
 (() => {
   const body = document.body;
@@ -35,7 +36,9 @@
     // A chunk drawn late (it came into view) gets its search marks too.
     onDrawn: () => search?.refresh(),
   });
+  const allLines = []; // every line on the page, in id order
   const search = window.WharfLogSearch.createLogSearch({
+    lines: allLines,
     input: document.getElementById("search"),
     countEl: document.getElementById("search-count"),
     prevButton: document.getElementById("search-prev"),
@@ -43,7 +46,6 @@
     reveal,
   });
 
-  const stepOfLine = new Map(); // logId -> stepId, to open the right section for a permalink
   const build = { status: "PENDING", startedAt: null, finishedAt: null };
   let lastLogId = 0;
   let skipped = 0;
@@ -88,14 +90,29 @@
 
   /** Opens the line's section and scrolls to it (search, permalinks); following pauses. */
   function reveal(logId) {
-    const stepId = stepOfLine.get(logId);
-    if (stepId !== undefined && !sections.isOpen(stepId)) sections.setOpen(stepId, true, true);
+    const stepId = lineById(logId)?.stepId;
+    // The reader asked for this line: its section stays open whatever its step's status says later.
+    if (stepId !== undefined) sections.setOpen(stepId, true, true);
     if (stepId !== undefined) sections.drawLine(stepId, logId);
     const el = document.getElementById(`L${logId}`);
     if (!el) return;
     autoScroll = false;
     el.scrollIntoView({ block: "center" });
     jump.hidden = atBottom();
+  }
+
+  /** Binary search: ids ascend (but need not be dense: a page may start after line 1). */
+  function lineById(logId) {
+    let lo = 0;
+    let hi = allLines.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const id = allLines[mid].logId;
+      if (id === logId) return allLines[mid];
+      if (id < logId) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   function setBuildStatus(status) {
@@ -116,7 +133,8 @@
 
   function queueLines(lines) {
     for (const line of lines) pending.push(line);
-    if (frameRequested) return;
+    // Live lines wait for the records before them (loadRecords draws those, then these).
+    if (frameRequested || loadingRecords) return;
     frameRequested = true;
     requestAnimationFrame(() => {
       frameRequested = false;
@@ -135,16 +153,21 @@
         continue;
       }
       shown.push(line);
-      stepOfLine.set(line.logId, line.stepId);
       lastLogId = line.logId;
     }
-    if (shown.length > 0) search.add(shown, sections.append(shown));
+    if (shown.length > 0) {
+      const from = allLines.length;
+      for (const line of shown) allLines.push(line);
+      sections.append(shown);
+      search.add(from);
+    }
     countEl.textContent = `${lastLogId} lines`;
     body.dataset.lastLogId = String(lastLogId);
     body.dataset.skipped = String(skipped);
     if (anchorId && anchorId <= lastLogId) {
       const id = anchorId;
       anchorId = 0;
+      sections.markTarget(id);
       reveal(id); // draws the line first if its chunk was not drawn yet
       document.getElementById(`L${id}`)?.classList.add("target");
     } else if (autoScroll) {
@@ -164,52 +187,114 @@
     }, 200);
   }
 
-  const events = new EventSource(`${logsUrl}?follow=true`);
-  events.addEventListener("summary", (e) => {
-    const s = JSON.parse(e.data);
-    panel.render(s.steps);
-    setBuildStatus(s.status);
-    // Recorded by the aggregator: a released build's only times (there are no status events then).
-    if (s.startedAt != null) build.startedAt ??= s.startedAt;
-    if (s.finishedAt != null) build.finishedAt ??= s.finishedAt;
-    drawDuration();
-    noticeEl.hidden = true;
-  });
-  events.addEventListener("log", (e) => queueLines(JSON.parse(e.data)));
-  events.addEventListener("status", (e) => {
-    const ev = JSON.parse(e.data);
-    if (ev.stepId !== 0) {
-      panel.status(ev);
-      if (ENDED.includes(ev.status)) refreshSummary();
-      return;
+  /**
+   * The log there is now, in one response. Its header names its last line, so the event stream
+   * for what comes after starts while the body still arrives; live lines wait in `pending`.
+   */
+  let loadingRecords = true;
+  let events = null;
+  async function loadRecords() {
+    let after = 0;
+    try {
+      const res = await fetch(`${logsUrl}?format=records`);
+      if (res.ok) {
+        after = Number(res.headers.get("x-wharf-last-log-id") ?? 0);
+        follow(after);
+        renderLines(await readRecords(res));
+      }
+    } catch {
+      // Cut off: the events carry on from the last line drawn instead.
+      events?.close();
+      events = null;
     }
-    setBuildStatus(ev.status);
-    if (build.startedAt == null && ev.status !== "PENDING") build.startedAt = ev.timestamp;
-    if (ENDED.includes(ev.status)) build.finishedAt = ev.timestamp;
-    drawDuration();
-  });
-  events.addEventListener("problem", (e) => {
-    noticeEl.textContent = `reconnecting: ${JSON.parse(e.data).message}`;
-    noticeEl.hidden = false;
-  });
-  events.addEventListener("end", (e) => {
-    const end = JSON.parse(e.data);
-    events.close();
-    setBuildStatus(end.status);
-    if (build.startedAt != null) build.finishedAt ??= Date.now();
-    refreshSummary();
-    body.dataset.ended = "true";
-    if (end.message) {
-      noticeEl.textContent = end.message;
+    loadingRecords = false;
+    if (!events) follow(lastLogId);
+    else if (lastLogId < after) follow(lastLogId);
+    queueLines([]);
+  }
+  const recordsLoaded = loadRecords();
+
+  /**
+   * The body's lines, decoded and parsed as they arrive (while the server still sends the
+   * rest), then drawn at once: drawn piecemeal, the first pieces of a big log would be drawn
+   * in full as if the log were small.
+   */
+  async function readRecords(res) {
+    const lines = [];
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let rest = "";
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = rest + value;
+      const cut = text.lastIndexOf("\n") + 1;
+      for (const line of window.WharfLog.parseRecords(text.slice(0, cut))) lines.push(line);
+      rest = text.slice(cut);
+    }
+    if (rest) for (const line of window.WharfLog.parseRecords(rest)) lines.push(line);
+    return lines;
+  }
+
+  function follow(after) {
+    events?.close();
+    events = new EventSource(`${logsUrl}?follow=true${after ? `&after=${after}` : ""}`);
+    listen(events);
+  }
+
+  function listen(events) {
+    events.addEventListener("summary", (e) => {
+      const s = JSON.parse(e.data);
+      panel.render(s.steps);
+      setBuildStatus(s.status);
+      // Recorded by the aggregator: a released build's only times (there are no status events then).
+      if (s.startedAt != null) build.startedAt ??= s.startedAt;
+      if (s.finishedAt != null) build.finishedAt ??= s.finishedAt;
+      drawDuration();
+      noticeEl.hidden = true;
+    });
+    events.addEventListener("log", (e) => queueLines(JSON.parse(e.data)));
+    events.addEventListener("status", (e) => {
+      const ev = JSON.parse(e.data);
+      if (ev.stepId !== 0) {
+        panel.status(ev);
+        if (ENDED.includes(ev.status)) refreshSummary();
+        return;
+      }
+      setBuildStatus(ev.status);
+      if (build.startedAt == null && ev.status !== "PENDING") build.startedAt = ev.timestamp;
+      if (ENDED.includes(ev.status)) build.finishedAt = ev.timestamp;
+      drawDuration();
+    });
+    events.addEventListener("progress", (e) => {
+      sections.setProgress(JSON.parse(e.data));
+      if (autoScroll) scrollToEnd();
+    });
+    events.addEventListener("problem", (e) => {
+      noticeEl.textContent = `reconnecting: ${JSON.parse(e.data).message}`;
       noticeEl.hidden = false;
-    }
-  });
-  events.addEventListener("error", () => {
-    if (events.readyState === EventSource.CLOSED && body.dataset.ended !== "true") {
-      noticeEl.textContent = "disconnected: reload to try again";
-      noticeEl.hidden = false;
-    }
-  });
+    });
+    events.addEventListener("end", (e) => {
+      const end = JSON.parse(e.data);
+      events.close();
+      setBuildStatus(end.status);
+      if (build.startedAt != null) build.finishedAt ??= Date.now();
+      refreshSummary();
+      // Ended for the page once the lines before the stream's are drawn too.
+      void recordsLoaded.then(() => {
+        body.dataset.ended = "true";
+      });
+      if (end.message) {
+        noticeEl.textContent = end.message;
+        noticeEl.hidden = false;
+      }
+    });
+    events.addEventListener("error", () => {
+      if (events.readyState === EventSource.CLOSED && body.dataset.ended !== "true") {
+        noticeEl.textContent = "disconnected: reload to try again";
+        noticeEl.hidden = false;
+      }
+    });
+  }
 
   // Timestamps: off, clock time, or time since the build's first line; kept across visits.
   function setTimestamps(mode) {

@@ -20,7 +20,7 @@ export function buildListPage(): string {
   <label>Status
     <select id="status-filter"><option value="">all</option>${options}</select>
   </label>
-  <span id="list-updated" aria-live="polite"></span>
+  <span id="list-updated"></span>
 </header>
 <main>
   <table id="builds">

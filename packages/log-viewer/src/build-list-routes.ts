@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import fastifySseModule, { type fastifySSE } from "@fastify/sse";
 import { isStepStatus, type StepStatus } from "@wharf/result-store";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { BuildListFeed } from "./build-list-feed.js";
 import { buildListPage } from "./build-list-page.js";
 
 /** One build of the list: what the aggregator recorded while relaying it (times: epoch ms). */
@@ -23,6 +25,10 @@ export interface BuildList {
 
 export interface BuildListRoutesOptions {
   builds: BuildList;
+  /** How often an open list's query runs while a page follows it (default 1 s; see BuildListFeed). */
+  pollMs?: number;
+  /** Interval of the `: heartbeat` comments on the list's event stream (default 15 s). */
+  heartbeatMs?: number;
 }
 
 const MAX_LIMIT = 500;
@@ -33,23 +39,37 @@ const listQuery = {
     // Comma-separated status words: `?status=FAILED,CANCELLED`.
     status: { type: "string", pattern: "^[A-Za-z,]{0,200}$" },
     limit: { type: "integer", minimum: 1, maximum: MAX_LIMIT },
+    follow: { type: "boolean" },
   },
 } as const;
 
 const assetsDir = new URL("../assets/", import.meta.url);
 
+// The package's CommonJS export is the fastify-plugin wrapped function; see log-viewer-routes.ts.
+const fastifySse = fastifySseModule as unknown as typeof fastifySSE;
+
 /**
- * The build list: `GET /api/builds[?status=A,B][&limit=N]` as JSON (newest first), and the page
- * at `/` and `/builds` that shows it and asks again every few seconds (a handful of rows; a
- * poll keeps it simple and costs the aggregator one indexed query).
+ * The build list: `GET /api/builds[?status=A,B][&limit=N]` as JSON (newest first); with
+ * `?follow=true` (or `Accept: text/event-stream`) as Server-Sent Events, a `builds` event with
+ * the same JSON at once and whenever the list changed (BuildListFeed); and the page at `/` and
+ * `/builds` that follows it.
  */
 export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async (app, opts) => {
   const script = readFileSync(new URL("build-list.js", assetsDir), "utf8");
   const style = readFileSync(new URL("theme.css", assetsDir), "utf8");
+  await app.register(fastifySse, { heartbeatInterval: opts.heartbeatMs ?? 15_000 });
+  const feed = new BuildListFeed(opts.builds, opts.pollMs ?? 1000, (err) =>
+    app.log.warn({ err }, "build list query failed"),
+  );
+  const shuttingDown = new AbortController();
+  app.addHook("preClose", async () => {
+    shuttingDown.abort();
+    feed.close();
+  });
 
-  app.get<{ Querystring: { status?: string; limit?: number } }>(
+  app.get<{ Querystring: { status?: string; limit?: number; follow?: boolean } }>(
     "/api/builds",
-    { schema: { querystring: listQuery } },
+    { schema: { querystring: listQuery }, sse: { kind: "manual" } },
     async (req, reply) => {
       const words = (req.query.status ?? "").split(",").filter(Boolean);
       const unknown = words.filter((w) => !isStepStatus(w.toUpperCase()));
@@ -65,7 +85,27 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
           });
       }
       const statuses = words.map((w) => w.toUpperCase() as StepStatus);
-      const builds = await opts.builds.recent({ statuses, limit: req.query.limit ?? 50 });
+      const limit = req.query.limit ?? 50;
+      if (req.query.follow === true || req.headers.accept?.includes("text/event-stream")) {
+        const gone = AbortSignal.any([clientGone(reply), shuttingDown.signal]);
+        let sending = Promise.resolve();
+        feed.subscribe(
+          { statuses, limit },
+          (list) => {
+            // In order, one at a time; a connection that failed is over (the abort ends the handler).
+            sending = sending
+              .then(async () => {
+                if (reply.sse.isConnected) await reply.sse.send({ event: "builds", data: list, retry: 1000 });
+              })
+              .catch(() => {});
+          },
+          gone,
+        );
+        await new Promise<void>((resolve) => gone.addEventListener("abort", () => resolve(), { once: true }));
+        await sending;
+        return;
+      }
+      const builds = await opts.builds.recent({ statuses, limit });
       return reply.header("cache-control", "no-store").send({ builds });
     },
   );
@@ -86,3 +126,9 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
     );
   }
 };
+
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once("close", () => controller.abort());
+  return controller.signal;
+}

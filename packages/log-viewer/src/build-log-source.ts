@@ -1,4 +1,4 @@
-import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 
 /**
  * Where a build's log and step statuses come from, whether the build still runs on a worker or
@@ -14,6 +14,17 @@ export interface BuildLogSource {
   follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]>;
   followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent>;
   summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary>;
+  /**
+   * Optional fast path of `GET …/logs?format=records` (log-records.ts): the records of every
+   * line up to `untilLogId`, as bytes or text; it must not wait for live lines. Without it the
+   * records are made from `follow`'s batches.
+   */
+  records?(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
+  /**
+   * Optional: steps' unfinished progress lines while the build runs (ProgressLine), ending
+   * quietly when the build is finished or the source cannot say (history has none).
+   */
+  followProgress?(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine>;
 }
 
 /** Where a live build's worker serves gRPC. */

@@ -31,6 +31,7 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
   signal.addEventListener("abort", stop, { once: true });
   let statusFailure: unknown;
   let statusLoop: Promise<void> = Promise.resolve();
+  let progressLoop: Promise<void> = Promise.resolve();
   try {
     await send({ event: "summary", data: viewerSummary(summary) });
     const known = new Set(summary.steps.map((s) => s.stepId));
@@ -50,6 +51,15 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
           statusFailure = err;
           inner.abort();
         }
+      })();
+    }
+    if (o.follow && source.followProgress && !summary.finished) {
+      const follow = source.followProgress.bind(source);
+      // Best effort and live only: a failure here costs the progress lines, not the stream.
+      progressLoop = (async () => {
+        try {
+          for await (const data of follow(buildRef, inner.signal)) await send({ event: "progress", data });
+        } catch {}
       })();
     }
     const until = o.follow ? Number.POSITIVE_INFINITY : summary.lastLogId;
@@ -87,5 +97,6 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
     signal.removeEventListener("abort", stop);
     inner.abort();
     await statusLoop;
+    await progressLoop;
   }
 }

@@ -1,4 +1,11 @@
-import type { BuildSummary, LogEntry, StatusEvent, StepStatus, StepSummary } from "@wharf/result-store";
+import type {
+  BuildSummary,
+  LogEntry,
+  ProgressLine,
+  StatusEvent,
+  StepStatus,
+  StepSummary,
+} from "@wharf/result-store";
 
 /**
  * A step as the page and `wharf logs` see it: the worker's summary of it, and when the aggregator
@@ -22,6 +29,9 @@ export interface ViewerStep extends StepSummary {
  * - `status`: a step (stepId > 0) or the build (stepId 0) changed status; a following stream
  *   sends every status event from the build's first, so a client can time each step. No `id`,
  *   so the browser's last event id stays the last log line's.
+ * - `progress`: a step's unfinished line that a carriage return redrew (a progress bar before
+ *   its newline; ProgressLine): shown after line `afterLogId` until the step's next line
+ *   arrives or one with an empty `message` says it is gone. Live only, no id.
  * - `problem`: the source failed mid-stream; the server closes and the client reconnects.
  * - `end`: nothing more comes on this connection. With `finished: true` the build is over and
  *   every line was sent; the client should close instead of reconnecting.
@@ -31,6 +41,7 @@ export type LogStreamEvent =
   | { event: "summary"; data: ViewerSummary }
   | { event: "log"; id: number; data: LogEntry[] }
   | { event: "status"; data: StatusEvent }
+  | { event: "progress"; data: ProgressLine }
   | { event: "problem"; data: { message: string } }
   | { event: "end"; data: StreamEnd };
 
@@ -51,7 +62,7 @@ export interface StreamEnd {
   lastLogId: number;
 }
 
-export const LOG_STREAM_EVENTS = ["summary", "log", "status", "problem", "end"] as const;
+export const LOG_STREAM_EVENTS = ["summary", "log", "status", "progress", "problem", "end"] as const;
 
 export function viewerSummary(
   s: BuildSummary & Pick<ViewerSummary, "startedAt" | "finishedAt">,

@@ -37,24 +37,31 @@ export async function* logText(
   signal: AbortSignal,
   opts: LogTextOptions = {},
 ): AsyncGenerator<string> {
+  for await (const batch of linesUntilSummary(source, summary, signal)) {
+    let chunk = "";
+    for (const line of batch)
+      if (opts.stepId === undefined || line.stepId === opts.stepId)
+        chunk += logTextLine(line, summary.steps, opts);
+    if (chunk) yield chunk;
+  }
+}
+
+/** The build's lines up to the summary's last one, in batches; never waits for live lines. */
+export async function* linesUntilSummary(
+  source: BuildLogSource,
+  summary: Pick<BuildSummary, "buildRef" | "lastLogId">,
+  signal: AbortSignal,
+): AsyncGenerator<LogEntry[]> {
   if (summary.lastLogId === 0) return;
   const inner = new AbortController();
   const stop = () => inner.abort();
   signal.addEventListener("abort", stop, { once: true });
   try {
     for await (const batch of source.follow(summary.buildRef, 0, inner.signal)) {
-      let chunk = "";
-      let done = false;
-      for (const line of batch) {
-        if (line.logId > summary.lastLogId) {
-          done = true;
-          break;
-        }
-        if (opts.stepId === undefined || line.stepId === opts.stepId)
-          chunk += logTextLine(line, summary.steps, opts);
-      }
-      if (chunk) yield chunk;
-      if (done || (batch.at(-1)?.logId ?? 0) >= summary.lastLogId) return;
+      const last = batch.at(-1)?.logId ?? 0;
+      if (last <= summary.lastLogId) yield batch;
+      else yield batch.filter((l) => l.logId <= summary.lastLogId);
+      if (last >= summary.lastLogId) return;
     }
   } finally {
     signal.removeEventListener("abort", stop);

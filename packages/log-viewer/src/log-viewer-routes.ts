@@ -5,6 +5,7 @@ import { type BuildLogSource, BuildNotFoundError, LogSourceUnavailableError } fr
 import { streamLogEvents } from "./log-event-stream.js";
 import type { LogStreamEvent } from "./log-events.js";
 import { viewerSummary } from "./log-events.js";
+import { LOG_RECORDS_CONTENT_TYPE, LOG_RECORDS_LAST_ID_HEADER, recordsOf } from "./log-records.js";
 import { logText } from "./log-text.js";
 import { loadViewerAssets, viewerPage } from "./viewer-page.js";
 
@@ -35,7 +36,7 @@ const logsQuery = {
   properties: {
     follow: { type: "boolean" },
     after: { type: "integer", minimum: 0 },
-    format: { type: "string", enum: ["text", "sse"] },
+    format: { type: "string", enum: ["text", "sse", "records"] },
     ansi: { type: "string", enum: ["keep", "strip"] },
     step: { type: "integer", minimum: 0 },
   },
@@ -44,7 +45,7 @@ const logsQuery = {
 type LogsQuery = {
   follow?: boolean;
   after?: number;
-  format?: "text" | "sse";
+  format?: "text" | "sse" | "records";
   ansi?: "keep" | "strip";
   step?: number;
 };
@@ -92,6 +93,13 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
         q.follow === true || q.format === "sse" || (q.format !== "text" && acceptsEvents(req.headers.accept));
       const closed = closeSignal(reply);
       const summary = await source.summary(buildRef, closed);
+      if (q.format === "records") {
+        return reply
+          .type(LOG_RECORDS_CONTENT_TYPE)
+          .header("cache-control", "no-store")
+          .header(LOG_RECORDS_LAST_ID_HEADER, String(summary.lastLogId))
+          .send(Readable.from(recordsOf(source, summary, closed)));
+      }
       if (!wantsEvents) {
         const text = logText(source, summary, closed, {
           keepColours: q.ansi === "keep",

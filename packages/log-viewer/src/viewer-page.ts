@@ -68,20 +68,22 @@ export function viewerPage(buildRef: string): string {
   <span id="notice" role="alert" hidden></span>
   <search class="toolbar">
     <label for="search" class="visually-hidden">Search the log</label>
-    <input id="search" type="search" placeholder="Search (/)" autocomplete="off">
-    <button id="search-prev" type="button" aria-label="Previous match (N)">↑</button>
-    <button id="search-next" type="button" aria-label="Next match (n)">↓</button>
+    <input id="search" type="search" placeholder="Search (/)" autocomplete="off" aria-keyshortcuts="/">
+    <button id="search-prev" type="button" aria-label="Previous match (N)" aria-keyshortcuts="Shift+N">↑</button>
+    <button id="search-next" type="button" aria-label="Next match (n)" aria-keyshortcuts="n">↓</button>
     <span id="search-count" aria-live="polite"></span>
   </search>
   <label>Timestamps (t)
-    <select id="timestamps"><option value="off">off</option><option value="clock">clock</option><option value="elapsed">since start</option></select>
+    <select id="timestamps" aria-keyshortcuts="t"><option value="off">off</option><option value="clock">clock</option><option value="elapsed">since start</option></select>
   </label>
   <a id="download" href="${logsUrl}?format=text" download="build-${ref}.log">Download log</a>
 </header>
 <main>
   <nav id="steps" aria-label="Steps"><h2>Steps</h2><ol id="step-list"></ol></nav>
-  <section id="log-pane" aria-label="Log" tabindex="-1"><div id="log" role="log"></div></section>
-  <button id="jump" type="button" hidden>Follow ↓ (f)</button>
+  <!-- Focusable, so the keyboard can scroll it; the log is not announced line by line (a
+       build can print a thousand lines a second): the status and notices are. -->
+  <section id="log-pane" aria-label="Log" tabindex="0"><div id="log" role="log" aria-live="off"></div></section>
+  <button id="jump" type="button" aria-keyshortcuts="f" hidden>Follow ↓ (f)</button>
 </main>
 <script src="-/viewer.js"></script>
 </body>

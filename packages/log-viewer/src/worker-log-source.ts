@@ -1,5 +1,5 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { BuildSummary, LogEntry, StatusEvent } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import { createWorkerClient, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
 import {
   type BuildLogSource,
@@ -9,6 +9,7 @@ import {
   type ResolvedWorker,
   type ResolveWorker,
 } from "./build-log-source.js";
+import { logRecordLine, recordsFromLogBatch } from "./log-records.js";
 import type { BuildHistory } from "./wharf-api-log-source.js";
 
 export interface WorkerLogSourceOptions {
@@ -79,6 +80,57 @@ export class WorkerLogSource implements BuildLogSource {
 
   followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
     return this.followEither(buildRef, afterEventId, signal, statusPlan);
+  }
+
+  /**
+   * Records straight from the worker's wire bytes (recordsFromLogBatch); once it has no worker,
+   * or the worker drops, the rest the generic way from where the bytes stopped.
+   */
+  async *records(
+    buildRef: string,
+    untilLogId: number,
+    signal: AbortSignal,
+  ): AsyncIterable<Uint8Array | string> {
+    let after = 0;
+    const worker = untilLogId > 0 ? await this.opts.resolveWorker(buildRef, signal) : null;
+    if (worker) {
+      const client = connect(worker);
+      try {
+        for await (const buf of client.streamLogBatchesRaw(0, { signal })) {
+          const part = recordsFromLogBatch(buf, untilLogId);
+          if (part.bytes.length > 0) yield part.bytes;
+          after = part.lastLogId || after;
+          if (part.done) return;
+        }
+        return;
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+      } finally {
+        client.close();
+      }
+    }
+    if (after >= untilLogId) return;
+    for await (const batch of this.follow(buildRef, after, signal)) {
+      let chunk = "";
+      for (const line of batch) if (line.logId <= untilLogId) chunk += logRecordLine(line);
+      if (chunk) yield chunk;
+      if ((batch.at(-1)?.logId ?? 0) >= untilLogId) return;
+    }
+  }
+
+  /** Best effort: a live view; when the worker is gone or drops, there is simply none. */
+  async *followProgress(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine> {
+    const worker = await this.opts.resolveWorker(buildRef, signal).catch(() => null);
+    if (!worker) return;
+    const client = connect(worker);
+    try {
+      yield* client.streamProgress({ signal });
+    } catch (err) {
+      // Gone, dropped, or a worker without StreamProgress (UNIMPLEMENTED): no progress lines.
+      if (!(err instanceof WorkerRpcError)) throw err;
+    } finally {
+      client.close();
+    }
   }
 
   async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {

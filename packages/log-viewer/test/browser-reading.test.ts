@@ -61,7 +61,7 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       expect(await page.locator("#L3 .msg").textContent()).toBe(" downloading 100%");
       expect(await page.locator("#L3").getAttribute("class")).toContain("progress");
       // The colour set before the first carriage return still holds.
-      expect(await page.locator("#L3 .msg span").getAttribute("style")).toBe("color:rgb(0, 187, 0)");
+      expect(await page.locator("#L3 .msg span").getAttribute("style")).toBe("color:var(--ansi-2)");
       await page.locator("#L3").screenshot({ path: path.join(outputDir, "log-viewer-progress-line.png") });
       await page.close();
     });
@@ -128,6 +128,72 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       await page.emulateMedia({ colorScheme: "dark" });
       expect(await background(page)).toBe("rgb(22, 24, 29)");
       await page.screenshot({ path: path.join(outputDir, "log-viewer-dark.png") });
+      await page.close();
+    });
+
+    it("keeps text at 4.5:1 contrast or more in both themes, terminal colours included", async () => {
+      const page = await open();
+      // WCAG 2 contrast of the theme's colour pairs, read from the page's own CSS (runs in Chromium).
+      const lowContrast = () =>
+        page.evaluate<string[]>(`(() => {
+          const css = getComputedStyle(document.documentElement);
+          const v = (name) => css.getPropertyValue(name).trim();
+          const lum = (hex) => {
+            const n = parseInt(hex.slice(1), 16);
+            const c = [n >> 16, (n >> 8) & 255, n & 255].map((x) => x / 255).map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4));
+            return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+          };
+          const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+          const pairs = [["--fg", "--bg"], ["--muted", "--bg"], ["--muted", "--panel"], ["--link", "--bg"], ["--fg", "--target"]];
+          for (let i = 0; i < 16; i++) pairs.push(["--ansi-" + i, "--bg"]);
+          for (const b of ["pending", "running", "success", "failed", "cancelled"]) pairs.push(["--badge-fg", "--badge-" + b]);
+          return pairs.filter(([f, b]) => !(ratio(v(f), v(b)) >= 4.5)).map(([f, b]) => f + " on " + b + ": " + ratio(v(f), v(b)).toFixed(2));
+        })()`);
+      await page.emulateMedia({ colorScheme: "light" });
+      expect(await lowContrast()).toEqual([]);
+      await page.emulateMedia({ colorScheme: "dark" });
+      expect(await lowContrast()).toEqual([]);
+      await page.close();
+    });
+
+    it("is usable by keyboard: skip link, a focusable log, Tab from section to section", async () => {
+      const page = await open();
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.className")).toBe("skip-link");
+      await page.keyboard.press("Enter");
+      expect(new URL(page.url()).hash).toBe("#log-pane");
+      await page.locator("#log-pane").focus();
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("log-pane");
+      // The pane scrolls by keyboard once a section is open.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("step-1-title");
+      await page.keyboard.press("Enter");
+      expect(await page.locator("#step-1-title").getAttribute("aria-expanded")).toBe("true");
+      // Tab skips the open section's line numbers: its raw download, the link a line printed,
+      // then the next section.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.className")).toBe("raw");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.href")).toBe(
+        "https://example.com/x?a=1&b=2",
+      );
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("step-2-title");
+      await page.locator("#log-pane").focus();
+      await page.keyboard.press("Home");
+      await waitFor(
+        async () => (await page.locator("#log-pane").evaluate((el) => el.scrollTop)) === 0,
+        "the top",
+      );
+      const top = 0;
+      await page.keyboard.press("PageDown");
+      await waitFor(
+        async () => (await page.locator("#log-pane").evaluate((el) => el.scrollTop)) > top,
+        "scrolled",
+      );
+      // Shortcuts are announced to assistive technology.
+      expect(await page.locator("#search").getAttribute("aria-keyshortcuts")).toBe("/");
+      expect(await page.locator("#log").getAttribute("aria-live")).toBe("off");
       await page.close();
     });
   },

@@ -8,6 +8,7 @@ export {
   ResultStoreWriteError,
 } from "./errors.js";
 export { DEFAULT_MAX_LINE_BYTES, LineEncoder, SECRET_MASK } from "./line-encoder.js";
+export type { ProgressLine } from "./progress-lines.js";
 export {
   type FollowLogsOptions,
   type FollowOptions,

@@ -65,6 +65,26 @@ export class LineEncoder {
     this.secretPattern = secretPattern(this.secrets);
   }
 
+  /**
+   * An unfinished line as `encode` would give it, less any end of it that could be the start
+   * of a secret (the rest of the secret may be in output not read yet, so masking cannot tell).
+   * For lines shown before their newline (progress lines); "" when nothing is left.
+   */
+  encodeUnfinished(partial: string | Uint8Array): string {
+    let text = typeof partial === "string" ? partial : Buffer.from(partial).toString("utf8");
+    if (this.secretPattern) text = text.replace(this.secretPattern, SECRET_MASK);
+    let keep = text.length;
+    for (const secret of this.secrets) {
+      for (let k = Math.min(secret.length - 1, text.length); k > 0; k--) {
+        if (text.endsWith(secret.slice(0, k))) {
+          keep = Math.min(keep, text.length - k);
+          break;
+        }
+      }
+    }
+    return this.encode(text.slice(0, keep)).at(-1) ?? "";
+  }
+
   encode(message: string | Uint8Array): string[] {
     let text = typeof message === "string" ? message : Buffer.from(message).toString("utf8");
     if (this.secretPattern) text = text.replace(this.secretPattern, SECRET_MASK);

@@ -18,6 +18,7 @@ import { parseArtifactEvent, parseStatusEvent } from "./event-parsers.js";
 import { fsyncDirSync, fsyncPath } from "./file-io.js";
 import { DEFAULT_MAX_LINE_BYTES, LineEncoder } from "./line-encoder.js";
 import { LogFile, logEntriesOf, type ReadCursor } from "./log-file.js";
+import { type ProgressLine, ProgressLines } from "./progress-lines.js";
 import {
   type ArtifactEvent,
   type BuildSummary,
@@ -70,6 +71,7 @@ export class ResultStore {
   private readonly logChanged = new ChangeSignal();
   private readonly statusChanged = new ChangeSignal();
   private readonly artifactsChanged = new ChangeSignal();
+  private readonly progress = new ProgressLines();
   private readonly latestStatus = new Map<number, StepStatus>();
   private readonly artifactCopies = new Set<Promise<unknown>>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -164,7 +166,25 @@ export class ResultStore {
     }
     this.notifyCommittedLogs();
     this.flushTimer ??= setTimeout(this.onFlushTimer, this.flushIntervalMs).unref();
+    this.progress.lineAppended(stepId, logId, timestamp);
     return logId;
+  }
+
+  /**
+   * Shows `partial` as step `stepId`'s unfinished progress line to live followers (see
+   * ProgressLine), encoded like a line (masked, escaped); nothing is stored. Ignored once the
+   * build is finishing, like anything a step prints after it ended.
+   */
+  setProgress(stepId: number, partial: string | Buffer, timestamp: number = Date.now()): void {
+    if (this.finishing || this.done || this.closed || this.failure) return;
+    checkId(stepId, "stepId");
+    const message = this.encoder.encodeUnfinished(partial);
+    this.progress.set({ stepId, afterLogId: this.log.lastId, timestamp, message });
+  }
+
+  /** The steps' progress lines now, then every change, until the build is finished. */
+  followProgress(opts: FollowOptions = {}): AsyncIterable<ProgressLine> {
+    return this.progress.follow(opts.signal);
   }
 
   /** Records a status change of a step (0 = the build) and returns its eventId. */
@@ -486,6 +506,7 @@ export class ResultStore {
   }
 
   private wakeAll(): void {
+    if (this.done || this.closed || this.failure) this.progress.end();
     this.logChanged.notify();
     this.statusChanged.notify();
     this.artifactsChanged.notify();

@@ -1,10 +1,12 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { BuildSummary, LogEntry, StatusEvent, StepStatus } from "@wharf/result-store";
+import type { BuildSummary, LogEntry, ProgressLine, StatusEvent, StepStatus } from "@wharf/result-store";
 import type { ServingStatus } from "./health-service.js";
+import { decodeLogBatch } from "./log-batch-decoder.js";
 import {
   artifactEventFromWire,
   logLineFromWire,
+  progressLineFromWire,
   statusFromWire,
   summaryFromWire,
   timestampFromWire,
@@ -43,9 +45,16 @@ export interface WorkerClient {
     afterLogId: number,
     opts?: StreamOptions & { maxBatchLines?: number },
   ): AsyncIterable<LogEntry[]>;
+  /**
+   * StreamLogBatches' messages as they came (serialized StreamLogBatchesResponse), for readers
+   * that copy lines on without turning them into strings (the log viewer's records).
+   */
+  streamLogBatchesRaw(afterLogId: number, opts?: StreamOptions): AsyncIterable<Buffer>;
   /** The wharf-cmd compatible one-line-per-message stream. */
   streamLogs(afterLogId: number, opts?: StreamOptions): AsyncIterable<LogEntry>;
   streamStatus(afterEventId: number, opts?: StreamOptions): AsyncIterable<StatusEvent>;
+  /** Steps' unfinished progress lines: the current ones, then changes, until the build is finished. */
+  streamProgress(opts?: StreamOptions): AsyncIterable<ProgressLine>;
   streamArtifacts(afterArtifactId: number, opts?: StreamOptions): AsyncIterable<WorkerArtifactEvent>;
   /** The artifact's bytes in chunks of at most 64 KiB. */
   downloadArtifact(artifactId: number, opts?: StreamOptions): AsyncIterable<Buffer>;
@@ -114,11 +123,19 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
   });
   return {
     streamLogBatches: (afterLogId, o = {}) =>
+      // Decoded by hand straight into LogEntry (log-batch-decoder.ts says why).
       values(
-        () => connection.streamLogBatches(afterLogId, o.maxBatchLines ?? 0),
-        (batch) => batch.toLines().map(logLineFromWire),
+        () => connection.streamLogBatchesWith(afterLogId, o.maxBatchLines ?? 0, decodeLogBatch),
+        (lines) => lines,
         o.signal,
       ),
+    streamLogBatchesRaw: (afterLogId, o = {}) =>
+      values(
+        () => connection.streamLogBatchesWith(afterLogId, 0, (buf) => buf),
+        (buf) => buf,
+        o.signal,
+      ),
+    streamProgress: (o = {}) => values(() => connection.streamProgress(), progressLineFromWire, o.signal),
     streamLogs: (afterLogId, o = {}) =>
       values(() => connection.streamLogs(afterLogId), logLineFromWire, o.signal),
     streamStatus: (afterEventId, o = {}) =>

@@ -6,6 +6,7 @@ export {
   type WorkerClientOptions,
   WorkerRpcError,
 } from "./client.js";
+export { decodeLogBatch, type WireLogLineView, walkLogBatch } from "./log-batch-decoder.js";
 export {
   DEFAULT_WORKER_PORT,
   startWorkerRpcServer,

@@ -6,6 +6,7 @@ import {
   type WireArtifactEvent,
   type WireBuildSummary,
   type WireLogLine,
+  type WireProgressLine,
   type WireStatusEvent,
   type WireStepSummary,
   type WireTimestamp,
@@ -15,6 +16,7 @@ import type {
   ArtifactEvent,
   BuildSummary,
   LogEntry,
+  ProgressLine,
   StatusEvent,
   StepStatus,
   StepSummary,
@@ -29,6 +31,7 @@ export type {
   WireArtifactEvent,
   WireBuildSummary,
   WireLogLine,
+  WireProgressLine,
   WireStatusEvent,
   WireStepSummary,
   WireTimestamp,
@@ -66,6 +69,19 @@ export function timestampFromWire(ts: WireTimestamp | null | undefined): number 
 
 export function logLineToWire(l: LogEntry): WireLogLine {
   return { logId: l.logId, stepId: l.stepId, timestamp: timestampToWire(l.timestamp), message: l.message };
+}
+
+export function progressLineToWire(p: ProgressLine): WireProgressLine {
+  return { ...p, timestamp: timestampToWire(p.timestamp) };
+}
+
+export function progressLineFromWire(p: WireProgressLine): ProgressLine {
+  return {
+    stepId: Number(p.stepId),
+    afterLogId: Number(p.afterLogId),
+    timestamp: timestampFromWire(p.timestamp),
+    message: p.message ?? "",
+  };
 }
 
 export function logLineFromWire(l: WireLogLine): LogEntry {

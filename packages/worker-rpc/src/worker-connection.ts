@@ -5,6 +5,7 @@ import {
   type WireArtifactEvent,
   type WireBuildSummary,
   type WireLogLine,
+  type WireProgressLine,
   type WireStatusEvent,
   type WireTimestamp,
   type WorkerPackage,
@@ -42,6 +43,7 @@ type WorkerStub = grpc.Client & {
 type ExtrasStub = grpc.Client & {
   StreamLogBatches: ServerStream<LogBatchesRequest, WorkerLogLines>;
   DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
+  StreamProgress: ServerStream<object, WireProgressLine>;
   GetBuildSummary: Unary<object, WireBuildSummary>;
   Cancel: Unary<{ reason: string }, object>;
   Release: Unary<object, object>;
@@ -141,17 +143,32 @@ export class WorkerConnection {
     maxBatchLines: number,
     maxBatchBytes = 0,
   ): grpc.ClientReadableStream<WorkerLogLines> {
-    // Lines stay wire bytes (see WorkerLogLines); the request is encoded as the service definition does it.
+    // Lines stay wire bytes (see WorkerLogLines).
+    return this.streamLogBatchesWith(afterLogId, maxBatchLines, WorkerLogLines.decode, maxBatchBytes);
+  }
+
+  /** StreamLogBatches with each message read by `decode`; the request is encoded as the service definition does it. */
+  streamLogBatchesWith<T>(
+    afterLogId: number,
+    maxBatchLines: number,
+    decode: (buf: Buffer) => T,
+    maxBatchBytes = 0,
+  ): grpc.ClientReadableStream<T> {
     return this.listen(
       this.extras.makeServerStreamRequest(
         LOG_BATCHES_PATH,
         logBatchesRequest(),
-        WorkerLogLines.decode,
+        decode,
         { afterLogId, maxBatchLines, maxBatchBytes },
         this.metadata(),
         {},
       ),
     );
+  }
+
+  /** Steps' unfinished progress lines (WorkerExtras.StreamProgress, ours: not in wharf-cmd). */
+  streamProgress(): grpc.ClientReadableStream<WireProgressLine> {
+    return this.listen(this.extras.StreamProgress({}, this.metadata(), {}));
   }
 
   /** wharf-cmd's one-line-per-message log stream. */

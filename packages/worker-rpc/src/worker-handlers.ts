@@ -4,13 +4,20 @@ import type { LogRecordBatch, ResultStore } from "@wharf/result-store";
 import type { BearerAuth } from "./bearer-auth.js";
 import { type LiveStreams, streamHandler, unaryHandler } from "./call-handlers.js";
 import { invalidArgument, RpcStatusError } from "./rpc-errors.js";
-import { artifactEventToWire, logLineToWire, statusEventToWire, summaryToWire } from "./wire.js";
+import {
+  artifactEventToWire,
+  logLineToWire,
+  progressLineToWire,
+  statusEventToWire,
+  summaryToWire,
+} from "./wire.js";
 
 /** What the server reads from: the result store, or anything shaped like its read side. */
 export type WorkerResultSource = Pick<
   ResultStore,
   "followLogs" | "followLogRecords" | "followStatus" | "followArtifacts" | "openArtifact" | "summary"
->;
+> &
+  Partial<Pick<ResultStore, "followProgress">>;
 
 export interface HandlerContext {
   store: WorkerResultSource;
@@ -111,6 +118,11 @@ export function extrasHandlers(ctx: HandlerContext): grpc.UntypedServiceImplemen
         }
       },
     ),
+    StreamProgress: streamHandler<object, unknown>(auth, streams, async (_req, send, signal) => {
+      // A source without progress lines has none to show: the stream ends with the build.
+      if (!store.followProgress) return;
+      for await (const line of store.followProgress({ signal })) await send(progressLineToWire(line));
+    }),
     GetBuildSummary: unaryHandler(auth, () => summaryToWire(store.summary())),
     Cancel: unaryHandler<{ reason?: string }, object>(auth, async (req) => {
       const reason = req.reason ?? "";

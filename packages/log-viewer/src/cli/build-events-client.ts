@@ -1,4 +1,4 @@
-import type { LogEntry, StatusEvent } from "@wharf/result-store";
+import type { LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import { EventSource } from "eventsource";
 import type { StreamEnd, ViewerSummary } from "../log-events.js";
 
@@ -6,6 +6,8 @@ export interface BuildEventHandlers {
   summary?(s: ViewerSummary): void;
   log?(lines: LogEntry[]): void;
   status?(e: StatusEvent): void;
+  /** A step's unfinished progress line changed ("" message: gone). */
+  progress?(p: ProgressLine): void;
   /** The server reported a problem or the connection dropped; the client reconnects by itself. */
   reconnecting?(reason: string): void;
 }
@@ -70,6 +72,7 @@ export function followBuildEvents(o: FollowBuildEventsOptions, on: BuildEventHan
     es.addEventListener("summary", (e) => on.summary?.(parse(e)));
     es.addEventListener("log", (e) => on.log?.(parse(e)));
     es.addEventListener("status", (e) => on.status?.(parse(e)));
+    es.addEventListener("progress", (e) => on.progress?.(parse(e)));
     es.addEventListener("problem", (e) => on.reconnecting?.(parse<{ message: string }>(e).message));
     es.addEventListener("end", (e) => finish(() => resolve(parse<StreamEnd>(e))));
     es.addEventListener("error", (e) => {

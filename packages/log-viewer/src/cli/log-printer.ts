@@ -1,5 +1,5 @@
 import { stripVTControlCharacters, styleText } from "node:util";
-import type { LogEntry, StatusEvent, StepStatus, StepSummary } from "@wharf/result-store";
+import type { LogEntry, ProgressLine, StatusEvent, StepStatus, StepSummary } from "@wharf/result-store";
 import type { ViewerSummary } from "../log-events.js";
 import { stepLabel } from "../log-text.js";
 import { progressText } from "../progress-line.js";
@@ -41,6 +41,9 @@ export class LogPrinter {
   private lastLogId = 0;
   private note = "";
   private drawn = false;
+  /** The latest unfinished progress line of a shown step, drawn in the status line until it ends. */
+  private live: ProgressLine | undefined;
+  private readonly lastByStep = new Map<number, number>();
 
   constructor(private readonly o: LogPrinterOptions) {}
 
@@ -63,6 +66,8 @@ export class LogPrinter {
     let text = "";
     for (const line of lines) {
       this.lastLogId = line.logId;
+      this.lastByStep.set(line.stepId, line.logId);
+      if (this.live?.stepId === line.stepId && line.logId > this.live.afterLogId) this.live = undefined;
       if (this.stepIds && !this.stepIds.has(line.stepId)) continue;
       const label = stepLabel(this.steps, line.stepId).padEnd(this.width).slice(0, this.width);
       const prefix = this.paint(STEP_COLOURS[line.stepId % STEP_COLOURS.length]!, label);
@@ -75,6 +80,21 @@ export class LogPrinter {
     this.note = "";
     if (text) this.write(text);
     else this.redraw();
+  }
+
+  /**
+   * A progress bar before its newline: shown live at the front of the status line (a terminal
+   * only; a pipe gets the bar once, as its finished line). The step's next line ends it.
+   */
+  progress(p: ProgressLine): void {
+    if (this.stepIds && !this.stepIds.has(p.stepId)) return;
+    if (p.message !== "" && p.afterLogId >= this.lastLogIdOf(p.stepId)) this.live = p;
+    else if (this.live?.stepId === p.stepId) this.live = undefined;
+    this.redraw();
+  }
+
+  private lastLogIdOf(stepId: number): number {
+    return this.lastByStep.get(stepId) ?? 0;
   }
 
   status(e: StatusEvent): void {
@@ -113,6 +133,10 @@ export class LogPrinter {
     );
     const running = this.steps.filter((s) => s.status === "RUNNING").map((s) => s.name);
     let line = `${this.buildStatus.toLowerCase()} · ${done.length}/${this.steps.length} steps done`;
+    if (this.live) {
+      const text = stripVTControlCharacters(progressText(this.live.message).text).trim();
+      line = `${stepLabel(this.steps, this.live.stepId)} │ ${text} ⟳ · ${line}`;
+    }
     if (running.length > 0) line += ` · running ${running.join(", ")}`;
     line += ` · ${this.lastLogId} lines`;
     if (this.note) line += ` · ${this.note}`;

@@ -123,6 +123,7 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
           else printer.lines(lines);
         },
         status: (e) => printer.status(e),
+        progress: (p) => printer.progress(p),
         reconnecting: (reason) => printer.reconnecting(reason),
       },
     );
