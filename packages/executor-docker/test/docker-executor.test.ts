@@ -51,6 +51,8 @@ const imageStep = (destination: string, spec: Partial<DockerSpec> = {}): PlanSte
     push: false,
     args: [],
     secretArgs: [],
+    noCache: false,
+    pull: false,
     ...spec,
   },
 });

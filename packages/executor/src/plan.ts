@@ -33,6 +33,10 @@ export interface DockerSpec {
   args: string[]; // KEY=VALUE build args
   secretName?: string;
   secretArgs: string[];
+  /** `no-cache` (our extension): build every layer afresh, no layer cache; default false. */
+  noCache: boolean;
+  /** `pull` (our extension): pull base images even when present, for their newest version; default false. */
+  pull: boolean;
 }
 
 export interface HelmSpec {

@@ -134,6 +134,23 @@ describe("lintPipeline: structure rules", () => {
     ]);
   });
 
+  it("checks the docker step's no-cache and pull as booleans, with their position", () => {
+    const text = y(
+      "s:",
+      "  a:",
+      "    docker:",
+      "      file: Dockerfile",
+      "      tag: v1",
+      "      no-cache: yes please",
+      "      pull: 1",
+    );
+    expect(lint(text)).toEqual([
+      '6:17 s/a/docker: field "no-cache" must be true or false, got string "yes please"',
+      '7:13 s/a/docker: field "pull" must be true or false, got number 1',
+    ]);
+    expect(lint(y("s:", "  a:", "    docker: {file: D, tag: v1, no-cache: true, pull: false}"))).toEqual([]);
+  });
+
   it("only warns on unknown fields (they do not make the file invalid)", () => {
     const d = lintPipeline(y("s:", "  a:", "    container: {image: x, cmds: [y], colour: red}"));
     expect(d).toEqual([expect.objectContaining({ severity: "warning", message: 'unknown field "colour"' })]);
