@@ -86,6 +86,11 @@ interface StepCommon {
   retries: number;
   /** Globs relative to the workspace collected after the step succeeds (container steps only). */
   artifacts: string[];
+  /**
+   * Workspace-relative paths kept between builds (`cache:`, container steps only): restored
+   * before the step, saved after it succeeded. Absent or empty: none.
+   */
+  cache?: string[];
 }
 
 export type PlanStep =

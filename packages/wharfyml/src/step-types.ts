@@ -172,8 +172,8 @@ export function isStepType(name: string): name is StepType {
   return Object.hasOwn(stepTypeSchemas, name);
 }
 
-/** Our extensions, accepted on every step type (and `artifacts` on container steps). */
-export const extensionFields = ["timeout", "retries", "artifacts"] as const;
+/** Our extensions, accepted on every step type (`artifacts` and `cache` act on container steps only). */
+export const extensionFields = ["timeout", "retries", "artifacts", "cache"] as const;
 
 function splitTags(tag: string | undefined): string[] {
   if (tag === undefined) return [];
