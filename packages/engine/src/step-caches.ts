@@ -44,8 +44,11 @@ export async function saveStepCache(ctx: StepRunContext): Promise<void> {
   if (unavailable(ctx) !== null || !build || !ctx.executor.caches) return;
   try {
     const saved = await ctx.executor.caches.save(build, ctx.tracker.step);
-    const evicted = saved.evicted > 0 ? `; ${saved.evicted} older cache(s) removed to stay within the budget` : "";
-    ctx.tracker.log(`cache: saved ${paths} for branch ${build.cache.branch} (${formatBytes(saved.bytes)})${evicted}`);
+    const evicted =
+      saved.evicted > 0 ? `; ${saved.evicted} older cache(s) removed to stay within the budget` : "";
+    ctx.tracker.log(
+      `cache: saved ${paths} for branch ${build.cache.branch} (${formatBytes(saved.bytes)})${evicted}`,
+    );
   } catch (err) {
     ctx.log.warn({ err, stepId: ctx.tracker.step.id }, "saving the step's cache failed");
     ctx.tracker.log(`cache: ${paths} not saved: ${errorMessage(err)}`);

@@ -28,7 +28,7 @@ import {
   cacheReadyVolumeOptions,
   readyMark,
 } from "./cache-volume-spec.js";
-import { helperContainerName, labelFilter } from "./container-spec.js";
+import { hasLabels, helperContainerName, labelFilter } from "./container-spec.js";
 
 type ScopedBuild = BuildSpec & { cache: CacheScope };
 
@@ -131,9 +131,11 @@ export class VolumeCaches implements StepCaches {
       await removeVolume(this.docker, cacheDataVolume(e.generation));
     }
     const published = new Set(marks.map((m) => m.generation));
-    const data = await this.docker.listVolumes({ filters: labelFilter({ [WHARF_LABELS.cacheRole]: "data" }) });
+    const isData = { [WHARF_LABELS.cacheRole]: "data" };
+    const data = await this.docker.listVolumes({ filters: labelFilter(isData) });
     for (const v of data.Volumes ?? []) {
       const generation = v.Labels?.[WHARF_LABELS.cacheGeneration] ?? "";
+      if (!hasLabels(v.Labels, isData) || !(generationMs(generation) > 0)) continue;
       const orphan = !published.has(generation) && Date.now() - generationMs(generation) > ORPHAN_AGE_MS;
       if (orphan || evicted.some((e) => e.generation === generation)) await removeVolume(this.docker, v.Name);
     }
@@ -141,11 +143,11 @@ export class VolumeCaches implements StepCaches {
     return evicted.length;
   }
 
+  /** Ready marks carrying `labels`, checked here as well as by the engine (see labelFilter). */
   private async readyMarks(labels: Record<string, string>) {
-    const list = await this.docker.listVolumes({
-      filters: labelFilter({ ...labels, [WHARF_LABELS.cacheRole]: "ready" }),
-    });
-    return (list.Volumes ?? []).flatMap((v) => readyMark(v.Labels) ?? []);
+    const wanted = { ...labels, [WHARF_LABELS.cacheRole]: "ready" };
+    const list = await this.docker.listVolumes({ filters: labelFilter(wanted) });
+    return (list.Volumes ?? []).flatMap((v) => (hasLabels(v.Labels, wanted) && readyMark(v.Labels)) || []);
   }
 
   /**
@@ -180,7 +182,10 @@ export class VolumeCaches implements StepCaches {
       if ((err as { statusCode?: number }).statusCode === 404) return null;
       throw err;
     }
-    const parents = path.posix.dirname(rel).split("/").filter((p) => p !== ".");
+    const parents = path.posix
+      .dirname(rel)
+      .split("/")
+      .filter((p) => p !== ".");
     for (let i = 1; i <= parents.length; i++)
       out.entry({ name: `${parents.slice(0, i).join("/")}/`, type: "directory", mode: 0o755 });
     const base = path.posix.basename(rel);
@@ -207,12 +212,16 @@ export class VolumeCaches implements StepCaches {
   }
 }
 
-/** Removes a volume; gone already or still pinned by a reader (409) is no failure. */
+/**
+ * Removes a volume; gone already (another save evicted it first) or still pinned by a reader
+ * (409) is no failure. Podman 4.3 answers 500 "no such volume" to a removal that lost that race.
+ */
 async function removeVolume(docker: Docker, name: string): Promise<void> {
   await docker
     .getVolume(name)
     .remove()
-    .catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 404 && err.statusCode !== 409) throw err;
+    .catch((err: { statusCode?: number; message?: string }) => {
+      const gone = err.statusCode === 404 || /no such volume/i.test(err.message ?? "");
+      if (!gone && err.statusCode !== 409) throw err;
     });
 }

@@ -1,6 +1,6 @@
-import { WHARF_LABELS } from "@wharf/proto/labels";
 import { runCacheConformance } from "@wharf/executor/testing";
 import { DockerExecutor } from "@wharf/executor-docker";
+import { WHARF_LABELS } from "@wharf/proto/labels";
 import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
 import Docker from "dockerode";
 import { describe } from "vitest";
@@ -8,7 +8,9 @@ import { describe } from "vitest";
 // On Docker, and on Podman when DOCKER_HOST names its socket (scripts/test-ci.sh).
 const hasDocker = await requireDockerOrSkip();
 const docker = new Docker(
-  process.env.DOCKER_HOST?.startsWith("unix://") ? { socketPath: process.env.DOCKER_HOST.slice(7) } : undefined,
+  process.env.DOCKER_HOST?.startsWith("unix://")
+    ? { socketPath: process.env.DOCKER_HOST.slice(7) }
+    : undefined,
 );
 
 describe.skipIf(!hasDocker)("docker step caches", () => {
@@ -18,9 +20,15 @@ describe.skipIf(!hasDocker)("docker step caches", () => {
     image: BUSYBOX_IMAGE,
     cleanup: async (projects) => {
       for (const project of projects) {
-        const filters = JSON.stringify({ label: [`${WHARF_LABELS.projectId}=${project}`, WHARF_LABELS.cacheRole] });
+        const filters = JSON.stringify({
+          label: [`${WHARF_LABELS.projectId}=${project}`, WHARF_LABELS.cacheRole],
+        });
         const { Volumes } = await docker.listVolumes({ filters });
-        for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove().catch(() => {});
+        for (const v of Volumes ?? [])
+          await docker
+            .getVolume(v.Name)
+            .remove()
+            .catch(() => {});
       }
     },
   });

@@ -28,7 +28,7 @@ export interface CacheScope {
 }
 
 export type CacheRestore =
-  | { hit: true; /** The branch whose cache was restored. */ branch: string; bytes: number }
+  | { hit: true /** The branch whose cache was restored. */; branch: string; bytes: number }
   | { hit: false };
 
 export interface CacheSave {
@@ -106,7 +106,11 @@ export interface CacheEntry {
  * whole keys, least recently used first, until the rest fits in `maxBytes`. The key just
  * saved (`keep`) is never evicted, even alone above the budget: the next build needs it.
  */
-export function selectEvictions(entries: readonly CacheEntry[], maxBytes: number, keep?: string): CacheEntry[] {
+export function selectEvictions(
+  entries: readonly CacheEntry[],
+  maxBytes: number,
+  keep?: string,
+): CacheEntry[] {
   const newest = new Map<string, CacheEntry>();
   for (const e of entries) {
     const seen = newest.get(e.key);

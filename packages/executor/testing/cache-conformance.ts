@@ -66,7 +66,12 @@ export function runCacheConformance(target: CacheConformanceTarget): void {
       const write = (v: string) =>
         `mkdir -p deps/sub build/out && echo ${v} > deps/sub/a && echo ${v}-b > build/out/b && ln -sf a deps/sub/link`;
 
-      const first = await cachedRun(executor, main, [`test ! -e deps || echo unexpected`, write("v1")], cache);
+      const first = await cachedRun(
+        executor,
+        main,
+        [`test ! -e deps || echo unexpected`, write("v1")],
+        cache,
+      );
       expect(first.restored).toEqual({ hit: false });
       expect(first.step).toEqual({ code: 0, stdout: "", stderr: "" });
       expect(first.saved?.bytes).toBe("v1\nv1-b\n".length);
@@ -97,14 +102,22 @@ export function runCacheConformance(target: CacheConformanceTarget): void {
         "t=$(cat /proc/sys/kernel/random/uuid)",
         'for i in $(seq 1 100); do yes "$t" | head -n 100 > deps/f$i; done',
       ];
-      const check = ['if [ -d deps ]; then echo "$(ls deps | wc -l) $(sort -u deps/f* | wc -l)"; else echo miss; fi'];
+      const check = [
+        'if [ -d deps ]; then echo "$(ls deps | wc -l) $(sort -u deps/f* | wc -l)"; else echo miss; fi',
+      ];
       await cachedRun(executor, scope, write, ["deps"]);
       const loop = async (times: number, cmds: string[]) => {
         const out: string[] = [];
-        for (let i = 0; i < times; i++) out.push((await cachedRun(executor, scope, cmds, ["deps"])).step.stdout.trim());
+        for (let i = 0; i < times; i++)
+          out.push((await cachedRun(executor, scope, cmds, ["deps"])).step.stdout.trim());
         return out;
       };
-      const [w1, w2, r1, r2] = await Promise.all([loop(3, write), loop(3, write), loop(4, check), loop(4, check)]);
+      const [w1, w2, r1, r2] = await Promise.all([
+        loop(3, write),
+        loop(3, write),
+        loop(4, check),
+        loop(4, check),
+      ]);
       expect([...w1, ...w2]).toEqual(Array(6).fill(""));
       const reads = [...r1, ...r2].map((s) => s.replace(/\s+/g, " "));
       expect(reads.filter((r) => r !== "miss")).not.toHaveLength(0);
@@ -122,7 +135,8 @@ export function runCacheConformance(target: CacheConformanceTarget): void {
       expect(saved.saved).toEqual({ bytes: 1000, evicted: expect.any(Number) });
       expect(saved.saved?.evicted).toBeGreaterThanOrEqual(1);
       expect((await probe("a")).restored).toEqual({ hit: false });
-      for (const branch of ["b", "c", "d"]) expect((await probe(branch)).restored).toMatchObject({ hit: true });
+      for (const branch of ["b", "c", "d"])
+        expect((await probe(branch)).restored).toMatchObject({ hit: true });
     }, 180_000);
   });
 }

@@ -208,7 +208,11 @@ function readCachePaths(r: FieldReader, scope: string, diags: DiagnosticList): s
   for (const p of paths) {
     const parts = p.split(/[\\/]/).filter((s) => s !== "" && s !== ".");
     if (p.startsWith("/") || parts.includes("..") || parts.length === 0)
-      diags.error(pos, scope, `cache path "${p}" must be a directory or file inside the workspace (relative, no "..")`);
+      diags.error(
+        pos,
+        scope,
+        `cache path "${p}" must be a directory or file inside the workspace (relative, no "..")`,
+      );
     else if (/[*?[\]{}]/.test(p))
       diags.error(pos, scope, `cache path "${p}" must be a plain path; globs are not expanded`);
     else if (ok.includes(parts.join("/"))) diags.warning(pos, scope, `cache path "${p}" is listed twice`);
