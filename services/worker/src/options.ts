@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { type CacheScope, DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
 import { WORKER_EVENTS_URL_ENV } from "@wharf/proto";
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 
@@ -48,6 +49,28 @@ export interface WorkerOptions {
   terminationMessagePath?: string;
   /** The provisioner's base URL to tell when ready and when the build ended (WORKER_EVENTS_URL_ENV). */
   eventsUrl?: string;
+  /** Whose step caches this build reads and writes (see compileCacheScope); unset: none. */
+  cacheScope?: CacheScope;
+  /** WHARF_CACHE_DIR: the local executor's cache store; default `<dataDir>/caches`. */
+  cacheDir: string;
+  /** WHARF_CACHE_MAX_BYTES: budget of the cache store (local directory, or the engine's cache volumes); default 10 GiB. */
+  cacheMaxBytes: number;
+}
+
+/** The default branch a branch without a cache starts from (WHARF_DEFAULT_BRANCH), when not set. */
+export const DEFAULT_BRANCH = "main";
+
+/**
+ * The project and branch step caches are kept for: WHARF_PROJECT_ID and GIT_BRANCH, as the
+ * provisioner passes them from wharf-api's build request. A branch without a cache of its own
+ * starts from WHARF_DEFAULT_BRANCH's (default "main": the build request does not carry the
+ * project's default branch, so an operator whose projects use another sets it). Without a
+ * project or a branch there is no cache scope, and steps say their cache is not kept.
+ */
+function compileCacheScope(env: Env, branch: string | undefined): CacheScope | undefined {
+  const project = envOptional(env, "WHARF_PROJECT_ID");
+  if (!project || !branch) return undefined;
+  return { project, branch, fallbackBranch: envString(env, "WHARF_DEFAULT_BRANCH", DEFAULT_BRANCH) };
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -137,6 +160,13 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const registry = compileRegistry(env);
   const terminationMessagePath = envOptional(env, "WHARF_TERMINATION_MESSAGE_PATH");
   const eventsUrl = envOptional(env, WORKER_EVENTS_URL_ENV);
+  const cacheScope = compileCacheScope(
+    env,
+    envOptional(env, "GIT_BRANCH") ?? (source.kind === "git" ? source.branch : undefined),
+  );
+  const cacheMaxBytes = envInt(env, "WHARF_CACHE_MAX_BYTES", DEFAULT_CACHE_MAX_BYTES);
+  if (cacheMaxBytes < 0) throw new ConfigError("WHARF_CACHE_MAX_BYTES must not be negative");
+  const dataDir = path.resolve(envString(env, "WHARF_DATA_DIR", path.join(os.tmpdir(), "wharf-worker")));
   return {
     buildRef,
     workerId: envString(env, "WHARF_WORKER_ID", `local-${buildRef}`),
@@ -149,7 +179,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     port,
     httpPort: envInt(env, "WHARF_WORKER_HTTP_PORT", port === 0 ? 0 : port + 1),
     ...(token ? { token } : {}),
-    dataDir: path.resolve(envString(env, "WHARF_DATA_DIR", path.join(os.tmpdir(), "wharf-worker"))),
+    dataDir,
     ...(buildTimeoutMs > 0 ? { buildTimeoutMs } : {}),
     stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
     releaseGraceMs: envDurationMs(env, "WHARF_RELEASE_GRACE", 10_000),
@@ -158,6 +188,9 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     ...(registry ? { registry } : {}),
     ...(terminationMessagePath ? { terminationMessagePath } : {}),
     ...(eventsUrl ? { eventsUrl } : {}),
+    ...(cacheScope ? { cacheScope } : {}),
+    cacheDir: path.resolve(envString(env, "WHARF_CACHE_DIR", path.join(dataDir, "caches"))),
+    cacheMaxBytes,
     ...overrides,
   };
 }
