@@ -5,15 +5,18 @@
  *   pnpm exec tsx bench/step-cache.ts [rounds] [files]   (default 3 rounds, 8000 files; the
  *                                                         docker rows need Docker and busybox)
  *
- * The dependency step installs a generated package tree the way a package manager unpacks
- * its downloads: `files` files of 1–8 KiB in 400 directories, shipped in the source as one
- * gzipped tarball (a stand-in for the registry: no network is involved), unpacked and then
- * listed with their checksums (the integrity check). Cold: no cache, the step installs and the
- * tree is saved. Warm: the tree is restored, the step finds it and only checks it. Both rows
- * time the whole of what the cache adds or saves: restore + step + save. Rounds interleave
- * cold and warm so machine load falls on both alike.
+ * Two dependency steps. "tree": installs a generated package tree the way a package manager
+ * unpacks its downloads: `files` files of 1–8 KiB (random, so they compress like code does not
+ * but like a mix of code and binaries) in 400 directories, shipped in the source as one gzipped
+ * tarball (a stand-in for the registry: no network), unpacked, then checksummed (the integrity
+ * check); the cache is the installed tree. "npm ci" (local executor, needs the npm registry):
+ * a fixture project of six packages installed with `npm ci --cache .npm`, the cache being npm's
+ * download cache `.npm`, as CI set-ups usually cache it. Cold: no cache; warm: the cache restored.
+ * Both time restore + step + save, all of what the cache adds or saves; rounds interleave cold
+ * and warm so machine load falls on both alike.
  */
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -28,10 +31,29 @@ const run = promisify(execFile);
 const ROUNDS = Number(process.argv[2] ?? 3);
 const FILES = Number(process.argv[3] ?? 8000);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const INSTALL = [
-  "if [ ! -d deps ]; then mkdir deps && tar -xzf packages.tgz -C deps; fi",
-  "find deps -type f | sort | xargs md5sum | md5sum",
-];
+interface DependencyStep {
+  cmds: string[];
+  cache: string[];
+}
+const TREE: DependencyStep = {
+  cmds: [
+    "if [ ! -d deps ]; then mkdir deps && tar -xzf packages.tgz -C deps; fi",
+    "find deps -type f | sort | xargs md5sum | md5sum",
+  ],
+  cache: ["deps"],
+};
+const NPM: DependencyStep = {
+  cmds: ["npm ci --cache .npm --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error"],
+  cache: [".npm"],
+};
+const NPM_DEPENDENCIES = {
+  typescript: "5.6.3",
+  lodash: "4.17.21",
+  yaml: "2.6.0",
+  zod: "3.23.8",
+  "date-fns": "4.1.0",
+  rxjs: "7.8.1",
+};
 
 type CachedExecutor = Executor & { caches: StepCaches };
 
@@ -43,7 +65,7 @@ async function makeSource(dir: string): Promise<{ bytes: number }> {
     const sub = path.join(tree, `pkg-${i % 400}`, "lib");
     if (i < 400) await fs.mkdir(sub, { recursive: true });
     const size = 1024 + ((i * 7919) % 7168);
-    await fs.writeFile(path.join(sub, `f${i}.js`), `// ${i}\n`.padEnd(size, "x"));
+    await fs.writeFile(path.join(sub, `f${i}.js`), randomBytes(size));
     bytes += size;
   }
   await fs.mkdir(path.join(dir, "src"));
@@ -59,7 +81,13 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
 }
 
 /** One build of the dependency step: setup, restore, step, save, destroy; ms of each part. */
-async function oneBuild(executor: CachedExecutor, sourceDir: string, scope: CacheScope, ref: string) {
+async function oneBuild(
+  executor: CachedExecutor,
+  sourceDir: string,
+  scope: CacheScope,
+  ref: string,
+  dep: DependencyStep,
+) {
   const build = { buildRef: ref, sourceDir, labels: {}, env: {}, cache: scope } as BuildSpec & {
     cache: CacheScope;
   };
@@ -69,9 +97,9 @@ async function oneBuild(executor: CachedExecutor, sourceDir: string, scope: Cach
     stage: "build",
     retries: 0,
     artifacts: [],
-    cache: ["deps"],
+    cache: dep.cache,
     type: "container",
-    spec: { image: BUSYBOX_IMAGE, cmds: INSTALL, shell: "/bin/sh", os: "linux" },
+    spec: { image: BUSYBOX_IMAGE, cmds: dep.cmds, shell: "/bin/sh", os: "linux" },
   };
   const [, setupMs] = await timed(() => executor.setupBuild(build));
   try {
@@ -92,7 +120,7 @@ async function oneBuild(executor: CachedExecutor, sourceDir: string, scope: Cach
   }
 }
 
-async function measure(name: string, executor: CachedExecutor, sourceDir: string) {
+async function measure(name: string, executor: CachedExecutor, sourceDir: string, dep: DependencyStep) {
   const cold: number[] = [];
   const warm: number[] = [];
   const parts = {
@@ -105,8 +133,8 @@ async function measure(name: string, executor: CachedExecutor, sourceDir: string
   for (let i = 0; i < ROUNDS + 1; i++) {
     const project = `bench-${process.pid}-${i}`;
     const scope = { project, branch: "main" };
-    const c = await oneBuild(executor, sourceDir, scope, `bench-${process.pid}-${i}-cold`);
-    const w = await oneBuild(executor, sourceDir, scope, `bench-${process.pid}-${i}-warm`);
+    const c = await oneBuild(executor, sourceDir, scope, `bench-${process.pid}-${i}-cold`, dep);
+    const w = await oneBuild(executor, sourceDir, scope, `bench-${process.pid}-${i}-warm`, dep);
     if (c.hit || !w.hit) throw new Error("cold build hit a cache or warm build missed");
     if (i === 0) continue; // warm-up
     bytes = w.bytes;
@@ -182,7 +210,19 @@ try {
     workspaceRoot: path.join(root, "ws"),
     cacheDir: path.join(root, "caches"),
   });
-  const rows = [await measure("local", local, sourceDir)];
+  const rows = [await measure("tree, local", local, sourceDir, TREE)];
+  const npmDir = path.join(root, "npm");
+  await fs.mkdir(npmDir);
+  const pkg = { name: "fixture", version: "1.0.0", private: true, dependencies: NPM_DEPENDENCIES };
+  await fs.writeFile(path.join(npmDir, "package.json"), JSON.stringify(pkg));
+  await run(
+    "npm",
+    ["install", "--package-lock-only", "--ignore-scripts", "--cache", path.join(root, "lock-cache")],
+    {
+      cwd: npmDir,
+    },
+  );
+  rows.push(await measure("npm ci, local", local, npmDir, NPM));
   const hasDocker = await dockerAvailable();
   const overheads: [string, number, number][] = [];
   if (hasDocker) {
@@ -190,7 +230,7 @@ try {
     const docker = new DockerExecutor({ networkMode: "none" });
     const before = new Set(await cacheVolumes());
     try {
-      rows.push(await measure("docker", docker, sourceDir));
+      rows.push(await measure("tree, docker", docker, sourceDir, TREE));
     } finally {
       for (const v of await cacheVolumes())
         if (!before.has(v)) await run("docker", ["volume", "rm", "-f", v]);
@@ -213,13 +253,16 @@ try {
     [
       "## step caches: cold vs warm",
       "",
-      `\`pnpm exec tsx bench/step-cache.ts ${ROUNDS} ${FILES}\` — a dependency step that installs ${FILES} files`,
-      `(${mib(bytes)} MiB in 400 packages, from a ${mib(tgz)} MiB gzipped tarball in the source, then checksums`,
-      "them all), with `cache: [deps]`. Cold: no cache, the step installs, the tree is saved. Warm: the tree",
-      "is restored, the step only checksums it, and it is saved again (every successful build saves).",
+      `\`pnpm exec tsx bench/step-cache.ts ${ROUNDS} ${FILES}\` — two dependency steps. "tree": installs ${FILES} files`,
+      `(${mib(bytes)} MiB of random bytes in 400 packages, from a ${mib(tgz)} MiB gzipped tarball in the source, then`,
+      "checksums them all), `cache: [deps]`: cold, no cache, the step installs; warm, the tree is restored",
+      'and the step only checksums it. "npm ci": a fixture of six packages (typescript, lodash, yaml, zod,',
+      `date-fns, rxjs: ${rows.find((r) => r.name.startsWith("npm"))?.bytes ? mib(rows.find((r) => r.name.startsWith("npm"))?.bytes ?? 0) : "?"} MiB of npm cache) installed by \`npm ci --cache .npm --prefer-offline\` from`,
+      "registry.npmjs.org, `cache: [.npm]`: cold, the packages are downloaded; warm, npm's cache is restored.",
+      "Every successful build saves (a warm build too). Both columns time restore + step + save.",
       `Median of ${ROUNDS} rounds after a warm-up, cold and warm interleaved; seconds.`,
       "",
-      "| executor | cold: step + save | warm: restore + step + save | warm / cold | cold step alone | warm restore | warm step | save |",
+      "| step, executor | cold: step + save | warm: restore + step + save | warm / cold | cold step alone | warm restore | warm step | save |",
       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
       ...rows.map(
         (r) =>
