@@ -233,6 +233,31 @@ describe.skipIf(!hasDocker)("docker executor", () => {
     }
   });
 
+  it("finds only its own build's leftovers while another build runs on the engine", async () => {
+    // Podman 4.3 ORs the label filters of a volume list: the other build's workspace volume
+    // came back too, and a clean-up removed it under the running build.
+    const [mine, other] = [await makeBuild(), await makeBuild()];
+    try {
+      await executor.setupBuild(mine);
+      await executor.setupBuild(other);
+      const found = await executor.findLeftovers({ [LABEL_BUILD_REF]: mine.buildRef });
+      expect(found.volumes).toEqual([`wharf-${mine.buildRef}-workspace`]);
+      await executor.destroyBuild(mine);
+      expect(
+        await runStep(executor, other, busybox(1, ["ls /workspace >/dev/null && echo still here"])),
+      ).toEqual({
+        code: 0,
+        stdout: "still here\n",
+        stderr: "",
+      });
+    } finally {
+      await executor.destroyBuild(mine);
+      await executor.destroyBuild(other);
+      await removeSource(mine);
+      await removeSource(other);
+    }
+  });
+
   it("reports an unreachable engine as an ExecutorError on ping", async () => {
     const nowhere = new DockerExecutor({ socketPath: "/nonexistent/docker.sock" });
     await expect(nowhere.ping()).rejects.toThrow(/container engine does not answer/);
