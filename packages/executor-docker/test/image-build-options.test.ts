@@ -37,12 +37,19 @@ const imageStep = (id: number, destination: string, spec: Partial<DockerSpec> = 
   },
 });
 
+/** Every image built here: a rebuild untags the previous one, which is then removed by id. */
+const builtIds = new Set<string>();
+afterAll(async () => {
+  if (builtIds.size > 0) await run("docker", ["image", "rm", "-f", ...builtIds]).catch(() => {});
+});
+
 /** Builds `dockerfile` as `<repo>:x` in a fresh build, then prints `/id` of the image built. */
 async function buildAndRead(dockerfile: string, repo: string, spec: Partial<DockerSpec>): Promise<string> {
   let id = "";
   await withExecutorBuild(executor, { Dockerfile: dockerfile }, async (build) => {
     const built = await runStep(executor, build, imageStep(1, repo, spec));
     expect(built.code, built.stderr).toBe(0);
+    builtIds.add((await executor.docker.getImage(`${repo}:x`).inspect()).Id);
     const r = await runStep(executor, build, containerStep(2, ["cat /id"], { image: `${repo}:x` }));
     expect(r.code).toBe(0);
     id = r.stdout.trim();
@@ -77,12 +84,15 @@ describe.skipIf(!canPull)("docker step option pull", () => {
   let registry: ChildProcess;
   let base: string;
   const repo = `wharf-test/pulled-${process.pid}`;
+  /** Both versions of the base: the one untagged by the other is removed by id. */
+  const baseIds: string[] = [];
 
   /** Tags a busybox image whose /id is `version` as `base`. */
   async function tagBase(version: string): Promise<void> {
     const ctx = await fs.mkdtemp(path.join(dir, "ctx-"));
     await fs.writeFile(path.join(ctx, "Dockerfile"), `FROM ${BUSYBOX_IMAGE}\nRUN echo ${version} > /id\n`);
-    await run("docker", ["build", "-q", "--network", "none", "-t", base, ctx]);
+    const { stdout } = await run("docker", ["build", "-q", "--network", "none", "-t", base, ctx]);
+    baseIds.push(stdout.trim());
   }
 
   beforeAll(async () => {
@@ -108,7 +118,7 @@ describe.skipIf(!canPull)("docker step option pull", () => {
 
   afterAll(async () => {
     registry?.kill("SIGKILL");
-    await run("docker", ["image", "rm", "-f", base, `${repo}:x`]).catch(() => {});
+    await run("docker", ["image", "rm", "-f", base, `${repo}:x`, ...baseIds]).catch(() => {});
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
 
