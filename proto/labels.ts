@@ -25,6 +25,16 @@ export const WHARF_LABELS = {
    * remove the worker itself; cleanup always matches this label too.
    */
   createdBy: "wharf.iver.com/created-by",
+  /**
+   * Step caches that outlive builds (Docker/Podman volumes): the cache's key (project, branch
+   * and paths, hashed), the generation (sortable), and on a generation's ready mark its size in
+   * bytes. They carry no build ref nor worker id, so no leftover sweep takes them for a build's.
+   */
+  cacheKey: "wharf.iver.com/cache-key",
+  cacheGeneration: "wharf.iver.com/cache-generation",
+  cacheBytes: "wharf.iver.com/cache-bytes",
+  /** `data` on the volume holding a generation's files, `ready` on its mark, created once they are complete. */
+  cacheRole: "wharf.iver.com/cache-role",
 } as const;
 
 /** The value of WHARF_LABELS.component on worker containers. */

@@ -1,6 +1,7 @@
 import { collectArtifacts } from "./artifacts.js";
 import type { TerminalStatus } from "./recorder.js";
 import { type AttemptResult, runAttempt } from "./run-attempt.js";
+import { restoreStepCache, saveStepCache } from "./step-caches.js";
 import type { StepRunContext } from "./step-context.js";
 import { formatDuration, type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
 
@@ -38,6 +39,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
   let attempts = 0;
   let result: AttemptResult | undefined;
   tracker.advance("SCHEDULING");
+  if (!signal.aborted) await restoreStepCache(ctx);
   while (result === undefined || (isRetryable(result) && attempts < maxAttempts)) {
     if (signal.aborted) {
       result = { kind: "stopped", reason: stopReasonOf(signal), exitCode: exitCodeOf(result) };
@@ -57,6 +59,7 @@ export async function runStep(ctx: StepRunContext): Promise<StepOutcome> {
   if (status === "SUCCESS" && step.type === "container" && step.artifacts.length > 0) {
     if (!(await collectArtifacts(ctx))) status = "FAILED";
   }
+  if (status === "SUCCESS" && !signal.aborted) await saveStepCache(ctx);
   const exitCode = exitCodeOf(result);
   tracker.finish(status, { exitCode, attempts });
   return {

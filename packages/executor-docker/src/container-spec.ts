@@ -127,7 +127,19 @@ export function stepContainerOptions(
   };
 }
 
-/** Label filter for list calls: every key=value must match. */
+/**
+ * Label filter for list calls: every key=value must match. Podman's Docker API ORs several
+ * label filters of a volume list (4.3 lists a volume carrying any one of them), so callers
+ * listing volumes check the result with `hasLabels` too.
+ */
 export function labelFilter(labels: Record<string, string>): string {
   return JSON.stringify({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
+}
+
+/** True when `labels` carry every key=value of `wanted` (see labelFilter). */
+export function hasLabels(
+  labels: Record<string, string> | null | undefined,
+  wanted: Record<string, string>,
+): boolean {
+  return Object.entries(wanted).every(([k, v]) => labels?.[k] === v);
 }

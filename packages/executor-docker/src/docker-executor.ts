@@ -2,6 +2,7 @@ import { createLogger, type Logger } from "@wharf/config";
 import type { PlanStep } from "@wharf/executor";
 import {
   type BuildSpec,
+  DEFAULT_CACHE_MAX_BYTES,
   type Executor,
   ExecutorError,
   ignoredFieldWarnings,
@@ -25,6 +26,7 @@ import { type PushRegistry, runImageBuild } from "./image-build-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
 import { findLeftovers, type Leftovers, removeLeftovers } from "./leftovers.js";
 import { TaskStepProcess } from "./task-step-process.js";
+import { VolumeCaches } from "./volume-caches.js";
 import { DEFAULT_HELPER_IMAGE, WorkspaceVolume } from "./workspace-volume.js";
 
 export interface DockerExecutorOptions {
@@ -53,6 +55,8 @@ export interface DockerExecutorOptions {
   helperImage?: string;
   /** Registry to push `docker` step images to; without it `push: true` is skipped with a message. */
   pushRegistry?: PushRegistry;
+  /** Budget of all step caches (`cache:`) on the engine; least recently saved ones go beyond it. Default 10 GiB. */
+  cacheMaxBytes?: number;
   logger?: Logger;
 }
 
@@ -82,6 +86,7 @@ export class DockerExecutor implements Executor {
   private readonly pushRegistry: PushRegistry | undefined;
   private readonly log: Logger;
   private readonly workspace: WorkspaceVolume;
+  readonly caches: VolumeCaches;
   private readonly starts = new Map<string, BuildActivity>();
 
   constructor(options: DockerExecutorOptions = {}) {
@@ -103,6 +108,13 @@ export class DockerExecutor implements Executor {
       this.docker,
       options.helperImage ?? DEFAULT_HELPER_IMAGE,
       this.workspacePath,
+    );
+    this.caches = new VolumeCaches(
+      this.docker,
+      options.helperImage ?? DEFAULT_HELPER_IMAGE,
+      this.workspacePath,
+      options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
+      this.log,
     );
     if (this.networkMode === "host")
       this.log.warn(
@@ -232,7 +244,8 @@ export class DockerExecutor implements Executor {
             push: step.spec.push,
             pushRegistry: this.pushRegistry,
             networkMode: buildNetworkMode(this.networkMode, build.buildRef),
-            pullBase: this.pullPolicy === "always",
+            pullBase: step.spec.pull || this.pullPolicy === "always",
+            noCache: step.spec.noCache,
             log: this.log,
           },
           io,

@@ -19,7 +19,10 @@ export interface ImageBuildTask {
   push: boolean;
   pushRegistry?: PushRegistry;
   networkMode: string;
+  /** Pull the Dockerfile's base images even when the engine has them (`pull: true`, or pull policy "always"). */
   pullBase: boolean;
+  /** Build every layer afresh (`no-cache: true`). */
+  noCache: boolean;
   log: Logger;
 }
 
@@ -42,6 +45,7 @@ export async function runImageBuild(task: ImageBuildTask, io: TaskIO): Promise<n
     buildargs: spec.buildArgs,
     networkmode: task.networkMode,
     pull: task.pullBase ? "1" : undefined,
+    nocache: task.noCache,
     rm: true,
     forcerm: true,
     abortSignal: io.signal,

@@ -1,6 +1,6 @@
 import { CREATED_BY_EXECUTOR, LABEL_CREATED_BY } from "@wharf/executor";
 import type Docker from "dockerode";
-import { labelFilter } from "./container-spec.js";
+import { hasLabels, labelFilter } from "./container-spec.js";
 import { isAlreadyDone } from "./container-step.js";
 
 /** Containers (ids), volumes and networks (names) carrying all of some labels. */
@@ -17,16 +17,19 @@ export async function findLeftovers(docker: Docker, labels: Record<string, strin
   if (Object.keys(labels).length === 0)
     throw new Error("refusing to look for leftovers without a label to match");
   // Only what an executor created: never the worker container that shares the build ref.
-  const filters = labelFilter({ ...labels, [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR });
+  const wanted = { ...labels, [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR };
+  const filters = labelFilter(wanted);
   const [containers, volumes, networks] = await Promise.all([
     docker.listContainers({ all: true, filters }),
     docker.listVolumes({ filters }),
     docker.listNetworks({ filters }),
   ]);
+  // Checked here too: Podman ORs the label filters of a volume list, which would hand this
+  // build the workspace volumes of every other build running on the engine.
   return {
-    containers: containers.map((c) => c.Id),
-    volumes: (volumes.Volumes ?? []).map((v) => v.Name),
-    networks: networks.map((n) => n.Name),
+    containers: containers.filter((c) => hasLabels(c.Labels, wanted)).map((c) => c.Id),
+    volumes: (volumes.Volumes ?? []).filter((v) => hasLabels(v.Labels, wanted)).map((v) => v.Name),
+    networks: networks.filter((n) => hasLabels(n.Labels, wanted)).map((n) => n.Name),
   };
 }
 

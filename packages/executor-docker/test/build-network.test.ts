@@ -208,6 +208,8 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
                 push: false,
                 args: [],
                 secretArgs: [],
+                noCache: false,
+                pull: false,
               },
             };
             const built = await finish(await executor.startStep(build, step, {}));

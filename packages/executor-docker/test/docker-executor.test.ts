@@ -51,6 +51,8 @@ const imageStep = (destination: string, spec: Partial<DockerSpec> = {}): PlanSte
     push: false,
     args: [],
     secretArgs: [],
+    noCache: false,
+    pull: false,
     ...spec,
   },
 });
@@ -228,6 +230,31 @@ describe.skipIf(!hasDocker)("docker executor", () => {
     } finally {
       await executor.destroyBuild(build);
       await removeSource(build);
+    }
+  });
+
+  it("finds only its own build's leftovers while another build runs on the engine", async () => {
+    // Podman 4.3 ORs the label filters of a volume list: the other build's workspace volume
+    // came back too, and a clean-up removed it under the running build.
+    const [mine, other] = [await makeBuild(), await makeBuild()];
+    try {
+      await executor.setupBuild(mine);
+      await executor.setupBuild(other);
+      const found = await executor.findLeftovers({ [LABEL_BUILD_REF]: mine.buildRef });
+      expect(found.volumes).toEqual([`wharf-${mine.buildRef}-workspace`]);
+      await executor.destroyBuild(mine);
+      expect(
+        await runStep(executor, other, busybox(1, ["ls /workspace >/dev/null && echo still here"])),
+      ).toEqual({
+        code: 0,
+        stdout: "still here\n",
+        stderr: "",
+      });
+    } finally {
+      await executor.destroyBuild(mine);
+      await executor.destroyBuild(other);
+      await removeSource(mine);
+      await removeSource(other);
     }
   });
 

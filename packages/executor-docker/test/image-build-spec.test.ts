@@ -11,6 +11,8 @@ const base: DockerSpec = {
   push: true,
   args: [],
   secretArgs: [],
+  noCache: false,
+  pull: false,
   name: "app",
 };
 

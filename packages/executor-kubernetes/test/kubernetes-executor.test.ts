@@ -304,6 +304,8 @@ describe.each(API_SERVERS)("KubernetesExecutor against a fake $name API server",
         push: true,
         args: [],
         secretArgs: [],
+        noCache: false,
+        pull: false,
       },
     };
     await expect(h.executor.startStep(build, docker, {})).rejects.toBeInstanceOf(StepStartError);

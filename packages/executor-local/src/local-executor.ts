@@ -5,6 +5,7 @@ import { createLogger, type Logger } from "@wharf/config";
 import type { PlanStep } from "@wharf/executor";
 import {
   type BuildSpec,
+  DEFAULT_CACHE_MAX_BYTES,
   type Executor,
   ExecutorError,
   type IgnoredField,
@@ -14,6 +15,7 @@ import {
   stepScript,
   withWarnings,
 } from "@wharf/executor";
+import { LocalCaches } from "./local-caches.js";
 import { LocalStepProcess } from "./local-step-process.js";
 import { collectWorkspaceFiles, copyWorkspace, workspaceDir } from "./local-workspace.js";
 
@@ -55,6 +57,10 @@ export interface LocalExecutorOptions {
   inheritEnv?: string[];
   /** Grace before SIGKILL for steps still running when `destroyBuild` is called; default 2000 ms. */
   destroyGraceMs?: number;
+  /** Where step caches (`cache:`) are kept between builds; default `os.tmpdir()/wharf-caches`. */
+  cacheDir?: string;
+  /** Budget of all caches in `cacheDir`; least recently used ones go beyond it. Default 10 GiB. */
+  cacheMaxBytes?: number;
   logger?: Logger;
 }
 
@@ -67,6 +73,7 @@ export interface LocalExecutorOptions {
 export class LocalExecutor implements Executor {
   readonly kind = "local";
   readonly workspaceRoot: string;
+  readonly caches: LocalCaches;
   private readonly inheritEnv: string[];
   private readonly destroyGraceMs: number;
   private readonly log: Logger;
@@ -78,6 +85,11 @@ export class LocalExecutor implements Executor {
     this.inheritEnv = options.inheritEnv ?? DEFAULT_INHERITED_ENV;
     this.destroyGraceMs = options.destroyGraceMs ?? 2_000;
     this.log = options.logger ?? createLogger("executor-local");
+    this.caches = new LocalCaches(
+      options.cacheDir ?? path.join(os.tmpdir(), "wharf-caches"),
+      options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
+      (build) => this.workspaceOf(build),
+    );
   }
 
   /** The host directory where the steps of `build` run. */

@@ -64,6 +64,8 @@ describe("local executor specifics", () => {
           push: false,
           args: [],
           secretArgs: [],
+          noCache: false,
+          pull: false,
         },
       };
       await expect(executor.startStep(build, docker, {})).rejects.toThrow(

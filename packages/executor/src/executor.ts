@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { PlanStep } from "./plan.js";
+import type { CacheScope, StepCaches } from "./step-cache.js";
 
 /** What an executor needs to know about the build as a whole. */
 export interface BuildSpec {
@@ -11,6 +12,8 @@ export interface BuildSpec {
   labels: Record<string, string>;
   /** Environment given to every step (CI=true, WHARF_BUILD_REF, ...). */
   env: Record<string, string>;
+  /** The project and branch step caches are kept for; absent: caches are neither restored nor saved. */
+  cache?: CacheScope;
 }
 
 /** A running step. Returned by `startStep`; owned by the caller until `destroy`. */
@@ -88,4 +91,11 @@ export interface Executor {
   collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]>;
   /** Removes the workspace and anything left of the build. */
   destroyBuild(build: BuildSpec): Promise<void>;
+  /**
+   * Step caches (`cache:`), when this executor keeps them (see `StepCaches` for the rules).
+   * Absent: the executor keeps none, and the engine says so in the log of each step that
+   * asks for a cache, which then runs without it. Called between `setupBuild` and
+   * `destroyBuild`, never while the step it serves runs.
+   */
+  readonly caches?: StepCaches;
 }

@@ -12,4 +12,18 @@ export {
 } from "./labels.js";
 export type * from "./plan.js";
 export { MIN_MASKED_LENGTH, MIN_MASKED_LINE_LENGTH, maskableSecretValues } from "./secret-values.js";
+export {
+  type CacheEntry,
+  type CacheRestore,
+  type CacheSave,
+  type CacheScope,
+  cacheKey,
+  cachePaths,
+  DEFAULT_CACHE_MAX_BYTES,
+  generationMs,
+  newGeneration,
+  restoreKeys,
+  type StepCaches,
+  selectEvictions,
+} from "./step-cache.js";
 export { assertWorkspaceGlobs, exitCodeForSignal, resourceName, stepScript } from "./step-script.js";

@@ -33,6 +33,10 @@ export interface DockerSpec {
   args: string[]; // KEY=VALUE build args
   secretName?: string;
   secretArgs: string[];
+  /** `no-cache` (our extension): build every layer afresh, no layer cache; default false. */
+  noCache: boolean;
+  /** `pull` (our extension): pull base images even when present, for their newest version; default false. */
+  pull: boolean;
 }
 
 export interface HelmSpec {
@@ -82,6 +86,11 @@ interface StepCommon {
   retries: number;
   /** Globs relative to the workspace collected after the step succeeds (container steps only). */
   artifacts: string[];
+  /**
+   * Workspace-relative paths kept between builds (`cache:`, container steps only): restored
+   * before the step, saved after it succeeded. Absent or empty: none.
+   */
+  cache?: string[];
 }
 
 export type PlanStep =

@@ -139,6 +139,10 @@ function dockerRun(
     ...(spec.tags.length ? spec.tags : ["latest"]).map((tag) => `--destination=${repository}:${tag}`),
     ...spec.args.map((a) => `--build-arg=${a}`),
     ...(spec.push ? [] : ["--no-push"]),
+    // kaniko keeps no local images: it fetches base images from their registry on every build,
+    // so `pull: true` needs no flag. Its layer cache is off unless asked (`--cache=true`);
+    // `no-cache: true` says so explicitly, so no later default can turn it on for this step.
+    ...(spec.noCache ? ["--cache=false"] : []),
   ];
   // Secret build args name an env var from the step's secret: ARG=ENV → --build-arg ARG="$ENV".
   const secretArgs = spec.secretArgs.map((a) => {

@@ -48,6 +48,8 @@ const steps: PlanStep[] = [
       args: ["A=1"],
       secretName: "build-secrets",
       secretArgs: ["TOKEN=API_TOKEN"],
+      noCache: false,
+      pull: false,
     },
   },
   {
@@ -185,6 +187,13 @@ describe("step pods", () => {
     expect(script).toContain("--build-arg=A=1");
     expect(script).toContain('--build-arg=TOKEN="$API_TOKEN"');
     expect(run.secretMounts).toEqual([{ secretName: "registry-auth", mountPath: "/kaniko/.docker" }]);
+    expect(script).not.toContain("--cache");
+  });
+
+  it("gives kaniko --cache=false for a docker step with no-cache", () => {
+    const step = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    step.spec.noCache = true;
+    expect(stepRun(step).command[2]).toContain("--cache=false");
   });
 
   // wharf-cmd v0.9.1 pkg/steps/helm.go and kubectl.go: the kubeconfig is the ConfigMap named

@@ -169,10 +169,20 @@ function decodeStep(
   const timeoutMs = r.durationMs("timeout");
   const retries = r.int("retries", 0) ?? 0;
   let artifacts: string[] = [];
-  if (step.type === "container") artifacts = readArtifacts(r, scope, diags);
-  else {
+  let cache: string[] = [];
+  if (step.type === "container") {
+    artifacts = readArtifacts(r, scope, diags);
+    cache = readCachePaths(r, scope, diags);
+  } else {
     const pair = r.skip("artifacts");
     if (pair) diags.warning(pair.keyPos, scope, "artifacts are only collected from container steps; ignored");
+    const cachePair = r.skip("cache");
+    if (cachePair)
+      diags.warning(
+        cachePair.keyPos,
+        scope,
+        "cache is kept only for container steps (a docker step has the engine's layer cache); ignored",
+      );
   }
   r.warnUnknown([...schema.fields, ...extensionFields]);
   const common = {
@@ -182,8 +192,33 @@ function decodeStep(
     retries,
     artifacts,
     ...(timeoutMs ? { timeoutMs } : {}),
+    ...(cache.length > 0 ? { cache } : {}),
   };
   return { ...common, type: step.type, spec } as PlanStep;
+}
+
+/**
+ * `cache:` (our extension): workspace paths (directories or files, no globs) restored before
+ * the step and saved after it succeeded, kept per project and branch; see the README.
+ */
+function readCachePaths(r: FieldReader, scope: string, diags: DiagnosticList): string[] {
+  const paths = r.stringList("cache") ?? [];
+  const pos = r.keyPos("cache") ?? r.map.pos;
+  const ok: string[] = [];
+  for (const p of paths) {
+    const parts = p.split(/[\\/]/).filter((s) => s !== "" && s !== ".");
+    if (p.startsWith("/") || parts.includes("..") || parts.length === 0)
+      diags.error(
+        pos,
+        scope,
+        `cache path "${p}" must be a directory or file inside the workspace (relative, no "..")`,
+      );
+    else if (/[*?[\]{}]/.test(p))
+      diags.error(pos, scope, `cache path "${p}" must be a plain path; globs are not expanded`);
+    else if (ok.includes(parts.join("/"))) diags.warning(pos, scope, `cache path "${p}" is listed twice`);
+    else ok.push(parts.join("/"));
+  }
+  return ok;
 }
 
 function readArtifacts(r: FieldReader, scope: string, diags: DiagnosticList): string[] {

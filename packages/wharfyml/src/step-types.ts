@@ -48,6 +48,8 @@ const docker: StepTypeSchema<DockerSpec> = {
     "args",
     "secretName",
     "secretArgs",
+    "no-cache",
+    "pull",
   ],
   read: (r, step) => {
     // wharf-cmd (pkg/steps/docker.go): `name` defaults to the step's name, `registry` to
@@ -74,6 +76,9 @@ const docker: StepTypeSchema<DockerSpec> = {
       args: r.stringList("args") ?? [],
       ...optional("secretName", r.string("secretName")),
       secretArgs: r.stringList("secretArgs") ?? [],
+      // Our extensions: build without the engine's layer cache, and pull the base images afresh.
+      noCache: r.bool("no-cache") ?? false,
+      pull: r.bool("pull") ?? false,
     };
   },
 };
@@ -167,8 +172,8 @@ export function isStepType(name: string): name is StepType {
   return Object.hasOwn(stepTypeSchemas, name);
 }
 
-/** Our extensions, accepted on every step type (and `artifacts` on container steps). */
-export const extensionFields = ["timeout", "retries", "artifacts"] as const;
+/** Our extensions, accepted on every step type (`artifacts` and `cache` act on container steps only). */
+export const extensionFields = ["timeout", "retries", "artifacts", "cache"] as const;
 
 function splitTags(tag: string | undefined): string[] {
   if (tag === undefined) return [];

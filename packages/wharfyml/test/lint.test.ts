@@ -134,6 +134,46 @@ describe("lintPipeline: structure rules", () => {
     ]);
   });
 
+  it("checks the docker step's no-cache and pull as booleans, with their position", () => {
+    const text = y(
+      "s:",
+      "  a:",
+      "    docker:",
+      "      file: Dockerfile",
+      "      tag: v1",
+      "      no-cache: yes please",
+      "      pull: 1",
+    );
+    expect(lint(text)).toEqual([
+      '6:17 s/a/docker: field "no-cache" must be true or false, got string "yes please"',
+      '7:13 s/a/docker: field "pull" must be true or false, got number 1',
+    ]);
+    expect(lint(y("s:", "  a:", "    docker: {file: D, tag: v1, no-cache: true, pull: false}"))).toEqual([]);
+  });
+
+  it("checks cache paths: inside the workspace, no globs; kept only for container steps", () => {
+    const text = y(
+      "s:",
+      "  a:",
+      "    container:",
+      "      image: x",
+      "      cmds: [y]",
+      "      cache: [node_modules, /root/.npm, ../up, 'deps/*', ./node_modules/, 7]",
+      "  b:",
+      "    docker: {file: D, tag: v1, cache: [x]}",
+      "  c:",
+      "    container: {image: x, cmds: [y], cache: node_modules}",
+    );
+    expect(lint(text)).toEqual([
+      '6:7 s/a/container: cache path "/root/.npm" must be a directory or file inside the workspace (relative, no "..")',
+      '6:7 s/a/container: cache path "../up" must be a directory or file inside the workspace (relative, no "..")',
+      '6:7 s/a/container: cache path "deps/*" must be a plain path; globs are not expanded',
+      '6:7 s/a/container: warning: cache path "./node_modules/" is listed twice',
+      "8:32 s/b/docker: warning: cache is kept only for container steps (a docker step has the engine's layer cache); ignored",
+      '10:45 s/c/container: field "cache" must be a list of strings, got string "node_modules"',
+    ]);
+  });
+
   it("only warns on unknown fields (they do not make the file invalid)", () => {
     const d = lintPipeline(y("s:", "  a:", "    container: {image: x, cmds: [y], colour: red}"));
     expect(d).toEqual([expect.objectContaining({ severity: "warning", message: 'unknown field "colour"' })]);

@@ -60,6 +60,8 @@ describe("step types: fields, required fields and defaults", () => {
       push: true,
       args: [],
       secretArgs: [],
+      noCache: false,
+      pull: false,
     });
     const full = planOne(
       "docker:",
@@ -76,6 +78,8 @@ describe("step types: fields, required fields and defaults", () => {
       "  args: [A=1]",
       "  secretName: sn",
       "  secretArgs: [TOKEN=t]",
+      "  no-cache: true",
+      "  pull: true",
     );
     expect(full.spec).toEqual({
       file: "build/Dockerfile",
@@ -91,6 +95,8 @@ describe("step types: fields, required fields and defaults", () => {
       args: ["A=1"],
       secretName: "sn",
       secretArgs: ["TOKEN=t"],
+      noCache: true,
+      pull: true,
     });
   });
 

@@ -21,6 +21,7 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     return new DockerExecutor({
       networkMode: opts.dockerNetwork,
       ...(opts.registry ? { pushRegistry: opts.registry } : {}),
+      cacheMaxBytes: opts.cacheMaxBytes,
       logger: log.child({ executor: "docker" }),
     });
   }
@@ -50,6 +51,8 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
   log.debug("using the local executor: step images are ignored");
   return new LocalExecutor({
     workspaceRoot: path.join(opts.dataDir, "workspaces"),
+    cacheDir: opts.cacheDir,
+    cacheMaxBytes: opts.cacheMaxBytes,
     logger: log.child({ executor: "local" }),
   });
 }

@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
+import { type CacheScope, DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
 import { CRI_NETWORKS, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "@wharf/executor-cri/settings";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 
@@ -55,6 +56,31 @@ export interface WorkerOptions {
   eventsUrl?: string;
   /** The W3C traceparent of the span that started this worker (TRACEPARENT): the build's spans are its children. */
   traceparent?: string;
+  /** Whose step caches this build reads and writes (see compileCacheScope); unset: none. */
+  cacheScope?: CacheScope;
+  /** WHARF_CACHE_DIR: the local executor's cache store; default `<dataDir>/caches`. */
+  cacheDir: string;
+  /** WHARF_CACHE_MAX_BYTES: budget of the cache store (local directory, or the engine's cache volumes); default 10 GiB. */
+  cacheMaxBytes: number;
+}
+
+/** The default branch a branch without a cache starts from (WHARF_DEFAULT_BRANCH), when not set. */
+export const DEFAULT_BRANCH = "main";
+
+/**
+ * The project and branch step caches are kept for: WHARF_PROJECT_ID and GIT_BRANCH, as the
+ * provisioner passes them from wharf-api's build request. A branch without a cache of its own
+ * starts from WHARF_DEFAULT_BRANCH's (default "main": the build request does not carry the
+ * project's default branch, so an operator whose projects use another sets it). Without a
+ * project or a branch there is no cache scope, and steps say their cache is not kept.
+ */
+function compileCacheScope(
+  env: Env,
+  project: string | undefined,
+  branch: string | undefined,
+): CacheScope | undefined {
+  if (!project || !branch) return undefined;
+  return { project, branch, fallbackBranch: envString(env, "WHARF_DEFAULT_BRANCH", DEFAULT_BRANCH) };
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -170,6 +196,14 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   const registry = compileRegistry(env);
   const optional = <K extends keyof WorkerOptions>(key: K, v: WorkerOptions[K] | undefined) =>
     v === undefined ? {} : { [key]: v };
+  const cacheScope = compileCacheScope(
+    env,
+    c.projectId,
+    c.gitBranch ?? (source.kind === "git" ? source.branch : undefined),
+  );
+  const cacheMaxBytes = envInt(env, "WHARF_CACHE_MAX_BYTES", DEFAULT_CACHE_MAX_BYTES);
+  if (cacheMaxBytes < 0) throw new ConfigError("WHARF_CACHE_MAX_BYTES must not be negative");
+  const dataDir = path.resolve(c.dataDir ?? path.join(os.tmpdir(), "wharf-worker"));
   return {
     buildRef,
     workerId: c.workerId ?? `local-${buildRef}`,
@@ -183,7 +217,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     port,
     httpPort: c.httpPort ?? (port === 0 ? 0 : port + 1),
     ...optional("token", c.workerToken),
-    dataDir: path.resolve(c.dataDir ?? path.join(os.tmpdir(), "wharf-worker")),
+    dataDir,
     ...(c.buildTimeoutMs ? { buildTimeoutMs: c.buildTimeoutMs } : {}),
     stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
     releaseGraceMs: c.releaseGraceMs ?? 10_000,
@@ -194,6 +228,9 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     ...optional("terminationMessagePath", c.terminationMessagePath),
     ...optional("eventsUrl", c.eventsUrl),
     ...optional("traceparent", c.traceparent),
+    ...optional("cacheScope", cacheScope),
+    cacheDir: path.resolve(envString(env, "WHARF_CACHE_DIR", path.join(dataDir, "caches"))),
+    cacheMaxBytes,
     ...overrides,
   };
 }

@@ -130,6 +130,7 @@ export async function startWorker(
       sourceDir,
       labels: { [WHARF_LABELS.buildRef]: opts.buildRef, [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
+      ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
     };
     try {
       const result = await runBuild(planned.plan, {
