@@ -1,32 +1,16 @@
-import fs from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
-import {
-  compileOptions as compileAggregatorOptions,
-  type RunningAggregator,
-  startAggregator,
-} from "@wharf/aggregator-service";
-import { createLogger } from "@wharf/config";
-import { createTestDatabase, type TestDatabase } from "@wharf/db";
-import {
-  compileOptions as compileProvisionerOptions,
-  type RunningProvisioner,
-  startProvisioner,
-} from "@wharf/provisioner-service";
-import { makePipelineRepo, startWharfApiDouble, type WharfApiDouble, waitFor } from "@wharf/testkit";
+import { makePipelineRepo, waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, expect, inject, it } from "vitest";
+import { type ServicePair, startServicePair } from "./service-pair.js";
 
 // Issue 16's traces: one real build (provisioner and aggregator services, Postgres, a worker
 // process, the wharf-api double) with an OTLP endpoint set, received by an OTLP/HTTP (JSON)
 // receiver in this process. The build's spans from all three services form one trace, joined
 // to the trace wharf-api's trigger carried in its `traceparent` header.
-const TOKEN = "trace-token";
-const INSTANCE = "traced";
 const WHARF_API_TRACE = "0af7651916cd43dd8448eb211c80319c";
 const WHARF_API_SPAN = "b7ad6b7169203331";
-const log = createLogger("build-trace", process.env.WHARF_LOG_LEVEL ?? "silent");
 
 interface ReceivedSpan {
   service: string;
@@ -44,11 +28,7 @@ interface OtlpJson {
   }[];
 }
 
-let tmp: string;
-let db: TestDatabase;
-let api: WharfApiDouble;
-let provisioner: RunningProvisioner;
-let aggregator: RunningAggregator;
+let pair: ServicePair;
 let receiver: http.Server;
 const received: ReceivedSpan[] = [];
 const contentTypes = new Set<string>();
@@ -86,63 +66,23 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: "100",
   };
 
-  tmp = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-build-trace-"));
-  db = await createTestDatabase(inject("pgUrl"), "build_trace");
-  api = await startWharfApiDouble();
-  provisioner = await startProvisioner(
-    compileProvisionerOptions({
-      ...otlp,
-      DATABASE_URL: db.url,
-      WHARF_DATA_DIR: path.join(tmp, "provisioner"),
-      WHARF_PROVISIONER_HOST: "127.0.0.1",
-      WHARF_PROVISIONER_PORT: "0",
-      WHARF_PROVISIONER_TOKEN: TOKEN,
-    }),
-    { log },
-  );
-  aggregator = await startAggregator(
-    compileAggregatorOptions({
-      ...otlp,
-      DATABASE_URL: db.url,
-      WHARF_API_URL: api.url,
-      WHARF_INSTANCE: INSTANCE,
-      WHARF_DISCOVERY: "provisioner",
-      WHARF_PROVISIONER_URL: provisioner.url,
-      WHARF_PROVISIONER_TOKEN: TOKEN,
-      WHARF_AGGREGATOR_HOST: "127.0.0.1",
-      WHARF_AGGREGATOR_PORT: "0",
-    }),
-    log,
-  );
+  pair = await startServicePair({ name: "build-trace", pgUrl: inject("pgUrl"), env: otlp });
 }, 60_000);
 
 afterAll(async () => {
-  await aggregator?.close();
-  await provisioner?.close();
-  await api?.close();
-  await db?.drop();
+  await pair?.close();
   receiver?.close();
-  await fs.rm(tmp, { recursive: true, force: true });
 });
 
 it("one build is one trace holding the provisioner's, the worker's and the aggregator's spans", async () => {
   const repo = await makePipelineRepo(
-    path.join(tmp, "hello"),
+    path.join(pair.tmp, "hello"),
     "build:\n  hello:\n    container:\n      image: x\n      cmds: ['echo traced']\n",
   );
-  api.setBuild(9201, "Scheduling");
-  const res = await fetch(
-    `${provisioner.url}/api/worker?${new URLSearchParams({
-      BUILD_REF: "9201",
-      GIT_FULLURL: repo,
-      GIT_BRANCH: "master",
-      WHARF_INSTANCE: INSTANCE,
-      token: TOKEN,
-    })}`,
-    { method: "POST", headers: { traceparent: `00-${WHARF_API_TRACE}-${WHARF_API_SPAN}-01` } },
-  );
-  expect(res.status).toBe(201);
-  await waitFor("Completed at wharf-api", () => api.statusesFor(9201).includes("Completed"), 45_000);
+  pair.api.setBuild(9201, "Scheduling");
+  const traceparent = `00-${WHARF_API_TRACE}-${WHARF_API_SPAN}-01`;
+  expect(await pair.trigger(9201, repo, { traceparent })).toBe(201);
+  await waitFor("Completed at wharf-api", () => pair.api.statusesFor(9201).includes("Completed"), 45_000);
   // Spans are exported in batches (100 ms here); the worker's on its exit, after its release.
   const names = () => new Set(received.map((s) => `${s.service} ${s.name}`));
   await waitFor(
