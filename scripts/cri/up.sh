@@ -10,6 +10,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=env.sh
 . "$HERE/env.sh"
+# shellcheck source=../lib/containerd-config.sh
+. "$HERE/../lib/containerd-config.sh"
 
 for t in containerd containerd-shim-runc-v2 runc ctr /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /bin/busybox; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install containerd runc containernetworking-plugins busybox-static)" >&2; exit 1; }
@@ -28,54 +30,9 @@ cat >"$DATA/cni/10-wharf-cri.conflist" <<JSON
   "ipam": { "type": "host-local", "subnet": "$POD_SUBNET", "dataDir": "$DATA/cni-ipam" } }] }
 JSON
 
-cat >"$DATA/config.toml" <<TOML
-version = 2
-root = "$DATA/root"
-state = "$DATA/state"
-oom_score = 0
-disabled_plugins = ["io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper"]
-
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$DATA/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$DATA/cni"
-    max_conf_num = 1
-  # No pull may leave this machine: every registry's mirror is a dead loopback port (and the
-  # process's HTTP(S)_PROXY, the same port, catches the registry's own host tried after them).
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
-    endpoint = ["$DEAD"]
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
-    endpoint = ["$DEAD"]
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$TEST_REGISTRY"]
-    endpoint = ["http://$TEST_REGISTRY"]
-TOML
+containerd_config "$DATA/root" "$DATA/state" "$SOCK" "$DATA/opt" "$DATA/cni" "$PAUSE_IMAGE" "$DEAD" \
+  "  [plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"$TEST_REGISTRY\"]
+    endpoint = [\"http://$TEST_REGISTRY\"]" >"$DATA/config.toml"
 echo "$TEST_REGISTRY" >"$DATA/test-registry"
 
 log "containerd ($SOCK)"

@@ -230,53 +230,9 @@ spawn kube-scheduler "$KUBE_BIN/kube-scheduler" \
 log "containerd ($SOCK)"
 CD="$DATA/containerd"
 mkdir -p "$CD/root" "$CD/state" "$CD/opt"
-cat >"$CD/config.toml" <<TOML
-version = 2
-root = "$CD/root"
-state = "$CD/state"
-oom_score = 0
-disabled_plugins = ["io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing",
-  "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper"]
-
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$CD/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  netns_mounts_under_state_dir = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$DATA/cni/net.d"
-    max_conf_num = 1
-  # No pull may leave this machine: every registry's mirror is a dead loopback port. (containerd
-  # still appends a registry's own host after its mirrors: the process's HTTP(S)_PROXY, the same
-  # dead port, catches those; images come from ctr import.)
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]
-    endpoint = ["$DEAD"]
-  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."*"]
-    endpoint = ["$DEAD"]
-TOML
+# shellcheck source=../lib/containerd-config.sh
+. "$HERE/../lib/containerd-config.sh"
+containerd_config "$CD/root" "$CD/state" "$SOCK" "$CD/opt" "$DATA/cni/net.d" "$PAUSE_IMAGE" "$DEAD" >"$CD/config.toml"
 spawn containerd containerd --config "$CD/config.toml"
 wait_for containerd 60 ctr -a "$SOCK" version
 
