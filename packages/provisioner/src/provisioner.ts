@@ -52,11 +52,13 @@ export class Provisioner {
   readonly log: Logger;
 
   private readonly retentionMs: number;
+  private readonly tracer: Tracer;
   private readonly changes = new EventEmitter().setMaxListeners(0);
   private unlisten: (() => Promise<void>) | undefined;
   private eventsUrl: string | undefined;
 
   private constructor(private readonly opts: ProvisionerOptions) {
+    this.tracer = opts.tracer ?? TRACING_OFF.tracer;
     this.retentionMs = opts.retentionMs ?? DEFAULT_RETENTION_MS;
     this.log = opts.log ?? createLogger("provisioner");
     this.metrics = createMetrics(opts.db);
@@ -70,7 +72,7 @@ export class Provisioner {
       log: this.log,
       metrics: this.metrics,
       eventsUrl: () => this.eventsUrl,
-      tracer: opts.tracer ?? TRACING_OFF.tracer,
+      tracer: this.tracer,
     });
   }
 
@@ -149,7 +151,7 @@ export class Provisioner {
     traceparent?: string,
   ): Promise<{ worker: Worker; created: boolean }> {
     const workerId = randomUUID();
-    const span = startSpan(this.opts.tracer ?? TRACING_OFF.tracer, "wharf.provisioner.trigger", traceparent, {
+    const span = startSpan(this.tracer, "wharf.provisioner.trigger", traceparent, {
       "wharf.build_ref": request.buildRef,
       "wharf.instance": request.instance,
       "wharf.worker_id": workerId,

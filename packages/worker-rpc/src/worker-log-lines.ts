@@ -1,6 +1,6 @@
 import { ProtoReader } from "@wharf/proto";
 
-/** A log line decoded into values (`wharf logs`, tests; the relay itself keeps wire bytes). */
+/** A log line decoded into values (tests and diagnostics; the relay itself keeps wire bytes). */
 export interface WorkerLogLine {
   logId: number;
   stepId: number;
@@ -109,7 +109,7 @@ export class WorkerLogLines {
     return skip === 0 ? this : this.slice(skip);
   }
 
-  /** The lines as values (decodes every string: for readers and tests, not the relay's path). */
+  /** The lines as values (decodes every string: for tests and diagnostics, not the relay's path; readers use decodeLogBatch). */
   toLines(): WorkerLogLine[] {
     const out: WorkerLogLine[] = [];
     for (const p of this.parts)

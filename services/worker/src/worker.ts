@@ -105,16 +105,23 @@ export async function startWorker(
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
-    const checkout = startSpan(tracer, "wharf.worker.checkout", buildSpan);
     try {
-      sourceDir = await checkoutSource(opts.source, buildDir);
-      endSpan(checkout);
+      const checkout = startSpan(tracer, "wharf.worker.checkout", buildSpan);
+      sourceDir = await checkoutSource(opts.source, buildDir).then(
+        (dir) => {
+          endSpan(checkout);
+          return dir;
+        },
+        (err: unknown) => {
+          endSpan(checkout, "checkout failed");
+          throw err;
+        },
+      );
       planned = await planBuild(sourceDir, opts);
       store.addSecrets(planned.plan.secrets);
       if (planned.errors.length > 0) setupError = planned.errors.join("\n");
     } catch (err) {
       setupError = (err as Error).message;
-      if (checkout.isRecording()) endSpan(checkout, "checkout or planning failed");
     }
     if (setupError !== null || !planned) {
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
