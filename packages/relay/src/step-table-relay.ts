@@ -34,16 +34,18 @@ export function keepStepTable(
   };
 }
 
-/** When a step (or the build, step 0) started and ended, from its status events. */
+/** A step's (or the build's, step 0) status and when it started and ended, from its status events. */
 interface Times {
+  status: StatusWord;
   startedAt: number | null;
   finishedAt: number | null;
 }
 
 /**
  * Keeps the build's step table in the aggregator's database while the build is relayed
- * (BuildRecordStore): names, status, attempts and exit codes from the worker's summary, start
- * and end from its status events. It reads the worker's status events from the first one on
+ * (BuildRecordStore): names, attempts and exit codes from the worker's summary, status, start
+ * and end from its status events (the summary can be ahead of the events handled so far: a
+ * status from it would show a running step without its start). It reads the worker's status events from the first one on
  * its own stream (no checkpoint: the events are few and the table is rewritten whole), asks
  * for the summary when a step first shows up or ends (exit code and attempts), and saves.
  *
@@ -97,7 +99,8 @@ export class StepTableRelay {
   private async handle(ev: WireStatusEvent): Promise<void> {
     const status = statusWord(ev.status);
     const at = timestampToDate(ev.timestamp).getTime();
-    const t = this.times.get(ev.stepId) ?? { startedAt: null, finishedAt: null };
+    const t = this.times.get(ev.stepId) ?? { status, startedAt: null, finishedAt: null };
+    t.status = status;
     if (t.startedAt === null && (STARTED.includes(status) || (ev.stepId === 0 && status !== "PENDING")))
       t.startedAt = at;
     // A retried step runs again after FAILED: only its last end counts.
@@ -105,7 +108,7 @@ export class StepTableRelay {
     this.times.set(ev.stepId, t);
     const known = ev.stepId === 0 || this.summary?.steps.some((s) => s.stepId === ev.stepId);
     if (!known || ENDED.includes(status) || !this.summary) await this.refresh();
-    else await this.save(this.summary, { stepId: ev.stepId, status });
+    else await this.save(this.summary);
   }
 
   private async refresh(): Promise<void> {
@@ -114,33 +117,34 @@ export class StepTableRelay {
     await this.save(this.summary);
   }
 
-  /** Saves the table; `latest` is a status newer than the summary's (the event being handled). */
-  private async save(summary: WireBuildSummary, latest?: { stepId: number; status: StatusWord }) {
+  /** Saves the table: the summary's facts with the statuses and times of the events handled. */
+  private async save(summary: WireBuildSummary) {
     const { ctx } = this;
-    const none: Times = { startedAt: null, finishedAt: null };
-    const build = this.times.get(0) ?? none;
+    const build = this.times.get(0);
     const record: BuildRecord = {
       buildRef: this.buildRef,
       workerId: ctx.workerId,
-      status: statusWord(summary.status),
+      status: build?.status ?? statusWord(summary.status),
       finished: summary.finished,
       message: summary.message,
-      startedAt: build.startedAt,
-      finishedAt: summary.finished ? build.finishedAt : null,
+      startedAt: build?.startedAt ?? null,
+      finishedAt: summary.finished ? (build?.finishedAt ?? null) : null,
       ...this.facts,
     };
-    if (latest?.stepId === 0) record.status = latest.status;
-    const steps = summary.steps.map(
-      (s): StepRecord => ({
+    const steps = summary.steps.map((s): StepRecord => {
+      const seen = this.times.get(s.stepId);
+      return {
         stepId: s.stepId,
         stage: s.stage,
         name: s.name,
-        status: s.stepId === latest?.stepId ? latest.status : statusWord(s.status),
+        // Before its first event is handled a step is PENDING, whatever the newer summary says.
+        status: seen?.status ?? "PENDING",
         attempts: s.attempts,
         exitCode: s.exitCode === NO_EXIT_CODE ? null : s.exitCode,
-        ...(this.times.get(s.stepId) ?? none),
-      }),
-    );
+        startedAt: seen?.startedAt ?? null,
+        finishedAt: seen?.finishedAt ?? null,
+      };
+    });
     await deliver(ctx, "step table", () => this.store.save(record, steps));
   }
 }
