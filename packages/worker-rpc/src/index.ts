@@ -6,7 +6,7 @@ export {
   type WorkerClientOptions,
   WorkerRpcError,
 } from "./client.js";
-export { decodeLogBatch, type WireLogLineView, walkLogBatch } from "./log-batch-decoder.js";
+export { decodeLogBatch, decodeLogLine, type WireLogLineView, walkLogBatch } from "./log-batch-decoder.js";
 export {
   DEFAULT_WORKER_PORT,
   startWorkerRpcServer,
@@ -16,4 +16,4 @@ export {
 export { NO_EXIT_CODE, type WorkerArtifactEvent } from "./wire.js";
 export { timestampToDate, WorkerConnection, type WorkerConnectionOptions } from "./worker-connection.js";
 export { ARTIFACT_CHUNK_BYTES, MAX_BATCH_LINES, type WorkerResultSource } from "./worker-handlers.js";
-export { type WorkerLogLine, WorkerLogLines, type WorkerLogPart } from "./worker-log-lines.js";
+export { WorkerLogLines, type WorkerLogPart } from "./worker-log-lines.js";

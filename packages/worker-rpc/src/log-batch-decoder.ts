@@ -28,6 +28,9 @@ const NANOS_TAG = (2 << 3) | 0;
  * (UTF-8), for readers that copy it on as bytes.
  */
 export interface WireLogLineView {
+  /** The line's StreamLogsResponse body: bytes start .. end of the batch. */
+  start: number;
+  end: number;
   logId: number;
   stepId: number;
   timestamp: number;
@@ -41,14 +44,25 @@ export interface WireLogLineView {
  */
 export function walkLogBatch(buf: Buffer, visit: (line: WireLogLineView) => boolean | undefined): void {
   const r = new ProtoReader(buf);
-  const line: WireLogLineView = { logId: 0, stepId: 0, timestamp: 0, messageStart: 0, messageEnd: 0 };
+  const line: WireLogLineView = {
+    start: 0,
+    end: 0,
+    logId: 0,
+    stepId: 0,
+    timestamp: 0,
+    messageStart: 0,
+    messageEnd: 0,
+  };
   while (r.pos < buf.length) {
     const tag = r.varint();
     if (tag !== LINE_TAG) {
       r.skip(tag);
       continue;
     }
-    readLine(r, r.lengthEnd(), line);
+    const end = r.lengthEnd();
+    line.start = r.pos;
+    line.end = end;
+    readLine(r, end, line);
     if (visit(line) === false) return;
   }
 }
@@ -57,15 +71,34 @@ export function walkLogBatch(buf: Buffer, visit: (line: WireLogLineView) => bool
 export function decodeLogBatch(buf: Buffer): LogEntry[] {
   const lines: LogEntry[] = [];
   walkLogBatch(buf, (l) => {
-    lines.push({
-      logId: l.logId,
-      stepId: l.stepId,
-      timestamp: l.timestamp,
-      message: buf.toString("utf8", l.messageStart, l.messageEnd),
-    });
+    lines.push(entryOf(buf, l));
     return true;
   });
   return lines;
+}
+
+/** Decodes one line already found in a batch (bytes start .. end: a StreamLogsResponse body). */
+export function decodeLogLine(buf: Buffer, start: number, end: number): LogEntry {
+  const line: WireLogLineView = {
+    start,
+    end,
+    logId: 0,
+    stepId: 0,
+    timestamp: 0,
+    messageStart: 0,
+    messageEnd: 0,
+  };
+  readLine(new ProtoReader(buf, start), end, line);
+  return entryOf(buf, line);
+}
+
+function entryOf(buf: Buffer, l: WireLogLineView): LogEntry {
+  return {
+    logId: l.logId,
+    stepId: l.stepId,
+    timestamp: l.timestamp,
+    message: buf.toString("utf8", l.messageStart, l.messageEnd),
+  };
 }
 
 function readLine(r: ProtoReader, end: number, line: WireLogLineView): void {

@@ -1,12 +1,5 @@
-import { ProtoReader } from "@wharf/proto";
-
-/** A log line decoded into values (tests and diagnostics; the relay itself keeps wire bytes). */
-export interface WorkerLogLine {
-  logId: number;
-  stepId: number;
-  timestamp: { seconds: number; nanos: number } | null;
-  message: string;
-}
+import type { LogEntry } from "@wharf/result-store";
+import { decodeLogLine, walkLogBatch } from "./log-batch-decoder.js";
 
 /** One StreamLogBatches message: its buffer, where each line's body lies in it, and each line's id. */
 export interface WorkerLogPart {
@@ -31,8 +24,14 @@ export interface WorkerLogPart {
  *   StreamLogsResponse: 1 log_id (varint), 2 step_id (varint),
  *     3 timestamp (google.protobuf.Timestamp), 4 message (string)
  *
- * Decoding checks every line's framing (a bad message fails the stream, as
- * grpc-js does with a message its decoder refuses); unknown fields are skipped.
+ * Decoding checks every line's framing, its timestamp's inside included (the
+ * relay copies both as they are: a bad one must fail here, not at wharf-api,
+ * as grpc-js fails a message its decoder refuses); unknown fields are skipped.
+ * The walk over the wire is log-batch-decoder's, shared with the readers that
+ * want values; sharing it (it also reads step ids and timestamps, which this
+ * index does not keep) cost ~0.02–0.04 µs a line over a walk of its own
+ * (0.15 → 0.17 µs for 1,000-line batches of 80-byte lines, measured beside
+ * each other under load), small beside the relay's send per line.
  */
 export class WorkerLogLines {
   private constructor(
@@ -44,19 +43,13 @@ export class WorkerLogLines {
 
   /** Indexes one serialized StreamLogBatchesResponse (grpc-js's deserializer for the stream). */
   static decode(buf: Buffer): WorkerLogLines {
-    const r = new ProtoReader(buf);
     const bounds: number[] = [];
     const ids: number[] = [];
-    while (r.pos < buf.length) {
-      const tag = r.varint();
-      if (tag !== 0x0a) {
-        r.skip(tag);
-        continue;
-      }
-      const end = r.lengthEnd();
-      bounds.push(r.pos, end);
-      ids.push(readLogId(r, end));
-    }
+    walkLogBatch(buf, (line) => {
+      bounds.push(line.start, line.end);
+      ids.push(line.logId);
+      return true;
+    });
     if (ids.length === 0) return WorkerLogLines.empty;
     const part = {
       buf,
@@ -110,55 +103,11 @@ export class WorkerLogLines {
   }
 
   /** The lines as values (decodes every string: for tests and diagnostics, not the relay's path; readers use decodeLogBatch). */
-  toLines(): WorkerLogLine[] {
-    const out: WorkerLogLine[] = [];
+  toLines(): LogEntry[] {
+    const out: LogEntry[] = [];
     for (const p of this.parts)
       for (let i = p.from; i < p.to; i++)
-        out.push(decodeLine(new ProtoReader(p.buf, p.bounds[2 * i]), p.bounds[2 * i + 1] as number));
+        out.push(decodeLogLine(p.buf, p.bounds[2 * i] as number, p.bounds[2 * i + 1] as number));
     return out;
   }
-}
-
-/**
- * Walks one line's fields, checking their framing and the timestamp's inside (the relay
- * copies both as they are: a bad one must fail here, not at wharf-api), and returns its log_id.
- */
-function readLogId(r: ProtoReader, end: number): number {
-  let logId = 0;
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x08) logId = r.varint();
-    else if (tag === 0x1a) {
-      const tsEnd = r.lengthEnd(end);
-      while (r.pos < tsEnd) r.skip(r.varint());
-      r.expectAt(tsEnd);
-    } else r.skip(tag);
-  }
-  r.expectAt(end);
-  return logId;
-}
-
-function decodeLine(r: ProtoReader, end: number): WorkerLogLine {
-  const line: WorkerLogLine = { logId: 0, stepId: 0, timestamp: null, message: "" };
-  while (r.pos < end) {
-    const tag = r.varint();
-    if (tag === 0x08) line.logId = r.varint();
-    else if (tag === 0x10) line.stepId = r.varint();
-    else if (tag === 0x1a) {
-      const tsEnd = r.lengthEnd();
-      const ts = { seconds: 0, nanos: 0 };
-      while (r.pos < tsEnd) {
-        const t = r.varint();
-        if (t === 0x08) ts.seconds = r.signedVarint();
-        else if (t === 0x10) ts.nanos = r.signedVarint();
-        else r.skip(t);
-      }
-      line.timestamp = ts;
-    } else if (tag === 0x22) {
-      const textEnd = r.lengthEnd();
-      line.message = r.buf.toString("utf8", r.pos, textEnd);
-      r.pos = textEnd;
-    } else r.skip(tag);
-  }
-  return line;
 }

@@ -3,6 +3,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { loadWorkerProto, ProtoWireError, protoRoot } from "@wharf/proto";
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
+import { decodeLogBatch } from "../src/log-batch-decoder.js";
 import { WorkerLogLines } from "../src/worker-log-lines.js";
 
 // Our StreamLogBatches index must read exactly what grpc-js with @wharf/proto's loader reads.
@@ -31,7 +32,12 @@ describe("WorkerLogLines", () => {
       },
     ]);
     const lines = WorkerLogLines.decode(buf);
-    expect(lines.toLines()).toEqual(method.responseDeserialize(buf).lines);
+    // The line walker is held to the loader's decoder in log-batch-decoder.test.ts.
+    const decoded = method.responseDeserialize(buf).lines as { logId: number; message: string }[];
+    expect(lines.toLines()).toEqual(decodeLogBatch(buf));
+    expect(lines.toLines().map((l) => [l.logId, l.message])).toEqual(
+      decoded.map((l) => [l.logId, l.message]),
+    );
     expect(lines.length).toBe(5);
     expect(lines.lastLogId).toBe(5);
     expect(WorkerLogLines.decode(Buffer.alloc(0)).length).toBe(0);
@@ -46,7 +52,7 @@ describe("WorkerLogLines", () => {
     const inner = Buffer.concat([line, unknown]);
     const buf = Buffer.concat([Buffer.from([0x0a, inner.length]), inner, Buffer.from([0x10, 0x05])]);
     expect(WorkerLogLines.decode(buf).toLines()).toEqual([
-      { logId: 9, stepId: 0, timestamp: null, message: "m" },
+      { logId: 9, stepId: 0, timestamp: 0, message: "m" },
     ]);
   });
 
