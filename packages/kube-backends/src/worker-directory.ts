@@ -51,6 +51,9 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
   private readonly listeners = new Map<string, Promise<PortForwardListener>>();
   private readonly diagnostics = new Map<string, Promise<string>>();
   private readonly unsubscribe: () => void;
+  /** Changes the watch has seen, and how many of them the last `list` had seen. */
+  private changes = 0;
+  private listedChanges = -1;
 
   constructor(private readonly opts: KubernetesDirectoryOptions) {
     const kc = opts.kubeConfig;
@@ -66,6 +69,7 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
       ...(opts.log ? { log: opts.log } : {}),
     });
     this.unsubscribe = this.cache.subscribe((pod, deleted) => {
+      this.changes++;
       if (deleted) this.forget(pod.metadata?.name ?? "");
     });
   }
@@ -76,8 +80,34 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
     } catch (err) {
       throw new WorkerDirectoryError(`kubernetes: listing worker pods: ${apiMessage(err)}`, { cause: err });
     }
+    this.listedChanges = this.changes;
     const pods = this.cache.list().filter((p) => p.metadata?.labels?.[WORKER_POD_LABELS.workerId]);
     return Promise.all(pods.map((pod) => this.describe(pod)));
+  }
+
+  /**
+   * Resolves at the informer's next add, change or delete of a worker pod, or at once when one
+   * came after the last `list` (a change between a list and this call is not lost).
+   */
+  async changed(signal: AbortSignal): Promise<void> {
+    await this.cache.start();
+    signal.throwIfAborted();
+    if (this.changes !== this.listedChanges) return;
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        unsubscribe();
+        signal.removeEventListener("abort", aborted);
+      };
+      const aborted = () => {
+        done();
+        reject(signal.reason);
+      };
+      const unsubscribe = this.cache.subscribe(() => {
+        done();
+        resolve();
+      });
+      signal.addEventListener("abort", aborted, { once: true });
+    });
   }
 
   private async describe(pod: V1Pod): Promise<KubernetesLiveWorker> {

@@ -111,4 +111,30 @@ describe("KubernetesWorkerDirectory", () => {
     await waitFor("pod gone", () => fake.store.list("pods", NAMESPACE).length === 0, 15_000);
     expect(await scenarios.echo.delete("w-mine")).toBe(false);
   });
+
+  it("says its list changed when a worker pod comes, also when it came between a list and the question", async () => {
+    directory = new KubernetesWorkerDirectory({ kubeConfig: fake.kubeConfig(NAMESPACE), log: quietLog });
+    expect(await directory.list()).toEqual([]);
+    const signal = new AbortController();
+    let answered = false;
+    const first = directory.changed(signal.signal).then(() => {
+      answered = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBe(false); // nothing changed since the list
+    await scenarios.echo.create(spec("w-watch-1", 911, scenarios.repoUrl));
+    await first;
+
+    // Listed before the second pod; asked after the watch saw it: answered at once.
+    await directory.list();
+    await scenarios.echo.create(spec("w-watch-2", 912, scenarios.repoUrl));
+    await waitFor("the second pod stored", () => fake.store.list("pods", NAMESPACE).length === 2);
+    await directory.changed(signal.signal);
+
+    // Aborting a pending question rejects it.
+    await directory.list();
+    const pending = directory.changed(signal.signal);
+    signal.abort(new Error("stopping"));
+    await expect(pending).rejects.toThrow("stopping");
+  });
 });

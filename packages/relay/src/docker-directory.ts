@@ -27,6 +27,8 @@ export interface DockerDirectoryOptions {
 export class DockerDirectory implements WorkerDirectory {
   readonly kind = "docker";
   private docker: Promise<Docker> | undefined;
+  /** When the last `list` began (ms since the epoch): a watch replays the engine's events since. */
+  private listedAt: number | undefined;
 
   constructor(private readonly opts: DockerDirectoryOptions = {}) {}
 
@@ -38,14 +40,23 @@ export class DockerDirectory implements WorkerDirectory {
     return this.docker;
   }
 
-  async list(): Promise<LiveWorker[]> {
-    // By component as well: a step container carries its worker's id, and an exited failing
-    // step must not be taken for a worker that failed to start.
+  // By component as well: a step container carries its worker's id, and an exited failing
+  // step must not be taken for a worker that failed to start.
+  private workerLabels(): string[] {
     const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=${WORKER_COMPONENT}`];
     if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
+    return labels;
+  }
+
+  async list(): Promise<LiveWorker[]> {
+    const startedAt = Date.now();
     let containers: Docker.ContainerInfo[];
     try {
-      containers = await (await this.client()).listContainers({ all: true, filters: { label: labels } });
+      containers = await (await this.client()).listContainers({
+        all: true,
+        filters: { label: this.workerLabels() },
+      });
+      this.listedAt = startedAt;
     } catch (err) {
       throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
         cause: err,
@@ -59,6 +70,36 @@ export class DockerDirectory implements WorkerDirectory {
         address: addressOf(c, label(GRPC_PORT_LABEL)),
         status: stateOf(c),
       };
+    });
+  }
+
+  /**
+   * Resolves at the engine's next event of a worker container (created, started, exited,
+   * removed): the engine's event stream, replayed from when the last `list` began so that a
+   * worker which came between that list and this call is not missed (the engine's clock:
+   * one machine's, for a local socket). Rejects when the stream fails or ends.
+   */
+  async changed(signal: AbortSignal): Promise<void> {
+    const docker = await this.client();
+    signal.throwIfAborted();
+    const since = ((this.listedAt ?? Date.now()) / 1000).toFixed(3);
+    const stream = (await docker.getEvents({
+      since,
+      filters: { type: ["container"], event: [...WORKER_EVENTS], label: this.workerLabels() },
+    } as unknown as Docker.GetEventsOptions)) as NodeJS.ReadableStream & { destroy(): void };
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: unknown) => {
+        signal.removeEventListener("abort", aborted);
+        stream.destroy();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const aborted = () => finish(signal.reason);
+      if (signal.aborted) return aborted();
+      signal.addEventListener("abort", aborted, { once: true });
+      stream.once("data", () => finish());
+      stream.once("error", (err) => finish(err));
+      stream.once("end", () => finish(new WorkerDirectoryError("docker: the event stream ended")));
     });
   }
 
@@ -78,6 +119,9 @@ export class DockerDirectory implements WorkerDirectory {
     }
   }
 }
+
+/** The container events that change what `list` answers. */
+const WORKER_EVENTS = ["create", "start", "die", "destroy"] as const;
 
 function addressOf(c: Docker.ContainerInfo, port: string): string | null {
   if (!port || c.State !== "running") return null;

@@ -90,4 +90,71 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
     await dir.remove("dw-1"); // already gone: still fine
     expect((await dir.list()).map((w) => w.workerId)).toEqual(["dw-2"]);
   });
+
+  it("says its list changed when a worker container starts, also one that started between a list and the question", async () => {
+    const dir = new DockerDirectory({ instance });
+    await dir.list();
+    const signal = new AbortController();
+    let answered = false;
+    const first = dir.changed(signal.signal).then(() => {
+      answered = true;
+    });
+    // A step container of a worker (no component label) is no worker's change.
+    const step = await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--label",
+      `wharf.iver.com/instance=${instance}`,
+      "--label",
+      `${WORKER_ID_LABEL}=dw-3`,
+      BUSYBOX_IMAGE,
+      "true",
+    ]);
+    await run("docker", ["wait", step.stdout.trim()]);
+    expect(answered).toBe(false);
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--label",
+      `wharf.iver.com/instance=${instance}`,
+      "--label",
+      `${WORKER_ID_LABEL}=dw-3`,
+      "--label",
+      "wharf.iver.com/component=worker",
+      BUSYBOX_IMAGE,
+      "sleep",
+      "60",
+    ]);
+    await first;
+
+    // Listed, then a worker came, then the question: the engine's events since the list answer it.
+    await dir.list();
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--label",
+      `wharf.iver.com/instance=${instance}`,
+      "--label",
+      `${WORKER_ID_LABEL}=dw-4`,
+      "--label",
+      "wharf.iver.com/component=worker",
+      BUSYBOX_IMAGE,
+      "sleep",
+      "60",
+    ]);
+    await dir.changed(signal.signal);
+
+    // Aborting a pending question rejects it.
+    const quiet = new DockerDirectory({ instance: `${instance}-quiet` });
+    await quiet.list();
+    const pending = quiet.changed(signal.signal);
+    signal.abort(new Error("stopping"));
+    await expect(pending).rejects.toThrow("stopping");
+  });
 });
