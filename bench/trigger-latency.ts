@@ -198,7 +198,11 @@ try {
       `| ${name} | ${first.toFixed(0)} | ${(first / raw).toFixed(1)}× | ${done.toFixed(0)} | ${(done / raw).toFixed(1)}× |`,
     );
   };
-  row("local backend (worker process, local executor)", await backendRun(pg.url, tmp, repo, {}));
+  row("local backend (standby worker process, local executor)", await backendRun(pg.url, tmp, repo, {}));
+  row(
+    "local backend, no standby (a worker process started per build)",
+    await backendRun(pg.url, tmp, repo, { WHARF_STANDBY_WORKERS: "0" }),
+  );
   // WHARF_BENCH_LOCAL_ONLY=1: the local backend alone (quick comparisons).
   const images =
     process.env.WHARF_BENCH_LOCAL_ONLY !== "1" && (await dockerAvailable())
@@ -241,13 +245,16 @@ line from the POST to wharf-api's acknowledgement of it):
 | --- | ---: | ---: | ---: |
 ${phaseRows.join("\n")}
 
-Locally the worker's start dominates: a Node process loading the worker's modules (~0.35 CPU s
-on an idle core, see "throughput"), then, after it serves, the clone, the plan (engine and
-executor load only then) and the step, while the aggregator, which dials it the moment it is
-listed, waits for its gRPC to answer (one call waiting for the connection, or the list saying
-Running at the worker's ready event); before it did, the three streams' refused dials backed off
-(100, 200, 400 ms …) and the first line came 200–500 ms later (702 and 1030 ms against 513 and
-481 ms, alternating runs of 9 builds). The queue costs a few ms: the POST claims the slot itself.
+Locally a cold worker's start dominates: a Node process loading the worker's modules (~0.35 CPU s
+on an idle core, see "throughput"), then, after it serves, the clone, the plan and the step. The
+local backend therefore keeps a standby worker (\`WHARF_STANDBY_WORKERS\`, default 1): a
+\`wharf worker serve --standby\` process started before the trigger, its modules (engine, executor,
+clone and plan included) loaded, that takes the build's environment on stdin; another is started
+as soon as one is taken, so builds one after another (as here) each find one. The aggregator dials
+a worker the moment it is listed and waits for its gRPC to answer (one call waiting for the
+connection, or the list saying Running at the worker's ready event); before it did, the three
+streams' refused dials backed off (100, 200, 400 ms …) and the first line came 200–500 ms later.
+The queue costs a few ms: the POST claims the slot itself.
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os

@@ -66,7 +66,9 @@ async function createBackend(opts: CompiledOptions, workerKey: string, log: Logg
     dataDir: opts.dataDir,
     executor: b.executor,
     extraEnv: b.workerEnv,
+    standbyWorkers: b.standbyWorkers,
     ...(b.command ? { command: b.command } : {}),
+    log: log.child({ backend: "local" }),
   });
 }
 

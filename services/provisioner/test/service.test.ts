@@ -29,7 +29,7 @@ describe("compileOptions", () => {
       shutdownGraceMs: 20_000,
       maxUrlLength: 8192,
       triggerRate: 120,
-      backend: { kind: "local", executor: "local", workerEnv: {} },
+      backend: { kind: "local", executor: "local", standbyWorkers: 1, workerEnv: {} },
     });
   });
 
@@ -79,6 +79,7 @@ describe("compileOptions", () => {
     [{ WHARF_WORKER_CMD: "[1]" }, /array of strings/],
     [{ WHARF_POLL_INTERVAL: "soon" }, /duration/],
     [{ WHARF_PROVISIONER_TRIGGER_RATE: "-1" }, /0 \(no limit\) or more/],
+    [{ WHARF_STANDBY_WORKERS: "-1" }, /WHARF_STANDBY_WORKERS must be 0 or more/],
     [{ WHARF_PROVISIONER_TRIGGER_RATE: "lots" }, /integer/],
     [{ WHARF_PROVISIONER_MAX_URL: "100" }, /at least 256/],
   ])("rejects %o", (env, message) => {

@@ -56,3 +56,14 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     logger: log.child({ executor: "local" }),
   });
 }
+
+/**
+ * Loads an executor's module ahead of its use: a standby worker, before its build is known,
+ * given the executor its backend will ask for.
+ */
+export function preloadExecutor(kind: string | undefined): Promise<unknown> {
+  if (kind === "docker") return import("@wharf/executor-docker");
+  if (kind === "cri") return import("@wharf/executor-cri");
+  if (kind === "kubernetes") return import("@wharf/executor-kubernetes");
+  return import("@wharf/executor-local");
+}

@@ -10,8 +10,18 @@ import { formatSummary, printLogs } from "./log-printer.js";
 import { compileWorkerOptions } from "./options.js";
 import { startWorker } from "./worker.js";
 
-/** `wharf worker serve`: run the build given by env, serve it until released or SIGTERM, then exit 0. */
-export async function serveWorker(env: NodeJS.ProcessEnv, flags: { port?: number }): Promise<never> {
+/**
+ * `wharf worker serve`: run the build given by env, serve it until released or SIGTERM, then
+ * exit 0. With `standby`, the build comes on stdin once it is known (./standby.ts).
+ */
+export async function serveWorker(
+  env: NodeJS.ProcessEnv,
+  flags: { port?: number; standby?: boolean },
+): Promise<never> {
+  if (flags.standby) {
+    const { awaitStandbyAssignment } = await import("./standby.js");
+    await awaitStandbyAssignment();
+  }
   const log = createLogger("worker");
   const opts = compileWorkerOptions(env, flags.port === undefined ? {} : { port: flags.port });
   const shutdown = new GracefulShutdown(log, opts.stopGraceMs + opts.releaseGraceMs + 10_000);

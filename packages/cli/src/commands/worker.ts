@@ -19,7 +19,11 @@ export function register(program: Command): void {
     .command("serve")
     .description("run the build described by WHARF_* env vars and serve its results over gRPC until released")
     .option("--port <port>", "gRPC port (WHARF_WORKER_PORT, default 5010)", parsePort)
-    .action(async (flags: { port?: number }) => {
+    .option(
+      "--standby",
+      "load everything, then take the build's environment from one JSON line on stdin (the local backend's standby workers)",
+    )
+    .action(async (flags: { port?: number; standby?: boolean }) => {
       const { serveWorker } = await import("@wharf/worker-service/commands");
       await serveWorker(process.env, flags);
     });

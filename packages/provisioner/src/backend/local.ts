@@ -4,7 +4,9 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@wharf/config";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
+import { encodeStandbyAssignment, STANDBY_ID_ENV } from "@wharf/proto/worker-standby";
 import { BackendError } from "../errors.js";
 import {
   type BackendWorker,
@@ -15,6 +17,7 @@ import {
   workerEnv,
 } from "./backend.js";
 import { freePort } from "./free-port.js";
+import { StandbyWorkers } from "./standby-workers.js";
 import { defaultWorkerCommand, inheritedEnv } from "./worker-command.js";
 
 export interface LocalBackendOptions extends WorkerRuntimeOptions {
@@ -28,6 +31,13 @@ export interface LocalBackendOptions extends WorkerRuntimeOptions {
   executor?: "local" | "docker" | "cri";
   /** Kill every worker on `close()` (tests, `wharf up`); default: leave them running. */
   stopWorkersOnClose?: boolean;
+  /**
+   * Worker processes kept started ahead of builds (`wharf worker serve --standby`), so a build's
+   * worker need not start Node and load its modules first. Only with the default command (a
+   * custom one need not know the flag). Default 0.
+   */
+  standbyWorkers?: number;
+  log?: Logger;
 }
 
 /** Written next to each worker so a restarted provisioner finds it again. */
@@ -36,6 +46,8 @@ interface LocalWorkerState {
   pid: number;
   address: string;
   exitCode?: number | null;
+  /** The process began as this standby (its environ has STANDBY_ID_ENV, not the worker id). */
+  standbyId?: string;
 }
 
 function groupAlive(pid: number): boolean {
@@ -57,11 +69,24 @@ export class LocalBackend implements WorkerBackend {
   private readonly children = new Map<string, ChildProcess>();
   private readonly workersDir: string;
   private readonly host: string;
+  private readonly standby: StandbyWorkers | undefined;
 
   constructor(private readonly opts: LocalBackendOptions) {
     this.workersDir = path.resolve(opts.dataDir, "workers");
     this.scope = `local:${this.workersDir}`;
     this.host = opts.host ?? "127.0.0.1";
+    const standbys = opts.command ? 0 : (opts.standbyWorkers ?? 0);
+    if (standbys > 0) {
+      this.standby = new StandbyWorkers({
+        count: standbys,
+        command: defaultWorkerCommand(),
+        // Not a worker's directory name (those are checked by dir()), so list() passes it by.
+        dir: path.join(this.workersDir, ".standby"),
+        env: { ...inheritedEnv(), [WORKER_ENV.executor]: opts.executor ?? "local" },
+        ...(opts.log ? { log: opts.log } : {}),
+      });
+      this.standby.start();
+    }
   }
 
   private dir(workerId: string): string {
@@ -74,43 +99,63 @@ export class LocalBackend implements WorkerBackend {
     await fsp.mkdir(path.join(dir, "data"), { recursive: true });
     const [grpcPort, httpPort] = [await freePort(this.host), await freePort(this.host)];
     const address = `${this.host}:${grpcPort}`;
-    const [cmd, ...args] = this.opts.command ?? defaultWorkerCommand();
-    if (!cmd) throw new BackendError("empty worker command");
-    const env: Record<string, string> = {
-      ...inheritedEnv(),
-      ...workerEnv(spec, this.opts, {
-        executor: this.opts.executor ?? "local",
-        host: this.host,
-        port: grpcPort,
-        httpPort,
-        dataDir: path.join(dir, "data"),
-      }),
-    };
-    const log = fs.openSync(path.join(dir, "worker.log"), "a");
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd, args, { cwd: dir, env, detached: true, stdio: ["ignore", log, log] });
-      await new Promise<void>((resolve, reject) => {
-        child.once("spawn", resolve);
-        child.once("error", reject);
-      });
-    } catch (err) {
-      await fsp.rm(dir, { recursive: true, force: true });
-      throw new BackendError(`could not start worker "${cmd}": ${(err as Error).message}`, { cause: err });
-    } finally {
-      fs.closeSync(log);
-    }
+    const buildEnv = workerEnv(spec, this.opts, {
+      executor: this.opts.executor ?? "local",
+      host: this.host,
+      port: grpcPort,
+      httpPort,
+      dataDir: path.join(dir, "data"),
+    });
+    const standby = this.standby?.take();
+    const child = standby
+      ? await this.assign(standby, dir, buildEnv)
+      : await this.spawnCold(dir, { ...inheritedEnv(), ...buildEnv });
     // The provisioner may exit before its workers (they keep results until released).
     child.unref();
     const pid = child.pid as number;
     this.children.set(spec.workerId, child);
-    const state: LocalWorkerState = { workerId: spec.workerId, pid, address };
+    const state: LocalWorkerState = {
+      workerId: spec.workerId,
+      pid,
+      address,
+      ...(standby ? { standbyId: standby.id } : {}),
+    };
     await this.writeState(dir, state);
     child.once("exit", (code, signal) => {
       const exitCode = code ?? (signal ? 128 + os.constants.signals[signal] : null);
       void this.writeState(dir, { ...state, exitCode }).catch(() => {});
     });
     return { address };
+  }
+
+  private async spawnCold(dir: string, env: Record<string, string>): Promise<ChildProcess> {
+    const [cmd, ...args] = this.opts.command ?? defaultWorkerCommand();
+    if (!cmd) throw new BackendError("empty worker command");
+    const log = fs.openSync(path.join(dir, "worker.log"), "a");
+    try {
+      const child = spawn(cmd, args, { cwd: dir, env, detached: true, stdio: ["ignore", log, log] });
+      await new Promise<void>((resolve, reject) => {
+        child.once("spawn", resolve);
+        child.once("error", reject);
+      });
+      return child;
+    } catch (err) {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw new BackendError(`could not start worker "${cmd}": ${(err as Error).message}`, { cause: err });
+    } finally {
+      fs.closeSync(log);
+    }
+  }
+
+  /** Hands the build to a standby: its log moves into the worker's directory, its build comes on stdin. */
+  private async assign(
+    standby: NonNullable<ReturnType<StandbyWorkers["take"]>>,
+    dir: string,
+    env: Record<string, string>,
+  ): Promise<ChildProcess> {
+    await fsp.rename(standby.logPath, path.join(dir, "worker.log"));
+    standby.stdin.end(encodeStandbyAssignment({ cwd: dir, env }));
+    return standby.child;
   }
 
   private async writeState(dir: string, state: LocalWorkerState): Promise<void> {
@@ -133,9 +178,12 @@ export class LocalBackend implements WorkerBackend {
     if (child) return child.exitCode === null && child.signalCode === null;
     if (state.exitCode !== undefined) return false;
     // Not our child (we restarted): trust the pid only if it still is that worker.
+    const mark = state.standbyId
+      ? `${STANDBY_ID_ENV}=${state.standbyId}`
+      : `${WORKER_ENV.workerId}=${state.workerId}`;
     try {
       const environ = fs.readFileSync(`/proc/${state.pid}/environ`, "latin1");
-      return environ.split("\0").includes(`${WORKER_ENV.workerId}=${state.workerId}`);
+      return environ.split("\0").includes(mark);
     } catch {
       return false;
     }
@@ -186,6 +234,7 @@ export class LocalBackend implements WorkerBackend {
   }
 
   async close(): Promise<void> {
+    await this.standby?.close();
     if (!this.opts.stopWorkersOnClose) return;
     const workers = await this.list();
     await Promise.all(workers.map((w) => this.delete(w.workerId)));

@@ -1,0 +1,36 @@
+import { createLogger } from "@wharf/config";
+import { WORKER_ENV } from "@wharf/proto/worker-env";
+import { readStandbyAssignment } from "@wharf/proto/worker-standby";
+import { preloadExecutor } from "./executor-factory.js";
+
+/**
+ * A standby worker (`wharf worker serve --standby`, see @wharf/proto/worker-standby): loads
+ * what a worker loads between start and its first line while no build waits, then takes its
+ * build from stdin and makes it this process's own (cwd and environment), exactly as if it had
+ * been started with it. Exits 0 if stdin ends first (its provisioner went away).
+ */
+export async function awaitStandbyAssignment(): Promise<void> {
+  const [assignment] = await Promise.all([
+    readStandbyAssignment(process.stdin).catch((err: Error) => {
+      createLogger("worker").error({ err: err.message }, "standby worker: unreadable assignment");
+      process.exit(1);
+    }),
+    preloadWorkerModules(),
+  ]);
+  if (!assignment) process.exit(0);
+  process.chdir(assignment.cwd);
+  Object.assign(process.env, assignment.env);
+}
+
+// The modules serveWorker and startWorker import once the build is known (main.ts's static
+// imports, gRPC and the result store among them, are loaded with this file already).
+function preloadWorkerModules(): Promise<unknown> {
+  return Promise.all([
+    import("@wharf/tracing"),
+    import("./provisioner-events.js"),
+    import("./checkout.js"),
+    import("./plan-build.js"),
+    import("@wharf/engine"),
+    preloadExecutor(process.env[WORKER_ENV.executor]),
+  ]);
+}
