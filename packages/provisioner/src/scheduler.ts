@@ -38,6 +38,9 @@ export interface SchedulerOptions {
   tracer?: Tracer;
 }
 
+/** How long a worker given an events URL is left unprobed for its ready event. */
+const FIRST_EVENT_WAIT_MS = 5_000;
+
 /**
  * The queue's engine, one per replica. Each tick it reconciles the rows of its
  * backend scope with what the backend lists and what the workers report over
@@ -56,6 +59,8 @@ export class Scheduler {
   private readonly removing = new Map<string, Promise<boolean>>();
   /** Workers that told an event: when they were last heard from (event or probe). */
   private readonly heard = new Map<string, number>();
+  /** Workers started with an events URL that have told none yet: when they were started. */
+  private readonly awaitingEvents = new Map<string, number>();
   /** Ready events of workers this replica is still starting (their row not yet Initializing). */
   private readonly readyEarly = new Set<string>();
 
@@ -119,6 +124,7 @@ export class Scheduler {
    */
   async workerReady(workerId: string): Promise<void> {
     this.heard.set(workerId, Date.now());
+    this.awaitingEvents.delete(workerId);
     if (this.starting.has(workerId)) {
       this.readyEarly.add(workerId);
       return;
@@ -133,6 +139,7 @@ export class Scheduler {
     message: string,
   ): Promise<boolean> {
     this.heard.set(workerId, Date.now());
+    this.awaitingEvents.delete(workerId);
     return markEnded(this.opts.db, workerId, status, "finished", message || null);
   }
 
@@ -174,7 +181,7 @@ export class Scheduler {
         metrics.started.inc({ backend: backend.kind });
         log.info({ workerId: id, buildRef: row.build_ref, address }, "worker started");
         // It will say when it is ready: no probes while it starts (each a refused dial).
-        if (eventsUrl) this.heard.set(id, Date.now());
+        if (eventsUrl) this.awaitingEvents.set(id, Date.now());
         if (this.readyEarly.delete(id)) await this.markReady(id);
       } else {
         // Deleted while we were starting it.
@@ -206,7 +213,8 @@ export class Scheduler {
     ]);
     const byId = new Map(seen.map((w) => [w.workerId, w]));
     const active = new Set(rows.map((r) => r.worker_id));
-    for (const id of this.heard.keys()) if (!active.has(id) && !this.starting.has(id)) this.heard.delete(id);
+    for (const told of [this.heard, this.awaitingEvents])
+      for (const id of told.keys()) if (!active.has(id) && !this.starting.has(id)) told.delete(id);
     await Promise.all(rows.map((row) => this.reconcileRow(row, byId.get(row.worker_id))));
 
     // Workers whose row was deleted (by a replica that could not reach them) go too.
@@ -258,6 +266,11 @@ export class Scheduler {
     if (heardAt !== undefined) {
       if (Date.now() - heardAt < (this.opts.reportingProbeIntervalMs ?? 30_000)) return;
       this.heard.set(id, Date.now());
+    } else {
+      // Not yet heard: left alone while it starts, then probed like any other worker, each
+      // round (its events may not reach us: a provisioner behind a network workers cannot dial).
+      const startedAt = this.awaitingEvents.get(id);
+      if (startedAt !== undefined && Date.now() - startedAt < FIRST_EVENT_WAIT_MS) return;
     }
     const probed = await probe(seen.address, id);
     if (!probed) return;

@@ -96,3 +96,35 @@ it("takes an event only with the worker's own token, and only for a live worker"
   // Deleted: its late events change nothing.
   expect((await post(workerId, workerTokenFor(KEY, workerId), { event: "ready" })).status).toBe(404);
 }, 60_000);
+
+it("a worker whose events cannot reach the provisioner is probed after a few seconds, not left unprobed", async () => {
+  const q = await startTestProvisioner({
+    token: TOKEN,
+    dataDir: path.join(tmp, "data-unreachable"),
+    pollIntervalMs: 200,
+  });
+  try {
+    // Port 9 (discard) on loopback: nothing listens, every event fails.
+    q.provisioner.reportEventsTo("http://127.0.0.1:9");
+    const res = await api(
+      q.url,
+      "POST",
+      `/api/worker?${wharfApiQuery({ buildRef: 51, gitUrl: repo, token: TOKEN })}`,
+    );
+    expect(res.status).toBe(201);
+    // Within the first-event wait plus a few rounds, far below the 30 s between probes of a
+    // worker that tells its events.
+    const done = await waitFor(
+      "build 51 ended by probes",
+      async () => {
+        const r = await api(q.url, "GET", "/api/worker?buildRef=51", { token: TOKEN });
+        const w = (r.json as Worker[])[0];
+        return w?.status === "Success" ? w : undefined;
+      },
+      20_000,
+    );
+    expect(done.startedAt).not.toBeNull();
+  } finally {
+    await q.close();
+  }
+});

@@ -113,8 +113,10 @@ export async function startProvisioner(
     });
     const address = await app.listen({ host: opts.host, port: opts.port });
     const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
-    // Local workers reach us where we listen: they tell when ready and when their build ended.
-    if (backend.kind === "local") provisioner.reportEventsTo(url);
+    // Local workers, and Docker workers on the host's network, reach us where we listen: they
+    // tell when ready and when their build ended. One that cannot is probed after a few seconds.
+    if (backend.kind === "local" || (opts.backend.kind === "docker" && opts.backend.network === "host"))
+      provisioner.reportEventsTo(url);
     log.info(
       { url, backend: backend.kind, maxWorkers: opts.maxWorkers, db: db.kind, ...buildInfo },
       "provisioner listening",
