@@ -25,7 +25,7 @@ import {
   removeLeftovers,
 } from "./leftovers.js";
 import { LABEL_OWNER, ownerValue } from "./owner.js";
-import { type CriNetwork, DEFAULT_CRI_ENDPOINT } from "./settings.js";
+import { CRI_WORK_ROOT_NAME, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "./settings.js";
 
 export interface CriExecutorOptions {
   /** The runtime's CRI socket (`unix:///...`); default DEFAULT_CRI_ENDPOINT (containerd's). */
@@ -81,7 +81,7 @@ export class CriExecutor implements Executor {
   constructor(options: CriExecutorOptions = {}) {
     this.cri = new CriClient(options.endpoint ?? DEFAULT_CRI_ENDPOINT);
     this.network = options.network ?? "pod";
-    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), "wharf-cri-builds");
+    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), CRI_WORK_ROOT_NAME);
     this.workspacePath = options.workspacePath ?? "/workspace";
     this.pullPolicy = options.pullPolicy ?? "if-not-present";
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;

@@ -2,7 +2,13 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
 import { type CacheScope, DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
-import { CRI_NETWORKS, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "@wharf/executor-cri/settings";
+import {
+  CRI_ENV,
+  CRI_NETWORKS,
+  CRI_WORK_ROOT_NAME,
+  type CriNetwork,
+  DEFAULT_CRI_ENDPOINT,
+} from "@wharf/executor-cri/settings";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 
 export type BuildSource =
@@ -42,8 +48,8 @@ export interface WorkerOptions {
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
-  /** The CRI executor's runtime socket and sandbox network: see compileCri. */
-  cri: { endpoint: string; network: CriNetwork };
+  /** The CRI executor's runtime socket, sandbox network and host work root: see compileCri. */
+  cri: { endpoint: string; network: CriNetwork; workRoot: string };
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
   /**
@@ -138,17 +144,24 @@ export const DEFAULT_DOCKER_NETWORK = "build";
  *   `unix:///run/containerd/containerd.sock` (CRI-O: `unix:///var/run/crio/crio.sock`).
  * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
  *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
- * The build's workspace and the runtime's log files are host directories under
- * `$TMPDIR/wharf-cri-builds`, shared by the workers of a host (a worker's first build removes what a
- * killed one left there and in the runtime).
+ * - WHARF_CRI_WORK_ROOT: the host directory of each build's workspace and of the runtime's log
+ *   files (the runtime bind-mounts and writes there, so it is a path of the runtime's host, the
+ *   same in a worker container); default `$TMPDIR/wharf-cri-builds`. Shared by the workers of a
+ *   host: a worker's first build removes what a killed one left there and in the runtime.
  */
 function compileCri(env: Env): WorkerOptions["cri"] {
-  const network = envString(env, "WHARF_CRI_NETWORK", "pod");
+  const network = envString(env, CRI_ENV.network, "pod");
   if (!(CRI_NETWORKS as readonly string[]).includes(network))
-    throw new ConfigError(`WHARF_CRI_NETWORK must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
+    throw new ConfigError(`${CRI_ENV.network} must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
+  const workRoot = envString(env, CRI_ENV.workRoot, path.join(os.tmpdir(), CRI_WORK_ROOT_NAME));
+  if (!path.isAbsolute(workRoot))
+    throw new ConfigError(
+      `${CRI_ENV.workRoot} must be an absolute path of the runtime's host, got "${workRoot}"`,
+    );
   return {
-    endpoint: envString(env, "WHARF_CRI_ENDPOINT", DEFAULT_CRI_ENDPOINT),
+    endpoint: envString(env, CRI_ENV.endpoint, DEFAULT_CRI_ENDPOINT),
     network: network as CriNetwork,
+    workRoot,
   };
 }
 
