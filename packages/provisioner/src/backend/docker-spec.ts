@@ -71,10 +71,11 @@ function enginePlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
  * host paths into the steps and writes their logs to host files, so the work root is mounted
  * at its own path. The worker runs as root in its container, in the host's PID and UTS
  * namespaces:
- * - root: the runtime writes the step logs as root, mode 0640, and steps (root in their images)
- *   leave root-owned directories in the workspace, which the worker reads and then removes; a
- *   supplementary group could open the socket, not those. Whoever holds a CRI socket may run
- *   any container on the host: root in the worker container adds no power over the host.
+ * - root: the runtime writes the step logs as root (0640), and steps, root in their images,
+ *   leave root-owned directories in the workspace, which the worker removes after the build: a
+ *   supplementary group would open the socket, not those (EACCES, seen). Whoever holds a CRI
+ *   socket may run any container on the host, privileged ones included: root in the worker
+ *   container adds little to that.
  * - host PID and UTS: sandboxes carry their worker's host/pid/start (executor-cri's owner.ts),
  *   and a worker's first build removes those of owners that are gone. Seen from a PID namespace
  *   of its own every worker is pid 1, and another worker's would pass for dead.
