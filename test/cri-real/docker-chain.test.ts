@@ -210,10 +210,10 @@ describe.skipIf(!CRI_ENDPOINT)(
       const heldObjects = await runtime.findLeftovers({ [LABEL_BUILD_REF]: String(held) });
       expect(heldObjects.sandboxes).toHaveLength(1);
 
-      // Another worker container's first build sweeps the sandboxes of dead owners: each worker is
-      // PID 1 of a namespace of its own unless both are in the host's, and the holder would pass
-      // for dead. Its step, root in its image, leaves root-owned directories in the workspace,
-      // which the worker removes (a worker running as the image's user 1000 could not).
+      // Another worker container's first build sweeps the sandboxes of dead owners of its host and
+      // PID namespace (the host's): the holder, alive, is not one. Its step, root in its image,
+      // leaves root-owned directories in the workspace, which the worker removes (a worker
+      // running as the image's user 1000 could not).
       const second = 920_004;
       const nested = `build:\n  nest:\n    container:\n      image: ${image}\n      cmds:\n        - mkdir -p out/deep && echo x > out/deep/f && chmod 755 out out/deep\n`;
       const secondWorker = await trigger(second, "nested-beside", nested);
@@ -230,7 +230,8 @@ describe.skipIf(!CRI_ENDPOINT)(
       expect(await runtime.findLeftovers({ [LABEL_BUILD_REF]: String(held) })).toEqual(heldObjects);
       expect(api.statusesFor(held)).toEqual(["Running"]);
 
-      // SIGKILL: the holder removes nothing itself; the next worker's first build does.
+      // SIGKILL: the holder removes nothing itself; the next worker's first build does (only
+      // because both are in the host's PID namespace, where the holder's pid is seen gone).
       const [container] = await workerContainers(holder.workerId);
       expect(container).toBeDefined();
       await run("docker", ["kill", "--signal", "KILL", container as string], { timeout: 30_000 });

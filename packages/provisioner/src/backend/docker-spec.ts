@@ -76,9 +76,10 @@ function enginePlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
  *   supplementary group would open the socket, not those (EACCES, seen). Whoever holds a CRI
  *   socket may run any container on the host, privileged ones included: root in the worker
  *   container adds little to that.
- * - host PID and UTS: sandboxes carry their worker's host/pid/start (executor-cri's owner.ts),
- *   and a worker's first build removes those of owners that are gone. Seen from a PID namespace
- *   of its own every worker is pid 1, and another worker's would pass for dead.
+ * - host PID and UTS: sandboxes carry their worker's host, PID namespace, pid and start time
+ *   (executor-cri's owner.ts), and a worker's first build removes those of owners of its host
+ *   and namespace that are gone. In a PID namespace of its own a worker judges no other, and
+ *   what a killed worker left would stay until the runtime's host is cleaned by hand.
  */
 function criPlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
   const cri = opts.cri;
