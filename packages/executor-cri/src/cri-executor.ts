@@ -48,6 +48,14 @@ export interface CriExecutorOptions {
   logger?: Logger;
 }
 
+/** What one dead executor process (its LABEL_OWNER value) left in the runtime. */
+export interface OrphanReport {
+  owner: string;
+  sandboxes: string[];
+  containers: string[];
+  buildRefs: string[];
+}
+
 /** Per build: its sandbox, the steps still starting or running, for `destroyBuild`. */
 interface BuildState {
   sandboxId: string;
@@ -199,17 +207,30 @@ export class CriExecutor implements Executor {
    * host that died (a killed worker); returns their build refs. Run by the first `setupBuild`.
    */
   async removeOrphans(): Promise<string[]> {
-    const removed: string[] = [];
+    return (await this.sweepOrphans({ dryRun: false })).flatMap((o) => o.buildRefs);
+  }
+
+  /**
+   * What executor processes of this host and PID namespace that are gone left, per owner
+   * (`wharf janitor --cri`); removed unless `dryRun`, build directories too.
+   */
+  async sweepOrphans(opts: { dryRun: boolean }): Promise<OrphanReport[]> {
+    const report: OrphanReport[] = [];
     for (const [owner, refs] of await findDeadOwners(this.cri)) {
-      await removeLeftovers(this.cri, { [LABEL_OWNER]: owner });
-      for (const ref of refs) {
-        if ((await findLeftovers(this.cri, { [LABEL_BUILD_REF]: ref })).sandboxes.length === 0)
-          await fs.rm(buildDirs(this.workRoot, ref).dir, { recursive: true, force: true });
-        removed.push(ref);
+      const labels = { [LABEL_OWNER]: owner };
+      const found = opts.dryRun
+        ? await findLeftovers(this.cri, labels)
+        : await removeLeftovers(this.cri, labels);
+      const buildRefs = [...refs];
+      if (!opts.dryRun) {
+        for (const ref of buildRefs)
+          if ((await findLeftovers(this.cri, { [LABEL_BUILD_REF]: ref })).sandboxes.length === 0)
+            await fs.rm(buildDirs(this.workRoot, ref).dir, { recursive: true, force: true });
+        this.log.info({ owner, buildRefs }, "removed what a dead worker left");
       }
-      this.log.info({ owner, buildRefs: [...refs] }, "removed what a dead worker left");
+      report.push({ owner, sandboxes: found.sandboxes, containers: found.containers, buildRefs });
     }
-    return removed;
+    return report;
   }
 
   close(): void {

@@ -1,5 +1,5 @@
 export { CriClient, type PullAuth } from "./cri-client.js";
-export { CriExecutor, type CriExecutorOptions } from "./cri-executor.js";
+export { CriExecutor, type CriExecutorOptions, type OrphanReport } from "./cri-executor.js";
 export { type CriLogChunk, CriLogParser, parseRecord } from "./cri-log-parser.js";
 export { imageRegistryHost, type PullPolicy } from "./image-pull.js";
 export type { Leftovers } from "./leftovers.js";
