@@ -29,6 +29,8 @@ fi
 # The cri executor on Debian's containerd (scripts/cri: its own socket, root and state under
 # /tmp/wharf-cri, a bridge with no route off it, images built from busybox-static), started for
 # this run and stopped after it. Required in CI; locally only with WHARF_CRI_REAL=1 (root).
+# test/cri-real/docker-chain.test.ts runs the wharf/worker image as the docker backend's worker:
+# the first vitest run above built it (its global setup does when Docker answers).
 if [ -n "${CI:-}" ] || [ "${WHARF_CRI_REAL:-}" = 1 ]; then
   echo "== the cri executor on containerd (scripts/cri)"
   if endpoint=$(bash scripts/cri/up.sh 2>test-output/cri-up.log); then

@@ -25,7 +25,7 @@ import {
   removeLeftovers,
 } from "./leftovers.js";
 import { LABEL_OWNER, ownerValue } from "./owner.js";
-import { type CriNetwork, DEFAULT_CRI_ENDPOINT } from "./settings.js";
+import { CRI_WORK_ROOT_NAME, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "./settings.js";
 
 export interface CriExecutorOptions {
   /** The runtime's CRI socket (`unix:///...`); default DEFAULT_CRI_ENDPOINT (containerd's). */
@@ -46,6 +46,14 @@ export interface CriExecutorOptions {
   /** Registry credentials for pulling a step's image (undefined: none), never logged nor in an error. */
   pullAuth?: (image: string) => PullAuth | undefined;
   logger?: Logger;
+}
+
+/** What one dead executor process (its LABEL_OWNER value) left in the runtime. */
+export interface OrphanReport {
+  owner: string;
+  sandboxes: string[];
+  containers: string[];
+  buildRefs: string[];
 }
 
 /** Per build: its sandbox, the steps still starting or running, for `destroyBuild`. */
@@ -81,7 +89,7 @@ export class CriExecutor implements Executor {
   constructor(options: CriExecutorOptions = {}) {
     this.cri = new CriClient(options.endpoint ?? DEFAULT_CRI_ENDPOINT);
     this.network = options.network ?? "pod";
-    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), "wharf-cri-builds");
+    this.workRoot = options.workRoot ?? path.join(os.tmpdir(), CRI_WORK_ROOT_NAME);
     this.workspacePath = options.workspacePath ?? "/workspace";
     this.pullPolicy = options.pullPolicy ?? "if-not-present";
     this.pullTimeoutMs = options.pullTimeoutMs ?? 300_000;
@@ -199,17 +207,30 @@ export class CriExecutor implements Executor {
    * host that died (a killed worker); returns their build refs. Run by the first `setupBuild`.
    */
   async removeOrphans(): Promise<string[]> {
-    const removed: string[] = [];
+    return (await this.sweepOrphans({ dryRun: false })).flatMap((o) => o.buildRefs);
+  }
+
+  /**
+   * What executor processes of this host and PID namespace that are gone left, per owner
+   * (`wharf janitor --cri`); removed unless `dryRun`, build directories too.
+   */
+  async sweepOrphans(opts: { dryRun: boolean }): Promise<OrphanReport[]> {
+    const report: OrphanReport[] = [];
     for (const [owner, refs] of await findDeadOwners(this.cri)) {
-      await removeLeftovers(this.cri, { [LABEL_OWNER]: owner });
-      for (const ref of refs) {
-        if ((await findLeftovers(this.cri, { [LABEL_BUILD_REF]: ref })).sandboxes.length === 0)
-          await fs.rm(buildDirs(this.workRoot, ref).dir, { recursive: true, force: true });
-        removed.push(ref);
+      const labels = { [LABEL_OWNER]: owner };
+      const found = opts.dryRun
+        ? await findLeftovers(this.cri, labels)
+        : await removeLeftovers(this.cri, labels);
+      const buildRefs = [...refs];
+      if (!opts.dryRun) {
+        for (const ref of buildRefs)
+          if ((await findLeftovers(this.cri, { [LABEL_BUILD_REF]: ref })).sandboxes.length === 0)
+            await fs.rm(buildDirs(this.workRoot, ref).dir, { recursive: true, force: true });
+        this.log.info({ owner, buildRefs }, "removed what a dead worker left");
       }
-      this.log.info({ owner, buildRefs: [...refs] }, "removed what a dead worker left");
+      report.push({ owner, sandboxes: found.sandboxes, containers: found.containers, buildRefs });
     }
-    return removed;
+    return report;
   }
 
   close(): void {

@@ -63,6 +63,44 @@ describe("workerContainerSpec", () => {
     expect(body.Cmd).toEqual(["node", "w.mjs"]);
   });
 
+  it("gives a cri worker the runtime's socket and the work root at their host paths, as root in the host's PID namespace", () => {
+    const body = workerContainerSpec(
+      spec,
+      {
+        image: "img",
+        binds: ["/src:/src:ro"],
+        socketGroup: 998,
+        executor: "cri",
+        cri: { endpoint: "unix:///run/containerd/containerd.sock", workRoot: "/srv/wharf-cri" },
+      },
+      { grpc: 6000, http: 6001 },
+    );
+    // No engine socket: the steps are the CRI runtime's.
+    expect(body.HostConfig?.Binds).toEqual([
+      "/run/containerd/containerd.sock:/run/containerd/containerd.sock",
+      "/srv/wharf-cri:/srv/wharf-cri",
+      "/src:/src:ro",
+    ]);
+    expect(body.User).toBe("0:0");
+    expect(body.HostConfig).toMatchObject({ PidMode: "host", UTSMode: "host", NetworkMode: "host" });
+    expect(body.HostConfig?.GroupAdd).toBeUndefined();
+    expect(body.Env).toEqual(
+      expect.arrayContaining([
+        "WHARF_EXECUTOR=cri",
+        "WHARF_CRI_ENDPOINT=unix:///run/containerd/containerd.sock",
+        "WHARF_CRI_WORK_ROOT=/srv/wharf-cri",
+      ]),
+    );
+    expect(body.Env?.some((e) => e.startsWith("DOCKER_HOST="))).toBe(false);
+    expect(() =>
+      workerContainerSpec(
+        spec,
+        { image: "img", executor: "cri", cri: { endpoint: "tcp://127.0.0.1:1", workRoot: "/w" } },
+        { grpc: 6000, http: 6001 },
+      ),
+    ).toThrow(/needs a unix:\/\/ CRI endpoint/);
+  });
+
   it("gives a stopped worker only the release wait that fits in the stop grace", () => {
     const env = (stopGraceMs: number) =>
       workerContainerSpec(spec, { image: "img", stopGraceMs }, { grpc: 6000, http: 6001 }).Env;

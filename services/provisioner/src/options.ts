@@ -9,6 +9,13 @@ import {
   envString,
   isLoopbackHost,
 } from "@wharf/config";
+import {
+  CRI_ENV,
+  CRI_NETWORKS,
+  CRI_WORK_ROOT_NAME,
+  criSocketPath,
+  DEFAULT_CRI_ENDPOINT,
+} from "@wharf/executor-cri/settings";
 import { compileJanitorOptions } from "@wharf/executor-docker/janitor-options";
 import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } from "@wharf/provisioner";
 import { compileTracingSettings, type TracingSettings } from "@wharf/tracing";
@@ -34,9 +41,20 @@ export interface DockerBackendSettings {
   binds: string[];
   socketPath: string;
   advertiseHost: string;
+  /** Step executor inside worker containers (WHARF_WORKER_EXECUTOR): sibling containers, or a CRI runtime's. */
+  executor: "docker" | "cri";
+  /** With the cri executor: the runtime's socket and the host work root, mounted into every worker. */
+  cri?: { endpoint: string; workRoot: string };
   /** The docker and cri executors' settings (FORWARDED_HOST_EXECUTOR_ENV), passed on to every worker. */
   workerEnv: Record<string, string>;
 }
+
+/**
+ * The docker backend's work root of cri workers when WHARF_CRI_WORK_ROOT is unset: the host's
+ * /tmp/wharf-cri-builds, where a worker process of that host puts it by default too (they share
+ * it, and each removes what a killed one left).
+ */
+export const DEFAULT_DOCKER_CRI_WORK_ROOT = `/tmp/${CRI_WORK_ROOT_NAME}`;
 
 /**
  * Settings of the docker and cri executors (declared by the worker) that the provisioner
@@ -49,8 +67,9 @@ export const FORWARDED_HOST_EXECUTOR_ENV = [
   "WHARF_REGISTRY_URL",
   "WHARF_REGISTRY_USER",
   "WHARF_REGISTRY_PASSWORD",
-  "WHARF_CRI_ENDPOINT",
-  "WHARF_CRI_NETWORK",
+  CRI_ENV.endpoint,
+  CRI_ENV.network,
+  CRI_ENV.workRoot,
 ] as const;
 
 export interface KubernetesBackendSettings {
@@ -225,6 +244,35 @@ function kubernetesSettings(env: Env, command: string[] | undefined): Kubernetes
   };
 }
 
+/**
+ * The CRI runtime of the docker backend's cri workers: its socket and the work root are host
+ * paths mounted into each worker container at the same path (the runtime mounts host paths
+ * into the steps), so both must be absolute paths of the engine's host.
+ */
+function dockerCriSettings(env: Env): NonNullable<DockerBackendSettings["cri"]> {
+  checkCriNetwork(env);
+  const endpoint = envString(env, CRI_ENV.endpoint, DEFAULT_CRI_ENDPOINT);
+  if (!criSocketPath(endpoint)) {
+    throw new ConfigError(
+      `${CRI_ENV.endpoint} must be unix:///<socket path> with WHARF_PROVISIONER_BACKEND=docker and WHARF_WORKER_EXECUTOR=cri (the socket is mounted into worker containers), got "${endpoint}"`,
+    );
+  }
+  const workRoot = envString(env, CRI_ENV.workRoot, DEFAULT_DOCKER_CRI_WORK_ROOT);
+  if (!path.isAbsolute(workRoot)) {
+    throw new ConfigError(
+      `${CRI_ENV.workRoot} must be an absolute path of the engine's host, got "${workRoot}"`,
+    );
+  }
+  return { endpoint, workRoot };
+}
+
+/** The cri workers' sandbox network, checked here so a typo fails the provisioner, not every build. */
+function checkCriNetwork(env: Env): void {
+  const network = envOptional(env, CRI_ENV.network);
+  if (network !== undefined && !(CRI_NETWORKS as readonly string[]).includes(network))
+    throw new ConfigError(`${CRI_ENV.network} must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
+}
+
 function list(text: string | undefined): string[] {
   return (text ?? "")
     .split(",")
@@ -246,14 +294,15 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_RETENTION | 168h (ended rows kept; GIT_TOKEN is dropped once the worker starts) |
  * | WHARF_PROVISIONER_BACKEND | local (or docker, kubernetes) |
  * | WHARF_WORKER_CMD | local: this program's `wharf worker serve`; docker, kubernetes: the image's own (`wharf worker serve`) |
- * | WHARF_WORKER_EXECUTOR | local (local backend only; or docker, cri) |
+ * | WHARF_WORKER_EXECUTOR | local backend: local (or docker, cri); docker backend: docker (or cri: the CRI runtime of WHARF_CRI_ENDPOINT, see docker-spec.ts) |
  * | WHARF_STANDBY_WORKERS | 1 (local backend): worker processes kept started, modules loaded, until a build takes one (its first line comes ~0.3 s sooner); 0: none; ignored with WHARF_WORKER_CMD |
  * | WHARF_WORKER_IMAGE | required for docker |
  * | WHARF_WORKER_NETWORK | host |
  * | WHARF_WORKER_BINDS | none (comma-separated host:container[:ro]) |
  * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
- * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD, WHARF_CRI_ENDPOINT/_NETWORK | passed to local and docker workers (the worker's settings) |
+ * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD, WHARF_CRI_ENDPOINT/_NETWORK/_WORK_ROOT | passed to local and docker workers (the worker's settings) |
+ * | WHARF_CRI_ENDPOINT, WHARF_CRI_WORK_ROOT | docker backend with WHARF_WORKER_EXECUTOR=cri: unix:///run/containerd/containerd.sock (a unix socket) and /tmp/wharf-cri-builds, host paths mounted into each worker container at the same path |
  * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
  * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
  * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
@@ -290,6 +339,7 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
     if (executor !== "local" && executor !== "docker" && executor !== "cri") {
       throw new ConfigError(`WHARF_WORKER_EXECUTOR must be local, docker or cri, got "${executor}"`);
     }
+    if (executor === "cri") checkCriNetwork(env);
     const standbyWorkers = envInt(env, "WHARF_STANDBY_WORKERS", 1);
     if (standbyWorkers < 0)
       throw new ConfigError(`WHARF_STANDBY_WORKERS must be 0 or more, got ${standbyWorkers}`);
@@ -303,6 +353,12 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
     if (!image) throw new ConfigError("WHARF_WORKER_IMAGE is required with WHARF_PROVISIONER_BACKEND=docker");
+    const executor = envString(env, "WHARF_WORKER_EXECUTOR", "docker");
+    if (executor !== "docker" && executor !== "cri") {
+      throw new ConfigError(
+        `WHARF_WORKER_EXECUTOR must be docker or cri with WHARF_PROVISIONER_BACKEND=docker, got "${executor}"`,
+      );
+    }
     backend = {
       kind,
       image,
@@ -311,6 +367,8 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
+      executor,
+      ...(executor === "cri" ? { cri: dockerCriSettings(env) } : {}),
       workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
     };
   } else if (kind === "kubernetes") {

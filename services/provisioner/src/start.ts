@@ -58,6 +58,8 @@ async function createBackend(opts: CompiledOptions, workerKey: string, log: Logg
       binds: b.binds,
       socketPath: b.socketPath,
       advertiseHost: b.advertiseHost,
+      executor: b.executor,
+      ...(b.cri ? { cri: b.cri } : {}),
       extraEnv: b.workerEnv,
     });
   }

@@ -61,6 +61,7 @@ describe("compileOptions", () => {
       binds: ["/a:/a:ro", "/b:/b"],
       socketPath: "/var/run/docker.sock",
       advertiseHost: "127.0.0.1",
+      executor: "docker",
       // The docker executor's settings, passed on to every worker as they are.
       workerEnv: {
         WHARF_DOCKER_NETWORK: "none",
@@ -69,6 +70,34 @@ describe("compileOptions", () => {
       },
     });
     expect(o).toMatchObject({ token: "t", databaseUrl: "postgres://x/y", maxWorkers: 2 });
+  });
+
+  it("reads the docker backend's cri workers: the runtime's socket and the host work root to mount", () => {
+    const docker = { WHARF_PROVISIONER_BACKEND: "docker", WHARF_WORKER_IMAGE: "wharf/worker:1" };
+    expect(compileOptions({ ...docker, WHARF_WORKER_EXECUTOR: "cri" }).backend).toMatchObject({
+      executor: "cri",
+      cri: { endpoint: "unix:///run/containerd/containerd.sock", workRoot: "/tmp/wharf-cri-builds" },
+      workerEnv: {},
+    });
+    const own = {
+      ...docker,
+      WHARF_WORKER_EXECUTOR: "cri",
+      WHARF_CRI_ENDPOINT: "unix:///var/run/crio/crio.sock",
+      WHARF_CRI_WORK_ROOT: "/srv/wharf-cri",
+      WHARF_CRI_NETWORK: "host",
+    };
+    expect(compileOptions(own).backend).toMatchObject({
+      executor: "cri",
+      cri: { endpoint: "unix:///var/run/crio/crio.sock", workRoot: "/srv/wharf-cri" },
+      // Passed on as they are too (the docker backend sets endpoint and work root itself).
+      workerEnv: {
+        WHARF_CRI_ENDPOINT: "unix:///var/run/crio/crio.sock",
+        WHARF_CRI_WORK_ROOT: "/srv/wharf-cri",
+        WHARF_CRI_NETWORK: "host",
+      },
+    });
+    // The docker executor needs no CRI settings.
+    expect(compileOptions(docker).backend).not.toHaveProperty("cri");
   });
 
   it.each([
@@ -82,6 +111,29 @@ describe("compileOptions", () => {
     [{ WHARF_STANDBY_WORKERS: "-1" }, /WHARF_STANDBY_WORKERS must be 0 or more/],
     [{ WHARF_PROVISIONER_TRIGGER_RATE: "lots" }, /integer/],
     [{ WHARF_PROVISIONER_MAX_URL: "100" }, /at least 256/],
+    [
+      { WHARF_PROVISIONER_BACKEND: "docker", WHARF_WORKER_IMAGE: "w", WHARF_WORKER_EXECUTOR: "local" },
+      /WHARF_WORKER_EXECUTOR must be docker or cri with WHARF_PROVISIONER_BACKEND=docker, got "local"/,
+    ],
+    [
+      {
+        WHARF_PROVISIONER_BACKEND: "docker",
+        WHARF_WORKER_IMAGE: "w",
+        WHARF_WORKER_EXECUTOR: "cri",
+        WHARF_CRI_ENDPOINT: "tcp://127.0.0.1:9000",
+      },
+      /WHARF_CRI_ENDPOINT must be unix:\/\/\/<socket path> .* mounted into worker containers\), got "tcp/,
+    ],
+    [
+      {
+        WHARF_PROVISIONER_BACKEND: "docker",
+        WHARF_WORKER_IMAGE: "w",
+        WHARF_WORKER_EXECUTOR: "cri",
+        WHARF_CRI_WORK_ROOT: "builds",
+      },
+      /WHARF_CRI_WORK_ROOT must be an absolute path of the engine's host, got "builds"/,
+    ],
+    [{ WHARF_WORKER_EXECUTOR: "cri", WHARF_CRI_NETWORK: "bridge" }, /WHARF_CRI_NETWORK must be pod or host/],
   ])("rejects %o", (env, message) => {
     expect(() => compileOptions(env)).toThrow(ConfigError);
     expect(() => compileOptions(env)).toThrow(message);

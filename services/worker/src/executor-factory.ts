@@ -31,6 +31,7 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     return new CriExecutor({
       endpoint: opts.cri.endpoint,
       network: opts.cri.network,
+      workRoot: opts.cri.workRoot,
       // Step images from the worker's own registry (WHARF_REGISTRY_*) are pulled with its credentials.
       ...(registry?.username && registry.password
         ? {

@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
 import { type CacheScope, DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
-import { CRI_NETWORKS, type CriNetwork, DEFAULT_CRI_ENDPOINT } from "@wharf/executor-cri/settings";
+import { type CriSettings, compileCriSettings } from "@wharf/executor-cri/settings";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 
 export type BuildSource =
@@ -42,8 +42,8 @@ export interface WorkerOptions {
   idleTimeoutMs: number;
   /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
   dockerNetwork: string;
-  /** The CRI executor's runtime socket and sandbox network: see compileCri. */
-  cri: { endpoint: string; network: CriNetwork };
+  /** The CRI executor's runtime socket, sandbox network and host work root: see compileCriSettings. */
+  cri: CriSettings;
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
   /**
@@ -131,27 +131,6 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
  */
 export const DEFAULT_DOCKER_NETWORK = "build";
 
-/**
- * The cri executor (WHARF_EXECUTOR=cri, `--backend cri`): steps as containers of a CRI runtime
- * (containerd, CRI-O) on this host, one pod sandbox per build.
- * - WHARF_CRI_ENDPOINT: the runtime's CRI socket; default DEFAULT_CRI_ENDPOINT, containerd's
- *   `unix:///run/containerd/containerd.sock` (CRI-O: `unix:///var/run/crio/crio.sock`).
- * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
- *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
- * The build's workspace and the runtime's log files are host directories under
- * `$TMPDIR/wharf-cri-builds`, shared by the workers of a host (a worker's first build removes what a
- * killed one left there and in the runtime).
- */
-function compileCri(env: Env): WorkerOptions["cri"] {
-  const network = envString(env, "WHARF_CRI_NETWORK", "pod");
-  if (!(CRI_NETWORKS as readonly string[]).includes(network))
-    throw new ConfigError(`WHARF_CRI_NETWORK must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
-  return {
-    endpoint: envString(env, "WHARF_CRI_ENDPOINT", DEFAULT_CRI_ENDPOINT),
-    network: network as CriNetwork,
-  };
-}
-
 /** The worker env contract's fields (@wharf/proto/worker-env), its problems as a ConfigError. */
 function readContract(env: Env): Partial<WorkerEnv> {
   try {
@@ -223,7 +202,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     releaseGraceMs: c.releaseGraceMs ?? 10_000,
     idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
-    cri: compileCri(env),
+    cri: compileCriSettings(env),
     ...optional("registry", registry),
     ...optional("terminationMessagePath", c.terminationMessagePath),
     ...optional("eventsUrl", c.eventsUrl),

@@ -1,3 +1,5 @@
+import os from "node:os";
+import path from "node:path";
 import { createLogger } from "@wharf/config";
 import { describe, expect, it } from "vitest";
 import { createExecutor } from "../src/executor-factory.js";
@@ -7,14 +9,38 @@ describe("WHARF_EXECUTOR=cri", () => {
   const options = (env: Record<string, string> = {}) =>
     compileWorkerOptions({ WHARF_BUILD_REF: "1", WHARF_SOURCE_DIR: "/tmp", WHARF_EXECUTOR: "cri", ...env });
 
-  it("defaults to containerd's socket and a pod network of the build's own", () => {
-    expect(options().cri).toEqual({ endpoint: "unix:///run/containerd/containerd.sock", network: "pod" });
+  it("defaults to containerd's socket, a pod network of the build's own and a work root in the temp dir", () => {
+    expect(options().cri).toEqual({
+      endpoint: "unix:///run/containerd/containerd.sock",
+      network: "pod",
+      workRoot: path.join(os.tmpdir(), "wharf-cri-builds"),
+    });
     expect(
-      options({ WHARF_CRI_ENDPOINT: "unix:///var/run/crio/crio.sock", WHARF_CRI_NETWORK: "host" }).cri,
+      options({
+        WHARF_CRI_ENDPOINT: "unix:///var/run/crio/crio.sock",
+        WHARF_CRI_NETWORK: "host",
+        WHARF_CRI_WORK_ROOT: "/srv/wharf-cri",
+      }).cri,
     ).toEqual({
       endpoint: "unix:///var/run/crio/crio.sock",
       network: "host",
+      workRoot: "/srv/wharf-cri",
     });
+  });
+
+  it("puts the builds under WHARF_CRI_WORK_ROOT, which must be absolute", async () => {
+    const executor = await createExecutor(
+      options({
+        WHARF_CRI_ENDPOINT: "unix:///nonexistent/wharf-cri.sock",
+        WHARF_CRI_WORK_ROOT: "/srv/wharf-cri",
+      }),
+      createLogger("test"),
+    );
+    expect((executor as unknown as { workRoot: string }).workRoot).toBe("/srv/wharf-cri");
+    (executor as unknown as { close(): void }).close();
+    expect(() => options({ WHARF_CRI_WORK_ROOT: "builds" })).toThrow(
+      /WHARF_CRI_WORK_ROOT must be an absolute path of the runtime's host, got "builds"/,
+    );
   });
 
   it("refuses a network it does not know", () => {

@@ -1,3 +1,4 @@
+import { CRI_ENV, criSocketPath } from "@wharf/executor-cri/settings";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import type Docker from "dockerode";
 import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "./backend.js";
@@ -31,8 +32,68 @@ export interface DockerWorkerOptions extends WorkerRuntimeOptions {
    * the container, published on the advertised host only).
    */
   bindHost?: string;
-  /** Step executor of the worker (default "docker": sibling containers via the socket). */
-  executor?: "docker" | "local";
+  /**
+   * Step executor of the worker (default "docker": sibling containers via the engine socket;
+   * "cri": containers of the CRI runtime at `cri`, see criPlacement).
+   */
+  executor?: "docker" | "local" | "cri";
+  /** The CRI runtime of a "cri" worker's steps. */
+  cri?: CriWorkerSettings;
+}
+
+export interface CriWorkerSettings {
+  /** The runtime's socket, `unix:///...` (WHARF_CRI_ENDPOINT), mounted into the worker. */
+  endpoint: string;
+  /** Host directory of the builds' workspaces and logs (WHARF_CRI_WORK_ROOT), mounted at its own path. */
+  workRoot: string;
+}
+
+/** What the step executor adds to the worker container: env, binds, host config. */
+interface StepRuntimePlacement {
+  env: Record<string, string>;
+  binds: string[];
+  hostConfig: Docker.HostConfig;
+  user?: string;
+}
+
+/** A worker running its steps as sibling containers on the engine that runs it (and the local executor's). */
+function enginePlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
+  const socket = opts.socketPath ?? "/var/run/docker.sock";
+  return {
+    env: { DOCKER_HOST: `unix://${socket}` },
+    binds: [`${socket}:${socket}`],
+    hostConfig: opts.socketGroup !== undefined ? { GroupAdd: [String(opts.socketGroup)] } : {},
+  };
+}
+
+/**
+ * A worker running its steps on a CRI runtime of the engine's host. The runtime bind-mounts
+ * host paths into the steps and writes their logs to host files, so the work root is mounted
+ * at its own path. The worker runs as root in its container, in the host's PID and UTS
+ * namespaces:
+ * - root: the runtime writes the step logs as root (0640), and steps, root in their images,
+ *   leave root-owned directories in the workspace, which the worker removes after the build: a
+ *   supplementary group would open the socket, not those (EACCES, seen). Whoever holds a CRI
+ *   socket may run any container on the host, privileged ones included: root in the worker
+ *   container adds little to that.
+ * - host PID and UTS: sandboxes carry their worker's host, PID namespace, pid and start time
+ *   (executor-cri's owner.ts), and a worker's first build removes those of owners of its host
+ *   and namespace that are gone. In a PID namespace of its own a worker judges no other, and
+ *   what a killed worker left would stay until the runtime's host is cleaned by hand.
+ */
+function criPlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
+  const cri = opts.cri;
+  const socket = cri ? criSocketPath(cri.endpoint) : undefined;
+  if (!cri || !socket)
+    throw new Error(
+      `a cri worker container needs a unix:// CRI endpoint to mount, got "${cri?.endpoint ?? ""}"`,
+    );
+  return {
+    env: { [CRI_ENV.endpoint]: cri.endpoint, [CRI_ENV.workRoot]: cri.workRoot },
+    binds: [`${socket}:${socket}`, `${cri.workRoot}:${cri.workRoot}`],
+    hostConfig: { PidMode: "host", UTSMode: "host" },
+    user: "0:0",
+  };
 }
 
 export interface WorkerContainerPorts {
@@ -49,17 +110,18 @@ export function workerContainerSpec(
   opts: DockerWorkerOptions,
   ports: WorkerContainerPorts,
 ): Docker.ContainerCreateOptions {
-  const socket = opts.socketPath ?? "/var/run/docker.sock";
   const network = opts.network ?? "host";
+  const executor = opts.executor ?? "docker";
+  const steps = executor === "cri" ? criPlacement(opts) : enginePlacement(opts);
   const env: Record<string, string> = {
     ...workerEnv(spec, opts, {
-      executor: opts.executor ?? "docker",
+      executor,
       host: opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0"),
       port: ports.grpc,
       httpPort: ports.http,
       dataDir: "/var/lib/wharf-worker",
     }),
-    DOCKER_HOST: `unix://${socket}`,
+    ...steps.env,
   };
   const grpcKey = `${ports.grpc}/tcp`;
   const published =
@@ -75,13 +137,14 @@ export function workerContainerSpec(
     name: spec.name,
     Image: opts.image,
     ...(opts.cmd ? { Cmd: opts.cmd } : {}),
+    ...(steps.user ? { User: steps.user } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: workerLabels(spec, ports.grpc),
     ...(published.ExposedPorts ? { ExposedPorts: published.ExposedPorts } : {}),
     HostConfig: {
       NetworkMode: network,
-      Binds: [`${socket}:${socket}`, ...(opts.binds ?? [])],
-      ...(opts.socketGroup !== undefined ? { GroupAdd: [String(opts.socketGroup)] } : {}),
+      Binds: [...steps.binds, ...(opts.binds ?? [])],
+      ...steps.hostConfig,
       ...(published.PortBindings ? { PortBindings: published.PortBindings } : {}),
     },
   };
