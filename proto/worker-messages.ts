@@ -1,59 +1,24 @@
 /*
  * wharf.worker.v1 messages as @wharf/proto's loader shapes them (camelCase fields, uint64 and int64
  * as numbers, enums as numbers): what the worker's server sends and every client of it reads.
+ * Generated from worker.proto (proto/generated, scripts/gen-proto-types.mjs); these are the
+ * names the code uses.
  */
+import type { Timestamp__Output } from "./generated/google/protobuf/Timestamp.js";
+import type { GetBuildSummaryResponse__Output } from "./generated/wharf/worker/v1/GetBuildSummaryResponse.js";
+import type { StepSummary__Output } from "./generated/wharf/worker/v1/StepSummary.js";
+import type { StreamArtifactEventsResponse__Output } from "./generated/wharf/worker/v1/StreamArtifactEventsResponse.js";
+import type { StreamLogsResponse__Output } from "./generated/wharf/worker/v1/StreamLogsResponse.js";
+import type { StreamProgressResponse__Output } from "./generated/wharf/worker/v1/StreamProgressResponse.js";
+import type { StreamStatusEventsResponse__Output } from "./generated/wharf/worker/v1/StreamStatusEventsResponse.js";
 
-export interface WireTimestamp {
-  seconds: number;
-  nanos: number;
-}
-
-export interface WireLogLine {
-  logId: number;
-  stepId: number;
-  timestamp: WireTimestamp | null;
-  message: string;
-}
-
-export interface WireStatusEvent {
-  eventId: number;
-  stepId: number;
-  status: number;
-  timestamp: WireTimestamp | null;
-}
-
+export type WireTimestamp = Timestamp__Output;
+export type WireLogLine = StreamLogsResponse__Output;
+export type WireStatusEvent = StreamStatusEventsResponse__Output;
 /** StreamProgressResponse: a step's unfinished progress line ("" once its next line came). */
-export interface WireProgressLine {
-  stepId: number;
-  afterLogId: number;
-  timestamp: WireTimestamp | null;
-  message: string;
-}
-
-export interface WireArtifactEvent {
-  artifactId: number;
-  stepId: number;
-  name: string;
-  size: number;
-  sha256: string;
-}
-
-export interface WireStepSummary {
-  stepId: number;
-  stage: string;
-  name: string;
-  status: number;
-  exitCode: number;
-  attempts: number;
-}
-
-export interface WireBuildSummary {
-  buildRef: string;
-  status: number;
-  finished: boolean;
-  lastLogId: number;
-  lastEventId: number;
-  lastArtifactId: number;
-  steps: WireStepSummary[];
-  message: string;
-}
+export type WireProgressLine = StreamProgressResponse__Output;
+export type WireArtifactEvent = StreamArtifactEventsResponse__Output;
+export type WireStepSummary = StepSummary__Output;
+export type WireBuildSummary = GetBuildSummaryResponse__Output;
+export type { WorkerClient } from "./generated/wharf/worker/v1/Worker.js";
+export type { WorkerExtrasClient } from "./generated/wharf/worker/v1/WorkerExtras.js";

@@ -11,6 +11,7 @@ import {
   type WireStepSummary,
   type WireTimestamp,
   WorkerStatus,
+  type WorkerStatusValue,
 } from "@wharf/proto";
 import type {
   ArtifactEvent,
@@ -42,7 +43,7 @@ export type WorkerArtifactEvent = Omit<ArtifactEvent, "timestamp">;
 
 export { NO_EXIT_CODE };
 
-export function statusToWire(status: StepStatus): number {
+export function statusToWire(status: StepStatus): WorkerStatusValue {
   return WorkerStatus[status];
 }
 
