@@ -3,7 +3,12 @@ import { fileURLToPath } from "node:url";
 import { waitFor } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BuildSpec } from "../../packages/executor/src/index.js";
-import { makeBuild, removeSource, runExecutorConformance } from "../../packages/executor/testing/index.js";
+import {
+  makeBuild,
+  removeSource,
+  runCacheConformance,
+  runExecutorConformance,
+} from "../../packages/executor/testing/index.js";
 import { KubernetesExecutor } from "../../packages/executor-kubernetes/src/index.js";
 import { ADMIN_KUBECONFIG, BUSYBOX_IMAGE, kubectl, serviceAccountKubeConfig } from "./real-cluster.js";
 
@@ -27,9 +32,16 @@ const ofBuild = (kind: string, build: BuildSpec) =>
     .filter((l) => l.trim() !== "");
 
 describe.skipIf(!ADMIN_KUBECONFIG)("on a real cluster (WHARF_KUBE_REAL_KUBECONFIG)", () => {
-  beforeAll(() => {
+  let workerKubeConfig: Awaited<ReturnType<typeof serviceAccountKubeConfig>> | undefined;
+  /** The worker's kubeconfig, for suites whose create() is synchronous (made in beforeAll). */
+  const serviceAccountKubeConfigSync = () => {
+    if (!workerKubeConfig) throw new Error("the worker's kubeconfig is made in beforeAll");
+    return workerKubeConfig;
+  };
+  beforeAll(async () => {
     kubectl("create", "namespace", namespace);
     kubectl("-n", namespace, "apply", "-f", rbacYaml);
+    workerKubeConfig = await serviceAccountKubeConfig(namespace, "wharf-worker");
   }, 60_000);
   afterAll(async () => {
     if (!ADMIN_KUBECONFIG) return;
@@ -61,6 +73,26 @@ describe.skipIf(!ADMIN_KUBECONFIG)("on a real cluster (WHARF_KUBE_REAL_KUBECONFI
       expect(ofBuild("pods", build)).toEqual([]);
       await waitFor("the build's claim gone", () => ofBuild("pvc", build).length === 0, 60_000, 250);
     },
+  });
+
+  // Step caches through a store claim and pod of the namespace (one store per executor, so one
+  // test's budget never evicts another's); removed with the namespace.
+  let stores = 0;
+  runCacheConformance({
+    name: "kubernetes (real v1.20 cluster)",
+    create: (maxBytes) =>
+      new KubernetesExecutor({
+        kubeConfig: serviceAccountKubeConfigSync(),
+        workspaceImage: BUSYBOX_IMAGE,
+        workspaceSize: "64Mi",
+        cacheStoreSize: "64Mi",
+        cacheStoreName: `wharf-step-cache-${++stores}`,
+        cacheMaxBytes: maxBytes,
+        startTimeoutMs: 90_000,
+        pollMs: 200,
+      }),
+    image: BUSYBOX_IMAGE,
+    cleanup: async () => {},
   });
 
   it("a workspace claim of a StorageClass the cluster lacks fails setupBuild at once, saying so (fault 8)", async () => {

@@ -3,6 +3,7 @@ import Docker from "dockerode";
 import { acquireJanitorLock } from "./janitor-lock.js";
 import type { JanitorOptions } from "./janitor-options.js";
 import { type Inventory, type JanitorObject, selectLeftovers } from "./janitor-select.js";
+import { podmanImageCache } from "./podman-image-cache.js";
 
 export { JANITOR_LOCK_NAME, JanitorBusyError } from "./janitor-lock.js";
 export { compileJanitorOptions, type JanitorFlags, type JanitorOptions } from "./janitor-options.js";
@@ -17,7 +18,11 @@ export interface JanitorReport {
   counts: { containers: number; volumes: number; networks: number; images: number };
   /** Bytes freed by what was removed, build cache included, as far as the engine reports sizes. */
   bytes: number;
-  /** Only with a budget: the build cache trimmed to it; `supported: false` where the engine has no such API (Podman: left alone). */
+  /**
+   * Only with a budget: the build cache trimmed to it (Docker: BuildKit's cache by `keep-storage`;
+   * Podman: its untagged image chains, see podman-image-cache.ts, counted in `removed` too);
+   * `supported: false` where the engine answers neither.
+   */
   buildCache?: { budget: number; bytes: number; supported: boolean };
 }
 
@@ -54,8 +59,24 @@ async function sweep(docker: Docker, opts: JanitorOptions): Promise<JanitorRepor
     bytes: 0,
   };
   // Containers first: a volume or network goes only once no container refers to it.
-  for (const obj of selected) {
-    if (!opts.dryRun) {
+  await removeAll(docker, selected, report);
+  const budget = opts.buildCacheBudget;
+  if (budget !== undefined && (await isPodman(docker))) {
+    // Podman's build cache is images (see podman-image-cache.ts): removed like the others.
+    const before = report.bytes;
+    await removeAll(docker, await podmanImageCache(docker, budget, opts.labels), report);
+    report.buildCache = { budget, bytes: report.bytes - before, supported: true };
+  } else if (budget !== undefined) {
+    report.buildCache = await trimBuildCache(docker, budget, opts.dryRun);
+    report.bytes += report.buildCache.bytes;
+  }
+  return report;
+}
+
+/** Removes each object (dry run: none), counting what went in the report and what the engine refused. */
+async function removeAll(docker: Docker, objects: JanitorObject[], report: JanitorReport): Promise<void> {
+  for (const obj of objects) {
+    if (!report.dryRun) {
       const outcome = await remove(docker, obj);
       if (outcome === "gone") continue;
       if (outcome !== "removed") {
@@ -67,11 +88,11 @@ async function sweep(docker: Docker, opts: JanitorOptions): Promise<JanitorRepor
     report.counts[`${obj.kind}s`]++;
     report.bytes += obj.bytes;
   }
-  if (opts.buildCacheBudget !== undefined) {
-    report.buildCache = await trimBuildCache(docker, opts.buildCacheBudget, opts.dryRun);
-    report.bytes += report.buildCache.bytes;
-  }
-  return report;
+}
+
+async function isPodman(docker: Docker): Promise<boolean> {
+  const version = (await docker.version()) as { Components?: { Name: string }[] };
+  return version.Components?.some((c) => /podman/i.test(c.Name)) ?? false;
 }
 
 async function inventory(docker: Docker): Promise<Inventory> {
@@ -167,10 +188,6 @@ async function trimBuildCache(
   budget: number,
   dryRun: boolean,
 ): Promise<NonNullable<JanitorReport["buildCache"]>> {
-  // Podman's build cache is its intermediate images, and its Docker API's /build/prune is not
-  // Docker's (no keep-storage): it is left alone there rather than emptied.
-  const version = (await docker.version()) as { Components?: { Name: string }[] };
-  if (version.Components?.some((c) => /podman/i.test(c.Name))) return { budget, bytes: 0, supported: false };
   try {
     if (dryRun) {
       // Docker reports no BuildCache (null) while the cache is empty.

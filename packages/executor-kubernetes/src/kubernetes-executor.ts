@@ -21,6 +21,7 @@ import {
   workspaceClaim,
   workspacePod,
 } from "@wharf/kube-manifests";
+import { ClaimCaches } from "./claim-caches.js";
 import { KubeApiCalls, type KubeClient } from "./kube-api.js";
 import { KubeStepProcess } from "./kube-step-process.js";
 import {
@@ -54,12 +55,15 @@ interface BuildResources {
  * Before a step pod is created, the Secrets it references (env and volumes) are read, and
  * what to mask of their values is returned on `StepProcess.secrets` (the worker's Role
  * needs `get` on `secrets`).
+ *
+ * Step caches live in one claim of the namespace, held by a pod of their own (ClaimCaches).
  */
 export class KubernetesExecutor implements Executor {
   readonly kind = "kubernetes";
   private readonly options: CompiledKubernetesOptions;
   private readonly kube: KubeClient;
   private readonly builds = new Map<string, BuildResources>();
+  readonly caches: ClaimCaches;
 
   constructor(options: KubernetesExecutorOptions) {
     this.options = compileKubernetesOptions(options);
@@ -67,6 +71,28 @@ export class KubernetesExecutor implements Executor {
       core: this.options.kubeConfig.makeApiClient(CoreV1Api),
       calls: new KubeApiCalls(this.options.apiCalls),
     };
+    const { nodeSelector, tolerations } = this.options.placement;
+    this.caches = new ClaimCaches({
+      kubeConfig: this.options.kubeConfig,
+      kube: this.kube,
+      namespace: this.namespace,
+      store: {
+        name: this.options.cacheStoreName,
+        size: this.options.cacheStoreSize,
+        image: this.options.workspaceImage,
+        ...(this.options.storageClassName ? { storageClassName: this.options.storageClassName } : {}),
+        ...(nodeSelector ? { nodeSelector } : {}),
+        ...(tolerations ? { tolerations } : {}),
+      },
+      maxBytes: this.options.cacheMaxBytes,
+      startTimeoutMs: this.options.startTimeoutMs,
+      pollMs: this.options.pollMs,
+      workspacePodOf: (build) => {
+        const pod = this.builds.get(build.buildRef)?.workspacePod;
+        if (!pod) throw new ExecutorError(`no workspace for build ${build.buildRef}`);
+        return pod;
+      },
+    });
   }
 
   private get namespace(): string {

@@ -1,6 +1,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import { DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
 import {
+  DEFAULT_CACHE_STORE_NAME,
   DEFAULT_STEP_IMAGES,
   type PodOwner,
   type PodPlacement,
@@ -40,7 +42,20 @@ export interface KubernetesExecutorOptions {
    * attempts, backoff from 200 ms doubling to 5 s).
    */
   apiCalls?: Partial<ApiCallPolicy>;
+  /**
+   * Step caches (`cache:`): one claim of the namespace (ReadWriteOnce, of `storageClassName`)
+   * held by one pod of `workspaceImage`, both named `cacheStoreName` (default wharf-step-cache;
+   * `WHARF_K8S_CACHE_CLAIM`), made by the first worker that needs them and kept.
+   */
+  cacheStoreName?: string;
+  /** Size the store's claim is created with (`WHARF_K8S_CACHE_SIZE`); above `cacheMaxBytes`, with room for saves under way. Default 15Gi. */
+  cacheStoreSize?: string;
+  /** Budget of all step caches in the store; least recently used ones go beyond it. Default 10 GiB (`WHARF_CACHE_MAX_BYTES`). */
+  cacheMaxBytes?: number;
 }
+
+/** The step-cache claim's default size: the default budget (10 GiB) and half again for saves under way. */
+export const DEFAULT_CACHE_STORE_SIZE = "15Gi";
 
 export interface CompiledKubernetesOptions
   extends Required<
@@ -69,6 +84,9 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
     startTimeoutMs: o.startTimeoutMs ?? 5 * 60_000,
     pollMs: o.pollMs ?? 250,
     apiCalls: { ...DEFAULT_API_CALL_POLICY, ...o.apiCalls },
+    cacheStoreName: o.cacheStoreName ?? DEFAULT_CACHE_STORE_NAME,
+    cacheStoreSize: o.cacheStoreSize ?? DEFAULT_CACHE_STORE_SIZE,
+    cacheMaxBytes: o.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
   };
 }
 
@@ -76,7 +94,7 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
  * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
  * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
  * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`,
- * `WHARF_K8S_REQUEST_TIMEOUT`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets),
+ * `WHARF_K8S_REQUEST_TIMEOUT`, `WHARF_K8S_CACHE_CLAIM`, `WHARF_K8S_CACHE_SIZE`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets),
  * keys of the worker env contract (@wharf/proto/worker-env).
  */
 export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
@@ -89,6 +107,8 @@ export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): Kube
     workspaceImage: envString(env, "WHARF_K8S_WORKSPACE_IMAGE", "busybox:1.36"),
     workspaceSize: envString(env, "WHARF_K8S_WORKSPACE_SIZE", "1Gi"),
     storageClassName: envOptional(env, "WHARF_K8S_STORAGE_CLASS"),
+    cacheStoreName: envString(env, "WHARF_K8S_CACHE_CLAIM", DEFAULT_CACHE_STORE_NAME),
+    cacheStoreSize: envString(env, "WHARF_K8S_CACHE_SIZE", DEFAULT_CACHE_STORE_SIZE),
     projectSecrets: {
       instance: envOptional(env, WORKER_ENV.instance),
       projectId: envOptional(env, WORKER_ENV.projectId),

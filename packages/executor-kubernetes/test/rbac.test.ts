@@ -50,6 +50,11 @@ describe("the wharf-worker Role", () => {
       await readAll(ok.stdout);
       await ok.wait();
       await ok.destroy();
+      // Step caches: the store's claim and pod made on first use, a save and a restore through it.
+      const cached = { ...build, cache: { project: "rbac", branch: "main" } };
+      const cacheStep = { ...containerStep(7, ["true"]), cache: ["a.txt"] };
+      expect(await h.executor.caches.save(cached, cacheStep)).toMatchObject({ bytes: 2 });
+      expect(await h.executor.caches.restore(cached, cacheStep)).toMatchObject({ hit: true });
       // A step with a Secret (an admin's, put straight into the store so the call is not the
       // worker's): the executor reads it (to mask its values) before creating the pod.
       h.fake.store.create("secrets", NAMESPACE, {

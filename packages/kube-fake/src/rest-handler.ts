@@ -208,6 +208,21 @@ export async function handleRest(
     const graceParam = url.searchParams.get("gracePeriodSeconds");
     const grace = graceParam !== null ? Number(graceParam) : body?.gracePeriodSeconds;
     const propagation = url.searchParams.get("propagationPolicy") ?? body?.propagationPolicy;
+    // DeleteOptions.preconditions, as the API server checks them before deleting.
+    const preconditions = body?.preconditions as { uid?: string; resourceVersion?: string } | undefined;
+    const mismatch =
+      preconditions?.uid && preconditions.uid !== obj.metadata.uid
+        ? `UID in precondition: ${preconditions.uid}, UID in object meta: ${obj.metadata.uid}`
+        : preconditions?.resourceVersion && preconditions.resourceVersion !== obj.metadata.resourceVersion
+          ? `ResourceVersion in precondition: ${preconditions.resourceVersion}, ResourceVersion in object meta: ${obj.metadata.resourceVersion}`
+          : undefined;
+    if (mismatch)
+      throw new ApiStatusError(
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${path.resource} "${path.name}": Precondition failed: ${mismatch}`,
+        { name: path.name, kind: path.resource },
+      );
     sendJson(res, 200, withKind(kind, ctx.deleteObject(path.resource, ns, path.name, grace, propagation)));
     return;
   }

@@ -246,6 +246,32 @@ describe("pods through client-node", () => {
     expect(fake.calls.filter((c) => c.verb === "delete").map((c) => c.name)).toEqual(["owner"]);
   });
 
+  it("honours a delete's uid precondition: 409 Conflict for another object of the name", async () => {
+    const first = await api.createNamespacedPod({ namespace: ns, body: shellPod("same-name", "sleep 30") });
+    const stale = { preconditions: { uid: "not-the-pods-uid" } };
+    const refused = await api
+      .deleteNamespacedPod({ name: "same-name", namespace: ns, gracePeriodSeconds: 0, body: stale })
+      .catch((err: { code?: number; body?: string }) => err);
+    expect((refused as { code?: number }).code).toBe(409);
+    expect(JSON.parse((refused as { body: string }).body)).toMatchObject({
+      reason: "Conflict",
+      message: `Operation cannot be fulfilled on pods "same-name": Precondition failed: UID in precondition: not-the-pods-uid, UID in object meta: ${first.metadata!.uid}`,
+    });
+    expect((await api.readNamespacedPod({ name: "same-name", namespace: ns })).metadata?.uid).toBe(
+      first.metadata!.uid,
+    );
+    const matching = { preconditions: { uid: first.metadata!.uid! } };
+    await api.deleteNamespacedPod({
+      name: "same-name",
+      namespace: ns,
+      gracePeriodSeconds: 0,
+      body: matching,
+    });
+    await pollUntil(
+      async () => (await api.listNamespacedPod({ namespace: ns })).items.length === 0,
+      "the pod to go",
+    );
+  });
   it("streams watch events from a resourceVersion, with label selectors", async () => {
     const list = await api.listNamespacedPod({ namespace: ns });
     const seen: string[] = [];

@@ -2,6 +2,21 @@ export { apiMessage, isNotFound } from "./api-message.js";
 export { labelSelector, labelSet, labelValue, namePrefix } from "./labels.js";
 export { shellCommand, shellQuote } from "./shell-quote.js";
 export {
+  CACHE_GENERATION_GONE,
+  CACHE_STORE_CONTAINER,
+  CACHE_STORE_PATH,
+  type CacheStoreInput,
+  cacheStoreClaim,
+  cacheStorePod,
+  DEFAULT_CACHE_STORE_NAME,
+  evictCacheCommand,
+  listCacheCommand,
+  packWorkspacePathsCommand,
+  publishCacheCommand,
+  readCacheCommand,
+  unpackIntoWorkspaceCommand,
+} from "./step-cache-store.js";
+export {
   captureStepOutput,
   endStepOutputCommand,
   PREPARE_STEP_OUTPUT,

@@ -112,6 +112,10 @@ export const FORWARDED_EXECUTOR_ENV = [
   "WHARF_K8S_KANIKO_IMAGE",
   "WHARF_K8S_NUGET_IMAGE",
   "WHARF_K8S_START_TIMEOUT",
+  "WHARF_K8S_CACHE_CLAIM",
+  "WHARF_K8S_CACHE_SIZE",
+  "WHARF_CACHE_MAX_BYTES",
+  "WHARF_DEFAULT_BRANCH",
 ] as const;
 
 /** WHARF_BUILD_TIMEOUT's default: one hour (wharf-cmd has no build timeout; a hung build must not hold a worker for ever). */

@@ -21,6 +21,9 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
       WHARF_K8S_WORKER_START_TIMEOUT: "30s",
       WHARF_K8S_WORKSPACE_SIZE: "5Gi",
       WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1",
+      WHARF_K8S_CACHE_SIZE: "50Gi",
+      WHARF_CACHE_MAX_BYTES: "40000000000",
+      WHARF_DEFAULT_BRANCH: "master",
     });
     expect(o.backend).toEqual({
       kind: "kubernetes",
@@ -34,7 +37,14 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
       nodeSelector: { pool: "ci", arch: "amd64" },
       tolerations: [{ key: "ci", operator: "Exists" }],
       startTimeoutMs: 30_000,
-      workerEnv: { WHARF_K8S_WORKSPACE_SIZE: "5Gi", WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1" },
+      workerEnv: {
+        WHARF_K8S_WORKSPACE_SIZE: "5Gi",
+        WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1",
+        // The step-cache store's settings, for the kubernetes executor of each worker pod.
+        WHARF_K8S_CACHE_SIZE: "50Gi",
+        WHARF_CACHE_MAX_BYTES: "40000000000",
+        WHARF_DEFAULT_BRANCH: "master",
+      },
     });
   });
 

@@ -14,7 +14,10 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     const { KubernetesExecutor, kubernetesOptionsFromEnv } = await import("@wharf/executor-kubernetes");
     const kc = new KubeConfig();
     kc.loadFromDefault();
-    return new KubernetesExecutor(kubernetesOptionsFromEnv(process.env, kc));
+    return new KubernetesExecutor({
+      ...kubernetesOptionsFromEnv(process.env, kc),
+      cacheMaxBytes: opts.cacheMaxBytes,
+    });
   }
   if (opts.executor === "docker") {
     const { DockerExecutor } = await import("@wharf/executor-docker");
