@@ -51,6 +51,40 @@ export const FORWARDED_HOST_EXECUTOR_ENV = [
   "WHARF_CRI_NETWORK",
 ] as const;
 
+/**
+ * The docker executor's host files (declared by the worker): WHARF_SECRETS_DIR, its stand-in
+ * for Kubernetes Secrets, and WHARF_APPEND_CERT_FILE, the certificate `append-cert` adds. Set on
+ * the provisioner as paths of its host: a local worker gets them as they are; a docker worker
+ * gets them mounted read-only at WORKER_SECRETS_DIR / WORKER_APPEND_CERT_FILE, where its env
+ * points. The worker image's user (uid 1000) must be able to read them.
+ */
+export const WORKER_SECRETS_DIR = "/run/wharf/secrets";
+export const WORKER_APPEND_CERT_FILE = "/run/wharf/append-cert.crt";
+
+function workerHostFiles(
+  env: Env,
+  cwd: string,
+  backend: "local" | "docker",
+): { workerEnv: Record<string, string>; binds: string[] } {
+  const out = { workerEnv: {} as Record<string, string>, binds: [] as string[] };
+  for (const [key, inContainer] of [
+    ["WHARF_SECRETS_DIR", WORKER_SECRETS_DIR],
+    ["WHARF_APPEND_CERT_FILE", WORKER_APPEND_CERT_FILE],
+  ] as const) {
+    const value = envOptional(env, key);
+    if (!value) continue;
+    const onHost = path.resolve(cwd, value);
+    if (backend === "local") out.workerEnv[key] = onHost;
+    else {
+      if (onHost.includes(":") || onHost.includes(","))
+        throw new ConfigError(`${key} must be a path without ":" or "," to be mounted into docker workers`);
+      out.workerEnv[key] = inContainer;
+      out.binds.push(`${onHost}:${inContainer}:ro`);
+    }
+  }
+  return out;
+}
+
 export interface KubernetesBackendSettings {
   kind: "kubernetes";
   image: string;
@@ -251,6 +285,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_DOCKER_SOCKET | /var/run/docker.sock |
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
  * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD, WHARF_CRI_ENDPOINT/_NETWORK | passed to local and docker workers (the worker's settings) |
+ * | WHARF_SECRETS_DIR, WHARF_APPEND_CERT_FILE | unset; host paths passed to local workers, mounted read-only into docker workers (WORKER_SECRETS_DIR, WORKER_APPEND_CERT_FILE) |
  * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
  * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
  * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
@@ -291,20 +326,29 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       kind,
       executor,
       ...(command ? { command } : {}),
-      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
+      workerEnv: {
+        ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+        ...workerHostFiles(env, cwd, "local").workerEnv,
+      },
     };
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
     if (!image) throw new ConfigError("WHARF_WORKER_IMAGE is required with WHARF_PROVISIONER_BACKEND=docker");
+    const hostFiles = workerHostFiles(env, cwd, "docker");
     backend = {
       kind,
       image,
       ...(command ? { command } : {}),
       network: envString(env, "WHARF_WORKER_NETWORK", "host"),
-      binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
+      binds: [...list(envOptional(env, "WHARF_WORKER_BINDS")), ...hostFiles.binds],
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
-      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
+      workerEnv: {
+        ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+        ...hostFiles.workerEnv,
+      },
     };
   } else if (kind === "kubernetes") {
     backend = kubernetesSettings(env, command);
