@@ -1,22 +1,10 @@
 import path from "node:path";
+import { APPENDED_CERT_INSTRUCTIONS, APPENDED_CERT_NAME } from "@wharf/executor";
 import { extract, pack } from "tar-stream";
 
-/** The certificate's name in the build context and in the image, as wharf-cmd puts it. */
-export const APPENDED_CERT_NAME = "root.crt";
-
-/**
- * What `append-cert` adds to the end of the Dockerfile (wharf-cmd's semantics): the worker's
- * certificate is copied into the final stage and appended to its CA bundle, so the image
- * trusts what the organisation's root CA signed. The final stage needs `sh`, `mkdir`,
- * `touch` and `cat`, and a user that may write /etc/ssl/certs.
- */
+/** The build context's lines appended to the Dockerfile, and a newline. */
 export function appendedCertLines(): string {
-  return [
-    `COPY ./${APPENDED_CERT_NAME} /usr/local/share/ca-certificates/${APPENDED_CERT_NAME}`,
-    "RUN mkdir -p /etc/ssl/certs/ && touch /etc/ssl/certs/ca-certificates.crt" +
-      ` && cat /usr/local/share/ca-certificates/${APPENDED_CERT_NAME} >> /etc/ssl/certs/ca-certificates.crt`,
-    "",
-  ].join("\n");
+  return `${APPENDED_CERT_INSTRUCTIONS.join("\n")}\n`;
 }
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
