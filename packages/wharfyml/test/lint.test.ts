@@ -151,6 +151,30 @@ describe("lintPipeline: structure rules", () => {
     expect(lint(y("s:", "  a:", "    docker: {file: D, tag: v1, no-cache: true, pull: false}"))).toEqual([]);
   });
 
+  // wharf-cmd v0.9.1 pkg/steps/docker.go: ARG=secret-key, both non-empty; secretArgs and secretName together.
+  it("checks a docker step's secretArgs as wharf-cmd does, at the field", () => {
+    const text = y(
+      "s:",
+      "  a:",
+      "    docker:",
+      "      file: D",
+      "      tag: v1",
+      "      secretName: app",
+      "      secretArgs: [TOKEN=token, NOEQUALS, =key, ARG=]",
+      "  b:",
+      "    docker: {file: D, tag: v1, secretArgs: [A=b]}",
+      "  c:",
+      "    docker: {file: D, tag: v1, secretName: app}",
+    );
+    expect(lint(text)).toEqual([
+      '7:7 s/a/docker: secretArgs entry "NOEQUALS" must be ARG=secret-key (the build arg, then the key)',
+      '7:7 s/a/docker: secretArgs entry "=key" must be ARG=secret-key (the build arg, then the key)',
+      '7:7 s/a/docker: secretArgs entry "ARG=" must be ARG=secret-key (the build arg, then the key)',
+      "9:32 s/b/docker: secretArgs need secretName, the Secret their keys are in",
+      "11:32 s/c/docker: secretName of a docker step needs secretArgs, the keys to read from it",
+    ]);
+  });
+
   it("checks cache paths: inside the workspace, no globs; kept only for container steps", () => {
     const text = y(
       "s:",
