@@ -85,8 +85,3 @@ export class HostSecrets {
     return values;
   }
 }
-
-/** `SECRET_KEY` for callers validating the keys a pipeline names. */
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
-}
