@@ -9,7 +9,6 @@ import {
   type IgnoredField,
   ignoredFieldWarnings,
   LABEL_BUILD_REF,
-  maskableSecretValues,
   type StepProcess,
   StepStartError,
   withWarnings,
@@ -30,6 +29,7 @@ import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
 import { findLeftovers, type Leftovers, removeLeftovers } from "./leftovers.js";
+import { containerSecretEnv, NO_SECRET_ENV, withSecrets } from "./step-secrets.js";
 import { TaskStepProcess } from "./task-step-process.js";
 import { VolumeCaches } from "./volume-caches.js";
 import { DEFAULT_HELPER_IMAGE, WorkspaceVolume } from "./workspace-volume.js";
@@ -75,20 +75,6 @@ export interface DockerExecutorOptions {
   /** Budget of all step caches (`cache:`) on the engine; least recently saved ones go beyond it. Default 10 GiB. */
   cacheMaxBytes?: number;
   logger?: Logger;
-}
-
-/** `proc` carrying the secret values to mask and notes for its log (see StepProcess). */
-function withSecrets(proc: StepProcess, secrets: readonly string[], notes: readonly string[]): StepProcess {
-  if (secrets.length === 0 && notes.length === 0) return proc;
-  return {
-    stdout: proc.stdout,
-    stderr: proc.stderr,
-    secrets,
-    warnings: notes,
-    wait: () => proc.wait(),
-    stop: (graceMs) => proc.stop(graceMs),
-    destroy: () => proc.destroy(),
-  };
 }
 
 /**
@@ -248,7 +234,9 @@ export class DockerExecutor implements Executor {
       });
     }
     await this.assertWorkspace(build);
-    const fromSecret = await this.containerSecretEnv(step);
+    const fromSecret = this.secrets
+      ? await this.readSecret(step, () => containerSecretEnv(this.secrets as HostSecrets, step.spec))
+      : NO_SECRET_ENV;
     const options = stepContainerOptions(
       build,
       step,
@@ -275,29 +263,6 @@ export class DockerExecutor implements Executor {
         });
       throw new ExecutorError(`container engine failed: ${(err as Error).message}`, { cause: err });
     }
-  }
-
-  /**
-   * A container step's `secretName`: the Secret's keys as env vars (Kubernetes' envFrom:
-   * keys that are no env var name are skipped, with a note), the step's own env winning.
-   */
-  private async containerSecretEnv(
-    step: PlanStep & { type: "container" },
-  ): Promise<{ env: Record<string, string>; masked: string[]; notes: string[] }> {
-    const name = step.spec.secretName;
-    const secrets = this.secrets;
-    if (!secrets || !name) return { env: {}, masked: [], notes: [] };
-    const values = await this.readSecret(step, () => secrets.projectSecret(name));
-    const env: Record<string, string> = {};
-    const skipped: string[] = [];
-    for (const [key, value] of Object.entries(values)) {
-      if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) env[key] = value;
-      else skipped.push(key);
-    }
-    const notes = skipped.length
-      ? [`secretName: keys ${skipped.join(", ")} of secret "${name}" are no env var names and are not set`]
-      : [];
-    return { env, masked: maskableSecretValues(Object.values(env)), notes };
   }
 
   /** Reads secrets for a step: a missing Secret or key fails the step's start for good. */
