@@ -150,6 +150,27 @@ describe.skipIf(!canRun)("the docker executor's secrets directory and append-cer
     expect((await cat("/etc/ssl/certs/ca-certificates.crt")).endsWith(CERT)).toBe(true);
   }, 240_000);
 
+  it("says so when the step's registry secret is not in the directory, and falls back on the worker's registry settings", async () => {
+    const { status, log } = await build(
+      [
+        "build:",
+        "  image:",
+        "    docker:",
+        "      file: Dockerfile",
+        `      destination: ${host}/wharf-test/secret-fallback`,
+        "      tag: v1",
+        "",
+      ].join("\n"),
+    );
+    // The default registry secret (wharf-cmd's "gitlab-registry") is not there; no WHARF_REGISTRY_* either.
+    expect(status, log).toBe("SUCCESS");
+    expect(log).toContain(
+      "warning: registry secret \"gitlab-registry\" is not in the worker's secrets directory: pushing with the worker's registry settings",
+    );
+    expect(log).toContain("push skipped: no registry configured for this worker");
+    await run("docker", ["image", "rm", "-f", `${host}/wharf-test/secret-fallback:v1`]).catch(() => {});
+  }, 120_000);
+
   it("fails a step whose secret key is missing, naming the key and not retrying it", async () => {
     const { status, log } = await build(
       [
