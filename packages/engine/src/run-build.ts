@@ -9,7 +9,7 @@ import { runIfSkipReason, runStage } from "./run-stage.js";
 import type { StepOutcome, StepResult } from "./run-step.js";
 import { errorMessage, type StepRunContext, stepEnv } from "./step-context.js";
 import { StepTracker } from "./step-tracker.js";
-import { type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
+import { formatDuration, type StopReason, stopMessage, stopReasonOf } from "./stop-reason.js";
 
 export interface RunBuildOptions {
   executor: Executor;
@@ -17,7 +17,11 @@ export interface RunBuildOptions {
   build: BuildSpec;
   /** Cancels the build: running steps are stopped (grace, then kill) and end CANCELLED. */
   signal?: AbortSignal;
-  /** Fails the build after this long: running steps are stopped and end FAILED. */
+  /**
+   * The operator's limit (WHARF_BUILD_TIMEOUT): the build fails after this long, running steps
+   * stopped and FAILED. The plan's own `timeoutMs` may lower it; a higher one is capped to it,
+   * with a warning line in the build log.
+   */
   buildTimeoutMs?: number;
   /** How long a stopped step gets between the graceful signal and the kill. Default 3000. */
   stopGraceMs?: number;
@@ -37,6 +41,24 @@ export interface BuildResult {
 export const DEFAULT_STOP_GRACE_MS = 3000;
 
 /**
+ * The build's limit: the pipeline's `timeout` where it is at most the operator's, else the
+ * operator's, saying so with a warning line (the pipeline cannot buy itself more time).
+ */
+export function effectiveTimeout(
+  pipelineMs: number | undefined,
+  operatorMs: number | undefined,
+  warn: (line: string) => void,
+): number | undefined {
+  if (pipelineMs === undefined) return operatorMs;
+  if (operatorMs === undefined || pipelineMs <= operatorMs) return pipelineMs;
+  warn(
+    `warning: the pipeline's timeout ${formatDuration(pipelineMs)} is above this worker's limit ` +
+      `${formatDuration(operatorMs)} (WHARF_BUILD_TIMEOUT): the build stops after ${formatDuration(operatorMs)}`,
+  );
+  return operatorMs;
+}
+
+/**
  * Runs `plan` on `options.executor`: stages in order, the steps of a stage in parallel,
  * everything recorded in `options.recorder`. Resolves with the build's result once every
  * step ended and the executor cleaned up (`destroy` of every started step, then
@@ -50,6 +72,7 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
     throw new InvalidPlanError(`stopGraceMs must be >= 0, got ${stopGraceMs}`);
   }
   if (options.buildTimeoutMs !== undefined) checkDuration("buildTimeoutMs", options.buildTimeoutMs);
+  if (plan.timeoutMs !== undefined) checkDuration("plan timeoutMs", plan.timeoutMs);
   const { executor, recorder, build } = options;
   const log = options.log ?? createLogger("engine");
 
@@ -69,12 +92,14 @@ export async function runBuild(plan: Plan, options: RunBuildOptions): Promise<Bu
     ]),
   );
   for (const tracker of trackers.values()) tracker.announce();
+  const buildTimeoutMs = effectiveTimeout(plan.timeoutMs, options.buildTimeoutMs, (line) =>
+    recorder.appendLog(BUILD_STEP_ID, line),
+  );
 
   const abort = new AbortController();
   const onCancel = (): void => abort.abort({ kind: "cancel" } satisfies StopReason);
   options.signal?.addEventListener("abort", onCancel, { once: true });
   if (options.signal?.aborted) onCancel();
-  const buildTimeoutMs = options.buildTimeoutMs;
   const timer =
     buildTimeoutMs === undefined
       ? undefined

@@ -64,6 +64,24 @@ describe("stopping steps", () => {
     expect(recorder.buildStatuses()).toEqual(["RUNNING", "FAILED"]);
   });
 
+  it("fails the build on the pipeline's own timeout when it is below the operator's", async () => {
+    const p = { ...plan(stage("s", [step("slow", ["sleep 60000"])])), timeoutMs: 40 };
+    const { result, recorder } = await runFake(p, { buildTimeoutMs: 3_600_000 });
+    expect(result.status).toBe("FAILED");
+    expect(result.message).toBe("build timed out after 40ms");
+    expect(recorder.logsOf(0)).toEqual([]);
+  });
+
+  it("caps a pipeline timeout above the operator's at the operator's, with a warning line", async () => {
+    const p = { ...plan(stage("s", [step("slow", ["sleep 60000"])])), timeoutMs: 7_200_000 };
+    const { result, recorder } = await runFake(p, { buildTimeoutMs: 50 });
+    expect(result.status).toBe("FAILED");
+    expect(result.message).toBe("build timed out after 50ms");
+    expect(recorder.logsOf(0)).toEqual([
+      "warning: the pipeline's timeout 2h is above this worker's limit 50ms (WHARF_BUILD_TIMEOUT): the build stops after 50ms",
+    ]);
+  });
+
   it("cancels from outside: running steps stopped and CANCELLED, pending ones CANCELLED, all cleaned up", async () => {
     const recorder = new MemoryRecorder();
     const executor = new FakeExecutor();

@@ -1,3 +1,4 @@
+import fs from "node:fs/promises";
 import { createLogger, type Logger } from "@wharf/config";
 import type { PlanStep } from "@wharf/executor";
 import {
@@ -5,6 +6,7 @@ import {
   DEFAULT_CACHE_MAX_BYTES,
   type Executor,
   ExecutorError,
+  type IgnoredField,
   ignoredFieldWarnings,
   LABEL_BUILD_REF,
   type StepProcess,
@@ -20,11 +22,14 @@ import {
   volumeName,
 } from "./container-spec.js";
 import { ContainerStep } from "./container-step.js";
-import { DOCKER_IGNORED_FIELDS } from "./ignored-fields.js";
+import { HostSecretError, HostSecrets, type SecretsProject } from "./host-secrets.js";
+import { APPEND_CERT_FIELDS, DOCKER_IGNORED_FIELDS, SECRETS_DIR_FIELDS } from "./ignored-fields.js";
+import { type ImageBuildSecrets, imageBuildSecrets } from "./image-build-secrets.js";
 import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
 import { findLeftovers, type Leftovers, removeLeftovers } from "./leftovers.js";
+import { containerSecretEnv, NO_SECRET_ENV, withSecrets } from "./step-secrets.js";
 import { TaskStepProcess } from "./task-step-process.js";
 import { VolumeCaches } from "./volume-caches.js";
 import { DEFAULT_HELPER_IMAGE, WorkspaceVolume } from "./workspace-volume.js";
@@ -55,6 +60,18 @@ export interface DockerExecutorOptions {
   helperImage?: string;
   /** Registry to push `docker` step images to; without it `push: true` is skipped with a message. */
   pushRegistry?: PushRegistry;
+  /**
+   * The stand-in for Kubernetes Secrets (WHARF_SECRETS_DIR): `<dir>/<secret>/<key>`, as a
+   * Secret mounted as a volume is laid out (see HostSecrets). With it, a container step's
+   * `secretName` gives env vars, a docker step's `secretArgs` build args from its
+   * `secretName`, and its registry `secret` the push credentials; their values are masked.
+   * Without it those fields are warned about and ignored.
+   */
+  secretsDir?: string;
+  /** Who owns the project Secrets `secretName` names (WHARF_INSTANCE, WHARF_PROJECT_ID); see HostSecrets. */
+  secretsProject?: SecretsProject;
+  /** The certificate (PEM) `append-cert: true` adds to images (WHARF_APPEND_CERT_FILE); without it, a warning. */
+  appendCertFile?: string;
   /** Budget of all step caches (`cache:`) on the engine; least recently saved ones go beyond it. Default 10 GiB. */
   cacheMaxBytes?: number;
   logger?: Logger;
@@ -84,6 +101,9 @@ export class DockerExecutor implements Executor {
   private readonly init: boolean;
   private readonly workspacePath: string;
   private readonly pushRegistry: PushRegistry | undefined;
+  private readonly secrets: HostSecrets | undefined;
+  private readonly appendCertFile: string | undefined;
+  private readonly ignoredFields: readonly IgnoredField[];
   private readonly log: Logger;
   private readonly workspace: WorkspaceVolume;
   readonly caches: VolumeCaches;
@@ -103,6 +123,15 @@ export class DockerExecutor implements Executor {
     this.init = options.init ?? true;
     this.workspacePath = options.workspacePath ?? "/workspace";
     this.pushRegistry = options.pushRegistry;
+    this.secrets = options.secretsDir
+      ? new HostSecrets(options.secretsDir, options.secretsProject)
+      : undefined;
+    this.appendCertFile = options.appendCertFile;
+    this.ignoredFields = [
+      ...(this.secrets ? [] : SECRETS_DIR_FIELDS),
+      ...DOCKER_IGNORED_FIELDS,
+      ...(this.appendCertFile ? [] : APPEND_CERT_FIELDS),
+    ];
     this.log = options.logger ?? createLogger("executor-docker");
     this.workspace = new WorkspaceVolume(
       this.docker,
@@ -151,7 +180,10 @@ export class DockerExecutor implements Executor {
           step.id,
         );
       }
-      return withWarnings(proc, ignoredFieldWarnings(step, this.kind, DOCKER_IGNORED_FIELDS));
+      return withWarnings(proc, [
+        ...ignoredFieldWarnings(step, this.kind, this.ignoredFields),
+        ...(proc.warnings ?? []),
+      ]);
     } finally {
       starts.pending.delete(starting);
     }
@@ -202,14 +234,26 @@ export class DockerExecutor implements Executor {
       });
     }
     await this.assertWorkspace(build);
-    const options = stepContainerOptions(build, step, env, {
-      network: buildNetworkMode(this.networkMode, build.buildRef),
-      buildNetwork: this.networkMode === BUILD_NETWORK,
-      init: this.init,
-      workspacePath: this.workspacePath,
-    });
+    const fromSecret = this.secrets
+      ? await this.readSecret(step, () => containerSecretEnv(this.secrets as HostSecrets, step.spec))
+      : NO_SECRET_ENV;
+    const options = stepContainerOptions(
+      build,
+      step,
+      { ...fromSecret.env, ...env },
+      {
+        network: buildNetworkMode(this.networkMode, build.buildRef),
+        buildNetwork: this.networkMode === BUILD_NETWORK,
+        init: this.init,
+        workspacePath: this.workspacePath,
+      },
+    );
     try {
-      return await ContainerStep.start(this.docker, options);
+      return withSecrets(
+        await ContainerStep.start(this.docker, options),
+        fromSecret.masked,
+        fromSecret.notes,
+      );
     } catch (err) {
       // An engine answer (any HTTP status) refuses this step's container: bad shell, mount, network...
       // No answer at all (socket error) is the engine's fault, not the step's.
@@ -221,12 +265,23 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  private startImageBuild(
+  /** Reads secrets for a step: a missing Secret or key fails the step's start for good. */
+  private async readSecret<T>(step: PlanStep, read: () => Promise<T> | T): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof HostSecretError || (err as { permanent?: boolean }).permanent)
+        throw new StepStartError((err as Error).message, step.id, { cause: err });
+      throw err;
+    }
+  }
+
+  private async startImageBuild(
     build: BuildSpec,
     step: PlanStep & { type: "docker" },
     env: Record<string, string>,
     buildSignal: AbortSignal,
-  ): TaskStepProcess {
+  ): Promise<StepProcess> {
     let spec: ReturnType<typeof imageBuildSpec>;
     try {
       spec = imageBuildSpec(step.spec, env);
@@ -234,6 +289,10 @@ export class DockerExecutor implements Executor {
       if (err instanceof ImageBuildSpecError) throw new StepStartError(err.message, step.id, { cause: err });
       throw err;
     }
+    const secrets: ImageBuildSecrets | undefined = this.secrets
+      ? await this.readSecret(step, () => imageBuildSecrets(step.spec, this.secrets as HostSecrets))
+      : undefined;
+    const appendCert = step.spec.appendCert ? await this.appendedCert() : undefined;
     const proc = new TaskStepProcess(
       (io) =>
         runImageBuild(
@@ -243,6 +302,8 @@ export class DockerExecutor implements Executor {
             spec,
             push: step.spec.push,
             pushRegistry: this.pushRegistry,
+            ...(secrets ? { registryAuths: secrets.registryAuths, secretBuildArgs: secrets.buildArgs } : {}),
+            ...(appendCert ? { appendCert } : {}),
             networkMode: buildNetworkMode(this.networkMode, build.buildRef),
             pullBase: step.spec.pull || this.pullPolicy === "always",
             noCache: step.spec.noCache,
@@ -256,7 +317,20 @@ export class DockerExecutor implements Executor {
     const running = proc.wait();
     activity.pending.add(running);
     void running.then(() => activity.pending.delete(running));
-    return proc;
+    return withSecrets(proc, secrets?.masked ?? [], secrets?.notes ?? []);
+  }
+
+  /** The certificate `append-cert` adds (WHARF_APPEND_CERT_FILE); unreadable is this worker's fault, not the step's. */
+  private async appendedCert(): Promise<Buffer | undefined> {
+    if (!this.appendCertFile) return undefined;
+    try {
+      return await fs.readFile(this.appendCertFile);
+    } catch (err) {
+      throw new ExecutorError(
+        `WHARF_APPEND_CERT_FILE ${this.appendCertFile} cannot be read: ${(err as NodeJS.ErrnoException).code}`,
+        { cause: err },
+      );
+    }
   }
 
   /**

@@ -1,14 +1,10 @@
 import type { IgnoredField } from "@wharf/executor";
 
-const NO_KUBERNETES_SECRETS =
-  "a Docker/Podman engine has no Kubernetes Secrets, so their values are not in the step's env";
-
 /**
  * What a pipeline written for wharf-cmd's Kubernetes may ask of a step that a container engine
  * cannot give; each set one is a warning in that step's build log.
  */
 export const DOCKER_IGNORED_FIELDS: readonly IgnoredField[] = [
-  { type: "container", field: "secretName", yamlName: "secretName", why: NO_KUBERNETES_SECRETS },
   {
     type: "container",
     field: "serviceAccount",
@@ -21,17 +17,24 @@ export const DOCKER_IGNORED_FIELDS: readonly IgnoredField[] = [
     yamlName: "certificatesMountPath",
     why: "the Kubernetes certificates ConfigMap is not mounted; the image's own certificates are used",
   },
-  { type: "docker", field: "secretName", yamlName: "secretName", why: NO_KUBERNETES_SECRETS },
-  {
-    type: "docker",
-    field: "secretArgs",
-    yamlName: "secretArgs",
-    why: "they name keys of a Kubernetes Secret; pass the values as args instead",
-  },
+];
+
+const NO_SECRETS_DIR =
+  "this worker has no secrets directory (WHARF_SECRETS_DIR), the Docker/Podman stand-in for Kubernetes Secrets";
+
+/** Honoured only with a secrets directory (WHARF_SECRETS_DIR): without one, warnings like the above. */
+export const SECRETS_DIR_FIELDS: readonly IgnoredField[] = [
+  { type: "container", field: "secretName", yamlName: "secretName", why: NO_SECRETS_DIR },
+  { type: "docker", field: "secretName", yamlName: "secretName", why: NO_SECRETS_DIR },
+  { type: "docker", field: "secretArgs", yamlName: "secretArgs", why: NO_SECRETS_DIR },
+];
+
+/** Honoured only with a certificate to append (WHARF_APPEND_CERT_FILE). */
+export const APPEND_CERT_FIELDS: readonly IgnoredField[] = [
   {
     type: "docker",
     field: "appendCert",
     yamlName: "append-cert",
-    why: "no certificate bundle is appended to the image; the base image's certificates are used",
+    why: "this worker has no certificate to append (WHARF_APPEND_CERT_FILE); the base image's certificates are used",
   },
 ];

@@ -1,3 +1,4 @@
+export { APPENDED_CERT_INSTRUCTIONS, APPENDED_CERT_NAME } from "./append-cert.js";
 export { ExecutorError, isPermanentError, StepStartError } from "./errors.js";
 export type { BuildSpec, Executor, StepProcess } from "./executor.js";
 export { type IgnoredField, ignoredFieldWarnings, withWarnings } from "./ignored-fields.js";

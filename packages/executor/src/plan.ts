@@ -113,4 +113,9 @@ export interface Plan {
   environment: string | null;
   /** Values that must never be stored or printed (password inputs, WHARF_SECRET_* values). */
   secrets: string[];
+  /**
+   * The pipeline's own build timeout (top-level `timeout:`): it may lower the operator's
+   * (`RunBuildOptions.buildTimeoutMs`, WHARF_BUILD_TIMEOUT), never raise it.
+   */
+  timeoutMs?: number;
 }

@@ -1,5 +1,5 @@
 import type { PlanStep } from "@wharf/executor";
-import { stepScript } from "@wharf/executor";
+import { APPENDED_CERT_INSTRUCTIONS, APPENDED_CERT_NAME, stepScript } from "@wharf/executor";
 import { shellCommand, shellQuote } from "./shell-quote.js";
 
 /** Images of the tool steps; every one configurable (air-gapped clusters mirror them). */
@@ -122,6 +122,24 @@ function containerRun(step: Extract<PlanStep, { type: "container" }>, project: P
   };
 }
 
+/** Where the certificates ConfigMap is mounted for `append-cert` in the kaniko pod. */
+export const APPEND_CERT_DIR = "/kaniko/wharf-certs";
+/** The certificate `append-cert` adds: this key of the certificates ConfigMap (wharf-cmd's file name). */
+export const APPEND_CERT_KEY = APPENDED_CERT_NAME;
+/** Where the Dockerfile with the certificate lines appended is written: outside the shared workspace. */
+const APPENDED_DOCKERFILE = "/kaniko/wharf-Dockerfile";
+/** The env vars kaniko reads `secretArgs` values from: numbered, so no build arg name can shadow PATH or HOME. */
+const SECRET_ARG_ENV = "WHARF_SECRET_ARG_";
+
+/**
+ * A docker step as wharf-cmd runs it with kaniko: one `--destination` per tag, `args` as
+ * build args, the registry `secret`'s `.dockerconfigjson` mounted as /kaniko/.docker/config.json
+ * (the credentials kaniko pushes and pulls with). `secretArgs` `ARG=key` read `key` of the
+ * project Secret `secretName` into an env var (secretKeyRef: the value is never in the pod
+ * spec) that the script passes as the build arg ARG. `append-cert` copies the certificates
+ * ConfigMap's root.crt into the context and builds a copy of the Dockerfile ending in
+ * wharf-cmd's lines (COPY it, append it to the CA bundle); the workspace's Dockerfile is left as is.
+ */
 function dockerRun(
   step: Extract<PlanStep, { type: "docker" }>,
   images: StepImages,
@@ -132,10 +150,25 @@ function dockerRun(
     spec.destination ??
     (spec.name ? [spec.registry, spec.group, spec.name].filter(Boolean).join("/") : undefined);
   if (!repository) throw new StepSpecError(`docker step "${step.name}" needs a destination or a name`);
+  const secretArgs = spec.secretArgs.map((entry, i) => {
+    const eq = entry.indexOf("=");
+    const [arg, key] = eq < 0 ? ["", ""] : [entry.slice(0, eq), entry.slice(eq + 1)];
+    if (!arg || !key)
+      throw new StepSpecError(
+        `docker step "${step.name}": secretArgs entry "${entry}" must be ARG=secret-key`,
+      );
+    return { arg, key, env: `${SECRET_ARG_ENV}${i}` };
+  });
+  if (secretArgs.length > 0 && !spec.secretName)
+    throw new StepSpecError(
+      `docker step "${step.name}": secretArgs need secretName, the Secret their keys are in`,
+    );
+  const context = `${WORKSPACE_PATH}/${spec.context}`;
+  const dockerfile = `${WORKSPACE_PATH}/${spec.file}`;
   const args = [
     "/kaniko/executor",
-    `--dockerfile=${WORKSPACE_PATH}/${spec.file}`,
-    `--context=dir://${WORKSPACE_PATH}/${spec.context}`,
+    `--dockerfile=${spec.appendCert ? APPENDED_DOCKERFILE : dockerfile}`,
+    `--context=dir://${context}`,
     ...(spec.tags.length ? spec.tags : ["latest"]).map((tag) => `--destination=${repository}:${tag}`),
     ...spec.args.map((a) => `--build-arg=${a}`),
     ...(spec.push ? [] : ["--no-push"]),
@@ -144,14 +177,41 @@ function dockerRun(
     // `no-cache: true` says so explicitly, so no later default can turn it on for this step.
     ...(spec.noCache ? ["--cache=false"] : []),
   ];
-  // Secret build args name an env var from the step's secret: ARG=ENV → --build-arg ARG="$ENV".
-  const secretArgs = spec.secretArgs.map((a) => {
-    const [arg, envName = arg] = a.split("=", 2) as [string, string?];
-    return `--build-arg=${shellQuote(arg)}="$${envName.replace(/[^A-Za-z0-9_]/g, "")}"`;
-  });
-  return run(images.kaniko, "/busybox/sh", [[shellCommand(args), ...secretArgs].join(" ")], {
-    envFromSecrets: spec.secretName ? [projectSecretName(project, spec.secretName)] : [],
-    secretMounts: spec.secret ? [{ secretName: spec.secret, mountPath: "/kaniko/.docker" }] : [],
+  const build = [
+    shellCommand(args),
+    ...secretArgs.map((s) => `--build-arg=${shellQuote(s.arg)}="$${s.env}"`),
+  ].join(" ");
+  // The certificate sits in the context only while kaniko runs: later steps see the workspace as it was.
+  const certInContext = `${context}/${APPEND_CERT_KEY}`;
+  const kept = "/kaniko/wharf-kept-root.crt";
+  const lines = spec.appendCert
+    ? [
+        // A root.crt of the repository's own is put back afterwards.
+        `[ ! -e ${shellQuote(certInContext)} ] || mv ${shellQuote(certInContext)} ${kept}`,
+        shellCommand(["cp", `${APPEND_CERT_DIR}/${APPEND_CERT_KEY}`, certInContext]),
+        `{ cat ${shellQuote(dockerfile)}; echo; printf '%s\\n' ${APPENDED_CERT_INSTRUCTIONS.map(shellQuote).join(" ")}; } > ${APPENDED_DOCKERFILE}`,
+        `rc=0; ${build} || rc=$?`,
+        shellCommand(["rm", "-f", certInContext]),
+        `[ ! -e ${kept} ] || mv ${kept} ${shellQuote(certInContext)}`,
+        'exit "$rc"',
+      ]
+    : [build];
+  return run(images.kaniko, "/busybox/sh", lines, {
+    secretKeyEnv: secretArgs.map((s) => ({
+      name: s.env,
+      secretName: projectSecretName(project, spec.secretName as string),
+      key: s.key,
+    })),
+    secretMounts: spec.secret
+      ? [
+          {
+            secretName: spec.secret,
+            mountPath: "/kaniko/.docker",
+            items: [{ key: ".dockerconfigjson", path: "config.json" }],
+          },
+        ]
+      : [],
+    ...(spec.appendCert ? { certificatesMountPath: APPEND_CERT_DIR } : {}),
   });
 }
 

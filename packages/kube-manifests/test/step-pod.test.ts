@@ -178,6 +178,9 @@ describe("step pods", () => {
     );
   });
 
+  // wharf-cmd v0.9.1 pkg/steps/docker.go: one --destination per tag, args as --build-arg, the
+  // registry secret's .dockerconfigjson projected as /kaniko/.docker/config.json, each secretArgs
+  // `ARG=key` an env var from key `key` of the secretName Secret (secretKeyRef), passed as ARG.
   it("maps a docker step to kaniko with every tag, build args and the registry secret", () => {
     const run = stepRun(steps[1]!);
     expect(run.image).toBe(DEFAULT_STEP_IMAGES.kaniko);
@@ -185,9 +188,69 @@ describe("step pods", () => {
     expect(script).toContain("--destination=registry.example/team/app:v1");
     expect(script).toContain("--destination=registry.example/team/app:latest");
     expect(script).toContain("--build-arg=A=1");
-    expect(script).toContain('--build-arg=TOKEN="$API_TOKEN"');
-    expect(run.secretMounts).toEqual([{ secretName: "registry-auth", mountPath: "/kaniko/.docker" }]);
+    expect(script).toContain('--build-arg=TOKEN="$WHARF_SECRET_ARG_0"');
+    expect(run.secretKeyEnv).toEqual([
+      { name: "WHARF_SECRET_ARG_0", secretName: "build-secrets", key: "API_TOKEN" },
+    ]);
+    expect(run.envFromSecrets).toEqual([]);
+    expect(run.secretMounts).toEqual([
+      {
+        secretName: "registry-auth",
+        mountPath: "/kaniko/.docker",
+        items: [{ key: ".dockerconfigjson", path: "config.json" }],
+      },
+    ]);
     expect(script).not.toContain("--cache");
+    expect(script).not.toContain("root.crt");
+  });
+
+  it("gives the kaniko pod the destination and credentials, none of their values in the spec", () => {
+    const docker = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    const project = { instance: "prod", projectId: "7" };
+    const pod = stepPod({ ...input(docker), run: stepRun(docker, DEFAULT_STEP_IMAGES, project) });
+    const container = pod.spec!.containers[0]!;
+    expect(container.image).toBe(DEFAULT_STEP_IMAGES.kaniko);
+    expect(container.command?.join("\n")).toContain("--destination=registry.example/team/app:v1");
+    const volume = pod.spec!.volumes!.find((v) => v.secret?.secretName === "registry-auth");
+    expect(volume?.secret?.items).toEqual([{ key: ".dockerconfigjson", path: "config.json" }]);
+    expect(container.volumeMounts).toContainEqual(
+      expect.objectContaining({ name: volume!.name, mountPath: "/kaniko/.docker" }),
+    );
+    expect(container.env).toContainEqual({
+      name: "WHARF_SECRET_ARG_0",
+      valueFrom: {
+        secretKeyRef: { name: "wharf-prod-project-7-secretname-build-secrets", key: "API_TOKEN" },
+      },
+    });
+    expect(container.envFrom ?? []).toEqual([]);
+  });
+
+  // wharf-cmd v0.9.1 pkg/worker/k8srunner.go: append-cert copies root.crt into the context and
+  // appends a COPY of it and a RUN appending it to /etc/ssl/certs/ca-certificates.crt.
+  it("appends the certificates ConfigMap's root.crt to a kaniko build with append-cert, leaving the workspace as it was", () => {
+    const docker = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    docker.spec.appendCert = true;
+    const run = stepRun(docker);
+    const script = run.command[2]!;
+    expect(run.certificatesMountPath).toBe("/kaniko/wharf-certs");
+    expect(script).toContain("cp /kaniko/wharf-certs/root.crt /workspace/./root.crt");
+    expect(script).toContain("--dockerfile=/kaniko/wharf-Dockerfile");
+    expect(script).toContain("COPY ./root.crt /usr/local/share/ca-certificates/root.crt");
+    expect(script).toContain(">> /etc/ssl/certs/ca-certificates.crt");
+    expect(script).toContain("rm -f /workspace/./root.crt");
+    const pod = stepPod(input(docker));
+    expect(pod.spec!.volumes).toContainEqual(
+      expect.objectContaining({ configMap: { name: "ca-certificates-config" } }),
+    );
+  });
+
+  it("refuses secretArgs that are not ARG=key, or without secretName", () => {
+    const docker = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
+    docker.spec.secretArgs = ["TOKEN"];
+    expect(() => stepRun(docker)).toThrow(/must be ARG=secret-key/);
+    docker.spec.secretArgs = ["TOKEN=key"];
+    delete docker.spec.secretName;
+    expect(() => stepRun(docker)).toThrow(/need secretName/);
   });
 
   it("gives kaniko --cache=false for a docker step with no-cache", () => {
@@ -249,7 +312,7 @@ describe("step pods", () => {
     ]);
     const docker = structuredClone(steps[1]!) as Extract<PlanStep, { type: "docker" }>;
     docker.spec.secretName = "build-args";
-    expect(stepRun(docker, DEFAULT_STEP_IMAGES, project).envFromSecrets).toEqual([
+    expect(stepRun(docker, DEFAULT_STEP_IMAGES, project).secretKeyEnv.map((e) => e.secretName)).toEqual([
       "wharf-prod-project-7-secretname-build-args",
     ]);
     // Run by hand (no instance or project): the name as written.

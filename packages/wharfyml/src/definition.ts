@@ -1,3 +1,4 @@
+import { parseDurationMs } from "@wharf/config/env";
 import type { DiagnosticList, Pos } from "./diagnostics.js";
 import { closest, describe, uniquePairs } from "./field-reader.js";
 import { type InputDef, readInputs } from "./inputs.js";
@@ -15,6 +16,13 @@ export interface PipelineDefinition {
   environments: EnvironmentDef[];
   /** In declaration order. */
   stages: StageDef[];
+  /**
+   * `timeout:` at the top (our extension): the whole build's limit, which may only lower the
+   * operator's (WHARF_BUILD_TIMEOUT). A `timeout:` holding a map is a stage of that name, as
+   * in wharf-cmd, where every other top-level key is a stage.
+   */
+  timeoutMs?: number;
+  timeoutPos?: Pos;
 }
 
 export interface EnvironmentDef {
@@ -46,6 +54,34 @@ export interface StepDef {
 
 const runIfValues: readonly RunIf[] = ["success", "fail", "always"];
 
+/** The top-level key of the build's timeout (see PipelineDefinition.timeoutMs). */
+export const PIPELINE_TIMEOUT_KEY = "timeout";
+
+/** The longest timer Node.js keeps (2^31-1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 24 * 86_400_000;
+
+/** `timeout: 30m` (or seconds): a positive duration, written as is (no variables: it bounds the whole run). */
+function readPipelineTimeout(node: YNode, diags: DiagnosticList): number | undefined {
+  if (node.kind === "scalar" && (typeof node.value === "string" || typeof node.value === "number")) {
+    try {
+      const ms = parseDurationMs(String(node.value));
+      if (ms > MAX_TIMEOUT_MS) {
+        diags.error(node.pos, "document", "timeout must be at most 576h (24 days)");
+        return undefined;
+      }
+      if (ms > 0) return ms;
+    } catch {
+      // reported below
+    }
+  }
+  diags.error(
+    node.pos,
+    "document",
+    `timeout must be a positive duration such as 30s, 10m or 1h, got ${describe(node)}`,
+  );
+  return undefined;
+}
+
 /** Reads the pipeline structure out of a parsed document, reporting every problem found. */
 export function readDefinition(root: YNode, diags: DiagnosticList): PipelineDefinition {
   const def: PipelineDefinition = { inputs: [], environments: [], stages: [] };
@@ -61,6 +97,14 @@ export function readDefinition(root: YNode, diags: DiagnosticList): PipelineDefi
   const envNames = def.environments.map((e) => e.name);
   for (const pair of pairs) {
     if (pair.key === "environments" || pair.key === "inputs") continue;
+    if (pair.key === PIPELINE_TIMEOUT_KEY && pair.value.kind !== "map") {
+      const ms = readPipelineTimeout(pair.value, diags);
+      if (ms !== undefined) {
+        def.timeoutMs = ms;
+        def.timeoutPos = pair.keyPos;
+      }
+      continue;
+    }
     const stage = readStage(pair.key, pair.keyPos, pair.value, envNames, diags);
     if (stage) def.stages.push(stage);
   }

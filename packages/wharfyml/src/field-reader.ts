@@ -76,6 +76,11 @@ export class FieldReader {
     return node !== undefined && !(node.kind === "scalar" && node.value === null);
   }
 
+  /** An error about a field's value as a whole (how it relates to other fields), at its key. */
+  fieldError(key: string, message: string): void {
+    this.opts.diags.error(this.pairs.get(key)?.keyPos ?? this.opts.ownerPos, this.opts.scope, message);
+  }
+
   keyPos(key: string): YPair["keyPos"] | undefined {
     return this.pairs.get(key)?.keyPos;
   }

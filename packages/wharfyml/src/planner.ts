@@ -94,7 +94,14 @@ export function planPipeline(text: string, options: PlanOptions = {}): PlanResul
   const secrets = [...passwordValues(def, options.inputs ?? {}), ...(options.secrets ?? [])].filter(
     (s) => s !== "",
   );
-  const plan = diags.hasErrors() ? null : { stages, environment, secrets: [...new Set(secrets)] };
+  const plan = diags.hasErrors()
+    ? null
+    : {
+        stages,
+        environment,
+        secrets: [...new Set(secrets)],
+        ...(def.timeoutMs ? { timeoutMs: def.timeoutMs } : {}),
+      };
   return { plan, diagnostics: diags.sorted(), variables };
 }
 

@@ -59,6 +59,9 @@ const docker: StepTypeSchema<DockerSpec> = {
     const registry = r.string("registry") ?? r.variable("REG_URL");
     const group = r.string("group") ?? r.variable("REPO_GROUP");
     const hasDestination = r.has("destination");
+    const secretName = r.string("secretName");
+    const secretArgs = r.stringList("secretArgs") ?? [];
+    checkSecretArgs(r, secretName, secretArgs);
     const destination = hasDestination
       ? r.string("destination")
       : defaultDockerDestination({ registry, group, repoName: r.variable("REPO_NAME"), name });
@@ -74,14 +77,35 @@ const docker: StepTypeSchema<DockerSpec> = {
       appendCert: r.bool("append-cert") ?? defaultAppendCert(hasDestination, group),
       push: r.bool("push") ?? true,
       args: r.stringList("args") ?? [],
-      ...optional("secretName", r.string("secretName")),
-      secretArgs: r.stringList("secretArgs") ?? [],
+      ...optional("secretName", secretName),
+      secretArgs,
       // Our extensions: build without the engine's layer cache, and pull the base images afresh.
       noCache: r.bool("no-cache") ?? false,
       pull: r.bool("pull") ?? false,
     };
   },
 };
+
+/**
+ * wharf-cmd's rules (pkg/steps/docker.go): each `secretArgs` entry is `ARG=secret-key`, both
+ * non-empty, and `secretArgs` and `secretName` come together. Entries still holding a variable
+ * are checked once it is substituted.
+ */
+function checkSecretArgs(r: FieldReader, secretName: string | undefined, secretArgs: string[]): void {
+  for (const entry of secretArgs) {
+    if (entry.includes("${")) continue;
+    const eq = entry.indexOf("=");
+    if (eq <= 0 || eq === entry.length - 1)
+      r.fieldError(
+        "secretArgs",
+        `secretArgs entry "${entry}" must be ARG=secret-key (the build arg, then the key)`,
+      );
+  }
+  if (secretArgs.length > 0 && !secretName)
+    r.fieldError("secretArgs", "secretArgs need secretName, the Secret their keys are in");
+  else if (secretArgs.length === 0 && secretName)
+    r.fieldError("secretName", "secretName of a docker step needs secretArgs, the keys to read from it");
+}
 
 const helm: StepTypeSchema<HelmSpec> = {
   fields: [

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Diagnostic, lintPipeline } from "../src/index.js";
+import { type Diagnostic, lintPipeline, planPipeline } from "../src/index.js";
 
 const y = (...lines: string[]) => `${lines.join("\n")}\n`;
 const brief = (d: Diagnostic) =>
@@ -151,6 +151,30 @@ describe("lintPipeline: structure rules", () => {
     expect(lint(y("s:", "  a:", "    docker: {file: D, tag: v1, no-cache: true, pull: false}"))).toEqual([]);
   });
 
+  // wharf-cmd v0.9.1 pkg/steps/docker.go: ARG=secret-key, both non-empty; secretArgs and secretName together.
+  it("checks a docker step's secretArgs as wharf-cmd does, at the field", () => {
+    const text = y(
+      "s:",
+      "  a:",
+      "    docker:",
+      "      file: D",
+      "      tag: v1",
+      "      secretName: app",
+      "      secretArgs: [TOKEN=token, NOEQUALS, =key, ARG=]",
+      "  b:",
+      "    docker: {file: D, tag: v1, secretArgs: [A=b]}",
+      "  c:",
+      "    docker: {file: D, tag: v1, secretName: app}",
+    );
+    expect(lint(text)).toEqual([
+      '7:7 s/a/docker: secretArgs entry "NOEQUALS" must be ARG=secret-key (the build arg, then the key)',
+      '7:7 s/a/docker: secretArgs entry "=key" must be ARG=secret-key (the build arg, then the key)',
+      '7:7 s/a/docker: secretArgs entry "ARG=" must be ARG=secret-key (the build arg, then the key)',
+      "9:32 s/b/docker: secretArgs need secretName, the Secret their keys are in",
+      "11:32 s/c/docker: secretName of a docker step needs secretArgs, the keys to read from it",
+    ]);
+  });
+
   it("checks cache paths: inside the workspace, no globs; kept only for container steps", () => {
     const text = y(
       "s:",
@@ -226,5 +250,29 @@ describe("lintPipeline: inputs", () => {
     expect(lint(withInputs("  - A"))).toEqual([
       '2:5 inputs/0: an input must be a map with name and type, got string "A"',
     ]);
+  });
+});
+
+describe("the pipeline's timeout (top-level `timeout:`, our extension)", () => {
+  it("is a positive duration; anything else is an error at its position", () => {
+    expect(lint(y("timeout: 30m", "build:", "  hello:", okStep))).toEqual([]);
+    expect(lint(y("timeout: soon", "build:", "  hello:", okStep))).toEqual([
+      '1:10 document: timeout must be a positive duration such as 30s, 10m or 1h, got string "soon"',
+    ]);
+    expect(lint(y("build:", "  hello:", okStep, "timeout: [1h]"))).toEqual([
+      "4:10 document: timeout must be a positive duration such as 30s, 10m or 1h, got a list",
+    ]);
+    expect(lint(y("timeout: 0", "build:", "  hello:", okStep))).toHaveLength(1);
+    expect(lint(y("timeout: 600h", "build:", "  hello:", okStep))).toEqual([
+      "1:10 document: timeout must be at most 576h (24 days)",
+    ]);
+  });
+
+  it("is planned as the plan's timeoutMs; a map under `timeout` stays a stage, as in wharf-cmd", () => {
+    expect(planPipeline(y("timeout: 1h30m", "build:", "  hello:", okStep)).plan?.timeoutMs).toBe(5_400_000);
+    expect(planPipeline(y("timeout: 90", "build:", "  hello:", okStep)).plan?.timeoutMs).toBe(90_000);
+    const staged = planPipeline(y("timeout:", "  hello:", okStep)).plan;
+    expect(staged?.timeoutMs).toBeUndefined();
+    expect(staged?.stages.map((s) => s.name)).toEqual(["timeout"]);
   });
 });

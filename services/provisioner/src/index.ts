@@ -6,5 +6,7 @@ export {
   type DockerBackendSettings,
   type LocalBackendSettings,
   parseCommand,
+  WORKER_APPEND_CERT_FILE,
+  WORKER_SECRETS_DIR,
 } from "./options.js";
 export { type RunningProvisioner, startProvisioner } from "./start.js";

@@ -72,6 +72,40 @@ export const FORWARDED_HOST_EXECUTOR_ENV = [
   CRI_ENV.workRoot,
 ] as const;
 
+/**
+ * The docker executor's host files (declared by the worker): WHARF_SECRETS_DIR, its stand-in
+ * for Kubernetes Secrets, and WHARF_APPEND_CERT_FILE, the certificate `append-cert` adds. Set on
+ * the provisioner as paths of its host: a local worker gets them as they are; a docker worker
+ * gets them mounted read-only at WORKER_SECRETS_DIR / WORKER_APPEND_CERT_FILE, where its env
+ * points. The worker image's user (uid 1000) must be able to read them.
+ */
+export const WORKER_SECRETS_DIR = "/run/wharf/secrets";
+export const WORKER_APPEND_CERT_FILE = "/run/wharf/append-cert.crt";
+
+function workerHostFiles(
+  env: Env,
+  cwd: string,
+  backend: "local" | "docker",
+): { workerEnv: Record<string, string>; binds: string[] } {
+  const out = { workerEnv: {} as Record<string, string>, binds: [] as string[] };
+  for (const [key, inContainer] of [
+    ["WHARF_SECRETS_DIR", WORKER_SECRETS_DIR],
+    ["WHARF_APPEND_CERT_FILE", WORKER_APPEND_CERT_FILE],
+  ] as const) {
+    const value = envOptional(env, key);
+    if (!value) continue;
+    const onHost = path.resolve(cwd, value);
+    if (backend === "local") out.workerEnv[key] = onHost;
+    else {
+      if (onHost.includes(":") || onHost.includes(","))
+        throw new ConfigError(`${key} must be a path without ":" or "," to be mounted into docker workers`);
+      out.workerEnv[key] = inContainer;
+      out.binds.push(`${onHost}:${inContainer}:ro`);
+    }
+  }
+  return out;
+}
+
 export interface KubernetesBackendSettings {
   kind: "kubernetes";
   image: string;
@@ -307,6 +341,7 @@ function list(text: string | undefined): string[] {
  * | WHARF_WORKER_ADVERTISE_HOST | 127.0.0.1 |
  * | WHARF_DOCKER_NETWORK, WHARF_REGISTRY_URL/_USER/_PASSWORD, WHARF_CRI_ENDPOINT/_NETWORK/_WORK_ROOT | passed to local and docker workers (the worker's settings) |
  * | WHARF_CRI_ENDPOINT, WHARF_CRI_WORK_ROOT | docker backend with WHARF_WORKER_EXECUTOR=cri: unix:///run/containerd/containerd.sock (a unix socket) and /tmp/wharf-cri-builds, host paths mounted into each worker container at the same path |
+ * | WHARF_SECRETS_DIR, WHARF_APPEND_CERT_FILE | unset; host paths passed to local workers, mounted read-only into docker workers (WORKER_SECRETS_DIR, WORKER_APPEND_CERT_FILE) |
  * | WHARF_K8S_WORKER_IMAGE | required for kubernetes |
  * | WHARF_K8S_NAMESPACE | the kubeconfig context's (in a pod: its own) |
  * | WHARF_K8S_WORKER_SERVICE_ACCOUNT | unset (no API token in worker pods) |
@@ -352,7 +387,11 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
       executor,
       standbyWorkers,
       ...(command ? { command } : {}),
-      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
+      workerEnv: {
+        ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+        ...workerHostFiles(env, cwd, "local").workerEnv,
+      },
     };
   } else if (kind === "docker") {
     const image = envOptional(env, "WHARF_WORKER_IMAGE");
@@ -363,17 +402,22 @@ export function compileOptions(env: Env, cwd = process.cwd()): CompiledOptions {
         `WHARF_WORKER_EXECUTOR must be docker or cri with WHARF_PROVISIONER_BACKEND=docker, got "${executor}"`,
       );
     }
+    const hostFiles = workerHostFiles(env, cwd, "docker");
     backend = {
       kind,
       image,
       ...(command ? { command } : {}),
       network: envString(env, "WHARF_WORKER_NETWORK", "host"),
-      binds: list(envOptional(env, "WHARF_WORKER_BINDS")),
+      binds: [...list(envOptional(env, "WHARF_WORKER_BINDS")), ...hostFiles.binds],
       socketPath: envString(env, "WHARF_DOCKER_SOCKET", "/var/run/docker.sock"),
       advertiseHost: envString(env, "WHARF_WORKER_ADVERTISE_HOST", "127.0.0.1"),
       executor,
       ...(executor === "cri" ? { cri: dockerCriSettings(env) } : {}),
-      workerEnv: { ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV), ...forwarded(env, FORWARDED_TRACING_ENV) },
+      workerEnv: {
+        ...forwarded(env, FORWARDED_HOST_EXECUTOR_ENV),
+        ...forwarded(env, FORWARDED_TRACING_ENV),
+        ...hostFiles.workerEnv,
+      },
     };
   } else if (kind === "kubernetes") {
     backend = kubernetesSettings(env, command);

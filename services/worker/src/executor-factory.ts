@@ -24,6 +24,16 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     return new DockerExecutor({
       networkMode: opts.dockerNetwork,
       ...(opts.registry ? { pushRegistry: opts.registry } : {}),
+      ...(opts.secretsDir
+        ? {
+            secretsDir: opts.secretsDir,
+            secretsProject: {
+              ...(opts.instance ? { instance: opts.instance } : {}),
+              ...(opts.projectId ? { projectId: opts.projectId } : {}),
+            },
+          }
+        : {}),
+      ...(opts.appendCertFile ? { appendCertFile: opts.appendCertFile } : {}),
       cacheMaxBytes: opts.cacheMaxBytes,
       logger: log.child({ executor: "docker" }),
     });

@@ -16,6 +16,8 @@ export interface WorkerOptions {
   /** A stage name, or undefined for all stages (RUN_STAGES=ALL). */
   stage?: string;
   environment?: string;
+  /** The Wharf instance (WHARF_INSTANCE): with the project, it names the project's Secrets as wharf-cmd does. */
+  instance?: string;
   /** wharf-api's project (WHARF_PROJECT_ID), a build fact of the pipeline's variables. */
   projectId?: string;
   /** Input values (VARS / -i). */
@@ -46,6 +48,20 @@ export interface WorkerOptions {
   cri: CriSettings;
   /** Where `docker` steps push (see compileRegistry); unset: they build without pushing. */
   registry?: RegistryCredentials;
+  /**
+   * WHARF_SECRETS_DIR: the docker executor's stand-in for Kubernetes Secrets,
+   * `<dir>/<secret name>/<key>` (the layout of a Secret mounted as a volume). A container
+   * step's `secretName` gives env vars, a docker step's `secretArgs` build args from its
+   * `secretName` and its registry `secret` (`.dockerconfigjson` or `config.json`) push
+   * credentials; values are masked in the build log. Unset: those fields are warned about and
+   * ignored. The provisioner forwards it to local workers and mounts it into docker ones.
+   */
+  secretsDir?: string;
+  /**
+   * WHARF_APPEND_CERT_FILE: the certificate (PEM) a docker step's `append-cert: true` adds to
+   * its image (wharf-cmd's root.crt). Unset: `append-cert` is warned about and ignored.
+   */
+  appendCertFile?: string;
   /**
    * WHARF_TERMINATION_MESSAGE_PATH: a file the build's result is written to when it
    * finishes (a WorkerExitReport), for a provisioner that can no longer ask this worker;
@@ -164,7 +180,13 @@ function sourceOf(c: Partial<WorkerEnv>): BuildSource | undefined {
  * | WHARF_STOP_GRACE | 3s (a cancelled step's SIGTERM → SIGKILL) |
  * | WHARF_RELEASE_GRACE | 10s |
  * | WHARF_WORKER_IDLE_TIMEOUT | 0: wait for Release |
+ * | WHARF_SECRETS_DIR | unset: docker executor, `<dir>/<secret>/<key>` for secretName, secretArgs and a docker step's registry `secret` |
+ * | WHARF_APPEND_CERT_FILE | unset: docker executor, the PEM certificate `append-cert` adds to images |
  */
+function absolute(p: string | undefined): string | undefined {
+  return p ? path.resolve(p) : undefined;
+}
+
 export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
   const c = readContract(env);
   const buildRef = overrides.buildRef ?? c.buildRef;
@@ -189,6 +211,7 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     source,
     ...(c.runStages && c.runStages.toUpperCase() !== "ALL" ? { stage: c.runStages } : {}),
     ...optional("environment", c.environment),
+    ...optional("instance", c.instance),
     ...optional("projectId", c.projectId),
     inputs: c.vars ?? {},
     executor: c.executor ?? "local",
@@ -204,6 +227,8 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
     cri: compileCriSettings(env),
     ...optional("registry", registry),
+    ...optional("secretsDir", absolute(envOptional(env, "WHARF_SECRETS_DIR"))),
+    ...optional("appendCertFile", absolute(envOptional(env, "WHARF_APPEND_CERT_FILE"))),
     ...optional("terminationMessagePath", c.terminationMessagePath),
     ...optional("eventsUrl", c.eventsUrl),
     ...optional("traceparent", c.traceparent),
