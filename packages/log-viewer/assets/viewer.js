@@ -228,10 +228,10 @@
       if (done) break;
       const text = rest + value;
       const cut = text.lastIndexOf("\n") + 1;
-      for (const line of window.WharfLog.parseRecords(text.slice(0, cut))) lines.push(line);
+      window.WharfLog.parseRecords(text, 0, cut, lines);
       rest = text.slice(cut);
     }
-    if (rest) for (const line of window.WharfLog.parseRecords(rest)) lines.push(line);
+    if (rest) window.WharfLog.parseRecords(rest, 0, rest.length, lines);
     return lines;
   }
 

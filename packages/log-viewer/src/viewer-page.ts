@@ -56,6 +56,9 @@ export function viewerPage(buildRef: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Build ${ref} · wharf</title>
 <link rel="stylesheet" href="-/viewer.css">
+<!-- The log there is now, asked for while the page's script still loads (viewer.js fetches the
+     same URL and gets this response). -->
+<link rel="preload" href="${logsUrl}?format=records" as="fetch" crossorigin="anonymous">
 </head>
 <body data-build-ref="${ref}" data-logs-url="${logsUrl}" data-summary-url="${escapeHtml(`${api}/summary`)}">
 <a class="skip-link" href="#log-pane">Skip to the log</a>
