@@ -23,7 +23,7 @@ import { writeBenchmarkSection } from "./benchmarks-file.js";
 
 const TOTAL = Number(process.argv[2] ?? 200_000);
 const GOAL_MS = 1000;
-const RUNS = 3;
+const RUNS = 5;
 
 if (!existsSync(CHROMIUM_PATH)) {
   console.error(`${CHROMIUM_PATH} is missing: run scripts/setup.sh (apt-get install -y chromium)`);
@@ -80,19 +80,25 @@ try {
   }
   const open: number[] = [];
   const search: number[] = [];
+  const pageTask: number[] = [];
   const pageCpu: number[] = [];
+  const rendererCpu: number[] = [];
   const serverCpu: number[] = [];
   let heapMb = 0;
   let domLines = 0;
   for (let run = 0; run < RUNS; run++) {
     const page = await browser.newPage();
-    // CPU time does not grow with the machine's load as wall time does: the page's main thread
-    // (Chromium's TaskDuration) and this process (worker + server) while the page opened.
+    // CPU time grows less with the machine's load than wall time does: the page's main thread
+    // (ThreadTime) and renderer (ProcessTime), and this process (worker + server + playwright's
+    // driver) while the page opened. TaskDuration is the main thread's busy wall time.
     const cdp = await page.context().newCDPSession(page);
     await cdp.send("Performance.enable");
-    const taskSeconds = async () =>
-      (await cdp.send("Performance.getMetrics")).metrics.find((m) => m.name === "TaskDuration")?.value ?? 0;
-    const task0 = await taskSeconds();
+    const metrics = async () => {
+      const all = (await cdp.send("Performance.getMetrics")).metrics;
+      const value = (name: string) => all.find((m) => m.name === name)?.value ?? 0;
+      return { task: value("TaskDuration"), thread: value("ThreadTime"), process: value("ProcessTime") };
+    };
+    const m0 = await metrics();
     const cpu0 = process.cpuUsage();
     const t0 = Date.now();
     await page.goto(`${url}/builds/1`);
@@ -104,7 +110,10 @@ try {
     open.push(Date.now() - t0);
     const cpu = process.cpuUsage(cpu0);
     serverCpu.push(Math.round((cpu.user + cpu.system) / 1000));
-    pageCpu.push(Math.round(((await taskSeconds()) - task0) * 1000));
+    const m1 = await metrics();
+    pageTask.push(Math.round((m1.task - m0.task) * 1000));
+    pageCpu.push(Math.round((m1.thread - m0.thread) * 1000));
+    rendererCpu.push(Math.round((m1.process - m0.process) * 1000));
     domLines = await page.evaluate<number>('document.querySelectorAll("#log .line").length');
     // Typed as a reader would; timed in the page from the input event to the match shown.
     const ms = await page.evaluate<number>(`(async () => {
@@ -135,24 +144,36 @@ try {
     `| the records response alone (fetch) | ${median(records)} | ${records.join(", ")} | |`,
     `| before: the same lines as events (fetch) | ${median(stream)} | ${stream.join(", ")} | |`,
     `| open | ${median(open)} | ${open.join(", ")} | ≤ ${GOAL_MS}: ${median(open) <= GOAL_MS ? "met" : "not met"} |`,
-    `| open: the page's main-thread CPU | ${median(pageCpu)} | ${pageCpu.join(", ")} | |`,
+    `| open: the page's main thread busy (TaskDuration, wall time) | ${median(pageTask)} | ${pageTask.join(", ")} | |`,
+    `| open: the page's main-thread CPU (ThreadTime) | ${median(pageCpu)} | ${pageCpu.join(", ")} | |`,
+    `| open: the page's renderer process CPU (ProcessTime) | ${median(rendererCpu)} | ${rendererCpu.join(", ")} | |`,
     `| open: worker + server CPU (one process) | ${median(serverCpu)} | ${serverCpu.join(", ")} | |`,
     `| search | ${median(search)} | ${search.join(", ")} | ≤ ${GOAL_MS}: ${median(search) <= GOAL_MS ? "met" : "not met"} |`,
     "",
     `JS heap after opening: ${heapMb} MB; lines in the DOM: ${domLines}.`,
     "",
-    "How the page gets there: it fetches `?format=records` (one `logId TAB stepId TAB time TAB message`",
-    "line each; the server copies the worker's StreamLogBatches bytes into it without a string or object",
-    "per line, and the body is decoded and parsed in the page while it arrives), opens the event stream",
-    "after its last id as soon as the header names it, and appends each line to its step's chunk as a",
-    "push: colours, progress bars and HTML are worked out when a chunk is drawn (near the viewport), search",
-    "text when a search first needs it (so the first search pays for that text: 24–39 ms before, when",
-    "it was made as lines came). Before (same machine, 2026-12-03, load 3.7–6.3): ~200 `log` events of",
-    "JSON, 0.7–1.9 s for the server alone and ~4.3–4.5 s to open (row 2 is that transport, measured in",
-    "this run). The CPU rows are the page's main-thread busy time (Chromium's TaskDuration) and this",
-    "process's CPU (the worker's store and gRPC server and the log viewer routes share it here; in a",
-    "deployment the worker runs elsewhere). Wall time on this machine grows with its load average",
-    "(below): 2 cores shared by several engineers' tests; the goal is for an unloaded machine.",
+    "How the page gets there: its head preloads `?format=records` (one `logId TAB stepId TAB time TAB",
+    "message` line each), so the request starts before viewer.js is loaded; the server reads the worker's",
+    "StreamLogBatches in its biggest batches (10,000 lines, over a 1 MiB HTTP/2 window: the default 64 KiB",
+    "one made each 1 MiB message wait for ~16 window updates) and copies their bytes into records with the",
+    "numbers written as digits, without a string, object or Buffer per line; the page decodes the body",
+    "as it arrives and reads each line's numbers digit by digit, opens the event stream after the last id",
+    "as soon as the header names it, and appends each line to its step's chunk as a push: colours,",
+    "progress bars and HTML are worked out when a chunk is drawn (near the viewport), search text when a",
+    "search first needs it. Before the records, the page read ~200 `log` events of JSON: 0.7–1.9 s for the",
+    "server alone and ~4.3–4.5 s to open (load 3.7–6.3); row 2 is that transport, measured in this run. CPU rows: the page's main thread (ThreadTime) and renderer (ProcessTime), which grow",
+    "less with the machine's load than wall time; TaskDuration is the main thread's busy wall time; this",
+    "process holds the worker's store and gRPC server, the log viewer routes and playwright's driver (in a",
+    "deployment the worker runs elsewhere). Receiving the 19 MB body alone in a blank page (no parsing)",
+    "cost the main thread 75–150 ms CPU and 0.6–2.2 s wall at load 13. The same bench on the code before",
+    "this round (commit e2ed1e1), run interleaved with this one's in the same minutes, three runs of five",
+    "loads each (the median of the runs' medians, before → after): at load 8–9, open 860 → 635 ms (runs'",
+    "medians 794–1711 → 622–1423), records alone 779 → 351, worker + server CPU 430 → 258, main-thread CPU",
+    "283 → 237, renderer CPU 430 → 400; at load 12–15, open 1337 → 1407 (1120–1441 → 1178–1433: no",
+    "difference at that load), worker + server CPU 361 → 259, main-thread CPU 286 → 289. Earlier the same",
+    "day at load ~3 the code before measured open 789–1057 ms (median 1004). Wall time on this machine",
+    "grows with its load average (below): 2 cores shared by several engineers' tests; the goal is for an",
+    "unloaded machine.",
     "",
     `Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? "cpu"},`,
     `load average ${os

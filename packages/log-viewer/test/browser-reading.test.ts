@@ -196,5 +196,39 @@ describe.skipIf(!haveChromium && !process.env.CI)(
       expect(await page.locator("#log").getAttribute("aria-live")).toBe("off");
       await page.close();
     });
+
+    it("lets single-key shortcuts be turned off from the keys' help, for every visit (WCAG 2.1.4)", async () => {
+      const page = await open();
+      const timestamps = () => page.locator("body").getAttribute("data-timestamps");
+      await page.locator("#keys-help summary").click();
+      expect(await page.locator("#keys-help dl").textContent()).toContain("timestamps");
+      await page.screenshot({ path: path.join(outputDir, "log-viewer-keys-help.png") });
+      await page.locator("#shortcuts").uncheck();
+      await page.locator("#log-pane").focus();
+      await page.keyboard.press("t");
+      await page.keyboard.press("/");
+      expect(await timestamps()).toBe("off");
+      expect(await page.evaluate<string>("document.activeElement.id")).toBe("log-pane");
+      expect(await page.locator("#search").getAttribute("aria-keyshortcuts")).toBeNull();
+      expect(await page.locator("#search").getAttribute("placeholder")).toBe("Search");
+      await page.close();
+
+      // Still off in the next visit; turned on again, the keys work again.
+      const again = await open();
+      expect(await again.locator("#shortcuts").isChecked()).toBe(false);
+      await again.locator("#log-pane").focus();
+      await again.keyboard.press("t");
+      expect(await again.locator("body").getAttribute("data-timestamps")).toBe("off");
+      await again.locator("#keys-help summary").click();
+      await again.locator("#shortcuts").check();
+      await again.locator("#log-pane").focus();
+      await again.keyboard.press("t");
+      expect(await again.locator("body").getAttribute("data-timestamps")).toBe("clock");
+      expect(await again.locator("#search").getAttribute("aria-keyshortcuts")).toBe("/");
+      await again.keyboard.press("t");
+      await again.keyboard.press("t");
+      expect(await again.locator("body").getAttribute("data-timestamps")).toBe("off");
+      await again.close();
+    });
   },
 );

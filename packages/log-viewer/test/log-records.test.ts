@@ -104,4 +104,31 @@ describe("GET /api/builds/:buildRef/logs?format=records", () => {
     expect(part).toMatchObject({ lastLogId: 8, done: true });
     expect(recordsFromLogBatch(buf, 100)).toMatchObject({ lastLogId: 9, done: false });
   });
+
+  it("writes every size of id and time as the generic path does", () => {
+    const method = (loadWorkerProto().WorkerExtras.service as grpc.ServiceDefinition)
+      .StreamLogBatches as grpc.MethodDefinition<unknown, unknown>;
+    // Digits are written by hand: ids around the int32 limit, times whose low 8 digits start
+    // with zeros, a time before 1970.
+    const values = [
+      { logId: 1, stepId: 0, ms: 0 },
+      { logId: 9, stepId: 10, ms: 1_700_000_000_000 },
+      { logId: 99_999_999, stepId: 99, ms: 1_700_000_000_001 },
+      { logId: 100_000_000, stepId: 2 ** 31 - 1, ms: 1_700_012_345_678 },
+      { logId: 2 ** 31, stepId: 2 ** 31, ms: 99_999_999 },
+      { logId: 2 ** 31 + 10 ** 8, stepId: 4_294_967_295, ms: 100_000_000 },
+      { logId: Number.MAX_SAFE_INTEGER - 1, stepId: 1, ms: -5_000 },
+    ];
+    const lines = values.map((v) => ({
+      logId: v.logId,
+      stepId: v.stepId,
+      timestamp: { seconds: Math.floor(v.ms / 1000), nanos: (v.ms % 1000) * 1e6 },
+      message: `line ${v.logId}`,
+    }));
+    const buf = Buffer.from(method.responseSerialize({ lines }));
+    const generic = values.map((v) =>
+      logRecordLine({ logId: v.logId, stepId: v.stepId, timestamp: v.ms, message: `line ${v.logId}` }),
+    );
+    expect(recordsFromLogBatch(buf, Number.MAX_SAFE_INTEGER).bytes.toString("utf8")).toBe(generic.join(""));
+  });
 });

@@ -49,7 +49,10 @@ export interface WorkerClient {
    * StreamLogBatches' messages as they came (serialized StreamLogBatchesResponse), for readers
    * that copy lines on without turning them into strings (the log viewer's records).
    */
-  streamLogBatchesRaw(afterLogId: number, opts?: StreamOptions): AsyncIterable<Buffer>;
+  streamLogBatchesRaw(
+    afterLogId: number,
+    opts?: StreamOptions & { maxBatchLines?: number },
+  ): AsyncIterable<Buffer>;
   /** The wharf-cmd compatible one-line-per-message stream. */
   streamLogs(afterLogId: number, opts?: StreamOptions): AsyncIterable<LogEntry>;
   streamStatus(afterEventId: number, opts?: StreamOptions): AsyncIterable<StatusEvent>;
@@ -131,7 +134,7 @@ export function createWorkerClient(address: string, opts: WorkerClientOptions = 
       ),
     streamLogBatchesRaw: (afterLogId, o = {}) =>
       values(
-        () => connection.streamLogBatchesWith(afterLogId, 0, (buf) => buf),
+        () => connection.streamLogBatchesWith(afterLogId, o.maxBatchLines ?? 0, (buf) => buf),
         (buf) => buf,
         o.signal,
       ),
