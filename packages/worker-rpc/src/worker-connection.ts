@@ -49,7 +49,6 @@ type ExtrasStub = grpc.Client & {
   Release: Unary<object, object>;
 };
 
-const FLOW_CONTROL_WINDOW_BYTES = 1024 * 1024;
 const LOG_BATCHES_PATH = "/wharf.worker.v1.WorkerExtras/StreamLogBatches";
 
 // Parsing the .proto files is costly (time and memory): once per process, not once per worker.
@@ -76,6 +75,13 @@ export interface WorkerConnectionOptions {
   token?: string;
   /** Deadline of unary calls (default 10 s); streams have none. */
   callTimeoutMs?: number;
+  /**
+   * HTTP/2 flow-control window of each stream (default HTTP/2's 64 KiB): how much a worker may
+   * send ahead of what is read. A reader of whole logs sets a batch's worth (1 MiB) so a batch
+   * need not wait for ~16 window updates; the relay keeps the default, as what each of its
+   * hundreds of streams may hold unread is this window.
+   */
+  flowControlWindowBytes?: number;
 }
 
 /**
@@ -107,11 +113,9 @@ export class WorkerConnection {
       "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS,
       "grpc.max_reconnect_backoff_ms": MAX_RECONNECT_BACKOFF_MS,
       "grpc.max_receive_message_length": 16 * 1024 * 1024,
-      // HTTP/2's default 64 KiB window made a 1 MiB log batch (the worker's largest) wait for
-      // ~16 window updates: reading a 200,000-line log in 10,000-line batches cost ~2.5× the CPU
-      // (worker and reader in one process, 120–150 ms against 45). A batch's worth lets one
-      // message come whole; a reader that stops reading still stops the worker there.
-      "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
+      ...(options.flowControlWindowBytes
+        ? { "grpc-node.flow_control_window": options.flowControlWindowBytes }
+        : {}),
     }) as unknown as WorkerStub;
     const shared = { channelOverride: this.worker.getChannel() };
     this.extras = new proto.WorkerExtras(
