@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -8,7 +8,7 @@ import type { BuildSpec } from "@wharf/executor";
 import { StepStartError } from "@wharf/executor";
 import { containerStep, runStep, withExecutorBuild } from "@wharf/executor/testing";
 import { CriExecutor, imageRegistryHost, type PullAuth } from "@wharf/executor-cri";
-import { waitFor } from "@wharf/testkit";
+import { canStartRegistry, startRegistry, type TestRegistry } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertCriBuildGone, CRI_DIR, CRI_ENDPOINT, CRI_IMAGE } from "./cri-runtime.js";
 
@@ -17,44 +17,25 @@ import { assertCriBuildGone, CRI_DIR, CRI_ENDPOINT, CRI_IMAGE } from "./cri-runt
  * with htpasswd auth on the address scripts/cri/up.sh configured containerd to reach over HTTP.
  */
 const run = promisify(execFile);
-const REGISTRY_BIN = "/usr/bin/docker-registry";
 const USER = "wharf-ci";
 const PASSWORD = "cri-pull-password-7c2a";
 const registryFile = CRI_DIR ? path.join(CRI_DIR, "test-registry") : "";
 const host = registryFile && existsSync(registryFile) ? readFileSync(registryFile, "utf8").trim() : "";
-const canRun = !!CRI_ENDPOINT && !!host && existsSync(REGISTRY_BIN) && existsSync("/usr/bin/htpasswd");
+const canRun = !!CRI_ENDPOINT && !!host && canStartRegistry({ auth: true });
 const socket = (CRI_ENDPOINT ?? "").replace(/^unix:\/\//, "");
 const ctr = (...args: string[]) => run("ctr", ["-a", socket, "-n", "k8s.io", ...args], { timeout: 60_000 });
 
 describe.skipIf(!canRun)("cri executor pulls with credentials (docker-registry, htpasswd)", () => {
   let dir: string;
-  let registry: ChildProcess;
+  let registry: TestRegistry;
   const image = `${host}/wharf-test/private:1`;
   const withAuth = (auth: PullAuth | undefined) =>
     new CriExecutor({ endpoint: CRI_ENDPOINT, workRoot: path.join(dir, "work"), pullAuth: () => auth });
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-cri-registry-"));
-    const { stdout } = await run("htpasswd", ["-Bbn", USER, PASSWORD]);
-    await fs.writeFile(path.join(dir, "htpasswd"), stdout);
-    await fs.writeFile(
-      path.join(dir, "config.yml"),
-      [
-        "version: 0.1",
-        "log: { level: warn }",
-        `storage: { filesystem: { rootdirectory: ${path.join(dir, "data")} } }`,
-        `http: { addr: "${host}" }`,
-        `auth: { htpasswd: { realm: wharf-test, path: ${path.join(dir, "htpasswd")} } }`,
-        "",
-      ].join("\n"),
-    );
-    registry = spawn(REGISTRY_BIN, ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
-    await waitFor("registry answering", () =>
-      fetch(`http://${host}/v2/`).then(
-        (r) => r.status === 401,
-        () => false,
-      ),
-    );
+    // On the address containerd was told to reach over plain HTTP.
+    registry = await startRegistry({ host, auth: { user: USER, password: PASSWORD } });
     // The busybox image into the registry, then forgotten by the runtime: a step must pull it.
     await ctr("images", "tag", "--force", `docker.io/${CRI_IMAGE}`, image);
     await ctr("images", "push", "--plain-http", "-u", `${USER}:${PASSWORD}`, image);
@@ -62,7 +43,7 @@ describe.skipIf(!canRun)("cri executor pulls with credentials (docker-registry, 
   }, 60_000);
 
   afterAll(async () => {
-    registry?.kill("SIGKILL");
+    await registry?.stop();
     await ctr("images", "rm", image).catch(() => undefined);
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });

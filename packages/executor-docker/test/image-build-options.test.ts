@@ -1,5 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -7,7 +6,13 @@ import { promisify } from "node:util";
 import type { DockerSpec, PlanStep } from "@wharf/executor";
 import { containerStep, runStep, withExecutorBuild } from "@wharf/executor/testing";
 import { DockerExecutor } from "@wharf/executor-docker";
-import { BUSYBOX_IMAGE, freePort, requireDockerOrSkip, waitFor } from "@wharf/testkit";
+import {
+  BUSYBOX_IMAGE,
+  canStartRegistry,
+  requireDockerOrSkip,
+  startRegistry,
+  type TestRegistry,
+} from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // `no-cache` and `pull` of `docker` steps, on the engine: what each changes in the image built.
@@ -16,7 +21,6 @@ const hasDocker = await requireDockerOrSkip();
 const isPodman =
   hasDocker &&
   (await run("docker", ["version", "-f", "{{json .Server.Components}}"])).stdout.includes("Podman");
-const REGISTRY_BIN = "/usr/bin/docker-registry";
 const executor = new DockerExecutor({ networkMode: "none" });
 
 const imageStep = (id: number, destination: string, spec: Partial<DockerSpec> = {}): PlanStep => ({
@@ -78,10 +82,10 @@ describe.skipIf(!hasDocker)("docker step options no-cache and pull", () => {
 // A base image whose registry copy is newer than the engine's: `pull: true` builds on the
 // registry's. Debian's docker-registry on 127.0.0.1 (Docker trusts loopback registries without
 // TLS; Podman's API would need registries.conf to, so it is not run there).
-const canPull = hasDocker && !isPodman && existsSync(REGISTRY_BIN);
+const canPull = hasDocker && !isPodman && canStartRegistry({ auth: false });
 describe.skipIf(!canPull)("docker step option pull", () => {
   let dir: string;
-  let registry: ChildProcess;
+  let registry: TestRegistry;
   let base: string;
   const repo = `wharf-test/pulled-${process.pid}`;
   /** Both versions of the base: the one untagged by the other is removed by id. */
@@ -97,19 +101,8 @@ describe.skipIf(!canPull)("docker step option pull", () => {
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-pull-"));
-    const host = `127.0.0.1:${await freePort()}`;
-    base = `${host}/wharf-test/base:1`;
-    await fs.writeFile(
-      path.join(dir, "config.yml"),
-      `version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: ${dir}/data } }\nhttp: { addr: "${host}" }\n`,
-    );
-    registry = spawn(REGISTRY_BIN, ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
-    await waitFor("registry answering", () =>
-      fetch(`http://${host}/v2/`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    );
+    registry = await startRegistry();
+    base = `${registry.host}/wharf-test/base:1`;
     // The registry holds "v2"; the engine keeps "v1" under the same name.
     await tagBase("v2");
     await run("docker", ["push", "-q", base]);
@@ -117,7 +110,7 @@ describe.skipIf(!canPull)("docker step option pull", () => {
   }, 120_000);
 
   afterAll(async () => {
-    registry?.kill("SIGKILL");
+    await registry?.stop();
     await run("docker", ["image", "rm", "-f", base, `${repo}:x`, ...baseIds]).catch(() => {});
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });

@@ -10,6 +10,13 @@ export {
 } from "./docker.js";
 export { makeGitRepo, makePipelineRepo } from "./git-repo.js";
 export { freePort, type PostgresCluster, startPostgres } from "./postgres.js";
+export {
+  canStartRegistry,
+  type RegistryCredentials,
+  startRegistry,
+  type TestRegistry,
+  type TestRegistryOptions,
+} from "./registry.js";
 export { echoThrough } from "./tcp-echo.js";
 export { waitFor } from "./wait-for.js";
 export * from "./wharf-api-double.js";

@@ -1,11 +1,16 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createLogger } from "@wharf/config";
-import { BUSYBOX_IMAGE, freePort, requireDockerOrSkip, waitFor } from "@wharf/testkit";
+import {
+  BUSYBOX_IMAGE,
+  canStartRegistry,
+  requireDockerOrSkip,
+  startRegistry,
+  type TestRegistry,
+} from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileWorkerOptions, startWorker } from "../src/index.js";
 
@@ -15,7 +20,6 @@ import { compileWorkerOptions, startWorker } from "../src/index.js";
 // docker-registry on 127.0.0.1 with htpasswd auth, no WHARF_REGISTRY_*), a container step's
 // secretName env vars; every value masked in the build log.
 const run = promisify(execFile);
-const REGISTRY_BIN = "/usr/bin/docker-registry";
 const USER = "wharf-secret-user";
 const PASSWORD = "mk-secret-registry-pw-91c2";
 const TOKEN = "mk-build-arg-token-5f3a";
@@ -29,38 +33,22 @@ const hasDocker = await requireDockerOrSkip();
 const isPodman =
   hasDocker &&
   (await run("docker", ["version", "-f", "{{json .Server.Components}}"])).stdout.includes("Podman");
-const canRun = hasDocker && !isPodman && existsSync(REGISTRY_BIN) && existsSync("/usr/bin/htpasswd");
+const canRun = hasDocker && !isPodman && canStartRegistry({ auth: true });
 
 describe.skipIf(!canRun)("the docker executor's secrets directory and append-cert", () => {
   let dir: string;
-  let registry: ChildProcess;
+  let registry: TestRegistry;
   let host: string;
+  let basic: string;
   let image: string;
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-host-secrets-"));
-    host = `127.0.0.1:${await freePort()}`;
+    const started = await startRegistry({ auth: { user: USER, password: PASSWORD } });
+    registry = started;
+    host = started.host;
+    basic = started.authorization;
     image = `${host}/wharf-test/secret-pushed:v1`;
-    const { stdout } = await run("htpasswd", ["-Bbn", USER, PASSWORD]);
-    await fs.writeFile(path.join(dir, "htpasswd"), stdout);
-    await fs.writeFile(
-      path.join(dir, "config.yml"),
-      [
-        "version: 0.1",
-        "log: { level: warn }",
-        `storage: { filesystem: { rootdirectory: ${path.join(dir, "data")} } }`,
-        `http: { addr: "${host}" }`,
-        `auth: { htpasswd: { realm: wharf-test, path: ${path.join(dir, "htpasswd")} } }`,
-        "",
-      ].join("\n"),
-    );
-    registry = spawn(REGISTRY_BIN, ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
-    await waitFor("registry answering", () =>
-      fetch(`http://${host}/v2/`).then(
-        (r) => r.status === 401,
-        () => false,
-      ),
-    );
     // The secrets directory, as `kubectl get secret` would be mounted: one directory per Secret.
     const secrets = path.join(dir, "secrets");
     await fs.mkdir(path.join(secrets, PROJECT_SECRET), { recursive: true });
@@ -76,7 +64,7 @@ describe.skipIf(!canRun)("the docker executor's secrets directory and append-cer
   }, 60_000);
 
   afterAll(async () => {
-    registry?.kill("SIGKILL");
+    await registry?.stop();
     await run("docker", ["image", "rm", "-f", image]).catch(() => {});
     if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
@@ -140,7 +128,7 @@ describe.skipIf(!canRun)("the docker executor's secrets directory and append-cer
     expect(log).not.toMatch(/warning: .* is ignored/);
     // Pushed with the step's registry secret: this worker has no WHARF_REGISTRY_*.
     const tags = await fetch(`http://${host}/v2/wharf-test/secret-pushed/tags/list`, {
-      headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}` },
+      headers: { authorization: basic },
     });
     expect(await tags.json()).toEqual({ name: "wharf-test/secret-pushed", tags: ["v1"] });
     // The image built: the build arg's value, and the certificate appended to the CA bundle.

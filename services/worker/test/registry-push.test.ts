@@ -1,18 +1,22 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { createLogger } from "@wharf/config";
-import { BUSYBOX_IMAGE, freePort, requireDockerOrSkip, waitFor } from "@wharf/testkit";
+import {
+  BUSYBOX_IMAGE,
+  canStartRegistry,
+  requireDockerOrSkip,
+  startRegistry,
+  type TestRegistry,
+} from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileWorkerOptions, startWorker } from "../src/index.js";
 
 // A `docker` step of a worker configured with WHARF_REGISTRY_* pushes for real: Debian's
 // docker-registry (distribution 2.8) on 127.0.0.1 with htpasswd auth, the engine pushing to it.
 const run = promisify(execFile);
-const REGISTRY_BIN = "/usr/bin/docker-registry";
 const USER = "wharf-ci";
 const PASSWORD = "mk-registry-password-4d1e";
 const hasDocker = await requireDockerOrSkip();
@@ -22,43 +26,25 @@ const isPodman =
   (await run("docker", ["version", "-f", "{{.Server.Version}} {{json .Server.Components}}"])).stdout.includes(
     "Podman",
   );
-const canRun = hasDocker && !isPodman && existsSync(REGISTRY_BIN) && existsSync("/usr/bin/htpasswd");
+const canRun = hasDocker && !isPodman && canStartRegistry({ auth: true });
 
 describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGISTRY_*)", () => {
   let dir: string;
-  let registry: ChildProcess;
+  let registry: TestRegistry;
   let host: string;
+  let basic: string;
   let pulledId: string | undefined;
-  const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
 
   beforeAll(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-registry-"));
-    const port = await freePort();
-    host = `127.0.0.1:${port}`;
-    const { stdout } = await run("htpasswd", ["-Bbn", USER, PASSWORD]);
-    await fs.writeFile(path.join(dir, "htpasswd"), stdout);
-    await fs.writeFile(
-      path.join(dir, "config.yml"),
-      [
-        "version: 0.1",
-        "log: { level: warn }",
-        `storage: { filesystem: { rootdirectory: ${path.join(dir, "data")} } }`,
-        `http: { addr: "${host}" }`,
-        `auth: { htpasswd: { realm: wharf-test, path: ${path.join(dir, "htpasswd")} } }`,
-        "",
-      ].join("\n"),
-    );
-    registry = spawn(REGISTRY_BIN, ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
-    await waitFor("registry answering", () =>
-      fetch(`http://${host}/v2/`).then(
-        (r) => r.status === 401,
-        () => false,
-      ),
-    );
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-registry-push-"));
+    const started = await startRegistry({ auth: { user: USER, password: PASSWORD } });
+    registry = started;
+    host = started.host;
+    basic = started.authorization;
   }, 60_000);
 
   afterAll(async () => {
-    registry?.kill("SIGKILL");
+    await registry?.stop();
     await run("docker", ["image", "rm", "-f", `${host}/wharf-test/pushed:v1`]).catch(() => {});
     // The copy pulled back is also known by its digest, which the tag's removal leaves behind.
     if (pulledId) await run("docker", ["image", "rm", "-f", pulledId]).catch(() => {});
