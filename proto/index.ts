@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type { ProtoGrpcType as WorkerProtoGrpcType } from "./generated/worker.js";
 
 /** Folder holding the .proto files; outside clients generate from here too. */
 export const protoRoot = path.dirname(fileURLToPath(import.meta.url));
@@ -23,10 +24,11 @@ function load(file: string): grpc.GrpcObject {
 
 type Ctor = grpc.ServiceClientConstructor;
 
-export interface WorkerPackage {
-  Worker: Ctor;
-  WorkerExtras: Ctor;
-}
+/**
+ * wharf.worker.v1 as loaded: its service constructors make the generated `WorkerClient` and
+ * `WorkerExtrasClient`, its `.service` definitions are typed per method.
+ */
+export type WorkerPackage = WorkerProtoGrpcType["wharf"]["worker"]["v1"];
 
 export interface ApiPackage {
   Builds: Ctor;

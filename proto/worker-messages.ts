@@ -5,6 +5,7 @@
  * names the code uses.
  */
 import type { Timestamp__Output } from "./generated/google/protobuf/Timestamp.js";
+import type { DownloadArtifactResponse__Output } from "./generated/wharf/worker/v1/DownloadArtifactResponse.js";
 import type { GetBuildSummaryResponse__Output } from "./generated/wharf/worker/v1/GetBuildSummaryResponse.js";
 import type { StepSummary__Output } from "./generated/wharf/worker/v1/StepSummary.js";
 import type { StreamArtifactEventsResponse__Output } from "./generated/wharf/worker/v1/StreamArtifactEventsResponse.js";
@@ -20,5 +21,8 @@ export type WireProgressLine = StreamProgressResponse__Output;
 export type WireArtifactEvent = StreamArtifactEventsResponse__Output;
 export type WireStepSummary = StepSummary__Output;
 export type WireBuildSummary = GetBuildSummaryResponse__Output;
-export type { WorkerClient } from "./generated/wharf/worker/v1/Worker.js";
-export type { WorkerExtrasClient } from "./generated/wharf/worker/v1/WorkerExtras.js";
+/** DownloadArtifactResponse: one chunk of an artifact's bytes. */
+export type WireArtifactChunk = DownloadArtifactResponse__Output;
+export type { StreamLogBatchesRequest__Output as WireLogBatchesRequest } from "./generated/wharf/worker/v1/StreamLogBatchesRequest.js";
+export type { WorkerClient, WorkerHandlers } from "./generated/wharf/worker/v1/Worker.js";
+export type { WorkerExtrasClient, WorkerExtrasHandlers } from "./generated/wharf/worker/v1/WorkerExtras.js";

@@ -1,7 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import {
+  type WorkerExtrasClient as ExtrasStub,
   loadWorkerProto,
   timestampMs,
+  type WireArtifactChunk,
   type WireArtifactEvent,
   type WireBuildSummary,
   type WireLogLine,
@@ -9,6 +11,7 @@ import {
   type WireStatusEvent,
   type WireTimestamp,
   type WorkerPackage,
+  type WorkerClient as WorkerStub,
 } from "@wharf/proto";
 import { TRACEPARENT_METADATA } from "@wharf/tracing";
 import { healthServiceDefinition, type ServingStatus } from "./health-service.js";
@@ -16,52 +19,23 @@ import { WorkerLogLines } from "./worker-log-lines.js";
 
 type Timestamp = WireTimestamp | null;
 
-type Unary<Req, Res> = (
-  req: Req,
-  md: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, res?: Res) => void,
-) => grpc.ClientUnaryCall;
-type ServerStream<Req, Res> = (
-  req: Req,
-  md: grpc.Metadata,
-  opts: grpc.CallOptions,
-) => grpc.ClientReadableStream<Res>;
-
+// grpc.health.v1 is not among the generated .proto types (health-service.ts defines it), so its
+// one method used here is typed by hand.
 type HealthStub = grpc.Client & {
-  Check: Unary<{ service: string }, { status: ServingStatus }>;
+  Check(
+    req: { service: string },
+    md: grpc.Metadata,
+    opts: grpc.CallOptions,
+    cb: grpc.requestCallback<{ status: ServingStatus }>,
+  ): grpc.ClientUnaryCall;
 };
 const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
-
-type LogBatchesRequest = { afterLogId: number; maxBatchLines: number; maxBatchBytes: number };
-
-type WorkerStub = grpc.Client & {
-  StreamLogs: ServerStream<{ afterLogId: number }, WireLogLine>;
-  StreamStatusEvents: ServerStream<{ afterEventId: number }, WireStatusEvent>;
-  StreamArtifactEvents: ServerStream<{ afterArtifactId: number }, WireArtifactEvent>;
-};
-type ExtrasStub = grpc.Client & {
-  StreamLogBatches: ServerStream<LogBatchesRequest, WorkerLogLines>;
-  DownloadArtifact: ServerStream<{ artifactId: number }, { chunk: Buffer }>;
-  StreamProgress: ServerStream<object, WireProgressLine>;
-  GetBuildSummary: Unary<object, WireBuildSummary>;
-  Cancel: Unary<{ reason: string }, object>;
-  Release: Unary<object, object>;
-};
-
-const LOG_BATCHES_PATH = "/wharf.worker.v1.WorkerExtras/StreamLogBatches";
 
 // Parsing the .proto files is costly (time and memory): once per process, not once per worker.
 let loadedProto: WorkerPackage | undefined;
 function workerProto(): WorkerPackage {
   loadedProto ??= loadWorkerProto();
   return loadedProto;
-}
-
-function logBatchesRequest(): (req: LogBatchesRequest) => Buffer {
-  const method = (workerProto().WorkerExtras.service as grpc.ServiceDefinition)
-    .StreamLogBatches as grpc.MethodDefinition<LogBatchesRequest, unknown>;
-  return method.requestSerialize;
 }
 
 /** First and longest wait between connection attempts to a worker (grpc-js: 1 s and 120 s). */
@@ -116,13 +90,9 @@ export class WorkerConnection {
       ...(options.flowControlWindowBytes
         ? { "grpc-node.flow_control_window": options.flowControlWindowBytes }
         : {}),
-    }) as unknown as WorkerStub;
+    });
     const shared = { channelOverride: this.worker.getChannel() };
-    this.extras = new proto.WorkerExtras(
-      address,
-      grpc.credentials.createInsecure(),
-      shared,
-    ) as unknown as ExtrasStub;
+    this.extras = new proto.WorkerExtras(address, grpc.credentials.createInsecure(), shared);
     this.healthStub = new HealthClient(
       address,
       grpc.credentials.createInsecure(),
@@ -164,10 +134,13 @@ export class WorkerConnection {
     decode: (buf: Buffer) => T,
     maxBatchBytes = 0,
   ): grpc.ClientReadableStream<T> {
+    // Not the generated stub's StreamLogBatches, whose deserializer is fixed by the service
+    // definition (a StreamLogBatchesResponse object per message): the same call with `decode`.
+    const method = workerProto().WorkerExtras.service.StreamLogBatches;
     return this.listen(
       this.extras.makeServerStreamRequest(
-        LOG_BATCHES_PATH,
-        logBatchesRequest(),
+        method.path,
+        method.requestSerialize,
         decode,
         { afterLogId, maxBatchLines, maxBatchBytes },
         this.metadata(),
@@ -200,7 +173,7 @@ export class WorkerConnection {
     const onAbort = () => call.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      for await (const msg of call as AsyncIterable<{ chunk: Buffer }>) yield msg.chunk;
+      for await (const msg of call as AsyncIterable<WireArtifactChunk>) yield msg.chunk;
     } finally {
       signal?.removeEventListener("abort", onAbort);
       call.cancel();
@@ -251,11 +224,7 @@ export class WorkerConnection {
   }
 
   private unary<T>(
-    call: (
-      md: grpc.Metadata,
-      opts: grpc.CallOptions,
-      cb: (err: grpc.ServiceError | null, res?: T) => void,
-    ) => unknown,
+    call: (md: grpc.Metadata, opts: grpc.CallOptions, cb: grpc.requestCallback<T>) => unknown,
     timeoutMs: number,
     waitForReady = false,
   ): Promise<T> {
