@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import type { ProtoGrpcType as ApiProtoGrpcType } from "./generated/builds.js";
 import type { ProtoGrpcType as WorkerProtoGrpcType } from "./generated/worker.js";
 
 /** Folder holding the .proto files; outside clients generate from here too. */
@@ -22,29 +23,24 @@ function load(file: string): grpc.GrpcObject {
   return grpc.loadPackageDefinition(protoLoader.loadSync(path.join(protoRoot, file), loaderOptions));
 }
 
-type Ctor = grpc.ServiceClientConstructor;
-
 /**
  * wharf.worker.v1 as loaded: its service constructors make the generated `WorkerClient` and
  * `WorkerExtrasClient`, its `.service` definitions are typed per method.
  */
 export type WorkerPackage = WorkerProtoGrpcType["wharf"]["worker"]["v1"];
 
-export interface ApiPackage {
-  Builds: Ctor;
-}
+/** wharf.api.v5 as loaded: `Builds` makes the generated `BuildsClient`. */
+export type ApiPackage = ApiProtoGrpcType["wharf"]["api"]["v5"];
 
 /** wharf.worker.v1: the worker's API. */
 export function loadWorkerProto(): WorkerPackage {
-  const root = load("wharf/worker/v1/worker.proto") as unknown as {
-    wharf: { worker: { v1: WorkerPackage } };
-  };
+  const root = load("wharf/worker/v1/worker.proto") as unknown as WorkerProtoGrpcType;
   return root.wharf.worker.v1;
 }
 
 /** wharf.api.v5: the part of wharf-api the aggregator talks to. */
 export function loadApiProto(): ApiPackage {
-  const root = load("wharf/api/v5/builds.proto") as unknown as { wharf: { api: { v5: ApiPackage } } };
+  const root = load("wharf/api/v5/builds.proto") as unknown as ApiProtoGrpcType;
   return root.wharf.api.v5;
 }
 
