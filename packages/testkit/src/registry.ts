@@ -78,7 +78,14 @@ export async function startRegistry(opts: TestRegistryOptions = {}): Promise<Tes
     listening ||= text.includes('msg="listening on ');
     stderr = text.slice(-2000);
   });
-  const exited = new Promise<void>((resolve) => registry.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) => {
+    registry.once("exit", () => resolve());
+    // Not started at all (the binary gone): no exit follows.
+    registry.once("error", (err) => {
+      stderr += err.message;
+      resolve();
+    });
+  });
   let running = true;
   void exited.then(() => {
     running = false;
