@@ -32,10 +32,15 @@ export type WorkerPackage = WorkerProtoGrpcType["wharf"]["worker"]["v1"];
 /** wharf.api.v5 as loaded: `Builds` makes the generated `BuildsClient`. */
 export type ApiPackage = ApiProtoGrpcType["wharf"]["api"]["v5"];
 
-/** wharf.worker.v1: the worker's API. */
+let workerPackage: WorkerPackage | undefined;
+
+/**
+ * wharf.worker.v1: the worker's API. Parsed once per process (it costs ~50 ms and memory): the
+ * package is only read, by every server and client of it.
+ */
 export function loadWorkerProto(): WorkerPackage {
-  const root = load("wharf/worker/v1/worker.proto") as unknown as WorkerProtoGrpcType;
-  return root.wharf.worker.v1;
+  workerPackage ??= (load("wharf/worker/v1/worker.proto") as unknown as WorkerProtoGrpcType).wharf.worker.v1;
+  return workerPackage;
 }
 
 /** wharf.api.v5: the part of wharf-api the aggregator talks to. */

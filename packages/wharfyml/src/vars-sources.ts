@@ -164,14 +164,21 @@ function readTextIfExists(file: string): string | undefined {
 /** GIT_* and REPO_* facts of the checkout in `dir`; empty when git or the repo is missing. */
 export async function readGitFacts(dir: string): Promise<Record<string, string>> {
   const facts: Record<string, string> = {};
-  const branch = await git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]);
+  // One git process per question, all at once: asked one after another they were ~60 ms of
+  // every build's way to its first line (five processes of ~12 ms each).
+  const [branch, commit, tags, remote, top] = await Promise.all([
+    git(dir, ["rev-parse", "--abbrev-ref", "HEAD"]),
+    git(dir, ["log", "-1", "--format=%H%x00%s%x00%aI%x00%cI"]),
+    git(dir, ["tag", "--points-at", "HEAD", "--sort=-creatordate"]),
+    git(dir, ["remote", "get-url", "origin"]),
+    git(dir, ["rev-parse", "--show-toplevel"]),
+  ]);
   if (branch === undefined) return facts;
   if (branch !== "HEAD") {
     facts.GIT_BRANCH = branch;
     facts.REPO_BRANCH = branch;
     facts.GIT_SAFEBRANCH = branch.replaceAll("/", "-");
   }
-  const commit = await git(dir, ["log", "-1", "--format=%H%x00%s%x00%aI%x00%cI"]);
   if (commit) {
     const [hash = "", subject = "", authorDate = "", committerDate = ""] = commit.split("\0");
     Object.assign(facts, {
@@ -181,15 +188,10 @@ export async function readGitFacts(dir: string): Promise<Record<string, string>>
       GIT_COMMIT_COMMITTER_DATE: committerDate,
     });
   }
-  const tags = await git(dir, ["tag", "--points-at", "HEAD", "--sort=-creatordate"]);
   if (tags !== undefined) facts.GIT_TAG = tags.split("\n")[0] ?? "";
-  const remote = await git(dir, ["remote", "get-url", "origin"]);
   if (remote) Object.assign(facts, repoFromRemote(remote));
   // A repository without a remote (a fresh local one) is still named: after its folder.
-  if (!facts.REPO_NAME) {
-    const top = await git(dir, ["rev-parse", "--show-toplevel"]);
-    if (top) facts.REPO_NAME = path.basename(top).toLowerCase();
-  }
+  if (!facts.REPO_NAME && top) facts.REPO_NAME = path.basename(top).toLowerCase();
   return facts;
 }
 

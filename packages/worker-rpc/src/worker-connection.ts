@@ -10,7 +10,6 @@ import {
   type WireProgressLine,
   type WireStatusEvent,
   type WireTimestamp,
-  type WorkerPackage,
   type WorkerClient as WorkerStub,
 } from "@wharf/proto";
 import { TRACEPARENT_METADATA } from "@wharf/tracing";
@@ -30,13 +29,6 @@ type HealthStub = grpc.Client & {
   ): grpc.ClientUnaryCall;
 };
 const HealthClient = grpc.makeGenericClientConstructor(healthServiceDefinition, "Health");
-
-// Parsing the .proto files is costly (time and memory): once per process, not once per worker.
-let loadedProto: WorkerPackage | undefined;
-function workerProto(): WorkerPackage {
-  loadedProto ??= loadWorkerProto();
-  return loadedProto;
-}
 
 /** First and longest wait between connection attempts to a worker (grpc-js: 1 s and 120 s). */
 const RECONNECT_BACKOFF_MS = 50;
@@ -79,7 +71,7 @@ export class WorkerConnection {
   ) {
     this.token = options.token;
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-    const proto = workerProto();
+    const proto = loadWorkerProto();
     // One channel shared by the services: a single HTTP/2 connection per worker. A worker is
     // often dialled the moment it is listed, before its gRPC server listens: grpc-js's first
     // reconnect backoff (1 s) would then hold the build's first line for a second.
@@ -136,7 +128,7 @@ export class WorkerConnection {
   ): grpc.ClientReadableStream<T> {
     // Not the generated stub's StreamLogBatches, whose deserializer is fixed by the service
     // definition (a StreamLogBatchesResponse object per message): the same call with `decode`.
-    const method = workerProto().WorkerExtras.service.StreamLogBatches;
+    const method = loadWorkerProto().WorkerExtras.service.StreamLogBatches;
     return this.listen(
       this.extras.makeServerStreamRequest(
         method.path,

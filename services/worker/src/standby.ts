@@ -1,4 +1,5 @@
 import { createLogger } from "@wharf/config";
+import { loadWorkerProto } from "@wharf/proto";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { readStandbyAssignment } from "@wharf/proto/worker-standby";
 import { preloadExecutor } from "./executor-factory.js";
@@ -23,8 +24,10 @@ export async function awaitStandbyAssignment(): Promise<void> {
 }
 
 // The modules serveWorker and startWorker import once the build is known (main.ts's static
-// imports, gRPC and the result store among them, are loaded with this file already).
+// imports, gRPC and the result store among them, are loaded with this file already), and the
+// parse of the worker's .proto its gRPC server needs.
 function preloadWorkerModules(): Promise<unknown> {
+  loadWorkerProto();
   return Promise.all([
     import("@wharf/tracing"),
     import("./provisioner-events.js"),

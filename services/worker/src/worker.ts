@@ -83,6 +83,23 @@ export async function startWorker(
     },
     { once: true },
   );
+  // The checkout starts beside the gRPC server's start, not after it: serving first still holds
+  // (the server does not wait for the clone), and a build's way to its first line no longer
+  // waits for the two one after the other. Its error is the build's, reported below.
+  const checkoutSpan = startSpan(tracer, "wharf.worker.checkout", buildSpan);
+  const checkedOut = import("./checkout.js")
+    .then(({ checkoutSource }) => checkoutSource(opts.source, buildDir))
+    .then(
+      (dir) => {
+        endSpan(checkoutSpan);
+        return dir;
+      },
+      (err: unknown) => {
+        endSpan(checkoutSpan, "checkout failed");
+        throw err;
+      },
+    );
+  checkedOut.catch(() => {});
   const rpc = serve
     ? await startWorkerRpcServer({
         store,
@@ -96,9 +113,8 @@ export async function startWorker(
     : null;
 
   const finished = (async (): Promise<BuildResult | null> => {
-    // Loaded once gRPC serves: clone, plan and engine are not on the path to a ready worker.
-    const [{ checkoutSource }, { planBuild }, { runBuild }] = await Promise.all([
-      import("./checkout.js"),
+    // Loaded once gRPC serves: plan and engine are not on the path to a ready worker.
+    const [{ planBuild }, { runBuild }] = await Promise.all([
       import("./plan-build.js"),
       import("@wharf/engine"),
     ]);
@@ -106,17 +122,7 @@ export async function startWorker(
     let setupError: string | null = null;
     let sourceDir = "";
     try {
-      const checkout = startSpan(tracer, "wharf.worker.checkout", buildSpan);
-      sourceDir = await checkoutSource(opts.source, buildDir).then(
-        (dir) => {
-          endSpan(checkout);
-          return dir;
-        },
-        (err: unknown) => {
-          endSpan(checkout, "checkout failed");
-          throw err;
-        },
-      );
+      sourceDir = await checkedOut;
       planned = await planBuild(sourceDir, opts);
       store.addSecrets(planned.plan.secrets);
       if (planned.errors.length > 0) setupError = planned.errors.join("\n");
