@@ -237,9 +237,8 @@ same run: \`git clone --depth 1\` of the same repository + \`sh -c\` of the same
 ${rows.join("\n")}
 
 Where the time goes, from the services' own histograms (mean ms over the same builds; the worker
-start runs from the claim to the local worker's ready event, or, for a Docker worker, which tells no
-events, to the first reconcile probe that found it answering, up to a poll interval late; the first
-line from the POST to wharf-api's acknowledgement of it):
+start runs from the claim to the worker's ready event, which local workers and Docker workers on the
+host network tell; the first line from the POST to wharf-api's acknowledgement of it):
 
 | path | POST → claim (queue wait) | claim → worker ready | POST → first line acknowledged |
 | --- | ---: | ---: | ---: |
@@ -254,7 +253,13 @@ as soon as one is taken, so builds one after another (as here) each find one. Th
 a worker the moment it is listed and waits for its gRPC to answer (one call waiting for the
 connection, or the list saying Running at the worker's ready event); before it did, the three
 streams' refused dials backed off (100, 200, 400 ms …) and the first line came 200–500 ms later.
-The queue costs a few ms: the POST claims the slot itself.
+The queue costs a few ms: the POST claims the slot itself. Inside a standby worker, from its
+assignment (one run of 9 builds, timestamps written by the worker): serving gRPC after ~40 ms (the
+result store opened, the server bound; the .proto parsed ahead), the clone (begun beside the
+server's start) done after ~100–150 ms, the plan ~30 ms later (mostly git's facts of the checkout:
+five git processes at once), then the step; the rest of the way is the relay (the aggregator's
+dial, the stream, wharf-api's acknowledgement). The Docker path pays a container start for the
+worker and another for the step (on the build's own bridge network).
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
