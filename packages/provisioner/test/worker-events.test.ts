@@ -125,6 +125,8 @@ it("a worker whose events cannot reach the provisioner is probed after a few sec
     );
     expect(done.startedAt).not.toBeNull();
   } finally {
+    // Its build ended, so the fixture's close leaves the worker (waiting for a Release) alone.
+    for (const w of await q.backend.list()) await q.backend.delete(w.workerId);
     await q.close();
   }
 });
