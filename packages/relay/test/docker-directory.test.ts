@@ -100,54 +100,15 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
       answered = true;
     });
     // A step container of a worker (no component label) is no worker's change.
-    const step = await run("docker", [
-      "run",
-      "-d",
-      "--network",
-      "none",
-      "--label",
-      `wharf.iver.com/instance=${instance}`,
-      "--label",
-      `${WORKER_ID_LABEL}=dw-3`,
-      BUSYBOX_IMAGE,
-      "true",
-    ]);
-    await run("docker", ["wait", step.stdout.trim()]);
+    const step = await startLabelled("dw-3", false, ["true"]);
+    await run("docker", ["wait", step]);
     expect(answered).toBe(false);
-    await run("docker", [
-      "run",
-      "-d",
-      "--network",
-      "none",
-      "--label",
-      `wharf.iver.com/instance=${instance}`,
-      "--label",
-      `${WORKER_ID_LABEL}=dw-3`,
-      "--label",
-      "wharf.iver.com/component=worker",
-      BUSYBOX_IMAGE,
-      "sleep",
-      "60",
-    ]);
+    await startLabelled("dw-3", true, ["sleep", "60"]);
     await first;
 
     // Listed, then a worker came, then the question: the engine's events since the list answer it.
     await dir.list();
-    await run("docker", [
-      "run",
-      "-d",
-      "--network",
-      "none",
-      "--label",
-      `wharf.iver.com/instance=${instance}`,
-      "--label",
-      `${WORKER_ID_LABEL}=dw-4`,
-      "--label",
-      "wharf.iver.com/component=worker",
-      BUSYBOX_IMAGE,
-      "sleep",
-      "60",
-    ]);
+    await startLabelled("dw-4", true, ["sleep", "60"]);
     await dir.changed(signal.signal);
 
     // Aborting a pending question rejects it.
@@ -158,3 +119,19 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
     await expect(pending).rejects.toThrow("stopping");
   });
 });
+
+/** A container of this run's instance carrying a worker's id; a worker's own also its component label. */
+async function startLabelled(workerId: string, worker: boolean, cmd: string[]): Promise<string> {
+  const labels = [`wharf.iver.com/instance=${instance}`, `${WORKER_ID_LABEL}=${workerId}`];
+  if (worker) labels.push("wharf.iver.com/component=worker");
+  const { stdout } = await run("docker", [
+    "run",
+    "-d",
+    "--network",
+    "none",
+    ...labels.flatMap((l) => ["--label", l]),
+    BUSYBOX_IMAGE,
+    ...cmd,
+  ]);
+  return stdout.trim();
+}
