@@ -43,14 +43,16 @@ const exited = (c: ChildProcess) =>
     c.exitCode !== null ? resolve(c.exitCode) : c.once("exit", resolve),
   );
 
-/** Processes whose environment names our data dir: the worker processes `wharf up` started. */
+/** The worker processes `wharf up` started, busy or standby (by their command and working directory). */
 async function workersAlive(): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const env = await fs.readFile(`/proc/${entry}/environ`, "utf8").catch(() => "");
-    if (env.includes(`WHARF_DATA_DIR=${dataDir}`) && env.includes("WHARF_BUILD_REF="))
-      pids.push(Number(entry));
+    // A worker process, busy or standby, of this data dir: a standby takes its build's environment
+    // on stdin, so its environ does not say; its command and working directory do.
+    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    const cwd = await fs.readlink(`/proc/${entry}/cwd`).catch(() => "");
+    if (cmdline.includes("worker\0serve") && cwd.startsWith(dataDir)) pids.push(Number(entry));
   }
   return pids;
 }
