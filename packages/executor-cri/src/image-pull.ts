@@ -2,16 +2,6 @@ import type { CriClient, PullAuth } from "./cri-client.js";
 
 export type PullPolicy = "never" | "if-not-present" | "always";
 
-/**
- * The registry host of an image reference as it is written ("127.0.0.1:5000/a/b:1" →
- * "127.0.0.1:5000"); "docker.io" for a short name ("busybox", "wharf-test/busybox:latest").
- */
-export function imageRegistryHost(image: string): string {
-  const first = image.split("/")[0] ?? "";
-  const isHost = image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
-  return isHost ? first : "docker.io";
-}
-
 /** Why an image could not be made available; the executor turns it into a `StepStartError`. */
 export class ImageUnavailableError extends Error {
   override readonly name = "ImageUnavailableError";

@@ -1,9 +1,10 @@
 import type { Logger } from "@wharf/config";
+import { imageRegistryHost, registryHost } from "@wharf/executor";
 import type Docker from "dockerode";
 import { withAppendedCert } from "./append-cert.js";
 import { abortable, type ProgressEvent, readProgress } from "./engine-progress.js";
 import type { ImageBuildSpec } from "./image-build-spec.js";
-import { buildRegistryConfig, imageRegistryHost, type RegistryAuth, registryHost } from "./registry-auth.js";
+import { buildRegistryConfig, type RegistryAuth } from "./registry-auth.js";
 import type { TaskIO } from "./task-step-process.js";
 
 /** Credentials of the registry built images are pushed to (Docker's AuthConfig). */

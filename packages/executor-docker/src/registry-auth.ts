@@ -1,3 +1,5 @@
+import { registryHost } from "@wharf/executor";
+
 /** Credentials for one registry, as the engine's API takes them (Docker's AuthConfig). */
 export interface RegistryAuth {
   serveraddress: string;
@@ -10,24 +12,6 @@ export interface RegistryAuth {
 export class RegistryConfigError extends Error {
   override readonly name = "RegistryConfigError";
   readonly permanent = true;
-}
-
-/** "https://host:5000/v1/" or "host:5000" → "host:5000"; Docker Hub's many spellings → "docker.io". */
-export function registryHost(address: string): string {
-  const host = address
-    .replace(/^[a-z]+:\/\//i, "")
-    .replace(/\/.*$/, "")
-    .toLowerCase();
-  return host === "index.docker.io" || host === "registry-1.docker.io" ? "docker.io" : host;
-}
-
-/** The registry of an image reference: its first component when that names a host, else Docker Hub. */
-export function imageRegistryHost(ref: string): string {
-  const slash = ref.indexOf("/");
-  const first = slash < 0 ? "" : ref.slice(0, slash);
-  if (first && (first.includes(".") || first.includes(":") || first === "localhost"))
-    return registryHost(first);
-  return "docker.io";
 }
 
 /**

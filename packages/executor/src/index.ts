@@ -2,6 +2,7 @@ export { APPENDED_CERT_INSTRUCTIONS, APPENDED_CERT_NAME } from "./append-cert.js
 export { ExecutorError, isPermanentError, StepStartError } from "./errors.js";
 export type { BuildSpec, Executor, StepProcess } from "./executor.js";
 export { type IgnoredField, ignoredFieldWarnings, withWarnings } from "./ignored-fields.js";
+export { imageRegistryHost, registryHost } from "./image-registry.js";
 export {
   buildLabels,
   CREATED_BY_EXECUTOR,

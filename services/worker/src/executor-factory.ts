@@ -39,7 +39,8 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
     });
   }
   if (opts.executor === "cri") {
-    const { CriExecutor, imageRegistryHost } = await import("@wharf/executor-cri");
+    const { CriExecutor } = await import("@wharf/executor-cri");
+    const { imageRegistryHost, registryHost } = await import("@wharf/executor");
     const registry = opts.registry;
     return new CriExecutor({
       endpoint: opts.cri.endpoint,
@@ -49,7 +50,7 @@ export async function createExecutor(opts: WorkerOptions, log: Logger): Promise<
       ...(registry?.username && registry.password
         ? {
             pullAuth: (image: string) =>
-              imageRegistryHost(image) === registry.serveraddress
+              imageRegistryHost(image) === registryHost(registry.serveraddress)
                 ? {
                     username: registry.username,
                     password: registry.password,
