@@ -9,6 +9,7 @@ import {
   type IgnoredField,
   ignoredFieldWarnings,
   LABEL_BUILD_REF,
+  type ProjectSecrets,
   type StepProcess,
   StepStartError,
   withWarnings,
@@ -22,7 +23,7 @@ import {
   volumeName,
 } from "./container-spec.js";
 import { ContainerStep } from "./container-step.js";
-import { HostSecretError, HostSecrets, type SecretsProject } from "./host-secrets.js";
+import { HostSecretError, HostSecrets } from "./host-secrets.js";
 import { APPEND_CERT_FIELDS, DOCKER_IGNORED_FIELDS, SECRETS_DIR_FIELDS } from "./ignored-fields.js";
 import { type ImageBuildSecrets, imageBuildSecrets } from "./image-build-secrets.js";
 import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
@@ -69,7 +70,7 @@ export interface DockerExecutorOptions {
    */
   secretsDir?: string;
   /** Who owns the project Secrets `secretName` names (WHARF_INSTANCE, WHARF_PROJECT_ID); see HostSecrets. */
-  secretsProject?: SecretsProject;
+  secretsProject?: ProjectSecrets;
   /** The certificate (PEM) `append-cert: true` adds to images (WHARF_APPEND_CERT_FILE); without it, a warning. */
   appendCertFile?: string;
   /** Budget of all step caches (`cache:`) on the engine; least recently saved ones go beyond it. Default 10 GiB. */

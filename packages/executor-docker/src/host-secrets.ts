@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { projectSecretName } from "@wharf/wharfyml";
+import { type ProjectSecrets, projectSecretName } from "@wharf/executor";
 
 /**
  * A Secret of the worker's secrets directory is missing, unreadable or lacks a key the step
@@ -12,11 +12,6 @@ export class HostSecretError extends Error {
 }
 
 /** Who owns the project Secrets a step's `secretName` names (WHARF_INSTANCE, WHARF_PROJECT_ID). */
-export interface SecretsProject {
-  instance?: string;
-  projectId?: string;
-}
-
 // A Kubernetes Secret's name (a DNS subdomain): also keeps a name from leaving the directory.
 const SECRET_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 // A Secret's key: what Kubernetes allows (no "/", so a key is one file of the Secret's directory).
@@ -32,7 +27,7 @@ const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 export class HostSecrets {
   constructor(
     readonly dir: string,
-    private readonly project: SecretsProject = {},
+    private readonly project: ProjectSecrets = {},
   ) {}
 
   /**
@@ -41,9 +36,7 @@ export class HostSecrets {
    * are known, else the name as written: every key and its value.
    */
   projectSecret(secretName: string): Promise<Record<string, string>> {
-    const { instance, projectId } = this.project;
-    const name = instance && projectId ? projectSecretName(instance, projectId, secretName) : secretName;
-    return this.read(name);
+    return this.read(projectSecretName(this.project, secretName));
   }
 
   /** Every key of the Secret `name`; throws HostSecretError when it is not there. */

@@ -1,7 +1,7 @@
 export { ContainerStep } from "./container-step.js";
 export { DockerExecutor, type DockerExecutorOptions } from "./docker-executor.js";
 export { DockerStreamDemuxer } from "./docker-stream-demuxer.js";
-export { HostSecretError, HostSecrets, type SecretsProject } from "./host-secrets.js";
+export { HostSecretError, HostSecrets } from "./host-secrets.js";
 export type { PushRegistry } from "./image-build-step.js";
 export type { PullPolicy } from "./image-policy.js";
 export type { Leftovers } from "./leftovers.js";

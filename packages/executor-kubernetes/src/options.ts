@@ -1,12 +1,11 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { type Env, envDurationMs, envOptional, envString } from "@wharf/config";
-import { DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
+import { DEFAULT_CACHE_MAX_BYTES, type ProjectSecrets } from "@wharf/executor";
 import {
   DEFAULT_CACHE_STORE_NAME,
   DEFAULT_STEP_IMAGES,
   type PodOwner,
   type PodPlacement,
-  type ProjectSecrets,
   type StepImages,
 } from "@wharf/kube-manifests";
 import { WORKER_ENV } from "@wharf/proto/worker-env";

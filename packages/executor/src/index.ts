@@ -13,6 +13,7 @@ export {
   stepLabels,
 } from "./labels.js";
 export type * from "./plan.js";
+export { type ProjectSecrets, projectSecretName } from "./project-secrets.js";
 export { MIN_MASKED_LENGTH, MIN_MASKED_LINE_LENGTH, maskableSecretValues } from "./secret-values.js";
 export {
   type CacheEntry,

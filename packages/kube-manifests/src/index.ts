@@ -52,8 +52,6 @@ export {
   DEFAULT_CLUSTER_CONFIG_MAP,
   DEFAULT_STEP_IMAGES,
   NUGET_TOKEN_SECRET,
-  type ProjectSecrets,
-  projectSecretName,
   type SecretKeyEnv,
   type SecretMount,
   type StepImages,

@@ -1,5 +1,10 @@
-import type { PlanStep } from "@wharf/executor";
-import { APPENDED_CERT_INSTRUCTIONS, APPENDED_CERT_NAME, stepScript } from "@wharf/executor";
+import type { PlanStep, ProjectSecrets } from "@wharf/executor";
+import {
+  APPENDED_CERT_INSTRUCTIONS,
+  APPENDED_CERT_NAME,
+  projectSecretName,
+  stepScript,
+} from "@wharf/executor";
 import { shellCommand, shellQuote } from "./shell-quote.js";
 
 /** Images of the tool steps; every one configurable (air-gapped clusters mirror them). */
@@ -39,16 +44,6 @@ export interface SecretKeyEnv {
   key: string;
 }
 
-/**
- * What names the project's Secrets: wharf-cmd gives a step's `secretName: x` the Secret
- * `wharf-<instance>-project-<projectId>-secretname-x` (WHARF_INSTANCE, WHARF_PROJECT_ID).
- * Without both (a build run by hand) the name is used as written.
- */
-export interface ProjectSecrets {
-  instance?: string;
-  projectId?: string;
-}
-
 /** What a step's pod runs, independent of how the pod is wired (workspace, owner, labels). */
 export interface StepRun {
   image: string;
@@ -82,12 +77,6 @@ export const NUGET_TOKEN_SECRET = { secretName: "wharf-nuget-api-token", key: "t
 /** Where a helm step's `secret` (a registry config.json) is mounted (wharf-cmd's). */
 const HELM_REGISTRY_DIR = "/etc/helm/registry";
 
-/** The Secret a step's `secretName` names (see ProjectSecrets). */
-export function projectSecretName(project: ProjectSecrets, name: string): string {
-  return project.instance && project.projectId
-    ? `wharf-${project.instance}-project-${project.projectId}-secretname-${name}`
-    : name;
-}
 export const WORKSPACE_PATH = "/workspace";
 
 const run = (image: string, shell: string, lines: string[], extra: Partial<StepRun> = {}): StepRun => ({

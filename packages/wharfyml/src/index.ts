@@ -45,5 +45,4 @@ export {
   DEFAULT_DOCKER_SECRET,
   defaultAppendCert,
   defaultDockerDestination,
-  projectSecretName,
 } from "./wharf-defaults.js";

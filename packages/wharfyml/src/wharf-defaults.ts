@@ -33,12 +33,3 @@ export function defaultDockerDestination(parts: {
 export function defaultAppendCert(hasDestination: boolean, group: string | undefined): boolean {
   return !hasDestination && (group ?? "").toLowerCase().startsWith("default");
 }
-
-/**
- * The Kubernetes Secret wharf-cmd reads a container (or docker) step's `secretName` from:
- * `wharf-<instance>-project-<projectId>-secretname-<secretName>`. `instance` is the Wharf
- * instance id (wharf-cmd's `--instance`, default "local"), `projectId` the `PROJECT_ID`.
- */
-export function projectSecretName(instance: string, projectId: string | number, secretName: string): string {
-  return `wharf-${instance}-project-${projectId}-secretname-${secretName}`;
-}

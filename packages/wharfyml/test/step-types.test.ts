@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type PlanStep, planPipeline, projectSecretName } from "../src/index.js";
+import { type PlanStep, planPipeline } from "../src/index.js";
 
 const y = (...lines: string[]) => `${lines.join("\n")}\n`;
 
@@ -247,12 +247,5 @@ describe("docker step defaults, as wharf-cmd v0.9.1 pkg/steps/docker.go", () => 
     expect(
       planDocker(`${text}      append-cert: false\n`, { ...vars, REPO_GROUP: "default" }).appendCert,
     ).toBe(false);
-  });
-});
-
-describe("projectSecretName", () => {
-  // wharf-cmd v0.9.1 pkg/steps/container.go:113-117: "wharf-%s-project-%d-secretname-%s".
-  it("names a step's secretName Secret as wharf-cmd does", () => {
-    expect(projectSecretName("local", 12, "db")).toBe("wharf-local-project-12-secretname-db");
   });
 });
