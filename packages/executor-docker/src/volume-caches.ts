@@ -11,7 +11,7 @@ import {
   generationMs,
   newGeneration,
   type PlanStep,
-  restoreKeys,
+  restoreNewest,
   type StepCaches,
   selectEvictions,
 } from "@wharf/executor";
@@ -54,26 +54,24 @@ export class VolumeCaches implements StepCaches {
   ) {}
 
   async restore(build: ScopedBuild, step: PlanStep): Promise<CacheRestore> {
-    const paths = cachePaths(step);
-    for (const { key, branch } of restoreKeys(build.cache, paths)) {
-      const ready = (await this.readyMarks({ [WHARF_LABELS.cacheKey]: key })).sort((a, b) =>
-        b.generation.localeCompare(a.generation),
-      );
-      for (const mark of ready) {
+    return restoreNewest(
+      build.cache,
+      cachePaths(step),
+      (key) => this.readyMarks({ [WHARF_LABELS.cacheKey]: key }),
+      async (_key, mark) => {
         const helper = await this.pin(build, mark.generation);
-        if (!helper) continue;
+        if (!helper) return null;
         try {
           const tar = await helper.getArchive({ path: `${CACHE_MOUNT}/.` });
           await this.docker
             .getContainer(helperContainerName(build.buildRef))
             .putArchive(tar, { path: this.workspacePath });
-          return { hit: true, branch, bytes: mark.bytes };
+          return mark.bytes;
         } finally {
           await helper.remove({ force: true }).catch(() => {});
         }
-      }
-    }
-    return { hit: false };
+      },
+    );
   }
 
   async save(build: ScopedBuild, step: PlanStep): Promise<CacheSave> {

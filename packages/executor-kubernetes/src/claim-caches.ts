@@ -19,6 +19,7 @@ import {
   newGeneration,
   type PlanStep,
   restoreKeys,
+  restoreNewest,
   type StepCaches,
   selectEvictions,
 } from "@wharf/executor";
@@ -75,22 +76,22 @@ export class ClaimCaches implements StepCaches {
 
   async restore(build: ScopedBuild, step: PlanStep): Promise<CacheRestore> {
     const paths = cachePaths(step);
-    const keys = restoreKeys(build.cache, paths);
     const store = await this.storePod();
+    // Both keys' generations in one listing (one exec into the store pod, not one a key).
     const listed = await this.list(
       store,
-      keys.map((k) => k.key),
+      restoreKeys(build.cache, paths).map((k) => k.key),
     );
-    for (const { key, branch } of keys) {
-      const newestFirst = listed.generations
-        .filter((g) => g.key === key)
-        .sort((a, b) => b.generation.localeCompare(a.generation));
-      for (const g of newestFirst) {
-        const restored = await this.withSpool(async (file) => {
+    return restoreNewest(
+      build.cache,
+      paths,
+      async (key) => listed.generations.filter((g) => g.key === key),
+      (key, g) =>
+        this.withSpool(async (file) => {
           try {
             await this.execToFile(store, readCacheCommand(key, g.generation, Date.now()), file);
           } catch (err) {
-            if (err instanceof PodExecError && err.exitCode === CACHE_GENERATION_GONE) return false;
+            if (err instanceof PodExecError && err.exitCode === CACHE_GENERATION_GONE) return null;
             throw err;
           }
           const { size } = await fs.stat(file);
@@ -99,12 +100,9 @@ export class ClaimCaches implements StepCaches {
             unpackIntoWorkspaceCommand(paths, size, randomBytes(6).toString("hex")),
             file,
           );
-          return true;
-        });
-        if (restored) return { hit: true, branch, bytes: g.bytes };
-      }
-    }
-    return { hit: false };
+          return g.bytes;
+        }),
+    );
   }
 
   async save(build: ScopedBuild, step: PlanStep): Promise<CacheSave> {

@@ -13,7 +13,7 @@ import {
   cachePaths,
   newGeneration,
   type PlanStep,
-  restoreKeys,
+  restoreNewest,
   type StepCaches,
   selectEvictions,
 } from "@wharf/executor";
@@ -50,13 +50,12 @@ export class LocalCaches implements StepCaches {
 
   async restore(build: ScopedBuild, step: PlanStep): Promise<CacheRestore> {
     const paths = cachePaths(step);
-    for (const { key, branch } of restoreKeys(build.cache, paths)) {
-      for (const generation of (await this.generations(key)).reverse()) {
-        const bytes = await this.restoreGeneration(path.join(this.root, key, generation), paths, build);
-        if (bytes !== null) return { hit: true, branch, bytes };
-      }
-    }
-    return { hit: false };
+    return restoreNewest(
+      build.cache,
+      paths,
+      async (key) => (await this.generations(key)).map((generation) => ({ generation })),
+      (key, { generation }) => this.restoreGeneration(path.join(this.root, key, generation), paths, build),
+    );
   }
 
   async save(build: ScopedBuild, step: PlanStep): Promise<CacheSave> {

@@ -26,6 +26,7 @@ export {
   generationMs,
   newGeneration,
   restoreKeys,
+  restoreNewest,
   type StepCaches,
   selectEvictions,
 } from "./step-cache.js";

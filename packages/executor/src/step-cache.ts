@@ -65,6 +65,31 @@ export function restoreKeys(scope: CacheScope, paths: readonly string[]): { key:
 }
 
 /**
+ * What every backend's restore does around its own way of copying a generation: the first key
+ * of `restoreKeys` (the branch's, then the fallback branch's) with a generation still there,
+ * newest first. `generationsOf` lists a key's published generations (any order); `restoreOne`
+ * copies one into the workspace and answers the bytes restored, or null when it went meanwhile
+ * (evicted by another build's save): then the next older one is tried.
+ */
+export async function restoreNewest<G extends { generation: string }>(
+  scope: CacheScope,
+  paths: readonly string[],
+  generationsOf: (key: string) => Promise<readonly G[]>,
+  restoreOne: (key: string, generation: G) => Promise<number | null>,
+): Promise<CacheRestore> {
+  for (const { key, branch } of restoreKeys(scope, paths)) {
+    const newestFirst = [...(await generationsOf(key))].sort((a, b) =>
+      b.generation.localeCompare(a.generation),
+    );
+    for (const g of newestFirst) {
+      const bytes = await restoreOne(key, g);
+      if (bytes !== null) return { hit: true, branch, bytes };
+    }
+  }
+  return { hit: false };
+}
+
+/**
  * A new generation name: milliseconds since the epoch, zero-padded so names sort by age, and
  * random bytes so two saves in the same millisecond differ.
  */
