@@ -9,6 +9,7 @@ import { DockerExecutor } from "@wharf/executor-docker";
 import {
   BUSYBOX_IMAGE,
   canStartRegistry,
+  engineIsPodman,
   requireDockerOrSkip,
   startRegistry,
   type TestRegistry,
@@ -18,9 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // `no-cache` and `pull` of `docker` steps, on the engine: what each changes in the image built.
 const run = promisify(execFile);
 const hasDocker = await requireDockerOrSkip();
-const isPodman =
-  hasDocker &&
-  (await run("docker", ["version", "-f", "{{json .Server.Components}}"])).stdout.includes("Podman");
+const isPodman = hasDocker && (await engineIsPodman());
 const executor = new DockerExecutor({ networkMode: "none" });
 
 const imageStep = (id: number, destination: string, spec: Partial<DockerSpec> = {}): PlanStep => ({

@@ -9,7 +9,6 @@ const run = promisify(execFile);
 /** Image every Docker test uses: busybox built locally, since no registry is reachable. */
 export const BUSYBOX_IMAGE = "wharf-test/busybox:latest";
 
-/** True when a Docker (or Podman) engine answers on the default socket. */
 /**
  * The engine's API socket the tests use: DOCKER_HOST's when it is a unix socket (e.g. a
  * Podman service's), else Docker's default. The docker CLI in these helpers follows it too.
@@ -19,6 +18,7 @@ export function dockerSocketPath(): string {
   return host.startsWith("unix://") ? host.slice("unix://".length) : "/var/run/docker.sock";
 }
 
+/** True when a Docker (or Podman) engine answers on the default socket. */
 export async function dockerAvailable(): Promise<boolean> {
   try {
     await run("docker", ["version", "--format", "{{.Server.Version}}"], { timeout: 10_000 });
@@ -26,6 +26,14 @@ export async function dockerAvailable(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** True when the engine answering is Podman's Docker API (it differs in what some tests need). */
+export async function engineIsPodman(): Promise<boolean> {
+  const { stdout } = await run("docker", ["version", "-f", "{{json .Server.Components}}"], {
+    timeout: 10_000,
+  });
+  return stdout.includes("Podman");
 }
 
 /**

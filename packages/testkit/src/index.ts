@@ -5,6 +5,7 @@ export {
   containersWithLabel,
   dockerAvailable,
   dockerSocketPath,
+  engineIsPodman,
   ensureBusyboxImage,
   requireDockerOrSkip,
 } from "./docker.js";

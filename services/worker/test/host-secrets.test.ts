@@ -7,6 +7,7 @@ import { createLogger } from "@wharf/config";
 import {
   BUSYBOX_IMAGE,
   canStartRegistry,
+  engineIsPodman,
   requireDockerOrSkip,
   startRegistry,
   type TestRegistry,
@@ -30,9 +31,7 @@ const CERT =
   "-----BEGIN CERTIFICATE-----\nMIIBwharfTestRootCertificateForAppendCert0123456789\n-----END CERTIFICATE-----\n";
 const hasDocker = await requireDockerOrSkip();
 // Podman's Docker API pushes only over TLS unless registries.conf marks the registry insecure.
-const isPodman =
-  hasDocker &&
-  (await run("docker", ["version", "-f", "{{json .Server.Components}}"])).stdout.includes("Podman");
+const isPodman = hasDocker && (await engineIsPodman());
 const canRun = hasDocker && !isPodman && canStartRegistry({ auth: true });
 
 describe.skipIf(!canRun)("the docker executor's secrets directory and append-cert", () => {

@@ -7,6 +7,7 @@ import { createLogger } from "@wharf/config";
 import {
   BUSYBOX_IMAGE,
   canStartRegistry,
+  engineIsPodman,
   requireDockerOrSkip,
   startRegistry,
   type TestRegistry,
@@ -21,11 +22,7 @@ const USER = "wharf-ci";
 const PASSWORD = "mk-registry-password-4d1e";
 const hasDocker = await requireDockerOrSkip();
 // Podman's Docker API pushes only over TLS unless registries.conf marks the registry insecure.
-const isPodman =
-  hasDocker &&
-  (await run("docker", ["version", "-f", "{{.Server.Version}} {{json .Server.Components}}"])).stdout.includes(
-    "Podman",
-  );
+const isPodman = hasDocker && (await engineIsPodman());
 const canRun = hasDocker && !isPodman && canStartRegistry({ auth: true });
 
 describe.skipIf(!canRun)("docker steps push to the worker's registry (WHARF_REGISTRY_*)", () => {
