@@ -26,9 +26,8 @@ const SETTLE_MS = 10_000;
 export function keepStepTable(
   ctx: RelayContext,
   store: BuildRecordStore | undefined,
-  buildRef: string,
 ): { settled(): Promise<void> } {
-  const done = store ? new StepTableRelay(ctx, store, buildRef).run() : Promise.resolve();
+  const done = store ? new StepTableRelay(ctx, store).run() : Promise.resolve();
   return {
     settled: () => Promise.race([done, sleep(SETTLE_MS, undefined, { signal: ctx.signal })]).catch(() => {}),
   };
@@ -60,7 +59,6 @@ export class StepTableRelay {
   constructor(
     private readonly ctx: RelayContext,
     private readonly store: BuildRecordStore,
-    private readonly buildRef: string,
   ) {}
 
   async run(): Promise<void> {
@@ -122,7 +120,7 @@ export class StepTableRelay {
     const { ctx } = this;
     const build = this.times.get(0);
     const record: BuildRecord = {
-      buildRef: this.buildRef,
+      buildId: ctx.buildId,
       workerId: ctx.workerId,
       status: build?.status ?? statusWord(summary.status),
       finished: summary.finished,
