@@ -87,7 +87,7 @@ it("opens the build list only to the token, and keeps it as a cookie for the lis
   const builds = {
     recent: async () => [
       {
-        buildRef: BUILD_REF,
+        buildId: Number(BUILD_REF),
         status: "RUNNING" as const,
         finished: false,
         message: "",
