@@ -1,9 +1,9 @@
 import type { Database } from "@wharf/db";
-import type { WorkerStatus } from "@wharf/proto";
+import type { StepStatusCode } from "@wharf/proto";
 import { type BuildId, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 
-/** A step or build status as the worker names it (`wharf.worker.v1` WorkerStatus, without UNSPECIFIED). */
-export type StatusWord = Exclude<keyof typeof WorkerStatus, "UNSPECIFIED">;
+/** A step or build status as the worker names it (`wharf.worker.v1` StepStatusCode, without UNSPECIFIED). */
+export type StatusWord = Exclude<keyof typeof StepStatusCode, "UNSPECIFIED">;
 
 /** One row of a build's step table; times are epoch ms, null until the step got there. */
 export interface StepRecord {

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { NO_EXIT_CODE, type WireBuildSummary, type WireStatusEvent, WorkerStatus } from "@wharf/proto";
+import { NO_EXIT_CODE, StepStatusCode, type WireBuildSummary, type WireStatusEvent } from "@wharf/proto";
 import { timestampToDate } from "@wharf/worker-rpc";
 import type { BuildRecord, BuildRecordStore, StatusWord, StepRecord } from "./build-record-store.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
 
 const wordByNumber = new Map<number, StatusWord>(
-  (Object.entries(WorkerStatus) as [string, number][])
+  (Object.entries(StepStatusCode) as [string, number][])
     .filter(([name]) => name !== "UNSPECIFIED")
     .map(([name, n]) => [n, name as StatusWord]),
 );
