@@ -1,4 +1,5 @@
 import { BuildIdError, checkBuildId, formatBuildId, isBuildId, parseBuildId } from "@wharf/proto/build-id";
+import { wharfApiRoute } from "@wharf/proto/wharf-api";
 import { describe, expect, it } from "vitest";
 
 // The build id's one parser (@wharf/proto/build-id), used wherever one comes in as text: the
@@ -70,5 +71,14 @@ describe("checkBuildId", () => {
   it("isBuildId tells the same numbers apart", () => {
     expect([1, 42, Number.MAX_SAFE_INTEGER].every(isBuildId)).toBe(true);
     expect([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "1"].some(isBuildId)).toBe(false);
+  });
+});
+
+describe("wharfApiRoute", () => {
+  it("matches a wharf-api path only for a build id parseBuildId takes", () => {
+    expect(wharfApiRoute("buildStatus", "/api/build/42/status")).toEqual({ buildId: 42 });
+    expect(wharfApiRoute("artifact", "/api/build/42/artifact/0")).toEqual({ buildId: 42, artifactId: 0 });
+    for (const id of ["0", "007", "99999999999999999999"])
+      expect(wharfApiRoute("buildStatus", `/api/build/${id}/status`), id).toBeUndefined();
   });
 });
