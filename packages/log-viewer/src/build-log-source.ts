@@ -48,7 +48,7 @@ export class BuildNotFoundError extends Error {
     readonly buildId: BuildId,
     options?: { cause?: unknown },
   ) {
-    super(`build ${buildId} is not known`, options);
+    super(`build "${buildId}" is not known`, options);
   }
 }
 
