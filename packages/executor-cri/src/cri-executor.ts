@@ -121,7 +121,7 @@ export class CriExecutor implements Executor {
     // A retried setup (same build ref) starts from nothing rather than meeting the old sandbox.
     await this.destroyBuild(build);
     const dirs = buildDirs(this.workRoot, build.buildRef);
-    await copyWorkspace(build.sourceDir, dirs.workspace);
+    await copyWorkspace(build.sourceDir, dirs.workspace, { move: build.sourceDisposable === true });
     await fs.mkdir(dirs.logs, { recursive: true });
     const sandbox = sandboxConfig(build, {
       network: this.network,

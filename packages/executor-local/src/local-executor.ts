@@ -103,7 +103,7 @@ export class LocalExecutor implements Executor {
   }
 
   async setupBuild(build: BuildSpec): Promise<void> {
-    await copyWorkspace(build.sourceDir, this.workspaceOf(build));
+    await copyWorkspace(build.sourceDir, this.workspaceOf(build), { move: build.sourceDisposable === true });
   }
 
   async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {

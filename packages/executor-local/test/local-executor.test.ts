@@ -174,4 +174,26 @@ describe("local executor specifics", () => {
     await expect(executor.setupBuild(build)).rejects.toThrow(/cannot be read/);
     await executor.destroyBuild(build);
   });
+
+  it("moves a disposable source into the workspace and copies any other", async () => {
+    const files = { "a.txt": "a", ".git/HEAD": "ref: refs/heads/main\n", "run.sh": "+x echo hi" };
+    const given = await makeBuild(files);
+    const disposable = await makeBuild(files, { sourceDisposable: true });
+    try {
+      for (const build of [given, disposable]) {
+        await executor.setupBuild(build);
+        const ws = executor.workspaceOf(build);
+        expect(await fs.readFile(path.join(ws, ".git/HEAD"), "utf8")).toBe("ref: refs/heads/main\n");
+        expect((await fs.stat(path.join(ws, "run.sh"))).mode & 0o777).toBe(0o755);
+      }
+      // A developer's directory stays as it was; the worker's own clone is moved, not copied.
+      expect(await fs.readFile(path.join(given.sourceDir, "a.txt"), "utf8")).toBe("a");
+      await expect(fs.stat(disposable.sourceDir)).rejects.toThrow(/ENOENT/);
+    } finally {
+      for (const build of [given, disposable]) {
+        await executor.destroyBuild(build);
+        await removeSource(build);
+      }
+    }
+  });
 });

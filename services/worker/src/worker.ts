@@ -141,6 +141,8 @@ export async function startWorker(
     const build: BuildSpec = {
       buildRef: opts.buildRef,
       sourceDir,
+      // The worker's own clone: the local and CRI executors move it into place rather than copy it.
+      sourceDisposable: opts.source.kind === "git",
       labels: { [WHARF_LABELS.buildRef]: opts.buildRef, [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
       ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
