@@ -164,8 +164,14 @@ export class DockerExecutor implements Executor {
   async setupBuild(build: BuildSpec): Promise<void> {
     // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
-    if (this.networkMode === BUILD_NETWORK) await this.createNetwork(build);
-    await this.workspace.create(build);
+    // The network and the workspace need nothing of each other: made at once, one engine
+    // round of calls (the network's bridge set-up alone ~50–100 ms here) off the first step's way.
+    // Both are awaited before a failure is told, so the destroyBuild that follows finds all.
+    const made = await Promise.allSettled([
+      this.networkMode === BUILD_NETWORK ? this.createNetwork(build) : undefined,
+      this.workspace.create(build),
+    ]);
+    for (const m of made) if (m.status === "rejected") throw m.reason;
   }
 
   async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {
