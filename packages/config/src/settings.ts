@@ -49,6 +49,9 @@ type Value<V, O> = O extends { default: unknown } ? V : O extends { required: tr
 /** Turns one set value into its type; throws ConfigError naming the variable. */
 type Parse<V> = (text: string, name: string) => V;
 
+/** A declared default as the doc shows it: code, or "none" for an empty list. */
+const literal = (text: string) => (text === "" ? "none" : `\`${text}\``);
+
 function declare<V, O extends Common & { default?: V }>(
   env: string,
   type: string,
@@ -60,7 +63,7 @@ function declare<V, O extends Common & { default?: V }>(
   const required = o.required === true;
   const defaultText =
     o.defaultDoc ??
-    (o.default === undefined ? (required ? "required" : "unset") : secret ? "set" : show(o.default));
+    (o.default === undefined ? (required ? "required" : "unset") : secret ? "set" : literal(show(o.default)));
   return {
     env,
     type,
@@ -86,8 +89,6 @@ function declare<V, O extends Common & { default?: V }>(
     },
   };
 }
-
-const quoted = (text: string) => `"${text}"`;
 
 function parseInteger(min: number | undefined, max: number | undefined): Parse<number> {
   return (text, name) => {
@@ -186,7 +187,7 @@ const parseCommand: Parse<string[]> = (text, name) => {
 /** The kinds of setting; each builder's result type follows from its options (see `Value`). */
 export const setting = {
   text: <const O extends Common & { default?: string }>(env: string, o: O) =>
-    declare<string, O>(env, "text", o, (t) => t, quoted),
+    declare<string, O>(env, "text", o, (t) => t),
 
   int: <const O extends Common & { default?: number; min?: number; max?: number }>(env: string, o: O) =>
     declare<number, O>(env, intType(o.min, o.max), o, parseInteger(o.min, o.max)),
@@ -273,7 +274,15 @@ export function passOn(settings: readonly Setting<unknown>[], env: Env): Record<
   return out;
 }
 
-const cell = (text: string) => text.replaceAll("|", "\\|").replaceAll("\n", " ");
+/** A table cell: pipes escaped, and outside `code` "<" too, which markdown would take for an HTML tag. */
+function cell(text: string): string {
+  return text
+    .replaceAll("|", "\\|")
+    .replaceAll("\n", " ")
+    .split("`")
+    .map((part, i) => (i % 2 === 0 ? part.replaceAll("<", "\\<") : part))
+    .join("`");
+}
 
 /** A markdown table of a declaration: variable, type, default, what (docs/settings.md). */
 export function renderSettingsTable(settings: Settings): string {

@@ -130,21 +130,26 @@ describe("renderSettingsTable", () => {
       port: SETTINGS.port,
       timeout: SETTINGS.timeout,
       backend: SETTINGS.backend,
+      binds: SETTINGS.binds,
       url: SETTINGS.url,
       token: SETTINGS.token,
       key: setting.text("T_KEY", { secret: true, default: "hunter2", doc: "a key" }),
-      grace: setting.duration("T_SHUTDOWN", { defaultDoc: "the grace + 5s", doc: "shutdown" }),
+      grace: setting.duration("T_SHUTDOWN", {
+        defaultDoc: "<T_GRACE> + 5s",
+        doc: "where `<dir>/<key>` <is>",
+      }),
     });
     expect(table.split("\n")).toEqual([
       "| variable | type | default | what |",
       "| --- | --- | --- | --- |",
-      "| `T_PORT` | integer 0–65535 | 5009 | port |",
-      "| `T_TIMEOUT` | duration > 0 | 1h | timeout |",
-      "| `T_BACKEND` | local \\| docker \\| kubernetes | local | backend |",
+      "| `T_PORT` | integer 0–65535 | `5009` | port |",
+      "| `T_TIMEOUT` | duration > 0 | `1h` | timeout |",
+      "| `T_BACKEND` | local \\| docker \\| kubernetes | `local` | backend |",
+      "| `T_BINDS` | a,b,… | none | binds |",
       "| `T_URL` | text | required | wharf-api's HTTP address |",
       "| `T_TOKEN` | text, secret | unset | bearer token |",
       "| `T_KEY` | text, secret | set | a key |",
-      "| `T_SHUTDOWN` | duration | the grace + 5s | shutdown |",
+      "| `T_SHUTDOWN` | duration | \\<T_GRACE> + 5s | where `<dir>/<key>` \\<is> |",
     ]);
   });
 

@@ -29,3 +29,12 @@ export const DEV_STACK_SETTINGS = {
     doc: "port of the aggregator",
   }),
 };
+
+/** `wharf build`'s: the dev sink of a running `wharf up` (else it starts a stack of its own there). */
+export const DEV_BUILD_SETTINGS = {
+  sinkUrl: setting.text("WHARF_API_URL", {
+    default: "http://127.0.0.1:5001",
+    doc: "the dev sink (wharf-api's stand-in) of a running `wharf up` (`--sink`)",
+  }),
+  dataDir: DEV_STACK_SETTINGS.dataDir,
+};
