@@ -96,7 +96,7 @@ function parseInteger(min: number | undefined, max: number | undefined): Parse<n
     if (!Number.isInteger(n)) throw new ConfigError(`${name} must be an integer, got "${text}"`);
     if (min !== undefined && max !== undefined && (n < min || n > max))
       throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
-    if (min === 0 && n < 0) throw new ConfigError(`${name} must not be negative, got ${n}`);
+    if (min === 0 && n < 0) throw new ConfigError(`${name} must be 0 or more, got ${n}`);
     if (min !== undefined && n < min) throw new ConfigError(`${name} must be at least ${min}, got ${n}`);
     if (max !== undefined && n > max) throw new ConfigError(`${name} must be at most ${max}, got ${n}`);
     return n;

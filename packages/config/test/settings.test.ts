@@ -85,7 +85,7 @@ describe("readSettings", () => {
     [{ T_PORT: "80.5" }, 'T_PORT must be an integer, got "80.5"'],
     [{ T_PORT: "70000" }, "T_PORT must be between 0 and 65535, got 70000"],
     [{ T_WORKERS: "0" }, "T_WORKERS must be at least 1, got 0"],
-    [{ T_BUDGET: "-1" }, "T_BUDGET must not be negative, got -1"],
+    [{ T_BUDGET: "-1" }, "T_BUDGET must be 0 or more, got -1"],
     [{ T_GRACE: "soon" }, /^T_GRACE: invalid duration "soon"/],
     [{ T_TIMEOUT: "0" }, "T_TIMEOUT must be longer than 0"],
     [{ T_BACKEND: "k8s" }, 'T_BACKEND must be local, docker or kubernetes, got "k8s"'],
