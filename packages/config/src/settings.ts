@@ -82,8 +82,7 @@ function declare<V, O extends Common & { default?: V }>(
         return parse(text, env) as Value<V, O>;
       } catch (err) {
         // A parser's message may quote the value; a secret's must not, nor its cause.
-        if (secret && err instanceof ConfigError)
-          throw new ConfigError(`${env} must be ${type} (its value is a secret, not shown)`);
+        if (secret) throw new ConfigError(`${env} must be ${type} (its value is a secret, not shown)`);
         throw err;
       }
     },

@@ -25,6 +25,14 @@ const SETTINGS = {
     doc: "resources",
   }),
   pin: setting.int("T_PIN", { secret: true, min: 1000, doc: "a secret number" }),
+  key: setting.parsed(
+    "T_PKEY",
+    "PEM key",
+    (text) => {
+      throw new TypeError(`cannot parse ${text}`);
+    },
+    { secret: true, doc: "a key" },
+  ),
   password: setting.json<string[]>("T_PASSWORDS", {
     secret: true,
     what: "a JSON array",
@@ -106,6 +114,7 @@ describe("readSettings", () => {
       { T_PIN: "12" },
       { T_PIN: "s3cr3t-pin" },
       { T_PASSWORDS: '{"s3cr3t": 1}' },
+      { T_PKEY: "s3cr3t-key" },
     ];
     for (const env of envs) {
       let error: unknown;
