@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, type Env, envString } from "@wharf/config";
+import { ConfigError, type Env } from "@wharf/config/env";
+import { readSettings, setting } from "@wharf/config/settings";
 
 /**
  * The CRI executor's settings that a worker reads from its environment, without loading gRPC
@@ -11,13 +12,6 @@ import { ConfigError, type Env, envString } from "@wharf/config";
 /** Where containerd serves the CRI on a stock install; CRI-O's is `unix:///var/run/crio/crio.sock`. */
 export const DEFAULT_CRI_ENDPOINT = "unix:///run/containerd/containerd.sock";
 
-/** The worker's environment names of these settings. */
-export const CRI_ENV = {
-  endpoint: "WHARF_CRI_ENDPOINT",
-  network: "WHARF_CRI_NETWORK",
-  workRoot: "WHARF_CRI_WORK_ROOT",
-} as const;
-
 /** The work root's directory under the temp dir when WHARF_CRI_WORK_ROOT is unset. */
 export const CRI_WORK_ROOT_NAME = "wharf-cri-builds";
 
@@ -27,7 +21,7 @@ export const CRI_WORK_ROOT_NAME = "wharf-cri-builds";
  * each other on localhost); "host" is the node's network, explicit opt-in only.
  */
 export type CriNetwork = "pod" | "host";
-export const CRI_NETWORKS: readonly CriNetwork[] = ["pod", "host"];
+export const CRI_NETWORKS = ["pod", "host"] as const satisfies readonly CriNetwork[];
 
 /**
  * The socket path of a `unix://` endpoint (what a worker container needs mounted), or
@@ -46,28 +40,37 @@ export interface CriSettings {
 
 /**
  * The cri executor's settings, read by the worker (WHARF_EXECUTOR=cri, `--backend cri`) and
- * `wharf janitor --cri`:
- * - WHARF_CRI_ENDPOINT: the runtime's CRI socket; default DEFAULT_CRI_ENDPOINT, containerd's
- *   `unix:///run/containerd/containerd.sock` (CRI-O: `unix:///var/run/crio/crio.sock`).
- * - WHARF_CRI_NETWORK: `pod` (the default), a network namespace of the build's own as the
- *   runtime's CNI configuration makes it; `host`, the host's network, explicit opt-in only.
- * - WHARF_CRI_WORK_ROOT: the host directory of each build's workspace and of the runtime's log
- *   files (the runtime bind-mounts and writes there, so it is a path of the runtime's host, the
- *   same in a worker container); default `$TMPDIR/wharf-cri-builds`. Shared by the workers of a
- *   host: a worker's first build removes what a killed one left there and in the runtime.
+ * `wharf janitor --cri`; the provisioner passes them on to its local and docker workers.
  */
+export const CRI_SETTINGS = {
+  endpoint: setting.text("WHARF_CRI_ENDPOINT", {
+    default: DEFAULT_CRI_ENDPOINT,
+    doc: "the runtime's CRI socket (CRI-O: unix:///var/run/crio/crio.sock)",
+  }),
+  network: setting.oneOf("WHARF_CRI_NETWORK", CRI_NETWORKS, {
+    default: "pod",
+    doc: "a build sandbox's network: pod, a network namespace of its own as the runtime's CNI configuration makes it; host, the host's (explicit opt-in only)",
+  }),
+  workRoot: setting.text("WHARF_CRI_WORK_ROOT", {
+    defaultDoc: `$TMPDIR/${CRI_WORK_ROOT_NAME}`,
+    doc: "absolute host directory of each build's workspace and the runtime's log files (the runtime mounts and writes there, so a path of its host, the same in a worker container); shared by the workers of a host, a worker's first build removes what a killed one left",
+  }),
+};
+
+/** The worker's environment names of these settings. */
+export const CRI_ENV = {
+  endpoint: CRI_SETTINGS.endpoint.env,
+  network: CRI_SETTINGS.network.env,
+  workRoot: CRI_SETTINGS.workRoot.env,
+} as const;
+
+/** The cri executor's settings, for a worker on the runtime's host. */
 export function compileCriSettings(env: Env): CriSettings {
-  const network = envString(env, CRI_ENV.network, "pod");
-  if (!(CRI_NETWORKS as readonly string[]).includes(network))
-    throw new ConfigError(`${CRI_ENV.network} must be ${CRI_NETWORKS.join(" or ")}, got "${network}"`);
-  const workRoot = envString(env, CRI_ENV.workRoot, path.join(os.tmpdir(), CRI_WORK_ROOT_NAME));
+  const s = readSettings(CRI_SETTINGS, env);
+  const workRoot = s.workRoot ?? path.join(os.tmpdir(), CRI_WORK_ROOT_NAME);
   if (!path.isAbsolute(workRoot))
     throw new ConfigError(
       `${CRI_ENV.workRoot} must be an absolute path of the runtime's host, got "${workRoot}"`,
     );
-  return {
-    endpoint: envString(env, CRI_ENV.endpoint, DEFAULT_CRI_ENDPOINT),
-    network: network as CriNetwork,
-    workRoot,
-  };
+  return { endpoint: s.endpoint, network: s.network, workRoot };
 }

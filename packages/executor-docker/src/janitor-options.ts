@@ -1,4 +1,5 @@
-import { ConfigError, type Env, envBool, envDurationMs, envOptional, parseDurationMs } from "@wharf/config";
+import { ConfigError, type Env, parseDurationMs } from "@wharf/config/env";
+import { readSettings, setting } from "@wharf/config/settings";
 
 /** What `wharf janitor` is asked for on its command line; each falls back to its WHARF_JANITOR_* setting. */
 export interface JanitorFlags {
@@ -37,27 +38,58 @@ export interface JanitorOptions {
 
 export const JANITOR_DEFAULTS = { minAgeMs: 3_600_000, lockStaleMs: 1_800_000 } as const;
 
+/** `wharf janitor`'s settings, and the provisioner's scheduled janitor's (WHARF_JANITOR_INTERVAL). */
+export const JANITOR_SETTINGS = {
+  minAge: setting.duration("WHARF_JANITOR_MIN_AGE", {
+    default: JANITOR_DEFAULTS.minAgeMs,
+    doc: "a dead worker's objects go once it has been gone this long (`--min-age`)",
+  }),
+  images: setting.bool("WHARF_JANITOR_IMAGES", {
+    default: false,
+    doc: "also remove dangling images not labelled `keep` (`--images`)",
+  }),
+  buildCacheBudget: setting.parsed(
+    "WHARF_JANITOR_BUILD_CACHE_BUDGET",
+    "size",
+    (text, name) => {
+      try {
+        return parseBytes(text);
+      } catch (err) {
+        throw new ConfigError(`${name}: ${(err as Error).message}`, { cause: err });
+      }
+    },
+    {
+      defaultDoc: "unset: leave it",
+      doc: "trim the engine's build cache down to this size, e.g. 10GB (`--build-cache-budget`)",
+    },
+  ),
+  labels: setting.list("WHARF_JANITOR_LABELS", {
+    doc: "k=v,k2=v2: only objects carrying every one of these labels too (`--label`); liveness still sees every container",
+  }),
+  lockStale: setting.duration("WHARF_JANITOR_LOCK_STALE", {
+    default: JANITOR_DEFAULTS.lockStaleMs,
+    doc: "a lock older than this was left by a janitor that died",
+  }),
+};
+
 /** The one place the janitor's settings are read: flags first, then WHARF_JANITOR_*, then the defaults. */
 export function compileJanitorOptions(flags: JanitorFlags, env: Env): JanitorOptions {
-  const minAge = flags.minAge ?? envOptional(env, "WHARF_JANITOR_MIN_AGE");
-  const budget = flags.buildCacheBudget ?? envOptional(env, "WHARF_JANITOR_BUILD_CACHE_BUDGET");
-  const images = flags.images ?? envBool(env, "WHARF_JANITOR_IMAGES", false);
+  const s = readSettings(JANITOR_SETTINGS, env);
+  const budget =
+    flags.buildCacheBudget === undefined ? s.buildCacheBudget : parseBytes(flags.buildCacheBudget);
   const labels: Record<string, string> = {};
-  const envLabels = envOptional(env, "WHARF_JANITOR_LABELS")
-    ?.split(",")
-    .map((l) => l.trim());
-  for (const l of flags.label ?? envLabels ?? []) {
+  for (const l of flags.label ?? s.labels ?? []) {
     const eq = l.indexOf("=");
     if (eq <= 0) throw new ConfigError(`a janitor label is key=value, got "${l}"`);
     labels[l.slice(0, eq)] = l.slice(eq + 1);
   }
   return {
     dryRun: flags.dryRun ?? false,
-    minAgeMs: minAge === undefined ? JANITOR_DEFAULTS.minAgeMs : parseDurationMs(minAge),
-    images,
-    ...(budget === undefined ? {} : { buildCacheBudget: parseBytes(budget) }),
+    minAgeMs: flags.minAge === undefined ? s.minAge : parseDurationMs(flags.minAge),
+    images: flags.images ?? s.images,
+    ...(budget === undefined ? {} : { buildCacheBudget: budget }),
     labels,
-    lockStaleMs: envDurationMs(env, "WHARF_JANITOR_LOCK_STALE", JANITOR_DEFAULTS.lockStaleMs),
+    lockStaleMs: s.lockStale,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./settings.js";
 
 /** How the executor calls the Kubernetes API: a timeout per request, and retries of idempotent calls. */
 export interface ApiCallPolicy {
@@ -19,7 +20,7 @@ export interface ApiCallPolicy {
 }
 
 export const DEFAULT_API_CALL_POLICY: ApiCallPolicy = {
-  requestTimeoutMs: 30_000,
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   attempts: 6,
   backoffMs: 200,
   maxBackoffMs: 5_000,

@@ -1,5 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import { type Env, envDurationMs, envOptional, envString } from "@wharf/config";
+import type { Env } from "@wharf/config/env";
+import { readSettings } from "@wharf/config/settings";
 import { DEFAULT_CACHE_MAX_BYTES, type ProjectSecrets } from "@wharf/executor";
 import {
   DEFAULT_CACHE_STORE_NAME,
@@ -10,6 +11,11 @@ import {
 } from "@wharf/kube-manifests";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { type ApiCallPolicy, DEFAULT_API_CALL_POLICY } from "./kube-api.js";
+import {
+  DEFAULT_CACHE_STORE_SIZE,
+  KUBERNETES_EXECUTOR_SETTINGS,
+  KUBERNETES_POD_SETTINGS,
+} from "./settings.js";
 
 export interface KubernetesExecutorOptions {
   kubeConfig: KubeConfig;
@@ -53,9 +59,6 @@ export interface KubernetesExecutorOptions {
   cacheMaxBytes?: number;
 }
 
-/** The step-cache claim's default size: the default budget (10 GiB) and half again for saves under way. */
-export const DEFAULT_CACHE_STORE_SIZE = "15Gi";
-
 export interface CompiledKubernetesOptions
   extends Required<
     Omit<KubernetesExecutorOptions, "owner" | "storageClassName" | "images" | "apiCalls" | "projectSecrets">
@@ -75,12 +78,12 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
     owner: o.owner,
     images: { ...DEFAULT_STEP_IMAGES, ...o.images },
     projectSecrets: o.projectSecrets ?? {},
-    workspaceImage: o.workspaceImage ?? "busybox:1.36",
-    workspaceSize: o.workspaceSize ?? "1Gi",
+    workspaceImage: o.workspaceImage ?? KUBERNETES_EXECUTOR_SETTINGS.workspaceImage.read({}),
+    workspaceSize: o.workspaceSize ?? KUBERNETES_EXECUTOR_SETTINGS.workspaceSize.read({}),
     storageClassName: o.storageClassName,
     certificatesConfigMap: o.certificatesConfigMap ?? "ca-certificates-config",
     placement: o.placement ?? {},
-    startTimeoutMs: o.startTimeoutMs ?? 5 * 60_000,
+    startTimeoutMs: o.startTimeoutMs ?? KUBERNETES_EXECUTOR_SETTINGS.startTimeout.read({}),
     pollMs: o.pollMs ?? 250,
     apiCalls: { ...DEFAULT_API_CALL_POLICY, ...o.apiCalls },
     cacheStoreName: o.cacheStoreName ?? DEFAULT_CACHE_STORE_NAME,
@@ -90,41 +93,29 @@ export function compileKubernetesOptions(o: KubernetesExecutorOptions): Compiled
 }
 
 /**
- * Options from the worker's environment: `WHARF_POD_NAME`/`WHARF_POD_UID` (downward API,
- * both or neither), `WHARF_K8S_NAMESPACE`, `WHARF_K8S_WORKSPACE_IMAGE`, `WHARF_K8S_WORKSPACE_SIZE`,
- * `WHARF_K8S_STORAGE_CLASS`, `WHARF_K8S_{HELM,KUBECTL,KANIKO,NUGET}_IMAGE`, `WHARF_K8S_START_TIMEOUT`,
- * `WHARF_K8S_REQUEST_TIMEOUT`, `WHARF_K8S_CACHE_CLAIM`, `WHARF_K8S_CACHE_SIZE`; the build's `WHARF_INSTANCE` and `WHARF_PROJECT_ID` (project Secrets),
- * keys of the worker env contract (@wharf/proto/worker-env).
+ * Options from the worker's environment: KUBERNETES_EXECUTOR_SETTINGS (the operator's, passed
+ * on by the provisioner), KUBERNETES_POD_SETTINGS (the worker pod's spec), and the build's
+ * WHARF_INSTANCE and WHARF_PROJECT_ID (project Secrets), keys of the worker env contract
+ * (@wharf/proto/worker-env).
  */
 export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): KubernetesExecutorOptions {
-  const podName = envOptional(env, "WHARF_POD_NAME");
-  const podUid = envOptional(env, "WHARF_POD_UID");
+  const s = readSettings(KUBERNETES_EXECUTOR_SETTINGS, env);
+  const pod = readSettings(KUBERNETES_POD_SETTINGS, env);
   return {
     kubeConfig,
-    namespace: envOptional(env, "WHARF_K8S_NAMESPACE"),
-    owner: podName && podUid ? { name: podName, uid: podUid } : undefined,
-    workspaceImage: envString(env, "WHARF_K8S_WORKSPACE_IMAGE", "busybox:1.36"),
-    workspaceSize: envString(env, "WHARF_K8S_WORKSPACE_SIZE", "1Gi"),
-    storageClassName: envOptional(env, "WHARF_K8S_STORAGE_CLASS"),
-    cacheStoreName: envString(env, "WHARF_K8S_CACHE_CLAIM", DEFAULT_CACHE_STORE_NAME),
-    cacheStoreSize: envString(env, "WHARF_K8S_CACHE_SIZE", DEFAULT_CACHE_STORE_SIZE),
+    namespace: pod.namespace,
+    owner: pod.podName && pod.podUid ? { name: pod.podName, uid: pod.podUid } : undefined,
+    workspaceImage: s.workspaceImage,
+    workspaceSize: s.workspaceSize,
+    storageClassName: s.storageClass,
+    cacheStoreName: s.cacheClaim,
+    cacheStoreSize: s.cacheSize,
     projectSecrets: {
-      instance: envOptional(env, WORKER_ENV.instance),
-      projectId: envOptional(env, WORKER_ENV.projectId),
+      instance: env[WORKER_ENV.instance] || undefined,
+      projectId: env[WORKER_ENV.projectId] || undefined,
     },
-    images: {
-      helm: envString(env, "WHARF_K8S_HELM_IMAGE", DEFAULT_STEP_IMAGES.helm),
-      kubectl: envString(env, "WHARF_K8S_KUBECTL_IMAGE", DEFAULT_STEP_IMAGES.kubectl),
-      kaniko: envString(env, "WHARF_K8S_KANIKO_IMAGE", DEFAULT_STEP_IMAGES.kaniko),
-      nuget: envString(env, "WHARF_K8S_NUGET_IMAGE", DEFAULT_STEP_IMAGES.nuget),
-    },
-    startTimeoutMs: envDurationMs(env, "WHARF_K8S_START_TIMEOUT", 5 * 60_000),
-    apiCalls: {
-      requestTimeoutMs: envDurationMs(
-        env,
-        "WHARF_K8S_REQUEST_TIMEOUT",
-        DEFAULT_API_CALL_POLICY.requestTimeoutMs,
-      ),
-    },
+    images: { helm: s.helmImage, kubectl: s.kubectlImage, kaniko: s.kanikoImage, nuget: s.nugetImage },
+    startTimeoutMs: s.startTimeout,
+    apiCalls: { requestTimeoutMs: pod.requestTimeout },
   };
 }
