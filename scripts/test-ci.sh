@@ -11,8 +11,9 @@ pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=test-o
 code=$?
 reports=(test-output/vitest.json)
 
-# The Docker backend again, on Podman's Docker API: the executor's conformance suite and the
-# provisioner's worker containers. Required in CI; skipped locally when no Podman service answers.
+# The Docker platform again (packages/docker), on Podman's Docker API: the executor's conformance
+# suite, the provisioner's worker containers and the aggregator's discovery of them. Required in
+# CI; skipped locally when no Podman service answers.
 PODMAN_SOCKET="${WHARF_PODMAN_SOCKET:-/run/wharf-podman.sock}"
 if curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1; then
   echo "== the Docker backend on Podman ($PODMAN_SOCKET)"
