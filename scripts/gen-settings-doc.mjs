@@ -34,9 +34,9 @@ const [
   load("services/provisioner/src/options.ts"),
   load("services/aggregator/src/settings.ts"),
   load("services/worker/src/settings.ts"),
-  load("packages/executor-cri/src/settings.ts"),
-  load("packages/executor-kubernetes/src/settings.ts"),
-  load("packages/executor-docker/src/janitor-options.ts"),
+  load("packages/cri/executor/src/settings.ts"),
+  load("packages/kubernetes/executor/src/settings.ts"),
+  load("packages/docker/executor/src/janitor-options.ts"),
   load("services/dev/src/settings.ts"),
   load("proto/worker-env.ts"),
 ]);
@@ -94,13 +94,13 @@ ${table(worker.WORKER_SETTINGS)}
 
 ### CRI executor (\`WHARF_EXECUTOR=cri\`, \`wharf janitor --cri\`)
 
-Declared in \`packages/executor-cri/src/settings.ts\`.
+Declared in \`packages/cri/executor/src/settings.ts\`.
 
 ${table(cri.CRI_SETTINGS)}
 
 ### Kubernetes executor (\`WHARF_EXECUTOR=kubernetes\`)
 
-Declared in \`packages/executor-kubernetes/src/settings.ts\`. Set on the provisioner, which passes them on:
+Declared in \`packages/kubernetes/executor/src/settings.ts\`. Set on the provisioner, which passes them on:
 
 ${table(kube.KUBERNETES_EXECUTOR_SETTINGS)}
 
@@ -117,7 +117,7 @@ operators: ${Object.values(contract.WORKER_ENV)
 
 ## Janitor (\`wharf janitor\`, the provisioner's \`WHARF_JANITOR_INTERVAL\`)
 
-Declared in \`packages/executor-docker/src/janitor-options.ts\`; a command-line flag wins over its setting.
+Declared in \`packages/docker/executor/src/janitor-options.ts\`; a command-line flag wins over its setting.
 
 ${table(janitor.JANITOR_SETTINGS)}
 

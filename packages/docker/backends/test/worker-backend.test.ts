@@ -4,6 +4,16 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { readWorkerEnv } from "@wharf/proto/worker-env";
+import { defaultWorkerCommand, type Worker } from "@wharf/provisioner";
+import {
+  api,
+  PASSING_PIPELINE,
+  SLEEPING_PIPELINE,
+  startTestProvisioner,
+  type TestProvisioner,
+  waitFor,
+  wharfApiQuery,
+} from "@wharf/provisioner/testing";
 import {
   containersWithLabel,
   dockerSocketPath,
@@ -16,19 +26,15 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   DockerBackend,
-  defaultWorkerCommand,
   LABEL_BUILD_REF,
   LABEL_GRPC_PORT,
   LABEL_INSTANCE,
   LABEL_PROJECT_ID,
   LABEL_WORKER_ID,
-  type Worker,
 } from "../src/index.js";
-import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { PASSING_PIPELINE, SLEEPING_PIPELINE } from "./git-repo.js";
 
 const run = promisify(execFile);
-const repoRoot = path.resolve(import.meta.dirname, "../../..");
+const repoRoot = path.resolve(import.meta.dirname, "../../../..");
 const hasDocker = await requireDockerOrSkip();
 const INSTANCE = `docker-test-${process.pid}`;
 

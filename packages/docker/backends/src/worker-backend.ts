@@ -1,8 +1,14 @@
 import { statSync } from "node:fs";
 import { WORKER_COMPONENT } from "@wharf/proto/labels";
+import {
+  BackendError,
+  type BackendWorker,
+  freePort,
+  stopGraceOf,
+  type WorkerBackend,
+  type WorkerSpec,
+} from "@wharf/provisioner";
 import Docker from "dockerode";
-import { BackendError } from "../errors.js";
-import { type BackendWorker, stopGraceOf, type WorkerBackend, type WorkerSpec } from "./backend.js";
 import {
   type DockerWorkerOptions,
   exitCodeFromStatus,
@@ -10,8 +16,7 @@ import {
   LABEL_GRPC_PORT,
   LABEL_WORKER_ID,
   workerContainerSpec,
-} from "./docker-spec.js";
-import { freePort } from "./free-port.js";
+} from "./worker-container.js";
 
 export interface DockerBackendOptions extends DockerWorkerOptions {
   /** A client to use; default: one on `socketPath`. */

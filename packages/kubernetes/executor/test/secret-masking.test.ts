@@ -3,22 +3,21 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CoreV1Api, type V1Secret } from "@kubernetes/client-node";
+// The engine and the result store are the real recording chain the worker wires
+// (`runBuild` → `StepProcess.secrets` → `ResultStore.addSecrets` → `LineEncoder`).
+import { runBuild } from "@wharf/engine";
 import type { Plan, PlanStep } from "@wharf/executor";
 import { StepStartError } from "@wharf/executor";
 import { FakeKubeApiServer, type PolicyRule, rbacAuthorizer } from "@wharf/kube-fake";
+import { ResultStore } from "@wharf/result-store";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-// The engine and the result store by path: both are the real recording chain the worker wires
-// (`runBuild` → `StepProcess.secrets` → `ResultStore.addSecrets` → `LineEncoder`), and
-// importing them so keeps this package's dependencies (and the lockfile) as they are.
-import { runBuild } from "../../engine/src/index.js";
-import { ResultStore } from "../../result-store/src/index.js";
 import { KubernetesExecutor } from "../src/index.js";
 import { buildSpec, containerStep, NAMESPACE, readAll } from "./kube-harness.js";
 
 const rbacFile = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  "../../../deploy/kubernetes/rbac.yaml",
+  "../../../../deploy/kubernetes/rbac.yaml",
 );
 
 async function workerRules(): Promise<PolicyRule[]> {

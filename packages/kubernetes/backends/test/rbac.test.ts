@@ -9,7 +9,7 @@ import { KubernetesWorkerDirectory } from "../src/index.js";
 import { NAMESPACE, quietLog, startFakeCluster, waitFor } from "./kube-stack.js";
 import { podScenarios, spec } from "./pod-scenarios.js";
 
-const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../deploy");
+const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../deploy");
 
 interface Rule {
   apiGroups: string[];

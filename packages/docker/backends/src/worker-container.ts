@@ -1,7 +1,7 @@
 import { CRI_ENV, criSocketPath } from "@wharf/executor-cri/settings";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "@wharf/provisioner";
 import type Docker from "dockerode";
-import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "./backend.js";
 
 export const LABEL_INSTANCE = WHARF_LABELS.instance;
 export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;

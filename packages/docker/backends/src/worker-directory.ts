@@ -1,11 +1,6 @@
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import { type LiveWorker, type WorkerDirectory, WorkerDirectoryError, type WorkerState } from "@wharf/relay";
 import type Docker from "dockerode";
-import {
-  type LiveWorker,
-  type WorkerDirectory,
-  WorkerDirectoryError,
-  type WorkerState,
-} from "./worker-directory.js";
 
 export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
 export const BUILD_REF_LABEL = WHARF_LABELS.buildRef;

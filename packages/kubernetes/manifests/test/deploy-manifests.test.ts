@@ -15,7 +15,7 @@ import { parseAllDocuments } from "yaml";
 import { WORKER_APP_NAME } from "../src/index.js";
 import { renderChart } from "./helm-subset-renderer.js";
 
-const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../deploy");
+const deployDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../../deploy");
 
 // biome-ignore lint/suspicious/noExplicitAny: kubernetes-models constructors take open JSON
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {

@@ -11,12 +11,12 @@ import { buildSpec, containerStep, NAMESPACE, readAll, startHarness } from "./ku
 
 const rbacFile = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  "../../../deploy/kubernetes/rbac.yaml",
+  "../../../../deploy/kubernetes/rbac.yaml",
 );
 
 const chartRbacFile = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  "../../../deploy/helm/wharf/templates/rbac.yaml",
+  "../../../../deploy/helm/wharf/templates/rbac.yaml",
 );
 
 interface Rule {
