@@ -37,7 +37,7 @@ const EXTERNAL = {
 /** Folders of the repository that modules read at run time, copied to dist/files/<same path>. */
 const DATA_DIRS = [
   "proto/wharf",
-  "packages/executor-cri/proto",
+  "packages/cri/executor/proto",
   "packages/dev-sink/migrations",
   "packages/provisioner/migrations",
   "packages/relay/migrations",

@@ -16,8 +16,8 @@ reports=(test-output/vitest.json)
 PODMAN_SOCKET="${WHARF_PODMAN_SOCKET:-/run/wharf-podman.sock}"
 if curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1; then
   echo "== the Docker backend on Podman ($PODMAN_SOCKET)"
-  DOCKER_HOST="unix://$PODMAN_SOCKET" WHARF_TEST_IMAGES=0 pnpm exec vitest run packages/executor-docker \
-    packages/provisioner/test/docker-backend.test.ts \
+  DOCKER_HOST="unix://$PODMAN_SOCKET" WHARF_TEST_IMAGES=0 pnpm exec vitest run packages/docker/executor \
+    packages/docker/backends/test/worker-backend.test.ts \
     --reporter=default --reporter=json --outputFile.json=test-output/vitest-podman.json
   [ $? = 0 ] || code=1
   reports+=(test-output/vitest-podman.json)

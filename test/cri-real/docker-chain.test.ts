@@ -11,9 +11,10 @@ import {
 } from "@wharf/aggregator-service";
 import { createLogger } from "@wharf/config";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
+import { LABEL_INSTANCE, LABEL_WORKER_ID } from "@wharf/docker-backends";
 import { CREATED_BY_EXECUTOR, LABEL_BUILD_REF, LABEL_CREATED_BY } from "@wharf/executor";
 import { CriExecutor } from "@wharf/executor-cri";
-import { LABEL_INSTANCE, LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
+import type { Worker } from "@wharf/provisioner";
 import {
   compileOptions as compileProvisionerOptions,
   type RunningProvisioner,

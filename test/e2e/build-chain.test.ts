@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import path from "node:path";
-import { LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
+import { LABEL_WORKER_ID } from "@wharf/docker-backends";
+import type { Worker } from "@wharf/provisioner";
 import { BUSYBOX_IMAGE, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type BuildTrigger, type E2eStack, startE2eStack, waitFor } from "./stack.js";

@@ -10,7 +10,8 @@ import {
 } from "@wharf/aggregator-service";
 import { createLogger } from "@wharf/config";
 import { createTestDatabase, type TestDatabase } from "@wharf/db";
-import { LABEL_INSTANCE, LABEL_WORKER_ID, type Worker } from "@wharf/provisioner";
+import { LABEL_INSTANCE, LABEL_WORKER_ID } from "@wharf/docker-backends";
+import type { Worker } from "@wharf/provisioner";
 import {
   compileOptions as compileProvisionerOptions,
   type RunningProvisioner,

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   KubernetesWorkerBackend,
   KubernetesWorkerDirectory,
-} from "../../packages/kube-backends/src/index.js";
+} from "../../packages/kubernetes/backends/src/index.js";
 import { Aggregator, migrateRelay, WharfApiClient } from "../../packages/relay/src/index.js";
 import { ADMIN_KUBECONFIG, BUSYBOX_IMAGE, kubectl, serviceAccountKubeConfig } from "./real-cluster.js";
 

@@ -9,7 +9,7 @@ import {
   runCacheConformance,
   runExecutorConformance,
 } from "../../packages/executor/testing/index.js";
-import { KubernetesExecutor } from "../../packages/executor-kubernetes/src/index.js";
+import { KubernetesExecutor } from "../../packages/kubernetes/executor/src/index.js";
 import { ADMIN_KUBECONFIG, BUSYBOX_IMAGE, kubectl, serviceAccountKubeConfig } from "./real-cluster.js";
 
 /**

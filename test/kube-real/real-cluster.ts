@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import type { KubernetesBackendOptions } from "../../packages/kube-backends/src/index.js";
+import type { KubernetesBackendOptions } from "../../packages/kubernetes/backends/src/index.js";
 
 /**
  * A real cluster for test/kube-real: the admin kubeconfig that scripts/kube/up.sh prints,
@@ -35,7 +35,7 @@ export function kubectlCreate(namespace: string, object: object): string {
 // @kubernetes/client-node is a dependency of @wharf/kube-backends, not of this test package:
 // load the very copy kube-backends uses.
 const requireFromKubeBackends = createRequire(
-  new URL("../../packages/kube-backends/package.json", import.meta.url),
+  new URL("../../packages/kubernetes/backends/package.json", import.meta.url),
 );
 async function kubeConfigClass(): Promise<new () => KubeConfig> {
   const file = requireFromKubeBackends.resolve("@kubernetes/client-node");

@@ -7,7 +7,7 @@ import {
   type KubernetesLiveWorker,
   KubernetesWorkerBackend,
   KubernetesWorkerDirectory,
-} from "../../packages/kube-backends/src/index.js";
+} from "../../packages/kubernetes/backends/src/index.js";
 import {
   ADMIN_KUBECONFIG,
   BUSYBOX_IMAGE,
@@ -22,7 +22,7 @@ import {
  * The provisioner's kubernetes backend and the aggregator's kubernetes discovery against a real
  * API server and kubelet (scripts/kube/up.sh), each authenticated as its own service account
  * with deploy/kubernetes/rbac.yaml applied: the calls the fake-based tests record
- * (packages/kube-backends/test/rbac.test.ts, worker-directory.test.ts) are here allowed or
+ * (packages/kubernetes/backends/test/rbac.test.ts, worker-directory.test.ts) are here allowed or
  * refused by real RBAC, pods really run, and the port-forward goes through the API server,
  * the kubelet and containerd into the pod's network namespace.
  */

@@ -1,6 +1,7 @@
 import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
 import { redactedRequest } from "./redact.js";
+import { readSettings, setting } from "./settings.js";
 
 export type { Logger };
 
@@ -9,17 +10,27 @@ export interface LoggerOptions {
   pretty?: boolean;
 }
 
+/** Every process's logging settings. */
+export const LOGGING_SETTINGS = {
+  level: setting.text("WHARF_LOG_LEVEL", {
+    defaultDoc: "info (CLI commands: warn; under vitest: silent)",
+    doc: "pino level: trace, debug, info, warn, error, fatal or silent",
+  }),
+  format: setting.oneOf("WHARF_LOG_FORMAT", ["json", "pretty"], {
+    defaultDoc: "json (CLI commands: pretty)",
+    doc: "JSON lines, or short human lines",
+  }),
+};
+
 /**
  * The one logger factory. Logs go to stderr (stdout belongs to CLI output): JSON lines
  * for services, short human lines for interactive commands. Level from WHARF_LOG_LEVEL,
  * "silent" under vitest unless asked for.
  */
 export function createLogger(name: string, level?: string, options: LoggerOptions = {}): Logger {
-  const chosen =
-    level ??
-    process.env.WHARF_LOG_LEVEL ??
-    (process.env.VITEST && !process.env.WHARF_LOG_LEVEL ? "silent" : "info");
-  const format = process.env.WHARF_LOG_FORMAT;
+  const s = readSettings(LOGGING_SETTINGS, process.env);
+  const chosen = level ?? s.level ?? (process.env.VITEST ? "silent" : "info");
+  const format = s.format;
   const human = format === "pretty" || (format !== "json" && options.pretty === true);
   if (human) {
     const stream = pretty({

@@ -12,6 +12,12 @@ export interface BuildSpec {
   buildRef: string;
   /** Directory on the worker's host holding the checked-out repository. */
   sourceDir: string;
+  /**
+   * The source directory is the worker's own checkout, which nothing reads after `setupBuild`:
+   * an executor may move it into the workspace instead of copying it. Unset (`wharf run` on a
+   * developer's directory): it must be left as it is.
+   */
+  sourceDisposable?: boolean;
   /** Labels every resource of this build carries, so leftovers can be found. */
   labels: Record<string, string>;
   /** Environment given to every step (CI=true, WHARF_BUILD_REF, ...). */

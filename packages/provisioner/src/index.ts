@@ -10,16 +10,7 @@ export {
   workerEnv,
   workerTokenOf,
 } from "./backend/backend.js";
-export { DockerBackend, type DockerBackendOptions } from "./backend/docker.js";
-export {
-  LABEL_BUILD_REF,
-  LABEL_COMPONENT,
-  LABEL_GRPC_PORT,
-  LABEL_INSTANCE,
-  LABEL_PROJECT_ID,
-  LABEL_WORKER_ID,
-  workerContainerSpec,
-} from "./backend/docker-spec.js";
+export { freePort } from "./backend/free-port.js";
 export { LocalBackend, type LocalBackendOptions } from "./backend/local.js";
 export { defaultWorkerCommand } from "./backend/worker-command.js";
 export { type BuildRequest, parseBuildRequest, parseVars, workerBuild } from "./build-request.js";

@@ -7,14 +7,6 @@ export {
   type StepRecord,
 } from "./build-record-store.js";
 export { advancesStatus, apiStatusOf } from "./build-status.js";
-export {
-  BUILD_REF_LABEL,
-  DockerDirectory,
-  type DockerDirectoryOptions,
-  GRPC_PORT_LABEL,
-  INSTANCE_LABEL,
-  WORKER_ID_LABEL,
-} from "./docker-directory.js";
 export { multipartFileBody } from "./multipart-body.js";
 export { ProvisionerDirectory, type ProvisionerDirectoryOptions } from "./provisioner-directory.js";
 export { defaultRelayTuning, RelayRefusedError, type RelayTuning } from "./relay-context.js";

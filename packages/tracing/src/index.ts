@@ -8,6 +8,7 @@ export {
   type Tracer,
   traceparentOf,
 } from "./build-trace.js";
+export { TRACING_SETTINGS } from "./settings.js";
 export {
   compileTracingSettings,
   startTracing,

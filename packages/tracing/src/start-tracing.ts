@@ -1,4 +1,6 @@
 import { type Tracer, trace } from "@opentelemetry/api";
+import { readSettings } from "@wharf/config/settings";
+import { DEFAULT_EXPORT_DELAY_MS, TRACING_SETTINGS } from "./settings.js";
 
 /**
  * Tracing for one service: on when an OTLP endpoint is configured (the standard
@@ -24,15 +26,13 @@ export interface TracingSettings {
   exportDelayMs: number;
 }
 
-/** The OTel default export delay. */
-const DEFAULT_EXPORT_DELAY_MS = 5_000;
-
 export function compileTracingSettings(env: TracingEnv): TracingSettings {
-  const delay = Number(env.OTEL_BSP_SCHEDULE_DELAY);
+  const s = readSettings(TRACING_SETTINGS, env);
+  const delay = Number(s.scheduleDelay);
   const exportDelayMs = Number.isFinite(delay) && delay > 0 ? delay : DEFAULT_EXPORT_DELAY_MS;
-  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true") return { exportDelayMs };
-  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
-  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (s.sdkDisabled?.trim().toLowerCase() === "true") return { exportDelayMs };
+  const traces = s.tracesEndpoint?.trim();
+  const base = s.endpoint?.trim();
   const url = traces || (base ? `${base.replace(/\/+$/, "")}/v1/traces` : undefined);
   return url ? { url, exportDelayMs } : { exportDelayMs };
 }

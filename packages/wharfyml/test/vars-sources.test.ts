@@ -128,6 +128,39 @@ describe("host variable sources", () => {
     mkdirSync(plain);
     expect(await readGitFacts(plain)).toEqual({});
   });
+
+  it("takes the newest of several tags, no branch when detached, the folder's name without a remote", async () => {
+    const repo = path.join(root, "Tagged");
+    mkdirSync(repo);
+    git(repo, "init", "-q", "-b", "main");
+    writeFileSync(path.join(repo, "f"), "1");
+    git(repo, "add", "f");
+    git(repo, "commit", "-q", "-m", "one");
+    // Annotated tags of one commit: the newest by creation date, not the first by name.
+    for (const [name, date] of [
+      ["a-old", "2001-01-01T00:00:00Z"],
+      ["z-new", "2030-01-01T00:00:00Z"],
+    ] as const)
+      execFileSync("git", ["-C", repo, "tag", "-a", "-m", name, name], {
+        env: {
+          ...process.env,
+          GIT_COMMITTER_NAME: "t",
+          GIT_COMMITTER_EMAIL: "t@example.invalid",
+          GIT_COMMITTER_DATE: date,
+        },
+      });
+    const facts = await readGitFacts(repo);
+    expect(facts).toMatchObject({ GIT_BRANCH: "main", GIT_TAG: "z-new", REPO_NAME: "tagged" });
+    expect(facts.REPO_GROUP).toBeUndefined();
+    git(repo, "checkout", "-q", "--detach");
+    const detached = await readGitFacts(repo);
+    expect(detached.GIT_BRANCH).toBeUndefined();
+    expect(detached.GIT_COMMIT).toBe(facts.GIT_COMMIT);
+    const empty = path.join(root, "empty");
+    mkdirSync(empty);
+    git(empty, "init", "-q");
+    expect(await readGitFacts(empty)).toEqual({});
+  });
 });
 
 describe("loadPipeline", () => {

@@ -2,11 +2,11 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
+import { DockerDirectory } from "@wharf/docker-backends";
 import { type BuildList, RecordedStepsSource, WharfApiLogSource, WorkerLogSource } from "@wharf/log-viewer";
 import {
   Aggregator,
   BuildRecordStore,
-  DockerDirectory,
   migrateRelay,
   ProvisionerDirectory,
   Watchdog,

@@ -2,9 +2,9 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
+import { DockerBackend } from "@wharf/docker-backends";
 import {
   buildApp,
-  DockerBackend,
   LocalBackend,
   loadOrCreateWorkerKey,
   Provisioner,

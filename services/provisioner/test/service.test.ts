@@ -107,7 +107,7 @@ describe("compileOptions", () => {
     [{ WHARF_MAX_WORKERS: "many" }, /integer/],
     [{ WHARF_WORKER_CMD: "[1]" }, /array of strings/],
     [{ WHARF_POLL_INTERVAL: "soon" }, /duration/],
-    [{ WHARF_PROVISIONER_TRIGGER_RATE: "-1" }, /0 \(no limit\) or more/],
+    [{ WHARF_PROVISIONER_TRIGGER_RATE: "-1" }, /WHARF_PROVISIONER_TRIGGER_RATE must be 0 or more/],
     [{ WHARF_STANDBY_WORKERS: "-1" }, /WHARF_STANDBY_WORKERS must be 0 or more/],
     [{ WHARF_PROVISIONER_TRIGGER_RATE: "lots" }, /integer/],
     [{ WHARF_PROVISIONER_MAX_URL: "100" }, /at least 256/],

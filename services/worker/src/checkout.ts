@@ -13,7 +13,9 @@ export class CheckoutError extends Error {
 /**
  * Makes the build's source available as a directory: a given dir is used as is;
  * a git URL is cloned (shallow) into `<buildDir>/source`. A token is passed as an
- * HTTP header, never written into the URL, so it cannot end up in logs or .git/config.
+ * HTTP header, never written into the URL, so it cannot end up in logs or .git/config;
+ * and the header goes to git through its environment (GIT_CONFIG_COUNT, git ≥ 2.31), not
+ * its command line, which every user of the host can read in `ps` while the clone runs.
  */
 export async function checkoutSource(source: BuildSource, buildDir: string): Promise<string> {
   if (source.kind === "dir") {
@@ -23,16 +25,21 @@ export async function checkoutSource(source: BuildSource, buildDir: string): Pro
   }
   const dest = path.join(buildDir, "source");
   await fs.rm(dest, { recursive: true, force: true });
-  const args = ["-c", "credential.helper="];
-  if (source.token) {
-    const basic = Buffer.from(`oauth2:${source.token}`).toString("base64");
-    args.push("-c", `http.extraHeader=Authorization: Basic ${basic}`);
-  }
-  args.push("clone", "--depth", "1", "--no-tags");
+  const args = ["-c", "credential.helper=", "clone", "--depth", "1", "--no-tags"];
   if (source.branch) args.push("--branch", source.branch);
   args.push("--", source.url, dest);
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0" };
+  if (source.token) {
+    const basic = Buffer.from(`oauth2:${source.token}`).toString("base64");
+    const n = Number(env.GIT_CONFIG_COUNT) || 0;
+    Object.assign(env, {
+      GIT_CONFIG_COUNT: String(n + 1),
+      [`GIT_CONFIG_KEY_${n}`]: "http.extraHeader",
+      [`GIT_CONFIG_VALUE_${n}`]: `Authorization: Basic ${basic}`,
+    });
+  }
   try {
-    await run("git", args, { timeout: 10 * 60_000, env: { ...process.env, GIT_TERMINAL_PROMPT: "0" } });
+    await run("git", args, { timeout: 10 * 60_000, env });
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? "").trim();
     throw new CheckoutError(

@@ -1,10 +1,14 @@
 import os from "node:os";
 import path from "node:path";
-import { ConfigError, type Env, envDurationMs, envInt, envOptional, envString } from "@wharf/config";
-import { type CacheScope, DEFAULT_CACHE_MAX_BYTES } from "@wharf/executor";
+import { ConfigError, type Env } from "@wharf/config";
+import { readSettings, type SettingValues } from "@wharf/config/settings";
+import type { CacheScope } from "@wharf/executor";
 import { type CriSettings, compileCriSettings } from "@wharf/executor-cri/settings";
 import type { BuildId } from "@wharf/proto/build-id";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
+import { WORKER_SETTINGS } from "./settings.js";
+
+type Settings = SettingValues<typeof WORKER_SETTINGS>;
 
 export type BuildSource =
   | { kind: "dir"; dir: string }
@@ -43,7 +47,7 @@ export interface WorkerOptions {
   releaseGraceMs: number;
   /** After the build finished, exit this long after the last stream closed (0 = wait for Release/SIGTERM). */
   idleTimeoutMs: number;
-  /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK. */
+  /** Network of Docker steps (WHARF_DOCKER_NETWORK): see DEFAULT_DOCKER_NETWORK (settings.ts). */
   dockerNetwork: string;
   /** The CRI executor's runtime socket, sandbox network and host work root: see compileCriSettings. */
   cri: CriSettings;
@@ -81,9 +85,6 @@ export interface WorkerOptions {
   cacheMaxBytes: number;
 }
 
-/** The default branch a branch without a cache starts from (WHARF_DEFAULT_BRANCH), when not set. */
-export const DEFAULT_BRANCH = "main";
-
 /**
  * The project and branch step caches are kept for: WHARF_PROJECT_ID and GIT_BRANCH, as the
  * provisioner passes them from wharf-api's build request. A branch without a cache of its own
@@ -92,12 +93,12 @@ export const DEFAULT_BRANCH = "main";
  * project or a branch there is no cache scope, and steps say their cache is not kept.
  */
 function compileCacheScope(
-  env: Env,
+  s: Settings,
   project: string | undefined,
   branch: string | undefined,
 ): CacheScope | undefined {
   if (!project || !branch) return undefined;
-  return { project, branch, fallbackBranch: envString(env, "WHARF_DEFAULT_BRANCH", DEFAULT_BRANCH) };
+  return { project, branch, fallbackBranch: s.defaultBranch };
 }
 
 /** The registry a docker executor pushes built images to, with Docker's AuthConfig fields. */
@@ -114,10 +115,8 @@ export interface RegistryCredentials {
  * the local and docker workers it starts, never to Kubernetes pods (whose spec would hold
  * them in clear; there a step's registry Secret is used).
  */
-function compileRegistry(env: Env): RegistryCredentials | undefined {
-  const url = envOptional(env, "WHARF_REGISTRY_URL");
-  const username = envOptional(env, "WHARF_REGISTRY_USER");
-  const password = envOptional(env, "WHARF_REGISTRY_PASSWORD");
+function compileRegistry(s: Settings): RegistryCredentials | undefined {
+  const { registryUrl: url, registryUser: username, registryPassword: password } = s;
   if (!url) {
     if (username || password) throw new ConfigError("WHARF_REGISTRY_USER/PASSWORD need WHARF_REGISTRY_URL");
     return undefined;
@@ -128,25 +127,6 @@ function compileRegistry(env: Env): RegistryCredentials | undefined {
     );
   return { serveraddress: url, ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }
-
-/**
- * WHARF_DOCKER_NETWORK, the network of the docker executor's steps (containers and image
- * builds); also `wharf run --backend docker`'s.
- * - `build` (the default): a user-defined bridge network of the build's own, labelled and
- *   named like its workspace volume (`wharf-<build ref>-network`); all steps of the build join
- *   it and reach each other by step name; it is removed with the build (and by the leftovers
- *   sweep after a crash). Steps do not share the worker's loopback: what listens on 127.0.0.1
- *   of the engine's host (provisioner, aggregator, Postgres, this worker) is out of their reach.
- *   What listens on all addresses (0.0.0.0) of that host stays reachable through the network's
- *   gateway address, as from any bridge network: bind to 127.0.0.1, or drop what arrives from
- *   the engine's bridge interfaces (Docker: `br-*`) in the host firewall's input chain.
- *   An engine that cannot create a bridge network fails the build's setup, saying to set:
- * - `none`: no network at all;
- * - `host`: the engine host's network, explicit opt-in only (logged as a warning): steps
- *   reach every port of that machine, this worker's gRPC port included;
- * - any other value: the name of an existing network, used as is (not created nor removed).
- */
-export const DEFAULT_DOCKER_NETWORK = "build";
 
 /** The worker env contract's fields (@wharf/proto/worker-env), its problems as a ConfigError. */
 function readContract(env: Env): Partial<WorkerEnv> {
@@ -169,42 +149,32 @@ function sourceOf(c: Partial<WorkerEnv>): BuildSource | undefined {
   };
 }
 
-/**
- * The worker's one place that reads the environment: the provisioner's contract through
- * `readWorkerEnv`, the worker's own settings (WHARF_STOP_GRACE, WHARF_DOCKER_NETWORK, …)
- * here. Flags from the CLI come in as `overrides` and win over env.
- *
- * | variable | default |
- * | --- | --- |
- * | WHARF_BUILD_TIMEOUT | none: the build may run for ever (the provisioner sets its own, default 60m) |
- * | WHARF_WORKER_PORT / _HTTP_PORT | 5010 / the gRPC port + 1 |
- * | WHARF_STOP_GRACE | 3s (a cancelled step's SIGTERM → SIGKILL) |
- * | WHARF_RELEASE_GRACE | 10s |
- * | WHARF_WORKER_IDLE_TIMEOUT | 0: wait for Release |
- * | WHARF_SECRETS_DIR | unset: docker executor, `<dir>/<secret>/<key>` for secretName, secretArgs and a docker step's registry `secret` |
- * | WHARF_APPEND_CERT_FILE | unset: docker executor, the PEM certificate `append-cert` adds to images |
- */
 function absolute(p: string | undefined): string | undefined {
   return p ? path.resolve(p) : undefined;
 }
 
+/**
+ * The worker's one place that reads the environment: the provisioner's contract through
+ * `readWorkerEnv` (defaults: port 5010, HTTP port the gRPC port + 1, release grace 10s, no build
+ * timeout), the worker's own settings through WORKER_SETTINGS and the CRI executor's through
+ * CRI_SETTINGS (docs/settings.md). Flags from the CLI come in as `overrides` and win over env.
+ */
 export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
   const c = readContract(env);
+  const s = readSettings(WORKER_SETTINGS, env);
   const buildId = overrides.buildId ?? c.buildId;
   if (buildId === undefined) throw new ConfigError(`${WORKER_ENV.buildId} is required`);
   const source = overrides.source ?? sourceOf(c);
   if (!source) throw new ConfigError(`set ${WORKER_ENV.sourceDir} or ${WORKER_ENV.gitUrl}`);
   const port = overrides.port ?? c.port ?? 5010;
-  const registry = compileRegistry(env);
+  const registry = compileRegistry(s);
   const optional = <K extends keyof WorkerOptions>(key: K, v: WorkerOptions[K] | undefined) =>
     v === undefined ? {} : { [key]: v };
   const cacheScope = compileCacheScope(
-    env,
+    s,
     c.projectId,
     c.gitBranch ?? (source.kind === "git" ? source.branch : undefined),
   );
-  const cacheMaxBytes = envInt(env, "WHARF_CACHE_MAX_BYTES", DEFAULT_CACHE_MAX_BYTES);
-  if (cacheMaxBytes < 0) throw new ConfigError("WHARF_CACHE_MAX_BYTES must not be negative");
   const dataDir = path.resolve(c.dataDir ?? path.join(os.tmpdir(), "wharf-worker"));
   return {
     buildId,
@@ -222,20 +192,20 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
     ...optional("token", c.workerToken),
     dataDir,
     ...(c.buildTimeoutMs ? { buildTimeoutMs: c.buildTimeoutMs } : {}),
-    stopGraceMs: envDurationMs(env, "WHARF_STOP_GRACE", 3000),
+    stopGraceMs: s.stopGrace,
     releaseGraceMs: c.releaseGraceMs ?? 10_000,
-    idleTimeoutMs: envDurationMs(env, "WHARF_WORKER_IDLE_TIMEOUT", 0),
-    dockerNetwork: envString(env, "WHARF_DOCKER_NETWORK", DEFAULT_DOCKER_NETWORK),
+    idleTimeoutMs: s.idleTimeout,
+    dockerNetwork: s.dockerNetwork,
     cri: compileCriSettings(env),
     ...optional("registry", registry),
-    ...optional("secretsDir", absolute(envOptional(env, "WHARF_SECRETS_DIR"))),
-    ...optional("appendCertFile", absolute(envOptional(env, "WHARF_APPEND_CERT_FILE"))),
+    ...optional("secretsDir", absolute(s.secretsDir)),
+    ...optional("appendCertFile", absolute(s.appendCertFile)),
     ...optional("terminationMessagePath", c.terminationMessagePath),
     ...optional("eventsUrl", c.eventsUrl),
     ...optional("traceparent", c.traceparent),
     ...optional("cacheScope", cacheScope),
-    cacheDir: path.resolve(envString(env, "WHARF_CACHE_DIR", path.join(dataDir, "caches"))),
-    cacheMaxBytes,
+    cacheDir: path.resolve(s.cacheDir ?? path.join(dataDir, "caches")),
+    cacheMaxBytes: s.cacheMaxBytes,
     ...overrides,
   };
 }

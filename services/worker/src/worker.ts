@@ -142,6 +142,8 @@ export async function startWorker(
     const build: BuildSpec = {
       buildRef: formatBuildId(opts.buildId),
       sourceDir,
+      // The worker's own clone: the local and CRI executors move it into place rather than copy it.
+      sourceDisposable: opts.source.kind === "git",
       labels: { [WHARF_LABELS.buildId]: formatBuildId(opts.buildId), [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
       ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),

@@ -41,7 +41,7 @@ describe("step cache settings of the worker", () => {
     expect(() => options({ WHARF_CACHE_MAX_BYTES: "lots" })).toThrow(
       /WHARF_CACHE_MAX_BYTES must be an integer/,
     );
-    expect(() => options({ WHARF_CACHE_MAX_BYTES: "-1" })).toThrow(/must not be negative/);
+    expect(() => options({ WHARF_CACHE_MAX_BYTES: "-1" })).toThrow(/WHARF_CACHE_MAX_BYTES must be 0 or more/);
     const executor = await createExecutor(options({ WHARF_CACHE_DIR: "/c" }), createLogger("test"));
     expect(executor).toBeInstanceOf(LocalExecutor);
     expect(executor.caches).toBeDefined();

@@ -1,4 +1,5 @@
 import { ConfigError } from "@wharf/config";
+import { workerContainerSpec } from "@wharf/docker-backends";
 import {
   readWorkerEnv,
   toWorkerEnv,
@@ -6,7 +7,7 @@ import {
   type WorkerEnv,
   WorkerEnvError,
 } from "@wharf/proto/worker-env";
-import { type BuildRequest, workerContainerSpec, workerEnv } from "@wharf/provisioner";
+import { type BuildRequest, workerEnv } from "@wharf/provisioner";
 import { describe, expect, it } from "vitest";
 import { compileWorkerOptions } from "../src/index.js";
 

@@ -1,4 +1,6 @@
 import path from "node:path";
+import { readSettings } from "@wharf/config/settings";
+import { DEV_BUILD_SETTINGS } from "@wharf/dev-stack/settings";
 import { type Command, InvalidArgumentError } from "commander";
 import { collectInput, resolveUserPath } from "../invocation.js";
 
@@ -7,7 +9,7 @@ function parseBackend(value: string): "local" | "docker" {
   return value;
 }
 
-const dataDirDefault = () => path.resolve(process.env.WHARF_DATA_DIR ?? ".wharf");
+const buildSettings = () => readSettings(DEV_BUILD_SETTINGS, process.env);
 
 /**
  * `wharf up` (the whole system on one machine: dev sink, provisioner, aggregator) and
@@ -44,11 +46,7 @@ export function register(program: Command): void {
     .option("-s, --stage <name>", "run only this stage")
     .option("-e, --env <name>", "environment to use")
     .option("-i, --input <key=value>", "input value (repeatable)", collectInput, {})
-    .option(
-      "--sink <url>",
-      "dev sink of a running `wharf up`",
-      process.env.WHARF_API_URL ?? "http://127.0.0.1:5001",
-    )
+    .option("--sink <url>", "dev sink of a running `wharf up`", buildSettings().sinkUrl)
     .action(
       async (
         dir: string,
@@ -64,7 +62,7 @@ export function register(program: Command): void {
         process.exitCode = await runDevBuild({
           dir: resolveUserPath(dir),
           sinkUrl: flags.sink,
-          dataDir: dataDirDefault(),
+          dataDir: path.resolve(buildSettings().dataDir),
           backend: flags.backend,
           inputs: flags.input,
           env: process.env,

@@ -1,0 +1,142 @@
+import { statSync } from "node:fs";
+import { WORKER_COMPONENT } from "@wharf/proto/labels";
+import {
+  BackendError,
+  type BackendWorker,
+  freePort,
+  stopGraceOf,
+  type WorkerBackend,
+  type WorkerSpec,
+} from "@wharf/provisioner";
+import Docker from "dockerode";
+import {
+  type DockerWorkerOptions,
+  exitCodeFromStatus,
+  LABEL_COMPONENT,
+  LABEL_GRPC_PORT,
+  LABEL_WORKER_ID,
+  workerContainerSpec,
+} from "./worker-container.js";
+
+export interface DockerBackendOptions extends DockerWorkerOptions {
+  /** A client to use; default: one on `socketPath`. */
+  docker?: Docker;
+}
+
+const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
+// 409 "removal already in progress": another replica is removing it too.
+const isGoneOrGoing = (err: unknown) => statusOf(err) === 404 || statusOf(err) === 409;
+
+/**
+ * A worker container per build. The worker runs its steps as sibling
+ * containers through the mounted engine socket; they carry the same
+ * worker-id label, which is how `delete` finds and removes them.
+ */
+export class DockerBackend implements WorkerBackend {
+  readonly kind = "docker" as const;
+  readonly scope: string;
+  private readonly docker: Docker;
+
+  private readonly socketGroup: number | undefined;
+
+  constructor(private readonly opts: DockerBackendOptions) {
+    const socketPath = opts.socketPath ?? "/var/run/docker.sock";
+    this.docker = opts.docker ?? new Docker({ socketPath });
+    this.scope = `docker:${socketPath}`;
+    // The socket as this process sees it is the one mounted into workers (same path).
+    this.socketGroup = opts.socketGroup ?? socketGroupOf(socketPath);
+  }
+
+  async create(spec: WorkerSpec): Promise<{ address: string }> {
+    const ports = { grpc: await freePort(), http: await freePort() };
+    const body = workerContainerSpec(spec, { ...this.opts, socketGroup: this.socketGroup }, ports);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.docker.createContainer(body);
+      await container.start();
+    } catch (err) {
+      if (container) await container.remove({ force: true }).catch(() => {});
+      throw new BackendError(
+        `could not start worker container from ${this.opts.image}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return { address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${ports.grpc}` };
+  }
+
+  async list(): Promise<BackendWorker[]> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [LABEL_WORKER_ID, `${LABEL_COMPONENT}=${WORKER_COMPONENT}`] },
+    });
+    return containers.map((c) => {
+      const running = c.State === "running" || c.State === "created" || c.State === "restarting";
+      return {
+        workerId: c.Labels[LABEL_WORKER_ID] as string,
+        state: running ? "running" : "exited",
+        exitCode: running ? null : exitCodeFromStatus(c.Status),
+        address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${c.Labels[LABEL_GRPC_PORT] ?? ""}`,
+      };
+    });
+  }
+
+  async delete(workerId: string): Promise<boolean> {
+    const filters = { label: [`${LABEL_WORKER_ID}=${workerId}`] };
+    const containers = await this.docker.listContainers({ all: true, filters });
+    const worker = containers.find((c) => c.Labels[LABEL_COMPONENT] === "worker");
+    if (!worker) return false;
+    // Stop the worker first so it cancels its steps itself; then force-remove
+    // whatever is left (step containers of a worker that did not clean up).
+    const graceSec = Math.ceil(stopGraceOf(this.opts) / 1000);
+    await this.docker
+      .getContainer(worker.Id)
+      .stop({ t: graceSec })
+      .catch((err) => {
+        if (!isGoneOrGoing(err) && statusOf(err) !== 304) throw err;
+      });
+    const left = await this.docker.listContainers({ all: true, filters });
+    await Promise.all(
+      left.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch((err) => {
+            if (!isGoneOrGoing(err)) throw err;
+          }),
+      ),
+    );
+    // The build's workspace volume and its own network (the steps' default), which a worker
+    // killed mid-build leaves behind; the containers using them are gone by now.
+    const [volumes, networks] = await Promise.all([
+      this.docker.listVolumes({ filters }).catch(() => ({ Volumes: [] })),
+      this.docker.listNetworks({ filters }).catch(() => []),
+    ]);
+    await Promise.all([
+      ...(volumes.Volumes ?? []).map((v) =>
+        this.docker
+          .getVolume(v.Name)
+          .remove()
+          .catch(() => {}),
+      ),
+      ...networks.map((n) =>
+        this.docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => {}),
+      ),
+    ]);
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function socketGroupOf(socketPath: string): number | undefined {
+  try {
+    return statSync(socketPath).gid;
+  } catch {
+    return undefined;
+  }
+}

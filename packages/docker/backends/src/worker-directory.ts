@@ -1,0 +1,155 @@
+import type { Logger } from "@wharf/config";
+import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import {
+  ListedBuildIds,
+  type LiveWorker,
+  type WorkerDirectory,
+  WorkerDirectoryError,
+  type WorkerState,
+} from "@wharf/relay";
+import type Docker from "dockerode";
+
+export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
+export const BUILD_REF_LABEL = WHARF_LABELS.buildId;
+export const GRPC_PORT_LABEL = WHARF_LABELS.grpcPort;
+export const INSTANCE_LABEL = WHARF_LABELS.instance;
+/** `worker` on worker containers; their step containers carry the worker id too, not this. */
+export const COMPONENT_LABEL = WHARF_LABELS.component;
+
+export interface DockerDirectoryOptions {
+  /** Only workers of this wharf instance (label wharf.iver.com/instance). */
+  instance?: string;
+  docker?: Docker;
+  /** Where a worker container without a valid build-ref label is told of. */
+  log?: Logger;
+}
+
+/**
+ * Worker containers found by label. A host-networked worker is reached on
+ * 127.0.0.1:<grpc-port>; any other on its container IP.
+ */
+export class DockerDirectory implements WorkerDirectory {
+  readonly kind = "docker";
+  private docker: Promise<Docker> | undefined;
+  /** When the last `list` began (ms since the epoch): a watch replays the engine's events since. */
+  private listedAt: number | undefined;
+  private readonly buildIds: ListedBuildIds;
+
+  constructor(private readonly opts: DockerDirectoryOptions = {}) {
+    this.buildIds = new ListedBuildIds(`label ${BUILD_REF_LABEL}`, opts.log);
+  }
+
+  // dockerode is loaded on first use (~12 MB of RSS an aggregator on another directory need not pay).
+  private client(): Promise<Docker> {
+    this.docker ??= this.opts.docker
+      ? Promise.resolve(this.opts.docker)
+      : import("dockerode").then(({ default: Dockerode }) => new Dockerode());
+    return this.docker;
+  }
+
+  // By component as well: a step container carries its worker's id, and an exited failing
+  // step must not be taken for a worker that failed to start.
+  private workerLabels(): string[] {
+    const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=${WORKER_COMPONENT}`];
+    if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
+    return labels;
+  }
+
+  async list(): Promise<LiveWorker[]> {
+    const startedAt = Date.now();
+    let containers: Docker.ContainerInfo[];
+    try {
+      containers = await (await this.client()).listContainers({
+        all: true,
+        filters: { label: this.workerLabels() },
+      });
+      this.listedAt = startedAt;
+    } catch (err) {
+      throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return containers.flatMap((c) => {
+      const label = (k: string) => c.Labels[k] ?? "";
+      const workerId = label(WORKER_ID_LABEL);
+      const buildId = this.buildIds.fromText(workerId, label(BUILD_REF_LABEL));
+      if (buildId === undefined) return [];
+      return { workerId, buildId, address: addressOf(c, label(GRPC_PORT_LABEL)), status: stateOf(c) };
+    });
+  }
+
+  /**
+   * Resolves at the engine's next event of a worker container (created, started, exited,
+   * removed): the engine's event stream, replayed from when the last `list` began so that a
+   * worker which came between that list and this call is not missed (the engine's clock:
+   * one machine's, for a local socket). Rejects when the stream fails or ends.
+   */
+  async changed(signal: AbortSignal): Promise<void> {
+    const docker = await this.client();
+    signal.throwIfAborted();
+    const since = ((this.listedAt ?? Date.now()) / 1000).toFixed(3);
+    const stream = (await docker.getEvents({
+      since,
+      filters: { type: ["container"], event: [...WORKER_EVENTS], label: this.workerLabels() },
+    } as unknown as Docker.GetEventsOptions)) as NodeJS.ReadableStream & { destroy(): void };
+    return new Promise<void>((resolve, reject) => {
+      const finish = (err?: unknown) => {
+        signal.removeEventListener("abort", aborted);
+        stream.destroy();
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const aborted = () => finish(signal.reason);
+      if (signal.aborted) return aborted();
+      signal.addEventListener("abort", aborted, { once: true });
+      stream.once("data", () => finish());
+      stream.once("error", (err) => finish(err));
+      stream.once("end", () => finish(new WorkerDirectoryError("docker: the event stream ended")));
+    });
+  }
+
+  async remove(workerId: string): Promise<void> {
+    const docker = await this.client();
+    const containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] },
+    });
+    for (const c of containers) {
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode !== 404) throw err;
+        });
+    }
+  }
+}
+
+/** The container events that change what `list` answers. */
+const WORKER_EVENTS = ["create", "start", "die", "destroy"] as const;
+
+function addressOf(c: Docker.ContainerInfo, port: string): string | null {
+  if (!port || c.State !== "running") return null;
+  if (c.HostConfig.NetworkMode === "host") return `127.0.0.1:${port}`;
+  for (const net of Object.values(c.NetworkSettings?.Networks ?? {})) {
+    if (net.IPAddress) return `${net.IPAddress}:${port}`;
+  }
+  return null;
+}
+
+function stateOf(c: Docker.ContainerInfo): WorkerState {
+  switch (c.State) {
+    case "created":
+      return "starting";
+    case "running":
+    case "restarting":
+    case "paused":
+      return "running";
+    case "exited":
+      return /Exited \(0\)/.test(c.Status) ? "finished" : "failed";
+    case "dead":
+      return "failed";
+    default:
+      return "unknown";
+  }
+}
