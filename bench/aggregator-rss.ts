@@ -71,7 +71,7 @@ async function measure(dbUrl: string, addresses: string[], delayMs: number): Pro
       apiUrl: api.url,
       workers: addresses.map((address, i) => ({
         workerId: `rss-${i}`,
-        buildRef: String(BUILD_BASE + i),
+        buildId: BUILD_BASE + i,
         address,
         status: "running",
       })),
@@ -84,7 +84,7 @@ async function measure(dbUrl: string, addresses: string[], delayMs: number): Pro
     const atPeak = await agg.call<NodeJS.MemoryUsage>("memoryAtPeak");
     const bad = await double.call<number>(
       "check",
-      run.workers.map((w) => Number(w.buildRef)),
+      run.workers.map((w) => w.buildId),
       LINES,
     );
     if (bad !== 0) throw new Error(`${bad} builds got lines out of order, duplicated or missing`);

@@ -25,7 +25,7 @@ import {
 
 const LINES = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const BUILD_REF = "900000";
+const BUILD_ID = 900000;
 const TIME_LIMIT_MS = 5 * 60_000;
 /** Every path reads worker messages of this many lines, the relay's default. */
 const MESSAGE_LINES = defaultRelayTuning.workerBatchLines;
@@ -68,7 +68,7 @@ const relay =
       const run: AggregatorRun = {
         dbUrl,
         apiUrl: api.url,
-        workers: [{ workerId: `bench-${BUILD_REF}`, buildRef: BUILD_REF, address, status: "running" }],
+        workers: [{ workerId: `bench-${BUILD_ID}`, buildId: BUILD_ID, address, status: "running" }],
         tuning,
       };
       const procs = [workers, agg, double];
@@ -78,7 +78,7 @@ const relay =
       const [worker, aggregator, wharfApi] = (await Promise.all(procs.map(cpuMicros))).map(
         (after, i) => (after - (before[i] ?? 0)) / LINES,
       );
-      const bad = await double.call<number>("check", [Number(BUILD_REF)], LINES);
+      const bad = await double.call<number>("check", [BUILD_ID], LINES);
       if (bad !== 0) throw new Error("lines arrived out of order, duplicated or missing");
       return {
         linesPerSec: (LINES / ms) * 1000,
@@ -113,7 +113,7 @@ async function liveLatency(
     const run: AggregatorRun = {
       dbUrl,
       apiUrl: api.url,
-      workers: [{ workerId: "bench-live", buildRef: "900001", address: address ?? "", status: "running" }],
+      workers: [{ workerId: "bench-live", buildId: 900001, address: address ?? "", status: "running" }],
     };
     const relayed = agg.call<number>("relay", run, 60_000);
     // Live means the relay already follows the build: one line first, and the clock starts once it arrived
@@ -140,7 +140,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pg = await startPostgres();
 try {
   const measured = await withBenchProcesses(["workers"], async (workers) => {
-    const [address] = await workers.call<string[]>("open", 1, Number(BUILD_REF));
+    const [address] = await workers.call<string[]>("open", 1, BUILD_ID);
     if (!address) throw new Error("no worker address");
     const fillStart = performance.now();
     await workers.call("fill", LINES);

@@ -49,8 +49,13 @@ export function loadApiProto(): ApiPackage {
   return root.wharf.api.v5;
 }
 
-/** Status enum values of wharf.worker.v1.Status. */
-export const WorkerStatus = {
+/**
+ * wharf.worker.v1.Status: a step's (or, as step 0, the build's) status as the worker's gRPC
+ * codes it; the result store's StepStatus words by number. Not a worker's status: that is the
+ * provisioner's WorkerStatus (Queued … Cancelled), which the relay's directories read as a
+ * WorkerState.
+ */
+export const StepStatusCode = {
   UNSPECIFIED: 0,
   PENDING: 1,
   SCHEDULING: 2,
@@ -60,7 +65,7 @@ export const WorkerStatus = {
   FAILED: 6,
   CANCELLED: 7,
 } as const;
-export type WorkerStatusValue = (typeof WorkerStatus)[keyof typeof WorkerStatus];
+export type StepStatusCodeValue = (typeof StepStatusCode)[keyof typeof StepStatusCode];
 /** exit_code is a plain int32 on the wire; this stands for "no exit code" (the step never ran). */
 export const NO_EXIT_CODE = -1;
 export * from "./wire.js";

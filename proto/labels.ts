@@ -7,7 +7,7 @@
  */
 export const WHARF_LABELS = {
   instance: "wharf.iver.com/instance",
-  buildRef: "wharf.iver.com/build-ref",
+  buildId: "wharf.iver.com/build-ref",
   projectId: "wharf.iver.com/project-id",
   workerId: "wharf.iver.com/worker-id",
   /** The worker's gRPC port, so a reader need not parse the container or pod spec. */

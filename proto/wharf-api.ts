@@ -1,3 +1,5 @@
+import { parseBuildId } from "./build-id.js";
+
 /**
  * wharf-api v5 as wharf speaks it: the build status vocabulary and the routes the aggregator
  * calls, the log viewer reads and the wharf-api doubles (tests, `wharf up`'s dev sink) serve.
@@ -66,7 +68,8 @@ const matchers = new Map<WharfApiRoute, RegExp>();
 
 /**
  * Matches a request path against `route`; its numeric parameters, or undefined when it is
- * another path. (wharf-api's ids are all unsigned integers.)
+ * another path. (wharf-api's ids are all unsigned integers; a `{buildId}` that parseBuildId
+ * refuses, 0 or "007", names no build, so the path is not this route's.)
  */
 export function wharfApiRoute(route: WharfApiRoute, path: string): Record<string, number> | undefined {
   let re = matchers.get(route);
@@ -76,5 +79,13 @@ export function wharfApiRoute(route: WharfApiRoute, path: string): Record<string
   }
   const m = re.exec(path);
   if (!m) return undefined;
-  return Object.fromEntries(Object.entries(m.groups ?? {}).map(([k, v]) => [k, Number(v)]));
+  const params = m.groups ?? {};
+  if (params.buildId !== undefined) {
+    try {
+      parseBuildId(params.buildId, "{buildId}");
+    } catch {
+      return undefined;
+    }
+  }
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Number(v)]));
 }

@@ -1,3 +1,4 @@
+import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "./build-id.js";
 import { parseBuildVars } from "./build-vars.js";
 import { DurationError, formatDurationMs, parseDurationMs } from "./duration.js";
 import { WORKER_EVENTS_URL_ENV } from "./worker-events.js";
@@ -9,7 +10,7 @@ import { WORKER_EVENTS_URL_ENV } from "./worker-events.js";
  * own settings, log level) is operator configuration passed on as is, not this contract.
  */
 export const WORKER_ENV = {
-  buildRef: "WHARF_BUILD_REF",
+  buildId: "WHARF_BUILD_REF",
   workerId: "WHARF_WORKER_ID",
   instance: "WHARF_INSTANCE",
   projectId: "WHARF_PROJECT_ID",
@@ -37,7 +38,7 @@ export const WORKER_ENV = {
   traceparent: "TRACEPARENT",
 } as const satisfies Record<keyof WorkerEnv, string>;
 
-/** wharf-api's own name of the build ref, which a worker started by hand may be given instead. */
+/** wharf-api's own name of the build id, which a worker started by hand may be given instead. */
 const LEGACY_BUILD_REF = "BUILD_REF";
 
 /**
@@ -51,8 +52,8 @@ export type WorkerExecutorKind = (typeof WORKER_EXECUTORS)[number];
 
 /** One worker's build and where it serves it; unset fields are left to the worker's defaults. */
 export interface WorkerEnv {
-  /** wharf-api's build id (BUILD_REF), or a local one (`run-…`). */
-  buildRef: string;
+  /** wharf-api's build id (BUILD_REF), or one `wharf run` made up. */
+  buildId: BuildId;
   workerId?: string;
   instance?: string;
   projectId?: string;
@@ -110,6 +111,7 @@ export function toWorkerEnv(spec: WorkerEnv): Record<string, string> {
     const key = WORKER_ENV[field];
     if (field === "vars") env[key] = JSON.stringify(value);
     else if (DURATIONS.includes(field)) env[key] = formatDurationMs(value as number);
+    else if (field === "buildId") env[key] = formatBuildId(value as BuildId);
     else env[key] = String(value);
   }
   return env;
@@ -148,18 +150,33 @@ function readField(field: Field, text: string): unknown {
   return text;
 }
 
+/** The build id from WHARF_BUILD_REF, else from wharf-api's BUILD_REF; undefined when neither is set. */
+function readBuildId(env: Readonly<Record<string, string | undefined>>): BuildId | undefined {
+  for (const key of [WORKER_ENV.buildId, LEGACY_BUILD_REF]) {
+    const text = readText(env, key);
+    if (text === undefined) continue;
+    try {
+      return parseBuildId(text, key);
+    } catch (err) {
+      if (!(err instanceof BuildIdError)) throw err;
+      throw new WorkerEnvError(err.message, { cause: err });
+    }
+  }
+  return undefined;
+}
+
 /**
- * The contract's fields found in `env` (empty values count as unset), checked; the build ref
+ * The contract's fields found in `env` (empty values count as unset), checked; the build id
  * may also come as wharf-api's BUILD_REF. Throws WorkerEnvError for a value of the wrong kind.
  * What is missing is left unset: the worker decides what it needs (`wharf run` makes up a
- * build ref, `wharf worker serve` requires one).
+ * build id, `wharf worker serve` requires one).
  */
 export function readWorkerEnv(env: Readonly<Record<string, string | undefined>>): Partial<WorkerEnv> {
   const out: Record<string, unknown> = {};
-  const buildRef = readText(env, WORKER_ENV.buildRef) ?? readText(env, LEGACY_BUILD_REF);
-  if (buildRef !== undefined) out.buildRef = buildRef;
+  const buildId = readBuildId(env);
+  if (buildId !== undefined) out.buildId = buildId;
   for (const field of Object.keys(WORKER_ENV) as Field[]) {
-    if (field === "buildRef") continue;
+    if (field === "buildId") continue;
     const text = readText(env, WORKER_ENV[field]);
     if (text !== undefined) out[field] = readField(field, text);
   }

@@ -40,11 +40,11 @@ const ECHO_WORKER = [
   'mkdir -p /tmp/www && echo ok >/tmp/www/healthz && httpd -p "$WHARF_WORKER_HTTP_PORT" -h /tmp/www && exec nc -ll -p "$WHARF_WORKER_PORT" -e cat',
 ];
 
-const spec = (workerId: string, buildRef: number) => ({
+const spec = (workerId: string, buildId: number) => ({
   workerId,
-  name: `wharf-worker-${buildRef}`,
+  name: `wharf-worker-${buildId}`,
   request: {
-    buildRef,
+    buildId,
     instance: "kube-real",
     projectId: 7,
     gitUrl: "https://git.invalid/wharf/repo.git",

@@ -1,3 +1,4 @@
+import type { BuildId } from "@wharf/proto/build-id";
 import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
 /**
@@ -8,7 +9,7 @@ import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 export interface SinkLogLine {
   /** The sink's own id, dense per sink (wharf-api's logId). */
   logId: number;
-  buildId: number;
+  buildId: BuildId;
   workerLogId: number;
   workerStepId: number;
   timestamp: Date;
@@ -16,7 +17,7 @@ export interface SinkLogLine {
 }
 
 export interface SinkBuild {
-  buildId: number;
+  buildId: BuildId;
   status: WharfApiBuildStatus;
   /** Extra facts the dev sink keeps (repo, branch, stage); empty for test doubles. */
   gitUrl?: string;
@@ -27,28 +28,28 @@ export interface SinkBuild {
 
 export interface SinkArtifact {
   artifactId: number;
-  buildId: number;
+  buildId: BuildId;
   fileName: string;
   size: number;
 }
 
 export interface BuildSink {
   /** Creates the build as Scheduling when unknown (wharf-api accepts results for builds it created). */
-  ensureBuild(buildId: number): Promise<void>;
+  ensureBuild(buildId: BuildId): Promise<void>;
   /** Stores lines in order; called with small batches as they arrive on a stream. */
   appendLogs(lines: Omit<SinkLogLine, "logId">[]): Promise<void>;
   setStatus(
-    buildId: number,
+    buildId: BuildId,
     status: WharfApiBuildStatus,
     message: string,
     timestamp: string,
   ): Promise<SinkBuild>;
   /** `streamed`: the upload came without Content-Length (chunked), as a streaming client sends it. */
-  addArtifact(buildId: number, fileName: string, bytes: Buffer, streamed: boolean): Promise<SinkArtifact>;
-  getBuild(buildId: number): Promise<SinkBuild | undefined>;
+  addArtifact(buildId: BuildId, fileName: string, bytes: Buffer, streamed: boolean): Promise<SinkArtifact>;
+  getBuild(buildId: BuildId): Promise<SinkBuild | undefined>;
   listBuilds(statusIds: number[]): Promise<SinkBuild[]>;
   /** Lines of the build in order, those with logId > afterLogId (0 = all). */
-  listLogs(buildId: number, afterLogId?: number): Promise<SinkLogLine[]>;
-  listArtifacts(buildId: number): Promise<SinkArtifact[]>;
-  readArtifact(buildId: number, artifactId: number): Promise<Buffer | undefined>;
+  listLogs(buildId: BuildId, afterLogId?: number): Promise<SinkLogLine[]>;
+  listArtifacts(buildId: BuildId): Promise<SinkArtifact[]>;
+  readArtifact(buildId: BuildId, artifactId: number): Promise<Buffer | undefined>;
 }

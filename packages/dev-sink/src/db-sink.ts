@@ -1,6 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Database, migrate } from "@wharf/db";
+import type { BuildId } from "@wharf/proto/build-id";
 import { WHARF_API_BUILD_STATUSES, type WharfApiBuildStatus, wharfApiStatusId } from "@wharf/proto/wharf-api";
 import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine } from "./build-sink.js";
 
@@ -46,7 +47,7 @@ export class DbSink implements BuildSink {
     return toBuild(rows[0] as BuildRow);
   }
 
-  async ensureBuild(buildId: number): Promise<void> {
+  async ensureBuild(buildId: BuildId): Promise<void> {
     // Builds normally come from createBuild; a worker started by hand still gets its results kept.
     await this.db.query("INSERT INTO dev_builds (build_id) VALUES ($1) ON CONFLICT (build_id) DO NOTHING", [
       buildId,
@@ -69,7 +70,7 @@ export class DbSink implements BuildSink {
     );
   }
 
-  async setStatus(buildId: number, status: WharfApiBuildStatus, message: string): Promise<SinkBuild> {
+  async setStatus(buildId: BuildId, status: WharfApiBuildStatus, message: string): Promise<SinkBuild> {
     await this.ensureBuild(buildId);
     const { rows } = await this.db.query<BuildRow>(
       `UPDATE dev_builds SET status = $2, status_message = $3, updated_at = now() WHERE build_id = $1
@@ -79,7 +80,7 @@ export class DbSink implements BuildSink {
     return toBuild(rows[0] as BuildRow);
   }
 
-  async addArtifact(buildId: number, fileName: string, bytes: Buffer): Promise<SinkArtifact> {
+  async addArtifact(buildId: BuildId, fileName: string, bytes: Buffer): Promise<SinkArtifact> {
     await this.ensureBuild(buildId);
     const { rows } = await this.db.query<{ artifact_id: number }>(
       "INSERT INTO dev_build_artifacts (build_id, file_name, size, bytes) VALUES ($1, $2, $3, $4) RETURNING artifact_id",
@@ -88,7 +89,7 @@ export class DbSink implements BuildSink {
     return { artifactId: rows[0]?.artifact_id ?? 0, buildId, fileName, size: bytes.length };
   }
 
-  async getBuild(buildId: number): Promise<SinkBuild | undefined> {
+  async getBuild(buildId: BuildId): Promise<SinkBuild | undefined> {
     const { rows } = await this.db.query<BuildRow>(
       `SELECT ${buildColumns} FROM dev_builds WHERE build_id = $1`,
       [buildId],
@@ -107,7 +108,7 @@ export class DbSink implements BuildSink {
     return rows.map(toBuild);
   }
 
-  async listLogs(buildId: number, afterLogId = 0): Promise<SinkLogLine[]> {
+  async listLogs(buildId: BuildId, afterLogId = 0): Promise<SinkLogLine[]> {
     const { rows } = await this.db.query<{
       log_id: number;
       worker_log_id: number;
@@ -129,7 +130,7 @@ export class DbSink implements BuildSink {
     }));
   }
 
-  async listArtifacts(buildId: number): Promise<SinkArtifact[]> {
+  async listArtifacts(buildId: BuildId): Promise<SinkArtifact[]> {
     const { rows } = await this.db.query<{ artifact_id: number; file_name: string; size: number }>(
       "SELECT artifact_id, file_name, size FROM dev_build_artifacts WHERE build_id = $1 ORDER BY artifact_id",
       [buildId],
@@ -137,7 +138,7 @@ export class DbSink implements BuildSink {
     return rows.map((r) => ({ artifactId: r.artifact_id, buildId, fileName: r.file_name, size: r.size }));
   }
 
-  async readArtifact(buildId: number, artifactId: number): Promise<Buffer | undefined> {
+  async readArtifact(buildId: BuildId, artifactId: number): Promise<Buffer | undefined> {
     const { rows } = await this.db.query<{ bytes: Uint8Array }>(
       "SELECT bytes FROM dev_build_artifacts WHERE build_id = $1 AND artifact_id = $2",
       [buildId, artifactId],

@@ -1,5 +1,6 @@
 import type http from "node:http";
 import type { Database } from "@wharf/db";
+import { formatBuildId } from "@wharf/proto/build-id";
 import { DbSink } from "./db-sink.js";
 import { readText, startWharfApiServer, type WharfApiServer } from "./wharf-api-server.js";
 
@@ -72,7 +73,7 @@ async function createBuild(
   });
   // The same parameters wharf-api sends (VARS as YAML-compatible JSON).
   const q = new URLSearchParams({
-    BUILD_REF: String(build.buildId),
+    BUILD_REF: formatBuildId(build.buildId),
     GIT_FULLURL: body.gitUrl,
     GIT_BRANCH: branch,
     REPO_BRANCH: branch,

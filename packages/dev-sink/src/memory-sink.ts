@@ -1,8 +1,9 @@
+import type { BuildId } from "@wharf/proto/build-id";
 import { type WharfApiBuildStatus, wharfApiStatusId } from "@wharf/proto/wharf-api";
 import type { BuildSink, SinkArtifact, SinkBuild, SinkLogLine } from "./build-sink.js";
 
 export interface MemoryStatus {
-  buildId: number;
+  buildId: BuildId;
   status: WharfApiBuildStatus;
   message: string;
   timestamp: string;
@@ -21,7 +22,7 @@ export class MemorySink implements BuildSink {
   readonly artifacts: MemoryArtifact[] = [];
   readonly builds = new Map<number, SinkBuild>();
 
-  private touch(buildId: number): SinkBuild {
+  private touch(buildId: BuildId): SinkBuild {
     let b = this.builds.get(buildId);
     if (!b) {
       b = { buildId, status: "Scheduling" };
@@ -30,7 +31,7 @@ export class MemorySink implements BuildSink {
     return b;
   }
 
-  async ensureBuild(buildId: number): Promise<void> {
+  async ensureBuild(buildId: BuildId): Promise<void> {
     this.touch(buildId);
   }
 
@@ -55,7 +56,7 @@ export class MemorySink implements BuildSink {
     }
   }
 
-  async setStatus(buildId: number, status: WharfApiBuildStatus, message: string, timestamp: string) {
+  async setStatus(buildId: BuildId, status: WharfApiBuildStatus, message: string, timestamp: string) {
     const b = this.touch(buildId);
     b.status = status;
     this.statuses.push({ buildId, status, message, timestamp });
@@ -63,7 +64,7 @@ export class MemorySink implements BuildSink {
   }
 
   async addArtifact(
-    buildId: number,
+    buildId: BuildId,
     fileName: string,
     bytes: Buffer,
     streamed: boolean,
@@ -81,7 +82,7 @@ export class MemorySink implements BuildSink {
     return { artifactId: a.artifactId, buildId, fileName, size: a.size };
   }
 
-  async getBuild(buildId: number) {
+  async getBuild(buildId: BuildId) {
     return this.builds.get(buildId);
   }
 
@@ -91,17 +92,17 @@ export class MemorySink implements BuildSink {
     );
   }
 
-  async listLogs(buildId: number, afterLogId = 0) {
+  async listLogs(buildId: BuildId, afterLogId = 0) {
     return this.logs.filter((l) => l.buildId === buildId && l.logId > afterLogId);
   }
 
-  async listArtifacts(buildId: number) {
+  async listArtifacts(buildId: BuildId) {
     return this.artifacts
       .filter((a) => a.buildId === buildId)
       .map(({ artifactId, fileName, size }) => ({ artifactId, buildId, fileName, size }));
   }
 
-  async readArtifact(buildId: number, artifactId: number) {
+  async readArtifact(buildId: BuildId, artifactId: number) {
     const a = this.artifacts[artifactId - 1];
     return a && a.buildId === buildId ? a.bytes : undefined;
   }

@@ -2,6 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Readable } from "node:stream";
+import type { BuildId } from "@wharf/proto/build-id";
 import {
   CREATE_LOG_STREAM_PATH,
   isWharfApiBuildStatus,
@@ -118,12 +119,12 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     }
     const build = match("GET", "build");
     if (build) {
-      const b = await sink.getBuild(build.buildId as number);
+      const b = await sink.getBuild(build.buildId as BuildId);
       return b ? json(200, buildResponse(b)) : json(404, { title: "Not Found", status: 404 });
     }
     const artifactList = match("GET", "artifacts");
     if (artifactList) {
-      const list = await sink.listArtifacts(artifactList.buildId as number);
+      const list = await sink.listArtifacts(artifactList.buildId as BuildId);
       return json(
         200,
         list.map((a) => ({ ...a, name: a.fileName })),
@@ -132,8 +133,8 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     const artifactFile = match("GET", "artifact");
     if (artifactFile) {
       const bytes = await sink.readArtifact(
-        artifactFile.buildId as number,
-        artifactFile.artifactId as number,
+        artifactFile.buildId as BuildId,
+        artifactFile.artifactId as BuildId,
       );
       if (!bytes) return json(404, { title: "Not Found", status: 404 });
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length });
@@ -145,12 +146,12 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
       // `after` (our extension) lets a follower page through a long log.
       const after = Number(url.searchParams.get("after") ?? 0) || 0;
       await stores.settled();
-      const lines = await sink.listLogs(log.buildId as number, after);
+      const lines = await sink.listLogs(log.buildId as BuildId, after);
       return json(200, lines.map(logResponse));
     }
     const status = match("PUT", "buildStatus");
     if (status) {
-      const buildId = status.buildId as number;
+      const buildId = status.buildId as BuildId;
       let body: { status?: unknown; message?: unknown; timestamp?: unknown };
       try {
         body = JSON.parse(await readText(req)) as typeof body;
@@ -168,7 +169,7 @@ export async function startWharfApiServer(opts: WharfApiServerOptions): Promise<
     }
     const upload = match("POST", "artifactUpload");
     if (upload) {
-      const buildId = upload.buildId as number;
+      const buildId = upload.buildId as BuildId;
       const streamed = req.headers["content-length"] === undefined;
       const form = await new Response(Readable.toWeb(req) as ReadableStream, {
         headers: { "content-type": req.headers["content-type"] ?? "" },

@@ -4,7 +4,11 @@ import type { CacheScope, StepCaches } from "./step-cache.js";
 
 /** What an executor needs to know about the build as a whole. */
 export interface BuildSpec {
-  /** wharf-api's build id (BUILD_REF) or a local id; used in names and labels. */
+  /**
+   * The build as text for names and the build-ref label: the worker passes its BuildId through
+   * formatBuildId (@wharf/proto/build-id); executors only compare and sanitise it, so tests may
+   * use any text that keeps their builds apart.
+   */
   buildRef: string;
   /** Directory on the worker's host holding the checked-out repository. */
   sourceDir: string;

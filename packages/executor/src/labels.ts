@@ -3,7 +3,7 @@ import type { BuildSpec } from "./executor.js";
 import type { PlanStep } from "./plan.js";
 
 /** Label keys every backend puts on what it creates, so leftovers can be found after a crash (see WHARF_LABELS). */
-export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;
+export const LABEL_BUILD_REF = WHARF_LABELS.buildId;
 export const LABEL_STEP_ID = WHARF_LABELS.stepId;
 export const LABEL_STEP_NAME = WHARF_LABELS.stepName;
 export const LABEL_CREATED_BY = WHARF_LABELS.createdBy;

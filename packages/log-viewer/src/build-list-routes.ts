@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import fastifySseModule, { type fastifySSE } from "@fastify/sse";
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import { isStepStatus, type StepStatus } from "@wharf/result-store";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { BuildListFeed } from "./build-list-feed.js";
@@ -7,7 +8,7 @@ import { buildListPage } from "./build-list-page.js";
 
 /** One build of the list: what the aggregator recorded while relaying it (times: epoch ms). */
 export interface BuildListEntry {
-  buildRef: string;
+  buildId: BuildId;
   status: StepStatus;
   finished: boolean;
   message: string;
@@ -16,6 +17,14 @@ export interface BuildListEntry {
   /** wharf-api's branch and project id of the build, when the aggregator learnt them. */
   branch?: string | null;
   projectId?: number | null;
+}
+
+/** An entry as the list's JSON has it: the build id as `buildRef` text, as it always was. */
+function entryJson({
+  buildId,
+  ...rest
+}: BuildListEntry): Omit<BuildListEntry, "buildId"> & { buildRef: string } {
+  return { buildRef: formatBuildId(buildId), ...rest };
 }
 
 /** Where the list comes from: the aggregator's own records (BuildRecordStore in @wharf/relay). */
@@ -95,7 +104,12 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
             // In order, one at a time; a connection that failed is over (the abort ends the handler).
             sending = sending
               .then(async () => {
-                if (reply.sse.isConnected) await reply.sse.send({ event: "builds", data: list, retry: 1000 });
+                if (reply.sse.isConnected)
+                  await reply.sse.send({
+                    event: "builds",
+                    data: { builds: list.builds.map(entryJson) },
+                    retry: 1000,
+                  });
               })
               .catch(() => {});
           },
@@ -106,7 +120,7 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
         return;
       }
       const builds = await opts.builds.recent({ statuses, limit });
-      return reply.header("cache-control", "no-store").send({ builds });
+      return reply.header("cache-control", "no-store").send({ builds: builds.map(entryJson) });
     },
   );
   app.get("/builds/-/build-list.js", async (_req, reply) =>

@@ -1,3 +1,4 @@
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 
 /**
@@ -11,20 +12,20 @@ import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/r
  * moment throws `LogSourceUnavailableError`.
  */
 export interface BuildLogSource {
-  follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]>;
-  followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent>;
-  summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary>;
+  follow(buildId: BuildId, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]>;
+  followStatus(buildId: BuildId, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent>;
+  summary(buildId: BuildId, signal?: AbortSignal): Promise<BuildSummary>;
   /**
    * Optional fast path of `GET …/logs?format=records` (log-records.ts): the records of every
    * line up to `untilLogId`, as bytes or text; it must not wait for live lines. Without it the
    * records are made from `follow`'s batches.
    */
-  records?(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
+  records?(buildId: BuildId, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string>;
   /**
    * Optional: steps' unfinished progress lines while the build runs (ProgressLine), ending
    * quietly when the build is finished or the source cannot say (history has none).
    */
-  followProgress?(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine>;
+  followProgress?(buildId: BuildId, signal: AbortSignal): AsyncIterable<ProgressLine>;
 }
 
 /** Where a live build's worker serves gRPC. */
@@ -39,15 +40,15 @@ export interface ResolvedWorker {
  * Finds the worker of a build. Returns null when the build has no reachable worker (still queued,
  * or released after everything was delivered to wharf-api): the caller then reads history instead.
  */
-export type ResolveWorker = (buildRef: string, signal?: AbortSignal) => Promise<ResolvedWorker | null>;
+export type ResolveWorker = (buildId: BuildId, signal?: AbortSignal) => Promise<ResolvedWorker | null>;
 
 export class BuildNotFoundError extends Error {
   override readonly name = "BuildNotFoundError";
   constructor(
-    readonly buildRef: string,
+    readonly buildId: BuildId,
     options?: { cause?: unknown },
   ) {
-    super(`build ${JSON.stringify(buildRef)} is not known`, options);
+    super(`build "${buildId}" is not known`, options);
   }
 }
 

@@ -1,10 +1,11 @@
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildSummary } from "@wharf/result-store";
 import type { BuildLogSource } from "./build-log-source.js";
 import { type LogStreamEvent, viewerSummary } from "./log-events.js";
 
 export interface LogEventStreamOptions {
   source: BuildLogSource;
-  buildRef: string;
+  buildId: BuildId;
   /** The build when the request came (fetched first so an unknown build is a 404, not a stream). */
   summary: BuildSummary;
   afterLogId: number;
@@ -25,7 +26,7 @@ const STATUS_SETTLE_MS = 5000;
  * a `problem` event, so the client reconnects and resumes by `Last-Event-ID`.
  */
 export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
-  const { source, buildRef, summary, signal, send } = o;
+  const { source, buildId, summary, signal, send } = o;
   const inner = new AbortController();
   const stop = () => inner.abort();
   signal.addEventListener("abort", stop, { once: true });
@@ -39,9 +40,9 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
       statusLoop = (async () => {
         try {
           // From the first event: the page times each step from them (they are a few per step).
-          for await (const data of source.followStatus(buildRef, 0, inner.signal)) {
+          for await (const data of source.followStatus(buildId, 0, inner.signal)) {
             if (data.stepId !== 0 && !known.has(data.stepId)) {
-              const fresh = await source.summary(buildRef, inner.signal);
+              const fresh = await source.summary(buildId, inner.signal);
               for (const s of fresh.steps) known.add(s.stepId);
               await send({ event: "summary", data: viewerSummary(fresh) });
             }
@@ -58,13 +59,13 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
       // Best effort and live only: a failure here costs the progress lines, not the stream.
       progressLoop = (async () => {
         try {
-          for await (const data of follow(buildRef, inner.signal)) await send({ event: "progress", data });
+          for await (const data of follow(buildId, inner.signal)) await send({ event: "progress", data });
         } catch {}
       })();
     }
     const until = o.follow ? Number.POSITIVE_INFINITY : summary.lastLogId;
     if (o.afterLogId < until) {
-      for await (const batch of source.follow(buildRef, o.afterLogId, inner.signal)) {
+      for await (const batch of source.follow(buildId, o.afterLogId, inner.signal)) {
         const lines = o.follow ? batch : batch.filter((l) => l.logId <= until);
         const last = lines[lines.length - 1];
         if (last) await send({ event: "log", id: last.logId, data: lines });
@@ -81,7 +82,7 @@ export async function streamLogEvents(o: LogEventStreamOptions): Promise<void> {
     // The log ended, so the build is finished; let the last status events arrive first.
     await Promise.race([statusLoop, new Promise((r) => setTimeout(r, STATUS_SETTLE_MS).unref())]);
     if (statusFailure) throw statusFailure;
-    const final = await source.summary(buildRef, signal);
+    const final = await source.summary(buildId, signal);
     // A build that ran while this stream read history (or past its status events) may still
     // owe the client its step list.
     if (final.steps.some((s) => !known.has(s.stepId)))

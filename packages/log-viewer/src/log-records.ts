@@ -1,7 +1,7 @@
-import type { BuildSummary, LogEntry } from "@wharf/result-store";
+import type { LogEntry } from "@wharf/result-store";
 import { walkLogBatch } from "@wharf/worker-rpc";
 import type { BuildLogSource } from "./build-log-source.js";
-import { linesUntilSummary } from "./log-text.js";
+import { type LogCut, linesUntilSummary } from "./log-text.js";
 
 /**
  * `GET /api/builds/:buildRef/logs?format=records`: the log as it is now, for the build page to
@@ -28,16 +28,16 @@ export function logRecordLine(line: LogEntry): string {
 /** The records up to the summary's last line, a chunk per batch the source gave. */
 export function recordsOf(
   source: BuildLogSource,
-  upTo: Pick<BuildSummary, "buildRef" | "lastLogId">,
+  upTo: LogCut,
   signal: AbortSignal,
 ): AsyncIterable<Uint8Array | string> {
-  return source.records?.(upTo.buildRef, upTo.lastLogId, signal) ?? logRecords(source, upTo, signal);
+  return source.records?.(upTo.buildId, upTo.lastLogId, signal) ?? logRecords(source, upTo, signal);
 }
 
 /** The generic way, from the source's LogEntry batches. */
 export async function* logRecords(
   source: BuildLogSource,
-  summary: Pick<BuildSummary, "buildRef" | "lastLogId">,
+  summary: LogCut,
   signal: AbortSignal,
 ): AsyncGenerator<string> {
   for await (const batch of linesUntilSummary(source, summary, signal)) {

@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from "node:util";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildSummary, LogEntry, StepSummary } from "@wharf/result-store";
 import type { BuildLogSource } from "./build-log-source.js";
 
@@ -33,11 +34,12 @@ export function logTextLine(
  */
 export async function* logText(
   source: BuildLogSource,
+  buildId: BuildId,
   summary: BuildSummary,
   signal: AbortSignal,
   opts: LogTextOptions = {},
 ): AsyncGenerator<string> {
-  for await (const batch of linesUntilSummary(source, summary, signal)) {
+  for await (const batch of linesUntilSummary(source, { buildId, lastLogId: summary.lastLogId }, signal)) {
     let chunk = "";
     for (const line of batch)
       if (opts.stepId === undefined || line.stepId === opts.stepId)
@@ -46,10 +48,16 @@ export async function* logText(
   }
 }
 
+/** A build's log up to a line: the build, and its summary's last line when it was read. */
+export interface LogCut {
+  buildId: BuildId;
+  lastLogId: number;
+}
+
 /** The build's lines up to the summary's last one, in batches; never waits for live lines. */
 export async function* linesUntilSummary(
   source: BuildLogSource,
-  summary: Pick<BuildSummary, "buildRef" | "lastLogId">,
+  summary: LogCut,
   signal: AbortSignal,
 ): AsyncGenerator<LogEntry[]> {
   if (summary.lastLogId === 0) return;
@@ -57,7 +65,7 @@ export async function* linesUntilSummary(
   const stop = () => inner.abort();
   signal.addEventListener("abort", stop, { once: true });
   try {
-    for await (const batch of source.follow(summary.buildRef, 0, inner.signal)) {
+    for await (const batch of source.follow(summary.buildId, 0, inner.signal)) {
       const last = batch.at(-1)?.logId ?? 0;
       if (last <= summary.lastLogId) yield batch;
       else yield batch.filter((l) => l.logId <= summary.lastLogId);

@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import fastifySseModule, { type fastifySSE } from "@fastify/sse";
+import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from "fastify";
 import { type BuildLogSource, BuildNotFoundError, LogSourceUnavailableError } from "./build-log-source.js";
 import { streamLogEvents } from "./log-event-stream.js";
@@ -24,11 +25,11 @@ class BadRequestError extends Error {}
 // routes); its typings only describe the named, unwrapped one.
 const fastifySse = fastifySseModule as unknown as typeof fastifySSE;
 
-const BUILD_REF = "^[A-Za-z0-9._-]{1,128}$";
+// Checked by parseBuildId in the handlers (`buildIdOf`); the schema only bounds the text.
 const params = {
   type: "object",
   required: ["buildRef"],
-  properties: { buildRef: { type: "string", pattern: BUILD_REF } },
+  properties: { buildRef: { type: "string", maxLength: 128 } },
 } as const;
 const logsQuery = {
   type: "object",
@@ -50,6 +51,16 @@ type LogsQuery = {
   step?: number;
 };
 type RefParams = { buildRef: string };
+
+/** The route's build id; text that is not one is the client's mistake (400), not an unknown build. */
+function buildIdOf(params: RefParams): BuildId {
+  try {
+    return parseBuildId(params.buildRef, "the build in the path");
+  } catch (err) {
+    if (err instanceof BuildIdError) throw new BadRequestError(err.message, { cause: err });
+    throw err;
+  }
+}
 
 /**
  * The live log routes (see README.md): `GET /api/builds/:buildRef/logs` as Server-Sent Events
@@ -87,25 +98,26 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
     "/api/builds/:buildRef/logs",
     { schema: { params, querystring: logsQuery }, sse: { kind: "manual" } },
     async (req, reply) => {
-      const { buildRef } = req.params;
+      const buildId = buildIdOf(req.params);
       const q = req.query;
       const wantsEvents =
         q.follow === true || q.format === "sse" || (q.format !== "text" && acceptsEvents(req.headers.accept));
       const closed = closeSignal(reply);
-      const summary = await source.summary(buildRef, closed);
+      const summary = await source.summary(buildId, closed);
       if (q.format === "records") {
         return reply
           .type(LOG_RECORDS_CONTENT_TYPE)
           .header("cache-control", "no-store")
           .header(LOG_RECORDS_LAST_ID_HEADER, String(summary.lastLogId))
-          .send(Readable.from(recordsOf(source, summary, closed)));
+          .send(Readable.from(recordsOf(source, { buildId, lastLogId: summary.lastLogId }, closed)));
       }
       if (!wantsEvents) {
-        const text = logText(source, summary, closed, {
+        const text = logText(source, buildId, summary, closed, {
           keepColours: q.ansi === "keep",
           ...(q.step !== undefined ? { stepId: q.step } : {}),
         });
-        const name = q.step === undefined ? `build-${buildRef}` : `build-${buildRef}-step-${q.step}`;
+        const ref = formatBuildId(buildId);
+        const name = q.step === undefined ? `build-${ref}` : `build-${ref}-step-${q.step}`;
         return reply
           .type("text/plain; charset=utf-8")
           .header("content-disposition", `inline; filename="${name}.log"`)
@@ -125,7 +137,7 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
       };
       await streamLogEvents({
         source,
-        buildRef,
+        buildId,
         summary,
         afterLogId,
         follow: q.follow === true,
@@ -139,7 +151,7 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
     "/api/builds/:buildRef/summary",
     { schema: { params } },
     async (req, reply) => {
-      const summary = await source.summary(req.params.buildRef, closeSignal(reply));
+      const summary = await source.summary(buildIdOf(req.params), closeSignal(reply));
       return reply.header("cache-control", "no-store").send(viewerSummary(summary));
     },
   );
@@ -151,8 +163,9 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
     reply.type("text/css; charset=utf-8").header("cache-control", "no-cache").send(assets.style),
   );
   app.get<{ Params: RefParams }>("/builds/:buildRef", { schema: { params } }, async (req, reply) => {
+    const buildId = buildIdOf(req.params);
     try {
-      await source.summary(req.params.buildRef, closeSignal(reply));
+      await source.summary(buildId, closeSignal(reply));
     } catch (err) {
       // Only an unknown build is refused: a worker that is briefly unreachable is the page's to retry.
       if (err instanceof BuildNotFoundError) throw err;
@@ -164,7 +177,7 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
         "content-security-policy",
         "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'",
       )
-      .send(viewerPage(req.params.buildRef));
+      .send(viewerPage(buildId));
   });
 };
 

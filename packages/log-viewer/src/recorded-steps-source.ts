@@ -1,3 +1,4 @@
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import type { BuildLogSource } from "./build-log-source.js";
 import type { ViewerStep } from "./log-events.js";
@@ -11,7 +12,7 @@ export interface RecordedBuildTable {
 }
 
 /** The aggregator's record of a build, or null when it kept none. */
-export type RecordedSteps = (buildRef: string) => Promise<RecordedBuildTable | null>;
+export type RecordedSteps = (buildId: BuildId) => Promise<RecordedBuildTable | null>;
 
 /**
  * A source whose summaries carry the step table the aggregator keeps in its database: the
@@ -25,26 +26,26 @@ export class RecordedStepsSource implements BuildLogSource {
     private readonly recorded: RecordedSteps,
   ) {}
 
-  follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
-    return this.inner.follow(buildRef, afterLogId, signal);
+  follow(buildId: BuildId, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
+    return this.inner.follow(buildId, afterLogId, signal);
   }
 
-  followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
-    return this.inner.followStatus(buildRef, afterEventId, signal);
+  followStatus(buildId: BuildId, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
+    return this.inner.followStatus(buildId, afterEventId, signal);
   }
 
-  followProgress(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine> {
-    return this.inner.followProgress?.(buildRef, signal) ?? (async function* () {})();
+  followProgress(buildId: BuildId, signal: AbortSignal): AsyncIterable<ProgressLine> {
+    return this.inner.followProgress?.(buildId, signal) ?? (async function* () {})();
   }
 
-  records(buildRef: string, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string> {
-    return recordsOf(this.inner, { buildRef, lastLogId: untilLogId }, signal);
+  records(buildId: BuildId, untilLogId: number, signal: AbortSignal): AsyncIterable<Uint8Array | string> {
+    return recordsOf(this.inner, { buildId, lastLogId: untilLogId }, signal);
   }
 
-  async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {
-    const summary = await this.inner.summary(buildRef, signal);
+  async summary(buildId: BuildId, signal?: AbortSignal): Promise<BuildSummary> {
+    const summary = await this.inner.summary(buildId, signal);
     // Without its table the page still has the lines: a database hiccup must not cost those.
-    const table = await this.recorded(buildRef).catch(() => null);
+    const table = await this.recorded(buildId).catch(() => null);
     if (!table) return summary;
     const times = { startedAt: table.startedAt, finishedAt: table.finishedAt };
     const recorded = table.steps;

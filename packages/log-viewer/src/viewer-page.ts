@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 
 const require = createRequire(import.meta.url);
 const assetsDir = new URL("../assets/", import.meta.url);
@@ -45,9 +46,10 @@ const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => htmlEscapes[c]!);
  * The page of one build. Every URL in it is relative (`-/viewer.js`, `../api/builds/...`), so
  * the routes work under any prefix the aggregator mounts them at.
  */
-export function viewerPage(buildRef: string): string {
-  const ref = escapeHtml(buildRef);
-  const api = `../api/builds/${encodeURIComponent(buildRef)}`;
+export function viewerPage(buildId: BuildId): string {
+  // Digits only (formatBuildId): safe in HTML and in a URL as it is.
+  const ref = formatBuildId(buildId);
+  const api = `../api/builds/${ref}`;
   const logsUrl = escapeHtml(`${api}/logs`);
   return `<!doctype html>
 <html lang="en">

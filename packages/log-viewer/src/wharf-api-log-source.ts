@@ -1,3 +1,4 @@
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import {
   isWharfApiBuildStatus,
   type WharfApiBuildStatus,
@@ -21,8 +22,8 @@ export interface BuildHistorySnapshot {
 
 /** The read side a live source falls back to when a build has no worker (any more). */
 export interface BuildHistory {
-  read(buildRef: string, afterLogId: number, signal?: AbortSignal): Promise<BuildHistorySnapshot>;
-  summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary>;
+  read(buildId: BuildId, afterLogId: number, signal?: AbortSignal): Promise<BuildHistorySnapshot>;
+  summary(buildId: BuildId, signal?: AbortSignal): Promise<BuildSummary>;
 }
 
 export interface WharfApiLogSourceOptions {
@@ -44,7 +45,7 @@ export interface WharfApiLogSourceOptions {
  */
 export interface WharfApiLogLine {
   logId: number;
-  buildId: number;
+  buildId: BuildId;
   message: string;
   /** RFC 3339 */
   timestamp: string;
@@ -75,19 +76,18 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 
-  async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {
-    return (await this.read(buildRef, Number.MAX_SAFE_INTEGER, signal)).summary;
+  async summary(buildId: BuildId, signal?: AbortSignal): Promise<BuildSummary> {
+    return (await this.read(buildId, Number.MAX_SAFE_INTEGER, signal)).summary;
   }
 
-  async read(buildRef: string, afterLogId: number, signal?: AbortSignal): Promise<BuildHistorySnapshot> {
-    const buildId = wharfBuildId(buildRef);
-    const build = (await this.get(wharfApiPath("build", { buildId }), buildRef, signal)) as {
+  async read(buildId: BuildId, afterLogId: number, signal?: AbortSignal): Promise<BuildHistorySnapshot> {
+    const build = (await this.get(wharfApiPath("build", { buildId }), buildId, signal)) as {
       status?: string;
       statusId?: number;
     };
     const stored = (await this.get(
       wharfApiPath("buildLog", { buildId }),
-      buildRef,
+      buildId,
       signal,
     )) as WharfApiLogLine[];
     if (!Array.isArray(stored))
@@ -108,7 +108,7 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
     return {
       lines: all.filter((l) => l.logId > afterLogId),
       summary: {
-        buildRef,
+        buildRef: formatBuildId(buildId),
         status,
         finished,
         message: "",
@@ -120,10 +120,10 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
     };
   }
 
-  async *follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
+  async *follow(buildId: BuildId, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
     let after = afterLogId;
     while (!signal.aborted) {
-      const { lines, summary } = await this.read(buildRef, after, signal);
+      const { lines, summary } = await this.read(buildId, after, signal);
       if (lines.length > 0) {
         yield lines;
         after = lines[lines.length - 1]!.logId;
@@ -135,17 +135,17 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
 
   /** wharf-api keeps no step events: this yields none and ends once the build is finished. */
   async *followStatus(
-    buildRef: string,
+    buildId: BuildId,
     _afterEventId: number,
     signal: AbortSignal,
   ): AsyncIterable<StatusEvent> {
-    while (!signal.aborted && !(await this.summary(buildRef, signal)).finished) {
+    while (!signal.aborted && !(await this.summary(buildId, signal)).finished) {
       await pause(this.pollIntervalMs, signal);
     }
     yield* [];
   }
 
-  private async get(path: string, buildRef: string, signal?: AbortSignal): Promise<unknown> {
+  private async get(path: string, buildId: BuildId, signal?: AbortSignal): Promise<unknown> {
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     let res: Response;
     try {
@@ -161,7 +161,7 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
     }
     if (res.status === 404) {
       await res.body?.cancel();
-      throw new BuildNotFoundError(buildRef);
+      throw new BuildNotFoundError(buildId);
     }
     if (!res.ok) {
       await res.body?.cancel();
@@ -169,11 +169,4 @@ export class WharfApiLogSource implements BuildLogSource, BuildHistory {
     }
     return res.json();
   }
-}
-
-/** wharf-api's build ids are positive integers; a buildRef that is not one cannot be there. */
-function wharfBuildId(buildRef: string): number {
-  const id = Number(buildRef);
-  if (!/^\d+$/.test(buildRef) || !Number.isSafeInteger(id) || id <= 0) throw new BuildNotFoundError(buildRef);
-  return id;
 }

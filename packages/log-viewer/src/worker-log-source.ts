@@ -1,4 +1,5 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildSummary, LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import { createWorkerClient, MAX_BATCH_LINES, type WorkerClient, WorkerRpcError } from "@wharf/worker-rpc";
 import {
@@ -35,7 +36,7 @@ interface FollowPlan<T> {
   fromWorker(client: WorkerClient, after: number, signal: AbortSignal): AsyncIterable<T>;
   fromHistory(
     history: BuildHistory,
-    buildRef: string,
+    buildId: BuildId,
     after: number,
     signal: AbortSignal,
   ): Promise<{ items: T[]; finished: boolean }>;
@@ -44,8 +45,8 @@ interface FollowPlan<T> {
 
 const logPlan: FollowPlan<LogEntry[]> = {
   fromWorker: (client, after, signal) => client.streamLogBatches(after, { signal }),
-  async fromHistory(history, buildRef, after, signal) {
-    const { lines, summary } = await history.read(buildRef, after, signal);
+  async fromHistory(history, buildId, after, signal) {
+    const { lines, summary } = await history.read(buildId, after, signal);
     return { items: lines.length > 0 ? [lines] : [], finished: summary.finished };
   },
   lastId: (batch) => batch[batch.length - 1]?.logId ?? 0,
@@ -54,8 +55,8 @@ const logPlan: FollowPlan<LogEntry[]> = {
 const statusPlan: FollowPlan<StatusEvent> = {
   fromWorker: (client, after, signal) => client.streamStatus(after, { signal }),
   // wharf-api keeps no step events: only whether the build is finished matters.
-  async fromHistory(history, buildRef, _after, signal) {
-    return { items: [], finished: (await history.summary(buildRef, signal)).finished };
+  async fromHistory(history, buildId, _after, signal) {
+    return { items: [], finished: (await history.summary(buildId, signal)).finished };
   },
   lastId: (event) => event.eventId,
 };
@@ -74,12 +75,12 @@ export class WorkerLogSource implements BuildLogSource {
     this.maxFailures = opts.maxFailures ?? 30;
   }
 
-  follow(buildRef: string, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
-    return this.followEither(buildRef, afterLogId, signal, logPlan);
+  follow(buildId: BuildId, afterLogId: number, signal: AbortSignal): AsyncIterable<LogEntry[]> {
+    return this.followEither(buildId, afterLogId, signal, logPlan);
   }
 
-  followStatus(buildRef: string, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
-    return this.followEither(buildRef, afterEventId, signal, statusPlan);
+  followStatus(buildId: BuildId, afterEventId: number, signal: AbortSignal): AsyncIterable<StatusEvent> {
+    return this.followEither(buildId, afterEventId, signal, statusPlan);
   }
 
   /**
@@ -87,12 +88,12 @@ export class WorkerLogSource implements BuildLogSource {
    * or the worker drops, the rest the generic way from where the bytes stopped.
    */
   async *records(
-    buildRef: string,
+    buildId: BuildId,
     untilLogId: number,
     signal: AbortSignal,
   ): AsyncIterable<Uint8Array | string> {
     let after = 0;
-    const worker = untilLogId > 0 ? await this.opts.resolveWorker(buildRef, signal) : null;
+    const worker = untilLogId > 0 ? await this.opts.resolveWorker(buildId, signal) : null;
     if (worker) {
       const client = connect(worker);
       try {
@@ -114,7 +115,7 @@ export class WorkerLogSource implements BuildLogSource {
       }
     }
     if (after >= untilLogId) return;
-    for await (const batch of this.follow(buildRef, after, signal)) {
+    for await (const batch of this.follow(buildId, after, signal)) {
       let chunk = "";
       for (const line of batch) if (line.logId <= untilLogId) chunk += logRecordLine(line);
       if (chunk) yield chunk;
@@ -123,8 +124,8 @@ export class WorkerLogSource implements BuildLogSource {
   }
 
   /** Best effort: a live view; when the worker is gone or drops, there is simply none. */
-  async *followProgress(buildRef: string, signal: AbortSignal): AsyncIterable<ProgressLine> {
-    const worker = await this.opts.resolveWorker(buildRef, signal).catch(() => null);
+  async *followProgress(buildId: BuildId, signal: AbortSignal): AsyncIterable<ProgressLine> {
+    const worker = await this.opts.resolveWorker(buildId, signal).catch(() => null);
     if (!worker) return;
     const client = connect(worker);
     try {
@@ -137,24 +138,24 @@ export class WorkerLogSource implements BuildLogSource {
     }
   }
 
-  async summary(buildRef: string, signal?: AbortSignal): Promise<BuildSummary> {
-    const worker = await this.opts.resolveWorker(buildRef, signal);
+  async summary(buildId: BuildId, signal?: AbortSignal): Promise<BuildSummary> {
+    const worker = await this.opts.resolveWorker(buildId, signal);
     if (worker) {
       const client = connect(worker);
       try {
         return await client.summary();
       } catch (err) {
-        if (!isRetryable(err) || !this.opts.history) throw unavailable(buildRef, err);
+        if (!isRetryable(err) || !this.opts.history) throw unavailable(buildId, err);
       } finally {
         client.close();
       }
     }
-    if (!this.opts.history) throw new BuildNotFoundError(buildRef);
-    return this.opts.history.summary(buildRef, signal);
+    if (!this.opts.history) throw new BuildNotFoundError(buildId);
+    return this.opts.history.summary(buildId, signal);
   }
 
   private async *followEither<T>(
-    buildRef: string,
+    buildId: BuildId,
     afterId: number,
     signal: AbortSignal,
     plan: FollowPlan<T>,
@@ -163,7 +164,7 @@ export class WorkerLogSource implements BuildLogSource {
     let after = afterId;
     let failures = 0;
     while (!signal.aborted) {
-      const worker = await this.opts.resolveWorker(buildRef, signal);
+      const worker = await this.opts.resolveWorker(buildId, signal);
       if (worker) {
         const client = connect(worker);
         try {
@@ -175,13 +176,13 @@ export class WorkerLogSource implements BuildLogSource {
           return; // the worker ends a stream only once the build is finished and all was sent
         } catch (err) {
           if (!isRetryable(err)) throw err;
-          if (++failures >= this.maxFailures) throw unavailable(buildRef, err);
+          if (++failures >= this.maxFailures) throw unavailable(buildId, err);
         } finally {
           client.close();
         }
       } else {
-        if (!history) throw new BuildNotFoundError(buildRef);
-        const { items, finished } = await plan.fromHistory(history, buildRef, after, signal);
+        if (!history) throw new BuildNotFoundError(buildId);
+        const { items, finished } = await plan.fromHistory(history, buildId, after, signal);
         for (const item of items) {
           yield item;
           after = plan.lastId(item);
@@ -197,9 +198,9 @@ function connect(worker: ResolvedWorker): WorkerClient {
   return createWorkerClient(worker.address, { token: worker.token });
 }
 
-function unavailable(buildRef: string, err: unknown): LogSourceUnavailableError {
+function unavailable(buildId: BuildId, err: unknown): LogSourceUnavailableError {
   return new LogSourceUnavailableError(
-    `worker of build ${buildRef} cannot be reached: ${(err as Error).message ?? String(err)}`,
+    `worker of build ${buildId} cannot be reached: ${(err as Error).message ?? String(err)}`,
     { cause: err },
   );
 }

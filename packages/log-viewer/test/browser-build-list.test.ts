@@ -46,7 +46,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build list in Chromium: l
     await records.save(
       {
         ...base,
-        buildRef: "101",
+        buildId: 101,
         status: "SUCCESS",
         finished: true,
         startedAt: Date.now() - 9000,
@@ -66,7 +66,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build list in Chromium: l
     const asked = listRequests.length;
 
     await records.save(
-      { ...base, buildRef: "102", status: "RUNNING", finished: false, startedAt: Date.now() },
+      { ...base, buildId: 102, status: "RUNNING", finished: false, startedAt: Date.now() },
       [],
     );
     const row = page.locator('#builds tr[data-build-ref="102"]');
@@ -84,7 +84,7 @@ describe.skipIf(!haveChromium && !process.env.CI)("the build list in Chromium: l
     await records.save(
       {
         ...base,
-        buildRef: "102",
+        buildId: 102,
         status: "FAILED",
         finished: true,
         message: "tests failed",

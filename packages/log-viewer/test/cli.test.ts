@@ -86,7 +86,7 @@ describe("wharf logs / wharf status against the log routes", () => {
       source: (address) => {
         const inner = new WorkerLogSource({ resolveWorker: async () => ({ address }), retryIntervalMs: 50 });
         return Object.assign(Object.create(inner) as WorkerLogSource, {
-          summary: async (ref: string, signal?: AbortSignal) => {
+          summary: async (ref: number, signal?: AbortSignal) => {
             const s = await inner.summary(ref, signal);
             listed.push(s.steps.length);
             return s;

@@ -45,7 +45,7 @@ export class LiveBuild {
     const source =
       opts.source?.(address) ??
       new WorkerLogSource({
-        resolveWorker: async (ref) => (ref === BUILD_REF ? { address } : null),
+        resolveWorker: async (id) => (id === Number(BUILD_REF) ? { address } : null),
         retryIntervalMs: 50,
       });
     const app = Fastify({ logger: false });

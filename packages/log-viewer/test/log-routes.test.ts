@@ -275,6 +275,12 @@ describe("GET /api/builds/:buildRef/summary and the page", () => {
     const script = await (await fetch(`${build.url}/builds/-/viewer.js`)).text();
     expect(script).toContain("window.Anser = module.exports");
     expect((await fetch(`${build.url}/builds/-/viewer.css`)).status).toBe(200);
-    expect((await fetch(`${build.url}/builds/nope`)).status).toBe(404);
+    expect((await fetch(`${build.url}/builds/999`)).status).toBe(404);
+    // Text that is no build id is the client's mistake, said as such.
+    const nope = await fetch(`${build.url}/builds/nope`);
+    expect(nope.status).toBe(400);
+    expect(((await nope.json()) as { detail: string }).detail).toMatch(
+      /^the build in the path must be a wharf-api build id/,
+    );
   });
 });

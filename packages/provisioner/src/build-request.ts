@@ -1,3 +1,4 @@
+import { type BuildId, BuildIdError, parseBuildId } from "@wharf/proto/build-id";
 import { BuildVarsError, parseBuildVars } from "@wharf/proto/vars";
 import type { WorkerEnv } from "@wharf/proto/worker-env";
 import { ProblemError } from "./errors.js";
@@ -5,7 +6,7 @@ import type { CreateWorkerQuery } from "./schemas.js";
 
 /** One build as asked for by wharf-api, parsed and checked; stored with the worker row. */
 export interface BuildRequest {
-  buildRef: number;
+  buildId: BuildId;
   instance: string;
   projectId: number | null;
   gitUrl: string;
@@ -24,6 +25,16 @@ export interface BuildRequest {
 }
 
 const UINT = /^\d{1,16}$/;
+
+/** `parse` of the parameter's text, its BuildIdError as a 400 naming the parameter. */
+function parseParam<T>(value: string, param: string, parse: (text: string, what: string) => T): T {
+  try {
+    return parse(value, param);
+  } catch (err) {
+    if (!(err instanceof BuildIdError)) throw err;
+    throw new ProblemError("invalid-param", err.message, param, { cause: err });
+  }
+}
 
 function parseUint(value: string, param: string): number {
   const t = value.trim();
@@ -52,14 +63,14 @@ export function parseBuildRequest(q: CreateWorkerQuery): BuildRequest {
   if (q.BUILD_REF === undefined || q.BUILD_REF.trim() === "") {
     throw new ProblemError("missing-param", "BUILD_REF is required", "BUILD_REF");
   }
-  const buildRef = parseUint(q.BUILD_REF, "BUILD_REF");
+  const buildId = parseParam(q.BUILD_REF, "BUILD_REF", parseBuildId);
   const gitUrl = optional(q.GIT_FULLURL);
   if (!gitUrl) throw new ProblemError("missing-param", "GIT_FULLURL is required", "GIT_FULLURL");
   const projectIdText = optional(q.WHARF_PROJECT_ID);
   const gitBranch = optional(q.GIT_BRANCH);
   const repoBranch = optional(q.REPO_BRANCH) ?? gitBranch;
   const req: BuildRequest = {
-    buildRef,
+    buildId,
     instance: q.WHARF_INSTANCE?.trim() ?? "",
     projectId: projectIdText ? parseUint(projectIdText, "WHARF_PROJECT_ID") : null,
     gitUrl,
@@ -81,7 +92,7 @@ export function parseBuildRequest(q: CreateWorkerQuery): BuildRequest {
 /** The build's part of the worker's env contract (`toWorkerEnv`); the backend adds where it runs. */
 export function workerBuild(workerId: string, req: BuildRequest): WorkerEnv {
   return {
-    buildRef: String(req.buildRef),
+    buildId: req.buildId,
     workerId,
     instance: req.instance,
     ...(req.projectId !== null ? { projectId: String(req.projectId) } : {}),

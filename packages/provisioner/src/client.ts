@@ -1,3 +1,4 @@
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import type { Problem } from "./errors.js";
 import type { MissingAnswer, Worker } from "./schemas.js";
 
@@ -93,12 +94,12 @@ export class ProvisionerClient {
   }
 
   async listWorkers(
-    filter: { status?: string; instance?: string; buildRef?: number } = {},
+    filter: { status?: string; instance?: string; buildId?: BuildId } = {},
   ): Promise<Worker[]> {
     const q = new URLSearchParams();
     if (filter.status) q.set("status", filter.status);
     if (filter.instance !== undefined) q.set("instance", filter.instance);
-    if (filter.buildRef !== undefined) q.set("buildRef", String(filter.buildRef));
+    if (filter.buildId !== undefined) q.set("buildRef", formatBuildId(filter.buildId));
     const res = await this.request("GET", `/api/worker?${q}`);
     return (await res.json()) as Worker[];
   }
@@ -107,9 +108,9 @@ export class ProvisionerClient {
     await this.request("DELETE", `/api/worker/${encodeURIComponent(workerId)}`);
   }
 
-  async missing(buildRefs: number[], instance?: string): Promise<MissingAnswer[]> {
+  async missing(buildIds: BuildId[], instance?: string): Promise<MissingAnswer[]> {
     const res = await this.request("POST", "/api/worker/missing", {
-      buildRefs,
+      buildRefs: buildIds,
       ...(instance !== undefined ? { instance } : {}),
     });
     return ((await res.json()) as { results: MissingAnswer[] }).results;

@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import { createLogger, type Logger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { type WorkerEvent, workerTokenFor } from "@wharf/proto";
+import type { BuildId } from "@wharf/proto/build-id";
 import { startSpan, TRACING_OFF, type Tracer, traceparentOf } from "@wharf/tracing";
 import { tokenMatches } from "./auth.js";
 import { type WorkerBackend, workerName } from "./backend/backend.js";
@@ -12,7 +13,7 @@ import { createMetrics, type ProvisionerMetrics } from "./metrics.js";
 import { Scheduler } from "./scheduler.js";
 import { ACTIVE_STATUSES, type MissingAnswer, type Worker, type WorkerOutcome } from "./schemas.js";
 import { grpcStatusProbe, type StatusProbe } from "./status-probe.js";
-import { findWorkers, getWorker, latestWorkersForRefs, type WorkerFilter } from "./store/find-workers.js";
+import { findWorkers, getWorker, latestWorkersForBuilds, type WorkerFilter } from "./store/find-workers.js";
 import { insertWorker } from "./store/insert-worker.js";
 import { markDeleted } from "./store/update-worker.js";
 import { migrateProvisioner, toWorker, type WorkerRow } from "./store/worker-row.js";
@@ -152,14 +153,14 @@ export class Provisioner {
   ): Promise<{ worker: Worker; created: boolean }> {
     const workerId = randomUUID();
     const span = startSpan(this.tracer, "wharf.provisioner.trigger", traceparent, {
-      "wharf.build_ref": request.buildRef,
+      "wharf.build_ref": request.buildId,
       "wharf.instance": request.instance,
       "wharf.worker_id": workerId,
     });
     const spanParent = traceparentOf(span);
     const { row, created } = await insertWorker(this.opts.db, {
       workerId,
-      name: workerName(request.buildRef, workerId),
+      name: workerName(request.buildId, workerId),
       backend: this.opts.backend.kind,
       request: spanParent ? { ...request, traceparent: spanParent } : request,
       retentionMs: this.retentionMs,
@@ -222,12 +223,12 @@ export class Provisioner {
   }
 
   /** For each ref: is a worker queued or running for it, and if not, why not. */
-  async missing(buildRefs: number[], instance?: string): Promise<MissingAnswer[]> {
-    const latest = await latestWorkersForRefs(this.opts.db, [...new Set(buildRefs)], instance);
-    return buildRefs.map((buildRef): MissingAnswer => {
-      const row = latest.get(buildRef);
-      if (!row) return { buildRef, live: false, reason: "never-seen" };
-      const base = { buildRef, workerId: row.worker_id, status: row.status };
+  async missing(buildIds: BuildId[], instance?: string): Promise<MissingAnswer[]> {
+    const latest = await latestWorkersForBuilds(this.opts.db, [...new Set(buildIds)], instance);
+    return buildIds.map((buildId): MissingAnswer => {
+      const row = latest.get(buildId);
+      if (!row) return { buildRef: buildId, live: false, reason: "never-seen" };
+      const base = { buildRef: buildId, workerId: row.worker_id, status: row.status };
       if (row.deleted_at) return { ...base, live: false, reason: "deleted" };
       if (row.status === "Queued" || ACTIVE_STATUSES.includes(row.status)) return { ...base, live: true };
       return { ...base, live: false, reason: row.end_reason === "lost" ? "lost" : "finished" };

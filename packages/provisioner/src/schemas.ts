@@ -23,13 +23,19 @@ export type WorkerStatus = (typeof WORKER_STATUSES)[number];
 export const ACTIVE_STATUSES: readonly WorkerStatus[] = ["Scheduling", "Initializing", "Running"];
 export const TERMINAL_STATUSES: readonly WorkerStatus[] = ["Success", "Failed", "Cancelled"];
 
+/**
+ * A wharf-api build id in JSON (proto/build-id.ts: a whole number from 1); the fields keep
+ * their wire name `buildRef`.
+ */
+const BuildIdSchema = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
 export const WorkerSchema = Type.Object(
   {
     workerId: Type.String(),
     name: Type.String(),
     status: Type.Enum(WORKER_STATUSES),
     createdAt: Type.String({ format: "date-time" }),
-    buildRef: Type.Integer({ minimum: 0 }),
+    buildRef: BuildIdSchema,
     instance: Type.String(),
     projectId: Type.Union([Type.Integer(), Type.Null()]),
     address: Type.Union([Type.String(), Type.Null()], {
@@ -124,7 +130,6 @@ export const DeleteWorkerQuerySchema = Type.Object({
 });
 export type WorkerOutcome = NonNullable<Static<typeof DeleteWorkerQuerySchema>["outcome"]>;
 
-const BuildRefItem = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const MAX_REFS = 10_000;
 
 /**
@@ -133,17 +138,17 @@ const MAX_REFS = 10_000;
  */
 export const MissingBodySchema = Type.Union([
   Type.Object({
-    buildRefs: Type.Array(BuildRefItem, { maxItems: MAX_REFS }),
+    buildRefs: Type.Array(BuildIdSchema, { maxItems: MAX_REFS }),
     instance: Type.Optional(Type.String({ maxLength: 253 })),
   }),
   Type.Object({
     builds: Type.Array(
-      Type.Union([Type.Object({ buildId: BuildRefItem }), Type.Object({ buildRef: BuildRefItem })]),
+      Type.Union([Type.Object({ buildId: BuildIdSchema }), Type.Object({ buildRef: BuildIdSchema })]),
       { maxItems: MAX_REFS },
     ),
     instance: Type.Optional(Type.String({ maxLength: 253 })),
   }),
-  Type.Array(BuildRefItem, { maxItems: MAX_REFS }),
+  Type.Array(BuildIdSchema, { maxItems: MAX_REFS }),
 ]);
 export type MissingBody = Static<typeof MissingBodySchema>;
 
@@ -151,7 +156,7 @@ export const MISSING_REASONS = ["never-seen", "finished", "lost", "deleted"] as 
 export type MissingReason = (typeof MISSING_REASONS)[number];
 
 export const MissingAnswerSchema = Type.Object({
-  buildRef: Type.Integer(),
+  buildRef: BuildIdSchema,
   live: Type.Boolean(),
   reason: Type.Optional(Type.Enum(MISSING_REASONS)),
   workerId: Type.Optional(Type.String()),

@@ -1,10 +1,10 @@
-import { WorkerStatus, workerTokenFor } from "@wharf/proto";
+import { StepStatusCode, workerTokenFor } from "@wharf/proto";
 import { WorkerConnection } from "@wharf/worker-rpc";
-import type { WorkerStatus as ApiStatus } from "./schemas.js";
+import type { WorkerStatus } from "./schemas.js";
 
 /** What the provisioner learns from asking a worker. */
 export interface ProbedStatus {
-  status: Extract<ApiStatus, "Running" | "Success" | "Failed" | "Cancelled">;
+  status: Extract<WorkerStatus, "Running" | "Success" | "Failed" | "Cancelled">;
   finished: boolean;
   message: string;
 }
@@ -14,8 +14,8 @@ export type StatusProbe = (address: string, workerId: string) => Promise<ProbedS
 
 function toApiStatus(summary: { status: number; finished: boolean }): ProbedStatus["status"] {
   if (!summary.finished) return "Running";
-  if (summary.status === WorkerStatus.SUCCESS) return "Success";
-  if (summary.status === WorkerStatus.CANCELLED) return "Cancelled";
+  if (summary.status === StepStatusCode.SUCCESS) return "Success";
+  if (summary.status === StepStatusCode.CANCELLED) return "Cancelled";
   return "Failed";
 }
 

@@ -28,7 +28,7 @@ it("concurrent claimers never claim a queued build twice", async () => {
       name: `wharf-worker-${i}`,
       backend: "local",
       retentionMs: 60_000,
-      request: { buildRef: i, instance: "race", projectId: null, gitUrl: "x", runStages: "ALL", vars: {} },
+      request: { buildId: i, instance: "race", projectId: null, gitUrl: "x", runStages: "ALL", vars: {} },
     });
     ids.push(row.worker_id);
   }

@@ -8,8 +8,8 @@ const db = await openDatabase({});
 await migrateProvisioner(db);
 afterAll(() => db.close());
 
-const request = (buildRef: number) => ({
-  buildRef,
+const request = (buildId: number) => ({
+  buildId,
   instance: "ret",
   projectId: null,
   gitUrl: "x",
@@ -17,12 +17,12 @@ const request = (buildRef: number) => ({
   runStages: "ALL",
   vars: {},
 });
-const insert = (id: string, buildRef: number) =>
+const insert = (id: string, buildId: number) =>
   insertWorker(db, {
     workerId: id,
     name: id,
     backend: "local",
-    request: request(buildRef),
+    request: request(buildId),
     retentionMs: 60_000,
   });
 

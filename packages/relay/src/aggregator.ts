@@ -204,7 +204,7 @@ export class Aggregator {
       ...(opts.tracer ? { tracer: opts.tracer } : {}),
     });
     const abort = new AbortController();
-    const log = opts.log.child({ workerId: w.workerId, buildRef: w.buildRef });
+    const log = opts.log.child({ workerId: w.workerId, buildRef: w.buildId });
     log.info({ holder: this.holder }, "relaying worker");
     const done = relay
       .run(abort.signal)

@@ -1,8 +1,9 @@
 import type { Database } from "@wharf/db";
-import type { WorkerStatus } from "@wharf/proto";
+import type { StepStatusCode } from "@wharf/proto";
+import { type BuildId, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 
-/** A step or build status as the worker names it (`wharf.worker.v1` WorkerStatus, without UNSPECIFIED). */
-export type StatusWord = Exclude<keyof typeof WorkerStatus, "UNSPECIFIED">;
+/** A step or build status as the worker names it (`wharf.worker.v1` StepStatusCode, without UNSPECIFIED). */
+export type StatusWord = Exclude<keyof typeof StepStatusCode, "UNSPECIFIED">;
 
 /** One row of a build's step table; times are epoch ms, null until the step got there. */
 export interface StepRecord {
@@ -19,7 +20,7 @@ export interface StepRecord {
 
 /** A relayed build as the aggregator last saw it on its worker. */
 export interface BuildRecord {
-  buildRef: string;
+  buildId: BuildId;
   workerId: string;
   status: StatusWord;
   finished: boolean;
@@ -36,6 +37,7 @@ export interface RecordedBuild extends BuildRecord {
   updatedAt: number;
 }
 
+/** `build_ref` is text (migration 000002): the build id as formatBuildId writes it. */
 type BuildRow = {
   build_ref: string;
   worker_id: string;
@@ -64,7 +66,7 @@ const date = (t: number | null) => (t === null ? null : new Date(t));
 
 function buildOf(r: BuildRow): RecordedBuild {
   return {
-    buildRef: r.build_ref,
+    buildId: parseBuildId(r.build_ref, "relay_build.build_ref"),
     workerId: r.worker_id,
     status: r.status,
     finished: r.finished,
@@ -97,7 +99,7 @@ export class BuildRecordStore {
                 SET worker_id = $2, status = $3, finished = $4, message = $5,
                     started_at = $6, finished_at = $7, git_branch = $8, project_id = $9, updated_at = now()`,
         [
-          build.buildRef,
+          formatBuildId(build.buildId),
           build.workerId,
           build.status,
           build.finished,
@@ -117,7 +119,7 @@ export class BuildRecordStore {
                   SET stage = $3, name = $4, status = $5, attempts = $6, exit_code = $7,
                       started_at = $8, finished_at = $9`,
           [
-            build.buildRef,
+            formatBuildId(build.buildId),
             s.stepId,
             s.stage,
             s.name,
@@ -133,7 +135,8 @@ export class BuildRecordStore {
   }
 
   /** The build and its steps in step order, or null when this aggregator never relayed it. */
-  async get(buildRef: string): Promise<{ build: RecordedBuild; steps: StepRecord[] } | null> {
+  async get(buildId: BuildId): Promise<{ build: RecordedBuild; steps: StepRecord[] } | null> {
+    const buildRef = formatBuildId(buildId);
     const { rows } = await this.db.query<BuildRow>("SELECT * FROM relay_build WHERE build_ref = $1", [
       buildRef,
     ]);

@@ -1,4 +1,4 @@
-import { WorkerStatus } from "@wharf/proto";
+import { StepStatusCode } from "@wharf/proto";
 import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
 const rank: Record<WharfApiBuildStatus, number> = { Scheduling: 0, Running: 1, Completed: 2, Failed: 2 };
@@ -6,16 +6,16 @@ const rank: Record<WharfApiBuildStatus, number> = { Scheduling: 0, Running: 1, C
 /** wharf-api's build status for a worker status, as wharf-cmd maps it. */
 export function apiStatusOf(status: number): WharfApiBuildStatus | undefined {
   switch (status) {
-    case WorkerStatus.PENDING:
-    case WorkerStatus.SCHEDULING:
+    case StepStatusCode.PENDING:
+    case StepStatusCode.SCHEDULING:
       return "Scheduling";
-    case WorkerStatus.INITIALIZING:
-    case WorkerStatus.RUNNING:
+    case StepStatusCode.INITIALIZING:
+    case StepStatusCode.RUNNING:
       return "Running";
-    case WorkerStatus.SUCCESS:
+    case StepStatusCode.SUCCESS:
       return "Completed";
-    case WorkerStatus.FAILED:
-    case WorkerStatus.CANCELLED:
+    case StepStatusCode.FAILED:
+    case StepStatusCode.CANCELLED:
       return "Failed";
     default:
       return undefined;

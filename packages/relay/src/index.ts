@@ -29,6 +29,7 @@ export {
   WharfApiError,
 } from "./wharf-api-client.js";
 export {
+  ListedBuildIds,
   type LiveWorker,
   type WorkerDirectory,
   WorkerDirectoryError,

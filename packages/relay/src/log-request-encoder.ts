@@ -9,6 +9,7 @@ import {
   writeVarint,
   writeVarintField,
 } from "@wharf/proto";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { ApiLogLine } from "./log-stream-sender.js";
 
 /**
@@ -47,7 +48,7 @@ export class RequestFrameEncoder {
    * The message bytes are copied as they are: the worker encoded them from a JS
    * string, so they are valid UTF-8.
    */
-  addWorkerLine(buildId: number, buf: Buffer, start: number, end: number): Buffer | undefined {
+  addWorkerLine(buildId: BuildId, buf: Buffer, start: number, end: number): Buffer | undefined {
     // The re-framed body is at most the line + build_id (11) + a made-up timestamp (2 + 11 + 5).
     const most = GRPC_PREFIX_BYTES + (end - start) + 11 + 18;
     let full: Buffer | undefined;
@@ -90,7 +91,7 @@ export class RequestFrameEncoder {
   }
 
   private addFields(
-    buildId: number,
+    buildId: BuildId,
     workerLogId: number,
     workerStepId: number,
     ms: number,

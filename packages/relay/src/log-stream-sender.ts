@@ -1,6 +1,7 @@
 import http2 from "node:http2";
 import path from "node:path";
 import { protoRoot } from "@wharf/proto";
+import type { BuildId } from "@wharf/proto/build-id";
 import { CREATE_LOG_STREAM_PATH } from "@wharf/proto/wharf-api";
 import type { WorkerLogLines } from "@wharf/worker-rpc";
 import pLimit, { type LimitFunction } from "p-limit";
@@ -10,7 +11,7 @@ import { FenceClosedError, type SendFence, sendBudgetMs } from "./send-fence.js"
 
 /** One line as wharf-api's CreateLogStream takes it. */
 export interface ApiLogLine {
-  buildId: number;
+  buildId: BuildId;
   workerLogId: number;
   workerStepId: number;
   timestamp: Date;
@@ -69,7 +70,7 @@ export class LogStreamSender {
 
   /** `send` for lines as the worker sent them, re-framed from their wire bytes. */
   sendWorkerLines(
-    buildId: number,
+    buildId: BuildId,
     lines: WorkerLogLines,
     timeoutMs: number,
     signal?: AbortSignal,
@@ -171,7 +172,7 @@ function* frameLines(lines: readonly ApiLogLine[]): Generator<Buffer> {
   if (rest) yield rest;
 }
 
-function* frameWorkerLines(buildId: number, lines: WorkerLogLines): Generator<Buffer> {
+function* frameWorkerLines(buildId: BuildId, lines: WorkerLogLines): Generator<Buffer> {
   const encoder = new RequestFrameEncoder(WRITE_CHUNK);
   for (const { buf, bounds, from, to } of lines.parts) {
     for (let i = from; i < to; i++) {

@@ -1,4 +1,7 @@
+import type { Logger } from "@wharf/config";
+import type { BuildId } from "@wharf/proto/build-id";
 import {
+  ListedBuildIds,
   type LiveWorker,
   type WorkerDirectory,
   WorkerDirectoryError,
@@ -14,6 +17,8 @@ export interface ProvisionerDirectoryOptions {
   instance?: string;
   /** Per request (default 10 s); a DELETE gets at least REMOVE_TIMEOUT_MS. */
   requestTimeoutMs?: number;
+  /** Where a listed worker without a valid build id is told of. */
+  log?: Logger;
 }
 
 /**
@@ -27,7 +32,8 @@ const WATCH_SECONDS = 30;
 
 type ProvisionerWorker = {
   workerId: string;
-  buildRef: string;
+  /** wharf-api's build id, a JSON number (checked: the provisioner is another process). */
+  buildRef: unknown;
   instance?: string;
   status: string;
   address: string | null;
@@ -46,9 +52,11 @@ export class ProvisionerDirectory implements WorkerDirectory {
   private readonly base: string;
   /** ETag of the last list read; what `changed` watches. */
   private etag: string | undefined;
+  private readonly buildIds: ListedBuildIds;
 
   constructor(private readonly opts: ProvisionerDirectoryOptions) {
     this.base = opts.url.replace(/\/+$/, "");
+    this.buildIds = new ListedBuildIds("the provisioner's buildRef", opts.log);
   }
 
   async list(signal?: AbortSignal): Promise<LiveWorker[]> {
@@ -59,15 +67,20 @@ export class ProvisionerDirectory implements WorkerDirectory {
     const all = Array.isArray(body) ? body : (body.list ?? []);
     // Filtered here too: a provisioner that ignored the query must not hand us another tenant's worker.
     const rows = instance === undefined ? all : all.filter((w) => w.instance === instance);
-    return rows.map((w) => ({
-      workerId: String(w.workerId),
-      buildRef: String(w.buildRef),
-      address: w.address || null,
-      status: workerStateOf(w.status),
-      ...(w.token ? { token: w.token } : {}),
-      ...(w.instance !== undefined ? { instance: w.instance } : {}),
-      ...triggeredAt(w.createdAt),
-    }));
+    return rows.flatMap((w) => {
+      const workerId = String(w.workerId);
+      const buildId = this.buildIds.fromJson(workerId, w.buildRef);
+      if (buildId === undefined) return [];
+      return {
+        workerId,
+        buildId,
+        address: w.address || null,
+        status: workerStateOf(w.status),
+        ...(w.token ? { token: w.token } : {}),
+        ...(w.instance !== undefined ? { instance: w.instance } : {}),
+        ...triggeredAt(w.createdAt),
+      };
+    });
   }
 
   /**
@@ -98,7 +111,7 @@ export class ProvisionerDirectory implements WorkerDirectory {
     return `/api/worker${instance === undefined ? "" : `?instance=${encodeURIComponent(instance)}`}`;
   }
 
-  async startedBuilds(buildRefs: string[], signal?: AbortSignal): Promise<Set<string>> {
+  async startedBuilds(buildIds: BuildId[], signal?: AbortSignal): Promise<Set<BuildId>> {
     const res = await this.request(
       "POST",
       "/api/worker/missing",
@@ -106,14 +119,12 @@ export class ProvisionerDirectory implements WorkerDirectory {
       this.opts.requestTimeoutMs ?? 10_000,
       [],
       {
-        buildRefs: buildRefs.map(Number),
+        buildRefs: buildIds,
         ...(this.opts.instance === undefined ? {} : { instance: this.opts.instance }),
       },
     );
-    const body = (await res.json()) as { results?: { buildRef: number; reason?: string }[] };
-    return new Set(
-      (body.results ?? []).filter((r) => r.reason !== "never-seen").map((r) => String(r.buildRef)),
-    );
+    const body = (await res.json()) as { results?: { buildRef: BuildId; reason?: string }[] };
+    return new Set((body.results ?? []).filter((r) => r.reason !== "never-seen").map((r) => r.buildRef));
   }
 
   async remove(workerId: string, signal?: AbortSignal, outcome?: WorkerOutcome): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from "@wharf/config";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { WorkerConnection } from "@wharf/worker-rpc";
 import type { RelayMetrics } from "./relay-metrics.js";
 import type { Checkpoint, CheckpointStore } from "./relay-store.js";
@@ -47,7 +48,7 @@ export const defaultRelayTuning: RelayTuning = {
 /** What the three relays of one worker share. `checkpoint` is the live, in-memory copy. */
 export interface RelayContext {
   workerId: string;
-  buildId: number;
+  buildId: BuildId;
   /** The build's wharf-api instance and trigger time, when the directory told them. */
   instance?: string;
   triggeredAt?: number;

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Database, migrate } from "@wharf/db";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 
 /** The relay's migrations (packages/relay/migrations). */
@@ -16,7 +17,7 @@ export function migrateRelay(db: Database): Promise<number> {
 /** How far relaying one worker got; every field is what wharf-api acknowledged. */
 export interface Checkpoint {
   workerId: string;
-  buildId: number;
+  buildId: BuildId;
   lastLogId: number;
   deliveredLines: number;
   lastEventId: number;
@@ -73,7 +74,7 @@ export class CheckpointStore {
     private readonly holder: string,
   ) {}
 
-  async load(workerId: string, buildId: number): Promise<Checkpoint> {
+  async load(workerId: string, buildId: BuildId): Promise<Checkpoint> {
     await this.db.query(
       "INSERT INTO relay_checkpoint (worker_id, build_id) VALUES ($1, $2) ON CONFLICT (worker_id) DO NOTHING",
       [workerId, buildId],

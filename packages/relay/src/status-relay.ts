@@ -1,5 +1,5 @@
 import type { WireStatusEvent } from "@wharf/proto";
-import { WorkerStatus } from "@wharf/proto";
+import { StepStatusCode } from "@wharf/proto";
 import { isFinalWharfApiStatus, type WharfApiBuildStatus } from "@wharf/proto/wharf-api";
 import { timestampToDate } from "@wharf/worker-rpc";
 import { advancesStatus, apiStatusOf } from "./build-status.js";
@@ -56,7 +56,7 @@ export class StatusRelay {
     let message = "";
     if (isFinalWharfApiStatus(status)) {
       await dataDelivered;
-      if (ev.status === WorkerStatus.CANCELLED) message = "Build was cancelled.";
+      if (ev.status === StepStatusCode.CANCELLED) message = "Build was cancelled.";
       else if (status === "Failed") {
         const summary = await deliver(ctx, "build summary", () => ctx.worker.summary()).catch(
           () => undefined,

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { NO_EXIT_CODE, type WireBuildSummary, type WireStatusEvent, WorkerStatus } from "@wharf/proto";
+import { NO_EXIT_CODE, StepStatusCode, type WireBuildSummary, type WireStatusEvent } from "@wharf/proto";
 import { timestampToDate } from "@wharf/worker-rpc";
 import type { BuildRecord, BuildRecordStore, StatusWord, StepRecord } from "./build-record-store.js";
 import { deliver, followWorkerStream, type RelayContext } from "./relay-context.js";
 
 const wordByNumber = new Map<number, StatusWord>(
-  (Object.entries(WorkerStatus) as [string, number][])
+  (Object.entries(StepStatusCode) as [string, number][])
     .filter(([name]) => name !== "UNSPECIFIED")
     .map(([name, n]) => [n, name as StatusWord]),
 );
@@ -26,9 +26,8 @@ const SETTLE_MS = 10_000;
 export function keepStepTable(
   ctx: RelayContext,
   store: BuildRecordStore | undefined,
-  buildRef: string,
 ): { settled(): Promise<void> } {
-  const done = store ? new StepTableRelay(ctx, store, buildRef).run() : Promise.resolve();
+  const done = store ? new StepTableRelay(ctx, store).run() : Promise.resolve();
   return {
     settled: () => Promise.race([done, sleep(SETTLE_MS, undefined, { signal: ctx.signal })]).catch(() => {}),
   };
@@ -60,7 +59,6 @@ export class StepTableRelay {
   constructor(
     private readonly ctx: RelayContext,
     private readonly store: BuildRecordStore,
-    private readonly buildRef: string,
   ) {}
 
   async run(): Promise<void> {
@@ -122,7 +120,7 @@ export class StepTableRelay {
     const { ctx } = this;
     const build = this.times.get(0);
     const record: BuildRecord = {
-      buildRef: this.buildRef,
+      buildId: ctx.buildId,
       workerId: ctx.workerId,
       status: build?.status ?? statusWord(summary.status),
       finished: summary.finished,

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { ApiBuild, WharfApiClient } from "./wharf-api-client.js";
 import type { WorkerDirectory } from "./worker-directory.js";
 
@@ -15,8 +16,8 @@ export interface WatchdogOptions {
 }
 
 export type WatchdogDecision =
-  | { action: "fail-build"; buildId: number; orphanedForMs: number }
-  | { action: "remove-worker"; workerId: string; buildRef: string; strayForMs: number };
+  | { action: "fail-build"; buildId: BuildId; orphanedForMs: number }
+  | { action: "remove-worker"; workerId: string; buildId: BuildId; strayForMs: number };
 
 /**
  * Reconciles wharf-api with the workers that exist: a build wharf-api thinks is
@@ -31,10 +32,10 @@ export type WatchdogDecision =
  * build's log gets a line saying why, since wharf-api keeps no status message.
  */
 export class Watchdog {
-  private readonly orphanBuilds = new Map<number, number>();
+  private readonly orphanBuilds = new Map<BuildId, number>();
   private readonly strayWorkers = new Map<string, number>();
   /** Builds this watchdog saw a worker for, while wharf-api still lists them as active. */
-  private readonly seenRefs = new Set<string>();
+  private readonly seenBuilds = new Set<BuildId>();
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -64,16 +65,16 @@ export class Watchdog {
     const now = (this.opts.now ?? Date.now)();
     const grace = this.opts.graceMs ?? 60_000;
     const [builds, workers] = await Promise.all([api.listActiveBuilds(), directory.list()]);
-    const liveRefs = new Set(workers.filter((w) => w.status !== "failed").map((w) => w.buildRef));
-    const activeRefs = new Set(builds.map((b) => String(b.buildId)));
-    for (const w of workers) this.seenRefs.add(w.buildRef);
-    for (const ref of this.seenRefs)
-      if (!activeRefs.has(ref) && !liveRefs.has(ref)) this.seenRefs.delete(ref);
+    const liveBuilds = new Set(workers.filter((w) => w.status !== "failed").map((w) => w.buildId));
+    const activeBuilds = new Set(builds.map((b) => b.buildId));
+    for (const w of workers) this.seenBuilds.add(w.buildId);
+    for (const id of this.seenBuilds)
+      if (!activeBuilds.has(id) && !liveBuilds.has(id)) this.seenBuilds.delete(id);
     const decisions: WatchdogDecision[] = [];
 
     const overdue: ApiBuild[] = [];
     for (const b of builds) {
-      if (liveRefs.has(String(b.buildId))) {
+      if (liveBuilds.has(b.buildId)) {
         this.orphanBuilds.delete(b.buildId);
         continue;
       }
@@ -81,9 +82,9 @@ export class Watchdog {
       this.orphanBuilds.set(b.buildId, since);
       if (now - since >= grace) overdue.push(b);
     }
-    const ours = await this.startedHere(overdue.map((b) => String(b.buildId)));
+    const ours = await this.startedHere(overdue.map((b) => b.buildId));
     for (const b of overdue) {
-      if (!ours.has(String(b.buildId))) continue; // another engine's build: not ours to judge
+      if (!ours.has(b.buildId)) continue; // another engine's build: not ours to judge
       const since = this.orphanBuilds.get(b.buildId) ?? now;
       const seconds = Math.round((now - since) / 1000);
       const reason = `no wharf worker has been running this build for ${seconds}s (it was lost or removed)`;
@@ -92,12 +93,12 @@ export class Watchdog {
       this.orphanBuilds.delete(b.buildId);
       decisions.push({ action: "fail-build", buildId: b.buildId, orphanedForMs: now - since });
     }
-    for (const id of this.orphanBuilds.keys()) if (!activeRefs.has(String(id))) this.orphanBuilds.delete(id);
+    for (const id of this.orphanBuilds.keys()) if (!activeBuilds.has(id)) this.orphanBuilds.delete(id);
 
     const workerIds = new Set<string>();
     for (const w of workers) {
       workerIds.add(w.workerId);
-      if (activeRefs.has(w.buildRef)) {
+      if (activeBuilds.has(w.buildId)) {
         this.strayWorkers.delete(w.workerId);
         continue;
       }
@@ -109,7 +110,7 @@ export class Watchdog {
       decisions.push({
         action: "remove-worker",
         workerId: w.workerId,
-        buildRef: w.buildRef,
+        buildId: w.buildId,
         strayForMs: now - since,
       });
     }
@@ -128,18 +129,18 @@ export class Watchdog {
     return decisions;
   }
 
-  /** Which of `refs` had a worker from this engine: seen here, or known to the directory. */
-  private async startedHere(refs: string[]): Promise<Set<string>> {
-    const ours = new Set(refs.filter((r) => this.seenRefs.has(r)));
-    const unknown = refs.filter((r) => !ours.has(r));
+  /** Which of `ids` had a worker from this engine: seen here, or known to the directory. */
+  private async startedHere(ids: BuildId[]): Promise<Set<BuildId>> {
+    const ours = new Set(ids.filter((id) => this.seenBuilds.has(id)));
+    const unknown = ids.filter((id) => !ours.has(id));
     if (unknown.length && this.opts.directory.startedBuilds) {
-      for (const r of await this.opts.directory.startedBuilds(unknown)) ours.add(r);
+      for (const id of await this.opts.directory.startedBuilds(unknown)) ours.add(id);
     }
     return ours;
   }
 
   /** One line at the end of the build's log (best effort: the status still follows). */
-  private async explainInLog(buildId: number, message: string): Promise<void> {
+  private async explainInLog(buildId: BuildId, message: string): Promise<void> {
     const { api, log } = this.opts;
     try {
       const stored = (await api.countBuildLogs(buildId).catch(() => 0)) ?? 0;

@@ -2,6 +2,7 @@ import { type ApiLogLine, LogStreamError, LogStreamSender } from "./log-stream-s
 
 export type { ApiLogLine };
 
+import type { BuildId } from "@wharf/proto/build-id";
 import { type WharfApiBuildStatus, wharfApiPath, wharfApiStatusId } from "@wharf/proto/wharf-api";
 import type { WorkerLogLines } from "@wharf/worker-rpc";
 import { multipartFileBody } from "./multipart-body.js";
@@ -9,7 +10,7 @@ import { type SendFence, sendBudgetMs } from "./send-fence.js";
 
 /** The fields of wharf-api's response.Build the watchdog reads. */
 export interface ApiBuild {
-  buildId: number;
+  buildId: BuildId;
   statusId: number;
   status: WharfApiBuildStatus;
   /** What the build list shows; older wharf-api versions may leave them out. */
@@ -100,7 +101,7 @@ export class WharfApiClient {
 
   /** `sendLogBatch` for lines as a worker streamed them (no per-line copy on the way). */
   async sendWorkerLogs(
-    buildId: number,
+    buildId: BuildId,
     lines: WorkerLogLines,
     signal?: AbortSignal,
     fence?: SendFence,
@@ -124,7 +125,7 @@ export class WharfApiClient {
 
   /** PUT /api/build/{buildId}/status */
   async setBuildStatus(
-    buildId: number,
+    buildId: BuildId,
     update: { status: WharfApiBuildStatus; message?: string; timestamp?: Date },
     signal?: AbortSignal,
     fence?: SendFence,
@@ -141,7 +142,7 @@ export class WharfApiClient {
 
   /** POST /api/build/{buildId}/artifact, multipart field `files`, streamed from `source`. */
   async uploadArtifact(
-    buildId: number,
+    buildId: BuildId,
     fileName: string,
     source: AsyncIterable<Uint8Array>,
     signal?: AbortSignal,
@@ -168,7 +169,7 @@ export class WharfApiClient {
   }
 
   /** GET /api/build/{buildId}; undefined when wharf-api does not know the build. */
-  async getBuild(buildId: number, signal?: AbortSignal): Promise<ApiBuild | undefined> {
+  async getBuild(buildId: BuildId, signal?: AbortSignal): Promise<ApiBuild | undefined> {
     try {
       const res = await this.request("GET", wharfApiPath("build", { buildId }), signal, undefined);
       return (await res.json()) as ApiBuild;
@@ -182,7 +183,7 @@ export class WharfApiClient {
    * How many artifacts wharf-api holds for a build (GET /api/build/{buildId}/artifacts);
    * undefined when it cannot say (see `countOrUnknown`).
    */
-  async countBuildArtifacts(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
+  async countBuildArtifacts(buildId: BuildId, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
       const res = await this.request("GET", wharfApiPath("artifacts", { buildId }), signal, undefined);
       const body = (await res.json()) as unknown[] | { list?: unknown[] } | null;
@@ -191,7 +192,7 @@ export class WharfApiClient {
   }
 
   /** How many log lines wharf-api holds for a build (GET /api/build/{buildId}/log); undefined likewise. */
-  async countBuildLogs(buildId: number, signal?: AbortSignal): Promise<number | undefined> {
+  async countBuildLogs(buildId: BuildId, signal?: AbortSignal): Promise<number | undefined> {
     return countOrUnknown(async () => {
       const res = await this.request("GET", wharfApiPath("buildLog", { buildId }), signal, undefined);
       const body = (await res.json()) as unknown[] | null;

@@ -1,12 +1,14 @@
+import type { Logger } from "@wharf/config";
 import { workerTokenFor } from "@wharf/proto";
+import { type BuildId, BuildIdError, checkBuildId, parseBuildId } from "@wharf/proto/build-id";
 
 /** Lifecycle of a worker as a directory reports it, normalised across backends. */
 export type WorkerState = "queued" | "starting" | "running" | "finished" | "failed" | "unknown";
 
 export interface LiveWorker {
   workerId: string;
-  /** wharf-api's build id, as a string. */
-  buildRef: string;
+  /** wharf-api's build id. */
+  buildId: BuildId;
   /** host:port of the worker's gRPC; null while it has none (queued, failed to start). */
   address: string | null;
   status: WorkerState;
@@ -58,12 +60,51 @@ export interface WorkerDirectory {
    * The watchdog fails only such builds; a directory that cannot tell leaves this out, and the
    * watchdog then trusts only workers it saw itself.
    */
-  startedBuilds?(buildRefs: string[], signal?: AbortSignal): Promise<Set<string>>;
+  startedBuilds?(buildIds: BuildId[], signal?: AbortSignal): Promise<Set<BuildId>>;
   close?(): Promise<void> | void;
 }
 
 export class WorkerDirectoryError extends Error {
   override readonly name = "WorkerDirectoryError";
+}
+
+/**
+ * A directory's build id of a worker: text from a label, a number from the provisioner's JSON.
+ * A worker without a valid one (a container labelled by hand, a row stored before ids were
+ * checked) is left out of the list: no relay could report its build to wharf-api, and the
+ * watchdog must not remove what it cannot tell is ours. Said once per worker, with the reason.
+ */
+export class ListedBuildIds {
+  private readonly told = new Set<string>();
+
+  constructor(
+    /** Where the id comes from, for the message: "label wharf.iver.com/build-ref", … */
+    private readonly what: string,
+    private readonly log?: Logger,
+  ) {}
+
+  /** From a label's text (Docker, Kubernetes). */
+  fromText(workerId: string, text: string): BuildId | undefined {
+    return this.read(workerId, () => parseBuildId(text, this.what));
+  }
+
+  /** From JSON (the provisioner's list): a number, as its schema says. */
+  fromJson(workerId: string, value: unknown): BuildId | undefined {
+    return this.read(workerId, () => checkBuildId(value, this.what));
+  }
+
+  private read(workerId: string, parse: () => BuildId): BuildId | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof BuildIdError)) throw err;
+      if (!this.told.has(workerId)) {
+        this.told.add(workerId);
+        this.log?.warn({ workerId, err: err.message }, "worker left out: it names no wharf-api build");
+      }
+      return undefined;
+    }
+  }
 }
 
 const stateWords: [RegExp, WorkerState][] = [

@@ -38,7 +38,7 @@ export interface WorkerRelayDeps {
 }
 
 /** `refused`: wharf-api permanently refused part of the build; the relay ended loudly. */
-export type WorkerRelayOutcome = "finished" | "failed" | "refused" | "invalid" | "stopped";
+export type WorkerRelayOutcome = "finished" | "failed" | "refused" | "stopped";
 
 /** How long a worker listed as starting is waited for before its streams are opened anyway. */
 const START_WAIT_MS = 10_000;
@@ -117,7 +117,7 @@ export class WorkerRelay {
       this.deps.tracer,
       "wharf.aggregator.relay",
       parent,
-      { "wharf.build_ref": w.buildRef, "wharf.worker_id": w.workerId, "wharf.outcome": outcome ?? "error" },
+      { "wharf.build_ref": w.buildId, "wharf.worker_id": w.workerId, "wharf.outcome": outcome ?? "error" },
       started,
     );
     endSpan(
@@ -129,12 +129,8 @@ export class WorkerRelay {
   private async relay(signal: AbortSignal): Promise<WorkerRelayOutcome> {
     const { deps } = this;
     const w = this.reported;
-    const log = deps.log.child({ workerId: w.workerId, buildRef: w.buildRef });
-    const buildId = Number(w.buildRef);
-    if (!Number.isSafeInteger(buildId) || buildId <= 0) {
-      log.error("build ref is not a wharf-api build id; cannot relay this worker");
-      return "invalid";
-    }
+    const log = deps.log.child({ workerId: w.workerId, buildRef: w.buildId });
+    const { buildId } = w;
     const checkpoint = await deps.checkpoints.load(w.workerId, buildId);
     if (checkpoint.finished) return "finished";
     // Checked after the await: an abort that came meanwhile would never reach the listener below.
@@ -184,7 +180,7 @@ export class WorkerRelay {
         );
       const lost = this.watchLiveness(ctx);
       lost.catch(() => {});
-      const stepTable = keepStepTable(ctx, deps.records, w.buildRef);
+      const stepTable = keepStepTable(ctx, deps.records);
       const logs = new LogRelay(ctx).run();
       const artifacts = new ArtifactRelay(ctx).run();
       const dataDelivered = Promise.all([logs, artifacts]);

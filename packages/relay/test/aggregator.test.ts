@@ -59,7 +59,7 @@ function aggregator(extra: Partial<AggregatorOptions> = {}): Aggregator {
   return agg;
 }
 
-const buildId = (w: TestWorker) => Number(w.buildRef);
+const buildId = (w: TestWorker) => w.buildId;
 
 /** Step 1 of `w` records a small artifact file `name`. */
 async function addTextArtifact(w: TestWorker, name: string): Promise<void> {
@@ -253,7 +253,7 @@ describe("Aggregator", () => {
     const workerId = `nostart-${id}`;
     directory.workers.set(workerId, {
       workerId,
-      buildRef: String(id),
+      buildId: id,
       address: null,
       status: "failed",
       message: "Init:Error\nclone log (exit 128):\nfatal: repository '/srv/git/app' not exported",
@@ -275,7 +275,7 @@ describe("Aggregator", () => {
   it("a build cancelled before its worker started gets a line and Failed, not Scheduling for good", async () => {
     const id = nextBuildId++;
     const workerId = `queued-${id}`;
-    directory.workers.set(workerId, { workerId, buildRef: String(id), address: null, status: "starting" });
+    directory.workers.set(workerId, { workerId, buildId: id, address: null, status: "starting" });
     const agg = aggregator();
     await new Promise((r) => setTimeout(r, 400)); // listed, without an address: nothing to relay yet
     expect(agg.relaying).toEqual([]);
@@ -306,7 +306,7 @@ describe("Aggregator", () => {
     const workerId = `late-${id}`;
     directory.workers.set(workerId, {
       workerId,
-      buildRef: String(id),
+      buildId: id,
       address: `127.0.0.1:${port}`,
       status: "finished",
     });

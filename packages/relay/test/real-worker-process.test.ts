@@ -58,7 +58,7 @@ async function startWorkerProcess(buildId: number, pipeline: string) {
   await waitFor("worker listening", () => canConnect(port), 30_000);
   directory.workers.set(`proc-${buildId}`, {
     workerId: `proc-${buildId}`,
-    buildRef: String(buildId),
+    buildId,
     address: `127.0.0.1:${port}`,
     status: "running",
   });

@@ -71,10 +71,10 @@ describe("the step table of a relayed build", () => {
 
     // Live: the running step has a start and no end; steps not begun are PENDING.
     await waitFor("the running step recorded", async () => {
-      const r = await store.get(w.buildRef);
+      const r = await store.get(w.buildId);
       return r?.steps.find((s) => s.stepId === 1)?.status === "RUNNING";
     });
-    const live = await store.get(w.buildRef);
+    const live = await store.get(w.buildId);
     expect(live?.build).toMatchObject({ status: "RUNNING", finished: false, startedAt: t0 });
     expect(live?.steps.map((s) => [s.stage, s.name, s.status])).toEqual([
       ["test", "unit", "RUNNING"],
@@ -96,9 +96,9 @@ describe("the step table of a relayed build", () => {
     await w.released;
     await waitFor("the worker removed", () => directory.removed.includes(w.workerId));
 
-    const done = await store.get(w.buildRef);
+    const done = await store.get(w.buildId);
     expect(done?.build).toMatchObject({
-      buildRef: w.buildRef,
+      buildId: w.buildId,
       workerId: w.workerId,
       status: "FAILED",
       finished: true,
@@ -145,19 +145,19 @@ describe("the step table of a relayed build", () => {
   it("lists the newest builds first, filtered by status", async () => {
     const store = new BuildRecordStore(relayDb.db);
     const base = { workerId: "w", finished: false, message: "", startedAt: null, finishedAt: null };
-    await store.save({ ...base, buildRef: "list-1", status: "SUCCESS", finished: true }, []);
-    await store.save({ ...base, buildRef: "list-2", status: "RUNNING", branch: "main", projectId: 12 }, []);
-    await store.save({ ...base, buildRef: "list-3", status: "FAILED", finished: true }, []);
+    await store.save({ ...base, buildId: 7001, status: "SUCCESS", finished: true }, []);
+    await store.save({ ...base, buildId: 7002, status: "RUNNING", branch: "main", projectId: 12 }, []);
+    await store.save({ ...base, buildId: 7003, status: "FAILED", finished: true }, []);
     // A later save of an older build does not move it up.
-    await store.save({ ...base, buildRef: "list-1", status: "SUCCESS", finished: true }, []);
+    await store.save({ ...base, buildId: 7001, status: "SUCCESS", finished: true }, []);
     const refs = async (statuses?: ("SUCCESS" | "RUNNING" | "FAILED")[]) =>
       (await store.recent({ limit: 50, ...(statuses ? { statuses } : {}) }))
-        .map((b) => b.buildRef)
-        .filter((r) => r.startsWith("list-"));
-    expect(await refs()).toEqual(["list-3", "list-2", "list-1"]);
-    expect(await refs(["SUCCESS", "FAILED"])).toEqual(["list-3", "list-1"]);
-    expect((await store.get("list-2"))?.build).toMatchObject({ branch: "main", projectId: 12 });
+        .map((b) => b.buildId)
+        .filter((id) => id > 7000 && id < 7010);
+    expect(await refs()).toEqual([7003, 7002, 7001]);
+    expect(await refs(["SUCCESS", "FAILED"])).toEqual([7003, 7001]);
+    expect((await store.get(7002))?.build).toMatchObject({ branch: "main", projectId: 12 });
     expect(await store.recent({ limit: 1 })).toHaveLength(1);
-    expect(await store.get("never-relayed")).toBeNull();
+    expect(await store.get(7999)).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { createLogger } from "@wharf/config";
 import { createTestDatabase, type Database, openDatabase, type TestDatabase } from "@wharf/db";
+import type { BuildId } from "@wharf/proto/build-id";
 import { ResultStore } from "@wharf/result-store";
 import { waitFor as waitForTruthy } from "@wharf/testkit";
 import { startWorkerRpcServer, type WorkerRpcServer } from "@wharf/worker-rpc";
@@ -42,7 +43,7 @@ export function useRelayDatabase(name: string): { readonly db: Database } {
  */
 export interface TestWorker {
   workerId: string;
-  buildRef: string;
+  buildId: BuildId;
   store: ResultStore;
   address: string;
   released: Promise<void>;
@@ -54,12 +55,11 @@ export interface TestWorker {
 }
 
 export async function startTestWorker(
-  buildId: number,
+  buildId: BuildId,
   opts: { token?: string; port?: number } = {},
 ): Promise<TestWorker> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-relay-worker-"));
-  const buildRef = String(buildId);
-  const store = await ResultStore.open(dir, { buildRef });
+  const store = await ResultStore.open(dir, { buildRef: String(buildId) });
   let onReleased!: () => void;
   const released = new Promise<void>((r) => {
     onReleased = r;
@@ -88,7 +88,7 @@ export async function startTestWorker(
   };
   return {
     workerId: `w-${buildId}-${Math.floor(Math.random() * 1e6)}`,
-    buildRef,
+    buildId,
     store,
     address,
     released,
@@ -108,10 +108,10 @@ export class ListedWorkers implements WorkerDirectory {
   readonly workers = new Map<string, LiveWorker>();
   readonly removed: string[] = [];
   /** Builds the directory says this engine started (its `startedBuilds`). */
-  readonly started = new Set<string>();
+  readonly started = new Set<BuildId>();
 
   add(w: TestWorker, status: LiveWorker["status"] = "running"): void {
-    this.workers.set(w.workerId, { workerId: w.workerId, buildRef: w.buildRef, address: w.address, status });
+    this.workers.set(w.workerId, { workerId: w.workerId, buildId: w.buildId, address: w.address, status });
   }
 
   async list(): Promise<LiveWorker[]> {
@@ -127,8 +127,8 @@ export class ListedWorkers implements WorkerDirectory {
     this.workers.delete(workerId);
   }
 
-  async startedBuilds(refs: string[]): Promise<Set<string>> {
-    return new Set(refs.filter((r) => this.started.has(r)));
+  async startedBuilds(ids: BuildId[]): Promise<Set<BuildId>> {
+    return new Set(ids.filter((id) => this.started.has(id)));
   }
 }
 

@@ -22,16 +22,16 @@ afterEach(async () => {
 
 const watchdog = () =>
   new Watchdog({ api: client, directory, log: quietLog, graceMs: 60_000, now: () => now });
-const listed = (workerId: string, buildRef: string) =>
-  directory.workers.set(workerId, { workerId, buildRef, address: "127.0.0.1:1", status: "running" });
+const listed = (workerId: string, buildId: number) =>
+  directory.workers.set(workerId, { workerId, buildId, address: "127.0.0.1:1", status: "running" });
 
 describe("Watchdog", () => {
   it("fails a build without a worker only after the grace period, and only active builds", async () => {
     api.setBuild(1, "Running");
     api.setBuild(2, "Scheduling");
     api.setBuild(3, "Completed");
-    listed("w2", "2");
-    directory.started.add("1"); // ours: its worker was removed (the provisioner remembers it)
+    listed("w2", 2);
+    directory.started.add(1); // ours: its worker was removed (the provisioner remembers it)
     const dog = watchdog();
     expect(await dog.check()).toEqual([]);
     now += 59_000;
@@ -47,7 +47,7 @@ describe("Watchdog", () => {
   it("leaves another engine's builds alone, and says in the log why it fails one of ours", async () => {
     api.setBuild(6, "Running"); // sent to another engine (Jenkins): no wharf worker ever
     api.setBuild(7, "Running");
-    listed("w7", "7"); // ours: seen while it lived, then it vanished without a result
+    listed("w7", 7); // ours: seen while it lived, then it vanished without a result
     const dog = watchdog();
     expect(await dog.check()).toEqual([]);
     directory.workers.delete("w7");
@@ -66,22 +66,20 @@ describe("Watchdog", () => {
 
   it("forgets a mismatch that resolved, and removes a worker whose build is over", async () => {
     api.setBuild(4, "Running");
-    listed("w5", "5");
+    listed("w5", 5);
     const dog = watchdog();
     await dog.check();
-    listed("w4", "4"); // the build's worker showed up after all
+    listed("w4", 4); // the build's worker showed up after all
     now += 120_000;
     const decisions = await dog.check();
-    expect(decisions).toEqual([
-      { action: "remove-worker", workerId: "w5", buildRef: "5", strayForMs: 120_000 },
-    ]);
+    expect(decisions).toEqual([{ action: "remove-worker", workerId: "w5", buildId: 5, strayForMs: 120_000 }]);
     expect(directory.removed).toEqual(["w5"]);
     expect(api.statusesFor(4)).toEqual([]);
   });
 
   it("keeps running when wharf-api is down and acts once it is back", async () => {
     api.setBuild(6, "Running");
-    directory.started.add("6");
+    directory.started.add(6);
     const dog = watchdog();
     await api.goDown();
     await expect(dog.check()).rejects.toThrow();

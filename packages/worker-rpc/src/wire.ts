@@ -1,5 +1,7 @@
 import {
   NO_EXIT_CODE,
+  StepStatusCode,
+  type StepStatusCodeValue,
   timestampMs,
   timestampNanos,
   timestampSeconds,
@@ -10,8 +12,6 @@ import {
   type WireStatusEvent,
   type WireStepSummary,
   type WireTimestamp,
-  WorkerStatus,
-  type WorkerStatusValue,
 } from "@wharf/proto";
 import type {
   ArtifactEvent,
@@ -43,12 +43,12 @@ export type WorkerArtifactEvent = Omit<ArtifactEvent, "timestamp">;
 
 export { NO_EXIT_CODE };
 
-export function statusToWire(status: StepStatus): WorkerStatusValue {
-  return WorkerStatus[status];
+export function statusToWire(status: StepStatus): StepStatusCodeValue {
+  return StepStatusCode[status];
 }
 
 const statusByNumber = new Map<number, StepStatus>(
-  (Object.entries(WorkerStatus) as [string, number][])
+  (Object.entries(StepStatusCode) as [string, number][])
     .filter(([name]) => name !== "UNSPECIFIED")
     .map(([name, n]) => [n, name as StepStatus]),
 );

@@ -42,9 +42,14 @@ async function directoryFor(opts: AggregatorServiceOptions, log: Logger): Promis
       log: log.child({ discovery: "kubernetes" }),
     });
   }
-  if (d.kind === "docker") return new DockerDirectory(d.instance ? { instance: d.instance } : {});
+  if (d.kind === "docker")
+    return new DockerDirectory({
+      ...(d.instance ? { instance: d.instance } : {}),
+      log: log.child({ discovery: "docker" }),
+    });
   return new ProvisionerDirectory({
     url: d.url,
+    log: log.child({ discovery: "provisioner" }),
     ...(d.token ? { token: d.token } : {}),
     ...(d.instance !== undefined ? { instance: d.instance } : {}),
   });
@@ -119,8 +124,8 @@ export async function startAggregator(
     // Live logs for developers (SSE, text download, the log page): from the worker while
     // it lives, from wharf-api once it was released.
     const workerLogSource = new WorkerLogSource({
-      resolveWorker: async (buildRef, signal) => {
-        const w = (await directory.list(signal)).find((x) => x.buildRef === buildRef && x.address);
+      resolveWorker: async (buildId, signal) => {
+        const w = (await directory.list(signal)).find((x) => x.buildId === buildId && x.address);
         return w?.address ? { address: w.address, ...withToken(workerTokenOf(w, opts.workerToken)) } : null;
       },
       history: new WharfApiLogSource({
@@ -131,8 +136,8 @@ export async function startAggregator(
     // The step table the relay keeps: step names once the worker is gone, and step times.
     const kept = records;
     const logSource = kept
-      ? new RecordedStepsSource(workerLogSource, async (ref) => {
-          const r = await kept.get(ref);
+      ? new RecordedStepsSource(workerLogSource, async (buildId) => {
+          const r = await kept.get(buildId);
           return r && { steps: r.steps, startedAt: r.build.startedAt, finishedAt: r.build.finishedAt };
         })
       : workerLogSource;

@@ -29,7 +29,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-type Listed = { workerId: string; buildRef: string; status: string; address: string | null };
+// The provisioner's worker JSON: the build id is a number under its wire name `buildRef`.
+type Listed = { workerId: string; buildRef: number; status: string; address: string | null };
 async function startProvisionerStandIn(workers: Listed[], removed: string[]) {
   const server = http.createServer((req, res) => {
     if (req.headers.authorization !== "Bearer prov-token") return void res.writeHead(401).end();
@@ -85,7 +86,7 @@ it("kill -9 mid-stream and restart: every line exactly once, in order; health, r
   });
   cleanups.push(() => server.close());
   const workers: Listed[] = [
-    { workerId: "w42", buildRef: "42", status: "Running", address: `127.0.0.1:${server.port}` },
+    { workerId: "w42", buildRef: 42, status: "Running", address: `127.0.0.1:${server.port}` },
   ];
   const removed: string[] = [];
   const provisionerUrl = await startProvisionerStandIn(workers, removed);

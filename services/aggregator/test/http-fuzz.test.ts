@@ -58,7 +58,7 @@ beforeAll(async () => {
   const records = new BuildRecordStore(db);
   await records.save(
     {
-      buildRef: LIVE,
+      buildId: Number(LIVE),
       workerId: "w",
       status: "RUNNING",
       finished: false,
@@ -71,7 +71,7 @@ beforeAll(async () => {
   app = buildAggregatorHttpApp({
     builds: { recent: (q) => records.recent(q) },
     logSource: new WorkerLogSource({
-      resolveWorker: async (ref) => (ref === LIVE ? { address } : null),
+      resolveWorker: async (id) => (id === Number(LIVE) ? { address } : null),
       history: new WharfApiLogSource({ url: apiUrl, pollIntervalMs: 50 }),
       retryIntervalMs: 50,
     }),

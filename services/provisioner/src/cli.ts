@@ -1,3 +1,4 @@
+import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 import type { ProvisionerClient, Worker } from "@wharf/provisioner";
 import { type Command, InvalidArgumentError } from "commander";
 
@@ -12,6 +13,16 @@ function collectInput(raw: string, previous: Record<string, string> = {}): Recor
 function uint(raw: string): string {
   if (!/^\d{1,15}$/.test(raw)) throw new InvalidArgumentError(`expected an unsigned integer, got "${raw}"`);
   return raw;
+}
+
+/** A --build-ref flag: wharf-api's build id, refused here with parseBuildId's message. */
+function buildIdFlag(raw: string): BuildId {
+  try {
+    return parseBuildId(raw, "--build-ref");
+  } catch (err) {
+    if (!(err instanceof BuildIdError)) throw err;
+    throw new InvalidArgumentError(err.message);
+  }
 }
 
 // The service, its client and their dependencies load when a command runs, not for `wharf --help`.
@@ -73,7 +84,7 @@ export function registerProvisionerCommands(program: Command): void {
     .description("Queue a worker for a build of a repository")
     .argument("<repo-url>", "clone URL (or a local path) of the repository")
     .option("--branch <branch>", "branch to build")
-    .option("--build-ref <n>", "build id (default: seconds since 1970)", uint)
+    .option("--build-ref <n>", "build id (default: seconds since 1970)", buildIdFlag)
     .option("--stage <stage>", "run only this stage (default ALL)")
     .option("--env <environment>", ".wharf-ci.yml environment")
     .option("--instance <id>", "wharf-api instance id")
@@ -83,7 +94,7 @@ export function registerProvisionerCommands(program: Command): void {
       const inputs = flags.input as Record<string, string>;
       const { worker, created } = await (await client()).createWorker({
         GIT_FULLURL: repoUrl,
-        BUILD_REF: (flags.buildRef as string | undefined) ?? String(Math.floor(Date.now() / 1000)),
+        BUILD_REF: formatBuildId((flags.buildRef as BuildId | undefined) ?? Math.floor(Date.now() / 1000)),
         ...(flags.branch ? { GIT_BRANCH: flags.branch as string } : {}),
         ...(flags.stage ? { RUN_STAGES: flags.stage as string } : {}),
         ...(flags.env ? { ENVIRONMENT: flags.env as string } : {}),
@@ -100,12 +111,12 @@ export function registerProvisionerCommands(program: Command): void {
   p.command("list")
     .description("List workers")
     .option("--status <status>", "only these statuses (comma-separated)")
-    .option("--build-ref <n>", "only this build", uint)
+    .option("--build-ref <n>", "only this build", buildIdFlag)
     .option("--json", "print JSON")
-    .action(async (flags: { status?: string; buildRef?: string; json?: boolean }) => {
+    .action(async (flags: { status?: string; buildRef?: BuildId; json?: boolean }) => {
       const workers = await (await client()).listWorkers({
         ...(flags.status ? { status: flags.status } : {}),
-        ...(flags.buildRef ? { buildRef: Number(flags.buildRef) } : {}),
+        ...(flags.buildRef !== undefined ? { buildId: flags.buildRef } : {}),
       });
       out(flags.json ? JSON.stringify(workers, null, 2) : formatWorkers(workers));
     });

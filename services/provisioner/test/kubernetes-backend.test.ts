@@ -134,7 +134,7 @@ describe("startProvisioner with the kubernetes backend", () => {
           .map((e) => [e.name, e.value as string]),
       );
       expect(readWorkerEnv(plain)).toMatchObject({
-        buildRef: "61",
+        buildId: 61,
         workerId,
         instance: "svc",
         buildTimeoutMs: 60 * 60_000,

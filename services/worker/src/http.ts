@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { WorkerStatus } from "@wharf/proto";
+import { StepStatusCode } from "@wharf/proto";
 import type { ResultStore } from "@wharf/result-store";
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
@@ -25,7 +25,7 @@ function workerMetrics(store: ResultStore): { registry: Registry; scrapes: Count
     help: "Build status as the wharf.worker.v1.Status number",
     registers: [registry],
     collect() {
-      this.set(WorkerStatus[store.summary().status]);
+      this.set(StepStatusCode[store.summary().status]);
     },
   });
   const scrapes = new Counter({

@@ -4,6 +4,7 @@ import path from "node:path";
 import { buildInfo, ConfigError, createLogger, GracefulShutdown, type Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
 import { encodeWorkerExitReport, type WorkerEvent } from "@wharf/proto";
+import type { BuildId } from "@wharf/proto/build-id";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 import type { startWorkerHttp } from "./http.js";
 import { formatSummary, printLogs } from "./log-printer.js";
@@ -54,7 +55,7 @@ export async function serveWorker(
     const { startWorkerHttp } = await import("./http.js");
     http = await startWorkerHttp(running.store, opts.host, opts.httpPort);
   }
-  log.info({ buildRef: opts.buildRef, grpcPort: running.grpcPort, ...buildInfo }, "worker serving");
+  log.info({ buildRef: opts.buildId, grpcPort: running.grpcPort, ...buildInfo }, "worker serving");
   const result = await running.finished;
   log.info({ status: result?.status ?? "FAILED" }, "build finished; waiting to be released");
   if (opts.terminationMessagePath) await leaveExitReport(opts.terminationMessagePath, result, log);
@@ -115,6 +116,14 @@ export async function runPipelineHere(flags: RunFlags): Promise<number> {
   }
 }
 
+/**
+ * A build id for a local run: the time in ms, a whole number like wharf-api's ids but far above
+ * them, so a kept result directory (WHARF_DATA_DIR) of a local run never takes a real build's name.
+ */
+function localBuildId(): BuildId {
+  return Date.now();
+}
+
 async function runWithScratch(
   flags: RunFlags,
   keptDataDir: string | undefined,
@@ -129,7 +138,9 @@ async function runWithScratch(
   let opts: ReturnType<typeof compileWorkerOptions>;
   try {
     opts = compileWorkerOptions(process.env, {
-      buildRef: process.env[WORKER_ENV.buildRef] || `run-${Date.now()}`,
+      // wharf-api's BUILD_REF in the shell (a CI job running `wharf run`) is not this build's:
+      // only WHARF_BUILD_REF names one, else the run makes up its own, as wharf-cmd's does.
+      ...(process.env[WORKER_ENV.buildId] ? {} : { buildId: localBuildId() }),
       source: { kind: "dir", dir: sourceDir },
       executor: flags.backend,
       port: flags.serve ? flags.port : 0,

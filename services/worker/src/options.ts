@@ -4,6 +4,7 @@ import { ConfigError, type Env } from "@wharf/config";
 import { readSettings, type SettingValues } from "@wharf/config/settings";
 import type { CacheScope } from "@wharf/executor";
 import { type CriSettings, compileCriSettings } from "@wharf/executor-cri/settings";
+import type { BuildId } from "@wharf/proto/build-id";
 import { readWorkerEnv, WORKER_ENV, type WorkerEnv, WorkerEnvError } from "@wharf/proto/worker-env";
 import { WORKER_SETTINGS } from "./settings.js";
 
@@ -14,7 +15,7 @@ export type BuildSource =
   | { kind: "git"; url: string; branch?: string; token?: string };
 
 export interface WorkerOptions {
-  buildRef: string;
+  buildId: BuildId;
   workerId: string;
   source: BuildSource;
   /** A stage name, or undefined for all stages (RUN_STAGES=ALL). */
@@ -33,7 +34,7 @@ export interface WorkerOptions {
   /** Health/metrics HTTP port; 0 picks a free one, -1 disables. */
   httpPort: number;
   token?: string;
-  /** Root of kept results: <dataDir>/builds/<buildRef>. */
+  /** Root of kept results: <dataDir>/builds/<buildId>. */
   dataDir: string;
   /** The build fails once it ran this long (WHARF_BUILD_TIMEOUT); unset: no limit. */
   buildTimeoutMs?: number;
@@ -161,8 +162,8 @@ function absolute(p: string | undefined): string | undefined {
 export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
   const c = readContract(env);
   const s = readSettings(WORKER_SETTINGS, env);
-  const buildRef = overrides.buildRef ?? c.buildRef;
-  if (!buildRef) throw new ConfigError(`${WORKER_ENV.buildRef} is required`);
+  const buildId = overrides.buildId ?? c.buildId;
+  if (buildId === undefined) throw new ConfigError(`${WORKER_ENV.buildId} is required`);
   const source = overrides.source ?? sourceOf(c);
   if (!source) throw new ConfigError(`set ${WORKER_ENV.sourceDir} or ${WORKER_ENV.gitUrl}`);
   const port = overrides.port ?? c.port ?? 5010;
@@ -176,8 +177,8 @@ export function compileWorkerOptions(env: Env, overrides: Partial<WorkerOptions>
   );
   const dataDir = path.resolve(c.dataDir ?? path.join(os.tmpdir(), "wharf-worker"));
   return {
-    buildRef,
-    workerId: c.workerId ?? `local-${buildRef}`,
+    buildId,
+    workerId: c.workerId ?? `local-${buildId}`,
     source,
     ...(c.runStages && c.runStages.toUpperCase() !== "ALL" ? { stage: c.runStages } : {}),
     ...optional("environment", c.environment),

@@ -14,7 +14,7 @@ export async function planBuild(sourceDir: string, opts: WorkerOptions): Promise
     ...(opts.stage ? { stage: opts.stage } : {}),
     ...(opts.environment ? { environment: opts.environment } : {}),
     inputs: opts.inputs,
-    build: { ref: opts.buildRef, ...(opts.projectId ? { projectId: opts.projectId } : {}) },
+    build: { ref: opts.buildId, ...(opts.projectId ? { projectId: opts.projectId } : {}) },
   });
   const errors = loaded.diagnostics.filter((d) => d.severity === "error").map(formatDiagnostic);
   const warnings = loaded.diagnostics.filter((d) => d.severity === "warning").map(formatDiagnostic);

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
 import type { BuildSpec } from "@wharf/executor";
+import { formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS } from "@wharf/proto/labels";
 import { ResultStore } from "@wharf/result-store";
 import {
@@ -49,18 +50,18 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   // The build's span, a child of the provisioner's; handed on in every gRPC answer's metadata.
   const buildSpan = startSpan(tracer, "wharf.worker.build", opts.traceparent, {
-    "wharf.build_ref": opts.buildRef,
+    "wharf.build_ref": formatBuildId(opts.buildId),
     "wharf.worker_id": opts.workerId,
   });
   const traceparent = traceparentOf(buildSpan);
-  const buildDir = path.join(opts.dataDir, "builds", opts.buildRef);
+  const buildDir = path.join(opts.dataDir, "builds", formatBuildId(opts.buildId));
   await fs.mkdir(buildDir, { recursive: true });
   const abort = new AbortController();
 
   // Serve before cloning and planning: a slow checkout must not look like a dead worker to
   // the aggregator. Password inputs are added to the masking once planned, before any output.
   const store = await ResultStore.open(path.join(buildDir, "results"), {
-    buildRef: opts.buildRef,
+    buildRef: formatBuildId(opts.buildId),
     secrets: [...envSecrets(), ...tokensOf(opts)],
   });
 
@@ -139,11 +140,11 @@ export async function startWorker(
     for (const w of planned.warnings) store.appendLog(0, `warning: ${w}`);
     const executor = await createExecutor(opts, log);
     const build: BuildSpec = {
-      buildRef: opts.buildRef,
+      buildRef: formatBuildId(opts.buildId),
       sourceDir,
       // The worker's own clone: the local and CRI executors move it into place rather than copy it.
       sourceDisposable: opts.source.kind === "git",
-      labels: { [WHARF_LABELS.buildRef]: opts.buildRef, [WHARF_LABELS.workerId]: opts.workerId },
+      labels: { [WHARF_LABELS.buildId]: formatBuildId(opts.buildId), [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
       ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
     };

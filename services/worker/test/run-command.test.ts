@@ -47,7 +47,7 @@ describe("wharf run", () => {
     const r = await wharfRun(["examples/hello"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("[build/count] tick 3");
-    expect(r.stdout).toMatch(/build run-\d+: SUCCESS/);
+    expect(r.stdout).toMatch(/build \d+: SUCCESS/);
   });
 
   it("exits 1 when the build fails", async () => {

@@ -53,7 +53,7 @@ describe("wharf run --serve", () => {
     const r = runServed();
     const port = await r.port;
     await until(() => r.out.stderr.includes("build finished; still serving"), "the build to finish");
-    expect(r.out.stdout).toMatch(/build run-\d+: SUCCESS/);
+    expect(r.out.stdout).toMatch(/build \d+: SUCCESS/);
     // Connects only now, after the build ended.
     const client = createWorkerClient(`127.0.0.1:${port}`);
     cleanups.push(() => client.close());

@@ -15,7 +15,7 @@ import { compileWorkerOptions } from "../src/index.js";
 // is what the worker reads, field for field.
 
 const FULL: WorkerEnv = {
-  buildRef: "42",
+  buildId: 42,
   workerId: "w-42",
   instance: "prod",
   projectId: "7",
@@ -43,7 +43,7 @@ const FULL: WorkerEnv = {
 };
 
 const REQUEST: BuildRequest = {
-  buildRef: 42,
+  buildId: 42,
   instance: "prod",
   projectId: 7,
   gitUrl: "https://git.example.invalid/group/repo.git",
@@ -63,17 +63,36 @@ describe("the worker env contract", () => {
   });
 
   it("writes nothing for unset or empty fields and reads empty values as unset", () => {
-    expect(toWorkerEnv({ buildRef: "1", instance: "", gitBranch: undefined })).toEqual({
+    expect(toWorkerEnv({ buildId: 1, instance: "", gitBranch: undefined })).toEqual({
       WHARF_BUILD_REF: "1",
     });
-    expect(readWorkerEnv({ WHARF_BUILD_REF: "1", WHARF_INSTANCE: "", VARS: "" })).toEqual({ buildRef: "1" });
+    expect(readWorkerEnv({ WHARF_BUILD_REF: "1", WHARF_INSTANCE: "", VARS: "" })).toEqual({ buildId: 1 });
   });
 
   it("takes wharf-api's BUILD_REF for a worker started by hand, and the operators' duration forms", () => {
     expect(readWorkerEnv({ BUILD_REF: "9", WHARF_BUILD_TIMEOUT: "1h30m" })).toEqual({
-      buildRef: "9",
+      buildId: 9,
       buildTimeoutMs: 90 * 60_000,
     });
+  });
+
+  it("refuses a build id that is not wharf-api's, naming the key, instead of running a build NaN", () => {
+    for (const [env, key] of [
+      [{ WHARF_BUILD_REF: "run-1764800000000" }, "WHARF_BUILD_REF"],
+      [{ WHARF_BUILD_REF: "0" }, "WHARF_BUILD_REF"],
+      [{ WHARF_BUILD_REF: "-3" }, "WHARF_BUILD_REF"],
+      [{ WHARF_BUILD_REF: "4.5" }, "WHARF_BUILD_REF"],
+      [{ WHARF_BUILD_REF: "99999999999999999" }, "WHARF_BUILD_REF"],
+      [{ BUILD_REF: "abc" }, "BUILD_REF"],
+    ] as const) {
+      expect(() => readWorkerEnv(env)).toThrow(WorkerEnvError);
+      expect(() => readWorkerEnv(env)).toThrow(new RegExp(`^${key} must be a wharf-api build id`));
+    }
+    // WHARF_BUILD_REF wins; wharf-api's name is only read without it.
+    expect(readWorkerEnv({ WHARF_BUILD_REF: "7", BUILD_REF: "8" })).toEqual({ buildId: 7 });
+    expect(() => compileWorkerOptions({ WHARF_BUILD_REF: "abc", WHARF_SOURCE_DIR: "/src" })).toThrow(
+      ConfigError,
+    );
   });
 
   it("names the key of a value it cannot use, without quoting VARS", () => {
@@ -113,7 +132,7 @@ describe("the worker env contract", () => {
     expect(env.WHARF_LOG_LEVEL).toBe("debug");
     const opts = compileWorkerOptions(env);
     expect(opts).toMatchObject({
-      buildRef: "42",
+      buildId: 42,
       workerId: "w-42",
       projectId: "7",
       source: { kind: "git", url: REQUEST.gitUrl, branch: "main", token: "t0ken" },
@@ -142,7 +161,7 @@ describe("the worker env contract", () => {
       (body.Env ?? []).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]),
     );
     expect(readWorkerEnv(env)).toMatchObject({
-      buildRef: "42",
+      buildId: 42,
       buildTimeoutMs: 60_000,
       executor: "docker",
       port: 6000,

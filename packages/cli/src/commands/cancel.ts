@@ -1,3 +1,4 @@
+import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 import { type Command, InvalidArgumentError } from "commander";
 
 /** `wharf cancel` exit codes (also in its help). */
@@ -20,7 +21,8 @@ const FINISHED = new Set(["Success", "Failed", "Cancelled"]);
 interface WorkerRow {
   workerId: string;
   status: string;
-  buildRef: number;
+  /** The build id, by the provisioner's JSON name. */
+  buildRef: BuildId;
   instance: string;
 }
 
@@ -31,9 +33,13 @@ interface CancelFlags {
 
 class ProvisionerError extends Error {}
 
-function parseBuildRef(value: string): string {
-  if (!/^\d{1,15}$/.test(value)) throw new InvalidArgumentError("a build ref is an unsigned integer");
-  return value;
+function buildIdArgument(value: string): BuildId {
+  try {
+    return parseBuildId(value, "<buildRef>");
+  } catch (err) {
+    if (!(err instanceof BuildIdError)) throw err;
+    throw new InvalidArgumentError(err.message);
+  }
 }
 
 /**
@@ -58,19 +64,19 @@ export function register(program: Command): void {
         "  3  nothing to cancel: no worker for the build, or the build already finished",
       ].join("\n"),
     )
-    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .argument("<buildRef>", "the build (wharf-api build id)", buildIdArgument)
     .option(
       "--provisioner <url>",
       `provisioner URL (default $WHARF_PROVISIONER_URL or ${DEFAULT_PROVISIONER_URL}; token $WHARF_PROVISIONER_TOKEN)`,
     )
     .option("--instance <id>", "only the workers of this wharf-api instance")
-    .action(async (buildRef: string, flags: CancelFlags) => {
-      process.exitCode = await cancelBuild(buildRef, flags, process.env);
+    .action(async (buildId: BuildId, flags: CancelFlags) => {
+      process.exitCode = await cancelBuild(buildId, flags, process.env);
     });
 }
 
 export async function cancelBuild(
-  buildRef: string,
+  buildId: BuildId,
   flags: CancelFlags,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
@@ -81,24 +87,24 @@ export async function cancelBuild(
   const token = env.WHARF_PROVISIONER_TOKEN || undefined;
   const err = (text: string) => process.stderr.write(`wharf cancel: ${text}\n`);
   try {
-    const q = new URLSearchParams({ buildRef });
+    const q = new URLSearchParams({ buildRef: formatBuildId(buildId) });
     if (flags.instance !== undefined) q.set("instance", flags.instance);
     const res = await call(base, token, "GET", `/api/worker?${q}`);
-    const workers = ((await res.json()) as WorkerRow[]).filter((w) => String(w.buildRef) === buildRef);
+    const workers = ((await res.json()) as WorkerRow[]).filter((w) => w.buildRef === buildId);
     const live = workers.filter((w) => !FINISHED.has(w.status));
     if (live.length === 0) {
       const finished = workers.at(-1);
       err(
         finished
-          ? `build ${buildRef} already finished (${finished.status}); nothing to cancel`
-          : `no worker for build ${buildRef}; nothing to cancel`,
+          ? `build ${buildId} already finished (${finished.status}); nothing to cancel`
+          : `no worker for build ${buildId}; nothing to cancel`,
       );
       return CANCEL_EXIT.nothingToCancel;
     }
     const instances = [...new Set(live.map((w) => w.instance))];
     if (instances.length > 1) {
       err(
-        `build ${buildRef} has workers of several instances (${instances.map((i) => i || '""').join(", ")}); ` +
+        `build ${buildId} has workers of several instances (${instances.map((i) => i || '""').join(", ")}); ` +
           "choose one with --instance",
       );
       return CANCEL_EXIT.usage;
@@ -106,7 +112,7 @@ export async function cancelBuild(
     for (const w of live) {
       // 404: the worker went away between the list and the delete, which is what we wanted.
       await call(base, token, "DELETE", `/api/worker/${encodeURIComponent(w.workerId)}`, [404]);
-      process.stdout.write(`cancelled build ${buildRef}: stopped worker ${w.workerId} (was ${w.status})\n`);
+      process.stdout.write(`cancelled build ${buildId}: stopped worker ${w.workerId} (was ${w.status})\n`);
     }
     return CANCEL_EXIT.cancelled;
   } catch (e) {

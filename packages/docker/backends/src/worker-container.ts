@@ -1,10 +1,11 @@
 import { CRI_ENV, criSocketPath } from "@wharf/executor-cri/settings";
+import { formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "@wharf/provisioner";
 import type Docker from "dockerode";
 
 export const LABEL_INSTANCE = WHARF_LABELS.instance;
-export const LABEL_BUILD_REF = WHARF_LABELS.buildRef;
+export const LABEL_BUILD_REF = WHARF_LABELS.buildId;
 export const LABEL_PROJECT_ID = WHARF_LABELS.projectId;
 export const LABEL_WORKER_ID = WHARF_LABELS.workerId;
 export const LABEL_GRPC_PORT = WHARF_LABELS.grpcPort;
@@ -154,7 +155,7 @@ export function workerContainerSpec(
 export function workerLabels(spec: WorkerSpec, grpcPort: number): Record<string, string> {
   return {
     [LABEL_INSTANCE]: spec.request.instance,
-    [LABEL_BUILD_REF]: String(spec.request.buildRef),
+    [LABEL_BUILD_REF]: formatBuildId(spec.request.buildId),
     [LABEL_PROJECT_ID]: spec.request.projectId === null ? "" : String(spec.request.projectId),
     [LABEL_WORKER_ID]: spec.workerId,
     [LABEL_GRPC_PORT]: String(grpcPort),

@@ -1,9 +1,16 @@
+import type { Logger } from "@wharf/config";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
-import { type LiveWorker, type WorkerDirectory, WorkerDirectoryError, type WorkerState } from "@wharf/relay";
+import {
+  ListedBuildIds,
+  type LiveWorker,
+  type WorkerDirectory,
+  WorkerDirectoryError,
+  type WorkerState,
+} from "@wharf/relay";
 import type Docker from "dockerode";
 
 export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
-export const BUILD_REF_LABEL = WHARF_LABELS.buildRef;
+export const BUILD_REF_LABEL = WHARF_LABELS.buildId;
 export const GRPC_PORT_LABEL = WHARF_LABELS.grpcPort;
 export const INSTANCE_LABEL = WHARF_LABELS.instance;
 /** `worker` on worker containers; their step containers carry the worker id too, not this. */
@@ -13,6 +20,8 @@ export interface DockerDirectoryOptions {
   /** Only workers of this wharf instance (label wharf.iver.com/instance). */
   instance?: string;
   docker?: Docker;
+  /** Where a worker container without a valid build-ref label is told of. */
+  log?: Logger;
 }
 
 /**
@@ -24,8 +33,11 @@ export class DockerDirectory implements WorkerDirectory {
   private docker: Promise<Docker> | undefined;
   /** When the last `list` began (ms since the epoch): a watch replays the engine's events since. */
   private listedAt: number | undefined;
+  private readonly buildIds: ListedBuildIds;
 
-  constructor(private readonly opts: DockerDirectoryOptions = {}) {}
+  constructor(private readonly opts: DockerDirectoryOptions = {}) {
+    this.buildIds = new ListedBuildIds(`label ${BUILD_REF_LABEL}`, opts.log);
+  }
 
   // dockerode is loaded on first use (~12 MB of RSS an aggregator on another directory need not pay).
   private client(): Promise<Docker> {
@@ -57,14 +69,12 @@ export class DockerDirectory implements WorkerDirectory {
         cause: err,
       });
     }
-    return containers.map((c) => {
+    return containers.flatMap((c) => {
       const label = (k: string) => c.Labels[k] ?? "";
-      return {
-        workerId: label(WORKER_ID_LABEL),
-        buildRef: label(BUILD_REF_LABEL),
-        address: addressOf(c, label(GRPC_PORT_LABEL)),
-        status: stateOf(c),
-      };
+      const workerId = label(WORKER_ID_LABEL);
+      const buildId = this.buildIds.fromText(workerId, label(BUILD_REF_LABEL));
+      if (buildId === undefined) return [];
+      return { workerId, buildId, address: addressOf(c, label(GRPC_PORT_LABEL)), status: stateOf(c) };
     });
   }
 

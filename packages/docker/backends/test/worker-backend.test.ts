@@ -150,7 +150,7 @@ describe.skipIf(!hasDocker)("docker backend with the real worker", () => {
     });
     expect(done.address).toBe(`127.0.0.1:${labels[LABEL_GRPC_PORT]}`);
     expect(readWorkerEnv(await envOf(container as string))).toMatchObject({
-      buildRef: "71",
+      buildId: 71,
       workerId,
       buildTimeoutMs: BUILD_TIMEOUT_MS,
       executor: "local",

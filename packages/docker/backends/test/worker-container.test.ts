@@ -6,7 +6,7 @@ const spec = {
   workerId: "w-1",
   name: "wharf-worker-5-w-1",
   request: {
-    buildRef: 5,
+    buildId: 5,
     instance: "prod",
     projectId: 9,
     gitUrl: "https://git.example.invalid/r.git",

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import type { Logger } from "@wharf/config";
 import { BUSYBOX_IMAGE, containersWithLabel, requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerDirectory, WORKER_ID_LABEL } from "../src/index.js";
@@ -44,6 +45,17 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
       "-c",
       "exit 3",
     ]);
+    // A worker container labelled by hand with a build ref that is no wharf-api build id.
+    await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      ...labels("dw-bad", "run-5"),
+      BUSYBOX_IMAGE,
+      "sleep",
+      "60",
+    ]);
     // A failed step container of worker dw-1: it carries the worker's id, but is no worker.
     await run("docker", [
       "run",
@@ -70,22 +82,34 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
   });
 
   it("lists labelled workers with address and state, and removes them", async () => {
-    const dir = new DockerDirectory({ instance });
+    const told: unknown[] = [];
+    const log = { warn: (obj: unknown, msg: string) => told.push([obj, msg]) } as unknown as Logger;
+    const dir = new DockerDirectory({ instance, log });
     // The failing container needs a moment to exit: poll, bounded.
     let workers = await dir.list();
     for (let i = 0; i < 100 && workers.find((w) => w.workerId === "dw-2")?.status !== "failed"; i++) {
       await new Promise((r) => setTimeout(r, 50));
       workers = await dir.list();
     }
-    expect(workers.map((w) => w.workerId).sort()).toEqual(["dw-1", "dw-2"]); // not the step
+    expect(workers.map((w) => w.workerId).sort()).toEqual(["dw-1", "dw-2"]); // not the step, nor dw-bad
+    // dw-bad is left out with the reason, said once however often the list is read.
+    expect(told).toEqual([
+      [
+        {
+          workerId: "dw-bad",
+          err: 'label wharf.iver.com/build-ref must be a wharf-api build id (a whole number from 1 to 9007199254740991, no sign, spaces or leading zeros), got "run-5"',
+        },
+        "worker left out: it names no wharf-api build",
+      ],
+    ]);
     const byId = Object.fromEntries(workers.map((w) => [w.workerId, w]));
     expect(byId["dw-1"]).toEqual({
       workerId: "dw-1",
-      buildRef: "11",
+      buildId: 11,
       address: "127.0.0.1:5999",
       status: "running",
     });
-    expect(byId["dw-2"]).toEqual({ workerId: "dw-2", buildRef: "12", address: null, status: "failed" });
+    expect(byId["dw-2"]).toEqual({ workerId: "dw-2", buildId: 12, address: null, status: "failed" });
     await dir.remove("dw-1");
     await dir.remove("dw-1"); // already gone: still fine
     expect((await dir.list()).map((w) => w.workerId)).toEqual(["dw-2"]);

@@ -54,7 +54,7 @@ interface Worker {
 /** A worker container, one step container, the build's volume and network; `crashed`: both containers exited. */
 async function makeWorker(name: string, buildRef: number, crashed: boolean): Promise<Worker> {
   const workerId = `${name}-${run}`;
-  const base = { ...scope, [WHARF_LABELS.workerId]: workerId, [WHARF_LABELS.buildRef]: String(buildRef) };
+  const base = { ...scope, [WHARF_LABELS.workerId]: workerId, [WHARF_LABELS.buildId]: String(buildRef) };
   const byExecutor = { ...base, [WHARF_LABELS.createdBy]: CREATED_BY_EXECUTOR };
   const cmd = crashed ? ["true"] : ["sleep", "300"];
   const start = async (c: Docker.Container) => {

@@ -132,7 +132,7 @@ export class KubernetesWorkerBackend implements WorkerBackend {
     };
     return workerPod({
       workerId: spec.workerId,
-      buildRef: String(req.buildRef),
+      buildId: req.buildId,
       instance: req.instance,
       projectId: req.projectId === null ? "" : String(req.projectId),
       image: opts.image,

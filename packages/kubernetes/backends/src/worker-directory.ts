@@ -7,7 +7,14 @@ import {
   WORKER_POD_LABELS,
   WORKER_POD_SELECTOR,
 } from "@wharf/kube-manifests";
-import { type LiveWorker, type WorkerDirectory, WorkerDirectoryError, workerStateOf } from "@wharf/relay";
+import type { BuildId } from "@wharf/proto/build-id";
+import {
+  ListedBuildIds,
+  type LiveWorker,
+  type WorkerDirectory,
+  WorkerDirectoryError,
+  workerStateOf,
+} from "@wharf/relay";
 import { podAddress, podGrpcPort } from "./pod-address.js";
 import { podDiagnostics } from "./pod-diagnostics.js";
 import { workerPodStatus } from "./pod-status.js";
@@ -54,11 +61,13 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
   /** Changes the watch has seen, and how many of them the last `list` had seen. */
   private changes = 0;
   private listedChanges = -1;
+  private readonly buildIds: ListedBuildIds;
 
   constructor(private readonly opts: KubernetesDirectoryOptions) {
     const kc = opts.kubeConfig;
     this.namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
     this.api = kc.makeApiClient(CoreV1Api);
+    this.buildIds = new ListedBuildIds(`label ${WORKER_POD_LABELS.buildId}`, opts.log);
     const selector = opts.instance
       ? `${WORKER_POD_SELECTOR},${WORKER_POD_LABELS.instance}=${labelValue(opts.instance)}`
       : WORKER_POD_SELECTOR;
@@ -81,8 +90,14 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
       throw new WorkerDirectoryError(`kubernetes: listing worker pods: ${apiMessage(err)}`, { cause: err });
     }
     this.listedChanges = this.changes;
-    const pods = this.cache.list().filter((p) => p.metadata?.labels?.[WORKER_POD_LABELS.workerId]);
-    return Promise.all(pods.map((pod) => this.describe(pod)));
+    const pods = this.cache.list().flatMap((pod) => {
+      const labels = pod.metadata?.labels ?? {};
+      const workerId = labels[WORKER_POD_LABELS.workerId];
+      if (!workerId) return [];
+      const buildId = this.buildIds.fromText(workerId, labels[WORKER_POD_LABELS.buildId] ?? "");
+      return buildId === undefined ? [] : [{ pod, workerId, buildId }];
+    });
+    return Promise.all(pods.map(({ pod, workerId, buildId }) => this.describe(pod, workerId, buildId)));
   }
 
   /**
@@ -110,16 +125,15 @@ export class KubernetesWorkerDirectory implements WorkerDirectory {
     });
   }
 
-  private async describe(pod: V1Pod): Promise<KubernetesLiveWorker> {
-    const labels = pod.metadata?.labels ?? {};
+  private async describe(pod: V1Pod, workerId: string, buildId: BuildId): Promise<KubernetesLiveWorker> {
     const podName = pod.metadata?.name as string;
     const status = workerPodStatus(pod);
     // Ready: the worker's readiness probe (/healthz) passed, so its gRPC server listens.
     const ready = pod.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
     const running = status.phase === "Running" && ready === true && !pod.metadata?.deletionTimestamp;
     const worker: KubernetesLiveWorker = {
-      workerId: labels[WORKER_POD_LABELS.workerId] as string,
-      buildRef: labels[WORKER_POD_LABELS.buildRef] ?? "",
+      workerId,
+      buildId,
       podName,
       status: workerStateOf(status.phase),
       address: running ? await this.addressOf(pod) : null,

@@ -150,7 +150,7 @@ describe("kubernetes backends on the fake API server", () => {
         workerId: "missing-worker-1",
         name: "wharf-worker-804-1",
         request: {
-          buildRef: 804,
+          buildId: 804,
           instance: "kube-test",
           projectId: 7,
           gitUrl: `file://${tmp}/passing`,

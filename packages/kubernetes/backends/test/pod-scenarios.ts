@@ -17,11 +17,11 @@ export const ECHO_WORKER = [
   "require('net').createServer((s) => s.pipe(s)).listen(Number(process.env.WHARF_WORKER_PORT), '127.0.0.1')",
 ];
 
-export function spec(workerId: string, buildRef: number, gitUrl: string): WorkerSpec {
+export function spec(workerId: string, buildId: number, gitUrl: string): WorkerSpec {
   return {
     workerId,
-    name: `wharf-worker-${buildRef}`,
-    request: { buildRef, instance: "kube-test", projectId: 7, gitUrl, runStages: "ALL", vars: {} },
+    name: `wharf-worker-${buildId}`,
+    request: { buildId, instance: "kube-test", projectId: 7, gitUrl, runStages: "ALL", vars: {} },
   };
 }
 

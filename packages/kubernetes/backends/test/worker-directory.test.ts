@@ -30,7 +30,7 @@ describe("KubernetesWorkerDirectory", () => {
       const x = await listed("w-echo");
       return x?.status === "running" && x.address ? x : undefined;
     });
-    expect(w).toMatchObject({ buildRef: "901", status: "running" });
+    expect(w).toMatchObject({ buildId: 901, status: "running" });
     // A listener of our own, not the pod's address.
     expect(w.address).not.toBe(podAddress);
     expect(w.address).toMatch(/^127\.0\.0\.1:\d+$/);

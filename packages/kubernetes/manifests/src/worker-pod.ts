@@ -1,4 +1,5 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS } from "@wharf/proto/labels";
 import { toWorkerEnv, WORKER_ENV, WORKER_SECRET_ENV } from "@wharf/proto/worker-env";
 import { labelSet, namePrefix } from "./labels.js";
@@ -11,7 +12,7 @@ export const WORKER_POD_LABELS = {
   name: "app.kubernetes.io/name",
   managedBy: "app.kubernetes.io/managed-by",
   instance: WHARF_LABELS.instance,
-  buildRef: WHARF_LABELS.buildRef,
+  buildId: WHARF_LABELS.buildId,
   projectId: WHARF_LABELS.projectId,
   workerId: WHARF_LABELS.workerId,
   grpcPort: WHARF_LABELS.grpcPort,
@@ -50,7 +51,7 @@ export interface WorkerGitSource {
 
 export interface WorkerPodInput extends PodPlacement {
   workerId: string;
-  buildRef: string;
+  buildId: BuildId;
   instance: string;
   /** "" when the build has no project. */
   projectId: string;
@@ -122,7 +123,7 @@ export function workerPodLabels(input: WorkerPodInput): Record<string, string> {
     [WORKER_POD_LABELS.name]: WORKER_APP_NAME,
     [WORKER_POD_LABELS.managedBy]: WORKER_MANAGED_BY,
     [WORKER_POD_LABELS.instance]: input.instance,
-    [WORKER_POD_LABELS.buildRef]: input.buildRef,
+    [WORKER_POD_LABELS.buildId]: formatBuildId(input.buildId),
     [WORKER_POD_LABELS.projectId]: input.projectId,
     [WORKER_POD_LABELS.workerId]: input.workerId,
     [WORKER_POD_LABELS.grpcPort]: String(input.grpcPort),
@@ -179,7 +180,7 @@ export function workerContainer(input: WorkerPodInput): V1Container {
   const env: Record<string, string> = {
     ...withoutSecrets(input.env),
     ...toWorkerEnv({
-      buildRef: input.buildRef,
+      buildId: input.buildId,
       sourceDir: WORKER_SOURCE_DIR,
       dataDir: WORKER_DATA_DIR,
       host: "0.0.0.0",
@@ -230,7 +231,7 @@ export function workerPod(input: WorkerPodInput): V1Pod {
     apiVersion: "v1",
     kind: "Pod",
     metadata: {
-      generateName: namePrefix("wharf-worker", input.buildRef),
+      generateName: namePrefix("wharf-worker", formatBuildId(input.buildId)),
       ...(input.namespace ? { namespace: input.namespace } : {}),
       labels: workerPodLabels(input),
     },

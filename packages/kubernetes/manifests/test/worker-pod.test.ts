@@ -11,7 +11,7 @@ const run = promisify(execFile);
 
 const input = (extra: Partial<WorkerPodInput> = {}): WorkerPodInput => ({
   workerId: "0192f0c4-7a1e-7000-8000-000000000001",
-  buildRef: "42",
+  buildId: 42,
   instance: "prod",
   projectId: "7",
   image: "ghcr.io/iver-wharf/wharf-worker:1.0.0",
@@ -129,10 +129,10 @@ describe("workerPod", () => {
     expect(pod.spec!.containers[0]!.volumeMounts?.map((m) => m.name)).not.toContain("git-ssh");
   });
 
-  it("applies namespace, service account, resources, node selector, tolerations and a label-safe build ref", () => {
+  it("applies namespace, service account, resources, node selector, tolerations and a label-safe instance", () => {
     const pod = workerPod(
       input({
-        buildRef: "feature/x y",
+        instance: "feature/x y",
         namespace: "builds",
         serviceAccountName: "wharf-worker",
         resources: { requests: { cpu: "250m" }, limits: { memory: "1Gi" } },
@@ -149,8 +149,9 @@ describe("workerPod", () => {
     expect(pod.spec?.tolerations).toHaveLength(1);
     expect(pod.spec!.containers[0]!.resources?.limits).toEqual({ memory: "1Gi" });
     expect(pod.spec!.containers[0]!.command).toEqual(["node", "main.js"]);
-    const ref = pod.metadata!.labels!["wharf.iver.com/build-ref"]!;
-    expect(labelValue(ref)).toBe(ref);
+    expect(pod.metadata!.labels!["wharf.iver.com/build-ref"]).toBe("42");
+    const instance = pod.metadata!.labels!["wharf.iver.com/instance"]!;
+    expect(labelValue(instance)).toBe(instance);
     expect(pod.metadata?.generateName).toMatch(/^[a-z0-9-]+-$/);
   });
 });

@@ -1,3 +1,4 @@
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import type { LogEntry, ProgressLine, StatusEvent } from "@wharf/result-store";
 import { EventSource } from "eventsource";
 import type { StreamEnd, ViewerSummary } from "../log-events.js";
@@ -26,7 +27,7 @@ export class BuildEventsError extends Error {
 export interface FollowBuildEventsOptions {
   /** The aggregator's base URL. */
   baseUrl: string;
-  buildRef: string;
+  buildId: BuildId;
   /** The aggregator's token (WHARF_AGGREGATOR_TOKEN), sent as a bearer. */
   token?: string;
   /** Stay until the build is finished (true) or read what there is now (false). */
@@ -46,7 +47,7 @@ export interface FollowBuildEventsOptions {
 export function followBuildEvents(o: FollowBuildEventsOptions, on: BuildEventHandlers): Promise<StreamEnd> {
   const query = new URLSearchParams(o.follow ? { follow: "true" } : { format: "sse" });
   if (o.afterLogId) query.set("after", String(o.afterLogId));
-  const url = `${o.baseUrl.replace(/\/+$/, "")}/api/builds/${encodeURIComponent(o.buildRef)}/logs?${query}`;
+  const url = `${o.baseUrl.replace(/\/+$/, "")}/api/builds/${formatBuildId(o.buildId)}/logs?${query}`;
   const maxFailures = o.maxFailures ?? 5;
   return new Promise((resolve, reject) => {
     const es = new EventSource(url, {

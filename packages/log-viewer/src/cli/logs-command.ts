@@ -1,3 +1,4 @@
+import { type BuildId, BuildIdError, parseBuildId } from "@wharf/proto/build-id";
 import type { LogEntry, StepSummary } from "@wharf/result-store";
 import { type Command, InvalidArgumentError } from "commander";
 import { stepLabel } from "../log-text.js";
@@ -20,11 +21,14 @@ export function aggregatorToken(env: NodeJS.ProcessEnv = process.env): string | 
   return env.WHARF_AGGREGATOR_TOKEN || undefined;
 }
 
-export function parseBuildRef(value: string): string {
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(value)) {
-    throw new InvalidArgumentError("a build ref is 1-128 letters, digits, '.', '_' or '-'");
+/** The <buildRef> argument: wharf-api's build id, refused with parseBuildId's message. */
+export function buildIdArgument(value: string): BuildId {
+  try {
+    return parseBuildId(value, "<buildRef>");
+  } catch (err) {
+    if (!(err instanceof BuildIdError)) throw err;
+    throw new InvalidArgumentError(err.message);
   }
-  return value;
 }
 
 function parseLogId(value: string): number {
@@ -59,7 +63,7 @@ export function registerLogsCommand(program: Command): void {
   program
     .command("logs")
     .description("print a build's log from the aggregator; -f follows it live until the build ends")
-    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .argument("<buildRef>", "the build (wharf-api build id)", buildIdArgument)
     .option("-f, --follow", "stay until the build is finished; exit 0 on success, 1 on failure")
     .option("--after <id>", "start after this log line id", parseLogId)
     .option("--step <name>", "only lines of this step (name or stage/name)")
@@ -68,12 +72,12 @@ export function registerLogsCommand(program: Command): void {
       "--aggregator <url>",
       `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
     )
-    .action(async (buildRef: string, opts: LogsOptions) => {
-      process.exitCode = await runLogs(buildRef, opts);
+    .action(async (buildId: BuildId, opts: LogsOptions) => {
+      process.exitCode = await runLogs(buildId, opts);
     });
 }
 
-async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
+async function runLogs(buildId: BuildId, opts: LogsOptions): Promise<number> {
   const colour = wantsColour(process.stdout);
   const printer = new LogPrinter({
     out: process.stdout,
@@ -90,7 +94,7 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
       {
         baseUrl: aggregatorUrl(opts.aggregator),
         token: aggregatorToken(),
-        buildRef,
+        buildId,
         follow: opts.follow === true,
         afterLogId: opts.after,
         signal: stop.signal,
@@ -108,7 +112,7 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
             }
             if (ids.size === 0) {
               const known = s.steps.map((step) => stepLabel(s.steps, step.stepId)).join(", ");
-              usage = `wharf logs: build ${buildRef} has no step "${opts.step}" (steps: ${known || "none"})`;
+              usage = `wharf logs: build ${buildId} has no step "${opts.step}" (steps: ${known || "none"})`;
               stop.abort();
               return;
             }
@@ -130,15 +134,13 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
     printer.clear();
     if (held) {
       process.stderr.write(
-        `wharf logs: build ${buildRef} ended without a step "${opts.step}" (it has no steps)\n`,
+        `wharf logs: build ${buildId} ended without a step "${opts.step}" (it has no steps)\n`,
       );
       return EXIT_USAGE;
     }
     if (!end.finished) return EXIT_OK;
     const tail = end.message ? `: ${end.message}` : "";
-    process.stderr.write(
-      `build ${buildRef} ${paintStatus(end.status, wantsColour(process.stderr))}${tail}\n`,
-    );
+    process.stderr.write(`build ${buildId} ${paintStatus(end.status, wantsColour(process.stderr))}${tail}\n`);
     return end.status === "SUCCESS" ? EXIT_OK : EXIT_FAILED;
   } catch (err) {
     printer.clear();
@@ -147,7 +149,7 @@ async function runLogs(buildRef: string, opts: LogsOptions): Promise<number> {
       return EXIT_USAGE;
     }
     const e = err as BuildEventsError;
-    const why = e.httpStatus === 404 ? `build ${buildRef} is not known (${e.message})` : e.message;
+    const why = e.httpStatus === 404 ? `build ${buildId} is not known (${e.message})` : e.message;
     process.stderr.write(`wharf logs: ${why}\n`);
     return e.httpStatus === 400 ? EXIT_USAGE : EXIT_FAILED;
   }

@@ -1,3 +1,4 @@
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import type { Command } from "commander";
 import type { ViewerSummary } from "../log-events.js";
 import { stepLabel } from "../log-text.js";
@@ -6,10 +7,10 @@ import { LogPrinter, paintStatus } from "./log-printer.js";
 import {
   aggregatorToken,
   aggregatorUrl,
+  buildIdArgument,
   DEFAULT_AGGREGATOR_URL,
   EXIT_FAILED,
   EXIT_OK,
-  parseBuildRef,
   wantsColour,
 } from "./logs-command.js";
 
@@ -24,23 +25,23 @@ export function registerStatusCommand(program: Command): void {
   program
     .command("status")
     .description("show a build's status and steps; exit 0 unless the build failed or was cancelled")
-    .argument("<buildRef>", "the build (wharf-api build id)", parseBuildRef)
+    .argument("<buildRef>", "the build (wharf-api build id)", buildIdArgument)
     .option("-w, --watch", "wait for the build to finish, with a live status line on a terminal")
     .option("--json", "print the summary as JSON")
     .option(
       "--aggregator <url>",
       `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
     )
-    .action(async (buildRef: string, opts: StatusOptions) => {
-      process.exitCode = await runStatus(buildRef, opts);
+    .action(async (buildId: BuildId, opts: StatusOptions) => {
+      process.exitCode = await runStatus(buildId, opts);
     });
 }
 
-async function runStatus(buildRef: string, opts: StatusOptions): Promise<number> {
+async function runStatus(buildId: BuildId, opts: StatusOptions): Promise<number> {
   const baseUrl = aggregatorUrl(opts.aggregator).replace(/\/+$/, "");
   try {
-    if (opts.watch) await watch(baseUrl, buildRef);
-    const summary = await fetchSummary(baseUrl, buildRef);
+    if (opts.watch) await watch(baseUrl, buildId);
+    const summary = await fetchSummary(baseUrl, buildId);
     process.stdout.write(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));
     const failed = summary.finished && summary.status !== "SUCCESS";
     return failed ? EXIT_FAILED : EXIT_OK;
@@ -51,7 +52,7 @@ async function runStatus(buildRef: string, opts: StatusOptions): Promise<number>
 }
 
 /** Follows the event stream (lines are not printed) until the build ends. */
-async function watch(baseUrl: string, buildRef: string): Promise<void> {
+async function watch(baseUrl: string, buildId: BuildId): Promise<void> {
   const printer = new LogPrinter({
     out: process.stdout,
     err: process.stderr,
@@ -61,7 +62,7 @@ async function watch(baseUrl: string, buildRef: string): Promise<void> {
   printer.stepIds = new Set(); // no lines, only the status line
   try {
     await followBuildEvents(
-      { baseUrl, token: aggregatorToken(), buildRef, follow: true, afterLogId: undefined },
+      { baseUrl, token: aggregatorToken(), buildId, follow: true, afterLogId: undefined },
       {
         summary: (s) => printer.summary(s),
         log: (lines) => printer.lines(lines),
@@ -74,8 +75,8 @@ async function watch(baseUrl: string, buildRef: string): Promise<void> {
   }
 }
 
-async function fetchSummary(baseUrl: string, buildRef: string): Promise<ViewerSummary> {
-  const url = `${baseUrl}/api/builds/${encodeURIComponent(buildRef)}/summary`;
+async function fetchSummary(baseUrl: string, buildId: BuildId): Promise<ViewerSummary> {
+  const url = `${baseUrl}/api/builds/${formatBuildId(buildId)}/summary`;
   let res: Response;
   try {
     const token = aggregatorToken();
@@ -86,7 +87,7 @@ async function fetchSummary(baseUrl: string, buildRef: string): Promise<ViewerSu
   } catch (err) {
     throw new BuildEventsError(`${url}: ${(err as Error).message}`, undefined);
   }
-  if (res.status === 404) throw new BuildEventsError(`build ${buildRef} is not known (${url})`, 404);
+  if (res.status === 404) throw new BuildEventsError(`build ${buildId} is not known (${url})`, 404);
   if (!res.ok) throw new BuildEventsError(`${url}: HTTP ${res.status}`, res.status);
   return (await res.json()) as ViewerSummary;
 }

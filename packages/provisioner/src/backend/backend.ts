@@ -1,4 +1,5 @@
 import { type WorkerExitReport, workerTokenFor } from "@wharf/proto";
+import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import { toWorkerEnv, type WorkerEnv } from "@wharf/proto/worker-env";
 import { type BuildRequest, workerBuild } from "../build-request.js";
 
@@ -56,9 +57,9 @@ export interface WorkerBackend {
   close(): Promise<void>;
 }
 
-/** Worker names: `wharf-worker-<buildRef>-<suffix>` (valid as a container name). */
-export function workerName(buildRef: number, workerId: string): string {
-  return `wharf-worker-${buildRef}-${workerId.slice(-8)}`;
+/** Worker names: `wharf-worker-<buildId>-<suffix>` (valid as a container name). */
+export function workerName(buildId: BuildId, workerId: string): string {
+  return `wharf-worker-${formatBuildId(buildId)}-${workerId.slice(-8)}`;
 }
 
 /**

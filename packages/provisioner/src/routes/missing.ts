@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { BuildId } from "@wharf/proto/build-id";
 import { Type } from "typebox";
 import { ProblemError } from "../errors.js";
 import { type MissingBody, MissingBodySchema, MissingResponseSchema, ProblemSchema } from "../schemas.js";
 
 /** The refs and instance of any of the accepted body shapes. */
-export function missingRequest(body: MissingBody): { buildRefs: number[]; instance?: string } {
-  if (Array.isArray(body)) return { buildRefs: body };
+export function missingRequest(body: MissingBody): { buildIds: BuildId[]; instance?: string } {
+  if (Array.isArray(body)) return { buildIds: body };
   const instance = body.instance !== undefined ? { instance: body.instance } : {};
-  if ("buildRefs" in body) return { buildRefs: body.buildRefs, ...instance };
+  if ("buildRefs" in body) return { buildIds: body.buildRefs, ...instance };
   return {
-    buildRefs: body.builds.map((b) => ("buildId" in b ? b.buildId : b.buildRef)),
+    buildIds: body.builds.map((b) => ("buildId" in b ? b.buildId : b.buildRef)),
     ...instance,
   };
 }
@@ -35,8 +36,8 @@ export const missingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (req.body === undefined || req.body === null) {
         throw new ProblemError("invalid-body", "a body {buildRefs: number[]} is required");
       }
-      const { buildRefs, instance } = missingRequest(req.body);
-      const results = await app.provisioner.missing(buildRefs, instance ?? req.query.instance);
+      const { buildIds, instance } = missingRequest(req.body);
+      const results = await app.provisioner.missing(buildIds, instance ?? req.query.instance);
       return { missing: results.filter((r) => !r.live), results };
     },
   );

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { type BuildId, BuildIdError, parseBuildId } from "@wharf/proto/build-id";
 import { TRACEPARENT_METADATA } from "@wharf/tracing";
 import { Type } from "typebox";
 import { parseBuildRequest } from "../build-request.js";
@@ -34,12 +35,14 @@ function parseStatuses(text: string | undefined): WorkerStatus[] | undefined {
   return out as WorkerStatus[];
 }
 
-function parseBuildRefFilter(text: string | undefined): number | undefined {
+function parseBuildIdFilter(text: string | undefined): BuildId | undefined {
   if (text === undefined || text.trim() === "") return undefined;
-  if (!/^\d{1,16}$/.test(text.trim())) {
-    throw new ProblemError("invalid-param", "buildRef must be an unsigned integer", "buildRef");
+  try {
+    return parseBuildId(text, "buildRef");
+  } catch (err) {
+    if (!(err instanceof BuildIdError)) throw err;
+    throw new ProblemError("invalid-param", err.message, "buildRef", { cause: err });
   }
-  return Number(text);
 }
 
 /** GET /api/worker, DELETE /api/worker/:workerId. */
@@ -63,11 +66,11 @@ export const workerRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const statuses = parseStatuses(req.query.status);
-      const buildRef = parseBuildRefFilter(req.query.buildRef);
+      const buildId = parseBuildIdFilter(req.query.buildRef);
       const filter = {
         ...(statuses ? { statuses } : {}),
         ...(req.query.instance !== undefined ? { instance: req.query.instance } : {}),
-        ...(buildRef !== undefined ? { buildRef } : {}),
+        ...(buildId !== undefined ? { buildId } : {}),
       };
       // A watch: the aggregator learns of a new worker when it is queued or started, not at
       // its next discovery poll. Each change of any row is checked against this filter.

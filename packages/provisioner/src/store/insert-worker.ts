@@ -25,7 +25,7 @@ export async function insertWorker(
     `SELECT ${WORKER_COLUMNS} FROM provisioner_workers
      WHERE instance = $1 AND build_ref = $2 AND deleted_at > now() - make_interval(secs => $3::double precision / 1000)
      ORDER BY deleted_at DESC LIMIT 1`,
-    [request.instance, request.buildRef, input.retentionMs],
+    [request.instance, request.buildId, input.retentionMs],
   );
   const removed = earlier.rows[0];
   if (removed) return { row: normaliseRow(removed), created: false };
@@ -38,7 +38,7 @@ export async function insertWorker(
       input.workerId,
       input.name,
       request.instance,
-      request.buildRef,
+      request.buildId,
       request.projectId,
       JSON.stringify(request),
       input.backend,
@@ -49,7 +49,7 @@ export async function insertWorker(
   const existing = await db.query<WorkerRow>(
     `SELECT ${WORKER_COLUMNS} FROM provisioner_workers
      WHERE instance = $1 AND build_ref = $2 AND deleted_at IS NULL`,
-    [request.instance, request.buildRef],
+    [request.instance, request.buildId],
   );
   const found = existing.rows[0];
   // Only reachable if the live row was deleted between the two statements: try once more.

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Database, migrate } from "@wharf/db";
+import type { BuildId } from "@wharf/proto/build-id";
 import type { BuildRequest } from "../build-request.js";
 import type { Worker, WorkerStatus } from "../schemas.js";
 
@@ -10,7 +11,7 @@ export interface WorkerRow {
   name: string;
   seq: number;
   instance: string;
-  build_ref: number;
+  build_ref: BuildId;
   project_id: number | null;
   status: WorkerStatus;
   request: BuildRequest;
@@ -52,9 +53,13 @@ export function toWorker(row: WorkerRow): Worker {
   };
 }
 
-/** PGlite hands jsonb back parsed, pg too; a string only if someone stored text. */
+/**
+ * PGlite hands jsonb back parsed, pg too; a string only if someone stored text. The build id is
+ * the column's: requests stored before it was named `buildId` in the request hold `buildRef`.
+ */
 export function normaliseRow(row: WorkerRow): WorkerRow {
   if (typeof row.request === "string") row.request = JSON.parse(row.request) as BuildRequest;
+  row.request.buildId = row.build_ref;
   return row;
 }
 
