@@ -11,13 +11,13 @@ pnpm exec vitest run --reporter=default --reporter=json --outputFile.json=test-o
 code=$?
 reports=(test-output/vitest.json)
 
-# The Docker backend again, on Podman's Docker API: the executor's conformance suite and the
-# provisioner's worker containers. Required in CI; skipped locally when no Podman service answers.
+# The Docker platform again (packages/docker), on Podman's Docker API: the executor's conformance
+# suite, the provisioner's worker containers and the aggregator's discovery of them. Required in
+# CI; skipped locally when no Podman service answers.
 PODMAN_SOCKET="${WHARF_PODMAN_SOCKET:-/run/wharf-podman.sock}"
 if curl -sf --unix-socket "$PODMAN_SOCKET" http://podman/_ping >/dev/null 2>&1; then
   echo "== the Docker backend on Podman ($PODMAN_SOCKET)"
-  DOCKER_HOST="unix://$PODMAN_SOCKET" WHARF_TEST_IMAGES=0 pnpm exec vitest run packages/docker/executor \
-    packages/docker/backends/test/worker-backend.test.ts \
+  DOCKER_HOST="unix://$PODMAN_SOCKET" WHARF_TEST_IMAGES=0 pnpm exec vitest run packages/docker \
     --reporter=default --reporter=json --outputFile.json=test-output/vitest-podman.json
   [ $? = 0 ] || code=1
   reports+=(test-output/vitest-podman.json)

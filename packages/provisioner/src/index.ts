@@ -11,8 +11,6 @@ export {
   workerTokenOf,
 } from "./backend/backend.js";
 export { freePort } from "./backend/free-port.js";
-export { LocalBackend, type LocalBackendOptions } from "./backend/local.js";
-export { defaultWorkerCommand } from "./backend/worker-command.js";
 export { type BuildRequest, parseBuildRequest, parseVars, workerBuild } from "./build-request.js";
 export {
   type CreateWorkerParams,

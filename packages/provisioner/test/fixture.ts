@@ -2,15 +2,9 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { type Database, openDatabase } from "@wharf/db";
+import { LocalBackend, type LocalBackendOptions } from "@wharf/local-backends";
 import { waitFor as waitForTruthy } from "@wharf/testkit";
-import {
-  buildApp,
-  LocalBackend,
-  type LocalBackendOptions,
-  Provisioner,
-  type StatusProbe,
-  type WorkerBackend,
-} from "../src/index.js";
+import { buildApp, Provisioner, type StatusProbe, type WorkerBackend } from "../src/index.js";
 
 export interface TestProvisioner {
   url: string;

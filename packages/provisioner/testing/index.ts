@@ -1,7 +1,7 @@
 /**
  * The provisioner's own test fixture for the tests of its backends in other packages
- * (packages/docker/backends runs a provisioner on its Docker backend), kept out of the
- * production index. The files stay in test/, beside the provisioner's tests that use them.
+ * (packages/local/backends and packages/docker/backends run a provisioner on their backend),
+ * kept out of the production index. The files stay in test/, beside the provisioner's tests that use them.
  */
 export {
   api,

@@ -3,13 +3,8 @@ import path from "node:path";
 import { buildInfo, createLogger, type Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { DockerBackend } from "@wharf/docker-backends";
-import {
-  buildApp,
-  LocalBackend,
-  loadOrCreateWorkerKey,
-  Provisioner,
-  type WorkerBackend,
-} from "@wharf/provisioner";
+import { LocalBackend } from "@wharf/local-backends";
+import { buildApp, loadOrCreateWorkerKey, Provisioner, type WorkerBackend } from "@wharf/provisioner";
 import { startTracing } from "@wharf/tracing";
 import { type JanitorSchedule, scheduleJanitor } from "./janitor-schedule.js";
 import type { CompiledOptions } from "./options.js";

@@ -57,25 +57,35 @@ export class DockerDirectory implements WorkerDirectory {
 
   async list(): Promise<LiveWorker[]> {
     const startedAt = Date.now();
-    let containers: Docker.ContainerInfo[];
+    let docker: Docker;
+    let containers: ListedContainer[];
     try {
-      containers = await (await this.client()).listContainers({
-        all: true,
-        filters: { label: this.workerLabels() },
-      });
+      docker = await this.client();
+      containers = await docker.listContainers({ all: true, filters: { label: this.workerLabels() } });
       this.listedAt = startedAt;
     } catch (err) {
       throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    return containers.flatMap((c) => {
-      const label = (k: string) => c.Labels[k] ?? "";
-      const workerId = label(WORKER_ID_LABEL);
-      const buildId = this.buildIds.fromText(workerId, label(BUILD_REF_LABEL));
-      if (buildId === undefined) return [];
-      return { workerId, buildId, address: addressOf(c, label(GRPC_PORT_LABEL)), status: stateOf(c) };
-    });
+    const listed = await Promise.all(
+      containers.map(async (c) => {
+        const label = (k: string) => c.Labels[k] ?? "";
+        const workerId = label(WORKER_ID_LABEL);
+        const buildId = this.buildIds.fromText(workerId, label(BUILD_REF_LABEL));
+        if (buildId === undefined) return [];
+        const port = label(GRPC_PORT_LABEL);
+        return [
+          {
+            workerId,
+            buildId,
+            address: port && c.State === "running" ? await addressOf(docker, c, port) : null,
+            status: stateOf(c),
+          },
+        ];
+      }),
+    );
+    return listed.flat();
   }
 
   /**
@@ -102,9 +112,32 @@ export class DockerDirectory implements WorkerDirectory {
       const aborted = () => finish(signal.reason);
       if (signal.aborted) return aborted();
       signal.addEventListener("abort", aborted, { once: true });
-      stream.once("data", () => finish());
+      // Podman 4.3 also sends events of containers that carry only some of the labels (a step
+      // container of a worker), which Docker's filter leaves out: each event is checked here too.
+      let partial = "";
+      stream.on("data", (chunk: Buffer | string) => {
+        const lines = (partial + chunk.toString()).split("\n");
+        partial = lines.pop() ?? "";
+        if (lines.some((line) => line.trim() && this.isWorkerEvent(line))) finish();
+      });
       stream.once("error", (err) => finish(err));
       stream.once("end", () => finish(new WorkerDirectoryError("docker: the event stream ended")));
+    });
+  }
+
+  /** Whether an event (a line of the engine's stream) is of a container with all the worker labels. */
+  private isWorkerEvent(line: string): boolean {
+    let attributes: Record<string, string | undefined>;
+    try {
+      attributes =
+        (JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } }).Actor?.Attributes ?? {};
+    } catch {
+      return true; // unreadable: a change for all we know, and the list will tell
+    }
+    return this.workerLabels().every((spec) => {
+      const at = spec.indexOf("=");
+      if (at < 0) return attributes[spec] !== undefined;
+      return attributes[spec.slice(0, at)] === spec.slice(at + 1);
     });
   }
 
@@ -125,19 +158,49 @@ export class DockerDirectory implements WorkerDirectory {
   }
 }
 
-/** The container events that change what `list` answers. */
-const WORKER_EVENTS = ["create", "start", "die", "destroy"] as const;
+/**
+ * The container events that change what `list` answers: created, started, exited, removed.
+ * Podman 4.3's filter takes its own names for the last two ("died", "remove"; it matches none
+ * for Docker's "die" and "destroy"), which Docker's filter matches nothing with.
+ */
+const WORKER_EVENTS = ["create", "start", "die", "died", "destroy", "remove"] as const;
 
-function addressOf(c: Docker.ContainerInfo, port: string): string | null {
-  if (!port || c.State !== "running") return null;
-  if (c.HostConfig.NetworkMode === "host") return `127.0.0.1:${port}`;
+/**
+ * A container as the engine's list answers. Docker's always has `HostConfig.NetworkMode`;
+ * Podman's compat list (4.3) has no `HostConfig` at all, and `NetworkSettings.Networks` is null
+ * for a container on the host's network or on none.
+ */
+type ListedContainer = Omit<Docker.ContainerInfo, "HostConfig"> & {
+  HostConfig?: Docker.ContainerInfo["HostConfig"];
+};
+
+/** A running worker's gRPC address: 127.0.0.1 on the host's network, else its first network's IP. */
+async function addressOf(docker: Docker, c: ListedContainer, port: string): Promise<string | null> {
+  const mode = c.HostConfig ? c.HostConfig.NetworkMode : await inspectedNetworkMode(docker, c.Id);
+  if (mode === "host") return `127.0.0.1:${port}`;
   for (const net of Object.values(c.NetworkSettings?.Networks ?? {})) {
     if (net.IPAddress) return `${net.IPAddress}:${port}`;
   }
   return null;
 }
 
-function stateOf(c: Docker.ContainerInfo): WorkerState {
+/**
+ * The network mode from the container's own inspect, for a list that did not say it
+ * (Podman's): one request per running worker, only on such an engine. A container removed
+ * since the list has no address.
+ */
+async function inspectedNetworkMode(docker: Docker, id: string): Promise<string | undefined> {
+  try {
+    return (await docker.getContainer(id).inspect()).HostConfig.NetworkMode;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw new WorkerDirectoryError(`docker: inspecting worker container ${id}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function stateOf(c: ListedContainer): WorkerState {
   switch (c.State) {
     case "created":
       return "starting";

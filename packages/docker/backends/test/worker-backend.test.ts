@@ -3,8 +3,9 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { defaultWorkerCommand } from "@wharf/local-backends";
 import { readWorkerEnv } from "@wharf/proto/worker-env";
-import { defaultWorkerCommand, type Worker } from "@wharf/provisioner";
+import type { Worker } from "@wharf/provisioner";
 import {
   api,
   PASSING_PIPELINE,

@@ -132,7 +132,12 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
 
     // Listed, then a worker came, then the question: the engine's events since the list answer it.
     await dir.list();
-    await startLabelled("dw-4", true, ["sleep", "60"]);
+    const dw4 = await startLabelled("dw-4", true, ["sleep", "60"]);
+    await dir.changed(signal.signal);
+
+    // A worker that exits is a change too (Podman's filter names that event "died").
+    await dir.list();
+    await run("docker", ["kill", dw4]);
     await dir.changed(signal.signal);
 
     // Aborting a pending question rejects it.

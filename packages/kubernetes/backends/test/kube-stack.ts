@@ -2,13 +2,8 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { createLogger } from "@wharf/config";
 import type { Database } from "@wharf/db";
 import { FakeKubeApiServer } from "@wharf/kube-fake";
-import {
-  buildApp,
-  defaultWorkerCommand,
-  migrateProvisioner,
-  Provisioner,
-  type StatusProbe,
-} from "@wharf/provisioner";
+import { defaultWorkerCommand } from "@wharf/local-backends";
+import { buildApp, migrateProvisioner, Provisioner, type StatusProbe } from "@wharf/provisioner";
 import { Aggregator, migrateRelay, WharfApiClient } from "@wharf/relay";
 import { freePort, startWharfApiDouble, type WharfApiDouble } from "@wharf/testkit";
 import {

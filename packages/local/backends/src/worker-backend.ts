@@ -7,16 +7,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@wharf/config";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { encodeStandbyAssignment, STANDBY_ID_ENV } from "@wharf/proto/worker-standby";
-import { BackendError } from "../errors.js";
 import {
+  BackendError,
   type BackendWorker,
+  freePort,
   stopGraceOf,
   type WorkerBackend,
   type WorkerRuntimeOptions,
   type WorkerSpec,
   workerEnv,
-} from "./backend.js";
-import { freePort } from "./free-port.js";
+} from "@wharf/provisioner";
 import { StandbyWorkers } from "./standby-workers.js";
 import { defaultWorkerCommand, inheritedEnv } from "./worker-command.js";
 

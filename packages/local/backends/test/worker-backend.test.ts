@@ -1,11 +1,18 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import type { Worker } from "@wharf/provisioner";
+import {
+  api,
+  FAILING_PIPELINE,
+  PASSING_PIPELINE,
+  startTestProvisioner,
+  type TestProvisioner,
+  waitFor,
+  wharfApiQuery,
+} from "@wharf/provisioner/testing";
 import { makePipelineRepo } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Worker } from "../src/index.js";
-import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { FAILING_PIPELINE, PASSING_PIPELINE } from "./git-repo.js";
 
 // End to end with the real worker (`wharf worker serve`, local executor): each
 // build is a child process that clones a local git repo and runs its pipeline.

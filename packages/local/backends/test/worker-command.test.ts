@@ -1,6 +1,6 @@
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 import { describe, expect, it } from "vitest";
-import { inheritedEnv } from "../src/backend/worker-command.js";
+import { inheritedEnv } from "../src/worker-command.js";
 
 describe("the env a local worker inherits from its provisioner", () => {
   it("keeps the host's variables and the log level, not the provisioner's settings nor any build's", () => {

@@ -2,14 +2,20 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { STANDBY_ID_ENV } from "@wharf/proto/worker-standby";
+import type { Worker } from "@wharf/provisioner";
+import {
+  api,
+  PASSING_PIPELINE,
+  startTestProvisioner,
+  type TestProvisioner,
+  waitFor,
+  wharfApiQuery,
+} from "@wharf/provisioner/testing";
 import { makePipelineRepo } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalBackend } from "../src/backend/local.js";
-import { StandbyWorkers } from "../src/backend/standby-workers.js";
-import { defaultWorkerCommand, inheritedEnv } from "../src/backend/worker-command.js";
-import type { Worker } from "../src/index.js";
-import { api, startTestProvisioner, type TestProvisioner, waitFor, wharfApiQuery } from "./fixture.js";
-import { PASSING_PIPELINE } from "./git-repo.js";
+import { StandbyWorkers } from "../src/standby-workers.js";
+import { LocalBackend } from "../src/worker-backend.js";
+import { defaultWorkerCommand, inheritedEnv } from "../src/worker-command.js";
 
 // The real compiled worker as a standby (`wharf worker serve --standby`): started before the
 // build, given it on stdin.
