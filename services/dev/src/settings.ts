@@ -28,6 +28,10 @@ export const DEV_STACK_SETTINGS = {
     max: 65535,
     doc: "port of the aggregator",
   }),
+  instance: setting.text("WHARF_INSTANCE", {
+    default: "dev",
+    doc: "the dev sink's wharf-api instance, which its builds' workers are started as",
+  }),
 };
 
 /** `wharf build`'s: the dev sink of a running `wharf up` (else it starts a stack of its own there). */
