@@ -42,7 +42,7 @@ const CLOSE_STEP_MS = 8_000;
 export async function startDevStack(opts: DevStackOptions, log: Logger): Promise<DevStack> {
   const dataDir = path.resolve(opts.dataDir);
   await fs.mkdir(dataDir, { recursive: true });
-  const databaseUrl = opts.env.DATABASE_URL;
+  const databaseUrl = DEV_STACK_SETTINGS.databaseUrl.read(opts.env);
   const db = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "db") });
   const closers: [string, () => Promise<void>][] = [["database", async () => db.close()]];
   const close = async () => {
