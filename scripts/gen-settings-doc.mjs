@@ -27,6 +27,7 @@ const [
   dev,
   contract,
   logViewer,
+  stepContext,
 ] = await Promise.all([
   load("packages/config/src/settings.ts"),
   load("packages/config/src/logger.ts"),
@@ -41,6 +42,7 @@ const [
   load("services/dev/src/settings.ts"),
   load("proto/worker-env.ts"),
   load("packages/log-viewer/src/cli/settings.ts"),
+  load("packages/engine/src/step-context.ts"),
 ]);
 
 const table = (settings) => config.renderSettingsTable(settings);
@@ -122,6 +124,13 @@ ${table(kube.KUBERNETES_POD_SETTINGS)}
 
 The provisioner → worker contract (\`proto/worker-env.ts\`), written by every backend, not by
 operators: ${Object.values(contract.WORKER_ENV)
+  .map((name) => `\`${name}\``)
+  .join(", ")}.
+
+### Given to every step
+
+Not read by wharf: the engine (\`STEP_ENV\` in \`packages/engine/src/step-context.ts\`) sets these
+on top of the build's env of every step, wharf-cmd's names: ${Object.values(stepContext.STEP_ENV)
   .map((name) => `\`${name}\``)
   .join(", ")}.
 
