@@ -38,6 +38,18 @@ export const WORKER_ENV = {
   traceparent: "TRACEPARENT",
 } as const satisfies Record<keyof WorkerEnv, string>;
 
+/**
+ * What a Kubernetes worker pod's spec gives its worker from the downward API, beside
+ * WORKER_ENV: the pod's name and uid, which own the step pods (deleting the worker removes
+ * them), and its namespace, where they go. kube-manifests' worker pod writes these keys, the
+ * kubernetes executor's settings read them.
+ */
+export const WORKER_POD_ENV = {
+  podName: "WHARF_POD_NAME",
+  podUid: "WHARF_POD_UID",
+  namespace: "WHARF_K8S_NAMESPACE",
+} as const;
+
 /** wharf-api's own name of the build id, which a worker started by hand may be given instead. */
 const LEGACY_BUILD_REF = "BUILD_REF";
 

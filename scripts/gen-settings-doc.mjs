@@ -26,6 +26,8 @@ const [
   janitor,
   dev,
   contract,
+  logViewer,
+  stepContext,
 ] = await Promise.all([
   load("packages/config/src/settings.ts"),
   load("packages/config/src/logger.ts"),
@@ -39,6 +41,8 @@ const [
   load("packages/docker/executor/src/janitor-options.ts"),
   load("services/dev/src/settings.ts"),
   load("proto/worker-env.ts"),
+  load("packages/log-viewer/src/cli/settings.ts"),
+  load("packages/engine/src/step-context.ts"),
 ]);
 
 const table = (settings) => config.renderSettingsTable(settings);
@@ -78,6 +82,8 @@ passes the set ones on, as they are, to the workers it starts:
 
 ### The CLI's provisioner (\`wharf provisioner list\`, \`wharf cancel\`, …)
 
+Declared in \`services/provisioner/src/client-settings.ts\`.
+
 ${table(provisioner.PROVISIONER_CLIENT_SETTINGS)}
 
 ## Aggregator and watchdog (\`wharf aggregator serve\`, \`wharf watchdog serve\`)
@@ -85,6 +91,12 @@ ${table(provisioner.PROVISIONER_CLIENT_SETTINGS)}
 Declared in \`services/aggregator/src/settings.ts\`.
 
 ${table(aggregator.AGGREGATOR_SETTINGS)}
+
+### The CLI's aggregator (\`wharf logs\`, \`wharf status\`)
+
+Declared in \`packages/log-viewer/src/cli/settings.ts\`; \`--aggregator\` wins over the URL.
+
+${table(logViewer.AGGREGATOR_CLIENT_SETTINGS)}
 
 ## Worker (\`wharf worker serve\`, \`wharf worker run\`)
 
@@ -104,7 +116,7 @@ Declared in \`packages/kubernetes/executor/src/settings.ts\`. Set on the provisi
 
 ${table(kube.KUBERNETES_EXECUTOR_SETTINGS)}
 
-Set by the worker pod's spec, or left to their defaults:
+Set by the worker pod's spec from the downward API (\`WORKER_POD_ENV\` in \`proto/worker-env.ts\`), or left to their defaults:
 
 ${table(kube.KUBERNETES_POD_SETTINGS)}
 
@@ -112,6 +124,13 @@ ${table(kube.KUBERNETES_POD_SETTINGS)}
 
 The provisioner → worker contract (\`proto/worker-env.ts\`), written by every backend, not by
 operators: ${Object.values(contract.WORKER_ENV)
+  .map((name) => `\`${name}\``)
+  .join(", ")}.
+
+### Given to every step
+
+Not read by wharf: the engine (\`STEP_ENV\` in \`packages/engine/src/step-context.ts\`) sets these
+on top of the build's env of every step, wharf-cmd's names: ${Object.values(stepContext.STEP_ENV)
   .map((name) => `\`${name}\``)
   .join(", ")}.
 

@@ -15,8 +15,29 @@ function files(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
+/** The directories in `dir`, and with `depth` 2 theirs too: where packages' and services' READMEs are. */
+function dirs(dir: string, depth = 1): string[] {
+  const here = fs
+    .readdirSync(path.join(repo, dir), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== "node_modules")
+    .map((e) => path.join(dir, e.name));
+  return depth === 1 ? here : [...here, ...here.flatMap((d) => dirs(d, depth - 1))];
+}
+
 /** The docs an operator reads: the READMEs, the manifests, the chart, the Dockerfile. */
 const OPERATOR_DOCS = ["README.md", ...files("deploy")];
+
+/**
+ * The docs a contributor reads: every package's README (by platform too: packages/docker/executor),
+ * every service's, and docs' markdown but docs/settings.md, which is written from the declarations.
+ */
+const CONTRIBUTOR_DOCS = [
+  ...[...dirs("packages", 2), ...dirs("services")].map((d) => path.join(d, "README.md")),
+  ...fs
+    .readdirSync(path.join(repo, "docs"))
+    .filter((f) => f.endsWith(".md") && f !== "settings.md")
+    .map((f) => path.join("docs", f)),
+].filter((file) => fs.existsSync(path.join(repo, file)));
 
 /**
  * Pipeline variables from the environment, not settings of a process: `WHARF_VAR_<NAME>` and
@@ -45,7 +66,7 @@ it("docs/settings.md is what the settings' declarations give", async () => {
   expect(stderr).toBe("");
 });
 
-describe("the operator's docs", () => {
+describe("the operator's and contributor's docs", () => {
   // docs/settings.md holds every declared setting and the worker env contract's keys.
   const declared = new Set(read("docs/settings.md").match(/(?<=`)[A-Z][A-Z0-9_]+(?=`)/g));
   // The test and build scripts' own variables (WHARF_KUBE_REAL, …) are read there.
@@ -60,6 +81,16 @@ describe("the operator's docs", () => {
 
   it.each(OPERATOR_DOCS)("%s names only WHARF_* variables that are declared", (file) => {
     expect(wharfNames(read(file)).filter((name) => !known(name))).toEqual([]);
+  });
+
+  // The step env (STEP_ENV) and the worker contract's keys are listed in docs/settings.md too.
+  it.each(CONTRIBUTOR_DOCS)("%s names only WHARF_* variables that are declared", (file) => {
+    expect(wharfNames(read(file)).filter((name) => !known(name))).toEqual([]);
+  });
+
+  it("include the packages' READMEs, by platform too", () => {
+    expect(CONTRIBUTOR_DOCS).toContain("packages/engine/README.md");
+    expect(CONTRIBUTOR_DOCS).toContain("packages/log-viewer/README.md");
   });
 
   it("link the settings reference where they discuss configuration", () => {

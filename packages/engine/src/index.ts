@@ -20,4 +20,4 @@ export {
   runBuild,
 } from "./run-build.js";
 export type { StepResult } from "./run-step.js";
-export { stepEnv } from "./step-context.js";
+export { STEP_ENV, stepEnv } from "./step-context.js";

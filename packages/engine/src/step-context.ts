@@ -25,15 +25,30 @@ export interface StepRunContext {
   background: Set<Promise<void>>;
 }
 
+/**
+ * The variables the engine gives every step on top of the build's env, wharf-cmd's names: a
+ * contract with the pipelines' scripts, listed in docs/settings.md from here.
+ */
+export const STEP_ENV = {
+  ci: "CI",
+  buildId: "WHARF_BUILD_REF",
+  stage: "WHARF_STAGE_NAME",
+  step: "WHARF_STEP_NAME",
+  stepId: "WHARF_STEP_ID",
+} as const;
+
 /** The environment every step gets: the build's env, then the engine's variables (which win). */
-export function stepEnv(build: BuildSpec, step: { id: number; name: string; stage: string }) {
+export function stepEnv(
+  build: BuildSpec,
+  step: { id: number; name: string; stage: string },
+): Record<string, string> {
   return {
     ...build.env,
-    CI: "true",
-    WHARF_BUILD_REF: build.buildRef,
-    WHARF_STAGE_NAME: step.stage,
-    WHARF_STEP_NAME: step.name,
-    WHARF_STEP_ID: String(step.id),
+    [STEP_ENV.ci]: "true",
+    [STEP_ENV.buildId]: build.buildRef,
+    [STEP_ENV.stage]: step.stage,
+    [STEP_ENV.step]: step.name,
+    [STEP_ENV.stepId]: String(step.id),
   };
 }
 

@@ -33,7 +33,7 @@ const palette = ["cyan", "magenta", "yellow", "blue", "green", "red"] as const;
  */
 export async function runDevBuild(opts: DevBuildOptions): Promise<number> {
   // The embedded stack's own retries (a worker still starting) are not news to the user: errors only.
-  const log = createLogger("build", opts.env.WHARF_LOG_LEVEL ?? "error", { pretty: true });
+  const log = createLogger("build", undefined, { pretty: true, defaultLevel: "error", env: opts.env });
   let stack: DevStack | null = null;
   let sinkUrl = opts.sinkUrl;
   if (!(await answers(sinkUrl))) {

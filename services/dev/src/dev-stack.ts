@@ -6,6 +6,7 @@ import type { Logger } from "@wharf/config";
 import { openDatabase } from "@wharf/db";
 import { startDevSink } from "@wharf/dev-sink";
 import { compileOptions as compileProvisionerOptions, startProvisioner } from "@wharf/provisioner-service";
+import { DEV_STACK_SETTINGS } from "./settings.js";
 
 export interface DevStackOptions {
   /** Where PGlite, worker results and logs live (default .wharf). */
@@ -41,7 +42,7 @@ const CLOSE_STEP_MS = 8_000;
 export async function startDevStack(opts: DevStackOptions, log: Logger): Promise<DevStack> {
   const dataDir = path.resolve(opts.dataDir);
   await fs.mkdir(dataDir, { recursive: true });
-  const databaseUrl = opts.env.DATABASE_URL;
+  const databaseUrl = DEV_STACK_SETTINGS.databaseUrl.read(opts.env);
   const db = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: path.join(dataDir, "db") });
   const closers: [string, () => Promise<void>][] = [["database", async () => db.close()]];
   const close = async () => {
@@ -68,6 +69,8 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
     const common = {
       // Ctrl-C must not wait long: a stopped worker gets this long to hand its last lines on.
       WHARF_WORKER_STOP_GRACE: "6s",
+      // One process holds everything: a short lease keeps a restarted `wharf up` from waiting.
+      WHARF_LEASE_TTL: "5s",
       ...opts.env,
       WHARF_DATA_DIR: dataDir,
     };
@@ -84,7 +87,7 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
     const sink = await startDevSink({
       db,
       provisionerUrl: provisioner.url,
-      instance: opts.env.WHARF_INSTANCE ?? "dev",
+      instance: DEV_STACK_SETTINGS.instance.read(opts.env),
       host: opts.host,
       port: opts.sinkPort,
     });
@@ -97,8 +100,6 @@ export async function startDevStack(opts: DevStackOptions, log: Logger): Promise
         WHARF_DISCOVERY: "provisioner",
         WHARF_AGGREGATOR_HOST: opts.host,
         WHARF_AGGREGATOR_PORT: String(opts.aggregatorPort),
-        // One process holds everything: a short lease keeps a restarted `wharf up` from waiting.
-        WHARF_LEASE_TTL: opts.env.WHARF_LEASE_TTL ?? "5s",
       }),
       log.child({ svc: "aggregator" }),
     );

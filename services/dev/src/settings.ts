@@ -28,6 +28,15 @@ export const DEV_STACK_SETTINGS = {
     max: 65535,
     doc: "port of the aggregator",
   }),
+  databaseUrl: setting.text("DATABASE_URL", {
+    secret: true,
+    defaultDoc: "PGlite in <WHARF_DATA_DIR>/db",
+    doc: "postgres://… of the whole stack: the dev sink's, the provisioner's and the aggregator's tables",
+  }),
+  instance: setting.text("WHARF_INSTANCE", {
+    default: "dev",
+    doc: "the dev sink's wharf-api instance, which its builds' workers are started as",
+  }),
 };
 
 /** `wharf build`'s: the dev sink of a running `wharf up` (else it starts a stack of its own there). */

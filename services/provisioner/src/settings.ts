@@ -1,6 +1,9 @@
 import type { V1ResourceRequirements, V1Toleration } from "@kubernetes/client-node";
 import { setting } from "@wharf/config/settings";
 import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } from "@wharf/provisioner";
+import { PROVISIONER_TOKEN } from "./client-settings.js";
+
+export { PROVISIONER_CLIENT_SETTINGS } from "./client-settings.js";
 
 /**
  * The provisioner's settings, each declared once: `compileOptions` reads them, docs/settings.md
@@ -11,18 +14,13 @@ import { DEFAULT_MAX_URL_LENGTH, DEFAULT_RETENTION_MS, DEFAULT_TRIGGER_RATE } fr
 /** WHARF_BUILD_TIMEOUT's default: one hour (wharf-cmd has no build timeout; a hung build must not hold a worker for ever). */
 export const DEFAULT_BUILD_TIMEOUT_MS = 60 * 60_000;
 
-const token = setting.text("WHARF_PROVISIONER_TOKEN", {
-  secret: true,
-  doc: "bearer token of the provisioner's API; unset: no auth, and the provisioner listens on loopback only",
-});
-
 export const PROVISIONER_SETTINGS = {
   host: setting.text("WHARF_PROVISIONER_HOST", {
     defaultDoc: "0.0.0.0 with a token, else 127.0.0.1",
     doc: "listen address; without WHARF_PROVISIONER_TOKEN only a loopback one is allowed",
   }),
   port: setting.int("WHARF_PROVISIONER_PORT", { default: 5009, min: 0, max: 65535, doc: "listen port" }),
-  token,
+  token: PROVISIONER_TOKEN,
   databaseUrl: setting.text("DATABASE_URL", {
     secret: true,
     defaultDoc: "PGlite in <WHARF_DATA_DIR>/db",
@@ -156,13 +154,4 @@ export const KUBERNETES_BACKEND_SETTINGS = {
     default: 120_000,
     doc: "how long a worker pod may take until it has an IP",
   }),
-};
-
-/** Where the CLI (`wharf provisioner …`, `wharf cancel`) finds a running provisioner. */
-export const PROVISIONER_CLIENT_SETTINGS = {
-  url: setting.text("WHARF_PROVISIONER_URL", {
-    default: "http://127.0.0.1:5009",
-    doc: "the provisioner's base URL",
-  }),
-  token,
 };

@@ -1,5 +1,6 @@
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import { ConfigError } from "@wharf/config";
+import { KUBERNETES_EXECUTOR_SETTINGS, KUBERNETES_POD_SETTINGS } from "@wharf/executor-kubernetes/settings";
 import { type FakeClusterEnv, type FakeKubeApiServer, startFakeClusterEnv } from "@wharf/kube-fake";
 import { readWorkerEnv } from "@wharf/proto/worker-env";
 import { waitFor } from "@wharf/testkit";
@@ -22,6 +23,7 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
       WHARF_K8S_WORKSPACE_SIZE: "5Gi",
       WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1",
       WHARF_K8S_CACHE_SIZE: "50Gi",
+      WHARF_K8S_REQUEST_TIMEOUT: "45s",
       WHARF_CACHE_MAX_BYTES: "40000000000",
       WHARF_DEFAULT_BRANCH: "master",
     });
@@ -42,10 +44,26 @@ describe("compileOptions for WHARF_PROVISIONER_BACKEND=kubernetes", () => {
         WHARF_K8S_KANIKO_IMAGE: "reg/kaniko:1",
         // The step-cache store's settings, for the kubernetes executor of each worker pod.
         WHARF_K8S_CACHE_SIZE: "50Gi",
+        // A slow API server's patience is the step pods' executor's, in the worker pod.
+        WHARF_K8S_REQUEST_TIMEOUT: "45s",
         WHARF_CACHE_MAX_BYTES: "40000000000",
         WHARF_DEFAULT_BRANCH: "master",
       },
     });
+  });
+
+  it("passes every setting the kubernetes executor declares for operators on to worker pods, and none of the pod's own", () => {
+    const operators = Object.values(KUBERNETES_EXECUTOR_SETTINGS).map((s) => s.env);
+    const podOwn = Object.values(KUBERNETES_POD_SETTINGS).map((s) => s.env);
+    const o = compileOptions({
+      WHARF_PROVISIONER_BACKEND: "kubernetes",
+      WHARF_K8S_WORKER_IMAGE: "reg/worker:1",
+      ...Object.fromEntries([...operators, ...podOwn].map((name) => [name, "7s"])),
+    });
+    if (o.backend.kind !== "kubernetes") throw new Error("not the kubernetes backend");
+    expect(Object.keys(o.backend.workerEnv).sort()).toEqual([...operators].sort());
+    // The downward API sets these in the pod spec: a value passed on would be a second one.
+    expect(podOwn.filter((name) => name in o.backend.workerEnv)).toEqual([]);
   });
 
   it("reads WHARF_BUILD_TIMEOUT for every backend: 60 minutes unless set, never 0", () => {

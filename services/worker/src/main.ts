@@ -129,7 +129,7 @@ async function runWithScratch(
   keptDataDir: string | undefined,
   scratchDir: string,
 ): Promise<number> {
-  const log = createLogger("run", process.env.WHARF_LOG_LEVEL ?? "warn", { pretty: true });
+  const log = createLogger("run", undefined, { pretty: true, defaultLevel: "warn" });
   const sourceDir = flags.dir;
   if (flags.backend !== "local" && flags.backend !== "docker" && flags.backend !== "cri") {
     process.stderr.write(`error: --backend must be local, docker or cri\n`);

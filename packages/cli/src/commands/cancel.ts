@@ -1,4 +1,9 @@
+import { readSettings } from "@wharf/config/settings";
 import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
+import {
+  DEFAULT_PROVISIONER_URL,
+  PROVISIONER_CLIENT_SETTINGS,
+} from "@wharf/provisioner-service/client-settings";
 import { type Command, InvalidArgumentError } from "commander";
 
 /** `wharf cancel` exit codes (also in its help). */
@@ -12,8 +17,6 @@ export const CANCEL_EXIT = {
   /** Nothing to cancel: no worker for the build, or its build already finished. */
   nothingToCancel: 3,
 } as const;
-
-export const DEFAULT_PROVISIONER_URL = "http://127.0.0.1:5009";
 
 /** A worker's statuses once its build ended (the provisioner's TERMINAL_STATUSES). */
 const FINISHED = new Set(["Success", "Failed", "Cancelled"]);
@@ -46,8 +49,8 @@ function buildIdArgument(value: string): BuildId {
  * `wharf cancel <buildRef>`: finds the build's worker at the provisioner
  * (`GET /api/worker?buildRef=`) and deletes it (`DELETE /api/worker/{id}`), which stops its
  * steps; the aggregator still relays the last lines and the CANCELLED status. The provisioner
- * is `--provisioner`, else $WHARF_PROVISIONER_URL, else http://127.0.0.1:5009, with the
- * bearer token $WHARF_PROVISIONER_TOKEN (as `wharf provisioner list|delete`).
+ * is `--provisioner`, else PROVISIONER_CLIENT_SETTINGS' URL and token, as for
+ * `wharf provisioner list|delete`.
  */
 export function register(program: Command): void {
   program
@@ -67,7 +70,7 @@ export function register(program: Command): void {
     .argument("<buildRef>", "the build (wharf-api build id)", buildIdArgument)
     .option(
       "--provisioner <url>",
-      `provisioner URL (default $WHARF_PROVISIONER_URL or ${DEFAULT_PROVISIONER_URL}; token $WHARF_PROVISIONER_TOKEN)`,
+      `provisioner URL (default $${PROVISIONER_CLIENT_SETTINGS.url.env} or ${DEFAULT_PROVISIONER_URL}; token $${PROVISIONER_CLIENT_SETTINGS.token.env})`,
     )
     .option("--instance <id>", "only the workers of this wharf-api instance")
     .action(async (buildId: BuildId, flags: CancelFlags) => {
@@ -80,11 +83,9 @@ export async function cancelBuild(
   flags: CancelFlags,
   env: NodeJS.ProcessEnv,
 ): Promise<number> {
-  const base = (flags.provisioner || env.WHARF_PROVISIONER_URL || DEFAULT_PROVISIONER_URL).replace(
-    /\/+$/,
-    "",
-  );
-  const token = env.WHARF_PROVISIONER_TOKEN || undefined;
+  const client = readSettings(PROVISIONER_CLIENT_SETTINGS, env);
+  const base = (flags.provisioner || client.url).replace(/\/+$/, "");
+  const token = client.token;
   const err = (text: string) => process.stderr.write(`wharf cancel: ${text}\n`);
   try {
     const q = new URLSearchParams({ buildRef: formatBuildId(buildId) });

@@ -127,7 +127,7 @@ async function criJanitor(flags: Flags, env: NodeJS.ProcessEnv): Promise<number>
     endpoint: settings.endpoint,
     workRoot: settings.workRoot,
     // The report is the output; the executor's own lines only when asked for.
-    logger: createLogger("janitor", env.WHARF_LOG_LEVEL ?? "warn"),
+    logger: createLogger("janitor", undefined, { defaultLevel: "warn", env }),
   });
   try {
     await executor.ping();

@@ -116,6 +116,6 @@ export function kubernetesOptionsFromEnv(env: Env, kubeConfig: KubeConfig): Kube
     },
     images: { helm: s.helmImage, kubectl: s.kubectlImage, kaniko: s.kanikoImage, nuget: s.nugetImage },
     startTimeoutMs: s.startTimeout,
-    apiCalls: { requestTimeoutMs: pod.requestTimeout },
+    apiCalls: { requestTimeoutMs: s.requestTimeout },
   };
 }

@@ -1,5 +1,6 @@
 import { setting } from "@wharf/config/settings";
 import { DEFAULT_CACHE_STORE_NAME, DEFAULT_STEP_IMAGES } from "@wharf/kube-manifests";
+import { WORKER_POD_ENV } from "@wharf/proto/worker-env";
 
 /**
  * The kubernetes executor's settings, as a worker pod reads them (`kubernetesOptionsFromEnv`).
@@ -55,20 +56,25 @@ export const KUBERNETES_EXECUTOR_SETTINGS = {
     default: DEFAULT_CACHE_STORE_SIZE,
     doc: "size the step-cache claim is created with: above WHARF_CACHE_MAX_BYTES, with room for saves under way",
   }),
-};
-
-/** What the worker pod's spec sets (downward API), and what only the executor's own tests change. */
-export const KUBERNETES_POD_SETTINGS = {
-  namespace: setting.text("WHARF_K8S_NAMESPACE", {
-    defaultDoc: "the kubeconfig context's, else default",
-    doc: "namespace of step pods and the workspace (the worker pod's own, from the downward API)",
-  }),
-  podName: setting.text("WHARF_POD_NAME", {
-    doc: "the worker pod's name (downward API): step pods are owned by it, so deleting the worker removes them; with WHARF_POD_UID",
-  }),
-  podUid: setting.text("WHARF_POD_UID", { doc: "the worker pod's uid (downward API), with WHARF_POD_NAME" }),
   requestTimeout: setting.duration("WHARF_K8S_REQUEST_TIMEOUT", {
     default: DEFAULT_REQUEST_TIMEOUT_MS,
     doc: "longest wait for one Kubernetes API request's answer (idempotent ones are retried)",
+  }),
+};
+
+/**
+ * What the worker pod's spec sets from the downward API (WORKER_POD_ENV, which kube-manifests'
+ * worker pod writes); outside a pod, the executor's own tests set them or leave the defaults.
+ */
+export const KUBERNETES_POD_SETTINGS = {
+  namespace: setting.text(WORKER_POD_ENV.namespace, {
+    defaultDoc: "the kubeconfig context's, else default",
+    doc: "namespace of step pods and the workspace (the worker pod's own, from the downward API)",
+  }),
+  podName: setting.text(WORKER_POD_ENV.podName, {
+    doc: "the worker pod's name (downward API): step pods are owned by it, so deleting the worker removes them; with WHARF_POD_UID",
+  }),
+  podUid: setting.text(WORKER_POD_ENV.podUid, {
+    doc: "the worker pod's uid (downward API), with WHARF_POD_NAME",
   }),
 };

@@ -1,7 +1,7 @@
 import type { V1Container, V1EnvVar, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS } from "@wharf/proto/labels";
-import { toWorkerEnv, WORKER_ENV, WORKER_SECRET_ENV } from "@wharf/proto/worker-env";
+import { toWorkerEnv, WORKER_ENV, WORKER_POD_ENV, WORKER_SECRET_ENV } from "@wharf/proto/worker-env";
 import { labelSet, namePrefix } from "./labels.js";
 import type { PodPlacement } from "./step-pod.js";
 import { envVars } from "./step-pod.js";
@@ -198,9 +198,9 @@ export function workerContainer(input: WorkerPodInput): V1Container {
     env: [
       ...envVars(env),
       // The kubernetes executor owns its step pods by this pod, so deleting the worker removes them.
-      fieldEnv("WHARF_POD_NAME", "metadata.name"),
-      fieldEnv("WHARF_POD_UID", "metadata.uid"),
-      fieldEnv("WHARF_K8S_NAMESPACE", "metadata.namespace"),
+      fieldEnv(WORKER_POD_ENV.podName, "metadata.name"),
+      fieldEnv(WORKER_POD_ENV.podUid, "metadata.uid"),
+      fieldEnv(WORKER_POD_ENV.namespace, "metadata.namespace"),
       ...(input.secret?.workerToken
         ? [secretKeyEnv(WORKER_ENV.workerToken, input.secret.name, WORKER_SECRET_KEYS.workerToken)]
         : []),

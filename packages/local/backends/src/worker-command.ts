@@ -1,4 +1,4 @@
-import { wharfCommand } from "@wharf/config";
+import { LOGGING_SETTINGS, wharfCommand } from "@wharf/config";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
 
 /**
@@ -20,7 +20,7 @@ export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<strin
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || CONTRACT_KEYS.has(k)) continue;
-    if (!PRIVATE_ENV.test(k) || k === "WHARF_LOG_LEVEL") out[k] = v;
+    if (!PRIVATE_ENV.test(k) || k === LOGGING_SETTINGS.level.env) out[k] = v;
   }
   return out;
 }

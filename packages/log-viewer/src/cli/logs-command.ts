@@ -4,22 +4,25 @@ import { type Command, InvalidArgumentError } from "commander";
 import { stepLabel } from "../log-text.js";
 import { type BuildEventsError, followBuildEvents } from "./build-events-client.js";
 import { LogPrinter, paintStatus } from "./log-printer.js";
+import { AGGREGATOR_CLIENT_SETTINGS, DEFAULT_AGGREGATOR_URL } from "./settings.js";
 
 /** Exit codes of `wharf logs` and `wharf status`, as for the rest of `wharf`. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-export const DEFAULT_AGGREGATOR_URL = "http://127.0.0.1:5008";
-
+/** `--aggregator`, else WHARF_AGGREGATOR_URL (AGGREGATOR_CLIENT_SETTINGS). */
 export function aggregatorUrl(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? (env.WHARF_AGGREGATOR_URL || DEFAULT_AGGREGATOR_URL);
+  return flag ?? AGGREGATOR_CLIENT_SETTINGS.url.read(env);
 }
 
 /** The aggregator's token, for an aggregator that requires one (WHARF_AGGREGATOR_TOKEN). */
 export function aggregatorToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.WHARF_AGGREGATOR_TOKEN || undefined;
+  return AGGREGATOR_CLIENT_SETTINGS.token.read(env);
 }
+
+/** The `--aggregator` flag's help: its default, by the setting's name. */
+export const AGGREGATOR_FLAG_HELP = `aggregator URL (default $${AGGREGATOR_CLIENT_SETTINGS.url.env} or ${DEFAULT_AGGREGATOR_URL})`;
 
 /** The <buildRef> argument: wharf-api's build id, refused with parseBuildId's message. */
 export function buildIdArgument(value: string): BuildId {
@@ -68,10 +71,7 @@ export function registerLogsCommand(program: Command): void {
     .option("--after <id>", "start after this log line id", parseLogId)
     .option("--step <name>", "only lines of this step (name or stage/name)")
     .option("-t, --timestamps", "start each line with its time (ISO 8601, UTC)")
-    .option(
-      "--aggregator <url>",
-      `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
-    )
+    .option("--aggregator <url>", AGGREGATOR_FLAG_HELP)
     .action(async (buildId: BuildId, opts: LogsOptions) => {
       process.exitCode = await runLogs(buildId, opts);
     });

@@ -5,10 +5,10 @@ import { stepLabel } from "../log-text.js";
 import { BuildEventsError, followBuildEvents } from "./build-events-client.js";
 import { LogPrinter, paintStatus } from "./log-printer.js";
 import {
+  AGGREGATOR_FLAG_HELP,
   aggregatorToken,
   aggregatorUrl,
   buildIdArgument,
-  DEFAULT_AGGREGATOR_URL,
   EXIT_FAILED,
   EXIT_OK,
   wantsColour,
@@ -28,10 +28,7 @@ export function registerStatusCommand(program: Command): void {
     .argument("<buildRef>", "the build (wharf-api build id)", buildIdArgument)
     .option("-w, --watch", "wait for the build to finish, with a live status line on a terminal")
     .option("--json", "print the summary as JSON")
-    .option(
-      "--aggregator <url>",
-      `aggregator URL (default $WHARF_AGGREGATOR_URL or ${DEFAULT_AGGREGATOR_URL})`,
-    )
+    .option("--aggregator <url>", AGGREGATOR_FLAG_HELP)
     .action(async (buildId: BuildId, opts: StatusOptions) => {
       process.exitCode = await runStatus(buildId, opts);
     });
