@@ -90,6 +90,14 @@ export interface Executor {
   readonly kind: string;
   /** Resolves when the backend is reachable (socket answers, API server up); rejects with the reason. */
   ping(): Promise<void>;
+  /**
+   * Optional: starts what `setupBuild` makes that needs no source (the Docker executor's sweep
+   * of a retried build's leftovers and the build's network), so a worker can have it made while
+   * it still clones and plans. `setupBuild` then waits for it and makes only the rest; without
+   * this call it makes everything. A caller that prepared a build and does not set it up (the
+   * checkout or the plan failed) calls `destroyBuild` for it.
+   */
+  prepareBuild?(build: Omit<BuildSpec, "sourceDir">): Promise<void>;
   /** Prepares the shared workspace (copy, volume, PVC) from `build.sourceDir`. */
   setupBuild(build: BuildSpec): Promise<void>;
   /**

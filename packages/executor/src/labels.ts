@@ -10,7 +10,7 @@ export const LABEL_CREATED_BY = WHARF_LABELS.createdBy;
 export { CREATED_BY_EXECUTOR };
 
 /** The build's own labels plus the build ref; for build-wide resources (volume, PVC). */
-export function buildLabels(build: BuildSpec): Record<string, string> {
+export function buildLabels(build: Pick<BuildSpec, "buildRef" | "labels">): Record<string, string> {
   return { ...build.labels, [LABEL_BUILD_REF]: build.buildRef, [LABEL_CREATED_BY]: CREATED_BY_EXECUTOR };
 }
 

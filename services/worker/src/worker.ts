@@ -122,6 +122,20 @@ export async function startWorker(
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
+    const buildBase: Omit<BuildSpec, "sourceDir"> = {
+      buildRef: formatBuildId(opts.buildId),
+      // The worker's own clone: the local and CRI executors move it into place rather than copy it.
+      sourceDisposable: opts.source.kind === "git",
+      labels: { [WHARF_LABELS.buildId]: formatBuildId(opts.buildId), [WHARF_LABELS.workerId]: opts.workerId },
+      env: {},
+      ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
+    };
+    // The executor starts what needs no source (the Docker executor's build network) while the
+    // checkout and the plan run: ~0.1 s off a Docker build's way to its first line.
+    const executorReady = createExecutor(opts, log);
+    const prepared = executorReady.then((e) => e.prepareBuild?.(buildBase));
+    executorReady.catch(() => {});
+    prepared.catch(() => {});
     try {
       sourceDir = await checkedOut;
       planned = await planBuild(sourceDir, opts);
@@ -131,6 +145,12 @@ export async function startWorker(
       setupError = (err as Error).message;
     }
     if (setupError !== null || !planned) {
+      // What the executor made ahead for a build that will not run.
+      await executorReady
+        .then(async (e) =>
+          e.prepareBuild ? e.destroyBuild({ ...buildBase, sourceDir: buildDir }) : undefined,
+        )
+        .catch((err: unknown) => log.warn({ err }, "could not remove what was prepared for the build"));
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
       store.appendStatus(0, "FAILED");
       decided = true;
@@ -138,16 +158,8 @@ export async function startWorker(
       return null;
     }
     for (const w of planned.warnings) store.appendLog(0, `warning: ${w}`);
-    const executor = await createExecutor(opts, log);
-    const build: BuildSpec = {
-      buildRef: formatBuildId(opts.buildId),
-      sourceDir,
-      // The worker's own clone: the local and CRI executors move it into place rather than copy it.
-      sourceDisposable: opts.source.kind === "git",
-      labels: { [WHARF_LABELS.buildId]: formatBuildId(opts.buildId), [WHARF_LABELS.workerId]: opts.workerId },
-      env: {},
-      ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
-    };
+    const executor = await executorReady;
+    const build: BuildSpec = { ...buildBase, sourceDir };
     try {
       const result = await runBuild(planned.plan, {
         executor,

@@ -7,7 +7,7 @@ import type { DockerExecutor } from "@wharf/executor-docker";
 import { requireDockerOrSkip } from "@wharf/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecutor } from "../src/executor-factory.js";
-import { compileWorkerOptions } from "../src/index.js";
+import { compileWorkerOptions, startWorker } from "../src/index.js";
 
 const hasDocker = await requireDockerOrSkip();
 
@@ -51,6 +51,36 @@ describe("WHARF_DOCKER_NETWORK", () => {
         await executor.destroyBuild(build);
       }
       expect((await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).networks).toEqual([]);
+    },
+  );
+
+  it.skipIf(!hasDocker)(
+    "removes the network it made ahead for a build whose pipeline cannot be planned",
+    async () => {
+      const source = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-worker-net-bad-"));
+      const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "wharf-worker-net-data-"));
+      await fs.writeFile(path.join(source, ".wharf-ci.yml"), "build:\n  oops: [\n");
+      const buildRef = String(Date.now());
+      const opts = compileWorkerOptions(
+        {
+          WHARF_BUILD_REF: buildRef,
+          WHARF_SOURCE_DIR: source,
+          WHARF_EXECUTOR: "docker",
+          WHARF_DATA_DIR: dataDir,
+        },
+        { port: 0, host: "127.0.0.1" },
+      );
+      const probe = (await createExecutor(opts, createLogger("test", "silent"))) as DockerExecutor;
+      const worker = await startWorker(opts, createLogger("test", "silent"), false);
+      try {
+        expect(await worker.finished).toBeNull();
+        expect(worker.store.summary().status).toBe("FAILED");
+        expect((await probe.findLeftovers({ [LABEL_BUILD_REF]: buildRef })).networks).toEqual([]);
+      } finally {
+        await worker.close();
+        await fs.rm(source, { recursive: true, force: true });
+        await fs.rm(dataDir, { recursive: true, force: true });
+      }
     },
   );
 });

@@ -40,7 +40,7 @@ export function buildNetworkMode(setting: string, buildRef: string): string {
 }
 
 /** A user-defined bridge: its containers resolve each other's names and aliases, and the engine's own network stays untouched. */
-export function networkCreateOptions(build: BuildSpec): Docker.NetworkCreateOptions {
+export function networkCreateOptions(build: Omit<BuildSpec, "sourceDir">): Docker.NetworkCreateOptions {
   return {
     Name: networkName(build.buildRef),
     Driver: "bridge",

@@ -109,6 +109,8 @@ export class DockerExecutor implements Executor {
   private readonly workspace: WorkspaceVolume;
   readonly caches: VolumeCaches;
   private readonly starts = new Map<string, BuildActivity>();
+  /** Builds' sweeps and networks started by prepareBuild, until their setupBuild or destroyBuild. */
+  private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(options: DockerExecutorOptions = {}) {
     const given = options.docker;
@@ -161,7 +163,26 @@ export class DockerExecutor implements Executor {
     }
   }
 
+  prepareBuild(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
+    let prepared = this.prepared.get(build.buildRef);
+    if (!prepared) {
+      prepared = this.sweepAndConnect(build);
+      // Told by the setupBuild that awaits it; unawaited when the build never gets that far.
+      prepared.catch(() => {});
+      this.prepared.set(build.buildRef, prepared);
+    }
+    return prepared;
+  }
+
   async setupBuild(build: BuildSpec): Promise<void> {
+    const prepared = this.prepared.get(build.buildRef);
+    this.prepared.delete(build.buildRef);
+    if (prepared) {
+      // The sweep and the network were made beside the worker's checkout: the workspace is left.
+      await prepared;
+      await this.workspace.create(build);
+      return;
+    }
     // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
     // The network and the workspace need nothing of each other: made at once, one engine
@@ -172,6 +193,12 @@ export class DockerExecutor implements Executor {
       this.workspace.create(build),
     ]);
     for (const m of made) if (m.status === "rejected") throw m.reason;
+  }
+
+  /** What prepareBuild starts: a retried build's leftovers swept, then its network made. */
+  private async sweepAndConnect(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
+    await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
+    if (this.networkMode === BUILD_NETWORK) await this.createNetwork(build);
   }
 
   async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {
@@ -200,7 +227,11 @@ export class DockerExecutor implements Executor {
     return this.workspace.collect(build, globs, destDir);
   }
 
-  async destroyBuild(build: BuildSpec): Promise<void> {
+  async destroyBuild(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
+    // A network still being made for a build that never got set up is removed with the rest.
+    const prepared = this.prepared.get(build.buildRef);
+    this.prepared.delete(build.buildRef);
+    await prepared?.catch(() => {});
     const starts = this.starts.get(build.buildRef);
     this.starts.delete(build.buildRef);
     if (starts) {
@@ -346,7 +377,7 @@ export class DockerExecutor implements Executor {
    * before any step ran, with what the operator can do about it. (Docker started with
    * `--bridge=none --iptables=false` still creates one: only the default "bridge" is missing.)
    */
-  private async createNetwork(build: BuildSpec): Promise<void> {
+  private async createNetwork(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     const options = networkCreateOptions(build);
     try {
       await this.docker.createNetwork(options);

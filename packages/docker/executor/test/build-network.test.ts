@@ -278,6 +278,37 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
       }
     });
 
+    it("makes the network ahead when asked (prepareBuild), and removes it when the build is never set up", async () => {
+      const build = await makeBuild({ "a.txt": "from the checkout" });
+      const { sourceDir: _, ...ahead } = build;
+      try {
+        await executor.prepareBuild(ahead);
+        // Before the source is there: the network is, the workspace not yet.
+        expect(await networkStatus(networkName(build.buildRef))).toBe("exists");
+        expect((await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).volumes).toEqual([]);
+        await executor.setupBuild(build);
+        const r = await finish(
+          await executor.startStep(build, containerStep(1, ["cat a.txt"], { image: BUSYBOX_IMAGE }), {}),
+        );
+        expect(r).toMatchObject({ code: 0, stdout: "from the checkout" });
+      } finally {
+        await executor.destroyBuild(build);
+      }
+      await assertBuildGone(build);
+      // A build prepared whose checkout or plan then failed: destroyBuild alone cleans up.
+      const failed = await makeBuild();
+      const { sourceDir: __, ...failedAhead } = failed;
+      try {
+        void executor.prepareBuild(failedAhead);
+        await executor.destroyBuild(failedAhead);
+        expect(await networkStatus(networkName(failed.buildRef))).toBe(404);
+      } finally {
+        await removeSource(failed);
+        await removeSource(build);
+      }
+      await assertBuildGone(failed);
+    });
+
     it("starts a retried setup of the same build ref from a fresh network", async () => {
       const build = await makeBuild();
       try {
@@ -308,6 +339,24 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
           '(HTTP code 500) server error - bridge networks are disabled; set WHARF_DOCKER_NETWORK to "none" ' +
           "(steps without a network) or to the name of an existing network",
       );
+    } finally {
+      await refusing.destroyBuild(build);
+      await removeSource(build);
+    }
+    await assertBuildGone(build);
+  });
+
+  it("tells a network the engine refused ahead (prepareBuild) at setup, with what to set", async () => {
+    const refusing = new DockerExecutor();
+    refusing.docker.createNetwork = (async () => {
+      throw Object.assign(new Error("(HTTP code 500) server error - bridge networks are disabled"), {
+        statusCode: 500,
+      });
+    }) as typeof refusing.docker.createNetwork;
+    const build = await makeBuild();
+    try {
+      await expect(refusing.prepareBuild(build)).rejects.toThrow(/set WHARF_DOCKER_NETWORK/);
+      await expect(refusing.setupBuild(build)).rejects.toThrow(/cannot create the build's network/);
     } finally {
       await refusing.destroyBuild(build);
       await removeSource(build);
