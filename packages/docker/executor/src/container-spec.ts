@@ -72,12 +72,12 @@ export function stepContainerName(buildRef: string, stepId: number): string {
   return `wharf-${resourceName(buildRef)}-step${stepId}-${randomBytes(3).toString("hex")}`;
 }
 
-export function volumeCreateOptions(build: BuildSpec): Docker.VolumeCreateOptions {
+export function volumeCreateOptions(build: Omit<BuildSpec, "sourceDir">): Docker.VolumeCreateOptions {
   return { Name: volumeName(build.buildRef), Labels: buildLabels(build) };
 }
 
 export function helperContainerOptions(
-  build: BuildSpec,
+  build: Omit<BuildSpec, "sourceDir">,
   image: string,
   workspacePath: string,
 ): Docker.ContainerCreateOptions {

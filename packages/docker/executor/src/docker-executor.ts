@@ -166,7 +166,7 @@ export class DockerExecutor implements Executor {
   prepareBuild(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     let prepared = this.prepared.get(build.buildRef);
     if (!prepared) {
-      prepared = this.sweepAndConnect(build);
+      prepared = this.sweepAndMake(build);
       // Told by the setupBuild that awaits it; unawaited when the build never gets that far.
       prepared.catch(() => {});
       this.prepared.set(build.buildRef, prepared);
@@ -178,9 +178,10 @@ export class DockerExecutor implements Executor {
     const prepared = this.prepared.get(build.buildRef);
     this.prepared.delete(build.buildRef);
     if (prepared) {
-      // The sweep and the network were made beside the worker's checkout: the workspace is left.
+      // The sweep, the network and the empty workspace were made beside the worker's checkout:
+      // the source is left to copy in.
       await prepared;
-      await this.workspace.create(build);
+      await this.workspace.fill(build);
       return;
     }
     // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
@@ -195,10 +196,15 @@ export class DockerExecutor implements Executor {
     for (const m of made) if (m.status === "rejected") throw m.reason;
   }
 
-  /** What prepareBuild starts: a retried build's leftovers swept, then its network made. */
-  private async sweepAndConnect(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
+  /** What prepareBuild starts: a retried build's leftovers swept, then its network and empty workspace made. */
+  private async sweepAndMake(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
-    if (this.networkMode === BUILD_NETWORK) await this.createNetwork(build);
+    // Both awaited before a failure is told, so the destroyBuild that follows finds all.
+    const made = await Promise.allSettled([
+      this.networkMode === BUILD_NETWORK ? this.createNetwork(build) : undefined,
+      this.workspace.make(build),
+    ]);
+    for (const m of made) if (m.status === "rejected") throw m.reason;
   }
 
   async startStep(build: BuildSpec, step: PlanStep, env: Record<string, string>): Promise<StepProcess> {

@@ -29,17 +29,28 @@ export class WorkspaceVolume {
 
   /** Creates the volume and its helper, then copies `build.sourceDir` into it. */
   async create(build: BuildSpec): Promise<void> {
-    const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
-      throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
-    });
-    if (!stat.isDirectory())
-      throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
+    await checkSource(build);
+    await this.make(build);
+    await this.copyIn(build);
+  }
+
+  /** The volume and its helper container: what needs no source, made while the worker still clones. */
+  async make(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     await this.ensureHelperImage();
     await this.docker.createVolume(volumeCreateOptions(build));
-    const helper = await this.docker.createContainer(
-      helperContainerOptions(build, this.helperImage, this.workspacePath),
-    );
-    await helper.putArchive(packDir(build.sourceDir), { path: this.workspacePath });
+    await this.docker.createContainer(helperContainerOptions(build, this.helperImage, this.workspacePath));
+  }
+
+  /** Copies `build.sourceDir` into the volume `make` made. */
+  async fill(build: BuildSpec): Promise<void> {
+    await checkSource(build);
+    await this.copyIn(build);
+  }
+
+  private async copyIn(build: BuildSpec): Promise<void> {
+    await this.docker
+      .getContainer(helperContainerName(build.buildRef))
+      .putArchive(packDir(build.sourceDir), { path: this.workspacePath });
   }
 
   /** A tar of the workspace directory `rel` ("." for all), entries named "./...". */
@@ -94,4 +105,11 @@ export async function ensureHelperImage(
   // "name:tag" as `repo` alone: Podman's Docker API ignores a separate `tag` on import (it tags "latest").
   const progress = await docker.importImage(root as unknown as NodeJS.ReadableStream, { repo: helperImage });
   await readProgress(progress);
+}
+
+async function checkSource(build: BuildSpec): Promise<void> {
+  const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
+    throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
+  });
+  if (!stat.isDirectory()) throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
 }

@@ -283,9 +283,9 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
       const { sourceDir: _, ...ahead } = build;
       try {
         await executor.prepareBuild(ahead);
-        // Before the source is there: the network is, the workspace not yet.
+        // Before the source is there: the network and the (empty) workspace volume are.
         expect(await networkStatus(networkName(build.buildRef))).toBe("exists");
-        expect((await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).volumes).toEqual([]);
+        expect((await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).volumes).toHaveLength(1);
         await executor.setupBuild(build);
         const r = await finish(
           await executor.startStep(build, containerStep(1, ["cat a.txt"], { image: BUSYBOX_IMAGE }), {}),
