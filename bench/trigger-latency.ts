@@ -254,12 +254,19 @@ a worker the moment it is listed and waits for its gRPC to answer (one call wait
 connection, or the list saying Running at the worker's ready event); before it did, the three
 streams' refused dials backed off (100, 200, 400 ms …) and the first line came 200–500 ms later.
 The queue costs a few ms: the POST claims the slot itself. Inside a standby worker, from its
-assignment (one run of 9 builds, timestamps written by the worker): serving gRPC after ~40 ms (the
-result store opened, the server bound; the .proto parsed ahead), the clone (begun beside the
-server's start) done after ~100–150 ms, the plan ~30 ms later (mostly git's facts of the checkout:
-five git processes at once), then the step; the rest of the way is the relay (the aggregator's
-dial, the stream, wharf-api's acknowledgement). The Docker path pays a container start for the
-worker and another for the step (on the build's own bridge network).
+assignment (timestamps written by the services over 14 builds, 2026-12-03, other work sharing the
+machine): the POST hands the build to the standby after 10–40 ms, which serves gRPC ~40 ms later
+(the result store opened, the server bound; the .proto parsed ahead); the clone, begun beside the
+server's start, is done ~100 ms after the assignment, the plan 30–60 ms later (git's facts of the
+checkout: two git processes at once, five before), the workspace is the clone itself, moved
+(copying it with its .git was 50–120 ms), the step's first line ~10 ms after its spawn; the
+relay adds 20–40 ms (the stream from the worker, wharf-api's acknowledgement). The Docker path
+pays a container start for the worker (0.33–0.42 s from the claim to its ready event: create,
+start, Node loading the worker) and another for the step (~0.35 s, ~0.5 s on the build's own
+bridge network); the executor's sweep, the build's network and its empty workspace volume are
+made while the worker clones and plans (Executor.prepareBuild). No standby can take the worker's
+container start ahead: a container cannot be given a build's labels once it runs, and discovery,
+reconcile and clean-up find a build's containers by them.
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
