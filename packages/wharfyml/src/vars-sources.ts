@@ -169,7 +169,18 @@ export async function readGitFacts(dir: string): Promise<Record<string, string>>
   // decoration (%D: "HEAD -> main, origin/main, tag: v1"); git is asked again only when that
   // leaves a doubt (several tags: the newest is the build's) or names nothing (no remote).
   const [head, remote] = await Promise.all([
-    git(dir, ["log", "-1", "--no-show-signature", "--format=%H%x00%s%x00%aI%x00%cI%x00%D"]),
+    // The decoration's style and refs named here: a developer's log.decorate=full or
+    // log.excludeDecoration would otherwise change what %D says.
+    git(dir, [
+      "log",
+      "-1",
+      "--no-show-signature",
+      "--decorate=short",
+      "--decorate-refs=HEAD",
+      "--decorate-refs=refs/heads/",
+      "--decorate-refs=refs/tags/",
+      "--format=%H%x00%s%x00%aI%x00%cI%x00%D",
+    ]),
     git(dir, ["remote", "get-url", "origin"]),
   ]);
   if (head === undefined) return facts;

@@ -149,6 +149,9 @@ describe("host variable sources", () => {
           GIT_COMMITTER_DATE: date,
         },
       });
+    // A developer's own decoration settings change nothing.
+    git(repo, "config", "log.decorate", "full");
+    git(repo, "config", "log.excludeDecoration", "refs/tags/");
     const facts = await readGitFacts(repo);
     expect(facts).toMatchObject({ GIT_BRANCH: "main", GIT_TAG: "z-new", REPO_NAME: "tagged" });
     expect(facts.REPO_GROUP).toBeUndefined();

@@ -41,17 +41,30 @@ export async function checkoutSource(source: BuildSource, buildDir: string): Pro
   try {
     await run("git", args, { timeout: 10 * 60_000, env });
   } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? "").trim();
-    throw new CheckoutError(
-      `git clone of ${redact(source.url)} failed: ${stderr || (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    const e = err as { stderr?: string; code?: number | string; killed?: boolean };
+    const said =
+      String(e.stderr ?? "").trim() || (e.killed ? "timed out" : `git exited with ${e.code ?? "an error"}`);
+    const hint = source.token && (await gitIsOlderThan(2, 31)) ? `; ${OLD_GIT}` : "";
+    // Not the error as cause: its `cmd` holds the URL as given, credentials and all.
+    throw new CheckoutError(`git clone of ${redact(source.url)} failed: ${redact(said)}${hint}`);
   }
   return dest;
 }
 
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
+const OLD_GIT =
+  "this host's git is older than 2.31, which ignores GIT_CONFIG_* and so cloned without the token (install git 2.31 or newer)";
+
+/** Asked only once a clone with a token failed: the happy path runs no extra git. */
+async function gitIsOlderThan(major: number, minor: number): Promise<boolean> {
+  try {
+    const m = /(\d+)\.(\d+)/.exec((await run("git", ["--version"])).stdout);
+    return !!m && (Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor));
+  } catch {
+    return false;
+  }
+}
+
+/** Credentials in URLs (`https://user:pass@host/...`) hidden wherever they appear in `text`. */
+function redact(text: string): string {
+  return text.replace(/\/\/[^@/\s]*@/g, "//***@");
 }

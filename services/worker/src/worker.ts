@@ -176,6 +176,11 @@ export async function startWorker(
       return result;
     } catch (err) {
       log.error({ err }, "build crashed");
+      // A plan runBuild refused before its set-up: what prepareBuild made is still there.
+      if (executor.prepareBuild)
+        await executor
+          .destroyBuild(build)
+          .catch((e: unknown) => log.warn({ err: e }, "could not remove what was prepared for the build"));
       store.appendLog(0, `worker error: ${(err as Error).message}`);
       store.appendStatus(0, "FAILED");
       decided = true;

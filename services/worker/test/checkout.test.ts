@@ -66,6 +66,20 @@ describe("checkoutSource", () => {
     expect(await fs.readFile(path.join(dir, ".git/config"), "utf8")).not.toContain(basic);
   });
 
+  it("names a failed clone without the credentials of its URL", async () => {
+    const err: Error = await checkoutSource(
+      { kind: "git", url: `file://user:hunter2@${root}/missing` },
+      path.join(root, "build-creds"),
+    ).then(
+      () => new Error("cloned"),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toMatch(/git clone of file:\/\/\*\*\*@.*missing failed/);
+    expect(err.message).not.toContain("hunter2");
+    expect(JSON.stringify(err)).not.toContain("hunter2");
+    expect(err.cause).toBeUndefined();
+  });
+
   it("names a failed clone without the token", async () => {
     await expect(
       checkoutSource(

@@ -57,6 +57,17 @@ async function networkStatus(name: string): Promise<number | "exists"> {
   }
 }
 
+/** An executor whose engine refuses to create networks, as one without bridge networks does. */
+function refusingNetworks(): DockerExecutor {
+  const refusing = new DockerExecutor();
+  refusing.docker.createNetwork = (async () => {
+    throw Object.assign(new Error("(HTTP code 500) server error - bridge networks are disabled"), {
+      statusCode: 500,
+    });
+  }) as typeof refusing.docker.createNetwork;
+  return refusing;
+}
+
 async function assertBuildGone(build: BuildSpec): Promise<void> {
   expect(await executor.findLeftovers({ [LABEL_BUILD_REF]: build.buildRef })).toEqual({
     containers: [],
@@ -324,12 +335,7 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
   });
 
   it("fails the setup with what to set when the engine refuses the network", async () => {
-    const refusing = new DockerExecutor();
-    refusing.docker.createNetwork = (async () => {
-      throw Object.assign(new Error("(HTTP code 500) server error - bridge networks are disabled"), {
-        statusCode: 500,
-      });
-    }) as typeof refusing.docker.createNetwork;
+    const refusing = refusingNetworks();
     const build = await makeBuild();
     try {
       const err = await refusing.setupBuild(build).catch((e: unknown) => e);
@@ -347,12 +353,7 @@ describe.skipIf(!hasDocker)("docker executor: the build's own network (default s
   });
 
   it("tells a network the engine refused ahead (prepareBuild) at setup, with what to set", async () => {
-    const refusing = new DockerExecutor();
-    refusing.docker.createNetwork = (async () => {
-      throw Object.assign(new Error("(HTTP code 500) server error - bridge networks are disabled"), {
-        statusCode: 500,
-      });
-    }) as typeof refusing.docker.createNetwork;
+    const refusing = refusingNetworks();
     const build = await makeBuild();
     try {
       await expect(refusing.prepareBuild(build)).rejects.toThrow(/set WHARF_DOCKER_NETWORK/);

@@ -87,7 +87,8 @@ export interface WorkerPodInput extends PodPlacement {
 
 /**
  * Clones GIT_FULLURL (GIT_BRANCH) shallowly into the shared source volume. A token is
- * sent as an HTTP header like the worker's own checkout, never written into the URL;
+ * sent as an HTTP header like the worker's own checkout, never written into the URL, and
+ * given to git in its environment (GIT_CONFIG_*, git ≥ 2.31), not on its command line;
  * an SSH key is copied to a private file because ssh refuses group-readable keys.
  */
 export const CLONE_SCRIPT = `set -eu
@@ -95,7 +96,7 @@ dest=${WORKER_SOURCE_DIR}
 set -- -c credential.helper=
 if [ -n "\${GIT_TOKEN:-}" ]; then
   auth=$(printf 'oauth2:%s' "$GIT_TOKEN" | base64 | tr -d '\\n')
-  set -- "$@" -c "http.extraHeader=Authorization: Basic $auth"
+  export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader GIT_CONFIG_VALUE_0="Authorization: Basic $auth"
 fi
 if [ -f ${SSH_MOUNT}/ssh-privatekey ]; then
   key=$(mktemp)

@@ -180,10 +180,28 @@ describe("the clone script", () => {
     // The script's container paths, moved under the temp dir (as the fake kubelet does).
     const script = CLONE_SCRIPT.replaceAll("/wharf/", `${root}/wharf/`);
     await fs.mkdir(path.join(root, "wharf/source"), { recursive: true });
+    // A `git` first on PATH writes down its command line (what `ps` shows the node's users).
+    const shim = path.join(root, "shim");
+    await fs.mkdir(shim);
+    const realGit = (await run("sh", ["-c", "command -v git"])).stdout.trim();
+    await fs.writeFile(
+      path.join(shim, "git"),
+      `#!/bin/sh\nprintf '%s\\n' "$*" >> ${root}/argv.txt\nexec ${realGit} "$@"\n`,
+      { mode: 0o755 },
+    );
     const { stdout } = await run("/bin/sh", ["-c", script], {
-      env: { PATH: process.env.PATH, GIT_FULLURL: `file://${origin}`, GIT_BRANCH: "main", GIT_TOKEN: "t" },
+      env: {
+        PATH: `${shim}:${process.env.PATH}`,
+        GIT_FULLURL: `file://${origin}`,
+        GIT_BRANCH: "main",
+        GIT_TOKEN: "t",
+      },
     });
     expect(stdout).toContain("cloned into");
+    const argv = await fs.readFile(path.join(root, "argv.txt"), "utf8");
+    expect(argv).toContain("clone");
+    expect(argv).not.toContain(Buffer.from("oauth2:t").toString("base64"));
+    expect(argv).not.toContain("extraHeader");
     const cloned = path.join(root, "wharf/source/repo");
     expect(await fs.readFile(path.join(cloned, ".wharf-ci.yml"), "utf8")).toBe("build: {}\n");
     await expect(fs.stat(path.join(cloned, "other.txt"))).rejects.toThrow();
