@@ -17,15 +17,20 @@ const haveChromium = await fs.access(CHROMIUM_PATH).then(
 );
 const outputDir = path.resolve(import.meta.dirname, "../../../test-output");
 
+// \`broken\` fails only once \`fast\` is done (bounded wait, 10 s): a failed step stops its stage's
+// others, and on a busy machine \`fast\` could otherwise still be starting when that happens.
 const PIPELINE = `test:
   fast:
     container:
       image: x
-      cmds: ["sh progress.sh", "echo fast done"]
+      cmds: ["sh progress.sh", "echo fast done", "touch fast.done"]
   broken:
     container:
       image: x
-      cmds: ["echo about to fail >&2", "exit 3"]
+      cmds:
+        - "i=0; while [ ! -f fast.done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
+        - "echo about to fail >&2"
+        - "exit 3"
       retries: 1
 package:
   tarball:
