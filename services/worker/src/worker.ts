@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "@wharf/config";
 import type { BuildResult } from "@wharf/engine";
-import type { BuildSpec } from "@wharf/executor";
+import type { BuildSpec, Executor } from "@wharf/executor";
 import { formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS } from "@wharf/proto/labels";
 import { ResultStore } from "@wharf/result-store";
@@ -49,19 +49,21 @@ export async function startWorker(
   tracer: Tracer = TRACING_OFF.tracer,
 ): Promise<RunningWorker> {
   // The build's span, a child of the provisioner's; handed on in every gRPC answer's metadata.
+  // The build id as text: for names, the label, the span and the result store.
+  const buildRef = formatBuildId(opts.buildId);
   const buildSpan = startSpan(tracer, "wharf.worker.build", opts.traceparent, {
-    "wharf.build_ref": formatBuildId(opts.buildId),
+    "wharf.build_ref": buildRef,
     "wharf.worker_id": opts.workerId,
   });
   const traceparent = traceparentOf(buildSpan);
-  const buildDir = path.join(opts.dataDir, "builds", formatBuildId(opts.buildId));
+  const buildDir = path.join(opts.dataDir, "builds", buildRef);
   await fs.mkdir(buildDir, { recursive: true });
   const abort = new AbortController();
 
   // Serve before cloning and planning: a slow checkout must not look like a dead worker to
   // the aggregator. Password inputs are added to the masking once planned, before any output.
   const store = await ResultStore.open(path.join(buildDir, "results"), {
-    buildRef: formatBuildId(opts.buildId),
+    buildRef,
     secrets: [...envSecrets(), ...tokensOf(opts)],
   });
 
@@ -123,19 +125,25 @@ export async function startWorker(
     let setupError: string | null = null;
     let sourceDir = "";
     const buildBase: Omit<BuildSpec, "sourceDir"> = {
-      buildRef: formatBuildId(opts.buildId),
+      buildRef,
       // The worker's own clone: the local and CRI executors move it into place rather than copy it.
       sourceDisposable: opts.source.kind === "git",
-      labels: { [WHARF_LABELS.buildId]: formatBuildId(opts.buildId), [WHARF_LABELS.workerId]: opts.workerId },
+      labels: { [WHARF_LABELS.buildId]: buildRef, [WHARF_LABELS.workerId]: opts.workerId },
       env: {},
       ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
     };
-    // The executor starts what needs no source (the Docker executor's build network) while the
-    // checkout and the plan run: ~0.1 s off a Docker build's way to its first line.
+    // The executor starts what needs no source (the Docker executor's network and empty
+    // workspace volume) while the checkout and the plan run: ~0.1 s off a Docker build's way to
+    // its first line. Its failure is told by setupBuild; a creation failure by the await below.
     const executorReady = createExecutor(opts, log);
-    const prepared = executorReady.then((e) => e.prepareBuild?.(buildBase));
-    executorReady.catch(() => {});
-    prepared.catch(() => {});
+    executorReady.then((e) => e.prepareBuild?.(buildBase)).catch(() => {});
+    /** What the executor made ahead for a build that will not run (setupBuild never came). */
+    const discardPrepared = (e: Executor) =>
+      e.prepareBuild
+        ? e
+            .destroyBuild({ ...buildBase, sourceDir: sourceDir || buildDir })
+            .catch((err: unknown) => log.warn({ err }, "could not remove what was prepared for the build"))
+        : undefined;
     try {
       sourceDir = await checkedOut;
       planned = await planBuild(sourceDir, opts);
@@ -145,12 +153,7 @@ export async function startWorker(
       setupError = (err as Error).message;
     }
     if (setupError !== null || !planned) {
-      // What the executor made ahead for a build that will not run.
-      await executorReady
-        .then(async (e) =>
-          e.prepareBuild ? e.destroyBuild({ ...buildBase, sourceDir: buildDir }) : undefined,
-        )
-        .catch((err: unknown) => log.warn({ err }, "could not remove what was prepared for the build"));
+      await executorReady.then(discardPrepared, () => undefined);
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
       store.appendStatus(0, "FAILED");
       decided = true;
@@ -177,10 +180,7 @@ export async function startWorker(
     } catch (err) {
       log.error({ err }, "build crashed");
       // A plan runBuild refused before its set-up: what prepareBuild made is still there.
-      if (executor.prepareBuild)
-        await executor
-          .destroyBuild(build)
-          .catch((e: unknown) => log.warn({ err: e }, "could not remove what was prepared for the build"));
+      await discardPrepared(executor);
       store.appendLog(0, `worker error: ${(err as Error).message}`);
       store.appendStatus(0, "FAILED");
       decided = true;

@@ -109,7 +109,7 @@ export class DockerExecutor implements Executor {
   private readonly workspace: WorkspaceVolume;
   readonly caches: VolumeCaches;
   private readonly starts = new Map<string, BuildActivity>();
-  /** Builds' sweeps and networks started by prepareBuild, until their setupBuild or destroyBuild. */
+  /** What prepareBuild started for a build (sweepAndMake), until its setupBuild or destroyBuild. */
   private readonly prepared = new Map<string, Promise<void>>();
 
   constructor(options: DockerExecutorOptions = {}) {
@@ -175,31 +175,22 @@ export class DockerExecutor implements Executor {
   }
 
   async setupBuild(build: BuildSpec): Promise<void> {
-    const prepared = this.prepared.get(build.buildRef);
+    // Made beside the worker's checkout when it called prepareBuild; else now. A retried setup
+    // (same build ref) sweeps again, starting from nothing rather than failing on name clashes.
+    const prepared = this.prepared.get(build.buildRef) ?? this.sweepAndMake(build);
     this.prepared.delete(build.buildRef);
-    if (prepared) {
-      // The sweep, the network and the empty workspace were made beside the worker's checkout:
-      // the source is left to copy in.
-      await prepared;
-      await this.workspace.fill(build);
-      return;
-    }
-    // A retried setup (same build ref) starts from nothing rather than failing on name clashes.
-    await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
-    // The network and the workspace need nothing of each other: made at once, one engine
-    // round of calls (the network's bridge set-up alone ~50–100 ms here) off the first step's way.
-    // Both are awaited before a failure is told, so the destroyBuild that follows finds all.
-    const made = await Promise.allSettled([
-      this.networkMode === BUILD_NETWORK ? this.createNetwork(build) : undefined,
-      this.workspace.create(build),
-    ]);
-    for (const m of made) if (m.status === "rejected") throw m.reason;
+    await prepared;
+    await this.workspace.fill(build);
   }
 
-  /** What prepareBuild starts: a retried build's leftovers swept, then its network and empty workspace made. */
+  /**
+   * The build's leftovers swept, then its network and empty workspace volume: what needs no
+   * source. The two need nothing of each other, so they are made at once (the network's bridge
+   * set-up alone ~50–100 ms here); both are awaited before a failure is told, so the
+   * destroyBuild that follows finds all.
+   */
   private async sweepAndMake(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     await removeLeftovers(this.docker, { [LABEL_BUILD_REF]: build.buildRef });
-    // Both awaited before a failure is told, so the destroyBuild that follows finds all.
     const made = await Promise.allSettled([
       this.networkMode === BUILD_NETWORK ? this.createNetwork(build) : undefined,
       this.workspace.make(build),

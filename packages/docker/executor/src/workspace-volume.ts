@@ -27,13 +27,6 @@ export class WorkspaceVolume {
     private readonly workspacePath: string,
   ) {}
 
-  /** Creates the volume and its helper, then copies `build.sourceDir` into it. */
-  async create(build: BuildSpec): Promise<void> {
-    await checkSource(build);
-    await this.make(build);
-    await this.copyIn(build);
-  }
-
   /** The volume and its helper container: what needs no source, made while the worker still clones. */
   async make(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
     await this.ensureHelperImage();
@@ -43,11 +36,11 @@ export class WorkspaceVolume {
 
   /** Copies `build.sourceDir` into the volume `make` made. */
   async fill(build: BuildSpec): Promise<void> {
-    await checkSource(build);
-    await this.copyIn(build);
-  }
-
-  private async copyIn(build: BuildSpec): Promise<void> {
+    const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
+      throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
+    });
+    if (!stat.isDirectory())
+      throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
     await this.docker
       .getContainer(helperContainerName(build.buildRef))
       .putArchive(packDir(build.sourceDir), { path: this.workspacePath });
@@ -105,11 +98,4 @@ export async function ensureHelperImage(
   // "name:tag" as `repo` alone: Podman's Docker API ignores a separate `tag` on import (it tags "latest").
   const progress = await docker.importImage(root as unknown as NodeJS.ReadableStream, { repo: helperImage });
   await readProgress(progress);
-}
-
-async function checkSource(build: BuildSpec): Promise<void> {
-  const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
-    throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
-  });
-  if (!stat.isDirectory()) throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
 }
