@@ -17,6 +17,12 @@ export const WHARF_LABELS = {
    * too, and must never be taken for it.
    */
   component: "wharf.iver.com/component",
+  /**
+   * `true` on a worker container started ahead of its build (a standby, Docker and Podman):
+   * it has no worker id, build-ref nor project-id label, as labels cannot change once it runs;
+   * a build that takes it renames it (see @wharf/docker-backends' worker-identity).
+   */
+  standby: "wharf.iver.com/standby",
   stepId: "wharf.iver.com/step-id",
   stepName: "wharf.iver.com/step-name",
   /**

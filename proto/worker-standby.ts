@@ -1,10 +1,12 @@
 /**
  * The provisioner → standby worker contract. A standby worker is `wharf worker serve --standby`,
- * started by the local backend before any build needs it, with no build in its environment: it
- * loads the worker's modules and then waits on stdin for one assignment, a JSON line holding the
- * working directory and the environment a cold worker of that build would have been started
- * with (`toWorkerEnv`'s keys). From then on it is that build's worker. Its stdin ending before
- * a line (the provisioner went away) ends it.
+ * started by the local or Docker backend before any build needs it, with no build in its
+ * environment: it loads the worker's modules and then waits on stdin for one assignment, a JSON
+ * line holding the environment a cold worker of that build would have been started with
+ * (`toWorkerEnv`'s keys) and, for a process, its working directory. From then on it is that
+ * build's worker. Its stdin ending before a line (the provisioner went away) ends it. The
+ * listen ports its environment names already (a container's, labelled with them) it holds
+ * from its start until it serves on them.
  *
  * Why: starting Node and loading the worker's modules is most of a local build's wait for its
  * first line (BENCHMARKS.md, "trigger to first line"); a standby pays it before the trigger.
@@ -20,8 +22,8 @@ export const STANDBY_FLAG = "--standby";
 export const STANDBY_ID_ENV = "WHARF_STANDBY_ID";
 
 export interface StandbyAssignment {
-  /** The worker's directory (a cold worker's cwd). */
-  cwd: string;
+  /** The worker's directory (a cold worker's cwd); none: where it was started (a container's). */
+  cwd?: string;
   env: Record<string, string>;
 }
 
@@ -56,8 +58,10 @@ function parseAssignment(line: string): StandbyAssignment {
   const a = value as Partial<StandbyAssignment> | null;
   const envOk =
     typeof a?.env === "object" && a.env !== null && Object.values(a.env).every((v) => typeof v === "string");
-  if (typeof a?.cwd !== "string" || !envOk) {
-    throw new StandbyAssignmentError("the standby assignment needs a cwd string and an env of strings");
+  if ((a?.cwd !== undefined && typeof a.cwd !== "string") || !envOk) {
+    throw new StandbyAssignmentError(
+      "the standby assignment needs an env of strings and no cwd but a string",
+    );
   }
-  return { cwd: a.cwd, env: a.env as Record<string, string> };
+  return { ...(a?.cwd !== undefined ? { cwd: a.cwd } : {}), env: a?.env as Record<string, string> };
 }

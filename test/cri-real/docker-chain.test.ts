@@ -121,11 +121,19 @@ describe.skipIf(!CRI_ENDPOINT)(
       if (tmp) await fs.rm(tmp, { recursive: true, force: true });
     }, 60_000);
 
+    /** This stack's containers; with a worker id, that worker's: labelled, or (began as a standby) named. */
     async function workerContainers(workerId?: string): Promise<string[]> {
       const filters = ["--filter", `label=${LABEL_INSTANCE}=${instance}`];
-      if (workerId) filters.push("--filter", `label=${LABEL_WORKER_ID}=${workerId}`);
-      const { stdout } = await run("docker", ["ps", "-aq", ...filters], { timeout: 30_000 });
-      return stdout.split("\n").filter(Boolean);
+      const ps = async (more: string[]) =>
+        (await run("docker", ["ps", "-aq", ...filters, ...more], { timeout: 30_000 })).stdout
+          .split("\n")
+          .filter(Boolean);
+      if (!workerId) return ps([]);
+      const [labelled, named] = await Promise.all([
+        ps(["--filter", `label=${LABEL_WORKER_ID}=${workerId}`]),
+        ps(["--filter", `name=${workerId}`]),
+      ]);
+      return [...new Set([...labelled, ...named])];
     }
 
     async function trigger(buildRef: number, name: string, yml: string): Promise<Worker> {

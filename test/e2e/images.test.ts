@@ -146,11 +146,20 @@ it.skipIf(!hasDocker)(
       throw new Error(`${err.message}\n${JSON.stringify(api.logsFor(buildRef))}\n${await serviceLogs()}`);
     });
     expect(api.logsFor(buildRef).map((l) => l.message)).toContain("hello from the images");
-    // The worker container is released and removed once its results are relayed.
+    // The worker container is released and removed once its results are relayed; a standby
+    // started for the instance's next build may wait (its name says so).
     await waitFor(
       "no worker container left",
       async () => {
-        return (await docker("ps", "-aq", "--filter", `label=wharf.iver.com/instance=${instance}`)) === "";
+        const names = await docker(
+          "ps",
+          "-a",
+          "--format",
+          "{{.Names}}",
+          "--filter",
+          `label=wharf.iver.com/instance=${instance}`,
+        );
+        return names.split("\n").every((n) => n === "" || n.startsWith("wharf-standby-"));
       },
       30_000,
     );

@@ -107,7 +107,11 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
   let provisioner: RunningProvisioner | undefined;
   let aggregator: RunningAggregator | undefined;
 
-  const leftovers = async (): Promise<Leftovers> => {
+  /**
+   * What the stack's workers left. While it runs, a standby the provisioner keeps for the
+   * instance's next build (named so until one takes it) is no leftover; once it closed, it is.
+   */
+  const leftovers = async (opts: { standbys?: boolean } = {}): Promise<Leftovers> => {
     const filters = [
       `${LABEL_INSTANCE}=${instance}`,
       ...[...workerIds].map((id) => `${LABEL_WORKER_ID}=${id}`),
@@ -116,7 +120,17 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     const volumes = new Set<string>();
     const networks = new Set<string>();
     for (const f of filters) {
-      for (const c of await dockerList(["ps", "-aq", "--filter", `label=${f}`])) containers.add(c);
+      for (const line of await dockerList([
+        "ps",
+        "-a",
+        "--format",
+        "{{.ID}} {{.Names}}",
+        "--filter",
+        `label=${f}`,
+      ])) {
+        const [id, name] = line.split(" ");
+        if (opts.standbys || !name?.startsWith("wharf-standby-")) containers.add(id as string);
+      }
       for (const v of await dockerList(["volume", "ls", "-q", "--filter", `label=${f}`])) volumes.add(v);
       for (const n of await dockerList(["network", "ls", "-q", "--filter", `label=${f}`])) networks.add(n);
     }
@@ -139,7 +153,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     await api?.close();
     await db?.drop();
     await fs.rm(tmp, { recursive: true, force: true });
-    const left = await leftovers();
+    const left = await leftovers({ standbys: true });
     if (left.containers.length) await run("docker", ["rm", "-f", "-v", ...left.containers]);
     for (const v of left.volumes) await run("docker", ["volume", "rm", "-f", v]).catch(() => {});
     for (const n of left.networks) await run("docker", ["network", "rm", n]).catch(() => {});
@@ -226,7 +240,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
       await res.arrayBuffer();
       return res.status;
     },
-    leftovers,
+    leftovers: () => leftovers(),
     close,
   };
 }

@@ -40,6 +40,8 @@ export interface DockerBackendSettings {
   executor: "docker" | "cri";
   /** With the cri executor: the runtime's socket and the host work root, mounted into every worker. */
   cri?: { endpoint: string; workRoot: string };
+  /** Worker containers kept started ahead of builds (WHARF_STANDBY_WORKERS); none with WHARF_WORKER_CMD. */
+  standbyWorkers: number;
   /** The docker and cri executors' settings (FORWARDED_HOST_EXECUTOR_ENV), passed on to every worker. */
   workerEnv: Record<string, string>;
 }
@@ -253,6 +255,8 @@ function dockerBackend(env: Env, s: Settings, cwd: string): DockerBackendSetting
     advertiseHost: s.advertiseHost,
     executor,
     ...(executor === "cri" ? { cri: dockerCriSettings(env) } : {}),
+    // A command of the operator's need not know the standby flag.
+    standbyWorkers: s.workerCommand ? 0 : s.standbyWorkers,
     workerEnv: {
       ...passOn(FORWARDED_HOST_EXECUTOR_ENV, env),
       ...passOn(FORWARDED_TRACING_ENV, env),

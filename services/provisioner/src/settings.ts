@@ -58,7 +58,7 @@ export const PROVISIONER_SETTINGS = {
   standbyWorkers: setting.int("WHARF_STANDBY_WORKERS", {
     default: 1,
     min: 0,
-    doc: "local backend: worker processes kept started, modules loaded, until a build takes one (its first line comes ~0.3 s sooner); none with WHARF_WORKER_CMD",
+    doc: "local and docker backends: workers kept started, modules loaded, until a build takes one (its first line comes ~0.3 s sooner); docker: containers, kept for the instance (WHARF_INSTANCE) of the last build; none with WHARF_WORKER_CMD",
   }),
   workerImage: setting.text("WHARF_WORKER_IMAGE", {
     doc: "docker backend (required there): the worker image",

@@ -56,6 +56,8 @@ async function createBackend(opts: CompiledOptions, workerKey: string, log: Logg
       executor: b.executor,
       ...(b.cri ? { cri: b.cri } : {}),
       extraEnv: b.workerEnv,
+      standbyWorkers: b.standbyWorkers,
+      log: log.child({ backend: "docker" }),
     });
   }
   return new LocalBackend({

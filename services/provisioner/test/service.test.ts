@@ -62,6 +62,8 @@ describe("compileOptions", () => {
       socketPath: "/var/run/docker.sock",
       advertiseHost: "127.0.0.1",
       executor: "docker",
+      // A command of the operator's need not know the standby flag.
+      standbyWorkers: 0,
       // The docker executor's settings, passed on to every worker as they are.
       workerEnv: {
         WHARF_DOCKER_NETWORK: "none",
@@ -74,6 +76,8 @@ describe("compileOptions", () => {
 
   it("reads the docker backend's cri workers: the runtime's socket and the host work root to mount", () => {
     const docker = { WHARF_PROVISIONER_BACKEND: "docker", WHARF_WORKER_IMAGE: "wharf/worker:1" };
+    // The image's own command: one standby container by default.
+    expect(compileOptions(docker).backend).toMatchObject({ standbyWorkers: 1 });
     expect(compileOptions({ ...docker, WHARF_WORKER_EXECUTOR: "cri" }).backend).toMatchObject({
       executor: "cri",
       cri: { endpoint: "unix:///run/containerd/containerd.sock", workRoot: "/tmp/wharf-cri-builds" },

@@ -1,4 +1,6 @@
 import { statSync } from "node:fs";
+import type { Logger } from "@wharf/config";
+import { formatBuildId } from "@wharf/proto/build-id";
 import { WORKER_COMPONENT } from "@wharf/proto/labels";
 import {
   BackendError,
@@ -9,18 +11,27 @@ import {
   type WorkerSpec,
 } from "@wharf/provisioner";
 import Docker from "dockerode";
+import { StandbyContainers } from "./standby-containers.js";
 import {
   type DockerWorkerOptions,
   exitCodeFromStatus,
   LABEL_COMPONENT,
   LABEL_GRPC_PORT,
   LABEL_WORKER_ID,
+  workerContainerEnv,
   workerContainerSpec,
 } from "./worker-container.js";
+import { workerIdentity } from "./worker-identity.js";
 
 export interface DockerBackendOptions extends DockerWorkerOptions {
   /** A client to use; default: one on `socketPath`. */
   docker?: Docker;
+  /**
+   * Worker containers kept started ahead of builds (`wharf worker serve --standby`, see
+   * StandbyContainers), for the instance of the last build asked for. Default 0.
+   */
+  standbyWorkers?: number;
+  log?: Logger;
 }
 
 const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
@@ -38,6 +49,7 @@ export class DockerBackend implements WorkerBackend {
   private readonly docker: Docker;
 
   private readonly socketGroup: number | undefined;
+  private readonly standby: StandbyContainers | undefined;
 
   constructor(private readonly opts: DockerBackendOptions) {
     const socketPath = opts.socketPath ?? "/var/run/docker.sock";
@@ -45,11 +57,48 @@ export class DockerBackend implements WorkerBackend {
     this.scope = `docker:${socketPath}`;
     // The socket as this process sees it is the one mounted into workers (same path).
     this.socketGroup = opts.socketGroup ?? socketGroupOf(socketPath);
+    this.standby = (opts.standbyWorkers ?? 0) > 0 ? this.standbyContainers() : undefined;
+  }
+
+  private standbyContainers(): StandbyContainers | undefined {
+    try {
+      const standby = new StandbyContainers({
+        count: this.opts.standbyWorkers as number,
+        docker: this.docker,
+        worker: this.workerOptions(),
+        ...(this.opts.log ? { log: this.opts.log } : {}),
+      });
+      void standby.sweepEnded().catch(() => {});
+      return standby;
+    } catch (err) {
+      this.opts.log?.warn({ err: (err as Error).message }, "no standby worker containers");
+      return undefined;
+    }
+  }
+
+  private workerOptions(): DockerWorkerOptions {
+    return { ...this.opts, socketGroup: this.socketGroup };
   }
 
   async create(spec: WorkerSpec): Promise<{ address: string }> {
+    const advertised = this.opts.advertiseHost ?? "127.0.0.1";
+    const standby = this.standby?.take(spec.request.instance);
+    if (standby) {
+      try {
+        const env = workerContainerEnv(spec, this.workerOptions(), standby.ports);
+        await this.standby?.assign(
+          standby,
+          { buildIdText: formatBuildId(spec.request.buildId), workerId: spec.workerId },
+          env,
+        );
+        return { address: `${advertised}:${standby.ports.grpc}` };
+      } catch (err) {
+        // Removed by assign; the build's worker starts cold instead.
+        this.opts.log?.warn({ err: (err as Error).message }, "a standby worker container could not be taken");
+      }
+    }
     const ports = { grpc: await freePort(), http: await freePort() };
-    const body = workerContainerSpec(spec, { ...this.opts, socketGroup: this.socketGroup }, ports);
+    const body = workerContainerSpec(spec, this.workerOptions(), ports);
     let container: Docker.Container | undefined;
     try {
       container = await this.docker.createContainer(body);
@@ -63,18 +112,26 @@ export class DockerBackend implements WorkerBackend {
         },
       );
     }
-    return { address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${ports.grpc}` };
+    return { address: `${advertised}:${ports.grpc}` };
+  }
+
+  /** Every worker container with whose it is: labelled, or (began as a standby) named. */
+  private async workerContainers(): Promise<Array<{ c: Docker.ContainerInfo; workerId: string }>> {
+    const containers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_COMPONENT}=${WORKER_COMPONENT}`] },
+    });
+    return containers.flatMap((c) => {
+      const identity = workerIdentity(c);
+      return identity ? [{ c, workerId: identity.workerId }] : [];
+    });
   }
 
   async list(): Promise<BackendWorker[]> {
-    const containers = await this.docker.listContainers({
-      all: true,
-      filters: { label: [LABEL_WORKER_ID, `${LABEL_COMPONENT}=${WORKER_COMPONENT}`] },
-    });
-    return containers.map((c) => {
+    return (await this.workerContainers()).map(({ c, workerId }) => {
       const running = c.State === "running" || c.State === "created" || c.State === "restarting";
       return {
-        workerId: c.Labels[LABEL_WORKER_ID] as string,
+        workerId,
         state: running ? "running" : "exited",
         exitCode: running ? null : exitCodeFromStatus(c.Status),
         address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${c.Labels[LABEL_GRPC_PORT] ?? ""}`,
@@ -84,8 +141,7 @@ export class DockerBackend implements WorkerBackend {
 
   async delete(workerId: string): Promise<boolean> {
     const filters = { label: [`${LABEL_WORKER_ID}=${workerId}`] };
-    const containers = await this.docker.listContainers({ all: true, filters });
-    const worker = containers.find((c) => c.Labels[LABEL_COMPONENT] === "worker");
+    const worker = (await this.workerContainers()).find((w) => w.workerId === workerId)?.c;
     if (!worker) return false;
     // Stop the worker first so it cancels its steps itself; then force-remove
     // whatever is left (step containers of a worker that did not clean up).
@@ -96,7 +152,9 @@ export class DockerBackend implements WorkerBackend {
       .catch((err) => {
         if (!isGoneOrGoing(err) && statusOf(err) !== 304) throw err;
       });
-    const left = await this.docker.listContainers({ all: true, filters });
+    // Its step containers carry its worker id; a worker that began as a standby does not.
+    const labelled = await this.docker.listContainers({ all: true, filters });
+    const left = [worker, ...labelled.filter((c) => c.Id !== worker.Id)];
     await Promise.all(
       left.map((c) =>
         this.docker
@@ -130,7 +188,9 @@ export class DockerBackend implements WorkerBackend {
     return true;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.standby?.close();
+  }
 }
 
 function socketGroupOf(socketPath: string): number | undefined {

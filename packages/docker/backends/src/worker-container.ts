@@ -1,8 +1,11 @@
 import { CRI_ENV, criSocketPath } from "@wharf/executor-cri/settings";
 import { formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import { WORKER_ENV } from "@wharf/proto/worker-env";
+import { STANDBY_FLAG } from "@wharf/proto/worker-standby";
 import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "@wharf/provisioner";
 import type Docker from "dockerode";
+import { waitingStandbyName } from "./worker-identity.js";
 
 export const LABEL_INSTANCE = WHARF_LABELS.instance;
 export const LABEL_BUILD_REF = WHARF_LABELS.buildId;
@@ -103,6 +106,72 @@ export interface WorkerContainerPorts {
 }
 
 /**
+ * The whole environment of one build's worker: the contract's (`workerEnv`) and what its step
+ * executor needs. A cold worker container is created with it; a standby is handed it on stdin.
+ */
+export function workerContainerEnv(
+  spec: WorkerSpec,
+  opts: DockerWorkerOptions,
+  ports: WorkerContainerPorts,
+): Record<string, string> {
+  return {
+    ...workerEnv(spec, opts, {
+      executor: opts.executor ?? "docker",
+      host: bindHostOf(opts),
+      port: ports.grpc,
+      httpPort: ports.http,
+      dataDir: WORKER_DATA_DIR,
+    }),
+    ...stepPlacement(opts).env,
+  };
+}
+
+/** See DockerWorkerOptions.bindHost. */
+function bindHostOf(opts: DockerWorkerOptions): string {
+  const network = opts.network ?? "host";
+  return opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0");
+}
+
+/** Where a worker container keeps its build's results (WHARF_DATA_DIR). */
+const WORKER_DATA_DIR = "/var/lib/wharf-worker";
+
+function stepPlacement(opts: DockerWorkerOptions): StepRuntimePlacement {
+  return (opts.executor ?? "docker") === "cri" ? criPlacement(opts) : enginePlacement(opts);
+}
+
+/**
+ * What every worker container shares, cold or standby: image, user, mounts, network and the
+ * published gRPC port (off the host network).
+ */
+function containerBase(
+  opts: DockerWorkerOptions,
+  ports: WorkerContainerPorts,
+): Omit<Docker.ContainerCreateOptions, "Env" | "Labels" | "name"> {
+  const network = opts.network ?? "host";
+  const steps = stepPlacement(opts);
+  const grpcKey = `${ports.grpc}/tcp`;
+  const published = network !== "host";
+  return {
+    Image: opts.image,
+    ...(opts.cmd ? { Cmd: opts.cmd } : {}),
+    ...(steps.user ? { User: steps.user } : {}),
+    ...(published ? { ExposedPorts: { [grpcKey]: {} } } : {}),
+    HostConfig: {
+      NetworkMode: network,
+      Binds: [...steps.binds, ...(opts.binds ?? [])],
+      ...steps.hostConfig,
+      ...(published
+        ? {
+            PortBindings: {
+              [grpcKey]: [{ HostIp: opts.advertiseHost ?? "127.0.0.1", HostPort: String(ports.grpc) }],
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+/**
  * The create-container body for one worker. Pure: everything the engine needs,
  * nothing fetched, so it is unit-tested without Docker.
  */
@@ -111,43 +180,49 @@ export function workerContainerSpec(
   opts: DockerWorkerOptions,
   ports: WorkerContainerPorts,
 ): Docker.ContainerCreateOptions {
-  const network = opts.network ?? "host";
-  const executor = opts.executor ?? "docker";
-  const steps = executor === "cri" ? criPlacement(opts) : enginePlacement(opts);
-  const env: Record<string, string> = {
-    ...workerEnv(spec, opts, {
-      executor,
-      host: opts.bindHost ?? (network === "host" ? (opts.advertiseHost ?? "127.0.0.1") : "0.0.0.0"),
-      port: ports.grpc,
-      httpPort: ports.http,
-      dataDir: "/var/lib/wharf-worker",
-    }),
-    ...steps.env,
-  };
-  const grpcKey = `${ports.grpc}/tcp`;
-  const published =
-    network === "host"
-      ? {}
-      : {
-          ExposedPorts: { [grpcKey]: {} },
-          PortBindings: {
-            [grpcKey]: [{ HostIp: opts.advertiseHost ?? "127.0.0.1", HostPort: String(ports.grpc) }],
-          },
-        };
+  const env = workerContainerEnv(spec, opts, ports);
   return {
     name: spec.name,
-    Image: opts.image,
-    ...(opts.cmd ? { Cmd: opts.cmd } : {}),
-    ...(steps.user ? { User: steps.user } : {}),
+    ...containerBase(opts, ports),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: workerLabels(spec, ports.grpc),
-    ...(published.ExposedPorts ? { ExposedPorts: published.ExposedPorts } : {}),
-    HostConfig: {
-      NetworkMode: network,
-      Binds: [...steps.binds, ...(opts.binds ?? [])],
-      ...steps.hostConfig,
-      ...(published.PortBindings ? { PortBindings: published.PortBindings } : {}),
+  };
+}
+
+/**
+ * A standby worker container (`wharf worker serve --standby`, see @wharf/proto/worker-standby):
+ * the worker's command with the flag, no build in its environment or labels (only the instance
+ * it is kept for and its gRPC port), and a stdin that takes one attach and closes when that
+ * ends: the build's environment comes through it, and a provisioner that went away ends it.
+ * `cmd` is the worker's command (the image's own when WHARF_WORKER_CMD is unset).
+ */
+export function standbyContainerSpec(
+  opts: DockerWorkerOptions,
+  ports: WorkerContainerPorts,
+  standby: { id: string; instance: string; cmd: string[] },
+): Docker.ContainerCreateOptions {
+  // What it needs before its build: its executor (loaded ahead) and the ports it holds.
+  const env = {
+    ...stepPlacement(opts).env,
+    [WORKER_ENV.executor]: opts.executor ?? "docker",
+    [WORKER_ENV.host]: bindHostOf(opts),
+    [WORKER_ENV.port]: String(ports.grpc),
+    [WORKER_ENV.httpPort]: String(ports.http),
+  };
+  return {
+    name: waitingStandbyName(standby.id),
+    ...containerBase(opts, ports),
+    Cmd: [...standby.cmd, STANDBY_FLAG],
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: {
+      [LABEL_INSTANCE]: standby.instance,
+      [LABEL_GRPC_PORT]: String(ports.grpc),
+      [LABEL_COMPONENT]: WORKER_COMPONENT,
+      [WHARF_LABELS.standby]: "true",
     },
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
   };
 }
 

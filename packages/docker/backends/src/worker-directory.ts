@@ -8,6 +8,7 @@ import {
   type WorkerState,
 } from "@wharf/relay";
 import type Docker from "dockerode";
+import { workerIdentity } from "./worker-identity.js";
 
 export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
 export const BUILD_REF_LABEL = WHARF_LABELS.buildId;
@@ -47,10 +48,11 @@ export class DockerDirectory implements WorkerDirectory {
     return this.docker;
   }
 
-  // By component as well: a step container carries its worker's id, and an exited failing
-  // step must not be taken for a worker that failed to start.
+  // By component: a step container carries its worker's id, and an exited failing step must
+  // not be taken for a worker that failed to start. Not by worker id: a worker that began as
+  // a standby has none (see worker-identity).
   private workerLabels(): string[] {
-    const labels = [WORKER_ID_LABEL, `${COMPONENT_LABEL}=${WORKER_COMPONENT}`];
+    const labels = [`${COMPONENT_LABEL}=${WORKER_COMPONENT}`];
     if (this.opts.instance) labels.push(`${INSTANCE_LABEL}=${this.opts.instance}`);
     return labels;
   }
@@ -70,11 +72,12 @@ export class DockerDirectory implements WorkerDirectory {
     }
     const listed = await Promise.all(
       containers.map(async (c) => {
-        const label = (k: string) => c.Labels[k] ?? "";
-        const workerId = label(WORKER_ID_LABEL);
-        const buildId = this.buildIds.fromText(workerId, label(BUILD_REF_LABEL));
+        const identity = workerIdentity(c);
+        if (!identity) return [];
+        const { workerId } = identity;
+        const buildId = this.buildIds.fromText(workerId, identity.buildIdText);
         if (buildId === undefined) return [];
-        const port = label(GRPC_PORT_LABEL);
+        const port = c.Labels[GRPC_PORT_LABEL] ?? "";
         return [
           {
             workerId,
@@ -89,8 +92,8 @@ export class DockerDirectory implements WorkerDirectory {
   }
 
   /**
-   * Resolves at the engine's next event of a worker container (created, started, exited,
-   * removed): the engine's event stream, replayed from when the last `list` began so that a
+   * Resolves at the engine's next event of a worker container (created, started, renamed (a
+   * standby taken by a build), exited, removed): the engine's event stream, replayed from when the last `list` began so that a
    * worker which came between that list and this call is not missed (the engine's clock:
    * one machine's, for a local socket). Rejects when the stream fails or ends.
    */
@@ -143,13 +146,16 @@ export class DockerDirectory implements WorkerDirectory {
 
   async remove(workerId: string): Promise<void> {
     const docker = await this.client();
-    const containers = await docker.listContainers({
-      all: true,
-      filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] },
-    });
-    for (const c of containers) {
+    const [labelled, workers] = await Promise.all([
+      docker.listContainers({ all: true, filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] } }),
+      docker.listContainers({ all: true, filters: { label: this.workerLabels() } }),
+    ]);
+    // A worker that began as a standby is known by its name, not a label (see worker-identity).
+    const named = workers.filter((c) => workerIdentity(c)?.workerId === workerId);
+    const ids = new Set([...labelled, ...named].map((c) => c.Id));
+    for (const id of ids) {
       await docker
-        .getContainer(c.Id)
+        .getContainer(id)
         .remove({ force: true })
         .catch((err: { statusCode?: number }) => {
           if (err.statusCode !== 404) throw err;
@@ -159,11 +165,11 @@ export class DockerDirectory implements WorkerDirectory {
 }
 
 /**
- * The container events that change what `list` answers: created, started, exited, removed.
- * Podman 4.3's filter takes its own names for the last two ("died", "remove"; it matches none
- * for Docker's "die" and "destroy"), which Docker's filter matches nothing with.
+ * The container events that change what `list` answers: created, started, renamed, exited,
+ * removed. Podman 4.3's filter takes its own names for the last two ("died", "remove"; it
+ * matches none for Docker's "die" and "destroy"), which Docker's filter matches nothing with.
  */
-const WORKER_EVENTS = ["create", "start", "die", "died", "destroy", "remove"] as const;
+const WORKER_EVENTS = ["create", "start", "rename", "die", "died", "destroy", "remove"] as const;
 
 /**
  * A container as the engine's list answers. Docker's always has `HostConfig.NetworkMode`;

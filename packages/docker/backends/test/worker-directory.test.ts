@@ -115,6 +115,39 @@ describe.skipIf(!hasDocker)("DockerDirectory", () => {
     expect((await dir.list()).map((w) => w.workerId)).toEqual(["dw-2"]);
   });
 
+  it("finds a worker that began as a standby by its name once a build took it, told by the rename", async () => {
+    const dir = new DockerDirectory({ instance });
+    const name = `wharf-standby-dw5-${process.pid}`;
+    const { stdout } = await run("docker", [
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--name",
+      name,
+      ...[
+        `wharf.iver.com/instance=${instance}`,
+        "wharf.iver.com/component=worker",
+        "wharf.iver.com/standby=true",
+        "wharf.iver.com/grpc-port=5998",
+      ].flatMap((l) => ["--label", l]),
+      BUSYBOX_IMAGE,
+      "sleep",
+      "60",
+    ]);
+    const id = stdout.trim();
+    // Waiting for a build: no worker of any build.
+    expect((await dir.list()).map((w) => w.workerId)).not.toContain(`dw5-${process.pid}`);
+    const signal = new AbortController();
+    const told = dir.changed(signal.signal);
+    await run("docker", ["rename", id, `wharf-worker-13-dw5-${process.pid}`]);
+    await told;
+    const listed = (await dir.list()).find((w) => w.workerId === `dw5-${process.pid}`);
+    expect(listed).toMatchObject({ buildId: 13, status: "running" });
+    await dir.remove(`dw5-${process.pid}`);
+    expect((await dir.list()).map((w) => w.workerId)).not.toContain(`dw5-${process.pid}`);
+  });
+
   it("says its list changed when a worker container starts, also one that started between a list and the question", async () => {
     const dir = new DockerDirectory({ instance });
     await dir.list();
