@@ -103,6 +103,20 @@ export async function startWorker(
       },
     );
   checkedOut.catch(() => {});
+  const buildBase: Omit<BuildSpec, "sourceDir"> = {
+    buildRef,
+    // The worker's own clone: the local and CRI executors move it into place rather than copy it.
+    sourceDisposable: opts.source.kind === "git",
+    labels: { [WHARF_LABELS.buildId]: buildRef, [WHARF_LABELS.workerId]: opts.workerId },
+    env: {},
+    ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
+  };
+  // The executor starts what needs no source (the Docker executor's network and empty
+  // workspace volume) while the gRPC server starts and the checkout and the plan run: ~0.1 s
+  // off a Docker build's way to its first line. Its failure is told by setupBuild; a creation
+  // failure by the await below.
+  const executorReady = createExecutor(opts, log);
+  executorReady.then((e) => e.prepareBuild?.(buildBase)).catch(() => {});
   const rpc = serve
     ? await startWorkerRpcServer({
         store,
@@ -112,6 +126,12 @@ export async function startWorker(
         onCancel: (reason: string) => abort.abort(new Error(reason || "cancelled over gRPC")),
         onRelease: () => releaseResolve(),
         ...(traceparent ? { responseMetadata: { [TRACEPARENT_METADATA]: traceparent } } : {}),
+      }).catch(async (err: unknown) => {
+        // No build will run: what the executor made ahead goes (as discardPrepared below).
+        await executorReady
+          .then((e) => (e.prepareBuild ? e.destroyBuild({ ...buildBase, sourceDir: buildDir }) : undefined))
+          .catch(() => {});
+        throw err;
       })
     : null;
 
@@ -124,19 +144,6 @@ export async function startWorker(
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
-    const buildBase: Omit<BuildSpec, "sourceDir"> = {
-      buildRef,
-      // The worker's own clone: the local and CRI executors move it into place rather than copy it.
-      sourceDisposable: opts.source.kind === "git",
-      labels: { [WHARF_LABELS.buildId]: buildRef, [WHARF_LABELS.workerId]: opts.workerId },
-      env: {},
-      ...(opts.cacheScope ? { cache: opts.cacheScope } : {}),
-    };
-    // The executor starts what needs no source (the Docker executor's network and empty
-    // workspace volume) while the checkout and the plan run: ~0.1 s off a Docker build's way to
-    // its first line. Its failure is told by setupBuild; a creation failure by the await below.
-    const executorReady = createExecutor(opts, log);
-    executorReady.then((e) => e.prepareBuild?.(buildBase)).catch(() => {});
     /** What the executor made ahead for a build that will not run (setupBuild never came). */
     const discardPrepared = (e: Executor) =>
       e.prepareBuild

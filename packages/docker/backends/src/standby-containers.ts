@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import http from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "@wharf/config";
+import { attachStdin, engineSocketPath } from "@wharf/executor-docker/stdin-attach";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import { encodeStandbyAssignment } from "@wharf/proto/worker-standby";
 import { freePort } from "@wharf/provisioner";
@@ -50,9 +50,8 @@ export class StandbyContainers {
   private readonly socketPath: string;
 
   constructor(private readonly opts: StandbyContainersOptions) {
-    const socketPath = (opts.docker.modem as { socketPath?: unknown }).socketPath;
-    if (typeof socketPath !== "string")
-      throw new Error("standby worker containers need the engine's API on a unix socket");
+    const socketPath = engineSocketPath(opts.docker);
+    if (!socketPath) throw new Error("standby worker containers need the engine's API on a unix socket");
     this.socketPath = socketPath;
   }
 
@@ -186,44 +185,4 @@ export class StandbyContainers {
     await this.filling;
     await Promise.all(this.waiting.splice(0).map((s) => this.discard(s)));
   }
-}
-
-/**
- * The container's stdin alone, as the one attach StdinOnce closes it after: a POST that asks to
- * upgrade the connection, with an empty body. Hand-written, not dockerode's attach: that sends
- * its options as the request's body too (or, with none, never sends the request while stdin
- * stays open), and Podman 4.3 hands a body to the container as the first bytes of its stdin.
- */
-const ATTACH_TIMEOUT_MS = 10_000;
-
-function attachStdin(socketPath: string, containerId: string): Promise<Duplex> {
-  return new Promise<Duplex>((resolve, reject) => {
-    const req = http.request({
-      socketPath,
-      method: "POST",
-      path: `/containers/${encodeURIComponent(containerId)}/attach?stream=1&stdin=1&stdout=0&stderr=0`,
-      headers: { Connection: "Upgrade", Upgrade: "tcp", "Content-Length": "0" },
-    });
-    // The engine answers at once; a hung call would hold a standby that can never start.
-    // A timer, not the socket's idle timeout: the socket is the standby's stdin afterwards.
-    const timer = setTimeout(
-      () => req.destroy(new Error("attaching to the standby's stdin timed out")),
-      ATTACH_TIMEOUT_MS,
-    );
-    req.once("upgrade", (_res, socket, head) => {
-      clearTimeout(timer);
-      if (head.length > 0) socket.unshift(head);
-      resolve(socket);
-    });
-    req.once("response", (res) => {
-      clearTimeout(timer);
-      res.resume();
-      reject(new Error(`attaching to the standby's stdin: HTTP ${res.statusCode}`));
-    });
-    req.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    req.end();
-  });
 }

@@ -15,6 +15,29 @@ import type Docker from "dockerode";
  */
 export const BUILD_NETWORK = "build";
 
+/** What a gated step container is told on its stdin once its workspace is filled. */
+export const GO_LINE = "go\n";
+
+/**
+ * The shells a step's script can be gated in (`read` is POSIX): by the shell's base name, a
+ * step of another shell starts once its workspace is filled.
+ */
+const GATEABLE_SHELLS = new Set(["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"]);
+
+export function isGateableShell(shell: string): boolean {
+  return GATEABLE_SHELLS.has(shell.slice(shell.lastIndexOf("/") + 1));
+}
+
+/**
+ * The step's script, first waiting for GO_LINE on stdin: the container starts (network and
+ * all, ~0.3 s) while the worker still fills its workspace, and its commands run once that is
+ * done. Stdin ending without the line (the worker went away) ends the step (exit 125) before
+ * any command. On the script's first line, so the shell's line numbers stay the commands'.
+ */
+export function gatedScript(script: string): string {
+  return `read -r wharf_go || exit 125; unset wharf_go; ${script}`;
+}
+
 export interface StepContainerSettings {
   /** The engine's network mode of the container: "none", "host", or a network's name. */
   network: string;
@@ -22,6 +45,8 @@ export interface StepContainerSettings {
   buildNetwork: boolean;
   init: boolean;
   workspacePath: string;
+  /** The script waits for GO_LINE on its stdin (see gatedScript); only for isGateableShell. */
+  gated?: boolean;
 }
 
 /** The build's workspace volume; one per build ref. */
@@ -106,14 +131,19 @@ export function stepContainerOptions(
   return {
     name: stepContainerName(build.buildRef, step.id),
     Image: step.spec.image,
-    Entrypoint: [step.spec.shell, "-c", stepScript(step.spec.cmds)],
+    Entrypoint: [
+      step.spec.shell,
+      "-c",
+      settings.gated ? gatedScript(stepScript(step.spec.cmds)) : stepScript(step.spec.cmds),
+    ],
     Cmd: [],
     WorkingDir: settings.workspacePath,
     Env: Object.entries({ ...build.env, ...env }).map(([k, v]) => `${k}=${v}`),
     Labels: stepLabels(build, step),
     Tty: false,
-    OpenStdin: false,
-    AttachStdin: false,
+    OpenStdin: settings.gated === true,
+    StdinOnce: settings.gated === true,
+    AttachStdin: settings.gated === true,
     AttachStdout: true,
     AttachStderr: true,
     HostConfig: {

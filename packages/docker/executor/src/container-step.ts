@@ -1,7 +1,9 @@
-import { PassThrough } from "node:stream";
+import { type Duplex, PassThrough } from "node:stream";
 import type { StepProcess } from "@wharf/executor";
 import type Docker from "dockerode";
+import { GO_LINE } from "./container-spec.js";
 import { DockerStreamDemuxer } from "./docker-stream-demuxer.js";
+import { attachStdin } from "./stdin-attach.js";
 
 /** The exit code of a container killed by SIGKILL (128 + 9), as engines report it. */
 const KILLED_EXIT_CODE = 137;
@@ -29,12 +31,21 @@ export class ContainerStep implements StepProcess {
 
   /**
    * Creates, attaches and starts the container. On any failure the container is removed
-   * again and the engine's error rethrown.
+   * again and the engine's error rethrown. With `gate` (a container made by
+   * stepContainerOptions with `gated`): the container starts at once, its script waiting on
+   * its stdin, and is told to go on once `gate` resolves; a rejected gate is this start's failure.
    */
-  static async start(docker: Docker, options: Docker.ContainerCreateOptions): Promise<ContainerStep> {
+  static async start(
+    docker: Docker,
+    options: Docker.ContainerCreateOptions,
+    gate?: { socketPath: string; ready: Promise<void> },
+  ): Promise<ContainerStep> {
     const container = await docker.createContainer(options);
     const step = new ContainerStep(container);
+    let go: Duplex | undefined;
     try {
+      go = gate ? await attachStdin(gate.socketPath, container.id) : undefined;
+      go?.on("error", () => {});
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       step.attachStream = stream;
       const demuxer = new DockerStreamDemuxer(step.stdout, step.stderr);
@@ -50,6 +61,11 @@ export class ContainerStep implements StepProcess {
       });
       stream.pipe(demuxer);
       await container.start();
+      if (gate && go) {
+        const stdin = go;
+        await gate.ready;
+        await new Promise<void>((resolve) => stdin.end(GO_LINE, () => resolve()));
+      }
       step.exitCode = container
         .wait()
         .then((r: { StatusCode: number; Error?: { Message?: string } | null }) =>
@@ -69,9 +85,12 @@ export class ContainerStep implements StepProcess {
         return code;
       });
     } catch (err) {
+      // Removed before its stdin is let go: a gated script told nothing must never run.
       await step.destroy();
+      go?.destroy();
       throw err;
     }
+    go?.destroy();
     return step;
   }
 

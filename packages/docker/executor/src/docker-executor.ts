@@ -18,6 +18,7 @@ import Docker from "dockerode";
 import {
   BUILD_NETWORK,
   buildNetworkMode,
+  isGateableShell,
   networkCreateOptions,
   stepContainerOptions,
   volumeName,
@@ -30,6 +31,7 @@ import { ImageBuildSpecError, imageBuildSpec } from "./image-build-spec.js";
 import { type PushRegistry, runImageBuild } from "./image-build-step.js";
 import { ensureImage, ImageUnavailableError, type PullPolicy } from "./image-policy.js";
 import { findLeftovers, type Leftovers, removeLeftovers } from "./leftovers.js";
+import { engineSocketPath } from "./stdin-attach.js";
 import { containerSecretEnv, NO_SECRET_ENV, withSecrets } from "./step-secrets.js";
 import { TaskStepProcess } from "./task-step-process.js";
 import { VolumeCaches } from "./volume-caches.js";
@@ -111,6 +113,10 @@ export class DockerExecutor implements Executor {
   private readonly starts = new Map<string, BuildActivity>();
   /** What prepareBuild started for a build (sweepAndMake), until its setupBuild or destroyBuild. */
   private readonly prepared = new Map<string, Promise<void>>();
+  /** The copy of a build's source into its workspace, which setupBuild starts and steps wait for. */
+  private readonly filling = new Map<string, Promise<void>>();
+  /** The engine's unix socket: steps are gated (started beside the copy) only through it. */
+  private readonly socketPath: string | undefined;
 
   constructor(options: DockerExecutorOptions = {}) {
     const given = options.docker;
@@ -147,7 +153,9 @@ export class DockerExecutor implements Executor {
       this.workspacePath,
       options.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES,
       this.log,
+      (build) => this.filled(build),
     );
+    this.socketPath = engineSocketPath(this.docker);
     if (this.networkMode === "host")
       this.log.warn(
         { networkMode: "host" },
@@ -174,13 +182,27 @@ export class DockerExecutor implements Executor {
     return prepared;
   }
 
+  /**
+   * Resolves once the source is known readable and its copy into the workspace has begun, not
+   * when it is done: a step's container then starts beside the copy (its start, ~0.3 s, is
+   * longer than the copy of most repositories), and its commands wait for it (see gatedScript).
+   * Everything else that reads the workspace waits for the copy (`filled`); a failed copy
+   * fails them, and the first step's start with it.
+   */
   async setupBuild(build: BuildSpec): Promise<void> {
     // Made beside the worker's checkout when it called prepareBuild; else now. A retried setup
     // (same build ref) sweeps again, starting from nothing rather than failing on name clashes.
     const prepared = this.prepared.get(build.buildRef) ?? this.sweepAndMake(build);
     this.prepared.delete(build.buildRef);
     await prepared;
-    await this.workspace.fill(build);
+    const { copied } = await this.workspace.fill(build);
+    copied.catch(() => {});
+    this.filling.set(build.buildRef, copied);
+  }
+
+  /** Resolves when the build's workspace holds its source (setupBuild's copy is done). */
+  private filled(build: Omit<BuildSpec, "sourceDir">): Promise<void> {
+    return this.filling.get(build.buildRef) ?? Promise.resolve();
   }
 
   /**
@@ -220,7 +242,8 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
+  async collectFiles(build: BuildSpec, globs: string[], destDir: string): Promise<string[]> {
+    await this.filled(build);
     return this.workspace.collect(build, globs, destDir);
   }
 
@@ -229,6 +252,9 @@ export class DockerExecutor implements Executor {
     const prepared = this.prepared.get(build.buildRef);
     this.prepared.delete(build.buildRef);
     await prepared?.catch(() => {});
+    const copying = this.filling.get(build.buildRef);
+    this.filling.delete(build.buildRef);
+    await copying?.catch(() => {});
     const starts = this.starts.get(build.buildRef);
     this.starts.delete(build.buildRef);
     if (starts) {
@@ -269,6 +295,9 @@ export class DockerExecutor implements Executor {
       });
     }
     await this.assertWorkspace(build);
+    // A step whose shell can wait for its go starts beside the workspace's copy; any other after it.
+    const gated = this.socketPath !== undefined && isGateableShell(step.spec.shell);
+    if (!gated) await this.filled(build);
     const fromSecret = this.secrets
       ? await this.readSecret(step, () => containerSecretEnv(this.secrets as HostSecrets, step.spec))
       : NO_SECRET_ENV;
@@ -281,15 +310,21 @@ export class DockerExecutor implements Executor {
         buildNetwork: this.networkMode === BUILD_NETWORK,
         init: this.init,
         workspacePath: this.workspacePath,
+        gated,
       },
     );
     try {
       return withSecrets(
-        await ContainerStep.start(this.docker, options),
+        await ContainerStep.start(
+          this.docker,
+          options,
+          gated && this.socketPath ? { socketPath: this.socketPath, ready: this.filled(build) } : undefined,
+        ),
         fromSecret.masked,
         fromSecret.notes,
       );
     } catch (err) {
+      if (err instanceof ExecutorError) throw err; // the workspace's copy failed
       // An engine answer (any HTTP status) refuses this step's container: bad shell, mount, network...
       // No answer at all (socket error) is the engine's fault, not the step's.
       if ((err as { statusCode?: number }).statusCode !== undefined)
@@ -333,7 +368,7 @@ export class DockerExecutor implements Executor {
         runImageBuild(
           {
             docker: this.docker,
-            context: () => this.workspace.archive(build, spec.context),
+            context: () => this.filled(build).then(() => this.workspace.archive(build, spec.context)),
             spec,
             push: step.spec.push,
             pushRegistry: this.pushRegistry,

@@ -51,9 +51,12 @@ export class VolumeCaches implements StepCaches {
     private readonly workspacePath: string,
     private readonly maxBytes: number,
     private readonly log: Logger,
+    /** Resolves once the build's workspace holds its source (the executor fills it as steps start). */
+    private readonly workspaceFilled: (build: BuildSpec) => Promise<void> = async () => {},
   ) {}
 
   async restore(build: ScopedBuild, step: PlanStep): Promise<CacheRestore> {
+    await this.workspaceFilled(build);
     return restoreNewest(
       build.cache,
       cachePaths(step),
@@ -75,6 +78,7 @@ export class VolumeCaches implements StepCaches {
   }
 
   async save(build: ScopedBuild, step: PlanStep): Promise<CacheSave> {
+    await this.workspaceFilled(build);
     const paths = cachePaths(step);
     const facts: CacheVolumeFacts = {
       key: cacheKey(build.cache.project, build.cache.branch, paths),

@@ -34,16 +34,28 @@ export class WorkspaceVolume {
     await this.docker.createContainer(helperContainerOptions(build, this.helperImage, this.workspacePath));
   }
 
-  /** Copies `build.sourceDir` into the volume `make` made. */
-  async fill(build: BuildSpec): Promise<void> {
+  /**
+   * Checks `build.sourceDir` and starts copying it into the volume `make` made: the check is
+   * awaited, the copy is the promise returned inside (so a caller can start steps beside it).
+   */
+  async fill(build: BuildSpec): Promise<{ copied: Promise<void> }> {
     const stat = await fs.stat(build.sourceDir).catch((err: unknown) => {
       throw new ExecutorError(`source directory ${build.sourceDir} cannot be read`, { cause: err });
     });
     if (!stat.isDirectory())
       throw new ExecutorError(`source directory ${build.sourceDir} is not a directory`);
-    await this.docker
+    const copied = this.docker
       .getContainer(helperContainerName(build.buildRef))
-      .putArchive(packDir(build.sourceDir), { path: this.workspacePath });
+      .putArchive(packDir(build.sourceDir), { path: this.workspacePath })
+      .then(
+        () => {},
+        (err: unknown) => {
+          throw new ExecutorError(`could not copy the source into the workspace: ${(err as Error).message}`, {
+            cause: err,
+          });
+        },
+      );
+    return { copied };
   }
 
   /** A tar of the workspace directory `rel` ("." for all), entries named "./...". */
