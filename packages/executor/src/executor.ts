@@ -98,7 +98,12 @@ export interface Executor {
    * checkout or the plan failed) calls `destroyBuild` for it.
    */
   prepareBuild?(build: Omit<BuildSpec, "sourceDir">): Promise<void>;
-  /** Prepares the shared workspace (copy, volume, PVC) from `build.sourceDir`. */
+  /**
+   * Prepares the shared workspace (copy, volume, PVC) from `build.sourceDir`. It may resolve
+   * while the copy still runs (the Docker executor's does, so a step's container starts beside
+   * it) only if the executor itself holds back every reader of the workspace until the copy is
+   * done: a step's commands, `collectFiles`, its caches; a failed copy then fails those.
+   */
   setupBuild(build: BuildSpec): Promise<void>;
   /**
    * Starts one step in the build's workspace. The step sees `build.env` with `env` on top
