@@ -20,7 +20,7 @@ export const WHARF_LABELS = {
   /**
    * `true` on a worker container started ahead of its build (a standby, Docker and Podman):
    * it has no worker id, build-ref nor project-id label, as labels cannot change once it runs;
-   * a build that takes it renames it (see @wharf/docker-backends' worker-identity).
+   * a build that takes it renames it (see ./worker-identity.ts).
    */
   standby: "wharf.iver.com/standby",
   stepId: "wharf.iver.com/step-id",

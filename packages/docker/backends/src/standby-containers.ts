@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "@wharf/config";
 import { attachStdin, engineSocketPath } from "@wharf/executor-docker/stdin-attach";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import { assignedStandbyName, isWaitingStandby } from "@wharf/proto/worker-identity";
 import { encodeStandbyAssignment } from "@wharf/proto/worker-standby";
 import { freePort } from "@wharf/provisioner";
 import type Docker from "dockerode";
@@ -12,7 +13,6 @@ import {
   standbyContainerSpec,
   type WorkerContainerPorts,
 } from "./worker-container.js";
-import { assignedStandbyName, isWaitingStandby } from "./worker-identity.js";
 
 /** A started standby container, its build still to come on `stdin`. */
 export interface StandbyContainer {

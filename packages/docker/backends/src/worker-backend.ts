@@ -2,6 +2,7 @@ import { statSync } from "node:fs";
 import type { Logger } from "@wharf/config";
 import { formatBuildId } from "@wharf/proto/build-id";
 import { WORKER_COMPONENT } from "@wharf/proto/labels";
+import { workerIdentity } from "@wharf/proto/worker-identity";
 import {
   BackendError,
   type BackendWorker,
@@ -21,7 +22,6 @@ import {
   workerContainerEnv,
   workerContainerSpec,
 } from "./worker-container.js";
-import { workerIdentity } from "./worker-identity.js";
 
 export interface DockerBackendOptions extends DockerWorkerOptions {
   /** A client to use; default: one on `socketPath`. */

@@ -2,10 +2,10 @@ import { CRI_ENV, criSocketPath } from "@wharf/executor-cri/settings";
 import { formatBuildId } from "@wharf/proto/build-id";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import { WORKER_ENV } from "@wharf/proto/worker-env";
+import { waitingStandbyName } from "@wharf/proto/worker-identity";
 import { STANDBY_FLAG } from "@wharf/proto/worker-standby";
 import { type WorkerRuntimeOptions, type WorkerSpec, workerEnv } from "@wharf/provisioner";
 import type Docker from "dockerode";
-import { waitingStandbyName } from "./worker-identity.js";
 
 export const LABEL_INSTANCE = WHARF_LABELS.instance;
 export const LABEL_BUILD_REF = WHARF_LABELS.buildId;

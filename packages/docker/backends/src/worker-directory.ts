@@ -1,5 +1,6 @@
 import type { Logger } from "@wharf/config";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
+import { workerIdentity } from "@wharf/proto/worker-identity";
 import {
   ListedBuildIds,
   type LiveWorker,
@@ -8,7 +9,6 @@ import {
   type WorkerState,
 } from "@wharf/relay";
 import type Docker from "dockerode";
-import { workerIdentity } from "./worker-identity.js";
 
 export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
 export const BUILD_REF_LABEL = WHARF_LABELS.buildId;

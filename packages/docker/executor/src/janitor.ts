@@ -1,4 +1,5 @@
 import { WHARF_LABELS } from "@wharf/proto/labels";
+import { workerIdentity } from "@wharf/proto/worker-identity";
 import Docker from "dockerode";
 import { acquireJanitorLock } from "./janitor-lock.js";
 import type { JanitorOptions } from "./janitor-options.js";
@@ -97,12 +98,23 @@ async function isPodman(docker: Docker): Promise<boolean> {
 
 async function inventory(docker: Docker): Promise<Inventory> {
   const filters = JSON.stringify({ label: [WHARF_LABELS.workerId] });
-  const [containers, volumes, networks, sizes] = await Promise.all([
+  // Worker containers that began as standbys carry their worker id in their name, not a label.
+  const standbyFilters = JSON.stringify({ label: [`${WHARF_LABELS.standby}=true`] });
+  const [labelled, standbyBorn, volumes, networks, sizes] = await Promise.all([
     docker.listContainers({ all: true, size: true, filters }),
+    docker.listContainers({ all: true, size: true, filters: standbyFilters }),
     docker.listVolumes({ filters }),
     docker.listNetworks({ filters }),
     volumeSizes(docker),
   ]);
+  const containers = [
+    ...labelled,
+    ...standbyBorn.flatMap((c) => {
+      const identity = workerIdentity(c);
+      if (!identity || c.Labels?.[WHARF_LABELS.workerId]) return [];
+      return [{ ...c, Labels: { ...c.Labels, [WHARF_LABELS.workerId]: identity.workerId } }];
+    }),
+  ];
   return {
     containers: await Promise.all(
       containers.map(async (c) => ({

@@ -182,6 +182,35 @@ describe.skipIf(!hasDocker)("wharf janitor", () => {
     expect(await exists("container", finishedStep.id)).toBe(true);
   });
 
+  it("knows a worker that began as a standby by its name: its objects stay while it runs, and go once it ended", async () => {
+    const workerId = `standby-born-${run}`;
+    // Labelled as a standby is (no worker id nor build ref), named as the build that took it names it.
+    const worker = await docker.createContainer({
+      name: `wharf-worker-9003-${workerId}`,
+      Image: BUSYBOX_IMAGE,
+      Cmd: ["sleep", "300"],
+      Labels: { ...scope, [WHARF_LABELS.component]: WORKER_COMPONENT, [WHARF_LABELS.standby]: "true" },
+    });
+    await worker.start();
+    const byExecutor = {
+      ...scope,
+      [WHARF_LABELS.workerId]: workerId,
+      [WHARF_LABELS.buildId]: "9003",
+      [WHARF_LABELS.createdBy]: CREATED_BY_EXECUTOR,
+    };
+    const volume = `wharf-test-janitor-${workerId}`;
+    await docker.createVolume({ Name: volume, Labels: byExecutor });
+    // Between its steps: no step container of it runs, only the worker itself.
+    expect((await runJanitor(docker, options())).removed).toEqual([]);
+    expect(await exists("volume", volume)).toBe(true);
+
+    await worker.kill();
+    await worker.wait();
+    const report = await runJanitor(docker, options());
+    expect(report.removed.map((o) => o.id).sort()).toEqual([volume, worker.id].sort());
+    expect(report.removed.every((o) => o.workerId === workerId)).toBe(true);
+  });
+
   it("removes dangling images only when asked, and never one labelled keep", async () => {
     const keep = await danglingImage({ ...scope, keep: "true" });
     const junk = await danglingImage({ ...scope, "wharf-test.janitor/junk": "1" });

@@ -1,11 +1,12 @@
-import { WHARF_LABELS } from "@wharf/proto/labels";
+import { WHARF_LABELS } from "./labels.js";
 
 /**
  * Which build a worker container serves. A container started for its build carries it in its
  * labels (worker id, build ref). A standby container (WHARF_LABELS.standby) was started before
  * its build was known, and labels cannot change once a container exists: the build that takes
  * it renames it to `assignedStandbyName`, and its name is then what says whose it is. The
- * provisioner's backend and the aggregator's discovery both read it here.
+ * provisioner's Docker backend, the aggregator's Docker discovery and the Docker janitor all
+ * read it here. (A subpath of its own: no gRPC is loaded for it.)
  */
 export interface WorkerIdentity {
   workerId: string;
