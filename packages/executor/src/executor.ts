@@ -13,8 +13,9 @@ export interface BuildSpec {
   /** Directory on the worker's host holding the checked-out repository. */
   sourceDir: string;
   /**
-   * The source directory is the worker's own checkout, which nothing reads after `setupBuild`:
-   * an executor may move it into the workspace instead of copying it. Unset (`wharf run` on a
+   * The source directory is the worker's own checkout, which nothing but the executor's own
+   * copy reads after `setupBuild` began: an executor may move it into the workspace instead of
+   * copying it. Unset (`wharf run` on a
    * developer's directory): it must be left as it is.
    */
   sourceDisposable?: boolean;
@@ -92,8 +93,8 @@ export interface Executor {
   ping(): Promise<void>;
   /**
    * Optional: starts what `setupBuild` makes that needs no source (the Docker executor's sweep
-   * of a retried build's leftovers and the build's network), so a worker can have it made while
-   * it still clones and plans. `setupBuild` then waits for it and makes only the rest; without
+   * of a retried build's leftovers, the build's network and its empty workspace volume), so a
+   * worker can have it made while it starts serving, clones and plans. `setupBuild` then waits for it and makes only the rest; without
    * this call it makes everything. A caller that prepared a build and does not set it up (the
    * checkout or the plan failed) calls `destroyBuild` for it.
    */

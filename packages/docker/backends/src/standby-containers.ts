@@ -46,6 +46,8 @@ export class StandbyContainers {
   private filling: Promise<void> | undefined;
   private cmd: Promise<string[]> | undefined;
   private closed = false;
+  /** Removals under way, awaited by close. */
+  private readonly discarding = new Set<Promise<void>>();
 
   private readonly socketPath: string;
 
@@ -62,13 +64,13 @@ export class StandbyContainers {
   take(instance: string): StandbyContainer | undefined {
     if (instance !== this.instance) {
       this.instance = instance;
-      for (const stale of this.waiting.splice(0)) void this.discard(stale);
+      for (const stale of this.waiting.splice(0)) this.discardLater(stale);
     }
     let taken: StandbyContainer | undefined;
     while (!taken && this.waiting.length > 0) {
       const next = this.waiting.shift() as StandbyContainer;
       if (!next.stdin.destroyed && next.stdin.writable) taken = next;
-      else void this.discard(next);
+      else this.discardLater(next);
     }
     this.fill();
     return taken;
@@ -88,10 +90,11 @@ export class StandbyContainers {
       await this.opts.docker
         .getContainer(standby.containerId)
         .rename({ name: assignedStandbyName(ids.buildIdText, ids.workerId) });
-      await new Promise<void>((resolve, reject) => {
-        standby.stdin.once("error", reject);
-        standby.stdin.end(encodeStandbyAssignment({ env }), () => resolve());
-      });
+      await new Promise<void>((resolve, reject) =>
+        standby.stdin.end(encodeStandbyAssignment({ env }), (err?: Error | null) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
     } catch (err) {
       await this.discard(standby);
       throw err;
@@ -102,6 +105,7 @@ export class StandbyContainers {
     if (this.closed || this.instance === undefined || this.filling) return;
     const instance = this.instance;
     this.filling = (async () => {
+      // On a failure it stops until the next take: a standby that cannot start is no hot loop.
       while (!this.closed && this.instance === instance && this.waiting.length < this.opts.count) {
         const started = await this.startOne(instance).catch((err: Error) => {
           this.opts.log?.warn({ err: err.message }, "could not start a standby worker container");
@@ -113,6 +117,8 @@ export class StandbyContainers {
       }
     })().finally(() => {
       this.filling = undefined;
+      // The instance changed while these were made: make the new instance's now.
+      if (this.instance !== instance) this.fill();
     });
   }
 
@@ -122,14 +128,25 @@ export class StandbyContainers {
     const id = randomBytes(6).toString("hex");
     const body = standbyContainerSpec(worker, ports, { id, instance, cmd: await this.workerCommand() });
     const container = await docker.createContainer(body);
+    let stdin: Duplex | undefined;
     try {
       // Attached before it starts: the standby's stdin is open from its first read.
-      const stdin = await attachStdin(this.socketPath, container.id);
+      stdin = await attachStdin(this.socketPath, container.id);
       stdin.on("error", () => {});
       await container.start();
-      return { containerId: container.id, instance, ports, stdin };
+      const standby = { containerId: container.id, instance, ports, stdin };
+      // One that dies waiting (its port taken, killed) is never handed a build: the engine's
+      // wait answers when it exits (Docker keeps a stdin-only attach open past the exit).
+      // Taken ones are out of `waiting` already.
+      const dead = () => {
+        const at = this.waiting.indexOf(standby);
+        if (at >= 0) this.discardLater(this.waiting.splice(at, 1)[0] as StandbyContainer);
+      };
+      container.wait().then(dead, dead);
+      return standby;
     } catch (err) {
       await container.remove({ force: true }).catch(() => {});
+      stdin?.destroy();
       throw err;
     }
   }
@@ -137,19 +154,26 @@ export class StandbyContainers {
   /** The worker's argv: WHARF_WORKER_CMD, else the image's own command (looked up once). */
   private workerCommand(): Promise<string[]> {
     const { cmd, image } = this.opts.worker;
-    this.cmd ??= cmd
-      ? Promise.resolve(cmd)
-      : this.opts.docker
-          .getImage(image)
-          .inspect()
-          .then((info) => info.Config.Cmd ?? []);
+    if (cmd) return Promise.resolve(cmd);
+    if (!this.cmd) {
+      const lookup = this.opts.docker
+        .getImage(image)
+        .inspect()
+        .then((info) => info.Config.Cmd ?? []);
+      // A failed lookup (the image not there yet) is tried again by the next standby.
+      lookup.catch(() => {
+        if (this.cmd === lookup) this.cmd = undefined;
+      });
+      this.cmd = lookup;
+    }
     return this.cmd;
   }
 
-  /**
-   * Removed before its stdin is let go: a standby whose stdin closes exits, and Podman's
-   * clean-up of the exited container then races the removal (which failed, leaving it, seen).
-   */
+  private discardLater(standby: StandbyContainer): void {
+    const removal = this.discard(standby).finally(() => this.discarding.delete(removal));
+    this.discarding.add(removal);
+  }
+
   private async discard(standby: StandbyContainer): Promise<void> {
     await this.opts.docker
       .getContainer(standby.containerId)
@@ -183,6 +207,6 @@ export class StandbyContainers {
   async close(): Promise<void> {
     this.closed = true;
     await this.filling;
-    await Promise.all(this.waiting.splice(0).map((s) => this.discard(s)));
+    await Promise.all([...this.waiting.splice(0).map((s) => this.discard(s)), ...this.discarding]);
   }
 }

@@ -141,7 +141,11 @@ export class DockerBackend implements WorkerBackend {
 
   async delete(workerId: string): Promise<boolean> {
     const filters = { label: [`${LABEL_WORKER_ID}=${workerId}`] };
-    const worker = (await this.workerContainers()).find((w) => w.workerId === workerId)?.c;
+    const labelled = await this.docker.listContainers({ all: true, filters });
+    // A worker that began as a standby has no worker-id label: found among all by its name.
+    const worker =
+      labelled.find((c) => c.Labels[LABEL_COMPONENT] === WORKER_COMPONENT) ??
+      (await this.workerContainers()).find((w) => w.workerId === workerId)?.c;
     if (!worker) return false;
     // Stop the worker first so it cancels its steps itself; then force-remove
     // whatever is left (step containers of a worker that did not clean up).
@@ -153,8 +157,8 @@ export class DockerBackend implements WorkerBackend {
         if (!isGoneOrGoing(err) && statusOf(err) !== 304) throw err;
       });
     // Its step containers carry its worker id; a worker that began as a standby does not.
-    const labelled = await this.docker.listContainers({ all: true, filters });
-    const left = [worker, ...labelled.filter((c) => c.Id !== worker.Id)];
+    const steps = await this.docker.listContainers({ all: true, filters });
+    const left = [worker, ...steps.filter((c) => c.Id !== worker.Id)];
     await Promise.all(
       left.map((c) =>
         this.docker

@@ -1,6 +1,6 @@
 import type { Logger } from "@wharf/config";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
-import { workerIdentity } from "@wharf/proto/worker-identity";
+import { isWaitingStandby, workerIdentity } from "@wharf/proto/worker-identity";
 import {
   ListedBuildIds,
   type LiveWorker,
@@ -26,8 +26,9 @@ export interface DockerDirectoryOptions {
 }
 
 /**
- * Worker containers found by label. A host-networked worker is reached on
- * 127.0.0.1:<grpc-port>; any other on its container IP.
+ * Worker containers found by their component label; whose each is, by its labels or (a
+ * worker that began as a standby) its name (@wharf/proto/worker-identity). A host-networked
+ * worker is reached on 127.0.0.1:<grpc-port>; any other on its container IP.
  */
 export class DockerDirectory implements WorkerDirectory {
   readonly kind = "docker";
@@ -37,6 +38,7 @@ export class DockerDirectory implements WorkerDirectory {
   private readonly buildIds: ListedBuildIds;
 
   constructor(private readonly opts: DockerDirectoryOptions = {}) {
+    // A standby-born worker's id is its name's digits, always a valid build id: only a label is told of.
     this.buildIds = new ListedBuildIds(`label ${BUILD_REF_LABEL}`, opts.log);
   }
 
@@ -137,6 +139,9 @@ export class DockerDirectory implements WorkerDirectory {
     } catch {
       return true; // unreadable: a change for all we know, and the list will tell
     }
+    // A standby no build took yet is no worker of any build: its start or removal changes nothing.
+    if (isWaitingStandby({ Labels: attributes as Record<string, string>, Names: [attributes.name ?? ""] }))
+      return false;
     return this.workerLabels().every((spec) => {
       const at = spec.indexOf("=");
       if (at < 0) return attributes[spec] !== undefined;

@@ -193,6 +193,35 @@ describe.skipIf(!hasDocker)("docker backend with standby worker containers", () 
   }, 120_000);
 });
 
+describe.skipIf(!hasDocker)("a standby that died waiting", () => {
+  it("is never handed a build: it is removed, and the next take makes another", async () => {
+    await ensureWorkerBaseImage();
+    const docker = new Docker({ socketPath: dockerSocketPath() });
+    const standbys = new StandbyContainers({ count: 1, docker, worker: backendOptions(os.tmpdir()) });
+    try {
+      expect(standbys.take(INSTANCE)).toBeUndefined();
+      const [dead] = await waitFor(
+        "a running standby",
+        async () => {
+          const ids = await waitingStandbys();
+          return ids.length === 1 && (await inspect(ids[0] as string)).State.Running ? ids : undefined;
+        },
+        60_000,
+      );
+      await run("docker", ["kill", dead as string]);
+      await waitFor("the dead standby removed", async () => (await waitingStandbys()).length === 0, 30_000);
+      expect(standbys.take(INSTANCE)).toBeUndefined();
+      const next = await waitFor("another standby", async () => standbys.take(INSTANCE), 60_000);
+      expect(next.containerId).not.toBe(dead);
+      await docker.getContainer(next.containerId).remove({ force: true });
+      next.stdin.destroy();
+    } finally {
+      await standbys.close();
+    }
+    expect(await waitingStandbys()).toEqual([]);
+  }, 180_000);
+});
+
 describe.skipIf(!hasDocker)("a standby whose provisioner went away", () => {
   it("ends when its stdin's one attach ends, and the next sweep removes it", async () => {
     await ensureWorkerBaseImage();

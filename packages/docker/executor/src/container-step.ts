@@ -33,7 +33,10 @@ export class ContainerStep implements StepProcess {
    * Creates, attaches and starts the container. On any failure the container is removed
    * again and the engine's error rethrown. With `gate` (a container made by
    * stepContainerOptions with `gated`): the container starts at once, its script waiting on
-   * its stdin, and is told to go on once `gate` resolves; a rejected gate is this start's failure.
+   * its stdin, and is told to go on once `gate.ready` resolves, after this returned. Stopped
+   * or destroyed before that, or the gate failing (the workspace's copy), its stdin closes
+   * untold: the script ends (exit 125) before any command, and a failed gate is the step's
+   * fault (its output ends with that error).
    */
   static async start(
     docker: Docker,
@@ -42,10 +45,9 @@ export class ContainerStep implements StepProcess {
   ): Promise<ContainerStep> {
     const container = await docker.createContainer(options);
     const step = new ContainerStep(container);
-    let go: Duplex | undefined;
     try {
-      go = gate ? await attachStdin(gate.socketPath, container.id) : undefined;
-      go?.on("error", () => {});
+      step.go = gate ? await attachStdin(gate.socketPath, container.id) : null;
+      step.go?.on("error", () => {});
       const stream = await container.attach({ stream: true, stdout: true, stderr: true });
       step.attachStream = stream;
       const demuxer = new DockerStreamDemuxer(step.stdout, step.stderr);
@@ -61,11 +63,8 @@ export class ContainerStep implements StepProcess {
       });
       stream.pipe(demuxer);
       await container.start();
-      if (gate && go) {
-        const stdin = go;
-        await gate.ready;
-        await new Promise<void>((resolve) => stdin.end(GO_LINE, () => resolve()));
-      }
+      // A gate that failed ends the output with its error before the container's exit ends it.
+      if (gate) void step.tellGo(gate.ready).then((failed) => failed && step.stdout.destroy(failed));
       step.exitCode = container
         .wait()
         .then((r: { StatusCode: number; Error?: { Message?: string } | null }) =>
@@ -85,13 +84,45 @@ export class ContainerStep implements StepProcess {
         return code;
       });
     } catch (err) {
-      // Removed before its stdin is let go: a gated script told nothing must never run.
-      await step.destroy();
-      go?.destroy();
+      // Removed before its stdin is let go: a gated script must not run on a start that failed.
+      try {
+        await step.destroy();
+      } finally {
+        step.go?.destroy();
+      }
       throw err;
     }
-    go?.destroy();
     return step;
+  }
+
+  /** The stdin of a gated script until it is told to go (then null). */
+  private go: Duplex | null = null;
+
+  /**
+   * Writes GO_LINE once `ready` resolves, unless the step was stopped first. Resolves with the
+   * error that kept it from going (the gate's or the write's), null when told or stopped.
+   */
+  private async tellGo(ready: Promise<void>): Promise<Error | null> {
+    const stdin = this.go;
+    if (!stdin) return null;
+    try {
+      await ready;
+      if (this.go !== stdin) return null; // stopped or destroyed meanwhile: stdin already closed
+      await new Promise<void>((resolve, reject) =>
+        stdin.end(GO_LINE, (err?: Error | null) => (err ? reject(err) : resolve())),
+      );
+      return null;
+    } catch (err) {
+      return err as Error;
+    } finally {
+      this.closeGate(stdin);
+    }
+  }
+
+  /** Lets stdin go: an untold script reads its end and exits before any command. */
+  private closeGate(stdin: Duplex | null = this.go): void {
+    if (stdin && this.go === stdin) this.go = null;
+    stdin?.destroy();
   }
 
   get id(): string {
@@ -104,6 +135,7 @@ export class ContainerStep implements StepProcess {
   }
 
   async stop(graceMs: number): Promise<void> {
+    this.closeGate();
     try {
       // The engine sends the image's stop signal (SIGTERM), then SIGKILL after t seconds.
       await this.container.stop({ t: Math.ceil(graceMs / 1000) });
@@ -119,6 +151,7 @@ export class ContainerStep implements StepProcess {
     } catch (err) {
       if (!isAlreadyDone(err)) throw err;
     }
+    this.closeGate();
     this.endOutput();
   }
 

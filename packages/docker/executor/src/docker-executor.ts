@@ -252,9 +252,8 @@ export class DockerExecutor implements Executor {
     const prepared = this.prepared.get(build.buildRef);
     this.prepared.delete(build.buildRef);
     await prepared?.catch(() => {});
-    const copying = this.filling.get(build.buildRef);
+    await this.filling.get(build.buildRef)?.catch(() => {});
     this.filling.delete(build.buildRef);
-    await copying?.catch(() => {});
     const starts = this.starts.get(build.buildRef);
     this.starts.delete(build.buildRef);
     if (starts) {

@@ -78,16 +78,40 @@ describe.skipIf(!hasDocker)("a gated step container", () => {
     await step.destroy();
   }, 60_000);
 
-  it("never runs its commands when the workspace's copy fails: the start fails with it, the container is removed", async () => {
-    const failed = new Error("the copy failed");
+  it("never runs its commands when the workspace's copy fails: its output ends with that error", async () => {
+    const failed = new Error("could not copy the source into the workspace: test");
     const ready = Promise.reject(failed);
-    ready.catch(() => {});
-    await expect(
-      ContainerStep.start(docker, gatedContainer("echo ran; touch /ran"), {
-        socketPath: dockerSocketPath(),
-        ready,
-      }),
-    ).rejects.toBe(failed);
+    ready.catch(() => {}); // as the executor's copy is: told through the step, not unhandled
+    const step = await ContainerStep.start(docker, gatedContainer("echo ran"), {
+      socketPath: dockerSocketPath(),
+      ready,
+    });
+    const out = read(step.stdout).then(
+      (text) => ({ text, err: undefined as unknown }),
+      (err: unknown) => ({ text: "", err }),
+    );
+    expect(await step.wait()).toBe(125); // its script ended before any command
+    expect((await out).err).toBe(failed);
+    const logs = await docker.getContainer(step.id).logs({ stdout: true, stderr: true });
+    expect(logs.toString()).not.toContain("ran");
+    await step.destroy();
+  }, 60_000);
+
+  it("stopped before its go (a cancel while the workspace is copied), runs none of its commands", async () => {
+    let go!: () => void;
+    const ready = new Promise<void>((r) => {
+      go = r;
+    });
+    const step = await ContainerStep.start(docker, gatedContainer("echo ran"), {
+      socketPath: dockerSocketPath(),
+      ready,
+    });
+    await step.stop(5_000);
+    go(); // the copy ends after the cancel: nothing is told
+    expect(await step.wait()).toBe(125);
+    const logs = await docker.getContainer(step.id).logs({ stdout: true, stderr: true });
+    expect(logs.toString()).not.toContain("ran");
+    await step.destroy();
     expect(await docker.listContainers({ all: true, filters: { label: [LABEL] } })).toEqual([]);
   }, 60_000);
 });
