@@ -260,13 +260,18 @@ machine): the POST hands the build to the standby after 10–40 ms, which serves
 server's start, is done ~100 ms after the assignment, the plan 30–60 ms later (git's facts of the
 checkout: two git processes at once, five before), the workspace is the clone itself, moved
 (copying it with its .git was 50–120 ms), the step's first line ~10 ms after its spawn; the
-relay adds 20–40 ms (the stream from the worker, wharf-api's acknowledgement). The Docker path
-pays a container start for the worker (0.33–0.42 s from the claim to its ready event: create,
-start, Node loading the worker) and another for the step (~0.35 s, ~0.5 s on the build's own
-bridge network); the executor's sweep, the build's network and its empty workspace volume are
-made while the worker clones and plans (Executor.prepareBuild). No standby can take the worker's
-container start ahead: a container cannot be given a build's labels once it runs, and discovery,
-reconcile and clean-up find a build's containers by them.
+relay adds 20–40 ms (the stream from the worker, wharf-api's acknowledgement). The Docker backend
+keeps a standby worker container the same way (started ahead for the instance of the last build:
+the warm-ups here), which a build takes by renaming it and writing its environment to its stdin:
+claim → ready is the standby's resuming, not a container's start and Node's load (0.33–0.42 s
+before, 2026-12-03). Inside it (the engine's own event times, 2026-12-04, 3 builds): the build's
+network is made 180–270 ms after the rename (the worker resumed, leftovers swept), its workspace
+volume and helper beside it; the step's container is created ~0.4 s after the rename and started
+~0.42 s later (a container's start on the build's own bridge network: its network namespace, the
+bridge's endpoint and the engine's DNS, work of the engine, not wharf's), while the source is
+copied into the workspace beside that start (the step's script waits for the copy on its stdin);
+its line reaches wharf-api ~50 ms after. On this 2-core machine the engine's work for the two
+containers is most of the Docker figure, and it grows with the load like the baseline does.
 
 Goals (issue 16): first line ≤ 300 ms local, ≤ 800 ms Docker; Completed ≤ 500 ms local.
 Measured ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.split(" ")[0] ?? "cpu"}, load ${os
