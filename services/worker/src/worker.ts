@@ -117,6 +117,13 @@ export async function startWorker(
   // failure by the await below.
   const executorReady = createExecutor(opts, log);
   executorReady.then((e) => e.prepareBuild?.(buildBase)).catch(() => {});
+  /** What the executor made ahead for a build that will not run (setupBuild never came). */
+  const discardPrepared = (e: Executor, sourceDir: string) =>
+    e.prepareBuild
+      ? e
+          .destroyBuild({ ...buildBase, sourceDir: sourceDir || buildDir })
+          .catch((err: unknown) => log.warn({ err }, "could not remove what was prepared for the build"))
+      : undefined;
   const rpc = serve
     ? await startWorkerRpcServer({
         store,
@@ -127,10 +134,11 @@ export async function startWorker(
         onRelease: () => releaseResolve(),
         ...(traceparent ? { responseMetadata: { [TRACEPARENT_METADATA]: traceparent } } : {}),
       }).catch(async (err: unknown) => {
-        // No build will run: what the executor made ahead goes (as discardPrepared below).
-        await executorReady
-          .then((e) => (e.prepareBuild ? e.destroyBuild({ ...buildBase, sourceDir: buildDir }) : undefined))
-          .catch(() => {});
+        // No build will run: what the executor made ahead goes.
+        await executorReady.then(
+          (e) => discardPrepared(e, buildDir),
+          () => undefined,
+        );
         throw err;
       })
     : null;
@@ -144,13 +152,6 @@ export async function startWorker(
     let planned: Awaited<ReturnType<typeof planBuild>> | null = null;
     let setupError: string | null = null;
     let sourceDir = "";
-    /** What the executor made ahead for a build that will not run (setupBuild never came). */
-    const discardPrepared = (e: Executor) =>
-      e.prepareBuild
-        ? e
-            .destroyBuild({ ...buildBase, sourceDir: sourceDir || buildDir })
-            .catch((err: unknown) => log.warn({ err }, "could not remove what was prepared for the build"))
-        : undefined;
     try {
       sourceDir = await checkedOut;
       planned = await planBuild(sourceDir, opts);
@@ -160,7 +161,10 @@ export async function startWorker(
       setupError = (err as Error).message;
     }
     if (setupError !== null || !planned) {
-      await executorReady.then(discardPrepared, () => undefined);
+      await executorReady.then(
+        (e) => discardPrepared(e, sourceDir),
+        () => undefined,
+      );
       for (const line of `build could not start: ${setupError}`.split("\n")) store.appendLog(0, line);
       store.appendStatus(0, "FAILED");
       decided = true;
@@ -187,7 +191,7 @@ export async function startWorker(
     } catch (err) {
       log.error({ err }, "build crashed");
       // A plan runBuild refused before its set-up: what prepareBuild made is still there.
-      await discardPrepared(executor);
+      await discardPrepared(executor, sourceDir);
       store.appendLog(0, `worker error: ${(err as Error).message}`);
       store.appendStatus(0, "FAILED");
       decided = true;

@@ -193,6 +193,7 @@ export class StandbyContainers {
     });
     await Promise.all(
       listed
+        // By its status too: Podman 4.3 lists such a standby with a State other than "exited" (seen).
         .filter((c) => isWaitingStandby(c) && (c.State === "exited" || exitCodeFromStatus(c.Status) !== null))
         .map((c) =>
           this.opts.docker

@@ -1,8 +1,6 @@
 import { statSync } from "node:fs";
 import type { Logger } from "@wharf/config";
 import { formatBuildId } from "@wharf/proto/build-id";
-import { WORKER_COMPONENT } from "@wharf/proto/labels";
-import { workerIdentity } from "@wharf/proto/worker-identity";
 import {
   BackendError,
   type BackendWorker,
@@ -12,11 +10,11 @@ import {
   type WorkerSpec,
 } from "@wharf/provisioner";
 import Docker from "dockerode";
+import { containersOfWorker, listWorkerContainers } from "./listed-workers.js";
 import { StandbyContainers } from "./standby-containers.js";
 import {
   type DockerWorkerOptions,
   exitCodeFromStatus,
-  LABEL_COMPONENT,
   LABEL_GRPC_PORT,
   LABEL_WORKER_ID,
   workerContainerEnv,
@@ -80,8 +78,12 @@ export class DockerBackend implements WorkerBackend {
     return { ...this.opts, socketGroup: this.socketGroup };
   }
 
+  /** Where workers' gRPC ports are reached. */
+  private get advertised(): string {
+    return this.opts.advertiseHost ?? "127.0.0.1";
+  }
+
   async create(spec: WorkerSpec): Promise<{ address: string }> {
-    const advertised = this.opts.advertiseHost ?? "127.0.0.1";
     const standby = this.standby?.take(spec.request.instance);
     if (standby) {
       try {
@@ -91,7 +93,7 @@ export class DockerBackend implements WorkerBackend {
           { buildIdText: formatBuildId(spec.request.buildId), workerId: spec.workerId },
           env,
         );
-        return { address: `${advertised}:${standby.ports.grpc}` };
+        return { address: `${this.advertised}:${standby.ports.grpc}` };
       } catch (err) {
         // Removed by assign; the build's worker starts cold instead.
         this.opts.log?.warn({ err: (err as Error).message }, "a standby worker container could not be taken");
@@ -112,40 +114,24 @@ export class DockerBackend implements WorkerBackend {
         },
       );
     }
-    return { address: `${advertised}:${ports.grpc}` };
-  }
-
-  /** Every worker container with whose it is: labelled, or (began as a standby) named. */
-  private async workerContainers(): Promise<Array<{ c: Docker.ContainerInfo; workerId: string }>> {
-    const containers = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${LABEL_COMPONENT}=${WORKER_COMPONENT}`] },
-    });
-    return containers.flatMap((c) => {
-      const identity = workerIdentity(c);
-      return identity ? [{ c, workerId: identity.workerId }] : [];
-    });
+    return { address: `${this.advertised}:${ports.grpc}` };
   }
 
   async list(): Promise<BackendWorker[]> {
-    return (await this.workerContainers()).map(({ c, workerId }) => {
+    return (await listWorkerContainers(this.docker)).map(({ c, identity }) => {
       const running = c.State === "running" || c.State === "created" || c.State === "restarting";
       return {
-        workerId,
+        workerId: identity.workerId,
         state: running ? "running" : "exited",
         exitCode: running ? null : exitCodeFromStatus(c.Status),
-        address: `${this.opts.advertiseHost ?? "127.0.0.1"}:${c.Labels[LABEL_GRPC_PORT] ?? ""}`,
+        address: `${this.advertised}:${c.Labels[LABEL_GRPC_PORT] ?? ""}`,
       };
     });
   }
 
   async delete(workerId: string): Promise<boolean> {
     const filters = { label: [`${LABEL_WORKER_ID}=${workerId}`] };
-    const labelled = await this.docker.listContainers({ all: true, filters });
-    // A worker that began as a standby has no worker-id label: found among all by its name.
-    const worker =
-      labelled.find((c) => c.Labels[LABEL_COMPONENT] === WORKER_COMPONENT) ??
-      (await this.workerContainers()).find((w) => w.workerId === workerId)?.c;
+    const { worker } = await containersOfWorker(this.docker, workerId);
     if (!worker) return false;
     // Stop the worker first so it cancels its steps itself; then force-remove
     // whatever is left (step containers of a worker that did not clean up).

@@ -1,6 +1,6 @@
 import type { Logger } from "@wharf/config";
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
-import { isWaitingStandby, workerIdentity } from "@wharf/proto/worker-identity";
+import { isWaitingStandby } from "@wharf/proto/worker-identity";
 import {
   ListedBuildIds,
   type LiveWorker,
@@ -9,6 +9,7 @@ import {
   type WorkerState,
 } from "@wharf/relay";
 import type Docker from "dockerode";
+import { containersOfWorker, listWorkerContainers } from "./listed-workers.js";
 
 export const WORKER_ID_LABEL = WHARF_LABELS.workerId;
 export const BUILD_REF_LABEL = WHARF_LABELS.buildId;
@@ -62,10 +63,10 @@ export class DockerDirectory implements WorkerDirectory {
   async list(): Promise<LiveWorker[]> {
     const startedAt = Date.now();
     let docker: Docker;
-    let containers: ListedContainer[];
+    let containers: Awaited<ReturnType<typeof listWorkerContainers>>;
     try {
       docker = await this.client();
-      containers = await docker.listContainers({ all: true, filters: { label: this.workerLabels() } });
+      containers = await listWorkerContainers(docker, this.workerLabels());
       this.listedAt = startedAt;
     } catch (err) {
       throw new WorkerDirectoryError(`docker: listing worker containers: ${(err as Error).message}`, {
@@ -73,9 +74,7 @@ export class DockerDirectory implements WorkerDirectory {
       });
     }
     const listed = await Promise.all(
-      containers.map(async (c) => {
-        const identity = workerIdentity(c);
-        if (!identity) return [];
+      containers.map(async ({ c, identity }) => {
         const { workerId } = identity;
         const buildId = this.buildIds.fromText(workerId, identity.buildIdText);
         if (buildId === undefined) return [];
@@ -151,16 +150,9 @@ export class DockerDirectory implements WorkerDirectory {
 
   async remove(workerId: string): Promise<void> {
     const docker = await this.client();
-    const [labelled, workers] = await Promise.all([
-      docker.listContainers({ all: true, filters: { label: [`${WORKER_ID_LABEL}=${workerId}`] } }),
-      docker.listContainers({ all: true, filters: { label: this.workerLabels() } }),
-    ]);
-    // A worker that began as a standby is known by its name, not a label (see worker-identity).
-    const named = workers.filter((c) => workerIdentity(c)?.workerId === workerId);
-    const ids = new Set([...labelled, ...named].map((c) => c.Id));
-    for (const id of ids) {
+    for (const c of (await containersOfWorker(docker, workerId)).all) {
       await docker
-        .getContainer(id)
+        .getContainer(c.Id)
         .remove({ force: true })
         .catch((err: { statusCode?: number }) => {
           if (err.statusCode !== 404) throw err;

@@ -295,8 +295,11 @@ export class DockerExecutor implements Executor {
     }
     await this.assertWorkspace(build);
     // A step whose shell can wait for its go starts beside the workspace's copy; any other after it.
-    const gated = this.socketPath !== undefined && isGateableShell(step.spec.shell);
-    if (!gated) await this.filled(build);
+    const gate =
+      this.socketPath !== undefined && isGateableShell(step.spec.shell)
+        ? { socketPath: this.socketPath, ready: this.filled(build) }
+        : undefined;
+    if (!gate) await this.filled(build);
     const fromSecret = this.secrets
       ? await this.readSecret(step, () => containerSecretEnv(this.secrets as HostSecrets, step.spec))
       : NO_SECRET_ENV;
@@ -309,16 +312,12 @@ export class DockerExecutor implements Executor {
         buildNetwork: this.networkMode === BUILD_NETWORK,
         init: this.init,
         workspacePath: this.workspacePath,
-        gated,
+        gated: gate !== undefined,
       },
     );
     try {
       return withSecrets(
-        await ContainerStep.start(
-          this.docker,
-          options,
-          gated && this.socketPath ? { socketPath: this.socketPath, ready: this.filled(build) } : undefined,
-        ),
+        await ContainerStep.start(this.docker, options, gate),
         fromSecret.masked,
         fromSecret.notes,
       );
