@@ -184,7 +184,7 @@ export class DockerExecutor implements Executor {
 
   /**
    * Resolves once the source is known readable and its copy into the workspace has begun, not
-   * when it is done: a step's container then starts beside the copy (its start, ~0.3 s, is
+   * when it is done (for the worker's own checkout, `sourceDisposable`): a step's container then starts beside the copy (its start, ~0.3 s, is
    * longer than the copy of most repositories), and its commands wait for it (see gatedScript).
    * Everything else that reads the workspace waits for the copy (`filled`); a failed copy
    * fails them, and the first step's start with it.
@@ -198,6 +198,10 @@ export class DockerExecutor implements Executor {
     const { copied } = await this.workspace.fill(build);
     copied.catch(() => {});
     this.filling.set(build.buildRef, copied);
+    // Only the worker's own checkout is left alone while it is copied: a developer's directory
+    // (`wharf run`) may change meanwhile (a file growing as it is packed fails the copy: "Size
+    // mismatch", seen with a data directory inside the source), so its copy is awaited here.
+    if (!build.sourceDisposable) await copied;
   }
 
   /** Resolves when the build's workspace holds its source (setupBuild's copy is done). */
