@@ -96,6 +96,9 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
       const statuses = words.map((w) => w.toUpperCase() as StepStatus);
       const limit = req.query.limit ?? 50;
       if (req.query.follow === true || req.headers.accept?.includes("text/event-stream")) {
+        // HEAD asks whether the stream is there, not for it: the stream never ends on its own.
+        if (req.method === "HEAD")
+          return reply.type("text/event-stream").header("cache-control", "no-cache").send();
         const gone = AbortSignal.any([clientGone(reply), shuttingDown.signal]);
         let sending = Promise.resolve();
         feed.subscribe(

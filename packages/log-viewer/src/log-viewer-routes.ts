@@ -128,6 +128,9 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
       if (afterLogId > summary.lastLogId) {
         throw new BadRequestError(`line ${afterLogId} is beyond the last line (${summary.lastLogId})`);
       }
+      // HEAD asks whether the stream is there, not for it: a followed stream would never end.
+      if (req.method === "HEAD")
+        return reply.type("text/event-stream").header("cache-control", "no-cache").send();
       let first = true;
       const send = async (e: LogStreamEvent) => {
         if (!reply.sse.isConnected) return;
