@@ -2,7 +2,7 @@ import fs from "node:fs/promises";
 import { PassThrough, type Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StepProcess } from "@wharf/executor";
-import { ContainerState, type CriClient, isNotFound } from "./cri-client.js";
+import { ContainerState, type ContainerStatus, type CriClient, isNotFound } from "./cri-client.js";
 import { CriLogParser } from "./cri-log-parser.js";
 import { removeContainer } from "./leftovers.js";
 
@@ -80,7 +80,7 @@ export class CriStep implements StepProcess {
       const buf = Buffer.alloc(READ_SIZE);
       let offset = 0;
       let pause = POLL_MIN_MS;
-      let exited = false;
+      let exited: ContainerStatus | undefined;
       const started = Date.now();
       for (;;) {
         file ??= await this.openLog();
@@ -92,21 +92,22 @@ export class CriStep implements StepProcess {
           pause = POLL_MIN_MS;
           continue;
         }
-        // Read to the end after the runtime said it exited: the exit code is final now.
+        // Read to the end after the runtime said it exited (its exit code is final from then): asking
+        // again could find it removed by a destroy under way.
         if (exited) {
-          const status = await this.cri.containerStatus(this.containerId);
           this.exited = true;
-          this.reason = status.reason || undefined;
-          return status.exitCode;
+          this.reason = exited.reason || undefined;
+          return exited.exitCode;
         }
         if (this.done.signal.aborted) return 137;
         const status = await this.cri.containerStatus(this.containerId).catch((err: unknown) => {
-          if (this.done.signal.aborted) return undefined;
+          // Removed before it was seen exited (a destroy whose abort has not come yet): killed.
+          if (this.done.signal.aborted || isNotFound(err)) return undefined;
           throw err;
         });
         if (!status) return 137;
         if (status.state === ContainerState.EXITED) {
-          exited = true;
+          exited = status;
           continue;
         }
         await sleep(pause, undefined, { signal: this.done.signal }).catch(() => undefined);
