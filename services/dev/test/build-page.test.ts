@@ -17,8 +17,9 @@ const haveChromium = await fs.access(CHROMIUM_PATH).then(
 );
 const outputDir = path.resolve(import.meta.dirname, "../../../test-output");
 
-// \`broken\` fails only once \`fast\` is done (bounded wait, 10 s): a failed step stops its stage's
-// others, and on a busy machine \`fast\` could otherwise still be starting when that happens.
+// \`broken\` fails only once \`fast\` is done (bounded wait, 10 s) and its step had a second to be
+// seen ended: a failed step stops its stage's others, and on a busy machine \`fast\` could otherwise
+// still be starting, or exiting after its last command (exit 143 in a CI run), when that happens.
 const PIPELINE = `test:
   fast:
     container:
@@ -29,7 +30,7 @@ const PIPELINE = `test:
       image: x
       cmds:
         - "i=0; while [ ! -f fast.done ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done"
-        - "echo about to fail >&2"
+        - "sleep 1; echo about to fail >&2"
         - "exit 3"
       retries: 1
 package:
