@@ -11,6 +11,7 @@ export {
   workerTokenOf,
 } from "./backend/backend.js";
 export { freePort } from "./backend/free-port.js";
+export { type StandbyKind, StandbyPool, type StandbyPoolOptions } from "./backend/standby-pool.js";
 export { type BuildRequest, parseBuildRequest, parseVars, workerBuild } from "./build-request.js";
 export {
   type CreateWorkerParams,

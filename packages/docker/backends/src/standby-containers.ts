@@ -5,7 +5,7 @@ import { attachStdin, engineSocketPath } from "@wharf/executor-docker/stdin-atta
 import { WHARF_LABELS, WORKER_COMPONENT } from "@wharf/proto/labels";
 import { assignedStandbyName, isWaitingStandby } from "@wharf/proto/worker-identity";
 import { encodeStandbyAssignment } from "@wharf/proto/worker-standby";
-import { freePort } from "@wharf/provisioner";
+import { freePort, type StandbyKind, StandbyPool } from "@wharf/provisioner";
 import type Docker from "dockerode";
 import {
   type DockerWorkerOptions,
@@ -32,29 +32,22 @@ export interface StandbyContainersOptions {
 }
 
 /**
- * Worker containers started before the builds that will use them, so a build's worker need
- * not wait for the engine to create and start a container and for Node to load the worker
- * (BENCHMARKS.md, "trigger to first line"): the Docker backend's counterpart of the local
- * backend's standby processes. A standby is kept for one wharf instance (its label must match
- * what the aggregator of that instance lists), the instance of the last build asked for, so
- * the first build of an instance starts cold. Taking one gives it its identity (`assign`: a
- * rename, see worker-identity) and then its build on stdin; another is started at once.
+ * The Docker backend's standby workers (StandbyPool): worker containers started before the
+ * builds that will use them. A standby is kept for one wharf instance (its label must match what
+ * the aggregator of that instance lists), the instance of the last build asked for, so the first
+ * build of an instance starts cold. Taking one gives it its identity (`assign`: a rename, see
+ * worker-identity) and then its build on stdin.
  */
-export class StandbyContainers {
-  private readonly waiting: StandbyContainer[] = [];
-  private instance: string | undefined;
-  private filling: Promise<void> | undefined;
+export class StandbyContainers implements StandbyKind<StandbyContainer> {
+  private readonly pool: StandbyPool<StandbyContainer>;
   private cmd: Promise<string[]> | undefined;
-  private closed = false;
-  /** Removals under way, awaited by close. */
-  private readonly discarding = new Set<Promise<void>>();
-
   private readonly socketPath: string;
 
   constructor(private readonly opts: StandbyContainersOptions) {
     const socketPath = engineSocketPath(opts.docker);
     if (!socketPath) throw new Error("standby worker containers need the engine's API on a unix socket");
     this.socketPath = socketPath;
+    this.pool = new StandbyPool(this, { count: opts.count, noun: "standby worker container", log: opts.log });
   }
 
   /**
@@ -62,18 +55,7 @@ export class StandbyContainers {
    * those are removed and the next ones are made for this one).
    */
   take(instance: string): StandbyContainer | undefined {
-    if (instance !== this.instance) {
-      this.instance = instance;
-      for (const stale of this.waiting.splice(0)) this.discardLater(stale);
-    }
-    let taken: StandbyContainer | undefined;
-    while (!taken && this.waiting.length > 0) {
-      const next = this.waiting.shift() as StandbyContainer;
-      if (!next.stdin.destroyed && next.stdin.writable) taken = next;
-      else this.discardLater(next);
-    }
-    this.fill();
-    return taken;
+    return this.pool.take(instance);
   }
 
   /**
@@ -101,28 +83,11 @@ export class StandbyContainers {
     }
   }
 
-  private fill(): void {
-    if (this.closed || this.instance === undefined || this.filling) return;
-    const instance = this.instance;
-    this.filling = (async () => {
-      // On a failure it stops until the next take: a standby that cannot start is no hot loop.
-      while (!this.closed && this.instance === instance && this.waiting.length < this.opts.count) {
-        const started = await this.startOne(instance).catch((err: Error) => {
-          this.opts.log?.warn({ err: err.message }, "could not start a standby worker container");
-          return undefined;
-        });
-        if (!started) return;
-        if (this.closed || this.instance !== instance) await this.discard(started);
-        else this.waiting.push(started);
-      }
-    })().finally(() => {
-      this.filling = undefined;
-      // The instance changed while these were made: make the new instance's now.
-      if (this.instance !== instance) this.fill();
-    });
+  alive(standby: StandbyContainer): boolean {
+    return !standby.stdin.destroyed && standby.stdin.writable;
   }
 
-  private async startOne(instance: string): Promise<StandbyContainer | undefined> {
+  async launch(instance: string): Promise<StandbyContainer> {
     const { docker, worker } = this.opts;
     const ports = { grpc: await freePort(), http: await freePort() };
     const id = randomBytes(6).toString("hex");
@@ -137,11 +102,7 @@ export class StandbyContainers {
       const standby = { containerId: container.id, instance, ports, stdin };
       // One that dies waiting (its port taken, killed) is never handed a build: the engine's
       // wait answers when it exits (Docker keeps a stdin-only attach open past the exit).
-      // Taken ones are out of `waiting` already.
-      const dead = () => {
-        const at = this.waiting.indexOf(standby);
-        if (at >= 0) this.discardLater(this.waiting.splice(at, 1)[0] as StandbyContainer);
-      };
+      const dead = () => this.pool.drop(standby);
       container.wait().then(dead, dead);
       return standby;
     } catch (err) {
@@ -169,12 +130,7 @@ export class StandbyContainers {
     return this.cmd;
   }
 
-  private discardLater(standby: StandbyContainer): void {
-    const removal = this.discard(standby).finally(() => this.discarding.delete(removal));
-    this.discarding.add(removal);
-  }
-
-  private async discard(standby: StandbyContainer): Promise<void> {
+  async discard(standby: StandbyContainer): Promise<void> {
     await this.opts.docker
       .getContainer(standby.containerId)
       .remove({ force: true })
@@ -205,9 +161,7 @@ export class StandbyContainers {
   }
 
   /** Removes the standbys no build took. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.filling;
-    await Promise.all([...this.waiting.splice(0).map((s) => this.discard(s)), ...this.discarding]);
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

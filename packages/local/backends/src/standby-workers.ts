@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Writable } from "node:stream";
 import type { Logger } from "@wharf/config";
 import { STANDBY_FLAG, STANDBY_ID_ENV } from "@wharf/proto/worker-standby";
+import { type StandbyKind, StandbyPool } from "@wharf/provisioner";
 
 export interface StandbyWorkersOptions {
   /** How many to keep waiting. */
@@ -29,45 +30,35 @@ export interface StandbyWorker {
 }
 
 /**
- * Worker processes started ahead of the builds that will use them (see
- * @wharf/proto/worker-standby): `take` hands one over, and another is started in its place at
- * once, so builds triggered one after another each find one ready. Each is in its own process
- * group, like a cold worker; one whose provisioner goes away sees its stdin end and exits.
+ * The local backend's standby workers (StandbyPool): worker processes started ahead of the
+ * builds that will use them (see @wharf/proto/worker-standby). Each is in its own process group,
+ * like a cold worker; one whose provisioner goes away sees its stdin end and exits.
  */
-export class StandbyWorkers {
-  private readonly waiting: StandbyWorker[] = [];
-  private closed = false;
+export class StandbyWorkers implements StandbyKind<StandbyWorker> {
+  private readonly pool: StandbyPool<StandbyWorker>;
 
-  constructor(private readonly opts: StandbyWorkersOptions) {}
+  constructor(private readonly opts: StandbyWorkersOptions) {
+    this.pool = new StandbyPool(this, { count: opts.count, noun: "standby worker", log: opts.log });
+  }
 
   /** Starts the first ones. Failures are logged: builds then start cold. */
   start(): void {
-    this.fill();
+    this.pool.prime(ANY_INSTANCE);
   }
 
   /** A live standby, or undefined when none is ready. */
   take(): StandbyWorker | undefined {
-    let taken: StandbyWorker | undefined;
-    while (!taken && this.waiting.length > 0) {
-      const next = this.waiting.shift() as StandbyWorker;
-      if (next.child.exitCode === null && next.child.signalCode === null) taken = next;
-    }
-    // Also when none was ready (one that died is replaced here, not in a loop of its own).
-    setImmediate(() => this.fill());
-    return taken;
+    return this.pool.take(ANY_INSTANCE);
   }
 
-  private fill(): void {
-    while (!this.closed && this.waiting.length < this.opts.count) {
-      const standby = this.spawnOne();
-      if (!standby) return;
-      this.waiting.push(standby);
-    }
+  alive(standby: StandbyWorker): boolean {
+    return !exited(standby.child);
   }
 
-  private spawnOne(): StandbyWorker | undefined {
+  /** Spawns one (before its first await: the pool's fill runs after a take's hand-over). */
+  async launch(): Promise<StandbyWorker> {
     const [cmd, ...args] = this.opts.command;
-    if (!cmd) return undefined;
+    if (!cmd) throw new Error("no worker command");
     const id = randomUUID();
     fs.mkdirSync(this.opts.dir, { recursive: true });
     const logPath = path.join(this.opts.dir, `${id}.log`);
@@ -87,37 +78,35 @@ export class StandbyWorkers {
       child.once("error", (err) =>
         this.opts.log?.warn({ err: err.message }, "could not start a standby worker"),
       );
-      child.once("exit", () => {
-        const at = this.waiting.findIndex((s) => s.id === id);
-        if (at >= 0) {
-          this.waiting.splice(at, 1);
-          void fsp.rm(logPath, { force: true });
-        }
-      });
-      return { id, child, stdin, logPath };
-    } catch (err) {
-      this.opts.log?.warn({ err: (err as Error).message }, "could not start a standby worker");
-      return undefined;
+      const standby = { id, child, stdin, logPath };
+      child.once("exit", () => this.pool.drop(standby));
+      return standby;
     } finally {
       fs.closeSync(log);
     }
   }
 
-  /** Ends the standbys no build took. */
-  async close(): Promise<void> {
-    this.closed = true;
-    const left = this.waiting.splice(0);
-    await Promise.all(
-      left.map(async (s) => {
-        const exited = new Promise((r) => (s.child.exitCode === null ? s.child.once("exit", r) : r(null)));
-        try {
-          process.kill(-(s.child.pid as number), "SIGKILL");
-        } catch {
-          // already gone
-        }
-        await exited;
-        await fsp.rm(s.logPath, { force: true });
-      }),
-    );
+  async discard(standby: StandbyWorker): Promise<void> {
+    const { child } = standby;
+    const ended = new Promise((r) => (exited(child) ? r(null) : child.once("exit", r)));
+    try {
+      process.kill(-(child.pid as number), "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await ended;
+    await fsp.rm(standby.logPath, { force: true });
   }
+
+  /** Ends the standbys no build took. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+/** Local standbys serve any instance: a process carries no label to match. */
+const ANY_INSTANCE = "";
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }

@@ -109,10 +109,10 @@ describe("standby workers (local backend)", () => {
       env: inheritedEnv(),
     });
     standbys.start();
-    const s = standbys.take();
-    expect(s).toBeDefined();
-    const exited = new Promise<number | null>((r) => s?.child.once("exit", (code) => r(code)));
-    s?.stdin.end();
+    // Spawned at once, ready for a take once the pool has it (a take before that starts cold).
+    const s = await waitFor("a standby ready", async () => standbys.take());
+    const exited = new Promise<number | null>((r) => s.child.once("exit", (code) => r(code)));
+    s.stdin.end();
     expect(await exited).toBe(0);
     await standbys.close();
   });
