@@ -15,6 +15,7 @@ class RecordedKind implements StandbyKind<Standby> {
   launched: Standby[] = [];
   discarded: Standby[] = [];
   failNext = false;
+  failDiscard = false;
   /** Holds launches until released, to switch keys while one is under way. */
   gate: Promise<void> | undefined;
 
@@ -33,6 +34,7 @@ class RecordedKind implements StandbyKind<Standby> {
   }
   async discard(s: Standby): Promise<void> {
     this.discarded.push(s);
+    if (this.failDiscard) throw new Error("engine busy");
   }
 }
 
@@ -112,5 +114,42 @@ describe("StandbyPool", () => {
     expect(pool.take("a")).toBeUndefined();
     await new Promise((r) => setTimeout(r, 20));
     expect(kind.launched).toHaveLength(3);
+  });
+
+  it("close during a launch discards what that launch made", async () => {
+    const kind = new RecordedKind();
+    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    let release = () => {};
+    kind.gate = new Promise((r) => (release = r));
+    pool.prime("a");
+    const closed = pool.close();
+    release();
+    await closed;
+    expect(kind.launched).toHaveLength(1);
+    expect(kind.discarded).toEqual(kind.launched);
+  });
+
+  it("a drop of a standby a build took leaves it to the build", async () => {
+    const kind = new RecordedKind();
+    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    pool.prime("a");
+    const taken = await ready(pool, "a");
+    pool.drop(taken);
+    await pool.close();
+    expect(kind.discarded).not.toContain(taken);
+  });
+
+  it("a standby that cannot be removed is said, and close still ends", async () => {
+    const kind = new RecordedKind();
+    const warnings: string[] = [];
+    const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never;
+    const pool = new StandbyPool(kind, { count: 1, noun: "standby worker", log });
+    pool.prime("a");
+    await waitFor("one launched", async () => kind.launched.length === 1);
+    kind.failDiscard = true;
+    pool.drop(kind.launched[0] as Standby);
+    await waitFor("the warning", async () => warnings.length === 1);
+    await pool.close();
+    expect(warnings[0]).toBe("could not remove a standby worker");
   });
 });

@@ -33,6 +33,8 @@ export class CriStep implements StepProcess {
   private readonly result: Promise<number>;
   private stopping: Promise<void> | undefined;
   private exited = false;
+  /** destroy() under way: the runtime may answer NOT_FOUND before the abort comes. */
+  private destroying = false;
   /** The runtime's reason for the end ("Completed", "Error", "OOMKilled"...), once `wait` resolved. */
   reason: string | undefined;
 
@@ -67,6 +69,7 @@ export class CriStep implements StepProcess {
   }
 
   async destroy(): Promise<void> {
+    this.destroying = true;
     await removeContainer(this.cri, this.containerId, { stopFirst: !this.exited });
     // Removed before it was seen exited: nothing more will come.
     this.done.abort();
@@ -101,8 +104,9 @@ export class CriStep implements StepProcess {
         }
         if (this.done.signal.aborted) return 137;
         const status = await this.cri.containerStatus(this.containerId).catch((err: unknown) => {
-          // Removed before it was seen exited (a destroy whose abort has not come yet): killed.
-          if (this.done.signal.aborted || isNotFound(err)) return undefined;
+          // Removed by our destroy before it was seen exited (its abort not come yet): killed.
+          // Removed by anything else is the step's error.
+          if (this.done.signal.aborted || (this.destroying && isNotFound(err))) return undefined;
           throw err;
         });
         if (!status) return 137;

@@ -9,7 +9,7 @@ export interface StandbyKind<S> {
   launch(key: string): Promise<S>;
   /** Whether it can still be handed a build (not exited, its stdin still open). */
   alive(standby: S): boolean;
-  /** Ends and removes one no build took; never throws. */
+  /** Ends and removes one no build took. A failure is logged by the pool. */
   discard(standby: S): Promise<void>;
 }
 
@@ -85,7 +85,7 @@ export class StandbyPool<S> {
           return undefined;
         });
         if (started === undefined) return;
-        if (this.closed || this.key !== key) await this.kind.discard(started);
+        if (this.closed || this.key !== key) await this.discard(started);
         else this.waiting.push(started);
       }
     })().finally(() => {
@@ -96,14 +96,21 @@ export class StandbyPool<S> {
   }
 
   private discardLater(standby: S): void {
-    const discard = this.kind.discard(standby).finally(() => this.discarding.delete(discard));
+    const discard = this.discard(standby).finally(() => this.discarding.delete(discard));
     this.discarding.add(discard);
+  }
+
+  /** A standby that could not be removed is said, never a rejection nobody awaits. */
+  private discard(standby: S): Promise<void> {
+    return this.kind.discard(standby).catch((err: Error) => {
+      this.opts.log?.warn({ err: err.message }, `could not remove a ${this.opts.noun}`);
+    });
   }
 
   /** Ends the standbys no build took. */
   async close(): Promise<void> {
     this.closed = true;
     await this.filling;
-    await Promise.all([...this.waiting.splice(0).map((s) => this.kind.discard(s)), ...this.discarding]);
+    await Promise.all([...this.waiting.splice(0).map((s) => this.discard(s)), ...this.discarding]);
   }
 }
