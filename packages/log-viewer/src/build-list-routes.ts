@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
-import fastifySseModule, { type fastifySSE } from "@fastify/sse";
 import { type BuildId, formatBuildId } from "@wharf/proto/build-id";
 import { isStepStatus, type StepStatus } from "@wharf/result-store";
-import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { BuildListFeed } from "./build-list-feed.js";
 import { buildListPage } from "./build-list-page.js";
+import { answerEventStreamHead, fastifySse, responseClosed } from "./event-stream-route.js";
 
 /** One build of the list: what the aggregator recorded while relaying it (times: epoch ms). */
 export interface BuildListEntry {
@@ -54,9 +54,6 @@ const listQuery = {
 
 const assetsDir = new URL("../assets/", import.meta.url);
 
-// The package's CommonJS export is the fastify-plugin wrapped function; see log-viewer-routes.ts.
-const fastifySse = fastifySseModule as unknown as typeof fastifySSE;
-
 /**
  * The build list: `GET /api/builds[?status=A,B][&limit=N]` as JSON (newest first); with
  * `?follow=true` (or `Accept: text/event-stream`) as Server-Sent Events, a `builds` event with
@@ -96,10 +93,8 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
       const statuses = words.map((w) => w.toUpperCase() as StepStatus);
       const limit = req.query.limit ?? 50;
       if (req.query.follow === true || req.headers.accept?.includes("text/event-stream")) {
-        // HEAD asks whether the stream is there, not for it: the stream never ends on its own.
-        if (req.method === "HEAD")
-          return reply.type("text/event-stream").header("cache-control", "no-cache").send();
-        const gone = AbortSignal.any([clientGone(reply), shuttingDown.signal]);
+        if (req.method === "HEAD") return answerEventStreamHead(reply);
+        const gone = AbortSignal.any([responseClosed(reply), shuttingDown.signal]);
         let sending = Promise.resolve();
         feed.subscribe(
           { statuses, limit },
@@ -143,9 +138,3 @@ export const buildListRoutes: FastifyPluginAsync<BuildListRoutesOptions> = async
     );
   }
 };
-
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once("close", () => controller.abort());
-  return controller.signal;
-}

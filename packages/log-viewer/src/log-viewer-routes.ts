@@ -1,8 +1,8 @@
 import { Readable } from "node:stream";
-import fastifySseModule, { type fastifySSE } from "@fastify/sse";
 import { type BuildId, BuildIdError, formatBuildId, parseBuildId } from "@wharf/proto/build-id";
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from "fastify";
 import { type BuildLogSource, BuildNotFoundError, LogSourceUnavailableError } from "./build-log-source.js";
+import { answerEventStreamHead, fastifySse, responseClosed } from "./event-stream-route.js";
 import { streamLogEvents } from "./log-event-stream.js";
 import type { LogStreamEvent } from "./log-events.js";
 import { viewerSummary } from "./log-events.js";
@@ -20,10 +20,6 @@ export interface LogViewerRoutesOptions {
 }
 
 class BadRequestError extends Error {}
-
-// The package's CommonJS export is the fastify-plugin wrapped function (its hooks must reach our
-// routes); its typings only describe the named, unwrapped one.
-const fastifySse = fastifySseModule as unknown as typeof fastifySSE;
 
 // Checked by parseBuildId in the handlers (`buildIdOf`); the schema only bounds the text.
 const params = {
@@ -76,7 +72,7 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
   // by Last-Event-ID) instead of waiting for every build to finish.
   const shuttingDown = new AbortController();
   app.addHook("preClose", async () => shuttingDown.abort());
-  const closeSignal = (reply: FastifyReply) => AbortSignal.any([repliedOrGone(reply), shuttingDown.signal]);
+  const closeSignal = (reply: FastifyReply) => AbortSignal.any([responseClosed(reply), shuttingDown.signal]);
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     const [status, title] =
@@ -128,9 +124,7 @@ export const logViewerRoutes: FastifyPluginAsync<LogViewerRoutesOptions> = async
       if (afterLogId > summary.lastLogId) {
         throw new BadRequestError(`line ${afterLogId} is beyond the last line (${summary.lastLogId})`);
       }
-      // HEAD asks whether the stream is there, not for it: a followed stream would never end.
-      if (req.method === "HEAD")
-        return reply.type("text/event-stream").header("cache-control", "no-cache").send();
+      if (req.method === "HEAD") return answerEventStreamHead(reply);
       let first = true;
       const send = async (e: LogStreamEvent) => {
         if (!reply.sse.isConnected) return;
@@ -195,11 +189,4 @@ function resumeId(header: string | string[] | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
   if (!/^\d{1,15}$/.test(value)) throw new BadRequestError(`Last-Event-ID must be a log id, got "${value}"`);
   return Number(value);
-}
-
-/** Aborts when the client goes away (or the response is done). */
-function repliedOrGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once("close", () => controller.abort());
-  return controller.signal;
 }

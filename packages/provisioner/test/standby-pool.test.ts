@@ -38,13 +38,20 @@ class RecordedKind implements StandbyKind<Standby> {
   }
 }
 
+/** A pool of `count` on a recorded kind, the warnings it logs kept. */
+function recordedPool(count: number) {
+  const kind = new RecordedKind();
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never;
+  return { kind, warnings, pool: new StandbyPool(kind, { count, noun: "standby worker", log }) };
+}
+
 const ready = (pool: StandbyPool<Standby>, key: string) =>
   waitFor("a standby ready", async () => pool.take(key));
 
 describe("StandbyPool", () => {
   it("keeps its count for the key, and launches another after each take", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 2, noun: "standby" });
+    const { kind, pool } = recordedPool(2);
     pool.prime("a");
     await waitFor("two launched", async () => kind.launched.length === 2);
     const first = await ready(pool, "a");
@@ -57,8 +64,7 @@ describe("StandbyPool", () => {
   });
 
   it("a take for another key discards the old key's standbys, also one launched during the switch", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    const { kind, pool } = recordedPool(1);
     let release = () => {};
     kind.gate = new Promise((r) => (release = r));
     pool.prime("a");
@@ -71,8 +77,7 @@ describe("StandbyPool", () => {
   });
 
   it("never hands over a standby that died, and discards it", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    const { kind, pool } = recordedPool(1);
     pool.prime("a");
     await waitFor("one launched", async () => kind.launched.length === 1);
     const dead = kind.launched[0] as Standby;
@@ -89,10 +94,7 @@ describe("StandbyPool", () => {
   });
 
   it("after a failed launch, says so and waits for the next take before trying again", async () => {
-    const kind = new RecordedKind();
-    const warnings: string[] = [];
-    const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never;
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby worker", log });
+    const { kind, pool, warnings } = recordedPool(1);
     kind.failNext = true;
     pool.prime("a");
     await waitFor("the warning", async () => warnings.length === 1);
@@ -105,8 +107,7 @@ describe("StandbyPool", () => {
   });
 
   it("close discards every waiting standby and launches no more", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 3, noun: "standby" });
+    const { kind, pool } = recordedPool(3);
     pool.prime("a");
     await waitFor("three launched", async () => kind.launched.length === 3);
     await pool.close();
@@ -117,8 +118,7 @@ describe("StandbyPool", () => {
   });
 
   it("close during a launch discards what that launch made", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    const { kind, pool } = recordedPool(1);
     let release = () => {};
     kind.gate = new Promise((r) => (release = r));
     pool.prime("a");
@@ -130,8 +130,7 @@ describe("StandbyPool", () => {
   });
 
   it("a drop of a standby a build took leaves it to the build", async () => {
-    const kind = new RecordedKind();
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby" });
+    const { kind, pool } = recordedPool(1);
     pool.prime("a");
     const taken = await ready(pool, "a");
     pool.drop(taken);
@@ -140,10 +139,7 @@ describe("StandbyPool", () => {
   });
 
   it("a standby that cannot be removed is said, and close still ends", async () => {
-    const kind = new RecordedKind();
-    const warnings: string[] = [];
-    const log = { warn: (_o: unknown, msg: string) => warnings.push(msg) } as never;
-    const pool = new StandbyPool(kind, { count: 1, noun: "standby worker", log });
+    const { kind, pool, warnings } = recordedPool(1);
     pool.prime("a");
     await waitFor("one launched", async () => kind.launched.length === 1);
     kind.failDiscard = true;
